@@ -1,0 +1,129 @@
+//! Type-prefixed random identifiers (`plink_…`), all made by one macro.
+//!
+//! An id is its prefix followed by 22 base62 characters carrying 128 random bits, well
+//! above the 96 bits the contract asks for, so ids cannot be guessed or enumerated.
+
+use rand::RngCore;
+
+const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Length of the random part: 62^22 > 2^128.
+pub const RANDOM_LEN: usize = 22;
+
+/// 128 random bits as 22 base62 characters.
+pub fn random_base62() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut n = u128::from_le_bytes(bytes);
+    let mut out = [b'0'; RANDOM_LEN];
+    for slot in out.iter_mut().rev() {
+        let digit = (n % 62) as usize;
+        *slot = ALPHABET.get(digit).copied().unwrap_or(b'0');
+        n /= 62;
+    }
+    out.iter().map(|b| char::from(*b)).collect()
+}
+
+/// Whether `s` is a well-formed id with this prefix. Used to reject junk before any query.
+pub fn is_well_formed(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Defines an id newtype with its prefix, parsing, display and serde.
+#[macro_export]
+macro_rules! define_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh random id.
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, $crate::id::random_base62()))
+            }
+
+            /// Parses a client-supplied id; `None` when it is not one of ours.
+            pub fn parse(s: &str) -> Option<Self> {
+                $crate::id::is_well_formed(s, $prefix).then(|| Self(s.to_owned()))
+            }
+
+            /// Wraps an id read back from our own storage.
+            pub fn from_trusted(s: String) -> Self {
+                Self(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!("invalid id: expected an id starting with `{}`", $prefix))
+                })
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(concat!("^", $prefix, "[0-9A-Za-z]{22}$")))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+define_id!(MerchantId, "acct_");
+define_id!(ProductId, "prod_");
+define_id!(CustomerId, "cus_");
+define_id!(OrderId, "ord_");
+define_id!(TaxRateId, "txr_");
+define_id!(PaymentLinkId, "plink_");
+define_id!(CheckoutSessionId, "cs_");
+define_id!(PaymentId, "pay_");
+define_id!(RefundId, "re_");
+define_id!(SubscriptionId, "sub_");
+define_id!(EventId, "evt_");
+define_id!(WebhookEndpointId, "we_");
+define_id!(ApiKeyId, "key_");
+define_id!(UserId, "user_");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_back_and_differ() {
+        let a = PaymentLinkId::generate();
+        let b = PaymentLinkId::generate();
+        assert_ne!(a, b);
+        assert!(a.as_str().starts_with("plink_"));
+        assert_eq!(PaymentLinkId::parse(a.as_str()), Some(a.clone()));
+        assert_eq!(ProductId::parse(a.as_str()), None);
+        assert_eq!(PaymentLinkId::parse("plink_short"), None);
+        assert_eq!(PaymentLinkId::parse("plink_!!!!!!!!!!!!!!!!!!!!!!"), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! The heart of Paylink: money, currencies, tax, ids and the payment-link rules.
+//!
+//! Nothing in this crate performs I/O. Requests are parsed at the edge into the newtypes
+//! defined here, so the rest of the system never handles a raw amount, currency or slug.
+
+pub mod catalog;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod link;
+pub mod metadata;
+pub mod money;
+pub mod patch;
+pub mod settings;
+pub mod tax;
+pub mod text;
+pub mod time;
+
+pub use error::ValidationError;
+pub use money::{Amount, Currency};

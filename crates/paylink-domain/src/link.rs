@@ -1,0 +1,752 @@
+//! The payment link: its types, its status machine, and the rules a link must satisfy.
+//!
+//! Create and update both build a whole [`PaymentLink`] and then call
+//! [`PaymentLink::validate`], so one function holds every cross-field rule.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+use crate::catalog::{TaxRateSnapshot, MAX_QUANTITY};
+use crate::error::{invalid, ValidationError};
+use crate::id::{CustomerId, OrderId, PaymentLinkId, ProductId};
+use crate::metadata::Metadata;
+use crate::money::{Amount, Currency};
+use crate::settings::MerchantSettings;
+use crate::tax::{price_cart, CartLine, PricingMode, Totals};
+use crate::text::{bounded, bounded_opt, email, https_url, url_host, Slug};
+use crate::time::Timestamp;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkType {
+    Products,
+    Custom,
+    Donation,
+    Subscription,
+    Order,
+}
+
+impl LinkType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkType::Products => "products",
+            LinkType::Custom => "custom",
+            LinkType::Donation => "donation",
+            LinkType::Subscription => "subscription",
+            LinkType::Order => "order",
+        }
+    }
+}
+
+/// A link's status as the API reports it. `Expired` is never stored: it is computed from
+/// `expires_at` on every read, so it is always current.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    Active,
+    Inactive,
+    Expired,
+    Paid,
+    Cancelled,
+}
+
+impl LinkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Active => "active",
+            LinkStatus::Inactive => "inactive",
+            LinkStatus::Expired => "expired",
+            LinkStatus::Paid => "paid",
+            LinkStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => LinkStatus::Active,
+            "inactive" => LinkStatus::Inactive,
+            "expired" => LinkStatus::Expired,
+            "paid" => LinkStatus::Paid,
+            "cancelled" => LinkStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustableQuantity {
+    pub enabled: bool,
+    #[serde(default)]
+    pub minimum: u32,
+    #[serde(default = "default_max_quantity")]
+    pub maximum: u32,
+}
+
+fn default_max_quantity() -> u32 {
+    99
+}
+
+/// One line of a link, as a snapshot: later catalog edits never change what a link charges.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkLineItem {
+    pub product_id: Option<ProductId>,
+    pub name: String,
+    pub image_url: Option<String>,
+    pub unit_amount: Amount,
+    /// Default quantity (0 is allowed when the customer may remove the line).
+    pub quantity: u32,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+    pub hsa_fsa_eligible: bool,
+    pub tax_rate: Option<TaxRateSnapshot>,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Donation {
+    pub minimum: Amount,
+    pub maximum: Amount,
+    pub preset_amounts: Vec<Amount>,
+    pub default_amount: Option<Amount>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionTerms {
+    pub interval: Interval,
+    #[serde(default = "one")]
+    pub interval_count: u32,
+    #[serde(default)]
+    pub trial_period_days: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl SubscriptionTerms {
+    /// The longest interval_count for the interval: 36 months' worth.
+    pub fn max_count(interval: Interval) -> u32 {
+        match interval {
+            Interval::Day => 1096,
+            Interval::Week => 156,
+            Interval::Month => 36,
+            Interval::Year => 3,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkTax {
+    pub collect: bool,
+    pub tax_rate_id: Option<crate::id::TaxRateId>,
+    pub pricing_mode: PricingMode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Collect {
+    #[serde(default)]
+    pub billing_address: bool,
+    #[serde(default)]
+    pub shipping_address: bool,
+    #[serde(default)]
+    pub phone: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomFieldType {
+    Text,
+    Numeric,
+    Dropdown,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DropdownOption {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomField {
+    pub key: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: CustomFieldType,
+    #[serde(default)]
+    pub options: Vec<DropdownOption>,
+    #[serde(default)]
+    pub optional: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethodType {
+    Card,
+    /// Mobile pay (Apple Pay, Google Pay and the like).
+    Wallet,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prefill {
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkStats {
+    pub views: i64,
+    pub checkouts_started: i64,
+    pub payments_count: i64,
+    pub amount_collected: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CreatorType {
+    ApiKey,
+    User,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CreatedBy {
+    #[serde(rename = "type")]
+    pub kind: CreatorType,
+    pub id: String,
+}
+
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "object", rename = "payment_link")]
+pub struct PaymentLink {
+    pub id: PaymentLinkId,
+    /// `{public_url}/l/{slug}`; filled in by the server when the link is shown.
+    pub url: String,
+    pub slug: Slug,
+    pub title: String,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: LinkType,
+    pub status: LinkStatus,
+    pub currency: Currency,
+    pub line_items: Vec<LinkLineItem>,
+    pub all_products: bool,
+    pub donation: Option<Donation>,
+    pub subscription: Option<SubscriptionTerms>,
+    pub order_id: Option<OrderId>,
+    pub tax: LinkTax,
+    pub collect: Collect,
+    pub custom_fields: Vec<CustomField>,
+    pub payment_method_types: Vec<PaymentMethodType>,
+    pub payments_limit: Option<u32>,
+    pub payments_count: u32,
+    pub expires_at: Option<Timestamp>,
+    pub opens_at: Option<Timestamp>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub confirmation_message: Option<String>,
+    pub inactive_message: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub prefill: Option<Prefill>,
+    pub reference_id: Option<String>,
+    pub metadata: Metadata,
+    pub stats: LinkStats,
+    pub created_by: CreatedBy,
+    pub livemode: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What the rules need to know beyond the link itself.
+pub struct LinkRules<'a> {
+    pub settings: &'a MerchantSettings,
+    pub now: Timestamp,
+}
+
+/// Why a transition was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: LinkStatus,
+    pub action: &'static str,
+}
+
+impl PaymentLink {
+    /// The status as of `now`: a non-terminal link past `expires_at` is `expired`.
+    pub fn status_at(&self, now: Timestamp) -> LinkStatus {
+        match self.status {
+            LinkStatus::Active | LinkStatus::Inactive
+                if self.expires_at.is_some_and(|e| e <= now) =>
+            {
+                LinkStatus::Expired
+            }
+            s => s,
+        }
+    }
+
+    /// Sets `status` to the current one, as every read does.
+    pub fn refresh_status(&mut self, now: Timestamp) {
+        self.status = self.status_at(now);
+    }
+
+    /// Applies `activate`, `deactivate` or `cancel`. `Ok(false)` means it already was in the
+    /// target state (no change, no event).
+    pub fn transition(
+        &mut self,
+        action: &'static str,
+        now: Timestamp,
+    ) -> Result<bool, InvalidTransition> {
+        let current = self.status_at(now);
+        let refuse = || {
+            Err(InvalidTransition {
+                from: current,
+                action,
+            })
+        };
+        let target = match (action, current) {
+            ("activate", LinkStatus::Active) | ("deactivate", LinkStatus::Inactive) => {
+                return Ok(false)
+            }
+            ("activate", LinkStatus::Inactive) => LinkStatus::Active,
+            ("deactivate", LinkStatus::Active) => LinkStatus::Inactive,
+            ("cancel", LinkStatus::Active | LinkStatus::Inactive | LinkStatus::Expired) => {
+                LinkStatus::Cancelled
+            }
+            _ => return refuse(),
+        };
+        self.status = target;
+        self.updated_at = now;
+        Ok(true)
+    }
+
+    /// The link is `paid` when its uses are used up, `active` again when the limit rises.
+    pub fn settle_paid_status(&mut self) {
+        let used_up = self
+            .payments_limit
+            .is_some_and(|l| self.payments_count >= l);
+        match self.status {
+            LinkStatus::Active | LinkStatus::Inactive if used_up => self.status = LinkStatus::Paid,
+            LinkStatus::Paid if !used_up => self.status = LinkStatus::Active,
+            _ => {}
+        }
+    }
+
+    /// Cart lines at their default quantities.
+    pub fn default_cart(&self) -> Vec<CartLine> {
+        self.line_items
+            .iter()
+            .map(|l| CartLine {
+                unit_amount: l.unit_amount,
+                quantity: l.quantity,
+                tax_rate: if self.tax.collect {
+                    l.tax_rate.as_ref().map(|t| t.percentage)
+                } else {
+                    None
+                },
+            })
+            .collect()
+    }
+
+    /// Totals at the default quantities (donations: the default amount, or the minimum).
+    pub fn default_totals(&self) -> Option<Totals> {
+        if let Some(d) = &self.donation {
+            let amount = d.default_amount.unwrap_or(d.minimum);
+            return Some(Totals {
+                amount_subtotal: amount,
+                amount_tax: Amount::ZERO,
+                amount_total: amount,
+            });
+        }
+        price_cart(&self.default_cart(), self.tax.pricing_mode).map(|(_, t)| t)
+    }
+
+    /// Every rule a link must satisfy, on create and after every update.
+    pub fn validate(&self, rules: &LinkRules<'_>) -> Result<(), ValidationError> {
+        bounded(&self.title, "title", 3, 100)?;
+        bounded_opt(self.description.as_deref(), "description", 0, 500)?;
+        if let Some(u) = &self.image_url {
+            https_url(u, "image_url")?;
+        }
+        bounded_opt(
+            self.confirmation_message.as_deref(),
+            "confirmation_message",
+            1,
+            500,
+        )?;
+        bounded_opt(self.inactive_message.as_deref(), "inactive_message", 1, 500)?;
+        bounded_opt(self.reference_id.as_deref(), "reference_id", 1, 200)?;
+        self.validate_shape()?;
+        self.validate_lines()?;
+        self.validate_amounts(rules.settings)?;
+        self.validate_limits()?;
+        self.validate_custom_fields()?;
+        self.validate_payment_methods()?;
+        for (param, url) in [
+            ("success_url", &self.success_url),
+            ("cancel_url", &self.cancel_url),
+        ] {
+            if let Some(u) = url {
+                validate_redirect_url(u, param, rules.settings, self.livemode)?;
+            }
+        }
+        if let Some(p) = &self.prefill {
+            if let Some(e) = &p.email {
+                email(e, "prefill.email")?;
+            }
+            bounded_opt(p.name.as_deref(), "prefill.name", 1, 100)?;
+        }
+        Ok(())
+    }
+
+    /// Which fields go with which type.
+    fn validate_shape(&self) -> Result<(), ValidationError> {
+        let t = self.kind;
+        let needs = |present: bool, param: &str, what: &str| {
+            if present {
+                Ok(())
+            } else {
+                Err(ValidationError::new(
+                    "parameter_missing",
+                    param,
+                    format!("a `{}` link needs `{what}`", t.as_str()),
+                ))
+            }
+        };
+        let forbids = |present: bool, param: &str| {
+            if present {
+                Err(invalid(
+                    param,
+                    format!("`{param}` is not allowed on a `{}` link", t.as_str()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        forbids(
+            self.donation.is_some() && t != LinkType::Donation,
+            "donation",
+        )?;
+        forbids(
+            self.subscription.is_some() && t != LinkType::Subscription,
+            "subscription",
+        )?;
+        forbids(self.order_id.is_some() && t != LinkType::Order, "order_id")?;
+        forbids(self.all_products && t != LinkType::Products, "all_products")?;
+        match t {
+            LinkType::Products => needs(
+                !self.line_items.is_empty(),
+                "line_items",
+                "line_items or all_products",
+            ),
+            LinkType::Custom => needs(
+                !self.line_items.is_empty(),
+                "line_items",
+                "line_items or amount",
+            ),
+            LinkType::Donation => {
+                forbids(!self.line_items.is_empty(), "line_items")?;
+                needs(self.donation.is_some(), "donation", "donation")
+            }
+            LinkType::Subscription => {
+                needs(self.subscription.is_some(), "subscription", "subscription")?;
+                needs(
+                    !self.line_items.is_empty(),
+                    "line_items",
+                    "line_items or amount",
+                )
+            }
+            LinkType::Order => {
+                needs(self.order_id.is_some(), "order_id", "order_id")?;
+                if self.payments_limit != Some(1) {
+                    return Err(ValidationError::new(
+                        "invalid_payments_limit_for_order_link",
+                        "payments_limit",
+                        "an order link must have `payments_limit` 1",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn validate_lines(&self) -> Result<(), ValidationError> {
+        let max_lines = if self.all_products { 100 } else { 20 };
+        if self.line_items.len() > max_lines {
+            return Err(invalid(
+                "line_items",
+                format!("a link can have at most {max_lines} line items"),
+            ));
+        }
+        for (i, l) in self.line_items.iter().enumerate() {
+            let p = format!("line_items[{i}]");
+            bounded(&l.name, &format!("{p}.name"), 1, 250)?;
+            if self.kind == LinkType::Products && l.product_id.is_none() {
+                return Err(ValidationError::new(
+                    "parameter_missing",
+                    format!("{p}.product_id"),
+                    "`product_id` is required",
+                ));
+            }
+            let (min, max) = match l.adjustable_quantity {
+                Some(a) if a.enabled => {
+                    if a.minimum > a.maximum || a.maximum == 0 || a.maximum > MAX_QUANTITY {
+                        return Err(invalid(
+                            format!("{p}.adjustable_quantity"),
+                            format!("`adjustable_quantity` needs 0 ≤ minimum ≤ maximum, 1 ≤ maximum ≤ {MAX_QUANTITY}"),
+                        ));
+                    }
+                    (a.minimum, a.maximum)
+                }
+                _ => (1, MAX_QUANTITY),
+            };
+            if l.quantity < min || l.quantity > max {
+                return Err(ValidationError::new(
+                    "quantity_invalid",
+                    format!("{p}.quantity"),
+                    format!("`quantity` must be between {min} and {max}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_amounts(&self, settings: &MerchantSettings) -> Result<(), ValidationError> {
+        let bounds = settings.bounds(self.currency);
+        let out_of_bounds = |param: &str| {
+            ValidationError::new(
+                "amount_out_of_bounds",
+                param,
+                format!(
+                    "the amount must be between {} and {}",
+                    self.currency.format(bounds.minimum),
+                    self.currency.format(bounds.maximum)
+                ),
+            )
+        };
+        if let Some(d) = &self.donation {
+            if d.minimum > d.maximum {
+                return Err(invalid(
+                    "donation.minimum",
+                    "`donation.minimum` must not exceed `donation.maximum`",
+                ));
+            }
+            if d.minimum < bounds.minimum {
+                return Err(out_of_bounds("donation.minimum"));
+            }
+            if d.maximum > bounds.maximum {
+                return Err(out_of_bounds("donation.maximum"));
+            }
+            if d.preset_amounts.len() > 5 {
+                return Err(invalid(
+                    "donation.preset_amounts",
+                    "at most 5 preset amounts",
+                ));
+            }
+            let mut seen = HashSet::new();
+            for (i, a) in d.preset_amounts.iter().enumerate() {
+                if *a < d.minimum || *a > d.maximum || !seen.insert(*a) {
+                    return Err(invalid(
+                        format!("donation.preset_amounts[{i}]"),
+                        "preset amounts must be distinct and within the donation's minimum and maximum",
+                    ));
+                }
+            }
+            if let Some(a) = d.default_amount {
+                if a < d.minimum || a > d.maximum {
+                    return Err(invalid(
+                        "donation.default_amount",
+                        "`default_amount` must be within minimum and maximum",
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        let totals = self.default_totals().ok_or_else(|| {
+            ValidationError::new(
+                "amount_too_large",
+                "line_items",
+                "the link's total overflows the largest amount",
+            )
+        })?;
+        // A cart whose default is empty (every line at quantity 0) is checked at checkout.
+        let all_optional = self.line_items.iter().all(|l| l.quantity == 0);
+        if all_optional && totals.amount_total == Amount::ZERO {
+            return Ok(());
+        }
+        if totals.amount_total < bounds.minimum || totals.amount_total > bounds.maximum {
+            return Err(out_of_bounds(if self.line_items.len() == 1 {
+                "line_items[0].unit_amount"
+            } else {
+                "line_items"
+            }));
+        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), ValidationError> {
+        if let Some(l) = self.payments_limit {
+            if !(1..=1_000_000).contains(&l) {
+                return Err(invalid(
+                    "payments_limit",
+                    "`payments_limit` must be between 1 and 1000000, or null",
+                ));
+            }
+            if l < self.payments_count {
+                return Err(ValidationError::new(
+                    "payments_limit_below_count",
+                    "payments_limit",
+                    format!(
+                        "`payments_limit` cannot go below the {} payments already made",
+                        self.payments_count
+                    ),
+                ));
+            }
+        }
+        if let (Some(o), Some(e)) = (self.opens_at, self.expires_at) {
+            if o >= e {
+                return Err(invalid(
+                    "opens_at",
+                    "`opens_at` must be before `expires_at`",
+                ));
+            }
+        }
+        if let Some(s) = &self.subscription {
+            let max = SubscriptionTerms::max_count(s.interval);
+            if s.interval_count < 1 || s.interval_count > max {
+                return Err(invalid(
+                    "subscription.interval_count",
+                    format!("`interval_count` must be between 1 and {max} for this interval (36 months' worth)"),
+                ));
+            }
+            if s.trial_period_days > 730 {
+                return Err(invalid(
+                    "subscription.trial_period_days",
+                    "`trial_period_days` must be between 0 and 730",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_custom_fields(&self) -> Result<(), ValidationError> {
+        if self.custom_fields.len() > 5 {
+            return Err(invalid(
+                "custom_fields",
+                "a link can have at most 5 custom fields",
+            ));
+        }
+        let mut keys = HashSet::new();
+        for (i, f) in self.custom_fields.iter().enumerate() {
+            let p = format!("custom_fields[{i}]");
+            let key_ok = (1..=200).contains(&f.key.len())
+                && f.key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !key_ok {
+                return Err(invalid(
+                    format!("{p}.key"),
+                    "`key` must be 1–200 characters of A-Z, a-z, 0-9 and _",
+                ));
+            }
+            if !keys.insert(f.key.as_str()) {
+                return Err(invalid(
+                    format!("{p}.key"),
+                    "custom field keys must be unique",
+                ));
+            }
+            bounded(&f.label, &format!("{p}.label"), 1, 50)?;
+            match f.kind {
+                CustomFieldType::Dropdown => {
+                    if f.options.is_empty() || f.options.len() > 200 {
+                        return Err(invalid(
+                            format!("{p}.options"),
+                            "a dropdown needs 1–200 options",
+                        ));
+                    }
+                    let mut values = HashSet::new();
+                    for (j, o) in f.options.iter().enumerate() {
+                        bounded(&o.label, &format!("{p}.options[{j}].label"), 1, 100)?;
+                        bounded(&o.value, &format!("{p}.options[{j}].value"), 1, 100)?;
+                        if !values.insert(o.value.as_str()) {
+                            return Err(invalid(
+                                format!("{p}.options[{j}].value"),
+                                "option values must be unique",
+                            ));
+                        }
+                    }
+                }
+                _ if !f.options.is_empty() => {
+                    return Err(invalid(
+                        format!("{p}.options"),
+                        "only dropdown fields take options",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_payment_methods(&self) -> Result<(), ValidationError> {
+        let unique: HashSet<_> = self.payment_method_types.iter().collect();
+        if self.payment_method_types.is_empty() || unique.len() != self.payment_method_types.len() {
+            return Err(invalid(
+                "payment_method_types",
+                "`payment_method_types` must list card and/or wallet, once each",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A redirect target: https (or `http://localhost` in test mode), on the merchant's
+/// allowlist when it has one. `{CHECKOUT_SESSION_ID}` may appear anywhere after the host.
+pub fn validate_redirect_url(
+    url: &str,
+    param: &str,
+    settings: &MerchantSettings,
+    livemode: bool,
+) -> Result<(), ValidationError> {
+    let err =
+        |why: &str| ValidationError::new("invalid_redirect_url", param, format!("`{param}` {why}"));
+    if url.len() > 2048 {
+        return Err(err("must be at most 2048 characters"));
+    }
+    let (scheme, host) = url_host(url).ok_or_else(|| err("must be an absolute https URL"))?;
+    let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    match scheme {
+        "https" => {}
+        "http" if local && !livemode => return Ok(()),
+        _ => {
+            return Err(err(
+                "must use https (http://localhost is allowed in test mode)",
+            ))
+        }
+    }
+    if local && !livemode {
+        return Ok(());
+    }
+    let allowed = settings.redirect_allowlist.is_empty()
+        || settings
+            .redirect_allowlist
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host));
+    if allowed {
+        Ok(())
+    } else {
+        Err(err(&format!(
+            "points to `{host}`, which is not on the redirect allowlist in settings"
+        )))
+    }
+}

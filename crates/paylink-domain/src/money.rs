@@ -1,0 +1,252 @@
+//! Money: currencies with their minor units, and amounts as integers of those units.
+//!
+//! Amounts are `i64` minor units (cents for USD, yen for JPY, fils/1000 for KWD, 10⁻⁶ for
+//! the stablecoins). Every sum and product is checked; an overflow is an error, never a wrap.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+use crate::error::ValidationError;
+
+/// A supported currency: an ISO 4217 currency in current use, or a stablecoin.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: [u8; 3],
+    exponent: u8,
+}
+
+/// Stablecoins the contract supports beside ISO 4217, with six decimal places.
+const STABLECOINS: [&str; 2] = ["USDC", "EURC"];
+
+/// Stablecoins have four-letter codes; we keep them in a small table of their own.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Code {
+    Iso([u8; 3]),
+    Stable(usize),
+}
+
+impl Currency {
+    pub const USD: Currency = Currency {
+        code: *b"USD",
+        exponent: 2,
+    };
+
+    /// Parses a code in any case (`usd`, `Usd`, `USDC`).
+    pub fn parse(code: &str) -> Option<Self> {
+        let upper = code.to_ascii_uppercase();
+        if let Some(i) = STABLECOINS.iter().position(|s| *s == upper) {
+            // Stablecoins are encoded with a code of 0xFF followed by their index.
+            return Some(Self {
+                code: [0xFF, i as u8, 0],
+                exponent: 6,
+            });
+        }
+        let c = iso_currency::Currency::from_code(&upper)?;
+        // Funds, precious metals and superseded codes are not currencies anyone pays in.
+        if !c.flags().is_empty() {
+            return None;
+        }
+        let exponent = u8::try_from(c.exponent()?).ok()?;
+        let bytes = upper.as_bytes();
+        let code = [*bytes.first()?, *bytes.get(1)?, *bytes.get(2)?];
+        Some(Self { code, exponent })
+    }
+
+    fn kind(&self) -> Code {
+        if self.code[0] == 0xFF {
+            Code::Stable(usize::from(self.code[1]))
+        } else {
+            Code::Iso(self.code)
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self.kind() {
+            Code::Stable(i) => STABLECOINS.get(i).copied().unwrap_or("USDC"),
+            Code::Iso(_) => std::str::from_utf8(&self.code).unwrap_or("XXX"),
+        }
+    }
+
+    /// Number of decimal places of the minor unit (2 for USD, 0 for JPY, 3 for KWD).
+    pub fn exponent(&self) -> u8 {
+        self.exponent
+    }
+
+    /// Formats an amount for people: `12.50 USD`, `1200 JPY`, `1.000000 USDC`.
+    pub fn format(&self, amount: Amount) -> String {
+        let exp = u32::from(self.exponent);
+        let v = amount.minor();
+        if exp == 0 {
+            return format!("{} {}", v, self.code());
+        }
+        let div = 10i64.pow(exp);
+        let sign = if v < 0 { "-" } else { "" };
+        let abs = v.unsigned_abs();
+        let div = div.unsigned_abs();
+        format!(
+            "{sign}{}.{:0width$} {}",
+            abs / div,
+            abs % div,
+            self.code(),
+            width = exp as usize
+        )
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Currency::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unsupported currency `{s}`")))
+    }
+}
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "ISO 4217 code or USDC/EURC; any case in, upper case out",
+            ))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Currency {}
+
+/// A non-negative amount in a currency's minor unit.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct Amount(i64);
+
+/// The largest amount accepted anywhere: about 10^15 minor units. Totals of up to 20 lines
+/// of 10^6 items each still fit in an `i64` only if inputs are bounded, so this bound keeps
+/// overflow a clear 400 at the edge rather than a surprise deep inside.
+pub const MAX_AMOUNT: i64 = 999_999_999_999_999;
+
+impl Amount {
+    pub const ZERO: Amount = Amount(0);
+    pub const ONE: Amount = Amount(1);
+    pub const MAX: Amount = Amount(MAX_AMOUNT);
+
+    pub fn new(minor: i64) -> Option<Self> {
+        (0..=MAX_AMOUNT).contains(&minor).then_some(Self(minor))
+    }
+
+    /// Parses a client value; `param` names the field for the error.
+    pub fn parse(minor: i64, param: &str) -> Result<Self, ValidationError> {
+        Self::new(minor).ok_or_else(|| {
+            ValidationError::new(
+                "amount_invalid",
+                param,
+                format!(
+                    "`{param}` must be an integer number of minor units between 0 and {MAX_AMOUNT}"
+                ),
+            )
+        })
+    }
+
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).and_then(Amount::new)
+    }
+
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+        self.0.checked_sub(other.0).and_then(Amount::new)
+    }
+
+    pub fn checked_mul(self, qty: u32) -> Option<Amount> {
+        self.0.checked_mul(i64::from(qty)).and_then(Amount::new)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        Amount::new(v).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "amount must be between 0 and {MAX_AMOUNT} minor units"
+            ))
+        })
+    }
+}
+
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(0))
+            .maximum(Some(MAX_AMOUNT))
+            .description(Some("integer amount in the currency's minor unit"))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Amount {}
+
+/// Sums amounts, failing on overflow.
+pub fn checked_sum(amounts: impl IntoIterator<Item = Amount>) -> Option<Amount> {
+    amounts
+        .into_iter()
+        .try_fold(Amount::ZERO, Amount::checked_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currencies_parse_in_any_case_with_their_minor_units() {
+        let usd = Currency::parse("usd").unwrap();
+        assert_eq!(usd.code(), "USD");
+        assert_eq!(usd.exponent(), 2);
+        assert_eq!(Currency::parse("JPY").unwrap().exponent(), 0);
+        assert_eq!(Currency::parse("kwd").unwrap().exponent(), 3);
+        let usdc = Currency::parse("usdc").unwrap();
+        assert_eq!((usdc.code(), usdc.exponent()), ("USDC", 6));
+        assert_eq!(Currency::parse("EURC").unwrap().code(), "EURC");
+        for bad in ["", "US", "XAU", "USN", "HRK", "ABC", "USDCX", "u$d"] {
+            assert!(Currency::parse(bad).is_none(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn amounts_format_with_their_exponent() {
+        let a = Amount::new(1250).unwrap();
+        assert_eq!(Currency::parse("USD").unwrap().format(a), "12.50 USD");
+        assert_eq!(Currency::parse("JPY").unwrap().format(a), "1250 JPY");
+        assert_eq!(Currency::parse("KWD").unwrap().format(a), "1.250 KWD");
+        assert_eq!(Currency::parse("USDC").unwrap().format(a), "0.001250 USDC");
+    }
+
+    #[test]
+    fn arithmetic_is_checked() {
+        let max = Amount::new(MAX_AMOUNT).unwrap();
+        assert!(max.checked_add(Amount::new(1).unwrap()).is_none());
+        assert!(max.checked_mul(2).is_none());
+        assert!(Amount::new(-1).is_none());
+        assert!(Amount::ZERO.checked_sub(Amount::new(1).unwrap()).is_none());
+    }
+}

@@ -1,0 +1,63 @@
+//! Three-state fields for PATCH requests: absent (leave as is), `null` (clear), or a value.
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    /// The field's next value given its current one.
+    pub fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            Patch::Absent => current,
+            Patch::Null => None,
+            Patch::Value(v) => Some(v),
+        }
+    }
+
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Patch::Null,
+            Some(v) => Patch::Value(v),
+        })
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::PartialSchema for Patch<T> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        T::schema()
+    }
+}
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Patch<T> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct P {
+        #[serde(default)]
+        a: Patch<u32>,
+    }
+
+    #[test]
+    fn three_states() {
+        let p: P = serde_json::from_str("{}").unwrap();
+        assert_eq!(p.a, Patch::Absent);
+        let p: P = serde_json::from_str(r#"{"a":null}"#).unwrap();
+        assert_eq!(p.a, Patch::Null);
+        let p: P = serde_json::from_str(r#"{"a":3}"#).unwrap();
+        assert_eq!(p.a.apply(Some(1)), Some(3));
+    }
+}
