@@ -1,1 +1,189 @@
+//! The Paylink store on SQLite and on PostgreSQL, written once.
+//!
+//! Both backends run the same portable SQL through sqlx's `Any` driver (`$N` placeholders,
+//! `INSERT … RETURNING`, `ON CONFLICT`), each with its own migrations. The few places
+//! where the dialects differ are named by [`Dialect`]. Writing the queries once means the
+//! two backends cannot drift apart; the conformance story checks that they don't.
+//!
+//! SQLite takes one writer at a time: writes go through an in-process lock and
+//! `BEGIN IMMEDIATE`, so concurrent requests queue fairly instead of failing with
+//! `SQLITE_BUSY`.
 
+mod catalog;
+mod events;
+mod links;
+mod merchants;
+mod sql;
+mod store;
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use paylink_store::{StoreError, StoreResult};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// SQLite only: one writer at a time, queued fairly.
+    write_lock: Option<Mutex<()>>,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Options for opening a store.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Opens `sqlite://path` (created when missing) or `postgres://…`.
+    pub async fn connect(url: &str, opts: &ConnectOptions) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(backend(format!(
+                "unsupported database URL scheme in `{}`",
+                redact_url(url)
+            )));
+        };
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let connect = AnyConnectOptions::from_str(&url).map_err(backend)?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout);
+        if dialect == Dialect::Sqlite {
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(connect).await.map_err(backend)?;
+        let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
+        Ok(Self {
+            pool,
+            dialect,
+            write_lock,
+        })
+    }
+
+    /// Applies the backend's migrations that have not run yet.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.map_err(backend)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction (on SQLite: holds the writer lock, `BEGIN IMMEDIATE`).
+    async fn begin_write(&self) -> StoreResult<WriteTx<'_>> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
+        .map_err(backend)?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+}
+
+/// A write transaction; dropping it without `commit` rolls back.
+struct WriteTx<'a> {
+    tx: Transaction<'static, Any>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await.map_err(backend)
+    }
+}
+
+/// Wraps an unexpected database error.
+pub(crate) fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::Backend(e.into())
+}
+
+/// Maps a failed write to a client-safe conflict when a named constraint refused it.
+/// This is the one place where constraint names become API errors.
+pub(crate) fn on_constraint(e: sqlx::Error) -> StoreError {
+    if let Some(db) = e.as_database_error() {
+        if db.is_unique_violation() {
+            let what = format!("{} {}", db.constraint().unwrap_or(""), db.message());
+            if what.contains("slug") {
+                return StoreError::Conflict("slug_taken");
+            }
+            if what.contains("idempotency") {
+                return StoreError::Conflict("idempotency_key_in_use");
+            }
+            return StoreError::Conflict("duplicate_object");
+        }
+        if db.is_check_violation() && db.message().contains("inventory") {
+            return StoreError::Conflict("out_of_stock");
+        }
+    }
+    backend(e)
+}
+
+fn redact_url(url: &str) -> String {
+    match url.split_once('@') {
+        Some((scheme_user, host)) => {
+            let scheme = scheme_user.split("://").next().unwrap_or("db");
+            format!("{scheme}://***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}

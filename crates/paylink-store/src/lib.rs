@@ -1,1 +1,194 @@
+//! The storage boundary of Paylink: one trait, its error type, and the records it keeps.
+//!
+//! Every method that touches a merchant's data takes a [`Tenant`], so a query that forgets
+//! the merchant or the mode cannot be written. Methods that change state take the events
+//! the change causes and write them in the same transaction (the outbox).
+//!
+//! [`conformance`] holds the story that every backend must pass.
 
+pub mod conformance;
+mod records;
+
+pub use records::*;
+
+use async_trait::async_trait;
+use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
+use paylink_domain::event::Event;
+use paylink_domain::id::{
+    ApiKeyId, CustomerId, EventId, MerchantId, OrderId, PaymentLinkId, ProductId, TaxRateId,
+};
+use paylink_domain::link::PaymentLink;
+use paylink_domain::settings::MerchantSettings;
+use paylink_domain::time::Timestamp;
+
+/// Whose data, in which mode. Built only by the server's auth layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such object for this tenant (another merchant's object is "not found" too).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or state guard refused the write; the code is client-safe
+    /// (`slug_taken`, `payment_link_has_payments`, `concurrent_update`, …).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// A list cursor that names no object of this tenant.
+    #[error("unknown cursor")]
+    InvalidCursor,
+    /// Anything else: logged once by the server and answered as a bare 500.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which database this is (`sqlite` or `postgres`), for logs and `/healthz`.
+    fn backend(&self) -> &'static str;
+
+    // ---- merchants and keys ------------------------------------------------------------
+    async fn create_merchant(&self, merchant: &Merchant, keys: &[ApiKeyRecord]) -> StoreResult<()>;
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Merchant>;
+    async fn count_merchants(&self) -> StoreResult<i64>;
+    /// Replaces the settings if `version` is still the current one.
+    async fn update_settings(
+        &self,
+        id: &MerchantId,
+        settings: &MerchantSettings,
+        version: i64,
+    ) -> StoreResult<Merchant>;
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// The key with this hash, with its merchant, unless revoked.
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self, merchant: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn revoke_api_key(
+        &self,
+        merchant: &MerchantId,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> StoreResult<ApiKeyRecord>;
+
+    // ---- idempotency -------------------------------------------------------------------
+    /// Claims `key` for a request with this fingerprint, or says why it can't.
+    async fn idempotency_begin(
+        &self,
+        t: &Tenant,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> StoreResult<IdempotencyBegin>;
+    /// Records the response of the request that claimed `key`.
+    async fn idempotency_finish(
+        &self,
+        t: &Tenant,
+        key: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<()>;
+    /// Releases `key` (the request failed in a way a retry may fix).
+    async fn idempotency_release(&self, t: &Tenant, key: &str) -> StoreResult<()>;
+
+    // ---- catalog -----------------------------------------------------------------------
+    async fn insert_product(&self, t: &Tenant, p: &Product) -> StoreResult<()>;
+    async fn get_product(&self, t: &Tenant, id: &ProductId) -> StoreResult<Product>;
+    /// Writes `p`; its stock column is set only when `set_inventory` (stock is otherwise
+    /// owned by checkouts, which change it atomically).
+    async fn update_product(&self, t: &Tenant, p: &Product, set_inventory: bool)
+        -> StoreResult<()>;
+    async fn list_products(
+        &self,
+        t: &Tenant,
+        f: &ProductFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Product>>;
+
+    async fn insert_customer(&self, t: &Tenant, c: &Customer) -> StoreResult<()>;
+    async fn get_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<Customer>;
+    async fn update_customer(&self, t: &Tenant, c: &Customer) -> StoreResult<()>;
+    async fn delete_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<()>;
+    async fn list_customers(
+        &self,
+        t: &Tenant,
+        f: &CustomerFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Customer>>;
+
+    async fn insert_tax_rate(&self, t: &Tenant, r: &TaxRate) -> StoreResult<()>;
+    async fn get_tax_rate(&self, t: &Tenant, id: &TaxRateId) -> StoreResult<TaxRate>;
+    async fn update_tax_rate(&self, t: &Tenant, r: &TaxRate) -> StoreResult<()>;
+    async fn list_tax_rates(
+        &self,
+        t: &Tenant,
+        f: &TaxRateFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<TaxRate>>;
+
+    async fn insert_order(&self, t: &Tenant, o: &Order, events: &[Event]) -> StoreResult<()>;
+    async fn get_order(&self, t: &Tenant, id: &OrderId) -> StoreResult<Order>;
+    /// Writes `o` if the stored order still has status `expected_status`.
+    async fn update_order(
+        &self,
+        t: &Tenant,
+        o: &Order,
+        expected_status: &str,
+        events: &[Event],
+    ) -> StoreResult<()>;
+    async fn list_orders(
+        &self,
+        t: &Tenant,
+        f: &OrderFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Order>>;
+
+    // ---- payment links -----------------------------------------------------------------
+    async fn insert_payment_link(
+        &self,
+        t: &Tenant,
+        l: &PaymentLink,
+        events: &[Event],
+    ) -> StoreResult<()>;
+    /// The link with its counters and `version`; deleted links are not found.
+    async fn get_payment_link(
+        &self,
+        t: &Tenant,
+        id: &PaymentLinkId,
+    ) -> StoreResult<Versioned<PaymentLink>>;
+    /// Writes `l` if nobody changed the link since `version` was read, and, when
+    /// `require_no_payments`, only while it has no payments (`payment_link_has_payments`).
+    async fn update_payment_link(
+        &self,
+        t: &Tenant,
+        l: &PaymentLink,
+        version: i64,
+        require_no_payments: bool,
+        events: &[Event],
+    ) -> StoreResult<()>;
+    /// Soft-deletes a link that has no payments.
+    async fn delete_payment_link(
+        &self,
+        t: &Tenant,
+        id: &PaymentLinkId,
+        now: Timestamp,
+        events: &[Event],
+    ) -> StoreResult<()>;
+    async fn list_payment_links(
+        &self,
+        t: &Tenant,
+        f: &LinkFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<PaymentLink>>;
+
+    // ---- events ------------------------------------------------------------------------
+    async fn get_event(&self, t: &Tenant, id: &EventId) -> StoreResult<Event>;
+    async fn list_events(
+        &self,
+        t: &Tenant,
+        f: &EventFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Event>>;
+}

@@ -1,0 +1,69 @@
+//! Document tables (products, customers, tax rates, orders): base columns, the object's
+//! JSON, and a few columns that queries filter on.
+
+use sqlx::AnyConnection;
+
+use paylink_domain::time::Timestamp;
+use paylink_store::{StoreError, StoreResult, Tenant};
+
+use crate::sql::{Arg, Sql};
+use crate::{backend, on_constraint};
+
+/// Inserts a document row.
+pub(crate) async fn insert_doc(
+    conn: &mut AnyConnection,
+    table: &str,
+    t: &Tenant,
+    id: &str,
+    created_at: Timestamp,
+    data: String,
+    cols: Vec<(&'static str, Arg)>,
+) -> StoreResult<()> {
+    let names: String = cols.iter().map(|(n, _)| format!(", {n}")).collect();
+    let mut q = Sql::new(&format!(
+        "INSERT INTO {table} (id, merchant_id, livemode, created_at, data{names}) VALUES ("
+    ));
+    q.bind(id)
+        .push(", ")
+        .bind(t.merchant_id.as_str())
+        .push(", ")
+        .bind(t.livemode);
+    q.push(", ").bind(created_at.unix()).push(", ").bind(data);
+    for (_, v) in cols {
+        q.push(", ").bind(v);
+    }
+    q.push(")");
+    q.query().execute(conn).await.map_err(on_constraint)?;
+    Ok(())
+}
+
+/// Replaces a document row's JSON and columns; `guard` is extra SQL (` AND status = $1`)
+/// with its arguments. Not found when no row matched.
+pub(crate) async fn update_doc(
+    conn: &mut AnyConnection,
+    table: &str,
+    t: &Tenant,
+    id: &str,
+    data: String,
+    cols: Vec<(&'static str, Arg)>,
+    guard: Option<(&str, Vec<Arg>)>,
+) -> StoreResult<()> {
+    let mut q = Sql::new(&format!("UPDATE {table} SET data = "));
+    q.bind(data);
+    for (n, v) in cols {
+        q.push(&format!(", {n} = ")).bind(v);
+    }
+    q.push(" WHERE id = ").bind(id).push(" AND ").tenant(t);
+    if let Some((text, args)) = guard {
+        q.append(text, args);
+    }
+    let done = q.query().execute(conn).await.map_err(on_constraint)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(backend)
+}

@@ -1,0 +1,252 @@
+//! A small SQL builder with `$N` placeholders (portable across SQLite and PostgreSQL under
+//! the `Any` driver), and the list/document helpers every resource shares.
+
+use std::fmt::Write;
+
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+
+use paylink_store::{Created, Listed, Page, StoreError, StoreResult, Tenant};
+
+use crate::{backend, SqlStore};
+
+/// A value bound to a placeholder. Only the types both backends share: integers, text
+/// and bytes. Booleans are stored as 0/1 integers.
+#[derive(Clone, Debug)]
+pub(crate) enum Arg {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Int(Some(i64::from(v)))
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+
+/// SQL text with its arguments, numbered as they are pushed.
+#[derive(Default, Debug)]
+pub(crate) struct Sql {
+    pub text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
+        self.args.push(arg.into());
+        let _ = write!(self.text, "${}", self.args.len());
+        self
+    }
+
+    /// `merchant_id = $a AND livemode = $b` for the tenant.
+    pub fn tenant(&mut self, t: &Tenant) -> &mut Self {
+        self.push("merchant_id = ")
+            .bind(t.merchant_id.as_str())
+            .push(" AND livemode = ")
+            .bind(t.livemode)
+    }
+
+    pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.clone()),
+            };
+        }
+        q
+    }
+}
+
+/// Reads a JSON column into an object.
+pub(crate) fn json_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
+    let text: String = row.try_get(col).map_err(backend)?;
+    serde_json::from_str(&text).map_err(|e| backend(format!("corrupt `{col}` column: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+pub(crate) fn int(row: &AnyRow, col: &str) -> StoreResult<i64> {
+    row.try_get(col).map_err(backend)
+}
+
+pub(crate) fn opt_int(row: &AnyRow, col: &str) -> StoreResult<Option<i64>> {
+    row.try_get(col).map_err(backend)
+}
+
+impl SqlStore {
+    /// Fetches one row of `table` by id for the tenant.
+    pub(crate) async fn fetch_one(
+        &self,
+        table: &str,
+        cols: &str,
+        t: &Tenant,
+        id: &str,
+        extra: &str,
+    ) -> StoreResult<AnyRow> {
+        let mut q = Sql::new(&format!("SELECT {cols} FROM {table} WHERE id = "));
+        q.bind(id).push(" AND ").tenant(t).push(extra);
+        q.query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Lists rows of `table` for the tenant, newest first, with cursor pagination.
+    /// `filters` is SQL appended after the tenant condition (starting with ` AND`).
+    pub(crate) async fn list_rows(
+        &self,
+        table: &str,
+        cols: &str,
+        t: &Tenant,
+        mut filters: Sql,
+        page: &Page,
+        extra_scope: &str,
+    ) -> StoreResult<Listed<AnyRow>> {
+        let limit = i64::from(page.limit.clamp(1, 100));
+        let cursor = match (&page.starting_after, &page.ending_before) {
+            (Some(id), _) => Some((self.cursor_seq(table, t, id, extra_scope).await?, true)),
+            (None, Some(id)) => Some((self.cursor_seq(table, t, id, extra_scope).await?, false)),
+            (None, None) => None,
+        };
+        let mut q = Sql::new(&format!("SELECT {cols} FROM {table} WHERE "));
+        q.tenant(t).push(extra_scope);
+        // Move the filter's text and arguments into this query, renumbering placeholders.
+        let (ftext, fargs) = (
+            std::mem::take(&mut filters.text),
+            std::mem::take(&mut filters.args),
+        );
+        q.append(&ftext, fargs);
+        let ascending = matches!(cursor, Some((_, false)));
+        match cursor {
+            Some((seq, true)) => q.push(" AND seq < ").bind(seq),
+            Some((seq, false)) => q.push(" AND seq > ").bind(seq),
+            None => &mut q,
+        };
+        q.push(if ascending {
+            " ORDER BY seq ASC LIMIT "
+        } else {
+            " ORDER BY seq DESC LIMIT "
+        })
+        .bind(limit + 1);
+        let mut rows = q.query().fetch_all(&self.pool).await.map_err(backend)?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(100));
+        if ascending {
+            rows.reverse();
+        }
+        Ok(Listed {
+            data: rows,
+            has_more,
+        })
+    }
+
+    async fn cursor_seq(
+        &self,
+        table: &str,
+        t: &Tenant,
+        id: &str,
+        extra_scope: &str,
+    ) -> StoreResult<i64> {
+        let row = self
+            .fetch_one(table, "seq", t, id, extra_scope)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => StoreError::InvalidCursor,
+                e => e,
+            })?;
+        int(&row, "seq")
+    }
+}
+
+impl Sql {
+    /// Appends SQL written with its own `$1..$n` numbering, shifting it after ours.
+    pub fn append(&mut self, text: &str, args: Vec<Arg>) {
+        let offset = self.args.len();
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                let n: usize = n.parse().unwrap_or(0);
+                let _ = write!(out, "${}", n + offset);
+            } else {
+                out.push(c);
+            }
+        }
+        self.text.push_str(&out);
+        self.args.extend(args);
+    }
+}
+
+/// ` AND created_at >= $ AND created_at <= $` for a `created` filter.
+pub(crate) fn created_filter(q: &mut Sql, c: &Created) {
+    if let Some(t) = c.gte {
+        q.push(" AND created_at >= ").bind(t.unix());
+    }
+    if let Some(t) = c.lte {
+        q.push(" AND created_at <= ").bind(t.unix());
+    }
+}
+
+/// Maps rows to objects.
+pub(crate) fn map_listed<T>(
+    l: Listed<AnyRow>,
+    f: impl Fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Listed<T>> {
+    Ok(Listed {
+        data: l.data.iter().map(f).collect::<StoreResult<_>>()?,
+        has_more: l.has_more,
+    })
+}

@@ -1,0 +1,778 @@
+//! `Store` for [`SqlStore`]: every method, on both backends.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use paylink_domain::catalog::{Customer, Inventory, Order, Product, TaxRate};
+use paylink_domain::event::Event;
+use paylink_domain::id::{
+    ApiKeyId, CustomerId, EventId, MerchantId, OrderId, PaymentLinkId, ProductId, TaxRateId,
+};
+use paylink_domain::link::{LinkStatus, PaymentLink};
+use paylink_domain::settings::MerchantSettings;
+use paylink_domain::time::Timestamp;
+use paylink_store::*;
+
+use crate::catalog::{insert_doc, json, update_doc};
+use crate::events::{insert_events, EVENT_COLS};
+use crate::links::{link, link_columns, LINK_COLS};
+use crate::merchants::{api_key, merchant, KEY_COLS, MERCHANT_COLS};
+use crate::sql::{created_filter, int, json_col, map_listed, opt_int, Arg, Sql};
+use crate::{backend, on_constraint, Dialect, SqlStore};
+
+/// Idempotency keys are honoured for 24 hours.
+const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+/// A claim not finished within this time is taken to be from a crashed request.
+const IDEMPOTENCY_LOCK_SECS: i64 = 60;
+
+fn product_row(row: &AnyRow) -> StoreResult<Product> {
+    let mut p: Product = json_col(row, "data")?;
+    p.inventory = opt_int(row, "inventory_available")?
+        .map(|n| {
+            u32::try_from(n)
+                .map(|available| Inventory { available })
+                .map_err(backend)
+        })
+        .transpose()?;
+    Ok(p)
+}
+
+fn product_cols(p: &Product, set_inventory: bool) -> Vec<(&'static str, Arg)> {
+    let mut cols = vec![("active", Arg::from(p.active))];
+    if set_inventory {
+        cols.push((
+            "inventory_available",
+            p.inventory.map(|i| i64::from(i.available)).into(),
+        ));
+    }
+    cols
+}
+
+fn data_row<T: serde::de::DeserializeOwned>(row: &AnyRow) -> StoreResult<T> {
+    json_col(row, "data")
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    // ---- merchants and keys ------------------------------------------------------------
+
+    async fn create_merchant(&self, m: &Merchant, keys: &[ApiKeyRecord]) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("INSERT INTO merchants (id, name, email, password_hash, settings, version, created_at) VALUES (");
+        q.bind(m.id.as_str())
+            .push(", ")
+            .bind(m.name.as_str())
+            .push(", ")
+            .bind(m.email.as_str());
+        q.push(", ")
+            .bind(m.password_hash.clone())
+            .push(", ")
+            .bind(json(&m.settings)?);
+        q.push(", ")
+            .bind(m.version)
+            .push(", ")
+            .bind(m.created_at.unix())
+            .push(")");
+        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        for k in keys {
+            insert_key(&mut w.tx, k).await?;
+        }
+        w.commit().await
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Merchant> {
+        let mut q = Sql::new(&format!(
+            "SELECT {MERCHANT_COLS} FROM merchants WHERE id = "
+        ));
+        q.bind(id.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        merchant(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn count_merchants(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM merchants")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        int(&row, "n")
+    }
+
+    async fn update_settings(
+        &self,
+        id: &MerchantId,
+        settings: &MerchantSettings,
+        version: i64,
+    ) -> StoreResult<Merchant> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE merchants SET settings = ");
+        q.bind(json(settings)?)
+            .push(", version = version + 1 WHERE id = ")
+            .bind(id.as_str());
+        q.push(" AND version = ").bind(version);
+        let done = q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("concurrent_update"));
+        }
+        w.commit().await?;
+        self.get_merchant(id).await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        insert_key(&mut w.tx, key).await?;
+        w.commit().await
+    }
+
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {KEY_COLS} FROM api_keys WHERE key_hash = "
+        ));
+        q.bind(key_hash).push(" AND revoked_at IS NULL");
+        let row = q
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(api_key).transpose()
+    }
+
+    async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {KEY_COLS} FROM api_keys WHERE merchant_id = "
+        ));
+        q.bind(merchant_id.as_str()).push(" ORDER BY seq DESC");
+        let rows = q.query().fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter().map(api_key).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        merchant_id: &MerchantId,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> StoreResult<ApiKeyRecord> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE api_keys SET revoked_at = ");
+        q.bind(now.unix()).push(" WHERE id = ").bind(id.as_str());
+        q.push(" AND merchant_id = ")
+            .bind(merchant_id.as_str())
+            .push(" AND revoked_at IS NULL");
+        let done = q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let mut q = Sql::new(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = "));
+        q.bind(id.as_str());
+        let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await?;
+        api_key(&row)
+    }
+
+    // ---- idempotency -------------------------------------------------------------------
+
+    async fn idempotency_begin(
+        &self,
+        t: &Tenant,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> StoreResult<IdempotencyBegin> {
+        let mut w = self.begin_write().await?;
+        // A key older than the retention period is forgotten and may be used afresh.
+        let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
+        q.tenant(t)
+            .push(" AND key = ")
+            .bind(key)
+            .push(" AND created_at < ")
+            .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+
+        let mut q = Sql::new(
+            "INSERT INTO idempotency_keys (merchant_id, livemode, key, fingerprint, locked_at, created_at) VALUES (",
+        );
+        q.bind(t.merchant_id.as_str())
+            .push(", ")
+            .bind(t.livemode)
+            .push(", ")
+            .bind(key);
+        q.push(", ")
+            .bind(fingerprint)
+            .push(", ")
+            .bind(now.unix())
+            .push(", ")
+            .bind(now.unix());
+        q.push(") ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
+        let inserted = q
+            .query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 1;
+        if inserted {
+            w.commit().await?;
+            return Ok(IdempotencyBegin::Started);
+        }
+        let mut q = Sql::new("SELECT fingerprint, response_status, response_body, locked_at FROM idempotency_keys WHERE ");
+        q.tenant(t).push(" AND key = ").bind(key);
+        let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+        let stored_fp: String = row.try_get("fingerprint").map_err(backend)?;
+        let outcome = if stored_fp != fingerprint {
+            IdempotencyBegin::Mismatch
+        } else if let Some(status) = opt_int(&row, "response_status")? {
+            let body: Option<Vec<u8>> = row.try_get("response_body").map_err(backend)?;
+            IdempotencyBegin::Replay(StoredResponse {
+                status: u16::try_from(status).map_err(backend)?,
+                body: body.unwrap_or_default(),
+            })
+        } else if int(&row, "locked_at")? < now.unix() - IDEMPOTENCY_LOCK_SECS {
+            // The request that claimed it died: take it over.
+            let mut q = Sql::new("UPDATE idempotency_keys SET locked_at = ");
+            q.bind(now.unix())
+                .push(" WHERE ")
+                .tenant(t)
+                .push(" AND key = ")
+                .bind(key);
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+            IdempotencyBegin::Started
+        } else {
+            IdempotencyBegin::InFlight
+        };
+        w.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        t: &Tenant,
+        key: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE idempotency_keys SET response_status = ");
+        q.bind(i64::from(response.status))
+            .push(", response_body = ");
+        // Bodies are UTF-8 JSON; stored as text so both backends bind the same type.
+        let body = String::from_utf8_lossy(&response.body).into_owned();
+        match self.dialect {
+            Dialect::Sqlite => q.push("CAST(").bind(body).push(" AS BLOB)"),
+            Dialect::Postgres => q.push("convert_to(").bind(body).push(", 'UTF8')"),
+        };
+        q.push(" WHERE ").tenant(t).push(" AND key = ").bind(key);
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await
+    }
+
+    async fn idempotency_release(&self, t: &Tenant, key: &str) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
+        q.tenant(t)
+            .push(" AND key = ")
+            .bind(key)
+            .push(" AND response_status IS NULL");
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await
+    }
+
+    // ---- catalog -----------------------------------------------------------------------
+
+    async fn insert_product(&self, t: &Tenant, p: &Product) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        insert_doc(
+            &mut w.tx,
+            "products",
+            t,
+            p.id.as_str(),
+            p.created_at,
+            json(p)?,
+            product_cols(p, true),
+        )
+        .await?;
+        w.commit().await
+    }
+
+    async fn get_product(&self, t: &Tenant, id: &ProductId) -> StoreResult<Product> {
+        product_row(
+            &self
+                .fetch_one("products", "data, inventory_available", t, id.as_str(), "")
+                .await?,
+        )
+    }
+
+    async fn update_product(
+        &self,
+        t: &Tenant,
+        p: &Product,
+        set_inventory: bool,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        update_doc(
+            &mut w.tx,
+            "products",
+            t,
+            p.id.as_str(),
+            json(p)?,
+            product_cols(p, set_inventory),
+            None,
+        )
+        .await?;
+        w.commit().await
+    }
+
+    async fn list_products(
+        &self,
+        t: &Tenant,
+        f: &ProductFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Product>> {
+        let mut q = Sql::default();
+        if let Some(a) = f.active {
+            q.push(" AND active = ").bind(a);
+        }
+        let rows = self
+            .list_rows("products", "data, inventory_available", t, q, page, "")
+            .await?;
+        map_listed(rows, product_row)
+    }
+
+    async fn insert_customer(&self, t: &Tenant, c: &Customer) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![("email", c.email.clone().into())];
+        insert_doc(
+            &mut w.tx,
+            "customers",
+            t,
+            c.id.as_str(),
+            c.created_at,
+            json(c)?,
+            cols,
+        )
+        .await?;
+        w.commit().await
+    }
+
+    async fn get_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<Customer> {
+        data_row(
+            &self
+                .fetch_one("customers", "data", t, id.as_str(), "")
+                .await?,
+        )
+    }
+
+    async fn update_customer(&self, t: &Tenant, c: &Customer) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![("email", c.email.clone().into())];
+        update_doc(
+            &mut w.tx,
+            "customers",
+            t,
+            c.id.as_str(),
+            json(c)?,
+            cols,
+            None,
+        )
+        .await?;
+        w.commit().await
+    }
+
+    async fn delete_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("DELETE FROM customers WHERE id = ");
+        q.bind(id.as_str()).push(" AND ").tenant(t);
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        w.commit().await
+    }
+
+    async fn list_customers(
+        &self,
+        t: &Tenant,
+        f: &CustomerFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Customer>> {
+        let mut q = Sql::default();
+        if let Some(e) = &f.email {
+            q.push(" AND email = ").bind(e.as_str());
+        }
+        map_listed(
+            self.list_rows("customers", "data", t, q, page, "").await?,
+            data_row,
+        )
+    }
+
+    async fn insert_tax_rate(&self, t: &Tenant, r: &TaxRate) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![("active", r.active.into())];
+        insert_doc(
+            &mut w.tx,
+            "tax_rates",
+            t,
+            r.id.as_str(),
+            r.created_at,
+            json(r)?,
+            cols,
+        )
+        .await?;
+        w.commit().await
+    }
+
+    async fn get_tax_rate(&self, t: &Tenant, id: &TaxRateId) -> StoreResult<TaxRate> {
+        data_row(
+            &self
+                .fetch_one("tax_rates", "data", t, id.as_str(), "")
+                .await?,
+        )
+    }
+
+    async fn update_tax_rate(&self, t: &Tenant, r: &TaxRate) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![("active", r.active.into())];
+        update_doc(
+            &mut w.tx,
+            "tax_rates",
+            t,
+            r.id.as_str(),
+            json(r)?,
+            cols,
+            None,
+        )
+        .await?;
+        w.commit().await
+    }
+
+    async fn list_tax_rates(
+        &self,
+        t: &Tenant,
+        f: &TaxRateFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<TaxRate>> {
+        let mut q = Sql::default();
+        if let Some(a) = f.active {
+            q.push(" AND active = ").bind(a);
+        }
+        map_listed(
+            self.list_rows("tax_rates", "data", t, q, page, "").await?,
+            data_row,
+        )
+    }
+
+    async fn insert_order(&self, t: &Tenant, o: &Order, events: &[Event]) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![
+            ("status", o.status.as_str().into()),
+            (
+                "customer_id",
+                o.customer_id.as_ref().map(|c| c.to_string()).into(),
+            ),
+        ];
+        insert_doc(
+            &mut w.tx,
+            "orders",
+            t,
+            o.id.as_str(),
+            o.created_at,
+            json(o)?,
+            cols,
+        )
+        .await?;
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    async fn get_order(&self, t: &Tenant, id: &OrderId) -> StoreResult<Order> {
+        data_row(&self.fetch_one("orders", "data", t, id.as_str(), "").await?)
+    }
+
+    async fn update_order(
+        &self,
+        t: &Tenant,
+        o: &Order,
+        expected_status: &str,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![("status", o.status.as_str().into())];
+        let guard = (" AND status = $1", vec![Arg::from(expected_status)]);
+        match update_doc(
+            &mut w.tx,
+            "orders",
+            t,
+            o.id.as_str(),
+            json(o)?,
+            cols,
+            Some(guard),
+        )
+        .await
+        {
+            Err(StoreError::NotFound) => {
+                drop(w);
+                // Tell "no such order" from "its status moved on".
+                self.get_order(t, &o.id).await?;
+                return Err(StoreError::Conflict("order_status_changed"));
+            }
+            r => r?,
+        }
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    async fn list_orders(
+        &self,
+        t: &Tenant,
+        f: &OrderFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Order>> {
+        let mut q = Sql::default();
+        if let Some(s) = &f.status {
+            q.push(" AND status = ").bind(s.as_str());
+        }
+        if let Some(c) = &f.customer_id {
+            q.push(" AND customer_id = ").bind(c.as_str());
+        }
+        map_listed(
+            self.list_rows("orders", "data", t, q, page, "").await?,
+            data_row,
+        )
+    }
+
+    // ---- payment links -----------------------------------------------------------------
+
+    async fn insert_payment_link(
+        &self,
+        t: &Tenant,
+        l: &PaymentLink,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        insert_doc(
+            &mut w.tx,
+            "payment_links",
+            t,
+            l.id.as_str(),
+            l.created_at,
+            json(l)?,
+            link_columns(l),
+        )
+        .await?;
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    async fn get_payment_link(
+        &self,
+        t: &Tenant,
+        id: &PaymentLinkId,
+    ) -> StoreResult<Versioned<PaymentLink>> {
+        link(
+            &self
+                .fetch_one(
+                    "payment_links",
+                    LINK_COLS,
+                    t,
+                    id.as_str(),
+                    " AND deleted_at IS NULL",
+                )
+                .await?,
+        )
+    }
+
+    async fn update_payment_link(
+        &self,
+        t: &Tenant,
+        l: &PaymentLink,
+        version: i64,
+        require_no_payments: bool,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        if l.status == LinkStatus::Expired {
+            return Err(backend("refusing to store the computed status `expired`"));
+        }
+        let mut w = self.begin_write().await?;
+        let cols = link_columns(l);
+        let guard_sql = if require_no_payments {
+            " AND deleted_at IS NULL AND version = $1 AND payments_count = 0"
+        } else {
+            " AND deleted_at IS NULL AND version = $1"
+        };
+        let mut q = Sql::new("UPDATE payment_links SET data = ");
+        q.bind(json(l)?);
+        for (n, v) in cols {
+            q.push(&format!(", {n} = ")).bind(v);
+        }
+        q.push(", version = version + 1 WHERE id = ")
+            .bind(l.id.as_str())
+            .push(" AND ")
+            .tenant(t);
+        q.append(guard_sql, vec![Arg::from(version)]);
+        let done = q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        if done.rows_affected() == 0 {
+            drop(w);
+            let current = self.get_payment_link(t, &l.id).await?;
+            if require_no_payments && current.value.payments_count > 0 {
+                return Err(StoreError::Conflict("payment_link_has_payments"));
+            }
+            return Err(StoreError::Conflict("concurrent_update"));
+        }
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    async fn delete_payment_link(
+        &self,
+        t: &Tenant,
+        id: &PaymentLinkId,
+        now: Timestamp,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE payment_links SET deleted_at = ");
+        q.bind(now.unix())
+            .push(", version = version + 1 WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND ")
+            .tenant(t);
+        q.push(" AND deleted_at IS NULL AND payments_count = 0 AND reserved_count = 0");
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 0
+        {
+            drop(w);
+            // Not found stays not found; otherwise payments (or held checkouts) block it.
+            self.get_payment_link(t, id).await?;
+            return Err(StoreError::Conflict("payment_link_has_payments"));
+        }
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    async fn list_payment_links(
+        &self,
+        t: &Tenant,
+        f: &LinkFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<PaymentLink>> {
+        let mut q = Sql::default();
+        let now = f.now.unix();
+        match f.status {
+            None => &mut q,
+            Some(LinkStatus::Expired) => q
+                .push(" AND status IN ('active', 'inactive') AND expires_at IS NOT NULL AND expires_at <= ")
+                .bind(now),
+            Some(s @ (LinkStatus::Active | LinkStatus::Inactive)) => q
+                .push(" AND status = ")
+                .bind(s.as_str())
+                .push(" AND (expires_at IS NULL OR expires_at > ")
+                .bind(now)
+                .push(")"),
+            Some(s) => q.push(" AND status = ").bind(s.as_str()),
+        };
+        if let Some(k) = f.kind {
+            q.push(" AND type = ").bind(k.as_str());
+        }
+        if let Some(r) = &f.reference_id {
+            q.push(" AND reference_id = ").bind(r.as_str());
+        }
+        if let Some(c) = &f.customer_id {
+            q.push(" AND customer_id = ").bind(c.as_str());
+        }
+        created_filter(&mut q, &f.created);
+        if let Some(text) = &f.q {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q.push(" AND title_lower LIKE ")
+                .bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
+        let rows = self
+            .list_rows(
+                "payment_links",
+                LINK_COLS,
+                t,
+                q,
+                page,
+                " AND deleted_at IS NULL",
+            )
+            .await?;
+        map_listed(rows, |r| link(r).map(|v| v.value))
+    }
+
+    // ---- events ------------------------------------------------------------------------
+
+    async fn get_event(&self, t: &Tenant, id: &EventId) -> StoreResult<Event> {
+        crate::events::event(
+            &self
+                .fetch_one("events", EVENT_COLS, t, id.as_str(), "")
+                .await?,
+        )
+    }
+
+    async fn list_events(
+        &self,
+        t: &Tenant,
+        f: &EventFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Event>> {
+        let mut q = Sql::default();
+        if let Some(k) = &f.kind {
+            q.push(" AND type = ").bind(k.as_str());
+        }
+        created_filter(&mut q, &f.created);
+        map_listed(
+            self.list_rows("events", EVENT_COLS, t, q, page, "").await?,
+            crate::events::event,
+        )
+    }
+}
+
+async fn insert_key(conn: &mut sqlx::AnyConnection, k: &ApiKeyRecord) -> StoreResult<()> {
+    let mut q = Sql::new(
+        "INSERT INTO api_keys (id, merchant_id, livemode, kind, name, scopes, key_hash, masked, created_at, revoked_at) VALUES (",
+    );
+    q.bind(k.id.as_str())
+        .push(", ")
+        .bind(k.merchant_id.as_str())
+        .push(", ")
+        .bind(k.livemode);
+    q.push(", ")
+        .bind(k.kind.as_str())
+        .push(", ")
+        .bind(k.name.as_str())
+        .push(", ")
+        .bind(json(&k.scopes)?);
+    q.push(", ")
+        .bind(k.key_hash.as_str())
+        .push(", ")
+        .bind(k.masked.as_str());
+    q.push(", ")
+        .bind(k.created_at.unix())
+        .push(", ")
+        .bind(k.revoked_at.map(|t| t.unix()))
+        .push(")");
+    q.query().execute(conn).await.map_err(on_constraint)?;
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Records the store keeps that are not domain objects, and the shapes of queries.
+
+use paylink_domain::id::{ApiKeyId, CustomerId, MerchantId};
+use paylink_domain::link::{LinkStatus, LinkType};
+use paylink_domain::settings::MerchantSettings;
+use paylink_domain::time::Timestamp;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merchant {
+    pub id: MerchantId,
+    pub name: String,
+    pub email: String,
+    /// argon2 PHC string of the dashboard password, when one was set.
+    pub password_hash: Option<String>,
+    pub settings: MerchantSettings,
+    /// Bumped on every settings change, for optimistic concurrency.
+    pub version: i64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Secret,
+    Restricted,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Secret => "secret",
+            KeyKind::Restricted => "restricted",
+        }
+    }
+}
+
+/// An API key as stored: never the key itself, only its SHA-256 and a masked form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub merchant_id: MerchantId,
+    pub livemode: bool,
+    pub kind: KeyKind,
+    pub name: String,
+    /// Empty for secret keys, which carry every scope.
+    pub scopes: Vec<String>,
+    pub key_hash: String,
+    /// `sk_test_…abcd`
+    pub masked: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// An object with the version its row had when read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: i64,
+}
+
+/// A response kept for idempotent replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key is ours: run the request, then finish or release it.
+    Started,
+    /// A request with the same key and body already answered this.
+    Replay(StoredResponse),
+    /// The same key is being used by a request still running.
+    InFlight,
+    /// The same key was used for a different request.
+    Mismatch,
+}
+
+/// Cursor pagination: newest first.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    pub limit: u32,
+    pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Listed<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Created {
+    pub gte: Option<Timestamp>,
+    pub lte: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProductFilter {
+    pub active: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CustomerFilter {
+    pub email: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TaxRateFilter {
+    pub active: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<CustomerId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LinkFilter {
+    pub status: Option<LinkStatus>,
+    pub kind: Option<LinkType>,
+    pub reference_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub created: Created,
+    /// Case-insensitive substring of the title.
+    pub q: Option<String>,
+    /// The time against which `expired` is judged.
+    pub now: Timestamp,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub kind: Option<String>,
+    pub created: Created,
+}
