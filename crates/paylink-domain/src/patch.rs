@@ -34,12 +34,36 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
-impl<T: utoipa::ToSchema> utoipa::PartialSchema for Patch<T> {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        T::schema()
+/// In the OpenAPI document a PATCH field is its value's schema, or `null`. The schema of
+/// `T` is handed in by utoipa's derive for generic fields.
+impl<T> utoipa::__dev::ComposeSchema for Patch<T> {
+    fn compose(
+        generics: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let inner = generics
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| utoipa::openapi::ObjectBuilder::new().into());
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Null),
+            )
+            .item(inner)
+            .into()
     }
 }
-impl<T: utoipa::ToSchema> utoipa::ToSchema for Patch<T> {}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Patch<T> {
+    fn schemas(
+        out: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        T::schemas(out);
+    }
+}
 
 #[cfg(test)]
 mod tests {

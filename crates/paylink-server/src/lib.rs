@@ -1,1 +1,139 @@
+//! The Paylink server: the merchant API, hosted pages and the background worker.
+//!
+//! `main.rs` only parses the command line; [`run`] serves on a listener until the
+//! cancellation token fires, so tests and embedders start the real server the same way.
 
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod idempotency;
+pub mod json;
+pub mod openapi;
+pub mod ratelimit;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use paylink_store::Store;
+use paylink_store_sql::{ConnectOptions, SqlStore};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Opens (and migrates) the configured database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
+    if config.uses_default_sqlite() {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    let opts = ConnectOptions {
+        max_connections: config.db_max_connections,
+        ..ConnectOptions::default()
+    };
+    let store = SqlStore::connect(&config.database_url(), &opts).await?;
+    store.migrate().await?;
+    Ok(Arc::new(store))
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let v1 = api::routes::router()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::per_key,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .merge(v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(json::MAX_BODY))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), merchant.id = tracing::field::Empty)
+            }),
+        )
+        .with_state(state)
+}
+
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    json::ok(&serde_json::json!({"status": "ok", "database": state.store.backend()}))
+}
+
+async fn openapi() -> Response {
+    let mut res = openapi::json().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "route_not_found",
+        "No such route",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        "method_not_allowed",
+        "This route does not accept that HTTP method",
+    )
+}
+
+/// Serves `store` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let state = AppState::new(store, config);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Opens the database and serves until `shutdown`: what `paylink serve` does.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let result = serve(store.clone(), config, listener, shutdown).await;
+    store.close().await;
+    result
+}

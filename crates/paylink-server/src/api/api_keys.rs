@@ -1,0 +1,158 @@
+//! API keys: created (and shown) once, listed masked, revoked at once. Only secret keys
+//! manage keys, and only keys of their own mode, so a test key can never mint a live one.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use paylink_domain::id::ApiKeyId;
+use paylink_domain::text::bounded;
+use paylink_domain::time::Timestamp;
+use paylink_store::{ApiKeyRecord, KeyKind};
+
+use super::{path_id, Deleted};
+use crate::auth::{new_key, Auth, SCOPES};
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, Json};
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KindIn {
+    Secret,
+    Restricted,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyIn {
+    pub name: String,
+    pub kind: KindIn,
+    /// Restricted keys only: the scopes they carry.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Must match the mode of the key making the request (default: that mode).
+    pub livemode: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiKeyOut {
+    pub id: String,
+    #[schema(value_type = String, example = "api_key")]
+    pub object: &'static str,
+    pub name: String,
+    pub kind: &'static str,
+    pub scopes: Vec<String>,
+    pub livemode: bool,
+    /// `sk_test_…abcd`
+    pub masked: String,
+    /// The key itself: present only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+fn out(r: ApiKeyRecord, key: Option<String>) -> ApiKeyOut {
+    ApiKeyOut {
+        id: r.id.to_string(),
+        object: "api_key",
+        name: r.name,
+        kind: r.kind.as_str(),
+        scopes: r.scopes,
+        livemode: r.livemode,
+        masked: r.masked,
+        key,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+    }
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<ApiKeyIn>,
+) -> ApiResult<Response> {
+    auth.require_secret()?;
+    bounded(&input.name, "name", 1, 100)?;
+    let livemode = input.livemode.unwrap_or(auth.tenant.livemode);
+    if livemode != auth.tenant.livemode {
+        return Err(ApiError::forbidden(
+            "A key can only create keys of its own mode",
+        ));
+    }
+    let kind = match input.kind {
+        KindIn::Secret => {
+            if !input.scopes.is_empty() {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    "scopes",
+                    "Secret keys carry every scope; omit `scopes`",
+                ));
+            }
+            KeyKind::Secret
+        }
+        KindIn::Restricted => {
+            if input.scopes.is_empty() {
+                return Err(ApiError::invalid(
+                    "parameter_missing",
+                    "scopes",
+                    "A restricted key needs at least one scope",
+                ));
+            }
+            for (i, s) in input.scopes.iter().enumerate() {
+                if !SCOPES.contains(&s.as_str()) {
+                    return Err(ApiError::invalid(
+                        "parameter_invalid",
+                        format!("scopes[{i}]"),
+                        format!("Unknown scope `{s}`"),
+                    ));
+                }
+            }
+            KeyKind::Restricted
+        }
+    };
+    let (secret, record) = new_key(
+        &auth.tenant.merchant_id,
+        kind,
+        livemode,
+        input.name,
+        input.scopes,
+    );
+    state.store.insert_api_key(&record).await?;
+    Ok(created(&out(record, Some(secret))))
+}
+
+pub async fn list_keys(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    auth.require_secret()?;
+    let keys = state.store.list_api_keys(&auth.tenant.merchant_id).await?;
+    let data: Vec<ApiKeyOut> = keys
+        .into_iter()
+        .filter(|k| k.livemode == auth.tenant.livemode)
+        .map(|k| out(k, None))
+        .collect();
+    Ok(ok(
+        &serde_json::json!({"object": "list", "data": data, "has_more": false, "url": "/v1/api_keys"}),
+    ))
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    auth.require_secret()?;
+    let id = path_id(&id, ApiKeyId::parse, "API key")?;
+    let keys = state.store.list_api_keys(&auth.tenant.merchant_id).await?;
+    let same_mode = keys
+        .iter()
+        .any(|k| k.id == id && k.livemode == auth.tenant.livemode && k.revoked_at.is_none());
+    if !same_mode {
+        return Err(ApiError::not_found("API key"));
+    }
+    state
+        .store
+        .revoke_api_key(&auth.tenant.merchant_id, &id, Timestamp::now())
+        .await?;
+    Ok(ok(&Deleted::new(id, "api_key")))
+}

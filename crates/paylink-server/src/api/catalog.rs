@@ -1,0 +1,493 @@
+//! Products, customers and tax rates.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use paylink_domain::catalog::{Address, Customer, Inventory, Product, TaxRate, MAX_QUANTITY};
+use paylink_domain::id::{CustomerId, ProductId, TaxRateId};
+use paylink_domain::metadata::Metadata;
+use paylink_domain::money::{Amount, Currency};
+use paylink_domain::patch::Patch;
+use paylink_domain::tax::TaxPercentage;
+use paylink_domain::text::{bounded, bounded_opt, email, https_url};
+use paylink_domain::time::Timestamp;
+use paylink_store::{CustomerFilter, ProductFilter, TaxRateFilter, Tenant};
+
+use super::{merchant, not_found_as, path_id, Deleted, List};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, Json, Query};
+use crate::list_query;
+use crate::state::AppState;
+
+// ---- products ------------------------------------------------------------------------
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductIn {
+    pub name: String,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    pub unit_amount: Amount,
+    /// Default: the merchant's `default_currency`.
+    pub currency: Option<Currency>,
+    pub tax_rate_id: Option<TaxRateId>,
+    #[serde(default)]
+    pub hsa_fsa_eligible: bool,
+    pub inventory: Option<Inventory>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    pub image_url: Patch<String>,
+    pub unit_amount: Option<Amount>,
+    pub currency: Option<Currency>,
+    #[serde(default)]
+    pub tax_rate_id: Patch<TaxRateId>,
+    pub hsa_fsa_eligible: Option<bool>,
+    /// `null` stops tracking stock; `{"available": n}` sets it.
+    #[serde(default)]
+    pub inventory: Patch<Inventory>,
+    pub active: Option<bool>,
+    /// Keys set to `""` are removed.
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+fn check_product(p: &Product) -> ApiResult<()> {
+    bounded(&p.name, "name", 1, 250)?;
+    bounded_opt(p.description.as_deref(), "description", 0, 5000)?;
+    if let Some(u) = &p.image_url {
+        https_url(u, "image_url")?;
+    }
+    if p.inventory.is_some_and(|i| i.available > MAX_QUANTITY) {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "inventory.available",
+            format!("`inventory.available` must be between 0 and {MAX_QUANTITY}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn check_tax_rate(state: &AppState, t: &Tenant, id: &Option<TaxRateId>) -> ApiResult<()> {
+    if let Some(id) = id {
+        state.store.get_tax_rate(t, id).await.map_err(|_| {
+            ApiError::missing_reference("tax_rate_not_found", "tax_rate_id", "tax rate")
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn create_product(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<ProductIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let currency = match input.currency {
+        Some(c) => c,
+        None => merchant(&state, t).await?.settings.default_currency,
+    };
+    let now = Timestamp::now();
+    let p = Product {
+        id: ProductId::generate(),
+        name: input.name,
+        description: input.description,
+        image_url: input.image_url,
+        unit_amount: input.unit_amount,
+        currency,
+        tax_rate_id: input.tax_rate_id,
+        hsa_fsa_eligible: input.hsa_fsa_eligible,
+        inventory: input.inventory,
+        active: input.active,
+        metadata: Metadata::parse(input.metadata)?,
+        livemode: t.livemode,
+        created_at: now,
+        updated_at: now,
+    };
+    check_product(&p)?;
+    check_tax_rate(&state, t, &p.tax_rate_id).await?;
+    state.store.insert_product(t, &p).await?;
+    Ok(created(&p))
+}
+
+pub async fn get_product(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, ProductId::parse, "product")?;
+    let p = state
+        .store
+        .get_product(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("product"))?;
+    Ok(ok(&p))
+}
+
+pub async fn update_product(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(patch): Json<ProductPatch>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, ProductId::parse, "product")?;
+    let mut p = state
+        .store
+        .get_product(t, &id)
+        .await
+        .map_err(not_found_as("product"))?;
+    let set_inventory = !patch.inventory.is_absent();
+    if let Some(v) = patch.name {
+        p.name = v;
+    }
+    p.description = patch.description.apply(p.description);
+    p.image_url = patch.image_url.apply(p.image_url);
+    if let Some(v) = patch.unit_amount {
+        p.unit_amount = v;
+    }
+    if let Some(v) = patch.currency {
+        p.currency = v;
+    }
+    if !patch.tax_rate_id.is_absent() {
+        p.tax_rate_id = patch.tax_rate_id.apply(p.tax_rate_id);
+        check_tax_rate(&state, t, &p.tax_rate_id).await?;
+    }
+    if let Some(v) = patch.hsa_fsa_eligible {
+        p.hsa_fsa_eligible = v;
+    }
+    p.inventory = patch.inventory.apply(p.inventory);
+    if let Some(v) = patch.active {
+        p.active = v;
+    }
+    if let Some(m) = patch.metadata {
+        p.metadata = p.metadata.merged(m)?;
+    }
+    p.updated_at = Timestamp::now();
+    check_product(&p)?;
+    state.store.update_product(t, &p, set_inventory).await?;
+    Ok(ok(&state.store.get_product(t, &id).await?))
+}
+
+/// Archives: the product stays readable and in existing links' snapshots.
+pub async fn archive_product(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, ProductId::parse, "product")?;
+    let mut p = state
+        .store
+        .get_product(t, &id)
+        .await
+        .map_err(not_found_as("product"))?;
+    p.active = false;
+    p.updated_at = Timestamp::now();
+    state.store.update_product(t, &p, false).await?;
+    Ok(ok(&p))
+}
+
+list_query!(ProductListQuery {
+    /// Only active (`true`) or archived (`false`) products.
+    active: Option<bool>,
+});
+
+pub async fn list_products(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ProductListQuery>,
+) -> ApiResult<Response> {
+    let f = ProductFilter { active: q.active };
+    let l = state
+        .store
+        .list_products(&auth.tenant, &f, &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, "/v1/products")))
+}
+
+// ---- customers -----------------------------------------------------------------------
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<Address>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(default)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    pub phone: Patch<String>,
+    #[serde(default)]
+    pub address: Patch<Address>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+fn check_customer(c: &Customer) -> ApiResult<()> {
+    if let Some(e) = &c.email {
+        email(e, "email")?;
+    }
+    bounded_opt(c.name.as_deref(), "name", 1, 256)?;
+    if let Some(p) = &c.phone {
+        let ok = (3..=32).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_digit() || b" +-().".contains(&b));
+        if !ok {
+            return Err(ApiError::invalid(
+                "phone_invalid",
+                "phone",
+                "`phone` must be 3–32 digits, spaces and + - ( ) .",
+            ));
+        }
+    }
+    if let Some(a) = &c.address {
+        a.validate("address")?;
+    }
+    Ok(())
+}
+
+pub async fn create_customer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<CustomerIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let now = Timestamp::now();
+    let c = Customer {
+        id: CustomerId::generate(),
+        email: input.email,
+        name: input.name,
+        phone: input.phone,
+        address: input.address,
+        metadata: Metadata::parse(input.metadata)?,
+        livemode: t.livemode,
+        created_at: now,
+        updated_at: now,
+    };
+    check_customer(&c)?;
+    state.store.insert_customer(t, &c).await?;
+    Ok(created(&c))
+}
+
+pub async fn get_customer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, CustomerId::parse, "customer")?;
+    Ok(ok(&state
+        .store
+        .get_customer(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("customer"))?))
+}
+
+pub async fn update_customer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(patch): Json<CustomerPatch>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, CustomerId::parse, "customer")?;
+    let mut c = state
+        .store
+        .get_customer(t, &id)
+        .await
+        .map_err(not_found_as("customer"))?;
+    c.email = patch.email.apply(c.email);
+    c.name = patch.name.apply(c.name);
+    c.phone = patch.phone.apply(c.phone);
+    c.address = patch.address.apply(c.address);
+    if let Some(m) = patch.metadata {
+        c.metadata = c.metadata.merged(m)?;
+    }
+    c.updated_at = Timestamp::now();
+    check_customer(&c)?;
+    state.store.update_customer(t, &c).await?;
+    Ok(ok(&c))
+}
+
+pub async fn delete_customer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, CustomerId::parse, "customer")?;
+    state
+        .store
+        .delete_customer(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("customer"))?;
+    Ok(ok(&Deleted::new(id, "customer")))
+}
+
+list_query!(CustomerListQuery {
+    /// Exact e-mail address.
+    email: Option<String>,
+});
+
+pub async fn list_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<CustomerListQuery>,
+) -> ApiResult<Response> {
+    let f = CustomerFilter {
+        email: q.email.clone(),
+    };
+    let l = state
+        .store
+        .list_customers(&auth.tenant, &f, &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, "/v1/customers")))
+}
+
+// ---- tax rates -----------------------------------------------------------------------
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRateIn {
+    pub display_name: String,
+    /// Decimal string with up to 4 places, 0–100 (`"8.25"`).
+    pub percentage: TaxPercentage,
+    #[serde(default)]
+    pub inclusive: bool,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `percentage` and `inclusive` are fixed once created, so that what was charged can
+/// always be explained; create a new rate instead.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRatePatch {
+    pub display_name: Option<String>,
+    pub active: Option<bool>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[schema(value_type = Option<String>)]
+    pub percentage: Option<serde_json::Value>,
+    #[schema(value_type = Option<bool>)]
+    pub inclusive: Option<serde_json::Value>,
+}
+
+pub async fn create_tax_rate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<TaxRateIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    bounded(&input.display_name, "display_name", 1, 50)?;
+    let now = Timestamp::now();
+    let r = TaxRate {
+        id: TaxRateId::generate(),
+        display_name: input.display_name,
+        percentage: input.percentage,
+        inclusive: input.inclusive,
+        active: input.active,
+        metadata: Metadata::parse(input.metadata)?,
+        livemode: t.livemode,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.insert_tax_rate(t, &r).await?;
+    Ok(created(&r))
+}
+
+pub async fn get_tax_rate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, TaxRateId::parse, "tax rate")?;
+    Ok(ok(&state
+        .store
+        .get_tax_rate(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("tax rate"))?))
+}
+
+pub async fn update_tax_rate(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(patch): Json<TaxRatePatch>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, TaxRateId::parse, "tax rate")?;
+    for (field, v) in [
+        ("percentage", &patch.percentage),
+        ("inclusive", &patch.inclusive),
+    ] {
+        if v.is_some() {
+            return Err(ApiError::invalid(
+                "parameter_immutable",
+                field,
+                format!("`{field}` cannot change after creation; create a new tax rate"),
+            ));
+        }
+    }
+    let mut r = state
+        .store
+        .get_tax_rate(t, &id)
+        .await
+        .map_err(not_found_as("tax rate"))?;
+    if let Some(v) = patch.display_name {
+        bounded(&v, "display_name", 1, 50)?;
+        r.display_name = v;
+    }
+    if let Some(v) = patch.active {
+        r.active = v;
+    }
+    if let Some(m) = patch.metadata {
+        r.metadata = r.metadata.merged(m)?;
+    }
+    r.updated_at = Timestamp::now();
+    state.store.update_tax_rate(t, &r).await?;
+    Ok(ok(&r))
+}
+
+list_query!(TaxRateListQuery {
+    active: Option<bool>,
+});
+
+pub async fn list_tax_rates(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<TaxRateListQuery>,
+) -> ApiResult<Response> {
+    let f = TaxRateFilter { active: q.active };
+    let l = state
+        .store
+        .list_tax_rates(&auth.tenant, &f, &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, "/v1/tax_rates")))
+}

@@ -1,0 +1,150 @@
+//! The merchant API under `/v1`: one module per resource, all listed in [`routes`].
+
+pub mod api_keys;
+pub mod catalog;
+pub mod events;
+pub mod orders;
+pub mod payment_links;
+pub mod routes;
+pub mod settings;
+
+use serde::Serialize;
+
+use paylink_domain::time::Timestamp;
+use paylink_store::{Created, Listed, Merchant, Page, Tenant};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Declares a list endpoint's query: its filters plus `limit`, `starting_after` and
+/// `ending_before`; unknown parameters are refused.
+#[macro_export]
+macro_rules! list_query {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize, Default, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// 1–100, default 10
+            pub limit: Option<u32>,
+            /// An object id: the page starts after it.
+            pub starting_after: Option<String>,
+            /// An object id: the page ends before it.
+            pub ending_before: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            pub fn page(&self) -> Result<paylink_store::Page, $crate::error::ApiError> {
+                $crate::api::page(self.limit, &self.starting_after, &self.ending_before)
+            }
+        }
+    };
+}
+
+pub fn page(
+    limit: Option<u32>,
+    after: &Option<String>,
+    before: &Option<String>,
+) -> ApiResult<Page> {
+    let limit = limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "limit",
+            "`limit` must be between 1 and 100",
+        ));
+    }
+    if after.is_some() && before.is_some() {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "ending_before",
+            "Use `starting_after` or `ending_before`, not both",
+        ));
+    }
+    Ok(Page {
+        limit,
+        starting_after: after.clone(),
+        ending_before: before.clone(),
+    })
+}
+
+/// Parses `created[gte]` / `created[lte]`.
+pub fn created(gte: &Option<String>, lte: &Option<String>) -> ApiResult<Created> {
+    let parse = |v: &Option<String>, param: &str| {
+        v.as_deref()
+            .map(|s| {
+                Timestamp::parse(s)
+                    .or_else(|| s.parse::<i64>().ok().map(Timestamp::from_unix))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "parameter_invalid",
+                            param,
+                            format!("`{param}` must be an RFC 3339 time or Unix seconds"),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    Ok(Created {
+        gte: parse(gte, "created[gte]")?,
+        lte: parse(lte, "created[lte]")?,
+    })
+}
+
+/// The list envelope.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct List<T> {
+    #[schema(value_type = String, example = "list")]
+    pub object: &'static str,
+    pub data: Vec<T>,
+    pub has_more: bool,
+    pub url: String,
+}
+
+impl<T> List<T> {
+    pub fn new(l: Listed<T>, url: &str) -> Self {
+        Self {
+            object: "list",
+            data: l.data,
+            has_more: l.has_more,
+            url: url.to_owned(),
+        }
+    }
+}
+
+/// `{"id", "object", "deleted": true}`
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub id: String,
+    pub object: &'static str,
+    pub deleted: bool,
+}
+
+impl Deleted {
+    pub fn new(id: impl ToString, object: &'static str) -> Self {
+        Self {
+            id: id.to_string(),
+            object,
+            deleted: true,
+        }
+    }
+}
+
+pub async fn merchant(state: &AppState, t: &Tenant) -> ApiResult<Merchant> {
+    Ok(state.store.get_merchant(&t.merchant_id).await?)
+}
+
+/// Maps "not found" from the store to a 404 naming the kind of object.
+pub fn not_found_as(what: &'static str) -> impl Fn(paylink_store::StoreError) -> ApiError {
+    move |e| match e {
+        paylink_store::StoreError::NotFound => ApiError::not_found(what),
+        e => e.into(),
+    }
+}
+
+/// Parses a path id of the expected type; a malformed id is simply not found.
+pub fn path_id<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str) -> ApiResult<T> {
+    parse(raw).ok_or_else(|| ApiError::not_found(what))
+}

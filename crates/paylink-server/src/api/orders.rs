@@ -1,0 +1,289 @@
+//! Orders: a customer's unpaid bill that an `order` payment link can collect.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use paylink_domain::catalog::{
+    price_order_lines, Order, OrderLineDraft, OrderStatus, TaxRateSnapshot, MAX_QUANTITY,
+};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{CustomerId, OrderId, ProductId, TaxRateId};
+use paylink_domain::metadata::Metadata;
+use paylink_domain::money::{Amount, Currency};
+use paylink_domain::tax::PricingMode;
+use paylink_domain::text::bounded;
+use paylink_domain::time::Timestamp;
+use paylink_store::{OrderFilter, StoreError, Tenant};
+
+use super::{merchant, not_found_as, path_id, List};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, Json, Query};
+use crate::list_query;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineIn {
+    /// A catalog product (its name, price and tax rate are copied), or `name` and
+    /// `unit_amount` for a custom line.
+    pub product_id: Option<ProductId>,
+    pub name: Option<String>,
+    pub unit_amount: Option<Amount>,
+    #[serde(default = "one")]
+    pub quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderIn {
+    pub customer_id: Option<CustomerId>,
+    pub line_items: Vec<OrderLineIn>,
+    pub currency: Option<Currency>,
+    /// Applies to every line; otherwise each product line uses its product's rate.
+    pub tax_rate_id: Option<TaxRateId>,
+    pub pricing_mode: Option<PricingMode>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Resolves a tax rate id into the snapshot a line keeps.
+pub async fn tax_snapshot(
+    state: &AppState,
+    t: &Tenant,
+    id: &TaxRateId,
+    param: &str,
+) -> ApiResult<TaxRateSnapshot> {
+    let r = state
+        .store
+        .get_tax_rate(t, id)
+        .await
+        .map_err(|_| ApiError::missing_reference("tax_rate_not_found", param, "tax rate"))?;
+    if !r.active {
+        return Err(ApiError::invalid(
+            "tax_rate_inactive",
+            param,
+            "The tax rate is inactive",
+        ));
+    }
+    Ok(TaxRateSnapshot::from(&r))
+}
+
+pub async fn create_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<OrderIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let settings = merchant(&state, t).await?.settings;
+    let currency = input.currency.unwrap_or(settings.default_currency);
+    if input.line_items.is_empty() || input.line_items.len() > 100 {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "line_items",
+            "An order needs 1–100 line items",
+        ));
+    }
+    if let Some(c) = &input.customer_id {
+        state.store.get_customer(t, c).await.map_err(|_| {
+            ApiError::missing_reference("customer_not_found", "customer_id", "customer")
+        })?;
+    }
+    let order_rate = match &input.tax_rate_id {
+        Some(id) => Some(tax_snapshot(&state, t, id, "tax_rate_id").await?),
+        None => None,
+    };
+    let mut drafts = Vec::with_capacity(input.line_items.len());
+    for (i, l) in input.line_items.into_iter().enumerate() {
+        let p = format!("line_items[{i}]");
+        if l.quantity == 0 || l.quantity > MAX_QUANTITY {
+            return Err(ApiError::invalid(
+                "quantity_invalid",
+                format!("{p}.quantity"),
+                format!("`quantity` must be 1–{MAX_QUANTITY}"),
+            ));
+        }
+        let draft = match (l.product_id, l.name, l.unit_amount) {
+            (Some(pid), None, None) => {
+                let prod = state.store.get_product(t, &pid).await.map_err(|_| {
+                    ApiError::missing_reference(
+                        "product_not_found",
+                        format!("{p}.product_id"),
+                        "product",
+                    )
+                })?;
+                if prod.currency != currency {
+                    return Err(currency_mismatch(
+                        &format!("{p}.product_id"),
+                        prod.currency,
+                        currency,
+                    ));
+                }
+                let tax_rate = match (&order_rate, &prod.tax_rate_id) {
+                    (Some(r), _) => Some(r.clone()),
+                    (None, Some(id)) => {
+                        Some(tax_snapshot(&state, t, id, &format!("{p}.product_id")).await?)
+                    }
+                    (None, None) => None,
+                };
+                OrderLineDraft {
+                    product_id: Some(pid),
+                    name: prod.name,
+                    unit_amount: prod.unit_amount,
+                    quantity: l.quantity,
+                    tax_rate,
+                }
+            }
+            (None, Some(name), Some(unit_amount)) => {
+                bounded(&name, &format!("{p}.name"), 1, 250)?;
+                OrderLineDraft {
+                    product_id: None,
+                    name,
+                    unit_amount,
+                    quantity: l.quantity,
+                    tax_rate: order_rate.clone(),
+                }
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    p,
+                    "Each line needs either `product_id`, or `name` and `unit_amount`",
+                ))
+            }
+        };
+        drafts.push(draft);
+    }
+    let mode = input.pricing_mode.unwrap_or(settings.pricing_mode);
+    let (items, totals) = price_order_lines(drafts, mode).ok_or_else(|| {
+        ApiError::invalid(
+            "amount_too_large",
+            "line_items",
+            "The order total overflows the largest amount",
+        )
+    })?;
+    let now = Timestamp::now();
+    let order = Order {
+        id: OrderId::generate(),
+        customer_id: input.customer_id,
+        line_items: items,
+        currency,
+        pricing_mode: mode,
+        amount_subtotal: totals.amount_subtotal,
+        amount_tax: totals.amount_tax,
+        amount_total: totals.amount_total,
+        status: OrderStatus::Unpaid,
+        payment_id: None,
+        metadata: Metadata::parse(input.metadata)?,
+        livemode: t.livemode,
+        created_at: now,
+        updated_at: now,
+    };
+    let ev = Event::new(EventType::OrderCreated, &order, t.livemode, now);
+    state.store.insert_order(t, &order, &[ev]).await?;
+    Ok(created(&order))
+}
+
+pub fn currency_mismatch(param: &str, found: Currency, expected: Currency) -> ApiError {
+    ApiError::invalid(
+        "currency_mismatch",
+        param,
+        format!("This is priced in {found}, but the currency here is {expected}"),
+    )
+}
+
+pub async fn get_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, OrderId::parse, "order")?;
+    Ok(ok(&state
+        .store
+        .get_order(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("order"))?))
+}
+
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, OrderId::parse, "order")?;
+    let mut o = state
+        .store
+        .get_order(t, &id)
+        .await
+        .map_err(not_found_as("order"))?;
+    if o.status != OrderStatus::Unpaid {
+        return Err(ApiError::conflict(
+            "invalid_state_transition",
+            format!(
+                "An order that is `{}` cannot be canceled",
+                o.status.as_str()
+            ),
+        ));
+    }
+    o.status = OrderStatus::Canceled;
+    o.updated_at = Timestamp::now();
+    match state
+        .store
+        .update_order(t, &o, OrderStatus::Unpaid.as_str(), &[])
+        .await
+    {
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "invalid_state_transition",
+            "The order was paid or canceled meanwhile",
+        )),
+        r => {
+            r?;
+            Ok(ok(&o))
+        }
+    }
+}
+
+list_query!(OrderListQuery {
+    /// `unpaid`, `paid` or `canceled`
+    status: Option<String>,
+    customer_id: Option<String>,
+});
+
+pub async fn list_orders(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<OrderListQuery>,
+) -> ApiResult<Response> {
+    if let Some(s) = &q.status {
+        if !["unpaid", "paid", "canceled"].contains(&s.as_str()) {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                "status",
+                "`status` must be unpaid, paid or canceled",
+            ));
+        }
+    }
+    let customer_id = match &q.customer_id {
+        Some(c) => Some(CustomerId::parse(c).ok_or_else(|| {
+            ApiError::invalid("parameter_invalid", "customer_id", "Not a customer id")
+        })?),
+        None => None,
+    };
+    let f = OrderFilter {
+        status: q.status.clone(),
+        customer_id,
+    };
+    let l = state
+        .store
+        .list_orders(&auth.tenant, &f, &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, "/v1/orders")))
+}

@@ -1,0 +1,1092 @@
+//! Payment links: create, read, update, state transitions, delete, list.
+//!
+//! Create and PATCH both build a whole [`PaymentLink`] (resolving products, tax rates,
+//! orders and customers into snapshots here, at the edge) and then run the domain's
+//! single `validate`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use paylink_domain::catalog::{OrderStatus, TaxRateSnapshot};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{CustomerId, OrderId, PaymentLinkId, ProductId, TaxRateId};
+use paylink_domain::link::*;
+use paylink_domain::metadata::Metadata;
+use paylink_domain::money::{Amount, Currency};
+use paylink_domain::patch::Patch;
+use paylink_domain::settings::MerchantSettings;
+use paylink_domain::tax::PricingMode;
+use paylink_domain::text::Slug;
+use paylink_domain::time::Timestamp;
+use paylink_store::{LinkFilter, ProductFilter, StoreError, Tenant, Versioned};
+
+use super::orders::{currency_mismatch, tax_snapshot};
+use super::{created as created_filter, merchant, not_found_as, path_id, Deleted, List};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, Json, Query};
+use crate::list_query;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemIn {
+    /// `products` and `subscription` links: a catalog product.
+    pub product_id: Option<ProductId>,
+    /// `custom` and `subscription` links: a line of your own.
+    pub name: Option<String>,
+    pub unit_amount: Option<Amount>,
+    #[serde(default = "one")]
+    pub quantity: u32,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+    pub hsa_fsa_eligible: Option<bool>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DonationIn {
+    /// Default: the merchant's minimum for the currency.
+    pub minimum: Option<Amount>,
+    /// Default: the merchant's maximum for the currency.
+    pub maximum: Option<Amount>,
+    #[serde(default)]
+    pub preset_amounts: Vec<Amount>,
+    pub default_amount: Option<Amount>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TaxIn {
+    #[serde(default)]
+    pub collect: bool,
+    /// Applies to every line; otherwise product lines use their product's rate.
+    pub tax_rate_id: Option<TaxRateId>,
+    /// Default: the tax rate's `inclusive`, else the merchant's `pricing_mode`.
+    pub pricing_mode: Option<PricingMode>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentLinkIn {
+    /// Inferred when absent: `donation`, `subscription` or `order_id` name their type;
+    /// product lines or `all_products` make `products`; anything else is `custom`.
+    #[serde(rename = "type")]
+    pub kind: Option<LinkType>,
+    pub title: String,
+    /// Generated from the title when absent.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    /// Default: the products', the order's, or the merchant's default currency.
+    pub currency: Option<Currency>,
+    pub line_items: Option<Vec<LineItemIn>>,
+    /// Shortcut for one line named after the title.
+    pub amount: Option<Amount>,
+    #[serde(default)]
+    pub all_products: bool,
+    pub donation: Option<DonationIn>,
+    pub subscription: Option<SubscriptionTerms>,
+    pub order_id: Option<OrderId>,
+    pub tax: Option<TaxIn>,
+    pub collect: Option<Collect>,
+    pub custom_fields: Option<Vec<CustomField>>,
+    pub payment_method_types: Option<Vec<PaymentMethodType>>,
+    pub payments_limit: Option<u32>,
+    /// Default: now + the merchant's `default_link_expiry`, if set.
+    pub expires_at: Option<Timestamp>,
+    pub opens_at: Option<Timestamp>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub confirmation_message: Option<String>,
+    pub inactive_message: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub prefill: Option<Prefill>,
+    pub reference_id: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Every field is optional. Pricing fields (`line_items`, `amount`, `donation`,
+/// `subscription`, `tax`, `currency`) are frozen once the link has a payment.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentLinkPatch {
+    pub title: Option<String>,
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    pub image_url: Patch<String>,
+    pub currency: Option<Currency>,
+    pub line_items: Option<Vec<LineItemIn>>,
+    pub amount: Option<Amount>,
+    pub donation: Option<DonationIn>,
+    pub subscription: Option<SubscriptionTerms>,
+    pub tax: Option<TaxIn>,
+    pub collect: Option<Collect>,
+    pub custom_fields: Option<Vec<CustomField>>,
+    pub payment_method_types: Option<Vec<PaymentMethodType>>,
+    #[serde(default)]
+    pub payments_limit: Patch<u32>,
+    #[serde(default)]
+    pub expires_at: Patch<Timestamp>,
+    #[serde(default)]
+    pub opens_at: Patch<Timestamp>,
+    #[serde(default)]
+    pub success_url: Patch<String>,
+    #[serde(default)]
+    pub cancel_url: Patch<String>,
+    #[serde(default)]
+    pub confirmation_message: Patch<String>,
+    #[serde(default)]
+    pub inactive_message: Patch<String>,
+    #[serde(default)]
+    pub customer_id: Patch<CustomerId>,
+    #[serde(default)]
+    pub prefill: Patch<Prefill>,
+    #[serde(default)]
+    pub reference_id: Patch<String>,
+    /// Keys set to `""` are removed.
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl PaymentLinkPatch {
+    fn touches_pricing(&self) -> bool {
+        self.currency.is_some()
+            || self.line_items.is_some()
+            || self.amount.is_some()
+            || self.donation.is_some()
+            || self.subscription.is_some()
+            || self.tax.is_some()
+    }
+}
+
+/// The link as the API shows it: with its URL and its current status.
+pub fn present(state: &AppState, mut link: PaymentLink, now: Timestamp) -> PaymentLink {
+    link.url = format!("{}/l/{}", state.public_url, link.slug.as_str());
+    link.refresh_status(now);
+    link
+}
+
+fn infer_type(i: &PaymentLinkIn) -> LinkType {
+    if let Some(k) = i.kind {
+        return k;
+    }
+    if i.donation.is_some() {
+        LinkType::Donation
+    } else if i.subscription.is_some() {
+        LinkType::Subscription
+    } else if i.order_id.is_some() {
+        LinkType::Order
+    } else if i.all_products
+        || i.line_items
+            .iter()
+            .flatten()
+            .any(|l| l.product_id.is_some())
+    {
+        LinkType::Products
+    } else {
+        LinkType::Custom
+    }
+}
+
+impl From<&Donation> for DonationIn {
+    fn from(d: &Donation) -> Self {
+        Self {
+            minimum: Some(d.minimum),
+            maximum: Some(d.maximum),
+            preset_amounts: d.preset_amounts.clone(),
+            default_amount: d.default_amount,
+        }
+    }
+}
+
+/// The pricing part of a link, resolved from the request into snapshots.
+struct Pricing {
+    currency: Currency,
+    line_items: Vec<LinkLineItem>,
+    donation: Option<Donation>,
+    tax: LinkTax,
+    order_id: Option<OrderId>,
+    order_customer: Option<CustomerId>,
+    /// The link-level tax rate, when one was given.
+    link_rate: Option<TaxRateSnapshot>,
+}
+
+struct PricingIn<'a> {
+    kind: LinkType,
+    title: &'a str,
+    currency: Option<Currency>,
+    line_items: Option<Vec<LineItemIn>>,
+    amount: Option<Amount>,
+    all_products: bool,
+    donation: Option<DonationIn>,
+    order_id: Option<OrderId>,
+    tax: Option<TaxIn>,
+}
+
+async fn resolve_pricing(
+    state: &AppState,
+    t: &Tenant,
+    settings: &MerchantSettings,
+    p: PricingIn<'_>,
+) -> ApiResult<Pricing> {
+    let tax_in = p.tax.unwrap_or(TaxIn {
+        collect: false,
+        tax_rate_id: None,
+        pricing_mode: None,
+    });
+    let link_rate = match &tax_in.tax_rate_id {
+        Some(id) => Some(tax_snapshot(state, t, id, "tax.tax_rate_id").await?),
+        None => None,
+    };
+    let rate_inclusive = match &tax_in.tax_rate_id {
+        Some(id) => Some(state.store.get_tax_rate(t, id).await?.inclusive),
+        None => None,
+    };
+    let mut currency = p.currency;
+    let mut lines = Vec::new();
+    let mut order_customer = None;
+    let mut pricing_mode = tax_in.pricing_mode;
+    let mut collect = tax_in.collect;
+
+    if p.amount.is_some() && p.line_items.is_some() {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "amount",
+            "Give `amount` or `line_items`, not both",
+        ));
+    }
+    match p.kind {
+        LinkType::Order => {
+            let id = p.order_id.clone().ok_or_else(|| {
+                ApiError::invalid(
+                    "parameter_missing",
+                    "order_id",
+                    "An `order` link needs `order_id`",
+                )
+            })?;
+            for (present, field) in [
+                (p.line_items.is_some(), "line_items"),
+                (p.amount.is_some(), "amount"),
+            ] {
+                if present {
+                    return Err(ApiError::invalid(
+                        "parameter_invalid",
+                        field,
+                        "An `order` link takes its lines from the order",
+                    ));
+                }
+            }
+            let order =
+                state.store.get_order(t, &id).await.map_err(|_| {
+                    ApiError::missing_reference("order_not_found", "order_id", "order")
+                })?;
+            if order.status != OrderStatus::Unpaid {
+                return Err(ApiError::conflict(
+                    "order_not_payable",
+                    format!(
+                        "The order is `{}`; only unpaid orders can be paid by link",
+                        order.status.as_str()
+                    ),
+                ));
+            }
+            if let Some(c) = currency {
+                if c != order.currency {
+                    return Err(currency_mismatch("currency", order.currency, c));
+                }
+            }
+            currency = Some(order.currency);
+            pricing_mode = Some(order.pricing_mode);
+            collect = order.line_items.iter().any(|l| l.tax_rate.is_some());
+            order_customer = order.customer_id.clone();
+            lines = order
+                .line_items
+                .iter()
+                .map(|l| LinkLineItem {
+                    product_id: l.product_id.clone(),
+                    name: l.name.clone(),
+                    image_url: None,
+                    unit_amount: l.unit_amount,
+                    quantity: l.quantity,
+                    adjustable_quantity: None,
+                    hsa_fsa_eligible: false,
+                    tax_rate: l.tax_rate.clone(),
+                })
+                .collect();
+        }
+        LinkType::Donation => {
+            if p.line_items.is_some() || p.amount.is_some() {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    "line_items",
+                    "A donation link takes no line items",
+                ));
+            }
+        }
+        _ if p.all_products => {
+            if p.line_items.is_some() || p.amount.is_some() {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    "line_items",
+                    "Give `all_products` or `line_items`, not both",
+                ));
+            }
+            let c = currency.unwrap_or(settings.default_currency);
+            currency = Some(c);
+            let page = paylink_store::Page {
+                limit: 100,
+                ..Default::default()
+            };
+            let products = state
+                .store
+                .list_products(t, &ProductFilter { active: Some(true) }, &page)
+                .await?;
+            for prod in products.data.into_iter().rev().filter(|p| p.currency == c) {
+                let rate =
+                    product_rate(state, t, &link_rate, &prod.tax_rate_id, "all_products").await?;
+                lines.push(LinkLineItem {
+                    product_id: Some(prod.id),
+                    name: prod.name,
+                    image_url: prod.image_url,
+                    unit_amount: prod.unit_amount,
+                    quantity: 0,
+                    adjustable_quantity: Some(AdjustableQuantity {
+                        enabled: true,
+                        minimum: 0,
+                        maximum: 99,
+                    }),
+                    hsa_fsa_eligible: prod.hsa_fsa_eligible,
+                    tax_rate: rate,
+                });
+            }
+            if lines.is_empty() {
+                return Err(ApiError::invalid(
+                    "no_active_products",
+                    "all_products",
+                    format!("There are no active products in {c}"),
+                ));
+            }
+        }
+        _ => {
+            let items = match (p.line_items, p.amount) {
+                (Some(items), _) => items,
+                (None, Some(amount)) => vec![LineItemIn {
+                    product_id: None,
+                    name: Some(p.title.to_owned()),
+                    unit_amount: Some(amount),
+                    quantity: 1,
+                    adjustable_quantity: None,
+                    hsa_fsa_eligible: None,
+                }],
+                (None, None) => Vec::new(),
+            };
+            if items.len() > 20 {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    "line_items",
+                    "A link can have at most 20 line items",
+                ));
+            }
+            for (i, item) in items.into_iter().enumerate() {
+                let param = format!("line_items[{i}]");
+                let line = match (item.product_id, item.name, item.unit_amount) {
+                    (Some(pid), None, None) => {
+                        if p.kind == LinkType::Custom {
+                            return Err(ApiError::invalid(
+                                "parameter_invalid",
+                                format!("{param}.product_id"),
+                                "A `custom` link takes `name` and `unit_amount`; use a `products` link for catalog items",
+                            ));
+                        }
+                        let prod = state.store.get_product(t, &pid).await.map_err(|_| {
+                            ApiError::missing_reference(
+                                "product_not_found",
+                                format!("{param}.product_id"),
+                                "product",
+                            )
+                        })?;
+                        if !prod.active {
+                            return Err(ApiError::invalid(
+                                "product_inactive",
+                                format!("{param}.product_id"),
+                                "The product is archived",
+                            ));
+                        }
+                        let c = *currency.get_or_insert(prod.currency);
+                        if prod.currency != c {
+                            return Err(currency_mismatch(
+                                &format!("{param}.product_id"),
+                                prod.currency,
+                                c,
+                            ));
+                        }
+                        let rate =
+                            product_rate(state, t, &link_rate, &prod.tax_rate_id, &param).await?;
+                        LinkLineItem {
+                            product_id: Some(pid),
+                            name: prod.name,
+                            image_url: prod.image_url,
+                            unit_amount: prod.unit_amount,
+                            quantity: item.quantity,
+                            adjustable_quantity: item.adjustable_quantity,
+                            hsa_fsa_eligible: item
+                                .hsa_fsa_eligible
+                                .unwrap_or(prod.hsa_fsa_eligible),
+                            tax_rate: rate,
+                        }
+                    }
+                    (None, Some(name), Some(unit_amount)) => {
+                        if p.kind == LinkType::Products {
+                            return Err(ApiError::invalid(
+                                "parameter_missing",
+                                format!("{param}.product_id"),
+                                "A `products` link takes catalog products: `product_id`",
+                            ));
+                        }
+                        LinkLineItem {
+                            product_id: None,
+                            name,
+                            image_url: None,
+                            unit_amount,
+                            quantity: item.quantity,
+                            adjustable_quantity: item.adjustable_quantity,
+                            hsa_fsa_eligible: item.hsa_fsa_eligible.unwrap_or(false),
+                            tax_rate: link_rate.clone(),
+                        }
+                    }
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "parameter_invalid",
+                            param,
+                            "Each line needs either `product_id`, or `name` and `unit_amount`",
+                        ))
+                    }
+                };
+                lines.push(line);
+            }
+        }
+    }
+    let currency = currency.unwrap_or(settings.default_currency);
+    let donation = match (p.kind, p.donation) {
+        (LinkType::Donation, Some(d)) => {
+            let bounds = settings.bounds(currency);
+            Some(Donation {
+                minimum: d.minimum.unwrap_or(bounds.minimum),
+                maximum: d.maximum.unwrap_or(bounds.maximum),
+                preset_amounts: d.preset_amounts,
+                default_amount: d.default_amount,
+            })
+        }
+        (LinkType::Donation, None) => {
+            return Err(ApiError::invalid(
+                "parameter_missing",
+                "donation",
+                "A `donation` link needs `donation`",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                "donation",
+                "Only a `donation` link takes `donation`",
+            ))
+        }
+        (_, None) => None,
+    };
+    if !collect {
+        for l in &mut lines {
+            l.tax_rate = None;
+        }
+    }
+    let pricing_mode = pricing_mode
+        .or(rate_inclusive.map(|inc| {
+            if inc {
+                PricingMode::Inclusive
+            } else {
+                PricingMode::Exclusive
+            }
+        }))
+        .unwrap_or(settings.pricing_mode);
+    Ok(Pricing {
+        currency,
+        line_items: lines,
+        donation,
+        tax: LinkTax {
+            collect,
+            tax_rate_id: tax_in.tax_rate_id,
+            pricing_mode,
+        },
+        order_id: p.order_id,
+        order_customer,
+        link_rate,
+    })
+}
+
+async fn product_rate(
+    state: &AppState,
+    t: &Tenant,
+    link_rate: &Option<TaxRateSnapshot>,
+    product_rate: &Option<TaxRateId>,
+    param: &str,
+) -> ApiResult<Option<TaxRateSnapshot>> {
+    Ok(match (link_rate, product_rate) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some(id)) => Some(tax_snapshot(state, t, id, param).await?),
+        (None, None) => None,
+    })
+}
+
+async fn check_customer(state: &AppState, t: &Tenant, id: &Option<CustomerId>) -> ApiResult<()> {
+    if let Some(c) = id {
+        state.store.get_customer(t, c).await.map_err(|_| {
+            ApiError::missing_reference("customer_not_found", "customer_id", "customer")
+        })?;
+    }
+    Ok(())
+}
+
+fn future_expiry(at: Timestamp, now: Timestamp) -> ApiResult<()> {
+    if at <= now {
+        return Err(ApiError::invalid(
+            "expires_at_in_past",
+            "expires_at",
+            "`expires_at` must be in the future",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<PaymentLinkIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let settings = merchant(&state, t).await?.settings;
+    if !settings.payments_enabled(t.livemode) {
+        return Err(ApiError::conflict(
+            "payments_not_enabled",
+            format!(
+                "No payment processor is set up for {} mode",
+                if t.livemode { "live" } else { "test" }
+            ),
+        ));
+    }
+    let now = Timestamp::now();
+    let kind = infer_type(&input);
+    if input.subscription.is_some() && kind != LinkType::Subscription {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "subscription",
+            "Only a `subscription` link takes `subscription`",
+        ));
+    }
+    let slug = match &input.slug {
+        Some(s) => Some(Slug::parse(s, "slug")?),
+        None => None,
+    };
+    if let Some(e) = input.expires_at {
+        future_expiry(e, now)?;
+    }
+    check_customer(&state, t, &input.customer_id).await?;
+    let pricing = resolve_pricing(
+        &state,
+        t,
+        &settings,
+        PricingIn {
+            kind,
+            title: &input.title,
+            currency: input.currency,
+            line_items: input.line_items,
+            amount: input.amount,
+            all_products: input.all_products,
+            donation: input.donation,
+            order_id: input.order_id,
+            tax: input.tax,
+        },
+    )
+    .await?;
+    let payments_limit = match (kind, input.payments_limit) {
+        (LinkType::Order, None) => Some(1),
+        (_, l) => l,
+    };
+    let expires_at = input.expires_at.or_else(|| {
+        settings
+            .default_link_expiry
+            .map(|d| now.plus_seconds(d.seconds()))
+    });
+    let generated = slug.is_none();
+    let mut link = PaymentLink {
+        id: PaymentLinkId::generate(),
+        url: String::new(),
+        slug: slug.unwrap_or_else(|| Slug::generate(&input.title)),
+        title: input.title,
+        description: input.description,
+        image_url: input.image_url,
+        kind,
+        status: LinkStatus::Active,
+        currency: pricing.currency,
+        line_items: pricing.line_items,
+        all_products: input.all_products,
+        donation: pricing.donation,
+        subscription: input.subscription,
+        order_id: pricing.order_id,
+        tax: pricing.tax,
+        collect: input.collect.unwrap_or_default(),
+        custom_fields: input.custom_fields.unwrap_or_default(),
+        payment_method_types: input
+            .payment_method_types
+            .unwrap_or_else(|| vec![PaymentMethodType::Card]),
+        payments_limit,
+        payments_count: 0,
+        expires_at,
+        opens_at: input.opens_at,
+        success_url: input.success_url,
+        cancel_url: input.cancel_url,
+        confirmation_message: input.confirmation_message,
+        inactive_message: input.inactive_message,
+        customer_id: input.customer_id.or(pricing.order_customer),
+        prefill: input.prefill,
+        reference_id: input.reference_id,
+        metadata: Metadata::parse(input.metadata)?,
+        stats: LinkStats::default(),
+        created_by: CreatedBy {
+            kind: CreatorType::ApiKey,
+            id: auth.key_id.to_string(),
+        },
+        livemode: t.livemode,
+        created_at: now,
+        updated_at: now,
+    };
+    link.validate(&LinkRules {
+        settings: &settings,
+        now,
+    })?;
+    // A generated slug that collides is generated again; a chosen one is the client's to fix.
+    let mut attempts = 0;
+    loop {
+        let ev = Event::new(
+            EventType::PaymentLinkCreated,
+            &present(&state, link.clone(), now),
+            t.livemode,
+            now,
+        );
+        match state.store.insert_payment_link(t, &link, &[ev]).await {
+            Err(StoreError::Conflict("slug_taken")) if generated && attempts < 5 => {
+                attempts += 1;
+                link.slug = Slug::generate(&link.title);
+            }
+            Err(StoreError::Conflict("slug_taken")) => {
+                return Err(ApiError::conflict(
+                    "slug_taken",
+                    "That slug is already used by another payment link",
+                )
+                .with_param("slug"))
+            }
+            r => {
+                r?;
+                break;
+            }
+        }
+    }
+    Ok(created(&present(&state, link, now)))
+}
+
+async fn load(state: &AppState, t: &Tenant, id: &str) -> ApiResult<Versioned<PaymentLink>> {
+    let id = path_id(id, PaymentLinkId::parse, "payment link")?;
+    state
+        .store
+        .get_payment_link(t, &id)
+        .await
+        .map_err(not_found_as("payment link"))
+}
+
+pub async fn get_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let link = load(&state, &auth.tenant, &id).await?.value;
+    Ok(ok(&present(&state, link, Timestamp::now())))
+}
+
+pub async fn update_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(patch): Json<PaymentLinkPatch>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let settings = merchant(&state, t).await?.settings;
+    // A concurrent change (a checkout, another PATCH) makes the version guard refuse the
+    // write; re-read and re-apply a few times before giving up.
+    for _ in 0..3 {
+        let current = load(&state, t, &id).await?;
+        let now = Timestamp::now();
+        let link = apply_patch(&state, t, &settings, current.value, &patch, now).await?;
+        let ev = Event::new(
+            EventType::PaymentLinkUpdated,
+            &present(&state, link.clone(), now),
+            t.livemode,
+            now,
+        );
+        match state
+            .store
+            .update_payment_link(t, &link, current.version, patch.touches_pricing(), &[ev])
+            .await
+        {
+            Err(StoreError::Conflict("concurrent_update")) => continue,
+            Err(StoreError::Conflict("slug_taken")) => {
+                return Err(ApiError::conflict(
+                    "slug_taken",
+                    "That slug is already used by another payment link",
+                )
+                .with_param("slug"))
+            }
+            r => {
+                r?;
+                return Ok(ok(&present(&state, link, now)));
+            }
+        }
+    }
+    Err(ApiError::conflict(
+        "concurrent_update",
+        "The payment link is being changed by other requests; retry",
+    ))
+}
+
+async fn apply_patch(
+    state: &AppState,
+    t: &Tenant,
+    settings: &MerchantSettings,
+    mut link: PaymentLink,
+    patch: &PaymentLinkPatch,
+    now: Timestamp,
+) -> ApiResult<PaymentLink> {
+    if patch.touches_pricing() {
+        if link.payments_count > 0 {
+            return Err(ApiError::conflict(
+                "payment_link_has_payments",
+                "Pricing fields cannot change once the link has payments; create a new link",
+            ));
+        }
+        if link.kind == LinkType::Order {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                "line_items",
+                "An `order` link's pricing comes from its order",
+            ));
+        }
+        if link.all_products && (patch.line_items.is_some() || patch.amount.is_some()) {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                "line_items",
+                "An `all_products` link has no line items to set",
+            ));
+        }
+        let new_lines = patch.line_items.is_some() || patch.amount.is_some();
+        let currency = patch.currency.unwrap_or(link.currency);
+        let kept_products = !new_lines && link.line_items.iter().any(|l| l.product_id.is_some());
+        if kept_products && !link.all_products && currency != link.currency {
+            return Err(currency_mismatch("currency", link.currency, currency));
+        }
+        let pricing = resolve_pricing(
+            state,
+            t,
+            settings,
+            PricingIn {
+                kind: link.kind,
+                title: &link.title,
+                currency: Some(currency),
+                line_items: patch.line_items.clone(),
+                amount: patch.amount,
+                all_products: link.all_products,
+                donation: patch
+                    .donation
+                    .clone()
+                    .or_else(|| link.donation.as_ref().map(DonationIn::from)),
+                order_id: None,
+                tax: patch.tax.clone().or_else(|| {
+                    Some(TaxIn {
+                        collect: link.tax.collect,
+                        tax_rate_id: link.tax.tax_rate_id.clone(),
+                        pricing_mode: Some(link.tax.pricing_mode),
+                    })
+                }),
+            },
+        )
+        .await?;
+        if new_lines || link.all_products {
+            link.line_items = pricing.line_items;
+        } else {
+            // The lines' snapshot stays; only their tax follows the new tax settings.
+            for l in &mut link.line_items {
+                l.tax_rate = match (&pricing.tax.collect, &pricing.link_rate) {
+                    (false, _) => None,
+                    (true, Some(r)) => Some(r.clone()),
+                    (true, None) => l.tax_rate.take(),
+                };
+            }
+        }
+        link.currency = pricing.currency;
+        link.donation = pricing.donation;
+        link.tax = pricing.tax;
+        if let Some(s) = patch.subscription {
+            if link.kind != LinkType::Subscription {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    "subscription",
+                    "Only a `subscription` link takes `subscription`",
+                ));
+            }
+            link.subscription = Some(s);
+        }
+    }
+    if let Some(v) = &patch.title {
+        link.title = v.clone();
+    }
+    if let Some(s) = &patch.slug {
+        link.slug = Slug::parse(s, "slug")?;
+    }
+    link.description = patch.description.clone().apply(link.description);
+    link.image_url = patch.image_url.clone().apply(link.image_url);
+    if let Some(v) = patch.collect {
+        link.collect = v;
+    }
+    if let Some(v) = &patch.custom_fields {
+        link.custom_fields = v.clone();
+    }
+    if let Some(v) = &patch.payment_method_types {
+        link.payment_method_types = v.clone();
+    }
+    if !patch.payments_limit.is_absent() {
+        if link.kind == LinkType::Order {
+            return Err(ApiError::invalid(
+                "invalid_payments_limit_for_order_link",
+                "payments_limit",
+                "An order link must have `payments_limit` 1",
+            ));
+        }
+        link.payments_limit = patch.payments_limit.clone().apply(link.payments_limit);
+        link.settle_paid_status();
+    }
+    if let Patch::Value(e) = &patch.expires_at {
+        future_expiry(*e, now)?;
+    }
+    link.expires_at = patch.expires_at.clone().apply(link.expires_at);
+    link.opens_at = patch.opens_at.clone().apply(link.opens_at);
+    link.success_url = patch.success_url.clone().apply(link.success_url);
+    link.cancel_url = patch.cancel_url.clone().apply(link.cancel_url);
+    link.confirmation_message = patch
+        .confirmation_message
+        .clone()
+        .apply(link.confirmation_message);
+    link.inactive_message = patch.inactive_message.clone().apply(link.inactive_message);
+    if !patch.customer_id.is_absent() {
+        link.customer_id = patch.customer_id.clone().apply(link.customer_id);
+        check_customer(state, t, &link.customer_id).await?;
+    }
+    link.prefill = patch.prefill.clone().apply(link.prefill);
+    link.reference_id = patch.reference_id.clone().apply(link.reference_id);
+    if let Some(m) = &patch.metadata {
+        link.metadata = link.metadata.merged(m.clone())?;
+    }
+    link.updated_at = now;
+    link.validate(&LinkRules { settings, now })?;
+    Ok(link)
+}
+
+async fn transition(
+    state: AppState,
+    auth: Auth,
+    id: String,
+    action: &'static str,
+    kind: EventType,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    for _ in 0..3 {
+        let current = load(&state, t, &id).await?;
+        let now = Timestamp::now();
+        let mut link = current.value;
+        let changed = link.transition(action, now).map_err(|e| {
+            ApiError::conflict(
+                "invalid_state_transition",
+                format!(
+                    "A payment link that is `{}` cannot be {}d",
+                    e.from.as_str(),
+                    e.action.trim_end_matches('e')
+                ),
+            )
+        })?;
+        if !changed {
+            return Ok(ok(&present(&state, link, now)));
+        }
+        let ev = Event::new(kind, &present(&state, link.clone(), now), t.livemode, now);
+        match state
+            .store
+            .update_payment_link(t, &link, current.version, false, &[ev])
+            .await
+        {
+            Err(StoreError::Conflict("concurrent_update")) => continue,
+            r => {
+                r?;
+                return Ok(ok(&present(&state, link, now)));
+            }
+        }
+    }
+    Err(ApiError::conflict(
+        "concurrent_update",
+        "The payment link is being changed by other requests; retry",
+    ))
+}
+
+pub async fn activate_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    transition(state, auth, id, "activate", EventType::PaymentLinkActivated).await
+}
+
+pub async fn deactivate_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    transition(
+        state,
+        auth,
+        id,
+        "deactivate",
+        EventType::PaymentLinkDeactivated,
+    )
+    .await
+}
+
+pub async fn cancel_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    transition(state, auth, id, "cancel", EventType::PaymentLinkCancelled).await
+}
+
+pub async fn delete_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let link = load(&state, t, &id).await?.value;
+    if link.payments_count > 0 {
+        return Err(ApiError::conflict(
+            "payment_link_has_payments",
+            "A payment link with payments cannot be deleted; deactivate or cancel it",
+        ));
+    }
+    let now = Timestamp::now();
+    let ev = Event::new(
+        EventType::PaymentLinkDeleted,
+        &present(&state, link.clone(), now),
+        t.livemode,
+        now,
+    );
+    state
+        .store
+        .delete_payment_link(t, &link.id, now, &[ev])
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::conflict(
+                "payment_link_has_payments",
+                "A payment link with payments or checkouts in progress cannot be deleted",
+            ),
+            e => not_found_as("payment link")(e),
+        })?;
+    Ok(ok(&Deleted::new(link.id, "payment_link")))
+}
+
+list_query!(LinkListQuery {
+    /// `active`, `inactive`, `expired`, `paid` or `cancelled`
+    status: Option<String>,
+    /// `products`, `custom`, `donation`, `subscription` or `order`
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    reference_id: Option<String>,
+    customer_id: Option<String>,
+    #[serde(rename = "created[gte]")]
+    created_gte: Option<String>,
+    #[serde(rename = "created[lte]")]
+    created_lte: Option<String>,
+    /// Case-insensitive search in titles.
+    q: Option<String>,
+});
+
+pub async fn list_links(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<LinkListQuery>,
+) -> ApiResult<Response> {
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            LinkStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid("parameter_invalid", "status", "Unknown status"))
+        })
+        .transpose()?;
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|s| {
+            serde_json::from_value::<LinkType>(serde_json::Value::String(s.to_owned()))
+                .map_err(|_| ApiError::invalid("parameter_invalid", "type", "Unknown link type"))
+        })
+        .transpose()?;
+    let customer_id = q
+        .customer_id
+        .as_deref()
+        .map(|c| {
+            CustomerId::parse(c).ok_or_else(|| {
+                ApiError::invalid("parameter_invalid", "customer_id", "Not a customer id")
+            })
+        })
+        .transpose()?;
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "q",
+            "`q` must be at most 100 characters",
+        ));
+    }
+    let now = Timestamp::now();
+    let f = LinkFilter {
+        status,
+        kind,
+        reference_id: q.reference_id.clone(),
+        customer_id,
+        created: created_filter(&q.created_gte, &q.created_lte)?,
+        q: q.q.clone(),
+        now,
+    };
+    let l = state
+        .store
+        .list_payment_links(&auth.tenant, &f, &q.page()?)
+        .await?;
+    let l = paylink_store::Listed {
+        data: l
+            .data
+            .into_iter()
+            .map(|x| present(&state, x, now))
+            .collect(),
+        has_more: l.has_more,
+    };
+    Ok(ok(&List::new(l, "/v1/payment_links")))
+}

@@ -1,0 +1,575 @@
+//! Every merchant route in one table: the router and the OpenAPI paths are both built
+//! from it, so a route cannot exist undocumented or be documented without existing.
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder, Schema};
+use utoipa::{IntoParams, ToSchema};
+
+use super::*;
+use crate::auth::require_scope;
+use crate::error::ErrorBody;
+use crate::state::AppState;
+use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
+use paylink_domain::event::Event;
+use paylink_domain::link::PaymentLink;
+
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
+type SchemaFn = fn(&mut Schemas) -> RefOr<Schema>;
+type ParamsFn = fn() -> Vec<utoipa::openapi::path::Parameter>;
+
+/// Registers `T` (and what it refers to) and returns a reference to it.
+fn reg<T: ToSchema>(c: &mut Schemas) -> RefOr<Schema> {
+    c.push((T::name().into_owned(), T::schema()));
+    T::schemas(c);
+    RefOr::Ref(Ref::from_schema_name(T::name()))
+}
+
+/// A list envelope of `T`.
+fn list<T: ToSchema>(c: &mut Schemas) -> RefOr<Schema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let item = reg::<T>(c);
+    ObjectBuilder::new()
+        .property(
+            "object",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["list"])),
+        )
+        .property("data", ArrayBuilder::new().items(item))
+        .property("has_more", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property("url", ObjectBuilder::new().schema_type(Type::String))
+        .required("object")
+        .required("data")
+        .required("has_more")
+        .into()
+}
+
+fn params<P: IntoParams>() -> Vec<utoipa::openapi::path::Parameter> {
+    P::into_params(|| Some(ParameterIn::Query))
+}
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub tag: &'static str,
+    pub scope: Option<&'static str>,
+    pub body: Option<SchemaFn>,
+    pub status: u16,
+    pub response: SchemaFn,
+    pub query: Option<ParamsFn>,
+    pub handler: MethodRouter<AppState>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn route<H: Handler<T, AppState>, T: 'static>(
+    method: Method,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    scope: Option<&'static str>,
+    status: u16,
+    response: SchemaFn,
+    handler: H,
+) -> Route {
+    let handler = on(filter(&method), handler);
+    Route {
+        method,
+        path,
+        summary,
+        tag,
+        scope,
+        body: None,
+        status,
+        response,
+        query: None,
+        handler,
+    }
+}
+
+impl Route {
+    fn body(mut self, f: SchemaFn) -> Self {
+        self.body = Some(f);
+        self
+    }
+
+    fn query(mut self, f: ParamsFn) -> Self {
+        self.query = Some(f);
+        self
+    }
+}
+
+fn filter(m: &Method) -> MethodFilter {
+    match *m {
+        Method::POST => MethodFilter::POST,
+        Method::PATCH => MethodFilter::PATCH,
+        Method::DELETE => MethodFilter::DELETE,
+        _ => MethodFilter::GET,
+    }
+}
+
+/// The merchant API's routes.
+pub fn table() -> Vec<Route> {
+    use catalog::*;
+    use Method as M;
+    let (get, post, patch, delete) = (M::GET, M::POST, M::PATCH, M::DELETE);
+    let pl = "Payment links";
+    let cat = "Catalog";
+    let acct = "Account";
+    vec![
+        // payment links
+        route(
+            post.clone(),
+            "/v1/payment_links",
+            pl,
+            "Create a payment link",
+            Some("payment_links:write"),
+            201,
+            reg::<PaymentLink>,
+            payment_links::create_link,
+        )
+        .body(reg::<payment_links::PaymentLinkIn>),
+        route(
+            get.clone(),
+            "/v1/payment_links",
+            pl,
+            "List payment links",
+            Some("payment_links:read"),
+            200,
+            list::<PaymentLink>,
+            payment_links::list_links,
+        )
+        .query(params::<payment_links::LinkListQuery>),
+        route(
+            get.clone(),
+            "/v1/payment_links/{id}",
+            pl,
+            "Retrieve a payment link",
+            Some("payment_links:read"),
+            200,
+            reg::<PaymentLink>,
+            payment_links::get_link,
+        ),
+        route(
+            patch.clone(),
+            "/v1/payment_links/{id}",
+            pl,
+            "Update a payment link",
+            Some("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            payment_links::update_link,
+        )
+        .body(reg::<payment_links::PaymentLinkPatch>),
+        route(
+            delete.clone(),
+            "/v1/payment_links/{id}",
+            pl,
+            "Delete a payment link without payments",
+            Some("payment_links:write"),
+            200,
+            reg::<Deleted>,
+            payment_links::delete_link,
+        ),
+        route(
+            post.clone(),
+            "/v1/payment_links/{id}/activate",
+            pl,
+            "Activate a payment link",
+            Some("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            payment_links::activate_link,
+        ),
+        route(
+            post.clone(),
+            "/v1/payment_links/{id}/deactivate",
+            pl,
+            "Deactivate a payment link",
+            Some("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            payment_links::deactivate_link,
+        ),
+        route(
+            post.clone(),
+            "/v1/payment_links/{id}/cancel",
+            pl,
+            "Cancel a payment link (terminal)",
+            Some("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            payment_links::cancel_link,
+        ),
+        // products
+        route(
+            post.clone(),
+            "/v1/products",
+            cat,
+            "Create a product",
+            Some("products:write"),
+            201,
+            reg::<Product>,
+            create_product,
+        )
+        .body(reg::<ProductIn>),
+        route(
+            get.clone(),
+            "/v1/products",
+            cat,
+            "List products",
+            Some("products:read"),
+            200,
+            list::<Product>,
+            list_products,
+        )
+        .query(params::<ProductListQuery>),
+        route(
+            get.clone(),
+            "/v1/products/{id}",
+            cat,
+            "Retrieve a product",
+            Some("products:read"),
+            200,
+            reg::<Product>,
+            get_product,
+        ),
+        route(
+            patch.clone(),
+            "/v1/products/{id}",
+            cat,
+            "Update a product",
+            Some("products:write"),
+            200,
+            reg::<Product>,
+            update_product,
+        )
+        .body(reg::<ProductPatch>),
+        route(
+            delete.clone(),
+            "/v1/products/{id}",
+            cat,
+            "Archive a product",
+            Some("products:write"),
+            200,
+            reg::<Product>,
+            archive_product,
+        ),
+        // customers
+        route(
+            post.clone(),
+            "/v1/customers",
+            cat,
+            "Create a customer",
+            Some("customers:write"),
+            201,
+            reg::<Customer>,
+            create_customer,
+        )
+        .body(reg::<CustomerIn>),
+        route(
+            get.clone(),
+            "/v1/customers",
+            cat,
+            "List customers",
+            Some("customers:read"),
+            200,
+            list::<Customer>,
+            list_customers,
+        )
+        .query(params::<CustomerListQuery>),
+        route(
+            get.clone(),
+            "/v1/customers/{id}",
+            cat,
+            "Retrieve a customer",
+            Some("customers:read"),
+            200,
+            reg::<Customer>,
+            get_customer,
+        ),
+        route(
+            patch.clone(),
+            "/v1/customers/{id}",
+            cat,
+            "Update a customer",
+            Some("customers:write"),
+            200,
+            reg::<Customer>,
+            update_customer,
+        )
+        .body(reg::<CustomerPatch>),
+        route(
+            delete.clone(),
+            "/v1/customers/{id}",
+            cat,
+            "Delete a customer",
+            Some("customers:write"),
+            200,
+            reg::<Deleted>,
+            delete_customer,
+        ),
+        // tax rates
+        route(
+            post.clone(),
+            "/v1/tax_rates",
+            cat,
+            "Create a tax rate",
+            Some("tax_rates:write"),
+            201,
+            reg::<TaxRate>,
+            create_tax_rate,
+        )
+        .body(reg::<TaxRateIn>),
+        route(
+            get.clone(),
+            "/v1/tax_rates",
+            cat,
+            "List tax rates",
+            Some("tax_rates:read"),
+            200,
+            list::<TaxRate>,
+            list_tax_rates,
+        )
+        .query(params::<TaxRateListQuery>),
+        route(
+            get.clone(),
+            "/v1/tax_rates/{id}",
+            cat,
+            "Retrieve a tax rate",
+            Some("tax_rates:read"),
+            200,
+            reg::<TaxRate>,
+            get_tax_rate,
+        ),
+        route(
+            patch.clone(),
+            "/v1/tax_rates/{id}",
+            cat,
+            "Update a tax rate",
+            Some("tax_rates:write"),
+            200,
+            reg::<TaxRate>,
+            update_tax_rate,
+        )
+        .body(reg::<TaxRatePatch>),
+        // orders
+        route(
+            post.clone(),
+            "/v1/orders",
+            cat,
+            "Create an order (emits order.created)",
+            Some("orders:write"),
+            201,
+            reg::<Order>,
+            orders::create_order,
+        )
+        .body(reg::<orders::OrderIn>),
+        route(
+            get.clone(),
+            "/v1/orders",
+            cat,
+            "List orders",
+            Some("orders:read"),
+            200,
+            list::<Order>,
+            orders::list_orders,
+        )
+        .query(params::<orders::OrderListQuery>),
+        route(
+            get.clone(),
+            "/v1/orders/{id}",
+            cat,
+            "Retrieve an order",
+            Some("orders:read"),
+            200,
+            reg::<Order>,
+            orders::get_order,
+        ),
+        route(
+            post.clone(),
+            "/v1/orders/{id}/cancel",
+            cat,
+            "Cancel an unpaid order",
+            Some("orders:write"),
+            200,
+            reg::<Order>,
+            orders::cancel_order,
+        ),
+        // events
+        route(
+            get.clone(),
+            "/v1/events",
+            acct,
+            "List events",
+            Some("events:read"),
+            200,
+            list::<Event>,
+            events::list_events,
+        )
+        .query(params::<events::EventListQuery>),
+        route(
+            get.clone(),
+            "/v1/events/{id}",
+            acct,
+            "Retrieve an event",
+            Some("events:read"),
+            200,
+            reg::<Event>,
+            events::get_event,
+        ),
+        // settings and keys
+        route(
+            get.clone(),
+            "/v1/settings",
+            acct,
+            "Retrieve settings",
+            Some("settings:read"),
+            200,
+            reg::<settings::SettingsOut>,
+            settings::get_settings,
+        ),
+        route(
+            patch.clone(),
+            "/v1/settings",
+            acct,
+            "Update settings",
+            Some("settings:write"),
+            200,
+            reg::<settings::SettingsOut>,
+            settings::update_settings,
+        )
+        .body(reg::<settings::SettingsPatch>),
+        route(
+            post.clone(),
+            "/v1/api_keys",
+            acct,
+            "Create an API key (shown once)",
+            None,
+            201,
+            reg::<api_keys::ApiKeyOut>,
+            api_keys::create_key,
+        )
+        .body(reg::<api_keys::ApiKeyIn>),
+        route(
+            get.clone(),
+            "/v1/api_keys",
+            acct,
+            "List API keys (masked)",
+            None,
+            200,
+            list::<api_keys::ApiKeyOut>,
+            api_keys::list_keys,
+        ),
+        route(
+            delete,
+            "/v1/api_keys/{id}",
+            acct,
+            "Revoke an API key",
+            None,
+            200,
+            reg::<Deleted>,
+            api_keys::revoke_key,
+        ),
+    ]
+}
+
+/// The authenticated router of the table.
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for r in table() {
+        let mut handler = r.handler;
+        if let Some(scope) = r.scope {
+            handler = handler.route_layer(middleware::from_fn(move |req, next| {
+                require_scope(scope, req, next)
+            }));
+        }
+        router = router.route(r.path, handler);
+    }
+    router
+}
+
+/// The OpenAPI paths and schemas of the table.
+pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
+    let mut paths = utoipa::openapi::Paths::new();
+    for r in table() {
+        let method = match r.method {
+            Method::POST => HttpMethod::Post,
+            Method::PATCH => HttpMethod::Patch,
+            Method::DELETE => HttpMethod::Delete,
+            _ => HttpMethod::Get,
+        };
+        let json = |schema| ContentBuilder::new().schema(Some(schema)).build();
+        let error = reg::<ErrorBody>(components);
+        let mut op = OperationBuilder::new()
+            .summary(Some(r.summary))
+            .tag(r.tag)
+            .operation_id(Some(format!(
+                "{}_{}",
+                r.method.as_str().to_lowercase(),
+                r.path
+                    .trim_start_matches("/v1/")
+                    .replace(['/', '{', '}'], "_")
+                    .trim_end_matches('_')
+            )))
+            .response(
+                r.status.to_string(),
+                ResponseBuilder::new()
+                    .description("Success")
+                    .content("application/json", json((r.response)(components))),
+            )
+            .response(
+                "4XX",
+                ResponseBuilder::new()
+                    .description("Error")
+                    .content("application/json", json(error.clone())),
+            )
+            .response(
+                "5XX",
+                ResponseBuilder::new()
+                    .description("Error")
+                    .content("application/json", json(error)),
+            );
+        if let Some(scope) = r.scope {
+            op = op.description(Some(format!("Requires the `{scope}` scope.")));
+        }
+        if let Some(body) = r.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content("application/json", json(body(components)))
+                    .required(Some(Required::True))
+                    .build(),
+            ));
+        }
+        if r.path.contains("{id}") {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True),
+            );
+        }
+        if r.method != Method::GET {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some("1–255 characters; a retry with the same key and body replays the first answer")),
+            );
+        }
+        if let Some(q) = r.query {
+            for p in q() {
+                op = op.parameter(p);
+            }
+        }
+        paths.add_path_operation(r.path, vec![method], op.build());
+    }
+    paths
+}

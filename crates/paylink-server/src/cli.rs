@@ -1,0 +1,197 @@
+//! The `paylink` command line.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Overrides};
+
+#[derive(Parser, Debug)]
+#[command(name = "paylink", version, about = "Self-hosted payment links")]
+pub struct Cli {
+    /// Optional TOML configuration file (also PAYLINK_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// sqlite://path or postgres://… (also PAYLINK_DATABASE_URL).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Where the default SQLite database lives (also PAYLINK_DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Listen address, default 127.0.0.1:8080 (also PAYLINK_BIND).
+    #[arg(long, global = true)]
+    pub bind: Option<std::net::SocketAddr>,
+    /// Base of link URLs, default http://{bind} (also PAYLINK_PUBLIC_URL).
+    #[arg(long, global = true)]
+    pub public_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// API, hosted pages, dashboard and background worker in one process.
+    Serve {
+        /// Serve HTTP only; run `paylink worker` elsewhere.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// The background worker alone.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Manage merchants.
+    Merchant {
+        #[command(subcommand)]
+        command: MerchantCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MerchantCommand {
+    /// Create a merchant; prints {"merchant_id", "secret_key"}.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Read a dashboard password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+impl Cli {
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let overrides = Overrides {
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            bind: self.bind,
+            public_url: self.public_url.clone(),
+        };
+        Config::load(self.config.clone(), &overrides)
+    }
+}
+
+/// Cancels `token` on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Openapi => {
+            println!("{}", crate::openapi::json());
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = crate::open_store(&config).await?;
+            store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Merchant {
+            command:
+                MerchantCommand::Create {
+                    name,
+                    email,
+                    password_stdin,
+                },
+        } => {
+            let password_hash = if password_stdin {
+                let mut pw = String::new();
+                std::io::stdin().read_to_string(&mut pw)?;
+                let pw = pw.trim_end_matches(['\n', '\r']);
+                anyhow::ensure!(
+                    pw.len() >= 10,
+                    "the password must be at least 10 characters"
+                );
+                Some(hash_password(pw)?)
+            } else {
+                None
+            };
+            let store = crate::open_store(&config).await?;
+            let created =
+                crate::demo::create_merchant(store.as_ref(), &name, &email, password_hash).await?;
+            println!(
+                "{}",
+                serde_json::json!({"merchant_id": created.merchant.id, "secret_key": created.secret_key})
+            );
+            store.close().await;
+            Ok(())
+        }
+        Command::Worker => {
+            let store = crate::open_store(&config).await?;
+            let token = CancellationToken::new();
+            shutdown_on_signals(token.clone());
+            tracing::info!("worker started");
+            token.cancelled().await;
+            store.close().await;
+            Ok(())
+        }
+        Command::Serve { no_worker: _ } => {
+            let store = crate::open_store(&config).await?;
+            let listener = TcpListener::bind(config.bind).await?;
+            let addr = listener.local_addr()?;
+            let public_url = match &config.public_url {
+                Some(_) => config.public_url(),
+                None => format!("http://{addr}"),
+            };
+            println!(
+                "Paylink is listening on http://{addr} (database: {})",
+                paylink_store::Store::backend(store.as_ref())
+            );
+            if !config.no_demo {
+                if let Some((demo, link)) =
+                    crate::demo::seed_if_empty(store.as_ref(), &public_url).await?
+                {
+                    println!(
+                        "Created the demo merchant {} ({}).",
+                        demo.merchant.name, demo.merchant.id
+                    );
+                    println!("Its test secret key, shown only now: {}", demo.secret_key);
+                    println!("A sample payment link: {link}");
+                }
+            }
+            let token = CancellationToken::new();
+            shutdown_on_signals(token.clone());
+            let result = crate::serve(store.clone(), config, listener, token).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+fn hash_password(pw: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
+}

@@ -1,0 +1,164 @@
+//! Configuration in layers: defaults, then an optional TOML file (`--config`,
+//! `PAYLINK_CONFIG`), then `PAYLINK_*` environment variables, then command-line flags.
+//! Checked once at startup; secrets are wrapped so that `Debug` never prints them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://path` or `postgres://…`; default: SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    /// Base of link URLs; default `http://{bind}`.
+    pub public_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
+    pub email_from: Option<String>,
+    /// Comma-separated CIDRs exempt from the webhook SSRF guard.
+    pub webhook_allow_networks: Option<String>,
+    pub webhook_retry_schedule: Option<String>,
+    /// Log filter, e.g. `info,paylink=debug`.
+    pub log: String,
+    /// Sustained requests per second allowed per API key.
+    pub rate_limit_per_second: u32,
+    /// Burst allowed per API key above the sustained rate.
+    pub rate_limit_burst: u32,
+    /// Database connections per process.
+    pub db_max_connections: u32,
+    /// Skip creating the demo merchant on first start.
+    pub no_demo: bool,
+}
+
+/// Defaults, as the first layer.
+#[derive(Serialize)]
+struct Defaults {
+    data_dir: PathBuf,
+    bind: SocketAddr,
+    log: String,
+    rate_limit_per_second: u32,
+    rate_limit_burst: u32,
+    db_max_connections: u32,
+    no_demo: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("paylink-data"),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log: "info".into(),
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
+            db_max_connections: 16,
+            no_demo: false,
+        }
+    }
+}
+
+/// Values given on the command line, the last layer. `None` leaves lower layers alone.
+#[derive(Serialize, Default, Debug, Clone)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers; `file` is the optional TOML file.
+    pub fn load(file: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Defaults::default()));
+        let file = file.or_else(|| std::env::var_os("PAYLINK_CONFIG").map(PathBuf::from));
+        if let Some(path) = file {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("PAYLINK_").ignore(&["CONFIG"]));
+        fig = fig.merge(Serialized::defaults(overrides));
+        let cfg: Config = fig.extract()?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.database_url {
+            let url = url.expose_secret();
+            anyhow::ensure!(
+                url.starts_with("sqlite:")
+                    || url.starts_with("postgres:")
+                    || url.starts_with("postgresql:"),
+                "database_url must start with sqlite: or postgres:"
+            );
+        }
+        if let Some(p) = &self.public_url {
+            anyhow::ensure!(
+                p.starts_with("http://") || p.starts_with("https://"),
+                "public_url must be an http(s) URL"
+            );
+        }
+        anyhow::ensure!(
+            self.rate_limit_per_second > 0,
+            "rate_limit_per_second must be positive"
+        );
+        anyhow::ensure!(
+            self.db_max_connections > 0,
+            "db_max_connections must be positive"
+        );
+        Ok(())
+    }
+
+    /// The database URL, defaulting to SQLite in `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose_secret().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("paylink.db").display()),
+        }
+    }
+
+    pub fn uses_default_sqlite(&self) -> bool {
+        self.database_url.is_none()
+    }
+
+    /// Base of public URLs, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// A configuration for tests and embedding: defaults with the given database.
+    pub fn for_database(url: &str) -> Self {
+        let d = Defaults::default();
+        Self {
+            database_url: Some(SecretString::from(url.to_owned())),
+            data_dir: d.data_dir,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            smtp_url: None,
+            email_from: None,
+            webhook_allow_networks: None,
+            webhook_retry_schedule: None,
+            log: d.log,
+            rate_limit_per_second: d.rate_limit_per_second,
+            rate_limit_burst: d.rate_limit_burst,
+            db_max_connections: d.db_max_connections,
+            no_demo: true,
+        }
+    }
+}

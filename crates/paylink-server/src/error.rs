@@ -1,0 +1,186 @@
+//! The API's one error type, mapped to HTTP here and nowhere else.
+//!
+//! Client-safe errors carry a type, a code, a message and the offending parameter.
+//! Everything else is logged once, here, and answered as a bare 500 that leaks nothing.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use paylink_domain::ValidationError;
+use paylink_store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+    /// Seconds, for 409/429 answers that say when to come back.
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid_request_error`, `authentication_error`, `permission_error`, `not_found`,
+    /// `conflict`, `gone`, `rate_limit_error`, `idempotency_error`, `processor_error`,
+    /// `api_error`
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            code,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn invalid(
+        code: &'static str,
+        param: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            code,
+            message,
+        )
+        .with_param(param)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "resource_missing",
+            format!("No such {what}"),
+        )
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", code, message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            code,
+            message,
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "insufficient_permissions",
+            message,
+        )
+    }
+
+    /// An unexpected failure: logged here, once, and shown to nobody.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "internal_error",
+            "An internal error occurred",
+        )
+    }
+
+    /// A reference in the request body to an object that does not exist.
+    pub fn missing_reference(code: &'static str, param: impl Into<String>, what: &str) -> Self {
+        Self::invalid(code, param, format!("No such {what}"))
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: "invalid_request_error",
+            code: e.code,
+            message: e.message,
+            param: e.param,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("object"),
+            StoreError::InvalidCursor => ApiError::invalid(
+                "invalid_cursor",
+                "starting_after",
+                "The pagination cursor does not name an object in this list",
+            ),
+            StoreError::Conflict(code) => ApiError::conflict(code, conflict_message(code)),
+            StoreError::Backend(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn conflict_message(code: &str) -> &'static str {
+    match code {
+        "slug_taken" => "That slug is already used by another payment link",
+        "payment_link_has_payments" => "The payment link already has payments",
+        "concurrent_update" => "The object was changed by another request; retry",
+        "order_status_changed" => {
+            "The order's status changed; it can no longer make this transition"
+        }
+        "duplicate_object" => "An object with the same unique value already exists",
+        _ => "The request conflicts with the current state of the object",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                kind: self.kind,
+                code: self.code,
+                message: self.message,
+                param: self.param,
+            },
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert("retry-after", v);
+            }
+        }
+        res
+    }
+}

@@ -1,0 +1,154 @@
+//! JSON in and out: a body extractor whose every rejection is the contract's error object,
+//! naming the offending field path (`line_items[2].quantity`).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A JSON body. An empty body reads as `{}` so that action endpoints need none.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "body_unreadable",
+                    "The request body could not be read",
+                )
+            }
+        })?;
+        parse(&bytes).map(Json)
+    }
+}
+
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        "body_too_large",
+        format!("The request body is larger than {} KiB", MAX_BODY / 1024),
+    )
+}
+
+/// Parses a JSON body, mapping each failure to a clear error with its field path.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let param = if path == "." { String::new() } else { path };
+        json_error(&inner, param)
+    })?;
+    Ok(value)
+}
+
+fn json_error(e: &serde_json::Error, param: String) -> ApiError {
+    use serde_json::error::Category;
+    let msg = e.to_string();
+    // serde_json appends " at line L column C"; keep the message about the value.
+    let detail = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_json",
+            format!("The request body is not valid JSON: {detail}"),
+        ),
+        Category::Data if detail.starts_with("unknown field") => {
+            let field = detail.split('`').nth(1).unwrap_or("").to_owned();
+            let param = if param.is_empty() { field } else { param };
+            ApiError::invalid(
+                "parameter_unknown",
+                param,
+                format!("Unknown parameter: {detail}"),
+            )
+        }
+        Category::Data if detail.starts_with("missing field") => {
+            let field = detail.split('`').nth(1).unwrap_or("").to_owned();
+            let param = if param.is_empty() {
+                field
+            } else {
+                format!("{param}.{field}")
+            };
+            ApiError::invalid(
+                "parameter_missing",
+                param,
+                format!("Missing required parameter: {detail}"),
+            )
+        }
+        Category::Data if param.is_empty() => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "parameter_invalid",
+            format!("Invalid request body: {detail}"),
+        ),
+        Category::Data => ApiError::invalid(
+            "parameter_invalid",
+            param,
+            format!("Invalid value: {detail}"),
+        ),
+    }
+}
+
+/// Query-string parameters, rejected with the contract's error object.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let msg = e.into_inner().to_string();
+                let code = if msg.starts_with("unknown field") {
+                    "parameter_unknown"
+                } else {
+                    "parameter_invalid"
+                };
+                let param = if path == "." {
+                    msg.split('`').nth(1).unwrap_or("").to_owned()
+                } else {
+                    path
+                };
+                ApiError::invalid(code, param, format!("Invalid query parameter: {msg}"))
+            })
+    }
+}
+
+/// A JSON answer with a status.
+pub fn reply<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+pub fn ok<T: Serialize>(body: &T) -> Response {
+    reply(StatusCode::OK, body)
+}
+
+pub fn created<T: Serialize>(body: &T) -> Response {
+    reply(StatusCode::CREATED, body)
+}
