@@ -54,12 +54,13 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         bytes
     };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let param = if path == "." { String::new() } else { path };
         json_error(&inner, param)
     })?;
+    de.end().map_err(|e| json_error(&e, String::new()))?;
     Ok(value)
 }
 

@@ -8,16 +8,19 @@ use paylink_domain::link::{LinkStats, LinkStatus, PaymentLink};
 use paylink_store::{StoreResult, Versioned};
 
 use crate::backend;
-use crate::sql::{int, json_col, Arg};
+use crate::sql::{int, json_col, opt_int, Arg};
+use paylink_domain::time::Timestamp;
 
 pub(crate) const LINK_COLS: &str =
-    "status, payments_count, views, checkouts_started, amount_collected, version, data";
+    "status, expires_at, payments_count, views, checkouts_started, amount_collected, version, data";
 
 pub(crate) fn link(row: &AnyRow) -> StoreResult<Versioned<PaymentLink>> {
     let mut l: PaymentLink = json_col(row, "data")?;
     let status: String = row.try_get("status").map_err(backend)?;
     l.status = LinkStatus::parse(&status)
         .ok_or_else(|| backend(format!("unknown link status `{status}`")))?;
+    // The column is what list filters judge `expired` by; reading it too keeps them in step.
+    l.expires_at = opt_int(row, "expires_at")?.map(Timestamp::from_unix);
     let payments = int(row, "payments_count")?;
     l.payments_count = u32::try_from(payments).map_err(backend)?;
     l.stats = LinkStats {

@@ -1,0 +1,223 @@
+//! Starts the real server against a fresh database and talks HTTP to it.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use paylink_server::config::Config;
+use paylink_store_sql::testing::{Backend, TestDatabase};
+use paylink_store_sql::{ConnectOptions, SqlStore};
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub base: String,
+    pub key: String,
+    pub merchant_id: String,
+    pub store: Arc<SqlStore>,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    _db: TestDatabase,
+}
+
+/// Runs an async test body on both backends: `both!(name);` expects `async fn name(app: TestApp)`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn(paylink_store_sql::testing::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn(paylink_store_sql::testing::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Resp {
+    /// Asserts the contract's error object with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "expected {status} {code}, got {}",
+            self.body
+        );
+        assert_eq!(self.body["error"]["code"], code, "body: {}", self.body);
+        let kind = self.body["error"]["type"].as_str().unwrap();
+        assert!(
+            !kind.is_empty()
+                && self.body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_param(&self, param: &str) -> &Self {
+        assert_eq!(self.body["error"]["param"], param, "body: {}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        let db = TestDatabase::create(backend).await?;
+        let store = Arc::new(
+            SqlStore::connect(&db.url, &ConnectOptions::default())
+                .await
+                .unwrap(),
+        );
+        store.migrate().await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::for_database(&db.url);
+        config.public_url = Some(format!("http://{addr}"));
+        tweak(&mut config);
+        let shutdown = CancellationToken::new();
+        let server_store: Arc<dyn paylink_store::Store> = store.clone();
+        tokio::spawn(paylink_server::serve(
+            server_store,
+            config,
+            listener,
+            shutdown.clone(),
+        ));
+        let created =
+            paylink_server::demo::create_merchant(store.as_ref(), "Acme", "acme@example.com", None)
+                .await
+                .unwrap();
+        Some(Self {
+            backend,
+            base: format!("http://{addr}"),
+            key: created.secret_key,
+            merchant_id: created.merchant.id.to_string(),
+            store,
+            client: reqwest::Client::new(),
+            shutdown,
+            _db: db,
+        })
+    }
+
+    /// Another merchant on the same server; returns its test secret key.
+    pub async fn other_merchant(&self, name: &str) -> String {
+        let email = format!("{}@example.com", name.to_lowercase());
+        paylink_server::demo::create_merchant(self.store.as_ref(), name, &email, None)
+            .await
+            .unwrap()
+            .secret_key
+    }
+
+    pub async fn call(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        idem: Option<&str>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(i) = idem {
+            req = req.header("Idempotency-Key", i);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let raw = res.bytes().await.unwrap().to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Some(&self.key), Method::GET, path, None, None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Some(&self.key), Method::POST, path, Some(body), None)
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(Some(&self.key), Method::PATCH, path, Some(body), None)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Some(&self.key), Method::DELETE, path, None, None)
+            .await
+    }
+
+    /// Creates an object and returns its JSON (asserting 201).
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        self.post(path, body).await.ok(201).clone()
+    }
+
+    pub async fn product(&self, name: &str, amount: i64) -> Value {
+        self.create(
+            "/v1/products",
+            json!({"name": name, "unit_amount": amount, "currency": "usd"}),
+        )
+        .await
+    }
+
+    pub async fn custom_link(&self, title: &str, amount: i64) -> Value {
+        self.create(
+            "/v1/payment_links",
+            json!({"title": title, "amount": amount}),
+        )
+        .await
+    }
+
+    /// Runs SQL directly on the test database, to set up states that later features
+    /// (checkout, payments) will create through the API.
+    pub async fn sql(&self, sql: &str) {
+        sqlx::query(sql).execute(self.store.pool()).await.unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,21 @@
+//! Integration tests: the real server on 127.0.0.1, real HTTP, a fresh database per test,
+//! every test run on SQLite and on PostgreSQL.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod helpers;
+
+mod api_keys;
+mod catalog;
+mod cli;
+mod errors;
+mod idempotency;
+mod links;
+mod openapi;
+mod orders;
+mod settings;
+mod tenancy;

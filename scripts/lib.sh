@@ -1,0 +1,19 @@
+# Shared helpers for scripts/: make sure the machine has what the suite needs.
+
+# Starts the local PostgreSQL cluster when it is installed but not running.
+ensure_postgres() {
+  local url="${PAYLINK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then
+    return 0
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    for v in /etc/postgresql/*; do
+      pg_ctlcluster --skip-systemctl-redirect "$(basename "$v")" main start 2>/dev/null || true
+    done
+    for _ in $(seq 1 30); do
+      pg_isready -h 127.0.0.1 -p 5432 -q && return 0
+      sleep 1
+    done
+  fi
+  echo "warning: PostgreSQL is not reachable at $url" >&2
+}
