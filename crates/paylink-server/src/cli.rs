@@ -149,12 +149,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let store = crate::open_store(&config).await?;
             let token = CancellationToken::new();
             shutdown_on_signals(token.clone());
-            tracing::info!("worker started");
-            token.cancelled().await;
+            crate::worker::run(store.clone(), crate::worker::WorkerConfig::default(), token).await;
             store.close().await;
             Ok(())
         }
-        Command::Serve { no_worker: _ } => {
+        Command::Serve { no_worker } => {
             let store = crate::open_store(&config).await?;
             let listener = TcpListener::bind(config.bind).await?;
             let addr = listener.local_addr()?;
@@ -180,7 +179,18 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             let token = CancellationToken::new();
             shutdown_on_signals(token.clone());
-            let result = crate::serve(store.clone(), config, listener, token).await;
+            let worker = (!no_worker).then(|| {
+                tokio::spawn(crate::worker::run(
+                    store.clone(),
+                    crate::worker::WorkerConfig::default(),
+                    token.clone(),
+                ))
+            });
+            let result = crate::serve(store.clone(), config, listener, token.clone()).await;
+            token.cancel();
+            if let Some(w) = worker {
+                let _ = w.await;
+            }
             store.close().await;
             result
         }

@@ -14,6 +14,7 @@ pub mod json;
 pub mod openapi;
 pub mod ratelimit;
 pub mod state;
+pub mod worker;
 
 use std::sync::Arc;
 

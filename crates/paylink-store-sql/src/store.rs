@@ -286,6 +286,20 @@ impl Store for SqlStore {
         w.commit().await
     }
 
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("DELETE FROM idempotency_keys WHERE created_at < ");
+        q.bind(before.unix());
+        let n = q
+            .query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        w.commit().await?;
+        Ok(n)
+    }
+
     // ---- catalog -----------------------------------------------------------------------
 
     async fn insert_product(&self, t: &Tenant, p: &Product) -> StoreResult<()> {

@@ -92,6 +92,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Releases `key` (the request failed in a way a retry may fix).
     async fn idempotency_release(&self, t: &Tenant, key: &str) -> StoreResult<()>;
+    /// Forgets keys created before `before` (every merchant); returns how many.
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64>;
 
     // ---- catalog -----------------------------------------------------------------------
     async fn insert_product(&self, t: &Tenant, p: &Product) -> StoreResult<()>;

@@ -142,6 +142,102 @@ fn serve_seeds_a_demo_and_stops_on_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn configuration_layers_file_then_env_then_flags() {
+    let dir = std::env::temp_dir().join(format!(
+        "paylink-cfg-{}",
+        paylink_domain::id::random_base62()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (file_port, flag_port) = (free_port(), free_port());
+    let cfg = dir.join("paylink.toml");
+    std::fs::write(
+        &cfg,
+        format!("bind = \"127.0.0.1:{file_port}\"\ndata_dir = \"from-file\"\npublic_url = \"https://file.example\"\n"),
+    )
+    .unwrap();
+    // File alone: its bind, data_dir and public_url.
+    let printed = serve_until_link(paylink().current_dir(&dir).args([
+        "serve",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]));
+    assert!(
+        printed.contains(&format!("127.0.0.1:{file_port}")),
+        "{printed}"
+    );
+    assert!(printed.contains("https://file.example/l/"), "{printed}");
+    assert!(dir.join("from-file/paylink.db").exists());
+    // The environment beats the file, and a flag beats both.
+    let printed = serve_until_link(
+        paylink()
+            .current_dir(&dir)
+            .env("PAYLINK_CONFIG", &cfg)
+            .env("PAYLINK_PUBLIC_URL", "https://env.example")
+            .env("PAYLINK_DATA_DIR", "from-env")
+            .args(["serve", "--bind", &format!("127.0.0.1:{flag_port}")]),
+    );
+    assert!(
+        printed.contains(&format!("127.0.0.1:{flag_port}")),
+        "{printed}"
+    );
+    assert!(printed.contains("https://env.example/l/"), "{printed}");
+    assert!(dir.join("from-env/paylink.db").exists());
+    // Bad values stop the program with a clear message.
+    let bad = paylink()
+        .current_dir(&dir)
+        .env("PAYLINK_BIND", "not-an-address")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .to_lowercase()
+            .contains("bind"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let missing = paylink()
+        .args(["--config", "/nonexistent.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts `serve`, reads its output until the sample link, then stops it.
+fn serve_until_link(cmd: &mut Command) -> String {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !printed.contains("/l/") && std::time::Instant::now() < deadline {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() == 0 {
+            break;
+        }
+        printed.push_str(&line);
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    printed
+}
+
 mod reqwest {
     /// A minimal blocking GET with the key, without pulling reqwest's blocking feature.
     pub fn blocking_get(port: u16, key: &str) -> u16 {

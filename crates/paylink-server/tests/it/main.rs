@@ -19,3 +19,4 @@ mod openapi;
 mod orders;
 mod settings;
 mod tenancy;
+mod worker;

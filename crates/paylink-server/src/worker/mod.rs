@@ -1,0 +1,52 @@
+//! The background worker: periodic jobs that keep the database tidy and, as features land,
+//! deliver what the outbox holds. It runs inside `paylink serve` unless `--no-worker`, or
+//! alone as `paylink worker`; every job is safe to run from several processes at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use paylink_domain::time::Timestamp;
+use paylink_store::Store;
+
+/// How long idempotency keys are kept (the contract asks for at least 24 hours).
+pub const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Time between two rounds of the periodic jobs.
+    pub tick: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Runs the periodic jobs until `shutdown`.
+pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: CancellationToken) {
+    tracing::info!(tick_ms = config.tick.as_millis() as u64, "worker started");
+    let mut ticker = tokio::time::interval(config.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => round(store.as_ref()).await,
+        }
+    }
+    tracing::info!("worker stopped");
+}
+
+/// One round of every periodic job. Failures are logged and retried next round.
+pub async fn round(store: &dyn Store) {
+    let cutoff = Timestamp::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECS);
+    match store.purge_idempotency_keys(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
+        Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+    }
+}
