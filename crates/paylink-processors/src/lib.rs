@@ -1,0 +1,109 @@
+//! Payment processors: the trait that checkout talks to, and the simulated processor that
+//! serves test mode.
+//!
+//! A processor turns a domain charge request into a processor call and back. It owns no
+//! I/O policy: timeouts, retries and logging are the caller's. Card data travels as
+//! [`secrecy::SecretString`] so that no `Debug` or log line can print it, and a processor
+//! returns only brand, last 4 and expiry.
+
+mod card;
+mod simulated;
+
+pub use card::{luhn_valid, CardBrand};
+pub use simulated::SimulatedProcessor;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use paylink_domain::money::{Amount, Currency};
+
+/// What the customer pays with. Never stored, never logged.
+#[derive(Debug)]
+pub enum PaymentMethodData {
+    Card {
+        number: SecretString,
+        exp_month: u8,
+        exp_year: u16,
+        cvc: SecretString,
+    },
+    /// Mobile pay: the device already authenticated the customer.
+    Wallet,
+}
+
+/// The card details a payment keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardSummary {
+    pub brand: CardBrand,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+}
+
+#[derive(Debug)]
+pub struct ChargeRequest {
+    /// Derived from our payment attempt: the same attempt never charges twice.
+    pub idempotency_key: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub method: PaymentMethodData,
+    /// The part of the amount that is eligible for HSA/FSA cards.
+    pub hsa_fsa_eligible_amount: Amount,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    Succeeded {
+        reference: String,
+        card: Option<CardSummary>,
+    },
+    Declined {
+        code: &'static str,
+        card: Option<CardSummary>,
+    },
+    /// The customer must complete a challenge (3-D Secure) before the charge settles.
+    RequiresAction {
+        reference: String,
+        card: Option<CardSummary>,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProcessorError {
+    /// The request cannot succeed as sent (e.g. a card number that fails the Luhn check).
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
+    /// A transient failure: retrying the same request may succeed.
+    #[error("processor unavailable: {0}")]
+    Retryable(&'static str),
+}
+
+#[async_trait]
+pub trait Processor: Send + Sync + 'static {
+    /// The processor's name as payments record it (`simulated`, `stripe`, …).
+    fn name(&self) -> &'static str;
+
+    /// Charges once per `idempotency_key`: a repeated call answers the first outcome.
+    async fn charge(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError>;
+
+    /// Finishes a charge that required action, after the customer's challenge.
+    async fn complete_action(
+        &self,
+        reference: &str,
+        approved: bool,
+    ) -> Result<ChargeOutcome, ProcessorError>;
+
+    /// Looks up what happened to an earlier charge attempt (for recovery after a crash).
+    async fn find_charge(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError>;
+
+    /// Refunds part or all of a settled charge, once per `idempotency_key`.
+    async fn refund(
+        &self,
+        reference: &str,
+        amount: Amount,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError>;
+}

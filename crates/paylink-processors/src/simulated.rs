@@ -1,0 +1,351 @@
+//! The simulated processor: Stripe-style test cards, for test mode and offline use.
+//!
+//! | card | outcome |
+//! | --- | --- |
+//! | 4242 4242 4242 4242 | succeeds |
+//! | 4000 0000 0000 0002 | declined `card_declined` |
+//! | 4000 0000 0000 9995 | declined `insufficient_funds` |
+//! | 4000 0000 0000 3220 | needs a 3-D Secure challenge |
+//! | 4000 0000 0000 0119 | `processing_error` (retryable) |
+//! | 4000 0566 5566 5556 | HSA/FSA card: declined `hsa_fsa_ineligible` unless the whole cart is eligible |
+//! | any other Luhn-valid number | succeeds |
+//!
+//! Like a real processor it remembers every charge by idempotency key, so a repeated
+//! request answers the first outcome and never charges twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use paylink_domain::money::Amount;
+
+use crate::card::{digits, luhn_valid, CardBrand};
+use crate::{
+    CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, Processor, ProcessorError,
+};
+
+#[derive(Default)]
+pub struct SimulatedProcessor {
+    latency: Duration,
+    /// Outcome of every charge, by idempotency key.
+    charges: Mutex<HashMap<String, ChargeOutcome>>,
+    /// Refunds by idempotency key, with the charge they belong to.
+    refunds: Mutex<HashMap<String, (String, Amount)>>,
+    /// How many charges were actually made (tests use it to prove "never twice").
+    charged: AtomicU64,
+}
+
+fn reference(prefix: &str, key: &str) -> String {
+    let h = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("{prefix}_{}", h.get(..24).unwrap_or(&h))
+}
+
+impl SimulatedProcessor {
+    /// `latency` is added to every call, to model a real processor in benchmarks.
+    pub fn new(latency: Duration) -> Self {
+        Self {
+            latency,
+            ..Self::default()
+        }
+    }
+
+    /// Charges that reached a final or pending outcome (not repeats of an earlier key).
+    pub fn charges_made(&self) -> u64 {
+        self.charged.load(Ordering::SeqCst)
+    }
+
+    async fn pause(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    fn decide(req: &ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        let settled = reference("ch_sim", &req.idempotency_key);
+        let (number, exp_month, exp_year, cvc) = match &req.method {
+            PaymentMethodData::Wallet => {
+                return Ok(ChargeOutcome::Succeeded {
+                    reference: settled,
+                    card: None,
+                })
+            }
+            PaymentMethodData::Card {
+                number,
+                exp_month,
+                exp_year,
+                cvc,
+            } => (number, *exp_month, *exp_year, cvc),
+        };
+        let digits = digits(number)
+            .filter(|d| luhn_valid(d))
+            .ok_or(ProcessorError::Invalid("invalid_card_number"))?;
+        if !(1..=12).contains(&exp_month) || !(2000..=2100).contains(&exp_year) {
+            return Err(ProcessorError::Invalid("invalid_expiry"));
+        }
+        let c = cvc.expose_secret();
+        if !(3..=4).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ProcessorError::Invalid("invalid_cvc"));
+        }
+        let card = Some(CardSummary {
+            brand: CardBrand::detect(&digits),
+            last4: digits
+                .get(digits.len().saturating_sub(4)..)
+                .unwrap_or("")
+                .to_owned(),
+            exp_month,
+            exp_year,
+        });
+        let now = time::OffsetDateTime::now_utc();
+        if (i32::from(exp_year), exp_month) < (now.year(), u8::from(now.month())) {
+            return Ok(ChargeOutcome::Declined {
+                code: "expired_card",
+                card,
+            });
+        }
+        Ok(match digits.as_str() {
+            "4000000000000002" => ChargeOutcome::Declined {
+                code: "card_declined",
+                card,
+            },
+            "4000000000009995" => ChargeOutcome::Declined {
+                code: "insufficient_funds",
+                card,
+            },
+            "4000000000003220" => ChargeOutcome::RequiresAction {
+                reference: reference("ch_sim3ds", &req.idempotency_key),
+                card,
+            },
+            "4000000000000119" => return Err(ProcessorError::Retryable("processing_error")),
+            "4000056655665556" if req.hsa_fsa_eligible_amount < req.amount => {
+                ChargeOutcome::Declined {
+                    code: "hsa_fsa_ineligible",
+                    card,
+                }
+            }
+            _ => ChargeOutcome::Succeeded {
+                reference: settled,
+                card,
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl Processor for SimulatedProcessor {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
+    async fn charge(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        self.pause().await;
+        if let Some(known) = self
+            .charges
+            .lock()
+            .map_err(|_| ProcessorError::Retryable("poisoned"))?
+            .get(&req.idempotency_key)
+        {
+            return Ok(known.clone());
+        }
+        // Invalid requests and transient errors are not remembered, as with real processors.
+        let outcome = Self::decide(&req)?;
+        let mut charges = self
+            .charges
+            .lock()
+            .map_err(|_| ProcessorError::Retryable("poisoned"))?;
+        let entry = charges.entry(req.idempotency_key).or_insert_with(|| {
+            self.charged.fetch_add(1, Ordering::SeqCst);
+            outcome
+        });
+        Ok(entry.clone())
+    }
+
+    async fn complete_action(
+        &self,
+        reference: &str,
+        approved: bool,
+    ) -> Result<ChargeOutcome, ProcessorError> {
+        self.pause().await;
+        let mut charges = self
+            .charges
+            .lock()
+            .map_err(|_| ProcessorError::Retryable("poisoned"))?;
+        let entry = charges
+            .values_mut()
+            .find(|o| match o {
+                ChargeOutcome::RequiresAction { reference: r, .. }
+                | ChargeOutcome::Succeeded { reference: r, .. } => r == reference,
+                ChargeOutcome::Declined { .. } => false,
+            })
+            .ok_or(ProcessorError::Invalid("unknown_charge"))?;
+        if let ChargeOutcome::RequiresAction { card, .. } = entry {
+            let card = card.clone();
+            *entry = if approved {
+                ChargeOutcome::Succeeded {
+                    reference: reference.to_owned(),
+                    card,
+                }
+            } else {
+                ChargeOutcome::Declined {
+                    code: "authentication_failed",
+                    card,
+                }
+            };
+        }
+        Ok(entry.clone())
+    }
+
+    async fn find_charge(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        self.pause().await;
+        Ok(self
+            .charges
+            .lock()
+            .map_err(|_| ProcessorError::Retryable("poisoned"))?
+            .get(idempotency_key)
+            .cloned())
+    }
+
+    async fn refund(
+        &self,
+        charge: &str,
+        amount: Amount,
+        idempotency_key: &str,
+    ) -> Result<String, ProcessorError> {
+        self.pause().await;
+        let mut refunds = self
+            .refunds
+            .lock()
+            .map_err(|_| ProcessorError::Retryable("poisoned"))?;
+        refunds
+            .entry(idempotency_key.to_owned())
+            .or_insert_with(|| (charge.to_owned(), amount));
+        Ok(reference("re_sim", idempotency_key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paylink_domain::money::Currency;
+    use secrecy::SecretString;
+
+    fn req(key: &str, number: &str, eligible: i64) -> ChargeRequest {
+        ChargeRequest {
+            idempotency_key: key.into(),
+            amount: Amount::new(1000).unwrap(),
+            currency: Currency::USD,
+            method: PaymentMethodData::Card {
+                number: SecretString::from(number.to_owned()),
+                exp_month: 12,
+                exp_year: 2099,
+                cvc: SecretString::from("123".to_owned()),
+            },
+            hsa_fsa_eligible_amount: Amount::new(eligible).unwrap(),
+            description: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn test_cards() {
+        let p = SimulatedProcessor::default();
+        let ok = p.charge(req("a", "4242 4242 4242 4242", 0)).await.unwrap();
+        let ChargeOutcome::Succeeded {
+            card: Some(card), ..
+        } = &ok
+        else {
+            panic!("{ok:?}")
+        };
+        assert_eq!((card.brand, card.last4.as_str()), (CardBrand::Visa, "4242"));
+        assert!(matches!(
+            p.charge(req("b", "4000000000000002", 0)).await,
+            Ok(ChargeOutcome::Declined {
+                code: "card_declined",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p.charge(req("c", "4000000000009995", 0)).await,
+            Ok(ChargeOutcome::Declined {
+                code: "insufficient_funds",
+                ..
+            })
+        ));
+        assert_eq!(
+            p.charge(req("d", "4000000000000119", 0)).await,
+            Err(ProcessorError::Retryable("processing_error"))
+        );
+        assert_eq!(
+            p.charge(req("e", "4242424242424241", 0)).await,
+            Err(ProcessorError::Invalid("invalid_card_number"))
+        );
+        assert!(matches!(
+            p.charge(req("f", "4000056655665556", 999)).await,
+            Ok(ChargeOutcome::Declined {
+                code: "hsa_fsa_ineligible",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p.charge(req("g", "4000056655665556", 1000)).await,
+            Ok(ChargeOutcome::Succeeded { .. })
+        ));
+        assert!(matches!(
+            p.charge(req("h", "5555555555554444", 0)).await,
+            Ok(ChargeOutcome::Succeeded { .. })
+        ));
+        // The same key answers the same outcome, charging once.
+        let before = p.charges_made();
+        assert_eq!(p.charge(req("a", "4242424242424242", 0)).await.unwrap(), ok);
+        assert_eq!(p.charges_made(), before);
+        assert_eq!(p.find_charge("a").await.unwrap(), Some(ok));
+        assert_eq!(p.find_charge("zzz").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn three_d_secure() {
+        let p = SimulatedProcessor::default();
+        let ChargeOutcome::RequiresAction { reference, .. } =
+            p.charge(req("3ds", "4000000000003220", 0)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            p.complete_action(&reference, true).await,
+            Ok(ChargeOutcome::Succeeded { .. })
+        ));
+        // Completing again answers the settled outcome.
+        assert!(matches!(
+            p.complete_action(&reference, false).await,
+            Ok(ChargeOutcome::Succeeded { .. })
+        ));
+        let ChargeOutcome::RequiresAction { reference, .. } =
+            p.charge(req("3ds2", "4000000000003220", 0)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            p.complete_action(&reference, false).await,
+            Ok(ChargeOutcome::Declined {
+                code: "authentication_failed",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn card_data_never_prints() {
+        let r = req("k", "4242424242424242", 0);
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("4242424242424242") && !shown.contains("123\""),
+            "{shown}"
+        );
+    }
+}
