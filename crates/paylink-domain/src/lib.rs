@@ -4,6 +4,7 @@
 //! defined here, so the rest of the system never handles a raw amount, currency or slug.
 
 pub mod catalog;
+pub mod checkout;
 pub mod error;
 pub mod event;
 pub mod id;
