@@ -122,27 +122,23 @@ pub fn price(
     };
     let mut lines = Vec::with_capacity(quantities.len());
     for (i, (item, qty)) in link.line_items.iter().zip(quantities).enumerate() {
-        match item.adjustable_quantity {
-            Some(a) if a.enabled => {
-                if qty < a.minimum || qty > a.maximum {
-                    return Err(ValidationError::new(
-                        "quantity_invalid",
-                        format!("quantities[{i}]"),
-                        format!(
-                            "Choose between {} and {} of {}",
-                            a.minimum, a.maximum, item.name
-                        ),
-                    ));
-                }
-            }
-            _ if qty != item.quantity => {
-                return Err(ValidationError::new(
-                    "quantity_invalid",
-                    format!("quantities[{i}]"),
-                    format!("The quantity of {} cannot be changed", item.name),
-                ))
-            }
-            _ => {}
+        let allowed = match item.adjustable_quantity {
+            Some(a) if a.enabled => (a.minimum..=a.maximum).contains(&qty),
+            _ => qty == item.quantity,
+        };
+        if !allowed {
+            let message = match item.adjustable_quantity {
+                Some(a) if a.enabled => format!(
+                    "Choose between {} and {} of {}",
+                    a.minimum, a.maximum, item.name
+                ),
+                _ => format!("The quantity of {} cannot be changed", item.name),
+            };
+            return Err(ValidationError::new(
+                "quantity_invalid",
+                format!("quantities[{i}]"),
+                message,
+            ));
         }
         if qty == 0 {
             continue;

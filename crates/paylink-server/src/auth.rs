@@ -173,6 +173,8 @@ pub async fn authenticate(
         "merchant.id",
         tracing::field::display(&auth.tenant.merchant_id),
     );
+    req.extensions_mut()
+        .insert(crate::idempotency::IdempotencyScope(auth.tenant.clone()));
     req.extensions_mut().insert(auth);
     Ok(next.run(req).await)
 }

@@ -149,11 +149,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let store = crate::open_store(&config).await?;
             let token = CancellationToken::new();
             shutdown_on_signals(token.clone());
-            crate::worker::run(store.clone(), crate::worker::WorkerConfig::default(), token).await;
+            let tick = std::time::Duration::from_millis(config.worker_tick_ms);
+            crate::worker::run(store.clone(), crate::worker::WorkerConfig { tick }, token).await;
             store.close().await;
             Ok(())
         }
         Command::Serve { no_worker } => {
+            let worker_tick_ms = config.worker_tick_ms;
             let store = crate::open_store(&config).await?;
             let listener = TcpListener::bind(config.bind).await?;
             let addr = listener.local_addr()?;
@@ -182,7 +184,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let worker = (!no_worker).then(|| {
                 tokio::spawn(crate::worker::run(
                     store.clone(),
-                    crate::worker::WorkerConfig::default(),
+                    crate::worker::WorkerConfig {
+                        tick: std::time::Duration::from_millis(worker_tick_ms),
+                    },
                     token.clone(),
                 ))
             });

@@ -34,6 +34,18 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Skip creating the demo merchant on first start.
     pub no_demo: bool,
+    /// Added to every call of the simulated processor, to model a real one.
+    pub simulated_processor_latency_ms: u64,
+    /// Longest wait for one processor call.
+    pub processor_timeout_ms: u64,
+    /// A payment attempt still `processing` after this long is taken to have died and is
+    /// reconciled with the processor on the next pay request.
+    pub attempt_stale_after_secs: i64,
+    /// Sustained requests per second allowed per client IP on public routes.
+    pub public_rate_limit_per_second: u32,
+    pub public_rate_limit_burst: u32,
+    /// Time between two rounds of the worker's periodic jobs.
+    pub worker_tick_ms: u64,
 }
 
 /// Defaults, as the first layer.
@@ -46,6 +58,12 @@ struct Defaults {
     rate_limit_burst: u32,
     db_max_connections: u32,
     no_demo: bool,
+    simulated_processor_latency_ms: u64,
+    processor_timeout_ms: u64,
+    attempt_stale_after_secs: i64,
+    public_rate_limit_per_second: u32,
+    public_rate_limit_burst: u32,
+    worker_tick_ms: u64,
 }
 
 impl Default for Defaults {
@@ -58,6 +76,12 @@ impl Default for Defaults {
             rate_limit_burst: 200,
             db_max_connections: 16,
             no_demo: false,
+            simulated_processor_latency_ms: 0,
+            processor_timeout_ms: 20_000,
+            attempt_stale_after_secs: 30,
+            public_rate_limit_per_second: 50,
+            public_rate_limit_burst: 100,
+            worker_tick_ms: 5_000,
         }
     }
 }
@@ -159,6 +183,12 @@ impl Config {
             rate_limit_burst: d.rate_limit_burst,
             db_max_connections: d.db_max_connections,
             no_demo: true,
+            simulated_processor_latency_ms: d.simulated_processor_latency_ms,
+            processor_timeout_ms: d.processor_timeout_ms,
+            attempt_stale_after_secs: d.attempt_stale_after_secs,
+            public_rate_limit_per_second: 10_000,
+            public_rate_limit_burst: 10_000,
+            worker_tick_ms: d.worker_tick_ms,
         }
     }
 }

@@ -17,12 +17,16 @@ use sha2::{Digest, Sha256};
 use paylink_domain::time::Timestamp;
 use paylink_store::{IdempotencyBegin, StoredResponse};
 
-use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::json::{too_large, MAX_BODY};
 use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
+
+/// Whose keys these are: the merchant and mode for the API, a per-client-IP scope for the
+/// public checkout routes (so customers can never collide with each other's keys).
+#[derive(Clone, Debug)]
+pub struct IdempotencyScope(pub paylink_store::Tenant);
 
 pub async fn layer(
     State(state): State<AppState>,
@@ -47,7 +51,7 @@ pub async fn layer(
             )
         })?
         .to_owned();
-    let Some(auth) = req.extensions().get::<Auth>().cloned() else {
+    let Some(IdempotencyScope(scope)) = req.extensions().get::<IdempotencyScope>().cloned() else {
         return Ok(next.run(req).await);
     };
 
@@ -63,7 +67,7 @@ pub async fn layer(
     hasher.update(&bytes);
     let fingerprint = hex::encode(hasher.finalize());
 
-    let t = &auth.tenant;
+    let t = &scope;
     match state
         .store
         .idempotency_begin(t, &key, &fingerprint, Timestamp::now())

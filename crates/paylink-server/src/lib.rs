@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -65,8 +66,27 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    let public = Router::new()
+        .route("/api/public/links/{slug}", get(checkout::api::preview))
+        .route(
+            "/api/public/links/{slug}/checkout",
+            axum::routing::post(checkout::api::start),
+        )
+        .route(
+            "/api/public/checkout_sessions/{id}/pay",
+            axum::routing::post(checkout::api::pay),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::per_ip,
+        ));
     Router::new()
         .route("/healthz", get(health))
+        .merge(public)
         .route("/v1/openapi.json", get(openapi))
         .merge(v1)
         .fallback(not_found)
@@ -119,11 +139,22 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(store, config);
+    serve_state(AppState::new(store, config), listener, shutdown).await
+}
+
+/// Serves a prepared state (tests use it to keep a handle on the processor).
+pub async fn serve_state(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await?;
     Ok(())
 }
 

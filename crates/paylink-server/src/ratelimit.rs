@@ -29,3 +29,31 @@ pub async fn per_key(
     }
     Ok(next.run(req).await)
 }
+
+/// Per-client-IP limiting of the public routes; also scopes their idempotency keys.
+pub async fn per_ip(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let ip = addr.ip();
+    if let Err(not_until) = state.ip_limiter.check_key(&ip) {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        let mut e = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "Too many requests; slow down",
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        return Err(e);
+    }
+    let scope = paylink_store::Tenant {
+        merchant_id: paylink_domain::id::MerchantId::from_trusted(format!("public:{ip}")),
+        livemode: false,
+    };
+    req.extensions_mut()
+        .insert(crate::idempotency::IdempotencyScope(scope));
+    Ok(next.run(req).await)
+}

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use std::time::Duration;
+
+use paylink_processors::{Processor, SimulatedProcessor};
 use paylink_store::Store;
 
 use crate::config::Config;
@@ -15,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub public_url: Arc<str>,
     pub key_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    pub ip_limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    pub processor: Arc<dyn Processor>,
 }
 
 impl AppState {
@@ -23,11 +28,41 @@ impl AppState {
         let burst = NonZeroU32::new(config.rate_limit_burst.max(config.rate_limit_per_second))
             .unwrap_or(per_second);
         let quota = Quota::per_second(per_second).allow_burst(burst);
+        let ip_rate =
+            NonZeroU32::new(config.public_rate_limit_per_second).unwrap_or(NonZeroU32::MIN);
+        let ip_burst = NonZeroU32::new(
+            config
+                .public_rate_limit_burst
+                .max(config.public_rate_limit_per_second),
+        )
+        .unwrap_or(ip_rate);
+        let processor: Arc<dyn Processor> = Arc::new(SimulatedProcessor::new(
+            Duration::from_millis(config.simulated_processor_latency_ms),
+        ));
+        Self::with_processor(
+            store,
+            config,
+            processor,
+            quota,
+            Quota::per_second(ip_rate).allow_burst(ip_burst),
+        )
+    }
+
+    /// The same state with a given processor (tests keep a handle on it).
+    pub fn with_processor(
+        store: Arc<dyn Store>,
+        config: Config,
+        processor: Arc<dyn Processor>,
+        key_quota: Quota,
+        ip_quota: Quota,
+    ) -> Self {
         Self {
             store,
             public_url: Arc::from(config.public_url()),
             config: Arc::new(config),
-            key_limiter: Arc::new(RateLimiter::keyed(quota)),
+            key_limiter: Arc::new(RateLimiter::keyed(key_quota)),
+            ip_limiter: Arc::new(RateLimiter::keyed(ip_quota)),
+            processor,
         }
     }
 }

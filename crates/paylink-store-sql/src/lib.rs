@@ -10,6 +10,7 @@
 //! `SQLITE_BUSY`.
 
 mod catalog;
+mod checkout;
 mod events;
 mod links;
 mod merchants;

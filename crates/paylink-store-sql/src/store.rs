@@ -5,10 +5,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use paylink_domain::catalog::{Customer, Inventory, Order, Product, TaxRate};
+use paylink_domain::checkout::{Payment, Refund};
 use paylink_domain::event::Event;
-use paylink_domain::id::{
-    ApiKeyId, CustomerId, EventId, MerchantId, OrderId, PaymentLinkId, ProductId, TaxRateId,
-};
+use paylink_domain::id::*;
 use paylink_domain::link::{LinkStatus, PaymentLink};
 use paylink_domain::settings::MerchantSettings;
 use paylink_domain::time::Timestamp;
@@ -733,6 +732,198 @@ impl Store for SqlStore {
             )
             .await?;
         map_listed(rows, |r| link(r).map(|v| v.value))
+    }
+
+    // ---- checkout ----------------------------------------------------------------------
+
+    async fn find_link_by_slug(&self, slug: &str) -> StoreResult<Option<PublicLink>> {
+        self.find_link_by_slug_impl(slug).await
+    }
+
+    async fn record_view(&self, link_id: &PaymentLinkId) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE payment_links SET views = views + 1 WHERE id = ");
+        q.bind(link_id.as_str());
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await
+    }
+
+    async fn stock_levels(
+        &self,
+        t: &Tenant,
+        products: &[ProductId],
+    ) -> StoreResult<Vec<(ProductId, StockLevel)>> {
+        self.stock_levels_impl(t, products).await
+    }
+
+    async fn next_hold_expiry(&self, link_id: &PaymentLinkId) -> StoreResult<Option<Timestamp>> {
+        self.next_hold_expiry_impl(link_id).await
+    }
+
+    async fn start_checkout(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
+        self.start_checkout_impl(t, c).await
+    }
+
+    async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord> {
+        let cols = "merchant_id, livemode, status, secret_hash, attempt_no, attempt_status, attempt_reference, result_status, result, data";
+        let mut q = Sql::new(&format!("SELECT {cols} FROM checkout_sessions WHERE id = "));
+        q.bind(id.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        crate::checkout::record(&row)
+    }
+
+    async fn begin_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+        stale_after_secs: i64,
+    ) -> StoreResult<AttemptClaim> {
+        self.begin_attempt_impl(id, now, stale_after_secs).await
+    }
+
+    async fn attempt_requires_action(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        reference: &str,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(
+            "UPDATE checkout_sessions SET attempt_status = 'requires_action', attempt_reference = ",
+        );
+        q.bind(reference)
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND attempt_no = ")
+            .bind(attempt_no);
+        q.push(" AND status = 'open'");
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await
+    }
+
+    async fn claim_action(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(
+            "UPDATE checkout_sessions SET attempt_status = 'processing', attempt_started_at = ",
+        );
+        q.bind(now.unix())
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND attempt_no = ")
+            .bind(attempt_no);
+        q.push(" AND attempt_status = 'requires_action' AND status = 'open'");
+        let claimed = q
+            .query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 1;
+        w.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn end_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        failed: Option<&Payment>,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        self.end_attempt_impl(id, attempt_no, failed, events).await
+    }
+
+    async fn complete_checkout(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        payment: &Payment,
+        response: &StoredResponse,
+        link_url: &str,
+    ) -> StoreResult<Completion> {
+        self.complete_checkout_impl(id, attempt_no, payment, response, link_url)
+            .await
+    }
+
+    async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        let filter = " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+        let n = crate::checkout::expire_where(
+            &mut w.tx,
+            now,
+            filter,
+            vec![now.unix().into(), limit.into()],
+        )
+        .await?;
+        w.commit().await?;
+        Ok(n)
+    }
+
+    // ---- payments and refunds ----------------------------------------------------------
+
+    async fn get_payment(&self, t: &Tenant, id: &PaymentId) -> StoreResult<Payment> {
+        self.get_payment_impl(t, id).await
+    }
+
+    async fn get_payment_public(
+        &self,
+        id: &PaymentId,
+    ) -> StoreResult<(Tenant, Payment, Option<String>)> {
+        let mut q = Sql::new(&format!(
+            "SELECT {} FROM payments WHERE id = ",
+            crate::checkout::PAYMENT_COLS
+        ));
+        q.bind(id.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let t = Tenant {
+            merchant_id: MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
+            livemode: int(&row, "livemode")? != 0,
+        };
+        let token: Option<String> = row.try_get("receipt_token").map_err(backend)?;
+        Ok((t, crate::checkout::payment(&row)?, token))
+    }
+
+    async fn list_payments(
+        &self,
+        t: &Tenant,
+        f: &PaymentFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Payment>> {
+        let mut q = Sql::default();
+        if let Some(l) = &f.payment_link_id {
+            q.push(" AND payment_link_id = ").bind(l.as_str());
+        }
+        if let Some(s) = &f.status {
+            q.push(" AND status = ").bind(s.as_str());
+        }
+        created_filter(&mut q, &f.created);
+        let rows = self
+            .list_rows("payments", crate::checkout::PAYMENT_COLS, t, q, page, "")
+            .await?;
+        map_listed(rows, crate::checkout::payment)
+    }
+
+    async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment> {
+        self.insert_refund_impl(t, r).await
+    }
+
+    async fn revert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<()> {
+        self.revert_refund_impl(t, r).await
     }
 
     // ---- events ------------------------------------------------------------------------

@@ -13,9 +13,11 @@ pub use records::*;
 
 use async_trait::async_trait;
 use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
+use paylink_domain::checkout::{Payment, Refund};
 use paylink_domain::event::Event;
 use paylink_domain::id::{
-    ApiKeyId, CustomerId, EventId, MerchantId, OrderId, PaymentLinkId, ProductId, TaxRateId,
+    ApiKeyId, CheckoutSessionId, CustomerId, EventId, MerchantId, OrderId, PaymentId,
+    PaymentLinkId, ProductId, TaxRateId,
 };
 use paylink_domain::link::PaymentLink;
 use paylink_domain::settings::MerchantSettings;
@@ -184,6 +186,85 @@ pub trait Store: Send + Sync + 'static {
         f: &LinkFilter,
         page: &Page,
     ) -> StoreResult<Listed<PaymentLink>>;
+
+    // ---- checkout ----------------------------------------------------------------------
+    /// A link by slug, for the public pages (deleted links too, to answer 410).
+    async fn find_link_by_slug(&self, slug: &str) -> StoreResult<Option<PublicLink>>;
+    async fn record_view(&self, link: &PaymentLinkId) -> StoreResult<()>;
+    async fn stock_levels(
+        &self,
+        t: &Tenant,
+        products: &[ProductId],
+    ) -> StoreResult<Vec<(ProductId, StockLevel)>>;
+    /// When the earliest hold on the link ends (for `Retry-After`).
+    async fn next_hold_expiry(&self, link: &PaymentLinkId) -> StoreResult<Option<Timestamp>>;
+    /// Opens a session, holding one use of the link and the stock it needs, atomically.
+    /// Conflicts: `link_fully_reserved`, `link_used_up`, `link_inactive`, `sold_out`,
+    /// `stock_reserved`.
+    async fn start_checkout(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()>;
+    async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord>;
+    /// Records a payment attempt before the processor is called.
+    async fn begin_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+        stale_after_secs: i64,
+    ) -> StoreResult<AttemptClaim>;
+    /// The attempt needs the customer's action (3-D Secure).
+    async fn attempt_requires_action(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        reference: &str,
+    ) -> StoreResult<()>;
+    /// Takes a session waiting for the customer's action back into processing.
+    async fn claim_action(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// The attempt ended without a charge: the session stays open for another try. A
+    /// declined charge is recorded as a failed payment with its events.
+    async fn end_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        failed: Option<&Payment>,
+        events: &[Event],
+    ) -> StoreResult<()>;
+    /// Records a successful charge: the payment with its receipt number, the session
+    /// complete, the link's counts (and `paid` status), the held stock sold, an order paid,
+    /// and their events, in one transaction.
+    async fn complete_checkout(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        payment: &Payment,
+        response: &StoredResponse,
+        link_url: &str,
+    ) -> StoreResult<Completion>;
+    /// Expires open sessions past their time (every merchant), releasing their holds.
+    async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64>;
+
+    // ---- payments and refunds ----------------------------------------------------------
+    async fn get_payment(&self, t: &Tenant, id: &PaymentId) -> StoreResult<Payment>;
+    /// A payment with its receipt token, for the public receipt page.
+    async fn get_payment_public(
+        &self,
+        id: &PaymentId,
+    ) -> StoreResult<(Tenant, Payment, Option<String>)>;
+    async fn list_payments(
+        &self,
+        t: &Tenant,
+        f: &PaymentFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Payment>>;
+    /// Records a refund if it keeps the refunded total within the amount paid
+    /// (`refund_exceeds_payment`, `payment_not_refundable`); returns the updated payment.
+    async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment>;
+    /// Undoes a refund the processor refused.
+    async fn revert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<()>;
 
     // ---- events ------------------------------------------------------------------------
     async fn get_event(&self, t: &Tenant, id: &EventId) -> StoreResult<Event>;

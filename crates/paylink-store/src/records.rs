@@ -135,3 +135,76 @@ pub struct EventFilter {
     pub kind: Option<String>,
     pub created: Created,
 }
+
+/// A checkout to open: the session and what it holds.
+#[derive(Clone, Debug)]
+pub struct NewCheckout {
+    pub session: paylink_domain::checkout::CheckoutSession,
+    /// SHA-256 of the client secret; the secret itself is only shown to the customer.
+    pub secret_hash: String,
+    /// Units of each product to hold (products that track no stock are skipped).
+    pub stock: std::collections::BTreeMap<paylink_domain::id::ProductId, u32>,
+    pub now: Timestamp,
+}
+
+/// A checkout session as the store keeps it, with its tenant and payment attempt.
+#[derive(Clone, Debug)]
+pub struct CheckoutRecord {
+    pub tenant: crate::Tenant,
+    pub session: paylink_domain::checkout::CheckoutSession,
+    pub secret_hash: String,
+    pub attempt_no: i64,
+    pub attempt_status: Option<String>,
+    pub attempt_reference: Option<String>,
+    /// The first final answer, when the session is complete.
+    pub result: Option<StoredResponse>,
+}
+
+/// What a pay request may do with a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptClaim {
+    /// A new attempt is ours; charge with its key.
+    Claimed { attempt_no: i64 },
+    /// An earlier attempt was left processing (its request died): reconcile it with the
+    /// processor under the same key before anything else.
+    Resume { attempt_no: i64 },
+    /// Another request is paying this session right now.
+    Busy,
+    /// Already paid: this is the first answer.
+    Finished(StoredResponse),
+    /// The session expired; its reservation is released.
+    Expired,
+}
+
+/// The result of recording a successful charge.
+#[derive(Clone, Debug)]
+pub enum Completion {
+    /// Recorded now, with its receipt number.
+    Recorded(Box<paylink_domain::checkout::Payment>),
+    /// Someone recorded the session's payment first: their answer.
+    AlreadyComplete(StoredResponse),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PaymentFilter {
+    pub payment_link_id: Option<paylink_domain::id::PaymentLinkId>,
+    pub status: Option<String>,
+    pub created: Created,
+}
+
+/// A public link lookup: whose it is, and whether it was deleted.
+#[derive(Clone, Debug)]
+pub struct PublicLink {
+    pub tenant: crate::Tenant,
+    pub link: Versioned<paylink_domain::link::PaymentLink>,
+    pub deleted: bool,
+    /// Uses held by open checkouts.
+    pub reserved: i64,
+}
+
+/// Stock of one product: sellable now, and held by open checkouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StockLevel {
+    pub available: Option<i64>,
+    pub held: i64,
+}

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod events;
 pub mod orders;
 pub mod payment_links;
+pub mod payments;
 pub mod routes;
 pub mod settings;
 

@@ -16,6 +16,7 @@ use crate::auth::require_scope;
 use crate::error::ErrorBody;
 use crate::state::AppState;
 use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
+use paylink_domain::checkout::{Payment, Refund};
 use paylink_domain::event::Event;
 use paylink_domain::link::PaymentLink;
 
@@ -207,6 +208,50 @@ pub fn table() -> Vec<Route> {
             reg::<PaymentLink>,
             payment_links::cancel_link,
         ),
+        route(
+            get.clone(),
+            "/v1/payment_links/{id}/payments",
+            pl,
+            "List a link's payments",
+            Some("payments:read"),
+            200,
+            list::<Payment>,
+            payments::list_link_payments,
+        )
+        .query(params::<payments::PaymentListQuery>),
+        // payments
+        route(
+            get.clone(),
+            "/v1/payments",
+            "Payments",
+            "List payments",
+            Some("payments:read"),
+            200,
+            list::<Payment>,
+            payments::list_payments,
+        )
+        .query(params::<payments::PaymentListQuery>),
+        route(
+            get.clone(),
+            "/v1/payments/{id}",
+            "Payments",
+            "Retrieve a payment",
+            Some("payments:read"),
+            200,
+            reg::<Payment>,
+            payments::get_payment,
+        ),
+        route(
+            post.clone(),
+            "/v1/payments/{id}/refunds",
+            "Payments",
+            "Refund a payment, fully or partly",
+            Some("refunds:write"),
+            201,
+            reg::<Refund>,
+            payments::refund,
+        )
+        .body(reg::<payments::RefundIn>),
         // products
         route(
             post.clone(),

@@ -43,6 +43,12 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
 
 /// One round of every periodic job. Failures are logged and retried next round.
 pub async fn round(store: &dyn Store) {
+    // Checkouts past their time give their held uses and stock back.
+    match store.expire_checkouts(Timestamp::now(), 500).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(expired = n, "checkout sessions expired"),
+        Err(e) => tracing::warn!(error = %e, "expiring checkout sessions failed"),
+    }
     let cutoff = Timestamp::now().plus_seconds(-IDEMPOTENCY_RETENTION_SECS);
     match store.purge_idempotency_keys(cutoff).await {
         Ok(0) => {}

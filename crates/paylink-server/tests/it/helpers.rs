@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use paylink_processors::SimulatedProcessor;
 use paylink_server::config::Config;
 use paylink_store_sql::testing::{Backend, TestDatabase};
 use paylink_store_sql::{ConnectOptions, SqlStore};
@@ -18,6 +19,8 @@ pub struct TestApp {
     pub merchant_id: String,
     pub store: Arc<SqlStore>,
     pub client: reqwest::Client,
+    /// The processor the server charges through.
+    pub processor: Arc<SimulatedProcessor>,
     shutdown: CancellationToken,
     _db: TestDatabase,
 }
@@ -106,9 +109,34 @@ impl TestApp {
         tweak(&mut config);
         let shutdown = CancellationToken::new();
         let server_store: Arc<dyn paylink_store::Store> = store.clone();
-        tokio::spawn(paylink_server::serve(
+        let processor = Arc::new(SimulatedProcessor::default());
+        let quota = governor::Quota::per_second(
+            std::num::NonZeroU32::new(config.rate_limit_per_second).unwrap(),
+        )
+        .allow_burst(
+            std::num::NonZeroU32::new(config.rate_limit_burst.max(config.rate_limit_per_second))
+                .unwrap(),
+        );
+        let ip_quota = governor::Quota::per_second(
+            std::num::NonZeroU32::new(config.public_rate_limit_per_second).unwrap(),
+        )
+        .allow_burst(
+            std::num::NonZeroU32::new(
+                config
+                    .public_rate_limit_burst
+                    .max(config.public_rate_limit_per_second),
+            )
+            .unwrap(),
+        );
+        let state = paylink_server::state::AppState::with_processor(
             server_store,
             config,
+            processor.clone(),
+            quota,
+            ip_quota,
+        );
+        tokio::spawn(paylink_server::serve_state(
+            state,
             listener,
             shutdown.clone(),
         ));
@@ -123,6 +151,7 @@ impl TestApp {
             merchant_id: created.merchant.id.to_string(),
             store,
             client: reqwest::Client::new(),
+            processor,
             shutdown,
             _db: db,
         })
@@ -219,5 +248,50 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    /// `POST /api/public/links/{slug}/checkout` without a key.
+    pub async fn start_checkout(&self, slug: &str, body: Value) -> Resp {
+        self.call(
+            None,
+            Method::POST,
+            &format!("/api/public/links/{slug}/checkout"),
+            Some(body),
+            None,
+        )
+        .await
+    }
+
+    /// Pays a session with a card number.
+    pub async fn pay_card(&self, session: &Value, number: &str) -> Resp {
+        let body = json!({
+            "client_secret": session["client_secret"],
+            "payment_method": {"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"}},
+        });
+        self.call(
+            None,
+            Method::POST,
+            &format!(
+                "/api/public/checkout_sessions/{}/pay",
+                session["id"].as_str().unwrap()
+            ),
+            Some(body),
+            None,
+        )
+        .await
+    }
+
+    /// Starts a checkout with an e-mail and default quantities, then pays it with 4242….
+    pub async fn buy(&self, slug: &str) -> (Resp, Option<Resp>) {
+        let s = self
+            .start_checkout(slug, json!({"email": "buyer@example.com"}))
+            .await;
+        if s.status != 201 {
+            return (s, None);
+        }
+        let p = self.pay_card(&s.body, "4242424242424242").await;
+        (s, Some(p))
     }
 }

@@ -11,7 +11,9 @@ mod helpers;
 
 mod api_keys;
 mod catalog;
+mod checkout;
 mod cli;
+mod concurrency;
 mod errors;
 mod idempotency;
 mod links;

@@ -26,6 +26,8 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         )
         .await;
     let link = app.custom_link("Private", 100).await;
+    let (_, paid) = app.buy(link["slug"].as_str().unwrap()).await;
+    let payment = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
     let event = app.get("/v1/events?limit=1").await.body["data"][0]["id"]
         .as_str()
         .unwrap()
@@ -41,6 +43,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         ("payment_links", link["id"].as_str().unwrap()),
         ("events", event.as_str()),
         ("api_keys", key["id"].as_str().unwrap()),
+        ("payments", payment.as_str()),
     ];
     let other = app.other_merchant("Intruder").await;
     let mut checked = 0;
@@ -68,7 +71,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         r.assert_error(404, "resource_missing");
         checked += 1;
     }
-    assert!(checked >= 18, "only {checked} routes checked");
+    assert!(checked >= 21, "only {checked} routes checked");
     // Cross-merchant references inside bodies are not found either.
     let r = app
         .call(

@@ -1,0 +1,223 @@
+//! Payments and refunds, for the merchant.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use paylink_domain::checkout::{PaymentStatus, Refund};
+use paylink_domain::id::{PaymentId, PaymentLinkId, RefundId};
+use paylink_domain::money::Amount;
+use paylink_domain::time::Timestamp;
+use paylink_store::{PaymentFilter, StoreError};
+
+use super::{created as created_filter, not_found_as, path_id, List};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, Json, Query};
+use crate::list_query;
+use crate::state::AppState;
+
+list_query!(PaymentListQuery {
+    payment_link_id: Option<String>,
+    /// `succeeded`, `failed`, `partially_refunded` or `refunded`
+    status: Option<String>,
+    #[serde(rename = "created[gte]")]
+    created_gte: Option<String>,
+    #[serde(rename = "created[lte]")]
+    created_lte: Option<String>,
+});
+
+async fn list(
+    state: &AppState,
+    auth: &Auth,
+    q: &PaymentListQuery,
+    link: Option<PaymentLinkId>,
+    url: &str,
+) -> ApiResult<Response> {
+    if let Some(s) = &q.status {
+        if PaymentStatus::parse(s).is_none() {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                "status",
+                "Unknown payment status",
+            ));
+        }
+    }
+    let link = match (link, &q.payment_link_id) {
+        (Some(l), _) => Some(l),
+        (None, Some(raw)) => Some(PaymentLinkId::parse(raw).ok_or_else(|| {
+            ApiError::invalid(
+                "parameter_invalid",
+                "payment_link_id",
+                "Not a payment link id",
+            )
+        })?),
+        (None, None) => None,
+    };
+    let f = PaymentFilter {
+        payment_link_id: link,
+        status: q.status.clone(),
+        created: created_filter(&q.created_gte, &q.created_lte)?,
+    };
+    let l = state
+        .store
+        .list_payments(&auth.tenant, &f, &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, url)))
+}
+
+pub async fn list_payments(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<PaymentListQuery>,
+) -> ApiResult<Response> {
+    list(&state, &auth, &q, None, "/v1/payments").await
+}
+
+pub async fn list_link_payments(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<PaymentListQuery>,
+) -> ApiResult<Response> {
+    let link_id = path_id(&id, PaymentLinkId::parse, "payment link")?;
+    state
+        .store
+        .get_payment_link(&auth.tenant, &link_id)
+        .await
+        .map_err(not_found_as("payment link"))?;
+    list(
+        &state,
+        &auth,
+        &q,
+        Some(link_id),
+        &format!("/v1/payment_links/{id}/payments"),
+    )
+    .await
+}
+
+pub async fn get_payment(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, PaymentId::parse, "payment")?;
+    Ok(ok(&state
+        .store
+        .get_payment(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("payment"))?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    Duplicate,
+    Fraudulent,
+    RequestedByCustomer,
+}
+
+impl RefundReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::Duplicate => "duplicate",
+            RefundReason::Fraudulent => "fraudulent",
+            RefundReason::RequestedByCustomer => "requested_by_customer",
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundIn {
+    /// Default: everything not yet refunded.
+    pub amount: Option<Amount>,
+    pub reason: Option<RefundReason>,
+}
+
+/// Refunds part or all of a payment; the refunded total never exceeds what was paid.
+/// The refund is reserved in the database first, so two racing refunds cannot both pass.
+pub async fn refund(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(input): Json<RefundIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, PaymentId::parse, "payment")?;
+    let p = state
+        .store
+        .get_payment(t, &id)
+        .await
+        .map_err(not_found_as("payment"))?;
+    let remaining = p
+        .amount
+        .checked_sub(p.amount_refunded)
+        .unwrap_or(Amount::ZERO);
+    let amount = input.amount.unwrap_or(remaining);
+    if amount == Amount::ZERO {
+        return Err(ApiError::invalid(
+            "amount_invalid",
+            "amount",
+            "A refund must be at least one minor unit",
+        ));
+    }
+    let reference = p
+        .processor_reference
+        .clone()
+        .filter(|_| p.status != PaymentStatus::Failed);
+    let Some(reference) = reference else {
+        return Err(ApiError::conflict(
+            "payment_not_refundable",
+            "Only a succeeded payment can be refunded",
+        ));
+    };
+    let r = Refund {
+        id: RefundId::generate(),
+        payment_id: id,
+        amount,
+        currency: p.currency,
+        reason: input.reason.map(|r| r.as_str().to_owned()),
+        status: "succeeded".into(),
+        processor_reference: String::new(),
+        livemode: t.livemode,
+        created_at: Timestamp::now(),
+    };
+    state
+        .store
+        .insert_refund(t, &r)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict("refund_exceeds_payment") => ApiError::invalid(
+                "refund_exceeds_payment",
+                "amount",
+                format!(
+                    "At most {} can still be refunded",
+                    p.currency.format(remaining)
+                ),
+            ),
+            StoreError::Conflict(code) => {
+                ApiError::conflict(code, "This payment cannot be refunded")
+            }
+            e => e.into(),
+        })?;
+    match state
+        .processor
+        .refund(&reference, amount, r.id.as_str())
+        .await
+    {
+        Ok(processor_reference) => Ok(created(&Refund {
+            processor_reference,
+            ..r
+        })),
+        Err(e) => {
+            state.store.revert_refund(t, &r).await?;
+            Err(ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "processor_error",
+                "refund_failed",
+                format!("The processor refused the refund: {e}"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! The public JSON API: a link's preview, starting a checkout, paying it.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use paylink_domain::catalog::Address;
+use paylink_domain::checkout::{
+    custom_field_values, price, CheckoutSession, Choice, CustomerDetails, SessionStatus,
+};
+use paylink_domain::id::{random_base62, CheckoutSessionId};
+use paylink_domain::link::{
+    AdjustableQuantity, Collect, CustomField, Donation, LinkType, PaymentMethodType, Prefill,
+    SubscriptionTerms,
+};
+use paylink_domain::money::{Amount, Currency};
+use paylink_domain::tax::{PricingMode, Totals};
+use paylink_domain::text::{bounded_opt, email};
+use paylink_domain::time::Timestamp;
+use paylink_store::{NewCheckout, StoreError};
+
+use super::{find, gone, line_stock, unavailable, MerchantView};
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, Json};
+use crate::state::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PreviewLine {
+    pub product_id: Option<String>,
+    pub name: String,
+    pub image_url: Option<String>,
+    pub unit_amount: Amount,
+    pub quantity: u32,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+    pub hsa_fsa_eligible: bool,
+    pub tax_rate: Option<PreviewTax>,
+    /// Units that can still be bought, when the product tracks stock.
+    pub available: Option<i64>,
+    pub sold_out: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PreviewTax {
+    pub display_name: String,
+    pub percentage: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    #[schema(value_type = String, example = "payment_link_preview")]
+    pub object: &'static str,
+    pub slug: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: LinkType,
+    pub merchant: MerchantView,
+    pub currency: Currency,
+    pub line_items: Vec<PreviewLine>,
+    pub donation: Option<Donation>,
+    pub subscription: Option<SubscriptionTerms>,
+    pub pricing_mode: PricingMode,
+    /// At the default quantities (donations: the default amount or the minimum).
+    pub totals: Totals,
+    pub hsa_fsa_amount: Amount,
+    pub custom_fields: Vec<CustomField>,
+    pub collect: Collect,
+    pub payment_method_types: Vec<PaymentMethodType>,
+    pub prefill: Option<Prefill>,
+    pub expires_at: Option<Timestamp>,
+    pub livemode: bool,
+}
+
+pub async fn build_preview(
+    state: &AppState,
+    p: &paylink_store::PublicLink,
+) -> ApiResult<(Preview, paylink_domain::settings::MerchantSettings)> {
+    let settings = state
+        .store
+        .get_merchant(&p.tenant.merchant_id)
+        .await?
+        .settings;
+    let stock = line_stock(state, p).await?;
+    let link = &p.link.value;
+    let lines = link
+        .line_items
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let s = stock.get(i);
+            let available = s.and_then(|s| s.available);
+            PreviewLine {
+                product_id: l.product_id.as_ref().map(|p| p.to_string()),
+                name: l.name.clone(),
+                image_url: l.image_url.clone(),
+                unit_amount: l.unit_amount,
+                quantity: l.quantity,
+                adjustable_quantity: l.adjustable_quantity,
+                hsa_fsa_eligible: l.hsa_fsa_eligible,
+                tax_rate: if link.tax.collect {
+                    l.tax_rate.as_ref().map(|t| PreviewTax {
+                        display_name: t.display_name.clone(),
+                        percentage: t.percentage.to_string(),
+                    })
+                } else {
+                    None
+                },
+                available,
+                sold_out: s.is_some_and(|s| s.available.is_some_and(|a| a + s.held == 0)),
+            }
+        })
+        .collect();
+    let (totals, hsa) = match price(link, &Choice::default(), &settings) {
+        Ok(c) => (c.totals, c.hsa_fsa_amount),
+        Err(_) => (link.default_totals().unwrap_or_default(), Amount::ZERO),
+    };
+    let preview = Preview {
+        object: "payment_link_preview",
+        slug: link.slug.as_str().to_owned(),
+        title: link.title.clone(),
+        description: link.description.clone(),
+        image_url: link.image_url.clone(),
+        kind: link.kind,
+        merchant: MerchantView::from(&settings),
+        currency: link.currency,
+        line_items: lines,
+        donation: link.donation.clone(),
+        subscription: link.subscription,
+        pricing_mode: link.tax.pricing_mode,
+        totals,
+        hsa_fsa_amount: hsa,
+        custom_fields: link.custom_fields.clone(),
+        collect: link.collect,
+        payment_method_types: link.payment_method_types.clone(),
+        prefill: link.prefill.clone(),
+        expires_at: link.expires_at,
+        livemode: link.livemode,
+    };
+    Ok((preview, settings))
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<Response> {
+    let p = find(&state, &slug).await?;
+    let stock = line_stock(&state, &p).await?;
+    if let Some(code) = unavailable(&p, Timestamp::now(), &stock) {
+        return Err(gone(code, Some(&p.link.value)));
+    }
+    state.store.record_view(&p.link.value.id).await?;
+    Ok(ok(&build_preview(&state, &p).await?.0))
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutIn {
+    /// One quantity per line of the link, in order.
+    pub quantities: Option<Vec<u32>>,
+    /// Donations: the amount given.
+    pub amount: Option<Amount>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub billing_address: Option<Address>,
+    pub shipping_address: Option<Address>,
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CheckoutOut {
+    pub id: String,
+    #[schema(value_type = String, example = "checkout_session")]
+    pub object: &'static str,
+    pub status: SessionStatus,
+    pub expires_at: Timestamp,
+    pub amount_subtotal: Amount,
+    pub amount_tax: Amount,
+    pub amount_total: Amount,
+    pub hsa_fsa_amount: Amount,
+    pub currency: Currency,
+    /// Pays this session: send it with `POST /api/public/checkout_sessions/{id}/pay`.
+    pub client_secret: String,
+    pub checkout_url: String,
+}
+
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Opens a checkout session: prices the cart, checks the customer's details and holds one
+/// use of the link and the stock, all or nothing.
+pub async fn open_session(
+    state: &AppState,
+    slug: &str,
+    input: CheckoutIn,
+    id: Option<CheckoutSessionId>,
+) -> ApiResult<(CheckoutSession, String)> {
+    let p = find(state, slug).await?;
+    let now = Timestamp::now();
+    let stock = line_stock(state, &p).await?;
+    if let Some(code) = unavailable(&p, now, &stock) {
+        return Err(gone(code, Some(&p.link.value)));
+    }
+    let link = &p.link.value;
+    let settings = state
+        .store
+        .get_merchant(&p.tenant.merchant_id)
+        .await?
+        .settings;
+    let cart = price(
+        link,
+        &Choice {
+            quantities: input.quantities,
+            amount: input.amount,
+        },
+        &settings,
+    )?;
+    let custom = custom_field_values(link, &input.custom_fields)?;
+    let customer = customer_details(
+        link,
+        input.email,
+        input.name,
+        input.phone,
+        input.billing_address,
+        input.shipping_address,
+    )?;
+    let secret = format!("{}_secret_{}", "cs", random_base62());
+    let session = CheckoutSession {
+        id: id.unwrap_or_else(CheckoutSessionId::generate),
+        payment_link_id: link.id.clone(),
+        status: SessionStatus::Open,
+        currency: link.currency,
+        line_items: cart.lines,
+        amount_subtotal: cart.totals.amount_subtotal,
+        amount_tax: cart.totals.amount_tax,
+        amount_total: cart.totals.amount_total,
+        hsa_fsa_amount: cart.hsa_fsa_amount,
+        customer,
+        custom_fields: custom,
+        payment_id: None,
+        livemode: link.livemode,
+        expires_at: now.plus_seconds(settings.checkout_session_ttl.seconds()),
+        created_at: now,
+    };
+    let new = NewCheckout {
+        session: session.clone(),
+        secret_hash: secret_hash(&secret),
+        stock: cart.stock,
+        now,
+    };
+    match state.store.start_checkout(&p.tenant, &new).await {
+        Ok(()) => Ok((session, secret)),
+        Err(StoreError::Conflict(code @ ("link_fully_reserved" | "stock_reserved"))) => {
+            let next = state.store.next_hold_expiry(&link.id).await?.unwrap_or(now);
+            let mut e = ApiError::conflict(
+                code,
+                "Every remaining unit is held by customers checking out right now; try again shortly",
+            );
+            e.retry_after = Some(u64::try_from(next.unix() - now.unix()).unwrap_or(0).max(1));
+            Err(e)
+        }
+        Err(StoreError::Conflict("link_used_up")) => Err(gone("link_paid", Some(link))),
+        Err(StoreError::Conflict("sold_out")) => Err(gone("sold_out", Some(link))),
+        Err(StoreError::Conflict("link_inactive")) => Err(gone("link_inactive", Some(link))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn customer_details(
+    link: &paylink_domain::link::PaymentLink,
+    email_in: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    billing: Option<Address>,
+    shipping: Option<Address>,
+) -> ApiResult<CustomerDetails> {
+    let email_in = email_in.or_else(|| link.prefill.as_ref().and_then(|p| p.email.clone()));
+    let e = email_in.ok_or_else(|| {
+        ApiError::invalid(
+            "parameter_missing",
+            "email",
+            "An e-mail address is needed for the receipt",
+        )
+    })?;
+    email(&e, "email")?;
+    bounded_opt(name.as_deref(), "name", 1, 256)?;
+    let need = |present: bool, param: &'static str, what: &str| {
+        if present {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                "parameter_missing",
+                param,
+                format!("{what} is required"),
+            ))
+        }
+    };
+    need(
+        !link.collect.phone || phone.as_ref().is_some_and(|p| !p.trim().is_empty()),
+        "phone",
+        "A phone number",
+    )?;
+    need(
+        !link.collect.billing_address || billing.is_some(),
+        "billing_address",
+        "A billing address",
+    )?;
+    need(
+        !link.collect.shipping_address || shipping.is_some(),
+        "shipping_address",
+        "A shipping address",
+    )?;
+    if let Some(p) = &phone {
+        let ok = (3..=32).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_digit() || b" +-().".contains(&b));
+        if !ok {
+            return Err(ApiError::invalid(
+                "phone_invalid",
+                "phone",
+                "Enter a valid phone number",
+            ));
+        }
+    }
+    for (param, a) in [
+        ("billing_address", &billing),
+        ("shipping_address", &shipping),
+    ] {
+        if let Some(a) = a {
+            a.validate(param)?;
+            if a.line1.is_none() || a.country.is_none() {
+                return Err(ApiError::invalid(
+                    "parameter_missing",
+                    param,
+                    "An address needs at least line1 and country",
+                ));
+            }
+        }
+    }
+    Ok(CustomerDetails {
+        email: Some(e),
+        name,
+        phone,
+        billing_address: billing,
+        shipping_address: shipping,
+    })
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Json(input): Json<CheckoutIn>,
+) -> ApiResult<Response> {
+    let (session, secret) = open_session(&state, &slug, input, None).await?;
+    let out = CheckoutOut {
+        id: session.id.to_string(),
+        object: "checkout_session",
+        status: session.status,
+        expires_at: session.expires_at,
+        amount_subtotal: session.amount_subtotal,
+        amount_tax: session.amount_tax,
+        amount_total: session.amount_total,
+        hsa_fsa_amount: session.hsa_fsa_amount,
+        currency: session.currency,
+        checkout_url: format!("{}/c/{}?s={}", state.public_url, session.id, secret),
+        client_secret: secret,
+    };
+    Ok(created(&out))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardIn {
+    #[schema(value_type = String)]
+    pub number: secrecy::SecretString,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    #[schema(value_type = String)]
+    pub cvc: secrecy::SecretString,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethodIn {
+    #[serde(rename = "type")]
+    pub kind: PaymentMethodType,
+    pub card: Option<CardIn>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayIn {
+    pub client_secret: String,
+    pub payment_method: PaymentMethodIn,
+}
+
+pub async fn pay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(input): Json<PayIn>,
+) -> ApiResult<Response> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let answer = super::pay::pay(&state, &id, &input.client_secret, input.payment_method).await?;
+    Ok(answer.into_response())
+}
+
+/// An HTTP status for a stored answer.
+pub fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+}

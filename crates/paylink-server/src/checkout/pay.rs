@@ -1,0 +1,379 @@
+//! Paying a checkout session, so that a customer is never charged twice.
+//!
+//! 1. The attempt is recorded (`processing`, with its number) before the processor is
+//!    called; only one request at a time can hold it.
+//! 2. The processor is called with the key `{session}:{attempt}`, so repeating the call
+//!    can never make a second charge.
+//! 3. The outcome is recorded in one transaction with everything it changes.
+//!
+//! If the process dies between 2 and 3, the attempt stays `processing`; the next pay
+//! request after `attempt_stale_after_secs` resumes it under the same key, asking the
+//! processor what happened before charging again. A completed session answers its first
+//! result to every later request.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use paylink_domain::checkout::{CardDetails, Payment, PaymentMethodDetails, PaymentStatus};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{random_base62, CheckoutSessionId, PaymentId};
+use paylink_domain::link::{PaymentLink, PaymentMethodType};
+use paylink_domain::money::Amount;
+use paylink_domain::time::Timestamp;
+use paylink_processors::{
+    CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, ProcessorError,
+};
+use paylink_store::{AttemptClaim, CheckoutRecord, Completion, StoreError, StoredResponse};
+
+use super::api::{secret_hash, status_of, PaymentMethodIn};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A pay answer: what the customer is told, kept so that it can be replayed.
+#[derive(Debug, Clone)]
+pub struct PayAnswer {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl PayAnswer {
+    fn stored(s: &StoredResponse) -> Self {
+        Self {
+            status: s.status,
+            body: serde_json::from_slice(&s.body).unwrap_or_default(),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut res = (status_of(self.status), self.body.to_string()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.body.get("status").and_then(|s| s.as_str()) == Some("succeeded")
+    }
+}
+
+/// Loads a session and checks the customer's secret (in constant time).
+pub async fn authorize(
+    state: &AppState,
+    id: &CheckoutSessionId,
+    secret: &str,
+) -> ApiResult<CheckoutRecord> {
+    let rec = state.store.get_checkout(id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("checkout session"),
+        e => e.into(),
+    })?;
+    let given = secret_hash(secret);
+    let same = given.len() == rec.secret_hash.len()
+        && given
+            .bytes()
+            .zip(rec.secret_hash.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(ApiError::not_found("checkout session"));
+    }
+    Ok(rec)
+}
+
+fn method_data(link: &PaymentLink, m: PaymentMethodIn) -> ApiResult<PaymentMethodData> {
+    if !link.payment_method_types.contains(&m.kind) {
+        return Err(ApiError::invalid(
+            "payment_method_not_allowed",
+            "payment_method.type",
+            "This payment link does not accept that payment method",
+        ));
+    }
+    match (m.kind, m.card) {
+        (PaymentMethodType::Card, Some(c)) => Ok(PaymentMethodData::Card {
+            number: c.number,
+            exp_month: c.exp_month,
+            exp_year: c.exp_year,
+            cvc: c.cvc,
+        }),
+        (PaymentMethodType::Card, None) => Err(ApiError::invalid(
+            "parameter_missing",
+            "payment_method.card",
+            "Card details are required",
+        )),
+        (PaymentMethodType::Wallet, None) => Ok(PaymentMethodData::Wallet),
+        (PaymentMethodType::Wallet, Some(_)) => Err(ApiError::invalid(
+            "parameter_invalid",
+            "payment_method.card",
+            "A wallet payment takes no card details",
+        )),
+    }
+}
+
+pub async fn pay(
+    state: &AppState,
+    id: &CheckoutSessionId,
+    secret: &str,
+    method: PaymentMethodIn,
+) -> ApiResult<PayAnswer> {
+    let rec = authorize(state, id, secret).await?;
+    let link = state
+        .store
+        .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
+        .await?
+        .value;
+    let kind = method.kind;
+    let data = method_data(&link, method)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match state
+            .store
+            .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
+            .await?
+        {
+            AttemptClaim::Finished(s) => return Ok(PayAnswer::stored(&s)),
+            AttemptClaim::Expired => {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "gone",
+                    "checkout_session_expired",
+                    "This checkout expired; start again",
+                ))
+            }
+            AttemptClaim::Claimed { attempt_no } => {
+                return charge(state, &rec, &link, attempt_no, kind, data, secret, false).await
+            }
+            AttemptClaim::Resume { attempt_no } => {
+                return charge(state, &rec, &link, attempt_no, kind, data, secret, true).await
+            }
+            AttemptClaim::Busy if tokio::time::Instant::now() < deadline => {
+                // Another request is paying this session: wait for its answer.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            AttemptClaim::Busy => {
+                let mut e = ApiError::conflict(
+                    "payment_in_progress",
+                    "This checkout is being paid right now",
+                );
+                e.retry_after = Some(1);
+                return Err(e);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn charge(
+    state: &AppState,
+    rec: &CheckoutRecord,
+    link: &PaymentLink,
+    attempt_no: i64,
+    kind: PaymentMethodType,
+    data: PaymentMethodData,
+    secret: &str,
+    resume: bool,
+) -> ApiResult<PayAnswer> {
+    let key = format!("{}:{attempt_no}", rec.session.id);
+    let timeout = Duration::from_millis(state.config.processor_timeout_ms);
+    let processor = state.processor.clone();
+    let request = ChargeRequest {
+        idempotency_key: key.clone(),
+        amount: rec.session.amount_total,
+        currency: rec.session.currency,
+        method: data,
+        hsa_fsa_eligible_amount: rec.session.hsa_fsa_amount,
+        description: link.title.clone(),
+    };
+    let call = async {
+        if resume {
+            tracing::warn!(checkout_session.id = %rec.session.id, attempt = attempt_no, "resuming an attempt left processing");
+            if let Some(known) = processor.find_charge(&key).await? {
+                return Ok(known);
+            }
+        }
+        processor.charge(request).await
+    };
+    let outcome = match tokio::time::timeout(timeout, call).await {
+        Ok(o) => o,
+        Err(_) => {
+            // We cannot know whether it charged: the attempt stays `processing` and the
+            // next request reconciles it under the same key.
+            tracing::warn!(checkout_session.id = %rec.session.id, "processor timed out");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "processor_error",
+                "processor_timeout",
+                "The payment processor did not answer in time; try again in a moment",
+            ));
+        }
+    };
+    settle(state, rec, link, attempt_no, kind, outcome, secret).await
+}
+
+fn card_details(card: &Option<CardSummary>) -> Option<CardDetails> {
+    card.as_ref().map(|c| CardDetails {
+        brand: c.brand.as_str().to_owned(),
+        last4: c.last4.clone(),
+        exp_month: c.exp_month,
+        exp_year: c.exp_year,
+    })
+}
+
+fn new_payment(
+    rec: &CheckoutRecord,
+    link: &PaymentLink,
+    kind: PaymentMethodType,
+    card: &Option<CardSummary>,
+    processor: &str,
+) -> Payment {
+    let s = &rec.session;
+    Payment {
+        id: PaymentId::generate(),
+        payment_link_id: link.id.clone(),
+        checkout_session_id: s.id.clone(),
+        order_id: link.order_id.clone(),
+        subscription_id: None,
+        amount: s.amount_total,
+        amount_tax: s.amount_tax,
+        amount_refunded: Amount::ZERO,
+        currency: s.currency,
+        status: PaymentStatus::Succeeded,
+        failure_code: None,
+        customer: s.customer.clone(),
+        custom_fields: s.custom_fields.clone(),
+        line_items: s.line_items.clone(),
+        payment_method: PaymentMethodDetails {
+            kind,
+            card: card_details(card),
+        },
+        processor: processor.to_owned(),
+        processor_reference: None,
+        hsa_fsa_amount: s.hsa_fsa_amount,
+        receipt_number: None,
+        receipt_url: None,
+        livemode: s.livemode,
+        created_at: Timestamp::now(),
+    }
+}
+
+/// Where the customer goes after paying.
+pub fn redirect_url(link: &PaymentLink, session: &CheckoutSessionId, receipt_url: &str) -> String {
+    match &link.success_url {
+        Some(u) => u.replace("{CHECKOUT_SESSION_ID}", session.as_str()),
+        None => receipt_url.to_owned(),
+    }
+}
+
+/// Records a processor outcome and makes the customer's answer.
+pub async fn settle(
+    state: &AppState,
+    rec: &CheckoutRecord,
+    link: &PaymentLink,
+    attempt_no: i64,
+    kind: PaymentMethodType,
+    outcome: Result<ChargeOutcome, ProcessorError>,
+    secret: &str,
+) -> ApiResult<PayAnswer> {
+    let id = &rec.session.id;
+    let t = &rec.tenant;
+    match outcome {
+        Ok(ChargeOutcome::Succeeded { reference, card }) => {
+            let mut p = new_payment(rec, link, kind, &card, state.processor.name());
+            p.processor_reference = Some(reference);
+            let receipt_url = format!("{}/r/{}?t={}", state.public_url, p.id, random_base62());
+            p.receipt_url = Some(receipt_url.clone());
+            let body = json!({
+                "status": "succeeded",
+                "payment_id": p.id,
+                "receipt_url": receipt_url,
+                "redirect_url": redirect_url(link, id, &receipt_url),
+            });
+            let stored = StoredResponse {
+                status: 200,
+                body: body.to_string().into_bytes(),
+            };
+            let link_url = format!("{}/l/{}", state.public_url, link.slug.as_str());
+            match state
+                .store
+                .complete_checkout(id, attempt_no, &p, &stored, &link_url)
+                .await?
+            {
+                Completion::Recorded(p) => {
+                    tracing::info!(payment.id = %p.id, checkout_session.id = %id, amount = p.amount.minor(), "payment succeeded");
+                    Ok(PayAnswer { status: 200, body })
+                }
+                Completion::AlreadyComplete(first) => Ok(PayAnswer::stored(&first)),
+            }
+        }
+        Ok(ChargeOutcome::Declined { code, card }) => {
+            let mut p = new_payment(rec, link, kind, &card, state.processor.name());
+            p.status = PaymentStatus::Failed;
+            p.failure_code = Some(code.to_owned());
+            let ev = Event::new(EventType::PaymentFailed, &p, t.livemode, p.created_at);
+            state
+                .store
+                .end_attempt(id, attempt_no, Some(&p), &[ev])
+                .await?;
+            Ok(PayAnswer {
+                status: 402,
+                body: declined(code, decline_message(code)),
+            })
+        }
+        Ok(ChargeOutcome::RequiresAction { reference, .. }) => {
+            state
+                .store
+                .attempt_requires_action(id, attempt_no, &reference)
+                .await?;
+            let url = format!("{}/c/{}/authenticate?s={}", state.public_url, id, secret);
+            Ok(PayAnswer {
+                status: 200,
+                body: json!({"status": "requires_action", "next_action": {"type": "redirect", "redirect_url": url}}),
+            })
+        }
+        Err(ProcessorError::Invalid(code)) => {
+            state.store.end_attempt(id, attempt_no, None, &[]).await?;
+            let message = match code {
+                "invalid_card_number" => "The card number is not valid",
+                "invalid_expiry" => "The expiry date is not valid",
+                "invalid_cvc" => "The security code is not valid",
+                _ => "The payment details are not valid",
+            };
+            let param = match code {
+                "invalid_expiry" => "payment_method.card.exp_month",
+                "invalid_cvc" => "payment_method.card.cvc",
+                _ => "payment_method.card.number",
+            };
+            Err(ApiError::invalid(code, param, message))
+        }
+        Err(ProcessorError::Retryable(code)) => {
+            // A retryable error means nothing was charged: the session is free to try again.
+            state.store.end_attempt(id, attempt_no, None, &[]).await?;
+            let mut body = declined(code, "The payment could not be processed; please try again");
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert("retryable".into(), json!(true));
+            }
+            Ok(PayAnswer { status: 402, body })
+        }
+    }
+}
+
+fn declined(code: &str, message: &str) -> serde_json::Value {
+    json!({
+        "status": "failed",
+        "decline_code": code,
+        "error": {"type": "processor_error", "code": code, "message": message, "param": null},
+    })
+}
+
+pub fn decline_message(code: &str) -> &'static str {
+    match code {
+        "insufficient_funds" => "Your card has insufficient funds",
+        "expired_card" => "Your card has expired",
+        "hsa_fsa_ineligible" => "This HSA/FSA card can only pay for eligible items",
+        "authentication_failed" => "The card's authentication failed",
+        _ => "Your card was declined",
+    }
+}

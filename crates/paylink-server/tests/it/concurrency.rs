@@ -1,0 +1,137 @@
+//! Never oversold: many customers at once against payment limits and shared stock.
+//!
+//! Each run starts N customers at once (each starts a checkout and pays it with 4242…),
+//! with a seeded random delay before each, so every run interleaves differently. Runs per
+//! case: `PAYLINK_CONCURRENCY_RUNS` (default 3).
+
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+const N: usize = 50;
+
+fn runs() -> u64 {
+    std::env::var("PAYLINK_CONCURRENCY_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Starts `N` buyers at once over `slugs`; returns how many paid.
+async fn stampede(app: &TestApp, slugs: &[String], seed: u64) -> usize {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let delay = std::time::Duration::from_micros(rng.random_range(0..3000));
+        let slug = slugs[rng.random_range(0..slugs.len())].clone();
+        let (client, base) = (app.client.clone(), app.base.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let s = client
+                .post(format!("{base}/api/public/links/{slug}/checkout"))
+                .json(&json!({"email": format!("buyer{i}@example.com")}))
+                .send()
+                .await
+                .unwrap();
+            let status = s.status().as_u16();
+            let body: serde_json::Value = s.json().await.unwrap();
+            if status != 201 {
+                assert!(matches!(status, 409 | 410), "unexpected {status}: {body}");
+                return false;
+            }
+            let pay = json!({"client_secret": body["client_secret"], "payment_method": {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}}});
+            let r = client
+                .post(format!("{base}/api/public/checkout_sessions/{}/pay", body["id"].as_str().unwrap()))
+                .json(&pay)
+                .send()
+                .await
+                .unwrap();
+            let ok = r.status() == 200;
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert!(ok && v["status"] == "succeeded", "a held checkout failed to pay: {v}");
+            true
+        }));
+    }
+    let mut paid = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            paid += 1;
+        }
+    }
+    paid
+}
+
+both!(
+    payments_limit_is_never_exceeded,
+    shared_stock_is_never_oversold
+);
+
+async fn payments_limit_is_never_exceeded(app: TestApp) {
+    let mut oversold = 0;
+    let mut total_runs = 0;
+    for k in [1usize, 3, 10] {
+        for run in 0..runs() {
+            let l = app.create("/v1/payment_links", json!({"title": format!("Limited {k}/{run}"), "amount": 1000, "payments_limit": k})).await;
+            let slug = l["slug"].as_str().unwrap().to_owned();
+            let paid = stampede(&app, &[slug], 1000 * k as u64 + run).await;
+            let after = app
+                .get(&format!("/v1/payment_links/{}", l["id"].as_str().unwrap()))
+                .await;
+            let count = after.body["payments_count"].as_u64().unwrap() as usize;
+            oversold += count.saturating_sub(k);
+            assert_eq!(
+                (paid, count),
+                (k, k),
+                "K={k} run {run}: {paid} paid, {count} recorded"
+            );
+            assert_eq!(after.body["status"], "paid");
+            let listed = app
+                .get(&format!(
+                    "/v1/payment_links/{}/payments?limit=100",
+                    l["id"].as_str().unwrap()
+                ))
+                .await;
+            assert_eq!(listed.body["data"].as_array().unwrap().len(), k);
+            total_runs += 1;
+        }
+    }
+    eprintln!(
+        "concurrency[{:?}]: {total_runs} runs × N={N} × K∈{{1,3,10}}: oversold {oversold}",
+        app.backend
+    );
+    assert_eq!(oversold, 0);
+}
+
+async fn shared_stock_is_never_oversold(app: TestApp) {
+    const STOCK: usize = 7;
+    for run in 0..runs() {
+        let p = app.create("/v1/products", json!({"name": format!("Limited edition {run}"), "unit_amount": 500, "inventory": {"available": STOCK}})).await;
+        let mut slugs = Vec::new();
+        for i in 0..3 {
+            let l = app.create("/v1/payment_links", json!({"title": format!("Edition shop {i}"), "line_items": [{"product_id": p["id"]}]})).await;
+            slugs.push(l["slug"].as_str().unwrap().to_owned());
+        }
+        let paid = stampede(&app, &slugs, 77 + run).await;
+        let after = app
+            .get(&format!("/v1/products/{}", p["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(
+            (paid, after.body["inventory"]["available"].as_u64()),
+            (STOCK, Some(0)),
+            "run {run}"
+        );
+        let (held,): (i64,) = sqlx::query_as("SELECT inventory_held FROM products WHERE id = $1")
+            .bind(p["id"].as_str().unwrap())
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(held, 0);
+    }
+    eprintln!(
+        "concurrency[{:?}]: {} runs × N={N} over 3 links × stock {STOCK}: oversold 0",
+        app.backend,
+        runs()
+    );
+}

@@ -1,0 +1,697 @@
+//! Checkout on SQL: reservations, payment attempts, completion, expiry and refunds.
+//!
+//! Every reservation is a conditional `UPDATE` inside the session's transaction
+//! (`… WHERE payments_count + reserved_count < payments_limit`, `… WHERE
+//! inventory_available >= $q`). PostgreSQL re-checks the condition after taking the row
+//! lock and SQLite runs one writer at a time, so no interleaving can oversell. Locks are
+//! taken in one order everywhere (link, then products by id) so transactions never
+//! deadlock.
+
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use paylink_domain::catalog::{Order, OrderStatus};
+use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{CheckoutSessionId, MerchantId, PaymentId, PaymentLinkId, ProductId};
+use paylink_domain::link::{LinkStatus, PaymentLink};
+use paylink_domain::time::Timestamp;
+use paylink_store::*;
+
+use crate::catalog::json;
+use crate::events::insert_events;
+use crate::links::{link, LINK_COLS};
+use crate::sql::{int, json_col, opt_int, Arg, Sql};
+use crate::{backend, on_constraint, SqlStore};
+
+const SESSION_COLS: &str =
+    "merchant_id, livemode, status, secret_hash, attempt_no, attempt_status, \
+    attempt_reference, result_status, result, data";
+pub(crate) const PAYMENT_COLS: &str =
+    "status, amount_refunded, receipt_token, merchant_id, livemode, data";
+
+fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
+    row.try_get(col).map_err(backend)
+}
+
+fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
+    row.try_get(col).map_err(backend)
+}
+
+fn tenant_of(row: &AnyRow) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        merchant_id: MerchantId::from_trusted(text(row, "merchant_id")?),
+        livemode: int(row, "livemode")? != 0,
+    })
+}
+
+fn session_status(s: &str) -> SessionStatus {
+    match s {
+        "complete" => SessionStatus::Complete,
+        "expired" => SessionStatus::Expired,
+        _ => SessionStatus::Open,
+    }
+}
+
+pub(crate) fn record(row: &AnyRow) -> StoreResult<CheckoutRecord> {
+    let mut session: CheckoutSession = json_col(row, "data")?;
+    session.status = session_status(&text(row, "status")?);
+    let result = match (opt_int(row, "result_status")?, opt_text(row, "result")?) {
+        (Some(status), Some(body)) => Some(StoredResponse {
+            status: u16::try_from(status).map_err(backend)?,
+            body: body.into_bytes(),
+        }),
+        _ => None,
+    };
+    Ok(CheckoutRecord {
+        tenant: tenant_of(row)?,
+        session,
+        secret_hash: text(row, "secret_hash")?,
+        attempt_no: int(row, "attempt_no")?,
+        attempt_status: opt_text(row, "attempt_status")?,
+        attempt_reference: opt_text(row, "attempt_reference")?,
+        result,
+    })
+}
+
+pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
+    let mut p: Payment = json_col(row, "data")?;
+    let status = text(row, "status")?;
+    p.status = PaymentStatus::parse(&status)
+        .ok_or_else(|| backend(format!("unknown payment status `{status}`")))?;
+    p.amount_refunded = paylink_domain::money::Amount::new(int(row, "amount_refunded")?)
+        .ok_or_else(|| backend("bad amount_refunded"))?;
+    Ok(p)
+}
+
+/// Expires open sessions past their time that match `filter` (SQL after `WHERE …`, with
+/// its own `$1..` numbering), releasing their holds and writing their events.
+pub(crate) async fn expire_where(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    filter: &str,
+    args: Vec<Arg>,
+) -> StoreResult<u64> {
+    let mut q = Sql::new(
+        "UPDATE checkout_sessions SET status = 'expired' WHERE status = 'open' AND expires_at <= ",
+    );
+    q.bind(now.unix());
+    q.push(" AND (attempt_status IS NULL OR attempt_status = 'requires_action')");
+    q.append(filter, args);
+    q.push(" RETURNING id, merchant_id, livemode, payment_link_id, stock, data");
+    let rows = q.query().fetch_all(&mut *conn).await.map_err(backend)?;
+    for row in &rows {
+        let t = tenant_of(row)?;
+        let link_id = text(row, "payment_link_id")?;
+        let stock: BTreeMap<String, u32> = json_col(row, "stock")?;
+        release(conn, &link_id, &stock).await?;
+        let mut session: CheckoutSession = json_col(row, "data")?;
+        session.status = SessionStatus::Expired;
+        insert_events(
+            conn,
+            &t,
+            &[Event::new(
+                EventType::CheckoutSessionExpired,
+                &session,
+                t.livemode,
+                now,
+            )],
+        )
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Gives a session's held use and stock back.
+async fn release(
+    conn: &mut AnyConnection,
+    link_id: &str,
+    stock: &BTreeMap<String, u32>,
+) -> StoreResult<()> {
+    let mut q = Sql::new("UPDATE payment_links SET reserved_count = reserved_count - 1, version = version + 1 WHERE id = ");
+    q.bind(link_id);
+    q.query().execute(&mut *conn).await.map_err(backend)?;
+    for (product, units) in stock {
+        let mut q = Sql::new("UPDATE products SET inventory_available = inventory_available + ");
+        q.bind(i64::from(*units))
+            .push(", inventory_held = inventory_held - ")
+            .bind(i64::from(*units));
+        q.push(" WHERE id = ")
+            .bind(product.as_str())
+            .push(" AND inventory_available IS NOT NULL");
+        q.query().execute(&mut *conn).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    pub(crate) async fn start_checkout_impl(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let link_id = c.session.payment_link_id.as_str();
+        // Holds that ran out are released first, so they never block a new customer.
+        expire_where(
+            &mut w.tx,
+            c.now,
+            " AND payment_link_id = $1",
+            vec![link_id.into()],
+        )
+        .await?;
+
+        let mut q = Sql::new(
+            "UPDATE payment_links SET reserved_count = reserved_count + 1, checkouts_started = checkouts_started + 1, \
+             version = version + 1 WHERE id = ",
+        );
+        q.bind(link_id).push(" AND ").tenant(t);
+        q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ").bind(c.now.unix());
+        q.push(
+            ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit)",
+        );
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 0
+        {
+            let mut q = Sql::new("SELECT status, payments_limit, payments_count, reserved_count FROM payment_links WHERE id = ");
+            q.bind(link_id);
+            let row = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+            let limit = opt_int(&row, "payments_limit")?;
+            let (paid, held) = (int(&row, "payments_count")?, int(&row, "reserved_count")?);
+            let status = text(&row, "status")?;
+            return Err(StoreError::Conflict(match limit {
+                _ if status != "active" => "link_inactive",
+                Some(l) if paid >= l => "link_used_up",
+                Some(l) if paid + held >= l => "link_fully_reserved",
+                _ => "link_inactive",
+            }));
+        }
+
+        // Products in id order: the same lock order as every other transaction.
+        let mut held: BTreeMap<String, u32> = BTreeMap::new();
+        for (product, units) in &c.stock {
+            let n = i64::from(*units);
+            let mut q =
+                Sql::new("UPDATE products SET inventory_available = inventory_available - ");
+            q.bind(n)
+                .push(", inventory_held = inventory_held + ")
+                .bind(n);
+            q.push(" WHERE id = ")
+                .bind(product.as_str())
+                .push(" AND ")
+                .tenant(t);
+            q.push(" AND inventory_available IS NOT NULL AND inventory_available >= ")
+                .bind(n);
+            if q.query()
+                .execute(&mut *w.tx)
+                .await
+                .map_err(backend)?
+                .rows_affected()
+                == 1
+            {
+                held.insert(product.to_string(), *units);
+                continue;
+            }
+            let mut q =
+                Sql::new("SELECT inventory_available, inventory_held FROM products WHERE id = ");
+            q.bind(product.as_str());
+            let row = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?;
+            let Some(row) = row else { continue };
+            let Some(available) = opt_int(&row, "inventory_available")? else {
+                continue;
+            };
+            // Not enough: sold out, or only while other checkouts hold the rest.
+            let reason = if available + int(&row, "inventory_held")? >= n {
+                "stock_reserved"
+            } else {
+                "sold_out"
+            };
+            return Err(StoreError::Conflict(reason));
+        }
+
+        let mut q = Sql::new(
+            "INSERT INTO checkout_sessions (id, merchant_id, livemode, payment_link_id, created_at, expires_at, status, \
+             secret_hash, stock, data) VALUES (",
+        );
+        let s = &c.session;
+        q.bind(s.id.as_str())
+            .push(", ")
+            .bind(t.merchant_id.as_str())
+            .push(", ")
+            .bind(t.livemode);
+        q.push(", ")
+            .bind(link_id)
+            .push(", ")
+            .bind(s.created_at.unix())
+            .push(", ")
+            .bind(s.expires_at.unix());
+        q.push(", 'open', ")
+            .bind(c.secret_hash.as_str())
+            .push(", ")
+            .bind(json(&held)?)
+            .push(", ")
+            .bind(json(s)?)
+            .push(")");
+        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        w.commit().await
+    }
+
+    pub(crate) async fn begin_attempt_impl(
+        &self,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+        stale_after: i64,
+    ) -> StoreResult<AttemptClaim> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(&format!("SELECT expires_at, attempt_started_at, {SESSION_COLS} FROM checkout_sessions WHERE id = "));
+        q.bind(id.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let rec = record(&row)?;
+        let attempt = rec.attempt_no;
+        let claim = match rec.session.status {
+            SessionStatus::Complete => AttemptClaim::Finished(
+                rec.result
+                    .ok_or_else(|| backend("complete session without a result"))?,
+            ),
+            SessionStatus::Expired => AttemptClaim::Expired,
+            SessionStatus::Open if rec.attempt_status.as_deref() == Some("processing") => {
+                let started = opt_int(&row, "attempt_started_at")?.unwrap_or(0);
+                if started < now.unix() - stale_after {
+                    let mut q = Sql::new("UPDATE checkout_sessions SET attempt_started_at = ");
+                    q.bind(now.unix())
+                        .push(" WHERE id = ")
+                        .bind(id.as_str())
+                        .push(" AND attempt_no = ")
+                        .bind(attempt);
+                    q.push(" AND attempt_started_at = ").bind(started);
+                    match q
+                        .query()
+                        .execute(&mut *w.tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected()
+                    {
+                        1 => AttemptClaim::Resume {
+                            attempt_no: attempt,
+                        },
+                        _ => AttemptClaim::Busy,
+                    }
+                } else {
+                    AttemptClaim::Busy
+                }
+            }
+            SessionStatus::Open if int(&row, "expires_at")? <= now.unix() => {
+                expire_where(&mut w.tx, now, " AND id = $1", vec![id.as_str().into()]).await?;
+                AttemptClaim::Expired
+            }
+            SessionStatus::Open => {
+                let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
+                     attempt_reference = NULL, attempt_started_at = ");
+                q.bind(now.unix())
+                    .push(" WHERE id = ")
+                    .bind(id.as_str())
+                    .push(" AND attempt_no = ")
+                    .bind(attempt);
+                q.push(" AND status = 'open'");
+                match q
+                    .query()
+                    .execute(&mut *w.tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected()
+                {
+                    1 => AttemptClaim::Claimed {
+                        attempt_no: attempt + 1,
+                    },
+                    _ => AttemptClaim::Busy,
+                }
+            }
+        };
+        w.commit().await?;
+        Ok(claim)
+    }
+
+    pub(crate) async fn end_attempt_impl(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        failed: Option<&Payment>,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE checkout_sessions SET attempt_status = NULL, attempt_reference = NULL WHERE id = ");
+        q.bind(id.as_str())
+            .push(" AND attempt_no = ")
+            .bind(attempt_no)
+            .push(" AND status = 'open'");
+        q.push(" RETURNING merchant_id, livemode");
+        let Some(row) = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(());
+        };
+        let t = tenant_of(&row)?;
+        if let Some(p) = failed {
+            insert_payment(&mut w.tx, &t, p, None).await?;
+        }
+        insert_events(&mut w.tx, &t, events).await?;
+        w.commit().await
+    }
+
+    pub(crate) async fn complete_checkout_impl(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        payment: &Payment,
+        response: &StoredResponse,
+        link_url: &str,
+    ) -> StoreResult<Completion> {
+        let now = payment.created_at;
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(&format!(
+            "SELECT stock, {SESSION_COLS} FROM checkout_sessions WHERE id = "
+        ));
+        q.bind(id.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let rec = record(&row)?;
+        if rec.session.status == SessionStatus::Complete {
+            let result = rec
+                .result
+                .ok_or_else(|| backend("complete session without a result"))?;
+            return Ok(Completion::AlreadyComplete(result));
+        }
+        if rec.session.status != SessionStatus::Open || rec.attempt_no != attempt_no {
+            return Err(StoreError::Conflict("checkout_not_open"));
+        }
+        let t = rec.tenant.clone();
+        let stock: BTreeMap<String, u32> = json_col(&row, "stock")?;
+
+        let mut session = rec.session;
+        session.status = SessionStatus::Complete;
+        session.payment_id = Some(payment.id.clone());
+        let mut q = Sql::new("UPDATE checkout_sessions SET status = 'complete', attempt_status = NULL, payment_id = ");
+        q.bind(payment.id.as_str())
+            .push(", result_status = ")
+            .bind(i64::from(response.status));
+        q.push(", result = ")
+            .bind(String::from_utf8_lossy(&response.body).into_owned());
+        q.push(", data = ")
+            .bind(json(&session)?)
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND status = 'open'");
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+
+        // Receipt numbers count up per merchant.
+        let mut q = Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
+        q.bind(t.merchant_id.as_str())
+            .push(" RETURNING receipt_seq");
+        let seq = int(
+            &q.query().fetch_one(&mut *w.tx).await.map_err(backend)?,
+            "receipt_seq",
+        )?;
+        let mut payment = payment.clone();
+        payment.receipt_number = Some(format!("R-{seq:06}"));
+        let token = payment
+            .receipt_url
+            .as_deref()
+            .and_then(|u| u.split("t=").nth(1))
+            .map(str::to_owned);
+        insert_payment(&mut w.tx, &t, &payment, token).await?;
+
+        let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
+        q.bind(payment.amount.minor()).push(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND payments_count + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = ");
+        q.bind(payment.payment_link_id.as_str());
+        q.push(&format!(" RETURNING payments_limit, {LINK_COLS}"));
+        let link_row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+        let mut l: PaymentLink = link(&link_row)?.value;
+        l.url = link_url.to_owned();
+
+        for (product, units) in &stock {
+            let mut q = Sql::new("UPDATE products SET inventory_held = inventory_held - ");
+            q.bind(i64::from(*units))
+                .push(" WHERE id = ")
+                .bind(product.as_str());
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+
+        let mut events = vec![
+            Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
+            Event::new(
+                EventType::CheckoutSessionCompleted,
+                &session,
+                t.livemode,
+                now,
+            ),
+        ];
+        if l.status == LinkStatus::Paid
+            && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
+        {
+            events.push(Event::new(EventType::PaymentLinkPaid, &l, t.livemode, now));
+        }
+        if let Some(order_id) = &payment.order_id {
+            let mut q = Sql::new("SELECT data FROM orders WHERE id = ");
+            q.bind(order_id.as_str()).push(" AND status = 'unpaid'");
+            if let Some(row) = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?
+            {
+                let mut order: Order = json_col(&row, "data")?;
+                order.status = OrderStatus::Paid;
+                order.payment_id = Some(payment.id.clone());
+                order.updated_at = now;
+                let mut q = Sql::new("UPDATE orders SET status = 'paid', data = ");
+                q.bind(json(&order)?)
+                    .push(" WHERE id = ")
+                    .bind(order_id.as_str())
+                    .push(" AND status = 'unpaid'");
+                q.query().execute(&mut *w.tx).await.map_err(backend)?;
+                events.push(Event::new(EventType::OrderPaid, &order, t.livemode, now));
+            } else {
+                tracing::warn!(order.id = %order_id, payment.id = %payment.id, "order was no longer unpaid when its payment succeeded");
+            }
+        }
+        insert_events(&mut w.tx, &t, &events).await?;
+        w.commit().await?;
+        Ok(Completion::Recorded(Box::new(payment)))
+    }
+
+    pub(crate) async fn insert_refund_impl(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment> {
+        let mut w = self.begin_write().await?;
+        let amount = r.amount.minor();
+        let mut q = Sql::new("UPDATE payments SET amount_refunded = amount_refunded + ");
+        q.bind(amount)
+            .push(", status = CASE WHEN amount_refunded + ")
+            .bind(amount);
+        q.push(" >= amount THEN 'refunded' ELSE 'partially_refunded' END WHERE id = ")
+            .bind(r.payment_id.as_str());
+        q.push(" AND ")
+            .tenant(t)
+            .push(" AND status IN ('succeeded', 'partially_refunded') AND amount_refunded + ")
+            .bind(amount);
+        q.push(" <= amount");
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 0
+        {
+            drop(w);
+            let p = self.get_payment_impl(t, &r.payment_id).await?;
+            return Err(StoreError::Conflict(match p.status {
+                PaymentStatus::Failed | PaymentStatus::Refunded => "payment_not_refundable",
+                _ => "refund_exceeds_payment",
+            }));
+        }
+        let mut q = Sql::new("INSERT INTO refunds (id, merchant_id, livemode, created_at, payment_id, amount, data) VALUES (");
+        q.bind(r.id.as_str())
+            .push(", ")
+            .bind(t.merchant_id.as_str())
+            .push(", ")
+            .bind(t.livemode);
+        q.push(", ")
+            .bind(r.created_at.unix())
+            .push(", ")
+            .bind(r.payment_id.as_str())
+            .push(", ")
+            .bind(amount);
+        q.push(", ").bind(json(r)?).push(")");
+        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        let mut q = Sql::new(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = "));
+        q.bind(r.payment_id.as_str());
+        let p = payment(&q.query().fetch_one(&mut *w.tx).await.map_err(backend)?)?;
+        let refunded = serde_json::json!({"payment": p, "refund": r});
+        insert_events(
+            &mut w.tx,
+            t,
+            &[Event::new(
+                EventType::PaymentRefunded,
+                &refunded,
+                t.livemode,
+                r.created_at,
+            )],
+        )
+        .await?;
+        w.commit().await?;
+        Ok(p)
+    }
+
+    pub(crate) async fn revert_refund_impl(&self, t: &Tenant, r: &Refund) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("DELETE FROM refunds WHERE id = ");
+        q.bind(r.id.as_str()).push(" AND ").tenant(t);
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 1
+        {
+            let mut q = Sql::new("UPDATE payments SET amount_refunded = amount_refunded - ");
+            q.bind(r.amount.minor())
+                .push(", status = CASE WHEN amount_refunded - ")
+                .bind(r.amount.minor());
+            q.push(" = 0 THEN 'succeeded' ELSE 'partially_refunded' END WHERE id = ")
+                .bind(r.payment_id.as_str());
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+        w.commit().await
+    }
+
+    pub(crate) async fn get_payment_impl(
+        &self,
+        t: &Tenant,
+        id: &PaymentId,
+    ) -> StoreResult<Payment> {
+        payment(
+            &self
+                .fetch_one("payments", PAYMENT_COLS, t, id.as_str(), "")
+                .await?,
+        )
+    }
+
+    pub(crate) async fn find_link_by_slug_impl(
+        &self,
+        slug: &str,
+    ) -> StoreResult<Option<PublicLink>> {
+        let mut q = Sql::new(&format!("SELECT merchant_id, livemode, deleted_at, reserved_count, {LINK_COLS} FROM payment_links WHERE slug = "));
+        q.bind(slug);
+        let Some(row) = q
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PublicLink {
+            tenant: tenant_of(&row)?,
+            link: link(&row)?,
+            deleted: opt_int(&row, "deleted_at")?.is_some(),
+            reserved: int(&row, "reserved_count")?,
+        }))
+    }
+
+    pub(crate) async fn stock_levels_impl(
+        &self,
+        t: &Tenant,
+        products: &[ProductId],
+    ) -> StoreResult<Vec<(ProductId, StockLevel)>> {
+        let mut out = Vec::with_capacity(products.len());
+        for p in products {
+            let mut q =
+                Sql::new("SELECT inventory_available, inventory_held FROM products WHERE id = ");
+            q.bind(p.as_str()).push(" AND ").tenant(t);
+            if let Some(row) = q
+                .query()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?
+            {
+                out.push((
+                    p.clone(),
+                    StockLevel {
+                        available: opt_int(&row, "inventory_available")?,
+                        held: int(&row, "inventory_held")?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn next_hold_expiry_impl(
+        &self,
+        link_id: &PaymentLinkId,
+    ) -> StoreResult<Option<Timestamp>> {
+        let mut q = Sql::new(
+            "SELECT MIN(expires_at) AS next FROM checkout_sessions WHERE payment_link_id = ",
+        );
+        q.bind(link_id.as_str()).push(" AND status = 'open'");
+        let row = q.query().fetch_one(&self.pool).await.map_err(backend)?;
+        Ok(opt_int(&row, "next")?.map(Timestamp::from_unix))
+    }
+}
+
+async fn insert_payment(
+    conn: &mut AnyConnection,
+    t: &Tenant,
+    p: &Payment,
+    receipt_token: Option<String>,
+) -> StoreResult<()> {
+    let mut q = Sql::new(
+        "INSERT INTO payments (id, merchant_id, livemode, created_at, payment_link_id, checkout_session_id, status, \
+         amount, amount_refunded, receipt_token, data) VALUES (",
+    );
+    q.bind(p.id.as_str())
+        .push(", ")
+        .bind(t.merchant_id.as_str())
+        .push(", ")
+        .bind(t.livemode);
+    q.push(", ")
+        .bind(p.created_at.unix())
+        .push(", ")
+        .bind(p.payment_link_id.as_str());
+    q.push(", ")
+        .bind(p.checkout_session_id.as_str())
+        .push(", ")
+        .bind(p.status.as_str());
+    q.push(", ")
+        .bind(p.amount.minor())
+        .push(", ")
+        .bind(p.amount_refunded.minor());
+    q.push(", ")
+        .bind(receipt_token)
+        .push(", ")
+        .bind(json(p)?)
+        .push(")");
+    q.query().execute(conn).await.map_err(on_constraint)?;
+    Ok(())
+}
