@@ -302,6 +302,9 @@ pub struct CheckoutSession {
     pub hsa_fsa_amount: Amount,
     pub customer: CustomerDetails,
     pub custom_fields: Vec<CustomFieldValue>,
+    /// Where the customer came from: `reference_id` and `utm_*` from the link's URL.
+    #[serde(default)]
+    pub attribution: BTreeMap<String, String>,
     pub payment_id: Option<PaymentId>,
     pub livemode: bool,
     pub expires_at: Timestamp,
@@ -380,6 +383,8 @@ pub struct Payment {
     pub failure_code: Option<String>,
     pub customer: CustomerDetails,
     pub custom_fields: Vec<CustomFieldValue>,
+    #[serde(default)]
+    pub attribution: BTreeMap<String, String>,
     pub line_items: Vec<CheckoutLine>,
     pub payment_method: PaymentMethodDetails,
     pub processor: String,

@@ -13,6 +13,11 @@ pub const RANDOM_LEN: usize = 22;
 pub fn random_base62() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
+    base62(bytes)
+}
+
+/// 16 bytes as 22 base62 characters (for ids derived from a secret, e.g. a form nonce).
+pub fn base62(bytes: [u8; 16]) -> String {
     let mut n = u128::from_le_bytes(bytes);
     let mut out = [b'0'; RANDOM_LEN];
     for slot in out.iter_mut().rev() {

@@ -72,6 +72,42 @@ impl Currency {
         self.exponent
     }
 
+    /// Parses an amount typed by a person in major units (`25`, `25.5`, `1,000.00`) into
+    /// minor units; `None` when it has more decimals than the currency or is not a number.
+    pub fn parse_major(&self, s: &str) -> Option<Amount> {
+        let s: String = s
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != ' ')
+            .collect();
+        let (int, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
+        let exp = usize::from(self.exponent);
+        if int.is_empty()
+            || frac.len() > exp
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let mut minor: i64 = int.parse().ok()?;
+        for _ in 0..exp {
+            minor = minor.checked_mul(10)?;
+        }
+        let frac_val: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().ok()?
+        };
+        let scale = 10i64.checked_pow(u32::try_from(exp - frac.len()).ok()?)?;
+        Amount::new(minor.checked_add(frac_val.checked_mul(scale)?)?)
+    }
+
+    /// The amount in major units without the code (`12.50`), for form fields.
+    pub fn major(&self, amount: Amount) -> String {
+        let s = self.format(amount);
+        s.rsplit_once(' ').map(|(v, _)| v.to_owned()).unwrap_or(s)
+    }
+
     /// Formats an amount for people: `12.50 USD`, `1200 JPY`, `1.000000 USDC`.
     pub fn format(&self, amount: Amount) -> String {
         let exp = u32::from(self.exponent);
@@ -239,6 +275,29 @@ mod tests {
         assert_eq!(Currency::parse("JPY").unwrap().format(a), "1250 JPY");
         assert_eq!(Currency::parse("KWD").unwrap().format(a), "1.250 KWD");
         assert_eq!(Currency::parse("USDC").unwrap().format(a), "0.001250 USDC");
+    }
+
+    #[test]
+    fn major_units_parse_exactly() {
+        let usd = Currency::USD;
+        assert_eq!(usd.parse_major("25").unwrap().minor(), 2500);
+        assert_eq!(usd.parse_major("25.5").unwrap().minor(), 2550);
+        assert_eq!(usd.parse_major(" 1,000.05 ").unwrap().minor(), 100005);
+        assert!(
+            usd.parse_major("1.005").is_none()
+                && usd.parse_major("abc").is_none()
+                && usd.parse_major("-1").is_none()
+        );
+        assert_eq!(
+            Currency::parse("JPY")
+                .unwrap()
+                .parse_major("500")
+                .unwrap()
+                .minor(),
+            500
+        );
+        assert!(Currency::parse("JPY").unwrap().parse_major("5.5").is_none());
+        assert_eq!(usd.major(Amount::new(1250).unwrap()), "12.50");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -66,16 +66,26 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    // The customer side: no key, limited per client IP.
     let public = Router::new()
         .route("/api/public/links/{slug}", get(checkout::api::preview))
         .route(
             "/api/public/links/{slug}/checkout",
-            axum::routing::post(checkout::api::start),
+            post(checkout::api::start),
         )
         .route(
             "/api/public/checkout_sessions/{id}/pay",
-            axum::routing::post(checkout::api::pay),
+            post(checkout::api::pay),
         )
+        .route(
+            "/l/{slug}",
+            get(checkout::pages::link_page).post(checkout::pages::submit),
+        )
+        .route(
+            "/c/{id}/authenticate",
+            get(checkout::pages::authenticate_page).post(checkout::pages::authenticate),
+        )
+        .route("/r/{id}", get(checkout::pages::receipt))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,
@@ -86,18 +96,18 @@ pub fn app(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(health))
-        .merge(public)
+        .route("/static/paylink.css", get(checkout::pages::stylesheet))
+        .route("/static/checkout.js", get(checkout::pages::script))
         .route("/v1/openapi.json", get(openapi))
+        .merge(public)
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), merchant.id = tracing::field::Empty)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), merchant.id = tracing::field::Empty)
+        }))
         .with_state(state)
 }
 

@@ -200,7 +200,18 @@ pub async fn open_session(
     state: &AppState,
     slug: &str,
     input: CheckoutIn,
-    id: Option<CheckoutSessionId>,
+) -> ApiResult<(CheckoutSession, String)> {
+    open_session_with(state, slug, input, None, BTreeMap::new()).await
+}
+
+/// [`open_session`] with a chosen id and secret (the hosted page derives them from its
+/// nonce, so a double submit reuses one session) and the customer's attribution.
+pub async fn open_session_with(
+    state: &AppState,
+    slug: &str,
+    input: CheckoutIn,
+    fixed: Option<(CheckoutSessionId, String)>,
+    attribution: BTreeMap<String, String>,
 ) -> ApiResult<(CheckoutSession, String)> {
     let p = find(state, slug).await?;
     let now = Timestamp::now();
@@ -231,9 +242,14 @@ pub async fn open_session(
         input.billing_address,
         input.shipping_address,
     )?;
-    let secret = format!("{}_secret_{}", "cs", random_base62());
+    let (id, secret) = fixed.unwrap_or_else(|| {
+        (
+            CheckoutSessionId::generate(),
+            format!("cs_secret_{}", random_base62()),
+        )
+    });
     let session = CheckoutSession {
-        id: id.unwrap_or_else(CheckoutSessionId::generate),
+        id,
         payment_link_id: link.id.clone(),
         status: SessionStatus::Open,
         currency: link.currency,
@@ -244,6 +260,7 @@ pub async fn open_session(
         hsa_fsa_amount: cart.hsa_fsa_amount,
         customer,
         custom_fields: custom,
+        attribution,
         payment_id: None,
         livemode: link.livemode,
         expires_at: now.plus_seconds(settings.checkout_session_ttl.seconds()),
@@ -358,7 +375,7 @@ pub async fn start(
     Path(slug): Path<String>,
     Json(input): Json<CheckoutIn>,
 ) -> ApiResult<Response> {
-    let (session, secret) = open_session(&state, &slug, input, None).await?;
+    let (session, secret) = open_session(&state, &slug, input).await?;
     let out = CheckoutOut {
         id: session.id.to_string(),
         object: "checkout_session",

@@ -1,6 +1,7 @@
 //! The customer side: public JSON, hosted pages, checkout sessions and payment.
 
 pub mod api;
+pub mod pages;
 pub mod pay;
 
 use axum::http::StatusCode;

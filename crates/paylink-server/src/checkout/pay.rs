@@ -244,6 +244,7 @@ fn new_payment(
         failure_code: None,
         customer: s.customer.clone(),
         custom_fields: s.custom_fields.clone(),
+        attribution: s.attribution.clone(),
         line_items: s.line_items.clone(),
         payment_method: PaymentMethodDetails {
             kind,

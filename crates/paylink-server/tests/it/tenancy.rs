@@ -27,7 +27,10 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         .await;
     let link = app.custom_link("Private", 100).await;
     let (_, paid) = app.buy(link["slug"].as_str().unwrap()).await;
-    let payment = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+    let payment = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let event = app.get("/v1/events?limit=1").await.body["data"][0]["id"]
         .as_str()
         .unwrap()

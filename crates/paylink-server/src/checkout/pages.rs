@@ -1,0 +1,1096 @@
+//! The hosted pages: the link's checkout page, the 3-D Secure challenge, the receipt.
+//!
+//! Server-rendered with askama (auto-escaped), usable without JavaScript, and served with a
+//! strict Content-Security-Policy: no inline scripts, no third-party resources; the only
+//! inline style is the merchant's brand colour, allowed by its hash.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use base64::Engine;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+use paylink_domain::catalog::Address;
+use paylink_domain::checkout::{price, Choice, PaymentStatus};
+use paylink_domain::id::{base62, random_base62, CheckoutSessionId, PaymentId};
+use paylink_domain::link::{CustomFieldType, Interval, LinkType, PaymentMethodType};
+use paylink_domain::money::{Amount, Currency};
+use paylink_domain::settings::MerchantSettings;
+use paylink_domain::tax::PricingMode;
+use paylink_domain::time::Timestamp;
+use paylink_store::PublicLink;
+
+use super::api::{open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
+use super::pay::{authorize, pay, settle, PayAnswer};
+use super::{line_stock, unavailable};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+// ---- page furniture ------------------------------------------------------------------
+
+/// Security headers for every page; `style_hash` allows the brand colour's `<style>`.
+fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Response {
+    let style = match style_hash {
+        Some(h) => format!("style-src 'self' 'sha256-{h}'"),
+        None => "style-src 'self'".to_owned(),
+    };
+    let forms = if livemode {
+        "form-action 'self' https:"
+    } else {
+        "form-action 'self' https: http://localhost:* http://127.0.0.1:*"
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; {style}; img-src 'self' https: data:; {forms}; base-uri 'none'; frame-ancestors 'none'"
+    );
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The brand colour as CSS, with a readable text colour, and the CSP hash of that CSS.
+fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
+    let Some(c) = settings.brand_color.as_deref() else {
+        return (String::new(), None);
+    };
+    let channel = |i: usize| u8::from_str_radix(c.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.03928 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let lum = 0.2126 * lin(channel(1)) + 0.7152 * lin(channel(3)) + 0.0722 * lin(channel(5));
+    let text = if lum > 0.179 { "#16181d" } else { "#ffffff" };
+    let css = format!(":root{{--brand:{c};--brand-text:{text}}}");
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
+    (css, Some(hash))
+}
+
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(b) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            b,
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// Markdown rendered safely: raw HTML is shown as text, and links keep only http(s) and
+/// mailto targets.
+pub fn markdown(text: &str) -> String {
+    use pulldown_cmark::{Event, Parser, Tag};
+    let events = Parser::new(text).map(|e| match e {
+        Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let ok = ["https://", "http://", "mailto:"]
+                .iter()
+                .any(|p| dest_url.to_ascii_lowercase().starts_with(p));
+            let dest_url = if ok { dest_url } else { "#".into() };
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let ok = dest_url.to_ascii_lowercase().starts_with("https://");
+            let dest_url = if ok { dest_url } else { "#".into() };
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }
+        e => e,
+    });
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events);
+    out
+}
+
+#[derive(Template)]
+#[template(path = "gone.html")]
+struct GonePage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    heading: String,
+    message: String,
+}
+
+fn gone_page(
+    status: StatusCode,
+    merchant: &str,
+    heading: &str,
+    message: &str,
+    livemode: bool,
+) -> Response {
+    let page = GonePage {
+        brand_css: String::new(),
+        test_mode: false,
+        merchant: merchant.to_owned(),
+        heading: heading.to_owned(),
+        message: message.to_owned(),
+    };
+    secure(html(status, page.render()), None, livemode)
+}
+
+fn not_found_page() -> Response {
+    gone_page(
+        StatusCode::NOT_FOUND,
+        "",
+        "Payment link not found",
+        "Check the address, or ask the seller for a new link.",
+        true,
+    )
+}
+
+// ---- the link page -------------------------------------------------------------------
+
+struct LineView {
+    index: usize,
+    name: String,
+    unit_price: String,
+    quantity: u32,
+    min: u32,
+    max: u32,
+    adjustable: bool,
+    sold_out: bool,
+    hsa: bool,
+}
+
+struct DonationView {
+    range: String,
+    presets: Vec<(i64, String, bool)>,
+    custom: String,
+}
+
+struct FieldView {
+    key: String,
+    label: String,
+    optional: bool,
+    numeric: bool,
+    options: Vec<(String, String)>,
+    value: String,
+}
+
+struct AddressView {
+    legend: &'static str,
+    prefix: &'static str,
+    section: &'static str,
+    line1: String,
+    city: String,
+    postal_code: String,
+    country: String,
+}
+
+#[derive(Template)]
+#[template(path = "link.html")]
+struct LinkPage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    logo_url: Option<String>,
+    image_url: Option<String>,
+    title: String,
+    slug: String,
+    description_html: String,
+    subscription_terms: Option<String>,
+    error: Option<String>,
+    nonce: String,
+    attribution: Vec<(String, String)>,
+    lines: Vec<LineView>,
+    any_adjustable: bool,
+    donation: Option<DonationView>,
+    currency: String,
+    show_subtotal: bool,
+    subtotal: String,
+    tax_line: Option<(String, String)>,
+    total: String,
+    hsa_amount: Option<String>,
+    email: String,
+    name: String,
+    phone: String,
+    collect_phone: bool,
+    custom_fields: Vec<FieldView>,
+    addresses: Vec<AddressView>,
+    accepts_card: bool,
+    accepts_wallet: bool,
+    expires: Option<String>,
+}
+
+/// What the customer has entered so far (from the query string or a submitted form).
+#[derive(Default, Clone)]
+struct Entered {
+    quantities: Option<Vec<u32>>,
+    amount: Option<Amount>,
+    amount_text: String,
+    email: String,
+    name: String,
+    phone: String,
+    custom: BTreeMap<String, String>,
+    billing: BTreeMap<String, String>,
+    shipping: BTreeMap<String, String>,
+    attribution: BTreeMap<String, String>,
+    nonce: Option<String>,
+}
+
+fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String> {
+    let s = link.subscription?;
+    let unit = match s.interval {
+        Interval::Day => "day",
+        Interval::Week => "week",
+        Interval::Month => "month",
+        Interval::Year => "year",
+    };
+    let every = if s.interval_count == 1 {
+        format!("every {unit}")
+    } else {
+        format!("every {} {unit}s", s.interval_count)
+    };
+    let trial = if s.trial_period_days > 0 {
+        format!(" · {}-day free trial", s.trial_period_days)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "Subscription: billed {every}{trial}. Cancel any time."
+    ))
+}
+
+async fn render_link(
+    state: &AppState,
+    p: &PublicLink,
+    e: &Entered,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let link = &p.link.value;
+    let settings = state
+        .store
+        .get_merchant(&p.tenant.merchant_id)
+        .await?
+        .settings;
+    let stock = line_stock(state, p).await?;
+    let cur = link.currency;
+    let fmt = |a: Amount| cur.format(a);
+    let quantities: Vec<u32> = e
+        .quantities
+        .clone()
+        .unwrap_or_else(|| link.line_items.iter().map(|l| l.quantity).collect());
+    let lines: Vec<LineView> = link
+        .line_items
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (adjustable, min, max) = match l.adjustable_quantity {
+                Some(a) if a.enabled => (true, a.minimum, a.maximum),
+                _ => (false, l.quantity, l.quantity),
+            };
+            let sold_out = stock
+                .get(i)
+                .is_some_and(|s| s.available.is_some_and(|a| a + s.held == 0));
+            LineView {
+                index: i,
+                name: l.name.clone(),
+                unit_price: fmt(l.unit_amount),
+                quantity: quantities.get(i).copied().unwrap_or(l.quantity),
+                min,
+                max,
+                adjustable,
+                sold_out,
+                hsa: l.hsa_fsa_eligible,
+            }
+        })
+        .collect();
+    let donation = link.donation.as_ref().map(|d| {
+        let chosen = e.amount.or(d.default_amount);
+        DonationView {
+            range: format!("{} – {}", fmt(d.minimum), fmt(d.maximum)),
+            presets: d
+                .preset_amounts
+                .iter()
+                .map(|a| {
+                    (
+                        a.minor(),
+                        fmt(*a),
+                        Some(*a) == chosen && e.amount_text.is_empty(),
+                    )
+                })
+                .collect(),
+            custom: if !e.amount_text.is_empty() {
+                e.amount_text.clone()
+            } else {
+                chosen
+                    .filter(|c| !d.preset_amounts.contains(c))
+                    .map(|c| cur.major(c))
+                    .unwrap_or_default()
+            },
+        }
+    });
+    let choice = Choice {
+        quantities: Some(quantities.clone()),
+        amount: e
+            .amount
+            .or(link.donation.as_ref().and_then(|d| d.default_amount)),
+    };
+    let (totals, hsa, price_error) = match price(link, &choice, &settings) {
+        Ok(c) => (c.totals, c.hsa_fsa_amount, None),
+        Err(err) => (
+            link.default_totals().unwrap_or_default(),
+            Amount::ZERO,
+            Some(err.message),
+        ),
+    };
+    let tax_line = (totals.amount_tax > Amount::ZERO).then(|| {
+        let label = match link.tax.pricing_mode {
+            PricingMode::Inclusive => "Tax included".to_owned(),
+            PricingMode::Exclusive => "Tax".to_owned(),
+        };
+        (label, fmt(totals.amount_tax))
+    });
+    let addresses = [
+        (
+            link.collect.billing_address,
+            "Billing address",
+            "billing",
+            "billing",
+            &e.billing,
+        ),
+        (
+            link.collect.shipping_address,
+            "Shipping address",
+            "shipping",
+            "shipping",
+            &e.shipping,
+        ),
+    ]
+    .into_iter()
+    .filter(|(on, ..)| *on)
+    .map(|(_, legend, prefix, section, v)| AddressView {
+        legend,
+        prefix,
+        section,
+        line1: v.get("line1").cloned().unwrap_or_default(),
+        city: v.get("city").cloned().unwrap_or_default(),
+        postal_code: v.get("postal_code").cloned().unwrap_or_default(),
+        country: v.get("country").cloned().unwrap_or_default(),
+    })
+    .collect();
+    let prefill = link.prefill.clone().unwrap_or_default();
+    let (brand_css, style_hash) = brand(&settings);
+    let page = LinkPage {
+        brand_css,
+        test_mode: !link.livemode,
+        merchant: settings.business_name.clone(),
+        logo_url: settings.logo_url.clone(),
+        image_url: link.image_url.clone(),
+        title: link.title.clone(),
+        slug: link.slug.as_str().to_owned(),
+        description_html: link
+            .description
+            .as_deref()
+            .map(markdown)
+            .unwrap_or_default(),
+        subscription_terms: subscription_terms(link),
+        error: error.or(if status == StatusCode::OK {
+            None
+        } else {
+            price_error
+        }),
+        nonce: e.nonce.clone().unwrap_or_else(random_base62),
+        attribution: e
+            .attribution
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        any_adjustable: lines.iter().any(|l| l.adjustable),
+        lines,
+        donation,
+        currency: cur.code().to_owned(),
+        show_subtotal: totals.amount_subtotal != totals.amount_total,
+        subtotal: fmt(totals.amount_subtotal),
+        tax_line,
+        total: fmt(totals.amount_total),
+        hsa_amount: (hsa > Amount::ZERO).then(|| fmt(hsa)),
+        email: if e.email.is_empty() {
+            prefill.email.unwrap_or_default()
+        } else {
+            e.email.clone()
+        },
+        name: if e.name.is_empty() {
+            prefill.name.unwrap_or_default()
+        } else {
+            e.name.clone()
+        },
+        phone: e.phone.clone(),
+        collect_phone: link.collect.phone,
+        custom_fields: link
+            .custom_fields
+            .iter()
+            .map(|f| FieldView {
+                key: f.key.clone(),
+                label: f.label.clone(),
+                optional: f.optional,
+                numeric: f.kind == CustomFieldType::Numeric,
+                options: f
+                    .options
+                    .iter()
+                    .map(|o| (o.value.clone(), o.label.clone()))
+                    .collect(),
+                value: e.custom.get(&f.key).cloned().unwrap_or_default(),
+            })
+            .collect(),
+        addresses,
+        accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
+        accepts_wallet: link
+            .payment_method_types
+            .contains(&PaymentMethodType::Wallet),
+        expires: link
+            .expires_at
+            .map(|t| t.to_rfc3339().replace('T', " at ").replace('Z', " UTC")),
+    };
+    Ok(secure(
+        html(status, page.render()),
+        style_hash.as_deref(),
+        link.livemode,
+    ))
+}
+
+async fn gone_for(state: &AppState, p: &PublicLink, code: &str) -> Result<Response, ApiError> {
+    let settings = state
+        .store
+        .get_merchant(&p.tenant.merchant_id)
+        .await?
+        .settings;
+    let heading = match code {
+        "link_expired" => "This link has expired",
+        "link_paid" => "Already paid",
+        "link_cancelled" => "This link was cancelled",
+        "link_not_open" => "Not open yet",
+        "sold_out" => "Sold out",
+        _ => "This link is not active",
+    };
+    let message = p
+        .link
+        .value
+        .inactive_message
+        .clone()
+        .unwrap_or_else(|| match code {
+            "link_not_open" => match p.link.value.opens_at {
+                Some(t) => format!(
+                    "Payments open on {}.",
+                    t.to_rfc3339().replace('T', " at ").replace('Z', " UTC")
+                ),
+                None => "Payments are not open yet.".to_owned(),
+            },
+            "sold_out" => "Everything on this link has been sold.".to_owned(),
+            _ => "Contact the seller if you believe this is a mistake.".to_owned(),
+        });
+    Ok(gone_page(
+        StatusCode::GONE,
+        &settings.business_name,
+        heading,
+        &message,
+        p.link.value.livemode,
+    ))
+}
+
+pub async fn link_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = match super::find(&state, &slug).await {
+        Ok(p) => p,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(not_found_page()),
+        Err(e) => return Err(e),
+    };
+    let stock = line_stock(&state, &p).await?;
+    if let Some(code) = unavailable(&p, Timestamp::now(), &stock) {
+        return gone_for(&state, &p, code).await;
+    }
+    state.store.record_view(&p.link.value.id).await?;
+    let link = &p.link.value;
+    let mut e = Entered {
+        email: q.get("prefilled_email").cloned().unwrap_or_default(),
+        ..Entered::default()
+    };
+    if let Some(qty) = q.get("quantity").and_then(|v| v.parse::<u32>().ok()) {
+        // `quantity` sets the first adjustable line.
+        let mut qs: Vec<u32> = link.line_items.iter().map(|l| l.quantity).collect();
+        if let Some(i) = link
+            .line_items
+            .iter()
+            .position(|l| l.adjustable_quantity.is_some_and(|a| a.enabled))
+        {
+            if let Some(slot) = qs.get_mut(i) {
+                *slot = qty;
+            }
+        }
+        e.quantities = Some(qs);
+    }
+    if let Some(a) = q.get("amount") {
+        e.amount = a
+            .parse::<i64>()
+            .ok()
+            .and_then(Amount::new)
+            .or_else(|| link.currency.parse_major(a));
+    }
+    e.attribution = attribution(q.iter());
+    render_link(&state, &p, &e, None, StatusCode::OK).await
+}
+
+fn attribution<'a>(
+    pairs: impl Iterator<Item = (&'a String, &'a String)>,
+) -> BTreeMap<String, String> {
+    pairs
+        .filter(|(k, v)| {
+            (k.as_str() == "reference_id" || k.starts_with("utm_"))
+                && k.len() <= 40
+                && v.chars().count() <= 200
+        })
+        .take(10)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The hosted form: `action=update` re-prices; `pay`/`wallet` start the checkout and pay.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let p = match super::find(&state, &slug).await {
+        Ok(p) => p,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(not_found_page()),
+        Err(e) => return Err(e),
+    };
+    let link = p.link.value.clone();
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let prefixed = |prefix: &str| -> BTreeMap<String, String> {
+        fields
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .map(|rest| (rest.to_owned(), v.trim().to_owned()))
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    };
+    let mut e = Entered {
+        email: get("email"),
+        name: get("name"),
+        phone: get("phone"),
+        custom: prefixed("cf_"),
+        billing: prefixed("billing_"),
+        shipping: prefixed("shipping_"),
+        attribution: attribution(fields.iter().map(|(k, v)| (k, v))),
+        amount_text: get("amount"),
+        nonce: Some(get("nonce")).filter(|n| {
+            (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
+        }),
+        ..Entered::default()
+    };
+    if !link.line_items.is_empty() {
+        let mut qs = Vec::with_capacity(link.line_items.len());
+        for (i, l) in link.line_items.iter().enumerate() {
+            let raw = get(&format!("q{i}"));
+            let q = if raw.is_empty() {
+                Some(l.quantity)
+            } else {
+                raw.parse::<u32>().ok()
+            };
+            match q {
+                Some(q) => qs.push(q),
+                None => {
+                    return render_link(
+                        &state,
+                        &p,
+                        &e,
+                        Some(format!("Enter a whole number of {}", l.name)),
+                        StatusCode::BAD_REQUEST,
+                    )
+                    .await
+                }
+            }
+        }
+        e.quantities = Some(qs);
+    }
+    if link.kind == LinkType::Donation {
+        e.amount = if !e.amount_text.is_empty() {
+            match link.currency.parse_major(&e.amount_text) {
+                Some(a) => Some(a),
+                None => {
+                    return render_link(
+                        &state,
+                        &p,
+                        &e,
+                        Some("Enter the amount as a number, e.g. 25.00".into()),
+                        StatusCode::BAD_REQUEST,
+                    )
+                    .await
+                }
+            }
+        } else {
+            get("preset").parse::<i64>().ok().and_then(Amount::new)
+        };
+    }
+    let action = get("action");
+    if action == "update" {
+        return render_link(&state, &p, &e, None, StatusCode::OK).await;
+    }
+    let Some(nonce) = e.nonce.clone() else {
+        return render_link(
+            &state,
+            &p,
+            &e,
+            Some("Your session expired; please try again".into()),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let method = if action == "wallet" {
+        PaymentMethodIn {
+            kind: PaymentMethodType::Wallet,
+            card: None,
+        }
+    } else {
+        match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
+            Ok(card) => PaymentMethodIn {
+                kind: PaymentMethodType::Card,
+                card: Some(card),
+            },
+            Err(msg) => {
+                return render_link(&state, &p, &e, Some(msg.into()), StatusCode::BAD_REQUEST).await
+            }
+        }
+    };
+    // The nonce names this page's session: a second submit pays the same one.
+    let (id, secret) = session_from_nonce(&nonce);
+    if state.store.get_checkout(&id).await.is_err() {
+        let address = |m: &BTreeMap<String, String>| {
+            (!m.is_empty()).then(|| Address {
+                line1: m.get("line1").cloned(),
+                line2: None,
+                city: m.get("city").cloned(),
+                state: None,
+                postal_code: m.get("postal_code").cloned(),
+                country: m.get("country").map(|c| c.to_ascii_uppercase()),
+            })
+        };
+        let input = CheckoutIn {
+            quantities: e.quantities.clone(),
+            amount: e.amount,
+            email: Some(e.email.clone()).filter(|s| !s.is_empty()),
+            name: Some(e.name.clone()).filter(|s| !s.is_empty()),
+            phone: Some(e.phone.clone()).filter(|s| !s.is_empty()),
+            billing_address: address(&e.billing),
+            shipping_address: address(&e.shipping),
+            custom_fields: e.custom.clone(),
+        };
+        if let Err(err) = open_session_with(
+            &state,
+            &slug,
+            input,
+            Some((id.clone(), secret.clone())),
+            e.attribution.clone(),
+        )
+        .await
+        {
+            if err.status == StatusCode::GONE {
+                return gone_for(&state, &p, err.code).await;
+            }
+            let status = err.status;
+            return render_link(&state, &p, &e, Some(err.message), status).await;
+        }
+    }
+    match pay(&state, &id, &secret, method).await {
+        Ok(answer) => follow(&state, &p, &e, answer).await,
+        Err(err) => {
+            let status = err.status;
+            render_link(&state, &p, &e, Some(err.message), status).await
+        }
+    }
+}
+
+/// Where a pay answer takes the customer on the hosted page.
+async fn follow(
+    state: &AppState,
+    p: &PublicLink,
+    e: &Entered,
+    answer: PayAnswer,
+) -> Result<Response, ApiError> {
+    let url = |key: &str| {
+        answer
+            .body
+            .pointer(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    if answer.succeeded() {
+        if let Some(u) = url("/redirect_url") {
+            return Ok(Redirect::to(&u).into_response());
+        }
+    }
+    if let Some(u) = url("/next_action/redirect_url") {
+        return Ok(Redirect::to(&u).into_response());
+    }
+    let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
+    render_link(state, p, e, Some(message), StatusCode::PAYMENT_REQUIRED).await
+}
+
+fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardIn, &'static str> {
+    if number.is_empty() {
+        return Err("Enter your card number");
+    }
+    let (m, y) = exp.split_once('/').ok_or("Enter the expiry as MM/YY")?;
+    let month: u8 = m.trim().parse().map_err(|_| "Enter the expiry as MM/YY")?;
+    let year: u16 = y.trim().parse().map_err(|_| "Enter the expiry as MM/YY")?;
+    let year = if year < 100 { 2000 + year } else { year };
+    Ok(CardIn {
+        number: SecretString::from(number.to_owned()),
+        exp_month: month,
+        exp_year: year,
+        cvc: SecretString::from(cvc.to_owned()),
+    })
+}
+
+/// A session id and secret derived from the page's nonce (128 random bits).
+fn session_from_nonce(nonce: &str) -> (CheckoutSessionId, String) {
+    let digest = |tag: &str| {
+        let d = Sha256::digest(format!("{tag}:{nonce}").as_bytes());
+        let mut b = [0u8; 16];
+        b.copy_from_slice(d.get(..16).unwrap_or(&[0u8; 16]));
+        base62(b)
+    };
+    (
+        CheckoutSessionId::from_trusted(format!("cs_{}", digest("id"))),
+        format!("cs_secret_{}", digest("secret")),
+    )
+}
+
+// ---- 3-D Secure ----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "authenticate.html")]
+struct AuthenticatePage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    total: String,
+    session_id: String,
+    secret: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SecretQuery {
+    s: String,
+}
+
+pub async fn authenticate_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SecretQuery>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let rec = authorize(&state, &id, &q.s).await?;
+    if rec.attempt_status.as_deref() != Some("requires_action") {
+        return Ok(gone_page(
+            StatusCode::GONE,
+            "",
+            "Nothing to confirm",
+            "This payment needs no confirmation.",
+            rec.session.livemode,
+        ));
+    }
+    let settings = state
+        .store
+        .get_merchant(&rec.tenant.merchant_id)
+        .await?
+        .settings;
+    let page = AuthenticatePage {
+        brand_css: String::new(),
+        test_mode: !rec.session.livemode,
+        merchant: settings.business_name,
+        total: rec.session.currency.format(rec.session.amount_total),
+        session_id: id.to_string(),
+        secret: q.s,
+    };
+    Ok(secure(
+        html(StatusCode::OK, page.render()),
+        None,
+        rec.session.livemode,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Decision {
+    s: String,
+    decision: String,
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(d): Form<Decision>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let rec = authorize(&state, &id, &d.s).await?;
+    let link = state
+        .store
+        .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
+        .await?
+        .value;
+    let back = |msg: &str| {
+        format!(
+            "/l/{}?error={}",
+            link.slug.as_str(),
+            form_urlencoded::byte_serialize(msg.as_bytes()).collect::<String>()
+        )
+    };
+    if let Some(result) = &rec.result {
+        let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
+        let to = body
+            .get("redirect_url")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| back("Already paid"));
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let reference = rec.attempt_reference.clone().unwrap_or_default();
+    if rec.attempt_status.as_deref() != Some("requires_action")
+        || !state
+            .store
+            .claim_action(&id, rec.attempt_no, Timestamp::now())
+            .await?
+    {
+        return Ok(Redirect::to(&back("This confirmation is no longer pending")).into_response());
+    }
+    let outcome = state
+        .processor
+        .complete_action(&reference, d.decision == "approve")
+        .await;
+    let answer = settle(
+        &state,
+        &rec,
+        &link,
+        rec.attempt_no,
+        PaymentMethodType::Card,
+        outcome,
+        &d.s,
+    )
+    .await?;
+    if let Some(u) = answer.body.get("redirect_url").and_then(|v| v.as_str()) {
+        return Ok(Redirect::to(u).into_response());
+    }
+    let msg = answer
+        .body
+        .pointer("/error/message")
+        .and_then(|v| v.as_str())
+        .unwrap_or("The payment failed")
+        .to_owned();
+    Ok(Redirect::to(&back(&msg)).into_response())
+}
+
+// ---- receipts ------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    logo_url: Option<String>,
+    confirmation: Option<String>,
+    number: String,
+    status: String,
+    status_class: String,
+    date: String,
+    method: String,
+    email: Option<String>,
+    lines: Vec<(String, u32, String)>,
+    tax: Option<String>,
+    total: String,
+    refunded: Option<String>,
+    support_email: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct TokenQuery {
+    t: Option<String>,
+}
+
+pub async fn receipt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, ApiError> {
+    let Some(id) = PaymentId::parse(&id) else {
+        return Ok(receipt_missing());
+    };
+    let Ok((tenant, p, token)) = state.store.get_payment_public(&id).await else {
+        return Ok(receipt_missing());
+    };
+    let given = q.t.unwrap_or_default();
+    let ok = token.as_deref().is_some_and(|t| {
+        t.len() == given.len()
+            && t.bytes()
+                .zip(given.bytes())
+                .fold(0u8, |a, (x, y)| a | (x ^ y))
+                == 0
+    });
+    if !ok {
+        return Ok(receipt_missing());
+    }
+    let settings = state
+        .store
+        .get_merchant(&tenant.merchant_id)
+        .await?
+        .settings;
+    let link = state
+        .store
+        .get_payment_link(&tenant, &p.payment_link_id)
+        .await
+        .ok()
+        .map(|v| v.value);
+    let cur: Currency = p.currency;
+    let method = match &p.payment_method.card {
+        Some(c) => format!(
+            "{} •••• {} (exp. {:02}/{})",
+            capitalise(&c.brand),
+            c.last4,
+            c.exp_month,
+            c.exp_year % 100
+        ),
+        None => "Mobile wallet".to_owned(),
+    };
+    let (brand_css, style_hash) = brand(&settings);
+    let page = ReceiptPage {
+        brand_css,
+        test_mode: !p.livemode,
+        merchant: settings.business_name.clone(),
+        logo_url: settings.logo_url.clone(),
+        confirmation: link
+            .and_then(|l| l.confirmation_message)
+            .or_else(|| Some("Thank you! Your payment was received.".into())),
+        number: p.receipt_number.clone().unwrap_or_default(),
+        status: match p.status {
+            PaymentStatus::Succeeded => "Paid",
+            PaymentStatus::PartiallyRefunded => "Partially refunded",
+            PaymentStatus::Refunded => "Refunded",
+            PaymentStatus::Failed => "Failed",
+        }
+        .to_owned(),
+        status_class: p.status.as_str().to_owned(),
+        date: p
+            .created_at
+            .to_rfc3339()
+            .replace('T', " ")
+            .replace('Z', " UTC"),
+        method,
+        email: p.customer.email.clone(),
+        lines: p
+            .line_items
+            .iter()
+            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+            .collect(),
+        tax: (p.amount_tax > Amount::ZERO).then(|| cur.format(p.amount_tax)),
+        total: cur.format(p.amount),
+        refunded: (p.amount_refunded > Amount::ZERO).then(|| cur.format(p.amount_refunded)),
+        support_email: settings.support_email.clone(),
+    };
+    Ok(secure(
+        html(StatusCode::OK, page.render()),
+        style_hash.as_deref(),
+        p.livemode,
+    ))
+}
+
+fn receipt_missing() -> Response {
+    gone_page(
+        StatusCode::NOT_FOUND,
+        "",
+        "Receipt not found",
+        "Check the link in your e-mail.",
+        true,
+    )
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+// ---- static files --------------------------------------------------------------------
+
+pub async fn stylesheet() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../../static/paylink.css"),
+    )
+}
+
+pub async fn script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/checkout.js"),
+    )
+}
+
+fn static_file(kind: &'static str, body: &'static str) -> Response {
+    let mut res = ([(header::CONTENT_TYPE, kind)], body).into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
