@@ -17,3 +17,17 @@ ensure_postgres() {
   fi
   echo "warning: PostgreSQL is not reachable at $url" >&2
 }
+
+# Installs Debian's chromium and chromium-driver for the browser tests when missing.
+ensure_browser() {
+  if command -v chromedriver >/dev/null 2>&1 && [ -x /usr/bin/chromium ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium and chromium-driver"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "warning: chromium/chromium-driver missing and cannot be installed here; browser tests will skip" >&2
+  fi
+}

@@ -10,6 +10,7 @@
 mod helpers;
 
 mod api_keys;
+mod browser;
 mod catalog;
 mod checkout;
 mod cli;

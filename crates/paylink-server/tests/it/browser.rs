@@ -1,0 +1,278 @@
+//! The hosted pages as a customer uses them: headless Chromium driven through chromedriver.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (scripts/test installs them). Without
+//! them the tests skip with a message, except under `CI=true`, where they fail.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+use paylink_store_sql::testing::Backend;
+
+struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn browser(width: u32) -> Option<Browser> {
+    let missing = Command::new("chromedriver")
+        .arg("--version")
+        .output()
+        .is_err()
+        || !std::path::Path::new("/usr/bin/chromium").exists();
+    if missing {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium and chromium-driver are required under CI=true"
+        );
+        eprintln!("skipping: chromium/chromedriver not installed");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let profile = std::env::temp_dir().join(format!(
+        "paylink-chrome-{}",
+        paylink_domain::id::random_base62()
+    ));
+    let args = [
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+        format!("--window-size={width},1000"),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": "/usr/bin/chromium", "args": args}),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return Some(Browser { client, driver }),
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("chromedriver did not start: {last:?}");
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    e.clear().await.unwrap();
+    e.send_keys(text).await.unwrap();
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn pay_with(c: &Client, card: &str) {
+    fill(c, "#card_number", card).await;
+    fill(c, "#card_exp", "12/34").await;
+    fill(c, "#card_cvc", "123").await;
+    click(c, "#pay").await;
+}
+
+async fn app() -> TestApp {
+    TestApp::spawn(Backend::Sqlite).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_changes_quantity_pays_and_sees_the_receipt() {
+    let app = app().await;
+    let Some(b) = browser(360).await else { return };
+    let c = &b.client;
+    app.patch(
+        "/v1/settings",
+        json!({"brand_color": "#0b7a3e", "support_email": "help@acme.test"}),
+    )
+    .await
+    .ok(200);
+    let prod = app
+        .create(
+            "/v1/products",
+            json!({"name": "Notebook", "unit_amount": 1200, "inventory": {"available": 20}}),
+        )
+        .await;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Notebooks", "line_items": [{"product_id": prod["id"], "adjustable_quantity": {"enabled": true, "minimum": 1, "maximum": 5}}],
+                   "custom_fields": [{"key": "gift_note", "label": "Gift note", "type": "text", "optional": true}],
+                   "confirmation_message": "Thanks! Your notebooks ship tomorrow."}),
+        )
+        .await;
+    c.goto(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(text(c, "h1").await, "Notebooks");
+    assert_eq!(text(c, "#total").await, "12.00 USD");
+    fill(c, "#q0", "3").await;
+    click(c, "button[value=update]").await;
+    assert_eq!(text(c, "#total").await, "36.00 USD");
+    fill(c, "#email", "reader@example.com").await;
+    fill(c, "#name", "Rea Der").await;
+    fill(c, "#cf_gift_note", "Happy birthday").await;
+    pay_with(c, "4242 4242 4242 4242").await;
+    assert_eq!(
+        text(c, "#confirmation").await,
+        "Thanks! Your notebooks ship tomorrow."
+    );
+    assert_eq!(text(c, "#receipt-number").await, "R-000001");
+    assert_eq!(text(c, "#receipt-total").await, "36.00 USD");
+    assert!(text(c, "#paid-with").await.contains("Visa •••• 4242"));
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.path().starts_with("/r/pay_") && url.query().is_some_and(|q| q.starts_with("t=")),
+        "{url}"
+    );
+    // The payment landed with what the customer chose.
+    let payments = app.get("/v1/payments").await;
+    let p = &payments.body["data"][0];
+    assert_eq!(
+        (
+            p["amount"].as_i64(),
+            p["line_items"][0]["quantity"].as_i64()
+        ),
+        (Some(3600), Some(3))
+    );
+    assert_eq!(p["custom_fields"][0]["value"], "Happy birthday");
+    std::fs::write(
+        std::env::temp_dir().join("paylink-receipt-360.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_shows_the_error_and_can_retry() {
+    let app = app().await;
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Concert ticket", "amount": 4500, "payments_limit": 1}),
+        )
+        .await;
+    c.goto(link["url"].as_str().unwrap()).await.unwrap();
+    fill(c, "#email", "fan@example.com").await;
+    pay_with(c, "4000000000000002").await;
+    assert_eq!(text(c, "#error").await, "Your card was declined");
+    // The only seat stays held for this customer, who retries with another card.
+    fill(c, "#email", "fan@example.com").await;
+    pay_with(c, "4242424242424242").await;
+    assert_eq!(text(c, "#status").await, "Paid");
+    let l = app
+        .get(&format!(
+            "/v1/payment_links/{}",
+            link["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (l.body["status"].as_str(), l.body["payments_count"].as_i64()),
+        (Some("paid"), Some(1))
+    );
+    assert_eq!(
+        app.get("/v1/payments?status=failed").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_d_secure_challenge_is_approved() {
+    let app = app().await;
+    let Some(b) = browser(390).await else { return };
+    let c = &b.client;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Secure purchase", "amount": 9900}),
+        )
+        .await;
+    c.goto(link["url"].as_str().unwrap()).await.unwrap();
+    fill(c, "#email", "sec@example.com").await;
+    pay_with(c, "4000 0000 0000 3220").await;
+    assert_eq!(text(c, "h1").await, "Confirm your payment");
+    click(c, "#approve").await;
+    assert_eq!(text(c, "#status").await, "Paid");
+    assert_eq!(text(c, "#receipt-total").await, "99.00 USD");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_link_shows_its_message() {
+    let app = app().await;
+    let Some(b) = browser(360).await else { return };
+    let c = &b.client;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Early bird", "amount": 500, "expires_at": "2099-01-01T00:00:00Z", "inactive_message": "Early-bird tickets are gone."}),
+        )
+        .await;
+    app.sql(&format!(
+        "UPDATE payment_links SET expires_at = 1000 WHERE id = '{}'",
+        link["id"].as_str().unwrap()
+    ))
+    .await;
+    c.goto(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(text(c, "h1").await, "This link has expired");
+    assert_eq!(text(c, "#message").await, "Early-bird tickets are gone.");
+    // Without JavaScript too, the server answers 410.
+    let r = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(r.status(), 410);
+}
