@@ -27,6 +27,10 @@ pub struct Cli {
     /// Base of link URLs, default http://{bind} (also PAYLINK_PUBLIC_URL).
     #[arg(long, global = true)]
     pub public_url: Option<String>,
+    /// Delay added to every simulated processor call, to model a real processor
+    /// (also PAYLINK_SIMULATED_PROCESSOR_LATENCY_MS).
+    #[arg(long, global = true)]
+    pub simulated_processor_latency_ms: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,6 +77,7 @@ impl Cli {
             data_dir: self.data_dir.clone(),
             bind: self.bind,
             public_url: self.public_url.clone(),
+            simulated_processor_latency_ms: self.simulated_processor_latency_ms,
         };
         Config::load(self.config.clone(), &overrides)
     }

@@ -97,6 +97,8 @@ pub struct Overrides {
     pub bind: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_processor_latency_ms: Option<u64>,
 }
 
 impl Config {

@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -67,16 +67,7 @@ pub fn app(state: AppState) -> Router {
             auth::authenticate,
         ));
     // The customer side: no key, limited per client IP.
-    let public = Router::new()
-        .route("/api/public/links/{slug}", get(checkout::api::preview))
-        .route(
-            "/api/public/links/{slug}/checkout",
-            post(checkout::api::start),
-        )
-        .route(
-            "/api/public/checkout_sessions/{id}/pay",
-            post(checkout::api::pay),
-        )
+    let public = api::routes::public_router()
         .route(
             "/l/{slug}",
             get(checkout::pages::link_page).post(checkout::pages::submit),

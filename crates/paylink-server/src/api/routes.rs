@@ -525,6 +525,53 @@ pub fn table() -> Vec<Route> {
     ]
 }
 
+/// The public JSON routes of the customer side: no key, limited per client IP.
+pub fn public_table() -> Vec<Route> {
+    use crate::checkout::api as public;
+    let tag = "Public checkout";
+    vec![
+        route(
+            Method::GET,
+            "/api/public/links/{slug}",
+            tag,
+            "Preview a payment link",
+            None,
+            200,
+            reg::<public::Preview>,
+            public::preview,
+        ),
+        route(
+            Method::POST,
+            "/api/public/links/{slug}/checkout",
+            tag,
+            "Start a checkout (holds one use and the stock)",
+            None,
+            201,
+            reg::<public::CheckoutOut>,
+            public::start,
+        )
+        .body(reg::<public::CheckoutIn>),
+        route(
+            Method::POST,
+            "/api/public/checkout_sessions/{id}/pay",
+            tag,
+            "Pay a checkout session",
+            None,
+            200,
+            reg::<public::PayOut>,
+            public::pay,
+        )
+        .body(reg::<public::PayIn>),
+    ]
+}
+
+/// The router of the public table.
+pub fn public_router() -> Router<AppState> {
+    public_table()
+        .into_iter()
+        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
+}
+
 /// The authenticated router of the table.
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();
@@ -543,7 +590,9 @@ pub fn router() -> Router<AppState> {
 /// The OpenAPI paths and schemas of the table.
 pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
     let mut paths = utoipa::openapi::Paths::new();
-    for r in table() {
+    let public: Vec<&str> = public_table().iter().map(|r| r.path).collect();
+    for r in table().into_iter().chain(public_table()) {
+        let is_public = public.contains(&r.path);
         let method = match r.method {
             Method::POST => HttpMethod::Post,
             Method::PATCH => HttpMethod::Patch,
@@ -592,14 +641,23 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                     .build(),
             ));
         }
-        if r.path.contains("{id}") {
-            op = op.parameter(
-                ParameterBuilder::new()
-                    .name("id")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True),
-            );
+        for name in ["id", "slug"] {
+            if r.path.contains(&format!("{{{name}}}")) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True),
+                );
+            }
         }
+        if is_public {
+            // No API key: the customer's browser calls these.
+            op = op.securities(Some(
+                Vec::<utoipa::openapi::security::SecurityRequirement>::new(),
+            ));
+        }
+
         if r.method != Method::GET {
             op = op.parameter(
                 ParameterBuilder::new()

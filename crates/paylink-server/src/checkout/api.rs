@@ -411,6 +411,19 @@ pub struct PaymentMethodIn {
     pub card: Option<CardIn>,
 }
 
+/// `succeeded` (200, with `payment_id`, `receipt_url`, `redirect_url`), `requires_action`
+/// (200, with `next_action.redirect_url`) or `failed` (402, with `decline_code`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayOut {
+    pub status: String,
+    pub payment_id: Option<String>,
+    pub receipt_url: Option<String>,
+    pub redirect_url: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub next_action: Option<serde_json::Value>,
+    pub decline_code: Option<String>,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayIn {

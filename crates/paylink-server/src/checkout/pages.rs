@@ -221,6 +221,7 @@ struct AddressView {
 #[derive(Template)]
 #[template(path = "link.html")]
 struct LinkPage {
+    cancel_url: Option<String>,
     brand_css: String,
     test_mode: bool,
     merchant: String,
@@ -413,7 +414,16 @@ async fn render_link(
     .collect();
     let prefill = link.prefill.clone().unwrap_or_default();
     let (brand_css, style_hash) = brand(&settings);
+    let nonce = e.nonce.clone().unwrap_or_else(random_base62);
+    // The session this page will open is named by its nonce, so the placeholder is known now.
+    let cancel_url = link.cancel_url.as_ref().map(|u| {
+        u.replace(
+            "{CHECKOUT_SESSION_ID}",
+            session_from_nonce(&nonce).0.as_str(),
+        )
+    });
     let page = LinkPage {
+        cancel_url,
         brand_css,
         test_mode: !link.livemode,
         merchant: settings.business_name.clone(),
@@ -432,7 +442,8 @@ async fn render_link(
         } else {
             price_error
         }),
-        nonce: e.nonce.clone().unwrap_or_else(random_base62),
+        nonce,
+
         attribution: e
             .attribution
             .iter()

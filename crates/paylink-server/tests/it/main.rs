@@ -20,6 +20,7 @@ mod idempotency;
 mod links;
 mod openapi;
 mod orders;
+mod pages;
 mod settings;
 mod tenancy;
 mod worker;

@@ -32,7 +32,10 @@ async fn served_document_lists_every_route(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), 200);
     let doc: serde_json::Value = r.json().await.unwrap();
-    for route in paylink_server::api::routes::table() {
+    for route in paylink_server::api::routes::table()
+        .into_iter()
+        .chain(paylink_server::api::routes::public_table())
+    {
         let op = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
         assert!(
             op.is_object(),

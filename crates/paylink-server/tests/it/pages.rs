@@ -1,0 +1,256 @@
+//! The hosted pages over plain HTTP: headers, escaping, prefill, and the no-JavaScript flow.
+
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+both!(
+    pages_are_locked_down_and_escape_input,
+    the_form_works_without_javascript_and_pays_once,
+    receipts_need_their_token
+);
+
+async fn page(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.unwrap())
+}
+
+/// The hidden nonce of a rendered page.
+fn nonce(html: &str) -> String {
+    let at = html.find("name=\"nonce\" value=\"").unwrap() + "name=\"nonce\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+async fn pages_are_locked_down_and_escape_input(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "<b>Bold</b> title", "amount": 1000, "cancel_url": "https://shop.example.com/cart?cs={CHECKOUT_SESSION_ID}",
+                   "description": "**Great** deal <script>alert(1)</script> [click](javascript:alert(2)) [ok](https://example.com)",
+                   "custom_fields": [{"key": "size", "label": "Size", "type": "dropdown", "options": [{"label": "Medium", "value": "m"}]}]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let (status, h, html) = page(
+        &app,
+        &format!("/l/{slug}?prefilled_email=ada%40example.com&utm_source=newsletter"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    // No inline script anywhere, no third-party resource.
+    assert!(
+        !html.contains("<script>") && html.contains("<script src=\"/static/checkout.js\""),
+        "inline script found"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http://"),
+        "third-party resource"
+    );
+    // Merchant input is escaped; Markdown is rendered without raw HTML or script links.
+    assert!(
+        html.contains("&#60;b&#62;Bold&#60;/b&#62; title")
+            || html.contains("&lt;b&gt;Bold&lt;/b&gt; title"),
+        "title not escaped"
+    );
+    assert!(html.contains("<strong>Great</strong>"));
+    assert!(
+        !html.contains("<script>alert") && !html.contains("javascript:"),
+        "unsafe description"
+    );
+    assert!(html.contains("href=\"https://example.com\""));
+    // Prefill and attribution are carried into the form.
+    assert!(html.contains("value=\"ada@example.com\""));
+    assert!(html.contains("name=\"utm_source\" value=\"newsletter\""));
+    assert!(html.contains("<option value=\"m\">Medium</option>"));
+    assert!(
+        html.contains("https://shop.example.com/cart?cs=cs_"),
+        "cancel link missing"
+    );
+    let (status, _, html) = page(&app, "/l/nope-not-here").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Payment link not found"));
+    let (_, h, css) = page(&app, "/static/paylink.css").await;
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/css") && css.contains("--brand"));
+    // The brand colour is the page's only inline style, allowed by its hash.
+    app.patch("/v1/settings", json!({"brand_color": "#ffcc00"}))
+        .await
+        .ok(200);
+    let (_, h, html) = page(&app, &format!("/l/{slug}")).await;
+    assert!(html.contains("<style>:root{--brand:#ffcc00;--brand-text:#16181d}</style>"));
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("style-src 'self' 'sha256-"));
+}
+
+async fn the_form_works_without_javascript_and_pays_once(app: TestApp) {
+    let p = app
+        .create(
+            "/v1/products",
+            json!({"name": "Poster", "unit_amount": 800, "inventory": {"available": 9}}),
+        )
+        .await;
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Posters", "line_items": [{"product_id": p["id"], "adjustable_quantity": {"enabled": true, "maximum": 9}}],
+                   "collect": {"shipping_address": true}}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (_, _, html) = page(&app, &format!("/l/{slug}?quantity=2")).await;
+    assert!(html.contains("name=\"q0\" id=\"q0\" value=\"2\""));
+    let form = |n: &str, action: &str, card: &str| {
+        vec![
+            ("nonce", n.to_owned()),
+            ("q0", "2".to_owned()),
+            ("email", "wall@example.com".to_owned()),
+            ("shipping_line1", "1 Poster Lane".to_owned()),
+            ("shipping_city", "Leeds".to_owned()),
+            ("shipping_country", "gb".to_owned()),
+            ("card_number", card.to_owned()),
+            ("card_exp", "12/30".to_owned()),
+            ("card_cvc", "123".to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce(&html);
+    // "Update total" re-prices on the server.
+    let r = no_redirects
+        .post(&url)
+        .form(&form(&n, "update", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("id=\"total\">16.00 USD"));
+    // A missing address is reported on the page, and nothing is held.
+    let mut incomplete = form(&n, "pay", "4242424242424242");
+    incomplete.retain(|(k, _)| !k.starts_with("shipping"));
+    let r = no_redirects
+        .post(&url)
+        .form(&incomplete)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("A shipping address is required"));
+    // Pay, then submit the same page again: one payment, one charge, same receipt.
+    let first = no_redirects
+        .post(&url)
+        .form(&form(&n, "pay", "4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 303);
+    let to = first.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.contains("/r/pay_"), "{to}");
+    let again = no_redirects
+        .post(&url)
+        .form(&form(&n, "pay", "4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.status().as_u16(),
+            again.headers()["location"].to_str().unwrap()
+        ),
+        (303, to.as_str())
+    );
+    assert_eq!(app.processor.charges_made(), 1);
+    let payments = app.get("/v1/payments").await;
+    let pay = &payments.body["data"][0];
+    assert_eq!(payments.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            pay["amount"].as_i64(),
+            pay["customer"]["shipping_address"]["country"].as_str()
+        ),
+        (Some(1600), Some("GB"))
+    );
+    let (status, _, receipt) = page(&app, to.trim_start_matches(&app.base)).await;
+    assert_eq!(status, 200);
+    assert!(receipt.contains("R-000001") && receipt.contains("16.00 USD"));
+    // A declined card re-renders the page with the error; a retry on the same page pays.
+    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    let n2 = nonce(&html);
+    let r = no_redirects
+        .post(&url)
+        .form(&form(&n2, "pay", "4000000000009995"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 402);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Your card has insufficient funds"));
+    assert_eq!(nonce(&html), n2, "the retry must pay the same held session");
+    let r = no_redirects
+        .post(&url)
+        .form(&form(&n2, "pay", "4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.get(&format!("/v1/products/{}", p["id"].as_str().unwrap()))
+            .await
+            .body["inventory"]["available"],
+        5
+    );
+}
+
+async fn receipts_need_their_token(app: TestApp) {
+    let l = app.custom_link("Receipt", 700).await;
+    let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
+    let paid = paid.unwrap();
+    let url = paid.body["receipt_url"].as_str().unwrap();
+    let path = url.trim_start_matches(&app.base);
+    let (status, h, html) = page(&app, path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("7.00 USD") && html.contains("Visa •••• 4242"));
+    assert_eq!(h["cache-control"], "no-store");
+    let bare = path.split('?').next().unwrap();
+    assert_eq!(page(&app, bare).await.0, 404);
+    assert_eq!(page(&app, &format!("{bare}?t=wrong")).await.0, 404);
+    assert_eq!(page(&app, "/r/pay_0000000000000000000000?t=x").await.0, 404);
+    // The receipt follows refunds.
+    app.post(
+        &format!(
+            "/v1/payments/{}/refunds",
+            paid.body["payment_id"].as_str().unwrap()
+        ),
+        json!({"amount": 200}),
+    )
+    .await
+    .ok(201);
+    let (_, _, html) = page(&app, path).await;
+    assert!(html.contains("Partially refunded") && html.contains("2.00 USD"));
+}
