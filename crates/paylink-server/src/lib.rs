@@ -77,6 +77,10 @@ pub fn app(state: AppState) -> Router {
             get(checkout::pages::authenticate_page).post(checkout::pages::authenticate),
         )
         .route("/r/{id}", get(checkout::pages::receipt))
+        .route(
+            "/c/{id}",
+            get(checkout::pages::session_page).post(checkout::pages::session_submit),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,

@@ -1105,3 +1105,157 @@ fn static_file(kind: &'static str, body: &'static str) -> Response {
     );
     res
 }
+
+// ---- the page of an API-created session (`checkout_url`) -----------------------------
+
+#[derive(Template)]
+#[template(path = "session.html")]
+struct SessionPage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    title: String,
+    error: Option<String>,
+    lines: Vec<(String, u32, String)>,
+    tax: Option<String>,
+    total: String,
+    session_id: String,
+    secret: String,
+    accepts_card: bool,
+    accepts_wallet: bool,
+}
+
+async fn render_session(
+    state: &AppState,
+    id: &CheckoutSessionId,
+    secret: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let rec = authorize(state, id, secret).await?;
+    if let Some(result) = &rec.result {
+        let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
+        if let Some(u) = body.get("redirect_url").and_then(|v| v.as_str()) {
+            return Ok(Redirect::to(u).into_response());
+        }
+    }
+    let link = state
+        .store
+        .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
+        .await?
+        .value;
+    let settings = state
+        .store
+        .get_merchant(&rec.tenant.merchant_id)
+        .await?
+        .settings;
+    let s = &rec.session;
+    let cur = s.currency;
+    let (brand_css, style_hash) = brand(&settings);
+    let page = SessionPage {
+        brand_css,
+        test_mode: !s.livemode,
+        merchant: settings.business_name.clone(),
+        title: link.title.clone(),
+        error,
+        lines: s
+            .line_items
+            .iter()
+            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+            .collect(),
+        tax: (s.amount_tax > Amount::ZERO).then(|| cur.format(s.amount_tax)),
+        total: cur.format(s.amount_total),
+        session_id: id.to_string(),
+        secret: secret.to_owned(),
+        accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
+        accepts_wallet: link
+            .payment_method_types
+            .contains(&PaymentMethodType::Wallet),
+    };
+    Ok(secure(
+        html(status, page.render()),
+        style_hash.as_deref(),
+        s.livemode,
+    ))
+}
+
+pub async fn session_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SecretQuery>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    render_session(&state, &id, &q.s, None, StatusCode::OK).await
+}
+
+pub async fn session_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let secret = get("s");
+    let method = if get("action") == "wallet" {
+        PaymentMethodIn {
+            kind: PaymentMethodType::Wallet,
+            card: None,
+        }
+    } else {
+        match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
+            Ok(card) => PaymentMethodIn {
+                kind: PaymentMethodType::Card,
+                card: Some(card),
+            },
+            Err(msg) => {
+                return render_session(
+                    &state,
+                    &id,
+                    &secret,
+                    Some(msg.into()),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
+            }
+        }
+    };
+    match pay(&state, &id, &secret, method).await {
+        Ok(answer) => {
+            let url = |key: &str| {
+                answer
+                    .body
+                    .pointer(key)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            if let Some(u) = url("/redirect_url")
+                .filter(|_| answer.succeeded())
+                .or_else(|| url("/next_action/redirect_url"))
+            {
+                return Ok(Redirect::to(&u).into_response());
+            }
+            let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
+            render_session(
+                &state,
+                &id,
+                &secret,
+                Some(message),
+                StatusCode::PAYMENT_REQUIRED,
+            )
+            .await
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => Err(e),
+        Err(e) => {
+            let status = e.status;
+            render_session(&state, &id, &secret, Some(e.message), status).await
+        }
+    }
+}

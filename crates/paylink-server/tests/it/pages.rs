@@ -254,3 +254,67 @@ async fn receipts_need_their_token(app: TestApp) {
     let (_, _, html) = page(&app, path).await;
     assert!(html.contains("Partially refunded") && html.contains("2.00 USD"));
 }
+
+both!(the_checkout_url_of_an_api_session_pays);
+
+async fn the_checkout_url_of_an_api_session_pays(app: TestApp) {
+    let l = app.custom_link("Via API", 1500).await;
+    let s = app
+        .start_checkout(
+            l["slug"].as_str().unwrap(),
+            json!({"email": "api@example.com"}),
+        )
+        .await
+        .ok(201)
+        .clone();
+    let url = s["checkout_url"].as_str().unwrap();
+    let r = app.client.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("15.00 USD") && html.contains("Via API"));
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = format!("{}/c/{}", app.base, s["id"].as_str().unwrap());
+    let form = |card: &str| {
+        vec![
+            ("s", s["client_secret"].as_str().unwrap().to_owned()),
+            ("card_number", card.to_owned()),
+            ("card_exp", "11/31".to_owned()),
+            ("card_cvc", "321".to_owned()),
+            ("action", "pay".to_owned()),
+        ]
+    };
+    let declined = no_redirects
+        .post(&post)
+        .form(&form("4000000000000002"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), 402);
+    assert!(declined
+        .text()
+        .await
+        .unwrap()
+        .contains("Your card was declined"));
+    let paid = no_redirects
+        .post(&post)
+        .form(&form("4242424242424242"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    assert!(paid.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("/r/pay_"));
+    // A wrong secret shows nothing.
+    let r = app
+        .client
+        .get(format!("{post}?s=wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
