@@ -6,6 +6,7 @@ pub mod events;
 pub mod orders;
 pub mod payment_links;
 pub mod payments;
+pub mod qr;
 pub mod routes;
 pub mod settings;
 

@@ -219,6 +219,28 @@ pub fn table() -> Vec<Route> {
             payments::list_link_payments,
         )
         .query(params::<payments::PaymentListQuery>),
+        route(
+            get.clone(),
+            "/v1/payment_links/{id}/qr.svg",
+            pl,
+            "The link's QR code as SVG",
+            Some("payment_links:read"),
+            200,
+            reg::<String>,
+            qr::svg,
+        )
+        .query(params::<qr::QrQuery>),
+        route(
+            get.clone(),
+            "/v1/payment_links/{id}/qr.png",
+            pl,
+            "The link's QR code as PNG",
+            Some("payment_links:read"),
+            200,
+            reg::<String>,
+            qr::png,
+        )
+        .query(params::<qr::QrQuery>),
         // payments
         route(
             get.clone(),

@@ -21,6 +21,7 @@ mod links;
 mod openapi;
 mod orders;
 mod pages;
+mod qr;
 mod settings;
 mod tenancy;
 mod worker;
