@@ -15,6 +15,7 @@ pub mod json;
 pub mod openapi;
 pub mod ratelimit;
 pub mod state;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;

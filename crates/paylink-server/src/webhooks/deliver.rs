@@ -1,0 +1,1 @@
+//! Delivery of webhook events (see below).
