@@ -49,9 +49,42 @@ pub enum EventType {
     SubscriptionPaymentFailed,
     #[serde(rename = "subscription.canceled")]
     SubscriptionCanceled,
+    #[serde(rename = "webhook_endpoint.disabled")]
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
+    pub const ALL: [EventType; 21] = {
+        use EventType::*;
+        [
+            PaymentLinkCreated,
+            PaymentLinkUpdated,
+            PaymentLinkActivated,
+            PaymentLinkDeactivated,
+            PaymentLinkCancelled,
+            PaymentLinkDeleted,
+            PaymentLinkExpired,
+            PaymentLinkPaid,
+            PaymentLinkSent,
+            CheckoutSessionCompleted,
+            CheckoutSessionExpired,
+            PaymentSucceeded,
+            PaymentFailed,
+            PaymentRefunded,
+            OrderCreated,
+            OrderPaid,
+            SubscriptionCreated,
+            SubscriptionRenewed,
+            SubscriptionPaymentFailed,
+            SubscriptionCanceled,
+            WebhookEndpointDisabled,
+        ]
+    };
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         use EventType::*;
         match self {
@@ -75,6 +108,7 @@ impl EventType {
             SubscriptionRenewed => "subscription.renewed",
             SubscriptionPaymentFailed => "subscription.payment_failed",
             SubscriptionCanceled => "subscription.canceled",
+            WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod settings;
 pub mod tax;
 pub mod text;
 pub mod time;
+pub mod webhook;
 
 pub use error::ValidationError;
 pub use money::{Amount, Currency};

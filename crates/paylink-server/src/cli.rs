@@ -154,14 +154,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let store = crate::open_store(&config).await?;
             let token = CancellationToken::new();
             shutdown_on_signals(token.clone());
-            let tick = std::time::Duration::from_millis(config.worker_tick_ms);
-            crate::worker::run(store.clone(), crate::worker::WorkerConfig { tick }, token).await;
+            let worker = crate::worker::WorkerConfig::from_config(store.clone(), &config)?;
+            crate::worker::run(store.clone(), worker, token).await;
             store.close().await;
             Ok(())
         }
         Command::Serve { no_worker } => {
-            let worker_tick_ms = config.worker_tick_ms;
             let store = crate::open_store(&config).await?;
+            let worker_config = crate::worker::WorkerConfig::from_config(store.clone(), &config)?;
             let listener = TcpListener::bind(config.bind).await?;
             let addr = listener.local_addr()?;
             let public_url = match &config.public_url {
@@ -189,9 +189,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let worker = (!no_worker).then(|| {
                 tokio::spawn(crate::worker::run(
                     store.clone(),
-                    crate::worker::WorkerConfig {
-                        tick: std::time::Duration::from_millis(worker_tick_ms),
-                    },
+                    worker_config,
                     token.clone(),
                 ))
             });

@@ -24,6 +24,12 @@ pub struct Config {
     /// Comma-separated CIDRs exempt from the webhook SSRF guard.
     pub webhook_allow_networks: Option<String>,
     pub webhook_retry_schedule: Option<String>,
+    /// Longest wait for one webhook attempt.
+    pub webhook_timeout_ms: u64,
+    /// An endpoint failing for this long is disabled (default 5 days).
+    pub webhook_disable_after_secs: i64,
+    /// Time between two looks for due webhook deliveries.
+    pub webhook_poll_ms: u64,
     /// Log filter, e.g. `info,paylink=debug`.
     pub log: String,
     /// Sustained requests per second allowed per API key.
@@ -64,6 +70,9 @@ struct Defaults {
     public_rate_limit_per_second: u32,
     public_rate_limit_burst: u32,
     worker_tick_ms: u64,
+    webhook_timeout_ms: u64,
+    webhook_disable_after_secs: i64,
+    webhook_poll_ms: u64,
 }
 
 impl Default for Defaults {
@@ -82,6 +91,9 @@ impl Default for Defaults {
             public_rate_limit_per_second: 50,
             public_rate_limit_burst: 100,
             worker_tick_ms: 5_000,
+            webhook_timeout_ms: 15_000,
+            webhook_disable_after_secs: 5 * 86_400,
+            webhook_poll_ms: 500,
         }
     }
 }
@@ -191,6 +203,9 @@ impl Config {
             public_rate_limit_per_second: 10_000,
             public_rate_limit_burst: 10_000,
             worker_tick_ms: d.worker_tick_ms,
+            webhook_timeout_ms: d.webhook_timeout_ms,
+            webhook_disable_after_secs: d.webhook_disable_after_secs,
+            webhook_poll_ms: d.webhook_poll_ms,
         }
     }
 }

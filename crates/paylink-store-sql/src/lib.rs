@@ -17,6 +17,7 @@ mod merchants;
 mod sql;
 mod store;
 pub mod testing;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

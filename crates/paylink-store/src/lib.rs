@@ -15,13 +15,11 @@ use async_trait::async_trait;
 use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
 use paylink_domain::checkout::{Payment, Refund};
 use paylink_domain::event::Event;
-use paylink_domain::id::{
-    ApiKeyId, CheckoutSessionId, CustomerId, EventId, MerchantId, OrderId, PaymentId,
-    PaymentLinkId, ProductId, TaxRateId,
-};
+use paylink_domain::id::*;
 use paylink_domain::link::PaymentLink;
 use paylink_domain::settings::MerchantSettings;
 use paylink_domain::time::Timestamp;
+use paylink_domain::webhook::WebhookEndpoint;
 
 /// Whose data, in which mode. Built only by the server's auth layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -265,6 +263,60 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment>;
     /// Undoes a refund the processor refused.
     async fn revert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<()>;
+
+    // ---- webhooks ----------------------------------------------------------------------
+    async fn insert_webhook_endpoint(
+        &self,
+        t: &Tenant,
+        e: &WebhookEndpoint,
+        secret: &str,
+    ) -> StoreResult<()>;
+    async fn get_webhook_endpoint(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<WebhookEndpoint>;
+    async fn list_webhook_endpoints(
+        &self,
+        t: &Tenant,
+        page: &Page,
+    ) -> StoreResult<Listed<WebhookEndpoint>>;
+    /// Writes URL, events, description and status; enabling clears the failure clock.
+    async fn update_webhook_endpoint(&self, t: &Tenant, e: &WebhookEndpoint) -> StoreResult<()>;
+    async fn delete_webhook_endpoint(&self, t: &Tenant, id: &WebhookEndpointId) -> StoreResult<()>;
+    /// Installs a new secret; the old one still signs until `overlap_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+        secret: &str,
+        overlap_until: Timestamp,
+    ) -> StoreResult<()>;
+    async fn list_delivery_attempts(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+        page: &Page,
+    ) -> StoreResult<Listed<DeliveryAttempt>>;
+    /// Queues the event again for every enabled endpoint that takes it; returns how many.
+    async fn redeliver_event(&self, t: &Tenant, id: &EventId, now: Timestamp) -> StoreResult<u64>;
+    /// Claims up to `limit` due deliveries (every merchant) for `lock_secs`; several workers
+    /// never claim the same one at once.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<DeliveryJob>>;
+    /// Records an attempt and what comes next; `disable` turns the endpoint off (with a
+    /// `webhook_endpoint.disabled` event).
+    async fn finish_delivery(
+        &self,
+        job: &DeliveryJob,
+        attempt: &DeliveryAttempt,
+        next: DeliveryNext,
+        disable: bool,
+    ) -> StoreResult<()>;
 
     // ---- events ------------------------------------------------------------------------
     async fn get_event(&self, t: &Tenant, id: &EventId) -> StoreResult<Event>;

@@ -208,3 +208,38 @@ pub struct StockLevel {
     pub available: Option<i64>,
     pub held: i64,
 }
+
+/// One delivery of one event to one endpoint, claimed by a worker.
+#[derive(Clone, Debug)]
+pub struct DeliveryJob {
+    pub delivery_id: String,
+    pub tenant: crate::Tenant,
+    pub event_id: String,
+    /// The event as delivered (its JSON).
+    pub body: String,
+    pub endpoint_id: String,
+    pub url: String,
+    /// The current secret, then a rotated-out one while its overlap lasts.
+    pub secrets: Vec<String>,
+    /// Attempts already made.
+    pub attempts: i64,
+    pub failing_since: Option<Timestamp>,
+}
+
+/// What happened on one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub event_id: String,
+    pub attempted_at: Timestamp,
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryNext {
+    Succeeded,
+    RetryAt(Timestamp),
+    /// The schedule is spent: no more attempts.
+    Failed,
+}

@@ -9,6 +9,7 @@ pub mod payments;
 pub mod qr;
 pub mod routes;
 pub mod settings;
+pub mod webhook_endpoints;
 
 use serde::Serialize;
 

@@ -19,6 +19,7 @@ use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
 use paylink_domain::checkout::{Payment, Refund};
 use paylink_domain::event::Event;
 use paylink_domain::link::PaymentLink;
+use paylink_domain::webhook::WebhookEndpoint;
 
 pub type Schemas = Vec<(String, RefOr<Schema>)>;
 type SchemaFn = fn(&mut Schemas) -> RefOr<Schema>;
@@ -490,6 +491,90 @@ pub fn table() -> Vec<Route> {
             200,
             reg::<Event>,
             events::get_event,
+        ),
+        route(
+            post.clone(),
+            "/v1/events/{id}/redeliver",
+            acct,
+            "Queue an event for delivery again",
+            Some("webhooks:write"),
+            202,
+            reg::<Deleted>,
+            webhook_endpoints::redeliver,
+        ),
+        // webhook endpoints
+        route(
+            post.clone(),
+            "/v1/webhook_endpoints",
+            "Webhooks",
+            "Create a webhook endpoint (its secret is shown once)",
+            Some("webhooks:write"),
+            201,
+            reg::<webhook_endpoints::EndpointWithSecret>,
+            webhook_endpoints::create_endpoint,
+        )
+        .body(reg::<webhook_endpoints::EndpointIn>),
+        route(
+            get.clone(),
+            "/v1/webhook_endpoints",
+            "Webhooks",
+            "List webhook endpoints",
+            Some("webhooks:read"),
+            200,
+            list::<WebhookEndpoint>,
+            webhook_endpoints::list_endpoints,
+        ),
+        route(
+            get.clone(),
+            "/v1/webhook_endpoints/{id}",
+            "Webhooks",
+            "Retrieve a webhook endpoint",
+            Some("webhooks:read"),
+            200,
+            reg::<WebhookEndpoint>,
+            webhook_endpoints::get_endpoint,
+        ),
+        route(
+            patch.clone(),
+            "/v1/webhook_endpoints/{id}",
+            "Webhooks",
+            "Update a webhook endpoint",
+            Some("webhooks:write"),
+            200,
+            reg::<WebhookEndpoint>,
+            webhook_endpoints::update_endpoint,
+        )
+        .body(reg::<webhook_endpoints::EndpointPatch>),
+        route(
+            delete.clone(),
+            "/v1/webhook_endpoints/{id}",
+            "Webhooks",
+            "Delete a webhook endpoint",
+            Some("webhooks:write"),
+            200,
+            reg::<Deleted>,
+            webhook_endpoints::delete_endpoint,
+        ),
+        route(
+            post.clone(),
+            "/v1/webhook_endpoints/{id}/rotate_secret",
+            "Webhooks",
+            "Rotate the signing secret (both sign during the overlap)",
+            Some("webhooks:write"),
+            200,
+            reg::<webhook_endpoints::EndpointWithSecret>,
+            webhook_endpoints::rotate_secret,
+        )
+        .body(reg::<webhook_endpoints::RotateIn>),
+        route(
+            get.clone(),
+            "/v1/webhook_endpoints/{id}/deliveries",
+            "Webhooks",
+            "List delivery attempts",
+            Some("webhooks:read"),
+            200,
+            list::<webhook_endpoints::AttemptOut>,
+            webhook_endpoints::list_deliveries,
         ),
         // settings and keys
         route(

@@ -13,29 +13,44 @@ use paylink_store::Store;
 /// How long idempotency keys are kept (the contract asks for at least 24 hours).
 pub const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
 
-#[derive(Clone, Debug)]
 pub struct WorkerConfig {
     /// Time between two rounds of the periodic jobs.
     pub tick: Duration,
+    /// Time between two looks for due webhook deliveries.
+    pub poll: Duration,
+    pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
 }
 
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            tick: Duration::from_secs(60),
-        }
+impl WorkerConfig {
+    pub fn from_config(
+        store: Arc<dyn Store>,
+        config: &crate::config::Config,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            tick: Duration::from_millis(config.worker_tick_ms),
+            poll: Duration::from_millis(config.webhook_poll_ms),
+            deliverer: Arc::new(crate::webhooks::deliver::Deliverer::from_config(
+                store, config,
+            )?),
+        })
     }
 }
 
-/// Runs the periodic jobs until `shutdown`.
+/// Runs the periodic jobs and webhook delivery until `shutdown`.
 pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: CancellationToken) {
     tracing::info!(tick_ms = config.tick.as_millis() as u64, "worker started");
     let mut ticker = tokio::time::interval(config.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut poll = tokio::time::interval(config.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = ticker.tick() => round(store.as_ref()).await,
+            _ = poll.tick() => {
+                // Keep going while there is a backlog.
+                while config.deliverer.run_once().await == 32 && !shutdown.is_cancelled() {}
+            }
         }
     }
     tracing::info!("worker stopped");

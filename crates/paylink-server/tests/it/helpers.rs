@@ -295,3 +295,36 @@ impl TestApp {
         (s, Some(p))
     }
 }
+
+impl TestApp {
+    /// A server whose webhooks may reach this machine, retrying fast.
+    pub async fn spawn_for_webhooks(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |c| {
+            c.webhook_allow_networks = Some("127.0.0.0/8".into());
+            c.webhook_retry_schedule = Some("100ms,100ms,100ms".into());
+            c.webhook_timeout_ms = 700;
+            c.webhook_poll_ms = 50;
+            c.worker_tick_ms = 200;
+        })
+        .await
+    }
+
+    /// Starts the background worker (stopped with the app).
+    pub fn start_worker(&self, tweak: impl FnOnce(&mut Config)) {
+        let mut config = Config::for_database("sqlite://unused");
+        config.webhook_allow_networks = Some("127.0.0.0/8".into());
+        config.webhook_retry_schedule = Some("100ms,100ms,100ms".into());
+        config.webhook_timeout_ms = 700;
+        config.webhook_poll_ms = 50;
+        config.worker_tick_ms = 200;
+        tweak(&mut config);
+        let store: Arc<dyn paylink_store::Store> = self.store.clone();
+        let worker =
+            paylink_server::worker::WorkerConfig::from_config(store.clone(), &config).unwrap();
+        tokio::spawn(paylink_server::worker::run(
+            store,
+            worker,
+            self.shutdown.clone(),
+        ));
+    }
+}

@@ -24,4 +24,5 @@ mod pages;
 mod qr;
 mod settings;
 mod tenancy;
+mod webhooks;
 mod worker;

@@ -31,6 +31,12 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
+    let hook = app
+        .create(
+            "/v1/webhook_endpoints",
+            json!({"url": "https://93.184.216.34/hooks", "enabled_events": ["*"]}),
+        )
+        .await;
     let event = app.get("/v1/events?limit=1").await.body["data"][0]["id"]
         .as_str()
         .unwrap()
@@ -47,6 +53,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         ("events", event.as_str()),
         ("api_keys", key["id"].as_str().unwrap()),
         ("payments", payment.as_str()),
+        ("webhook_endpoints", hook["id"].as_str().unwrap()),
     ];
     let other = app.other_merchant("Intruder").await;
     let mut checked = 0;
@@ -74,7 +81,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         r.assert_error(404, "resource_missing");
         checked += 1;
     }
-    assert!(checked >= 21, "only {checked} routes checked");
+    assert!(checked >= 27, "only {checked} routes checked");
     // Cross-merchant references inside bodies are not found either.
     let r = app
         .call(

@@ -1,0 +1,287 @@
+//! Webhook endpoints: the secret is shown at creation and on rotation only.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use paylink_domain::event::EventType;
+use paylink_domain::id::{EventId, WebhookEndpointId};
+use paylink_domain::text::bounded_opt;
+use paylink_domain::time::Timestamp;
+use paylink_domain::webhook::{EndpointStatus, WebhookEndpoint};
+use paylink_store::DeliveryAttempt;
+
+use super::{not_found_as, path_id, Deleted, List};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{created, ok, reply, Json, Query};
+use crate::list_query;
+use crate::state::AppState;
+use crate::webhooks::sign::new_secret;
+use crate::webhooks::ssrf::Guard;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointIn {
+    pub url: String,
+    /// Event types, or `["*"]`.
+    pub enabled_events: Vec<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub enabled_events: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// `enabled` or `disabled`; enabling restarts the failure clock.
+    pub status: Option<EndpointStatus>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateIn {
+    /// How long the old secret still signs (default 86400, at most 7 days).
+    pub overlap_seconds: Option<i64>,
+}
+
+/// An endpoint together with its secret: only in answers to create and rotate.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EndpointWithSecret {
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpoint,
+    pub secret: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptOut {
+    pub event_id: String,
+    pub attempted_at: Timestamp,
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+impl From<DeliveryAttempt> for AttemptOut {
+    fn from(a: DeliveryAttempt) -> Self {
+        Self {
+            event_id: a.event_id,
+            attempted_at: a.attempted_at,
+            status_code: a.status_code,
+            latency_ms: a.latency_ms,
+            error: a.error,
+        }
+    }
+}
+
+fn check_events(events: &[String]) -> ApiResult<()> {
+    if events.is_empty() || events.len() > 50 {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "enabled_events",
+            "List 1–50 event types, or [\"*\"]",
+        ));
+    }
+    for (i, e) in events.iter().enumerate() {
+        if e != "*" && EventType::parse(e).is_none() {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                format!("enabled_events[{i}]"),
+                format!("Unknown event type `{e}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses URLs that are malformed or reach internal addresses (checked again at delivery).
+async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
+    let guard = Guard::from_config(state.config.webhook_allow_networks.as_deref())
+        .map_err(ApiError::internal)?;
+    let parsed = Guard::parse(url)
+        .map_err(|e| ApiError::invalid("invalid_webhook_url", "url", e.to_string()))?;
+    guard
+        .resolve(&parsed)
+        .await
+        .map_err(|e| ApiError::invalid("invalid_webhook_url", "url", e.to_string()))?;
+    Ok(())
+}
+
+pub async fn create_endpoint(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<EndpointIn>,
+) -> ApiResult<Response> {
+    check_events(&input.enabled_events)?;
+    bounded_opt(input.description.as_deref(), "description", 0, 500)?;
+    check_url(&state, &input.url).await?;
+    let now = Timestamp::now();
+    let endpoint = WebhookEndpoint {
+        id: WebhookEndpointId::generate(),
+        url: input.url,
+        enabled_events: input.enabled_events,
+        description: input.description,
+        status: EndpointStatus::Enabled,
+        livemode: auth.tenant.livemode,
+        created_at: now,
+        updated_at: now,
+    };
+    let secret = new_secret();
+    state
+        .store
+        .insert_webhook_endpoint(&auth.tenant, &endpoint, &secret)
+        .await?;
+    Ok(created(&EndpointWithSecret { endpoint, secret }))
+}
+
+pub async fn get_endpoint(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
+    Ok(ok(&state
+        .store
+        .get_webhook_endpoint(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("webhook endpoint"))?))
+}
+
+list_query!(EndpointListQuery {});
+
+pub async fn list_endpoints(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<EndpointListQuery>,
+) -> ApiResult<Response> {
+    let l = state
+        .store
+        .list_webhook_endpoints(&auth.tenant, &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, "/v1/webhook_endpoints")))
+}
+
+pub async fn update_endpoint(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(p): Json<EndpointPatch>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
+    let mut e = state
+        .store
+        .get_webhook_endpoint(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("webhook endpoint"))?;
+    if let Some(url) = p.url {
+        check_url(&state, &url).await?;
+        e.url = url;
+    }
+    if let Some(events) = p.enabled_events {
+        check_events(&events)?;
+        e.enabled_events = events;
+    }
+    if let Some(d) = p.description {
+        bounded_opt(Some(&d), "description", 0, 500)?;
+        e.description = Some(d);
+    }
+    if let Some(s) = p.status {
+        e.status = s;
+    }
+    e.updated_at = Timestamp::now();
+    state
+        .store
+        .update_webhook_endpoint(&auth.tenant, &e)
+        .await?;
+    Ok(ok(&e))
+}
+
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
+    state
+        .store
+        .delete_webhook_endpoint(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("webhook endpoint"))?;
+    Ok(ok(&Deleted::new(id, "webhook_endpoint")))
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(r): Json<RotateIn>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
+    let overlap = r.overlap_seconds.unwrap_or(86_400);
+    if !(0..=7 * 86_400).contains(&overlap) {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "overlap_seconds",
+            "`overlap_seconds` must be 0 to 604800",
+        ));
+    }
+    let endpoint = state
+        .store
+        .get_webhook_endpoint(&auth.tenant, &id)
+        .await
+        .map_err(not_found_as("webhook endpoint"))?;
+    let secret = new_secret();
+    state
+        .store
+        .rotate_webhook_secret(
+            &auth.tenant,
+            &id,
+            &secret,
+            Timestamp::now().plus_seconds(overlap),
+        )
+        .await?;
+    Ok(ok(&EndpointWithSecret { endpoint, secret }))
+}
+
+list_query!(AttemptListQuery {});
+
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<AttemptListQuery>,
+) -> ApiResult<Response> {
+    let endpoint_id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
+    let l = state
+        .store
+        .list_delivery_attempts(&auth.tenant, &endpoint_id, &q.page()?)
+        .await
+        .map_err(not_found_as("webhook endpoint"))?;
+    let l = paylink_store::Listed {
+        data: l.data.into_iter().map(AttemptOut::from).collect(),
+        has_more: l.has_more,
+    };
+    Ok(ok(&List::new(
+        l,
+        &format!("/v1/webhook_endpoints/{id}/deliveries"),
+    )))
+}
+
+pub async fn redeliver(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, EventId::parse, "event")?;
+    let n = state
+        .store
+        .redeliver_event(&auth.tenant, &id, Timestamp::now())
+        .await
+        .map_err(not_found_as("event"))?;
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({"id": id, "object": "event", "deliveries_queued": n}),
+    ))
+}

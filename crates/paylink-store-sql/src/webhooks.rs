@@ -1,0 +1,324 @@
+//! Webhook endpoints, delivery jobs and attempts on SQL.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{random_base62, EventId, MerchantId, WebhookEndpointId};
+use paylink_domain::time::Timestamp;
+use paylink_domain::webhook::{EndpointStatus, WebhookEndpoint};
+use paylink_store::*;
+
+use crate::catalog::json;
+use crate::events::{fan_out, insert_events};
+use crate::sql::{int, json_col, opt_int, Sql};
+use crate::{backend, on_constraint, Dialect, SqlStore};
+
+pub(crate) const ENDPOINT_COLS: &str = "status, data";
+
+pub(crate) fn endpoint(row: &AnyRow) -> StoreResult<WebhookEndpoint> {
+    let mut e: WebhookEndpoint = json_col(row, "data")?;
+    let status: String = row.try_get("status").map_err(backend)?;
+    e.status = if status == "enabled" {
+        EndpointStatus::Enabled
+    } else {
+        EndpointStatus::Disabled
+    };
+    Ok(e)
+}
+
+pub(crate) fn attempt(row: &AnyRow) -> StoreResult<DeliveryAttempt> {
+    Ok(DeliveryAttempt {
+        event_id: row.try_get("event_id").map_err(backend)?,
+        attempted_at: Timestamp::from_unix(int(row, "attempted_at")?),
+        status_code: opt_int(row, "status_code")?.and_then(|c| u16::try_from(c).ok()),
+        latency_ms: int(row, "latency_ms")?,
+        error: row.try_get("error").map_err(backend)?,
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn insert_endpoint_impl(
+        &self,
+        t: &Tenant,
+        e: &WebhookEndpoint,
+        secret: &str,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("INSERT INTO webhook_endpoints (id, merchant_id, livemode, created_at, url, status, enabled_events, secret, data) VALUES (");
+        q.bind(e.id.as_str())
+            .push(", ")
+            .bind(t.merchant_id.as_str())
+            .push(", ")
+            .bind(t.livemode);
+        q.push(", ")
+            .bind(e.created_at.unix())
+            .push(", ")
+            .bind(e.url.as_str())
+            .push(", ")
+            .bind(e.status.as_str());
+        q.push(", ")
+            .bind(e.events_key())
+            .push(", ")
+            .bind(secret)
+            .push(", ")
+            .bind(json(e)?)
+            .push(")");
+        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        w.commit().await
+    }
+
+    pub(crate) async fn update_endpoint_impl(
+        &self,
+        t: &Tenant,
+        e: &WebhookEndpoint,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE webhook_endpoints SET url = ");
+        q.bind(e.url.as_str())
+            .push(", status = ")
+            .bind(e.status.as_str())
+            .push(", enabled_events = ")
+            .bind(e.events_key());
+        q.push(", data = ").bind(json(e)?);
+        if e.status == EndpointStatus::Enabled {
+            q.push(", failing_since = NULL");
+        }
+        q.push(" WHERE id = ")
+            .bind(e.id.as_str())
+            .push(" AND ")
+            .tenant(t);
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        w.commit().await
+    }
+
+    pub(crate) async fn delete_endpoint_impl(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("SELECT id FROM webhook_endpoints WHERE id = ");
+        q.bind(id.as_str()).push(" AND ").tenant(t);
+        q.query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        for sql in [
+            "DELETE FROM webhook_attempts WHERE endpoint_id = ",
+            "DELETE FROM webhook_deliveries WHERE endpoint_id = ",
+            "DELETE FROM webhook_endpoints WHERE id = ",
+        ] {
+            let mut q = Sql::new(sql);
+            q.bind(id.as_str());
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+        w.commit().await
+    }
+
+    pub(crate) async fn rotate_impl(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+        secret: &str,
+        overlap_until: Timestamp,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(
+            "UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = ",
+        );
+        q.bind(overlap_until.unix())
+            .push(", secret = ")
+            .bind(secret)
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND ")
+            .tenant(t);
+        if q.query()
+            .execute(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        w.commit().await
+    }
+
+    pub(crate) async fn redeliver_impl(
+        &self,
+        t: &Tenant,
+        id: &EventId,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("SELECT type FROM events WHERE id = ");
+        q.bind(id.as_str()).push(" AND ").tenant(t);
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let kind: String = row.try_get("type").map_err(backend)?;
+        let prefix = format!("{id}:{}:", random_base62());
+        let n = fan_out(&mut w.tx, t, id.as_str(), &kind, &prefix, now.unix()).await?;
+        w.commit().await?;
+        Ok(n)
+    }
+
+    pub(crate) async fn claim_impl(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        let mut w = self.begin_write().await?;
+        let skip_locked = match self.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let mut q = Sql::new("UPDATE webhook_deliveries SET locked_until = ");
+        q.bind(now.unix() + lock_secs);
+        q.push(" WHERE (locked_until IS NULL OR locked_until < ")
+            .bind(now.unix());
+        q.push(") AND id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ").bind(now.unix());
+        q.push(" AND (locked_until IS NULL OR locked_until < ")
+            .bind(now.unix());
+        q.push(") ORDER BY next_attempt_at LIMIT ")
+            .bind(limit)
+            .push(skip_locked)
+            .push(")");
+        q.push(" RETURNING id, merchant_id, livemode, event_id, endpoint_id, attempts");
+        let claimed = q.query().fetch_all(&mut *w.tx).await.map_err(backend)?;
+        let mut jobs = Vec::with_capacity(claimed.len());
+        for row in &claimed {
+            let event_id: String = row.try_get("event_id").map_err(backend)?;
+            let endpoint_id: String = row.try_get("endpoint_id").map_err(backend)?;
+            let mut q = Sql::new("SELECT e.data AS body, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.failing_since \
+                 FROM events e, webhook_endpoints w WHERE e.id = ");
+            q.bind(event_id.as_str())
+                .push(" AND w.id = ")
+                .bind(endpoint_id.as_str());
+            let Some(d) = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?
+            else {
+                continue;
+            };
+            let mut secrets = vec![d.try_get::<String, _>("secret").map_err(backend)?];
+            if let (Some(prev), Some(until)) = (
+                d.try_get::<Option<String>, _>("previous_secret")
+                    .map_err(backend)?,
+                opt_int(&d, "previous_secret_expires_at")?,
+            ) {
+                if until > now.unix() {
+                    secrets.push(prev);
+                }
+            }
+            jobs.push(DeliveryJob {
+                delivery_id: row.try_get("id").map_err(backend)?,
+                tenant: Tenant {
+                    merchant_id: MerchantId::from_trusted(
+                        row.try_get("merchant_id").map_err(backend)?,
+                    ),
+                    livemode: int(row, "livemode")? != 0,
+                },
+                event_id,
+                body: d.try_get("body").map_err(backend)?,
+                endpoint_id,
+                url: d.try_get("url").map_err(backend)?,
+                secrets,
+                attempts: int(row, "attempts")?,
+                failing_since: opt_int(&d, "failing_since")?.map(Timestamp::from_unix),
+            });
+        }
+        w.commit().await?;
+        Ok(jobs)
+    }
+
+    pub(crate) async fn finish_impl(
+        &self,
+        job: &DeliveryJob,
+        a: &DeliveryAttempt,
+        next: DeliveryNext,
+        disable: bool,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("INSERT INTO webhook_attempts (delivery_id, endpoint_id, event_id, attempted_at, status_code, latency_ms, error) VALUES (");
+        q.bind(job.delivery_id.as_str())
+            .push(", ")
+            .bind(job.endpoint_id.as_str())
+            .push(", ")
+            .bind(job.event_id.as_str());
+        q.push(", ")
+            .bind(a.attempted_at.unix())
+            .push(", ")
+            .bind(a.status_code.map(i64::from))
+            .push(", ")
+            .bind(a.latency_ms);
+        q.push(", ").bind(a.error.clone()).push(")");
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        let (status, at) = match next {
+            DeliveryNext::Succeeded => ("succeeded", a.attempted_at.unix()),
+            DeliveryNext::RetryAt(t) => ("pending", t.unix()),
+            DeliveryNext::Failed => ("failed", a.attempted_at.unix()),
+        };
+        let mut q = Sql::new(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, locked_until = NULL, status = ",
+        );
+        q.bind(status)
+            .push(", next_attempt_at = ")
+            .bind(at)
+            .push(" WHERE id = ")
+            .bind(job.delivery_id.as_str());
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        let mut q = Sql::new("UPDATE webhook_endpoints SET failing_since = ");
+        if next == DeliveryNext::Succeeded {
+            q.push("NULL");
+        } else {
+            q.push("COALESCE(failing_since, ")
+                .bind(a.attempted_at.unix())
+                .push(")");
+        }
+        q.push(" WHERE id = ").bind(job.endpoint_id.as_str());
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        if disable {
+            let mut q = Sql::new("UPDATE webhook_endpoints SET status = 'disabled' WHERE status = 'enabled' AND id = ");
+            q.bind(job.endpoint_id.as_str()).push(" RETURNING data");
+            if let Some(row) = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?
+            {
+                let mut e: WebhookEndpoint = json_col(&row, "data")?;
+                e.status = EndpointStatus::Disabled;
+                let ev = Event::new(
+                    EventType::WebhookEndpointDisabled,
+                    &e,
+                    job.tenant.livemode,
+                    a.attempted_at,
+                );
+                insert_events(&mut w.tx, &job.tenant, &[ev]).await?;
+                // Its pending deliveries stop with it.
+                let mut q = Sql::new("UPDATE webhook_deliveries SET status = 'failed' WHERE status = 'pending' AND endpoint_id = ");
+                q.bind(job.endpoint_id.as_str());
+                q.query().execute(&mut *w.tx).await.map_err(backend)?;
+            }
+        }
+        w.commit().await
+    }
+}
