@@ -856,6 +856,43 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn emit_expired_links(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        public_url: &str,
+    ) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        // The guarded UPDATE claims each link once: a second worker finds it already marked.
+        let mut q = Sql::new("UPDATE payment_links SET expired_event_at = ");
+        q.bind(now.unix()).push(" WHERE id IN (SELECT id FROM payment_links WHERE expired_event_at IS NULL AND deleted_at IS NULL");
+        q.push(" AND status IN ('active', 'inactive') AND expires_at <= ")
+            .bind(now.unix())
+            .push(" ORDER BY expires_at LIMIT ")
+            .bind(limit);
+        q.push(") AND expired_event_at IS NULL");
+        q.push(&format!(" RETURNING merchant_id, livemode, {LINK_COLS}"));
+        let rows = q.query().fetch_all(&mut *w.tx).await.map_err(backend)?;
+        for row in &rows {
+            let t = Tenant {
+                merchant_id: MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
+                livemode: int(row, "livemode")? != 0,
+            };
+            let mut l = link(row)?.value;
+            l.url = format!("{public_url}/l/{}", l.slug.as_str());
+            l.refresh_status(now);
+            let ev = Event::new(
+                paylink_domain::event::EventType::PaymentLinkExpired,
+                &l,
+                t.livemode,
+                now,
+            );
+            insert_events(&mut w.tx, &t, &[ev]).await?;
+        }
+        w.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64> {
         let mut w = self.begin_write().await?;
         let filter = " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT $2)";

@@ -242,6 +242,14 @@ pub trait Store: Send + Sync + 'static {
         response: &StoredResponse,
         link_url: &str,
     ) -> StoreResult<Completion>;
+    /// Emits `payment_link.expired` for links whose `expires_at` has passed, exactly once
+    /// per link even with several workers; returns how many.
+    async fn emit_expired_links(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        public_url: &str,
+    ) -> StoreResult<u64>;
     /// Expires open sessions past their time (every merchant), releasing their holds.
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64>;
 

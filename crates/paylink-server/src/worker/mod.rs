@@ -19,6 +19,8 @@ pub struct WorkerConfig {
     /// Time between two looks for due webhook deliveries.
     pub poll: Duration,
     pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
+    /// Base of link URLs, for the objects events carry.
+    pub public_url: String,
 }
 
 impl WorkerConfig {
@@ -32,6 +34,7 @@ impl WorkerConfig {
             deliverer: Arc::new(crate::webhooks::deliver::Deliverer::from_config(
                 store, config,
             )?),
+            public_url: config.public_url(),
         })
     }
 }
@@ -46,7 +49,7 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => round(store.as_ref()).await,
+            _ = ticker.tick() => round(store.as_ref(), &config.public_url).await,
             _ = poll.tick() => {
                 // Keep going while there is a backlog.
                 while config.deliverer.run_once().await == 32 && !shutdown.is_cancelled() {}
@@ -57,7 +60,16 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
 }
 
 /// One round of every periodic job. Failures are logged and retried next round.
-pub async fn round(store: &dyn Store) {
+pub async fn round(store: &dyn Store, public_url: &str) {
+    // Links past `expires_at` already read `expired`; here they announce it, once.
+    match store
+        .emit_expired_links(Timestamp::now(), 500, public_url)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(expired = n, "payment_link.expired emitted"),
+        Err(e) => tracing::warn!(error = %e, "emitting payment_link.expired failed"),
+    }
     // Checkouts past their time give their held uses and stock back.
     match store.expire_checkouts(Timestamp::now(), 500).await {
         Ok(0) => {}

@@ -119,6 +119,25 @@ async fn text(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits until `css` shows `expected`: after a click the old page may still be showing.
+async fn wait_text(c: &Client, css: &str, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if now == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} shows {now:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn pay_with(c: &Client, card: &str) {
     fill(c, "#card_number", card).await;
     fill(c, "#card_exp", "12/34").await;
@@ -160,7 +179,7 @@ async fn customer_changes_quantity_pays_and_sees_the_receipt() {
     assert_eq!(text(c, "#total").await, "12.00 USD");
     fill(c, "#q0", "3").await;
     click(c, "button[value=update]").await;
-    assert_eq!(text(c, "#total").await, "36.00 USD");
+    wait_text(c, "#total", "36.00 USD").await;
     fill(c, "#email", "reader@example.com").await;
     fill(c, "#name", "Rea Der").await;
     fill(c, "#cf_gift_note", "Happy birthday").await;
@@ -247,7 +266,7 @@ async fn three_d_secure_challenge_is_approved() {
     c.goto(link["url"].as_str().unwrap()).await.unwrap();
     fill(c, "#email", "sec@example.com").await;
     pay_with(c, "4000 0000 0000 3220").await;
-    assert_eq!(text(c, "h1").await, "Confirm your payment");
+    wait_text(c, "h1", "Confirm your payment").await;
     click(c, "#approve").await;
     assert_eq!(text(c, "#status").await, "Paid");
     assert_eq!(text(c, "#receipt-total").await, "99.00 USD");
@@ -270,7 +289,7 @@ async fn an_expired_link_shows_its_message() {
     ))
     .await;
     c.goto(link["url"].as_str().unwrap()).await.unwrap();
-    assert_eq!(text(c, "h1").await, "This link has expired");
+    wait_text(c, "h1", "This link has expired").await;
     assert_eq!(text(c, "#message").await, "Early-bird tickets are gone.");
     // Without JavaScript too, the server answers 410.
     let r = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();

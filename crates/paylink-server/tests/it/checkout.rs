@@ -387,7 +387,7 @@ async fn reservations_hold_and_release(app: TestApp) {
         first["id"].as_str().unwrap()
     ))
     .await;
-    paylink_server::worker::round(app.store.as_ref()).await;
+    paylink_server::worker::round(app.store.as_ref(), &app.base).await;
     let expired = app.get("/v1/events?type=checkout_session.expired").await;
     assert_eq!(
         expired.ok(200)["data"][0]["data"]["object"]["id"],

@@ -13,6 +13,7 @@ use paylink_store_sql::testing::{Backend, TestDatabase};
 use paylink_store_sql::{ConnectOptions, SqlStore};
 
 pub struct TestApp {
+    pub db_url: String,
     pub backend: Backend,
     pub base: String,
     pub key: String,
@@ -145,6 +146,7 @@ impl TestApp {
                 .await
                 .unwrap();
         Some(Self {
+            db_url: db.url.clone(),
             backend,
             base: format!("http://{addr}"),
             key: created.secret_key,

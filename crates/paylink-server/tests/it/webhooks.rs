@@ -421,3 +421,201 @@ async fn failing_endpoints_are_disabled_and_events_redelivered(app: TestApp) {
     assert!(verifies(&secret, last));
     let _ = l;
 }
+
+/// Two workers, each with its own connections, against one PostgreSQL: 1,000 events,
+/// each delivered exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_deliver_a_thousand_events_once_each() {
+    use paylink_store::Store;
+    let Some(app) =
+        TestApp::spawn_for_webhooks(paylink_store_sql::testing::Backend::Postgres).await
+    else {
+        return;
+    };
+    let rx = Receiver::start().await;
+    endpoint(&app, &rx.url, json!(["payment_link.created"])).await;
+    let t = paylink_store::Tenant {
+        merchant_id: paylink_domain::id::MerchantId::parse(&app.merchant_id).unwrap(),
+        livemode: false,
+    };
+    let now = paylink_domain::time::Timestamp::now();
+    for i in 0..1000 {
+        let l = paylink_store::conformance::link(&t, &format!("Bulk {i}"), &format!("bulk-{i}"));
+        let ev = paylink_domain::event::Event::new(
+            paylink_domain::event::EventType::PaymentLinkCreated,
+            &l,
+            false,
+            now,
+        );
+        app.store.insert_payment_link(&t, &l, &[ev]).await.unwrap();
+    }
+    let mut config = paylink_server::config::Config::for_database(&app.db_url);
+    config.webhook_allow_networks = Some("127.0.0.0/8".into());
+    config.webhook_poll_ms = 20;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    for _ in 0..2 {
+        let store: Arc<dyn Store> = Arc::new(
+            paylink_store_sql::SqlStore::connect(&app.db_url, &Default::default())
+                .await
+                .unwrap(),
+        );
+        let worker =
+            paylink_server::worker::WorkerConfig::from_config(store.clone(), &config).unwrap();
+        tokio::spawn(paylink_server::worker::run(store, worker, shutdown.clone()));
+    }
+    let got = rx.wait_for(1000).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shutdown.cancel();
+    let got_after = rx.received();
+    let mut ids: Vec<&str> = got_after.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    eprintln!(
+        "two workers: {} deliveries received, {} distinct events",
+        got_after.len(),
+        ids.len()
+    );
+    assert_eq!(
+        (got.len().max(got_after.len()), ids.len()),
+        (1000, 1000),
+        "duplicates or losses"
+    );
+}
+
+/// The real binary, killed with SIGKILL while deliveries are pending, loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_event_is_lost_when_the_server_is_killed() {
+    use std::process::{Command, Stdio};
+    let Some(db) = paylink_store_sql::testing::TestDatabase::create(
+        paylink_store_sql::testing::Backend::Postgres,
+    )
+    .await
+    else {
+        return;
+    };
+    let rx = Receiver::start().await;
+    // The receiver fails at first, so deliveries are still pending when the server dies.
+    rx.answer(&[Answer::Status(500); 6]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_paylink"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &db.url,
+            ])
+            .env("PAYLINK_NO_DEMO", "true")
+            .env("PAYLINK_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8")
+            .env(
+                "PAYLINK_WEBHOOK_RETRY_SCHEDULE",
+                "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+            )
+            .env("PAYLINK_WEBHOOK_POLL_MS", "50")
+            .env("PAYLINK_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let created = Command::new(env!("CARGO_BIN_EXE_paylink"))
+        .args([
+            "merchant",
+            "create",
+            "--name",
+            "Killable",
+            "--email",
+            "k@example.com",
+            "--database-url",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["secret_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut server = run();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        post(
+            "/v1/webhook_endpoints",
+            json!({"url": rx.url, "enabled_events": ["payment_link.created"]})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let mut events = Vec::new();
+    for i in 0..5 {
+        let r: Value = post(
+            "/v1/payment_links",
+            json!({"title": format!("Survivor {i}"), "amount": 100}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        events.push(r["id"].as_str().unwrap().to_owned());
+    }
+    // Some attempts fail, then the server dies without warning.
+    rx.wait_for(2).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let before = rx.received().len();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        rx.received().len(),
+        before,
+        "the dead server kept delivering"
+    );
+    let mut server = run();
+    // Every event reaches the receiver with a 2xx answer after the restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = rx.received();
+        let mut delivered: Vec<String> = got
+            .iter()
+            .skip(6)
+            .map(|r| {
+                serde_json::from_str::<Value>(&r.body).unwrap()["data"]["object"]["id"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        delivered.sort();
+        delivered.dedup();
+        if events.iter().all(|e| delivered.contains(e)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "events were lost: delivered {delivered:?} of {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
