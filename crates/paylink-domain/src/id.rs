@@ -115,6 +115,7 @@ define_id!(EventId, "evt_");
 define_id!(WebhookEndpointId, "we_");
 define_id!(ApiKeyId, "key_");
 define_id!(UserId, "user_");
+define_id!(EmailId, "em_");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod checkout;
+pub mod email;
 pub mod error;
 pub mod event;
 pub mod id;

@@ -24,6 +24,8 @@ pub struct Config {
     /// Comma-separated CIDRs exempt from the webhook SSRF guard.
     pub webhook_allow_networks: Option<String>,
     pub webhook_retry_schedule: Option<String>,
+    /// Delays between e-mail send retries, e.g. `30s,2m,10m,1h,6h`.
+    pub email_retry_schedule: Option<String>,
     /// Longest wait for one webhook attempt.
     pub webhook_timeout_ms: u64,
     /// An endpoint failing for this long is disabled (default 5 days).
@@ -192,6 +194,8 @@ impl Config {
             email_from: None,
             webhook_allow_networks: None,
             webhook_retry_schedule: None,
+            email_retry_schedule: None,
+
             log: d.log,
             rate_limit_per_second: d.rate_limit_per_second,
             rate_limit_burst: d.rate_limit_burst,

@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod email;
 pub mod error;
 pub mod idempotency;
 pub mod json;

@@ -11,6 +11,7 @@
 
 mod catalog;
 mod checkout;
+mod emails;
 mod events;
 mod links;
 mod merchants;

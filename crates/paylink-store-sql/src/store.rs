@@ -1077,6 +1077,52 @@ impl Store for SqlStore {
         self.finish_impl(job, attempt, next, disable).await
     }
 
+    // ---- e-mail outbox ------------------------------------------------------------------
+
+    async fn queue_emails(
+        &self,
+        t: &Tenant,
+        emails: &[paylink_domain::email::Email],
+        events: &[Event],
+    ) -> StoreResult<()> {
+        self.queue_emails_impl(t, emails, events).await
+    }
+
+    async fn list_emails(
+        &self,
+        t: &Tenant,
+        status: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Listed<paylink_domain::email::Email>> {
+        let mut q = Sql::default();
+        if let Some(s) = status {
+            q.push(" AND status = ").bind(s);
+        }
+        map_listed(
+            self.list_rows("emails", crate::emails::EMAIL_COLS, t, q, page, "")
+                .await?,
+            crate::emails::email,
+        )
+    }
+
+    async fn claim_emails(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<paylink_domain::email::Email>> {
+        self.claim_emails_impl(now, limit, lock_secs).await
+    }
+
+    async fn finish_email(
+        &self,
+        id: &EmailId,
+        error: Option<&str>,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        self.finish_email_impl(id, error, retry_at).await
+    }
+
     // ---- events ------------------------------------------------------------------------
 
     async fn get_event(&self, t: &Tenant, id: &EventId) -> StoreResult<Event> {

@@ -14,6 +14,7 @@ pub use records::*;
 use async_trait::async_trait;
 use paylink_domain::catalog::{Customer, Order, Product, TaxRate};
 use paylink_domain::checkout::{Payment, Refund};
+use paylink_domain::email::Email;
 use paylink_domain::event::Event;
 use paylink_domain::id::*;
 use paylink_domain::link::PaymentLink;
@@ -324,6 +325,31 @@ pub trait Store: Send + Sync + 'static {
         attempt: &DeliveryAttempt,
         next: DeliveryNext,
         disable: bool,
+    ) -> StoreResult<()>;
+
+    // ---- e-mail outbox ------------------------------------------------------------------
+    /// Queues messages (with the events they cause) in one transaction.
+    async fn queue_emails(&self, t: &Tenant, emails: &[Email], events: &[Event])
+        -> StoreResult<()>;
+    async fn list_emails(
+        &self,
+        t: &Tenant,
+        status: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Listed<Email>>;
+    /// Claims up to `limit` due messages (every merchant) for `lock_secs`.
+    async fn claim_emails(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<Email>>;
+    /// Records a send attempt: sent, or failed with the next try (`None`: give up).
+    async fn finish_email(
+        &self,
+        id: &EmailId,
+        error: Option<&str>,
+        retry_at: Option<Timestamp>,
     ) -> StoreResult<()>;
 
     // ---- events ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod catalog;
+pub mod emails;
 pub mod events;
 pub mod orders;
 pub mod payment_links;

@@ -242,6 +242,39 @@ pub fn table() -> Vec<Route> {
             qr::png,
         )
         .query(params::<qr::QrQuery>),
+        route(
+            post.clone(),
+            "/v1/payment_links/{id}/send",
+            pl,
+            "E-mail the link to customers",
+            Some("payment_links:write"),
+            202,
+            reg::<emails::Queued>,
+            emails::send_link,
+        )
+        .body(reg::<emails::SendLinkIn>),
+        route(
+            post.clone(),
+            "/v1/payments/{id}/receipt/send",
+            "Payments",
+            "E-mail the receipt",
+            Some("payments:read"),
+            202,
+            reg::<emails::Queued>,
+            emails::send_receipt,
+        )
+        .body(reg::<emails::SendReceiptIn>),
+        route(
+            get.clone(),
+            "/v1/emails",
+            acct,
+            "The e-mail outbox",
+            Some("payment_links:read"),
+            200,
+            list::<paylink_domain::email::Email>,
+            emails::list_emails,
+        )
+        .query(params::<emails::EmailListQuery>),
         // payments
         route(
             get.clone(),

@@ -80,7 +80,11 @@ impl Deliverer {
 
     /// Claims and delivers one batch; returns how many were attempted.
     pub async fn run_once(&self) -> usize {
-        let lock_secs = i64::try_from(self.timeout.as_secs()).unwrap_or(15) + 30;
+        // A claim outlives one attempt with room to spare, and no more: after a crash the
+        // next worker takes the delivery over once the claim lapses.
+        let lock_secs =
+            i64::try_from(self.timeout.as_millis().div_ceil(1000)).unwrap_or(15) * 2 + 5;
+
         let jobs = match self
             .store
             .claim_deliveries(Timestamp::now(), 32, lock_secs)

@@ -21,6 +21,8 @@ pub struct WorkerConfig {
     pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
     /// Base of link URLs, for the objects events carry.
     pub public_url: String,
+    /// Sends the e-mail outbox, when SMTP is configured.
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 impl WorkerConfig {
@@ -35,6 +37,7 @@ impl WorkerConfig {
                 store, config,
             )?),
             public_url: config.public_url(),
+            mailer: crate::email::Mailer::from_config(config)?.map(Arc::new),
         })
     }
 }
@@ -53,6 +56,9 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
             _ = poll.tick() => {
                 // Keep going while there is a backlog.
                 while config.deliverer.run_once().await == 32 && !shutdown.is_cancelled() {}
+                if let Some(m) = &config.mailer {
+                    m.run_once(store.as_ref()).await;
+                }
             }
         }
     }

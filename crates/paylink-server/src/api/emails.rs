@@ -1,0 +1,217 @@
+//! Sending links and receipts by e-mail, and the e-mail outbox.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{CustomerId, PaymentId, PaymentLinkId};
+use paylink_domain::text::{bounded_opt, email as check_email};
+use paylink_domain::time::Timestamp;
+
+use super::payment_links::present;
+use super::{merchant, not_found_as, path_id, List};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::json::{ok, reply, Json, Query};
+use crate::list_query;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    pub customer_id: Option<CustomerId>,
+    pub email: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendLinkIn {
+    /// 1–50 recipients, each `{customer_id}` or `{email}`. (Parsed as empty when absent so
+    /// that an unknown link answers 404 before the list is judged.)
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+
+    /// A note shown above the link (≤ 1000 characters).
+    pub message: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SendReceiptIn {
+    /// Default: the e-mail the customer gave at checkout.
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Queued {
+    #[schema(value_type = String, example = "email_batch")]
+    pub object: &'static str,
+    /// `false` when no SMTP server is configured: the messages are held in the outbox.
+    pub email_configured: bool,
+    pub emails: Vec<Email>,
+}
+
+fn status(state: &AppState) -> EmailStatus {
+    if state.config.smtp_url.is_some() {
+        EmailStatus::Pending
+    } else {
+        EmailStatus::Held
+    }
+}
+
+pub async fn send_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(input): Json<SendLinkIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, PaymentLinkId::parse, "payment link")?;
+    let link = state
+        .store
+        .get_payment_link(t, &id)
+        .await
+        .map_err(not_found_as("payment link"))?
+        .value;
+    if input.recipients.is_empty() || input.recipients.len() > 50 {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "recipients",
+            "Send to 1–50 recipients",
+        ));
+    }
+    bounded_opt(input.message.as_deref(), "message", 1, 1000)?;
+    let settings = merchant(&state, t).await?.settings;
+    let now = Timestamp::now();
+    let shown = present(&state, link, now);
+    let mut emails = Vec::with_capacity(input.recipients.len());
+    for (i, r) in input.recipients.iter().enumerate() {
+        let param = format!("recipients[{i}]");
+        let to = match (&r.customer_id, &r.email) {
+            (Some(c), None) => {
+                let customer = state.store.get_customer(t, c).await.map_err(|_| {
+                    ApiError::invalid(
+                        "recipient_not_found",
+                        format!("{param}.customer_id"),
+                        "No such customer",
+                    )
+                })?;
+                customer.email.ok_or_else(|| {
+                    ApiError::invalid(
+                        "recipient_not_found",
+                        format!("{param}.customer_id"),
+                        "The customer has no e-mail address",
+                    )
+                })?
+            }
+            (None, Some(e)) => {
+                check_email(e, &format!("{param}.email"))?;
+                e.clone()
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "parameter_invalid",
+                    param,
+                    "Each recipient needs `customer_id` or `email`",
+                ))
+            }
+        };
+        let mut e = crate::email::link_email(
+            &settings,
+            &shown,
+            &shown.url,
+            &to,
+            input.message.as_deref(),
+            now,
+        )
+        .map_err(ApiError::internal)?;
+        e.status = status(&state);
+        emails.push(e);
+    }
+    let sent = serde_json::json!({"payment_link": shown, "recipients": emails.iter().map(|e| &e.to).collect::<Vec<_>>()});
+    let ev = Event::new(EventType::PaymentLinkSent, &sent, t.livemode, now);
+    state.store.queue_emails(t, &emails, &[ev]).await?;
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &Queued {
+            object: "email_batch",
+            email_configured: state.config.smtp_url.is_some(),
+            emails,
+        },
+    ))
+}
+
+pub async fn send_receipt(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(input): Json<SendReceiptIn>,
+) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let id = path_id(&id, PaymentId::parse, "payment")?;
+    let p = state
+        .store
+        .get_payment(t, &id)
+        .await
+        .map_err(not_found_as("payment"))?;
+    if p.receipt_number.is_none() {
+        return Err(ApiError::conflict(
+            "no_receipt",
+            "Only a succeeded payment has a receipt",
+        ));
+    }
+    let to = match input.email.or_else(|| p.customer.email.clone()) {
+        Some(e) => {
+            check_email(&e, "email")?;
+            e
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "parameter_missing",
+                "email",
+                "The payment has no e-mail address; give one",
+            ))
+        }
+    };
+    let settings = merchant(&state, t).await?.settings;
+    let mut e = crate::email::receipt_email(&settings, &p, &to, Timestamp::now())
+        .map_err(ApiError::internal)?;
+    e.status = status(&state);
+    state
+        .store
+        .queue_emails(t, std::slice::from_ref(&e), &[])
+        .await?;
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &Queued {
+            object: "email_batch",
+            email_configured: state.config.smtp_url.is_some(),
+            emails: vec![e],
+        },
+    ))
+}
+
+list_query!(EmailListQuery {
+    /// `pending`, `sent`, `failed` or `held`
+    status: Option<String>,
+});
+
+pub async fn list_emails(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<EmailListQuery>,
+) -> ApiResult<Response> {
+    if let Some(s) = &q.status {
+        EmailStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("parameter_invalid", "status", "Unknown e-mail status")
+        })?;
+    }
+    let l = state
+        .store
+        .list_emails(&auth.tenant, q.status.as_deref(), &q.page()?)
+        .await?;
+    Ok(ok(&List::new(l, "/v1/emails")))
+}

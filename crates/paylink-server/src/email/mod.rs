@@ -1,0 +1,276 @@
+//! E-mail: messages are composed when they are queued (the outbox) and sent by the worker
+//! over SMTP with retries. Without `PAYLINK_SMTP_URL` they are held in the outbox, visible
+//! through `GET /v1/emails`.
+
+use std::time::Duration;
+
+use askama::Template;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use paylink_domain::checkout::Payment;
+use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::id::EmailId;
+use paylink_domain::link::PaymentLink;
+use paylink_domain::settings::MerchantSettings;
+use paylink_domain::time::Timestamp;
+use paylink_store::Store;
+
+use crate::config::Config;
+
+/// Retries after a failed send, unless `email_retry_schedule` says otherwise.
+const DEFAULT_SCHEDULE: &str = "30s,2m,10m,1h,6h";
+
+#[derive(Template)]
+#[template(path = "email_link.html")]
+struct LinkEmail<'a> {
+    merchant: &'a str,
+    logo_url: Option<&'a str>,
+    title: &'a str,
+    message: Option<&'a str>,
+    amount: String,
+    url: &'a str,
+    brand: &'a str,
+    brand_text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email_receipt.html")]
+struct ReceiptEmail<'a> {
+    merchant: &'a str,
+    number: &'a str,
+    lines: Vec<(String, u32, String)>,
+    tax: Option<String>,
+    total: String,
+    method: String,
+    date: String,
+    url: &'a str,
+    brand: &'a str,
+}
+
+fn brand(s: &MerchantSettings) -> &str {
+    s.brand_color.as_deref().unwrap_or("#1f4fd1")
+}
+
+/// The e-mail that shares a link.
+pub fn link_email(
+    settings: &MerchantSettings,
+    link: &PaymentLink,
+    url: &str,
+    to: &str,
+    message: Option<&str>,
+    now: Timestamp,
+) -> anyhow::Result<Email> {
+    let amount = match (&link.donation, link.default_totals()) {
+        (Some(d), _) => format!("Any amount from {}", link.currency.format(d.minimum)),
+        (None, Some(t)) => link.currency.format(t.amount_total),
+        (None, None) => String::new(),
+    };
+    let html = LinkEmail {
+        merchant: &settings.business_name,
+        logo_url: settings.logo_url.as_deref(),
+        title: &link.title,
+        message,
+        amount: amount.clone(),
+        url,
+        brand: brand(settings),
+        brand_text: "#ffffff",
+    }
+    .render()?;
+    let mut text = String::new();
+    if let Some(m) = message {
+        text.push_str(m);
+        text.push_str("\n\n");
+    }
+    text.push_str(&format!(
+        "{}\n{amount}\n\nPay here: {url}\n\n— {}\n",
+        link.title, settings.business_name
+    ));
+    Ok(Email {
+        id: EmailId::generate(),
+        kind: "payment_link".into(),
+        related_id: link.id.to_string(),
+        to: to.to_owned(),
+        subject: format!("{}: {}", settings.business_name, link.title),
+        text_body: text,
+        html_body: html,
+        qr_url: Some(url.to_owned()),
+        status: EmailStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        livemode: link.livemode,
+        created_at: now,
+    })
+}
+
+/// The e-mail that carries a receipt.
+pub fn receipt_email(
+    settings: &MerchantSettings,
+    p: &Payment,
+    to: &str,
+    now: Timestamp,
+) -> anyhow::Result<Email> {
+    let cur = p.currency;
+    let number = p.receipt_number.clone().unwrap_or_default();
+    let url = p.receipt_url.clone().unwrap_or_default();
+    let method = match &p.payment_method.card {
+        Some(c) => format!("{} ending {}", c.brand, c.last4),
+        None => "a mobile wallet".to_owned(),
+    };
+    let lines: Vec<(String, u32, String)> = p
+        .line_items
+        .iter()
+        .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+        .collect();
+    let date = p
+        .created_at
+        .to_rfc3339()
+        .replace('T', " ")
+        .replace('Z', " UTC");
+    let html = ReceiptEmail {
+        merchant: &settings.business_name,
+        number: &number,
+        lines: lines.clone(),
+        tax: (p.amount_tax.minor() > 0).then(|| cur.format(p.amount_tax)),
+        total: cur.format(p.amount),
+        method: method.clone(),
+        date: date.clone(),
+        url: &url,
+        brand: brand(settings),
+    }
+    .render()?;
+    let mut text = format!("Receipt {number} from {}\n\n", settings.business_name);
+    for (name, qty, amount) in &lines {
+        text.push_str(&format!("{name} × {qty}: {amount}\n"));
+    }
+    text.push_str(&format!(
+        "Total: {}\nPaid with {method} on {date}.\n\nView or print: {url}\n",
+        cur.format(p.amount)
+    ));
+    Ok(Email {
+        id: EmailId::generate(),
+        kind: "receipt".into(),
+        related_id: p.id.to_string(),
+        to: to.to_owned(),
+        subject: format!("Receipt {number} from {}", settings.business_name),
+        text_body: text,
+        html_body: html,
+        qr_url: None,
+        status: EmailStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        livemode: p.livemode,
+        created_at: now,
+    })
+}
+
+/// Sends queued messages over SMTP.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    schedule: Vec<Duration>,
+}
+
+impl Mailer {
+    /// `None` when no SMTP server is configured.
+    pub fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {
+        let Some(url) = &config.smtp_url else {
+            return Ok(None);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+            .map_err(|e| anyhow::anyhow!("smtp_url: {e}"))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = config
+            .email_from
+            .as_deref()
+            .unwrap_or("Paylink <no-reply@paylink.invalid>");
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("email_from `{from}`: {e}"))?;
+        let schedule = crate::webhooks::deliver::parse_schedule(
+            config
+                .email_retry_schedule
+                .as_deref()
+                .unwrap_or(DEFAULT_SCHEDULE),
+        )?;
+        Ok(Some(Self {
+            transport,
+            from,
+            schedule,
+        }))
+    }
+
+    fn build(&self, e: &Email) -> anyhow::Result<Message> {
+        let text = SinglePart::builder()
+            .header(ContentType::TEXT_PLAIN)
+            .body(e.text_body.clone());
+        let html = SinglePart::builder()
+            .header(ContentType::TEXT_HTML)
+            .body(e.html_body.clone());
+        let body = match &e.qr_url {
+            Some(url) => {
+                let code = qrcode::QrCode::with_error_correction_level(
+                    url.as_bytes(),
+                    qrcode::EcLevel::M,
+                )?;
+                let png = crate::api::qr::render_png(&code, 400)
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                let qr =
+                    Attachment::new_inline("qr".into()).body(png, ContentType::parse("image/png")?);
+                MultiPart::alternative()
+                    .singlepart(text)
+                    .multipart(MultiPart::related().singlepart(html).singlepart(qr))
+            }
+            None => MultiPart::alternative().singlepart(text).singlepart(html),
+        };
+        Ok(Message::builder()
+            .from(self.from.clone())
+            .to(e.to.parse()?)
+            .subject(&e.subject)
+            .multipart(body)?)
+    }
+
+    /// Sends one batch; returns how many were attempted.
+    pub async fn run_once(&self, store: &dyn Store) -> usize {
+        let emails = match store.claim_emails(Timestamp::now(), 16, 120).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming e-mails failed");
+                return 0;
+            }
+        };
+        for e in &emails {
+            let result = match self.build(e) {
+                Ok(m) => self
+                    .transport
+                    .send(m)
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| err.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            let (error, retry_at) = match &result {
+                Ok(()) => (None, None),
+                Err(err) => {
+                    let next = usize::try_from(e.attempts)
+                        .ok()
+                        .and_then(|a| self.schedule.get(a));
+                    let secs =
+                        |d: &Duration| i64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(60);
+                    (
+                        Some(err.as_str()),
+                        next.map(|d| Timestamp::now().plus_seconds(secs(d))),
+                    )
+                }
+            };
+            tracing::info!(email.id = %e.id, ok = result.is_ok(), "e-mail attempt");
+            if let Err(err) = store.finish_email(&e.id, error, retry_at).await {
+                tracing::warn!(error = %err, "recording an e-mail attempt failed");
+            }
+        }
+        emails.len()
+    }
+}

@@ -1,0 +1,112 @@
+//! The e-mail outbox on SQL.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::event::Event;
+use paylink_domain::id::EmailId;
+use paylink_domain::time::Timestamp;
+use paylink_store::*;
+
+use crate::catalog::json;
+use crate::events::insert_events;
+use crate::sql::{int, json_col, Sql};
+use crate::{backend, on_constraint, Dialect, SqlStore};
+
+pub(crate) const EMAIL_COLS: &str = "status, attempts, last_error, data";
+
+pub(crate) fn email(row: &AnyRow) -> StoreResult<Email> {
+    let mut e: Email = json_col(row, "data")?;
+    let status: String = row.try_get("status").map_err(backend)?;
+    e.status = EmailStatus::parse(&status)
+        .ok_or_else(|| backend(format!("unknown email status `{status}`")))?;
+    e.attempts = int(row, "attempts")?;
+    e.last_error = row.try_get("last_error").map_err(backend)?;
+    Ok(e)
+}
+
+impl SqlStore {
+    pub(crate) async fn queue_emails_impl(
+        &self,
+        t: &Tenant,
+        emails: &[Email],
+        events: &[Event],
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        for e in emails {
+            let mut q = Sql::new("INSERT INTO emails (id, merchant_id, livemode, created_at, status, next_attempt_at, data) VALUES (");
+            q.bind(e.id.as_str())
+                .push(", ")
+                .bind(t.merchant_id.as_str())
+                .push(", ")
+                .bind(t.livemode);
+            q.push(", ")
+                .bind(e.created_at.unix())
+                .push(", ")
+                .bind(e.status.as_str())
+                .push(", ")
+                .bind(e.created_at.unix());
+            q.push(", ").bind(json(e)?).push(")");
+            q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        }
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    pub(crate) async fn claim_emails_impl(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<Email>> {
+        let mut w = self.begin_write().await?;
+        let skip_locked = if self.dialect == Dialect::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let mut q = Sql::new("UPDATE emails SET locked_until = ");
+        q.bind(now.unix() + lock_secs)
+            .push(" WHERE (locked_until IS NULL OR locked_until < ")
+            .bind(now.unix());
+        q.push(
+            ") AND id IN (SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= ",
+        )
+        .bind(now.unix());
+        q.push(" AND (locked_until IS NULL OR locked_until < ")
+            .bind(now.unix())
+            .push(") ORDER BY next_attempt_at LIMIT ");
+        q.bind(limit)
+            .push(skip_locked)
+            .push(&format!(") RETURNING {EMAIL_COLS}"));
+        let rows = q.query().fetch_all(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await?;
+        rows.iter().map(email).collect()
+    }
+
+    pub(crate) async fn finish_email_impl(
+        &self,
+        id: &EmailId,
+        error: Option<&str>,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let (status, at) = match (error, retry_at) {
+            (None, _) => ("sent", None),
+            (Some(_), Some(t)) => ("pending", Some(t.unix())),
+            (Some(_), None) => ("failed", None),
+        };
+        let mut q =
+            Sql::new("UPDATE emails SET attempts = attempts + 1, locked_until = NULL, status = ");
+        q.bind(status)
+            .push(", last_error = ")
+            .bind(error.map(str::to_owned));
+        if let Some(at) = at {
+            q.push(", next_attempt_at = ").bind(at);
+        }
+        q.push(" WHERE id = ").bind(id.as_str());
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await
+    }
+}
