@@ -19,21 +19,15 @@ pub(crate) async fn insert_doc(
     data: String,
     cols: Vec<(&'static str, Arg)>,
 ) -> StoreResult<()> {
-    let names: String = cols.iter().map(|(n, _)| format!(", {n}")).collect();
-    let mut q = Sql::new(&format!(
-        "INSERT INTO {table} (id, merchant_id, livemode, created_at, data{names}) VALUES ("
-    ));
-    q.bind(id)
-        .push(", ")
-        .bind(t.merchant_id.as_str())
-        .push(", ")
-        .bind(t.livemode);
-    q.push(", ").bind(created_at.unix()).push(", ").bind(data);
-    for (_, v) in cols {
-        q.push(", ").bind(v);
-    }
-    q.push(")");
-    q.query().execute(conn).await.map_err(on_constraint)?;
+    let mut all = vec![
+        ("id", Arg::from(id)),
+        ("merchant_id", t.merchant_id.as_str().into()),
+        ("livemode", t.livemode.into()),
+        ("created_at", created_at.unix().into()),
+        ("data", data.into()),
+    ];
+    all.extend(cols);
+    Sql::insert(table, all).exec(conn).await?;
     Ok(())
 }
 

@@ -530,20 +530,19 @@ impl SqlStore {
                 _ => "refund_exceeds_payment",
             }));
         }
-        let mut q = Sql::new("INSERT INTO refunds (id, merchant_id, livemode, created_at, payment_id, amount, data) VALUES (");
-        q.bind(r.id.as_str())
-            .push(", ")
-            .bind(t.merchant_id.as_str())
-            .push(", ")
-            .bind(t.livemode);
-        q.push(", ")
-            .bind(r.created_at.unix())
-            .push(", ")
-            .bind(r.payment_id.as_str())
-            .push(", ")
-            .bind(amount);
-        q.push(", ").bind(json(r)?).push(")");
-        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        let q = Sql::insert(
+            "refunds",
+            vec![
+                ("id", r.id.as_str().into()),
+                ("merchant_id", t.merchant_id.as_str().into()),
+                ("livemode", t.livemode.into()),
+                ("created_at", r.created_at.unix().into()),
+                ("payment_id", r.payment_id.as_str().into()),
+                ("amount", amount.into()),
+                ("data", json(r)?.into()),
+            ],
+        );
+        q.exec(&mut w.tx).await?;
         let mut q = Sql::new(&format!("SELECT {PAYMENT_COLS} FROM payments WHERE id = "));
         q.bind(r.payment_id.as_str());
         let p = payment(&q.query().fetch_one(&mut *w.tx).await.map_err(backend)?)?;
@@ -666,32 +665,22 @@ async fn insert_payment(
     p: &Payment,
     receipt_token: Option<String>,
 ) -> StoreResult<()> {
-    let mut q = Sql::new(
-        "INSERT INTO payments (id, merchant_id, livemode, created_at, payment_link_id, checkout_session_id, status, \
-         amount, amount_refunded, receipt_token, data) VALUES (",
+    let q = Sql::insert(
+        "payments",
+        vec![
+            ("id", p.id.as_str().into()),
+            ("merchant_id", t.merchant_id.as_str().into()),
+            ("livemode", t.livemode.into()),
+            ("created_at", p.created_at.unix().into()),
+            ("payment_link_id", p.payment_link_id.as_str().into()),
+            ("checkout_session_id", p.checkout_session_id.as_str().into()),
+            ("status", p.status.as_str().into()),
+            ("amount", p.amount.minor().into()),
+            ("amount_refunded", p.amount_refunded.minor().into()),
+            ("receipt_token", receipt_token.into()),
+            ("data", json(p)?.into()),
+        ],
     );
-    q.bind(p.id.as_str())
-        .push(", ")
-        .bind(t.merchant_id.as_str())
-        .push(", ")
-        .bind(t.livemode);
-    q.push(", ")
-        .bind(p.created_at.unix())
-        .push(", ")
-        .bind(p.payment_link_id.as_str());
-    q.push(", ")
-        .bind(p.checkout_session_id.as_str())
-        .push(", ")
-        .bind(p.status.as_str());
-    q.push(", ")
-        .bind(p.amount.minor())
-        .push(", ")
-        .bind(p.amount_refunded.minor());
-    q.push(", ")
-        .bind(receipt_token)
-        .push(", ")
-        .bind(json(p)?)
-        .push(")");
-    q.query().execute(conn).await.map_err(on_constraint)?;
+    q.exec(conn).await?;
     Ok(())
 }

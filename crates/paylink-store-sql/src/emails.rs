@@ -12,7 +12,7 @@ use paylink_store::*;
 use crate::catalog::json;
 use crate::events::insert_events;
 use crate::sql::{int, json_col, Sql};
-use crate::{backend, on_constraint, Dialect, SqlStore};
+use crate::{backend, Dialect, SqlStore};
 
 pub(crate) const EMAIL_COLS: &str = "status, attempts, last_error, data";
 
@@ -35,20 +35,19 @@ impl SqlStore {
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         for e in emails {
-            let mut q = Sql::new("INSERT INTO emails (id, merchant_id, livemode, created_at, status, next_attempt_at, data) VALUES (");
-            q.bind(e.id.as_str())
-                .push(", ")
-                .bind(t.merchant_id.as_str())
-                .push(", ")
-                .bind(t.livemode);
-            q.push(", ")
-                .bind(e.created_at.unix())
-                .push(", ")
-                .bind(e.status.as_str())
-                .push(", ")
-                .bind(e.created_at.unix());
-            q.push(", ").bind(json(e)?).push(")");
-            q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+            let q = Sql::insert(
+                "emails",
+                vec![
+                    ("id", e.id.as_str().into()),
+                    ("merchant_id", t.merchant_id.as_str().into()),
+                    ("livemode", t.livemode.into()),
+                    ("created_at", e.created_at.unix().into()),
+                    ("status", e.status.as_str().into()),
+                    ("next_attempt_at", e.created_at.unix().into()),
+                    ("data", json(e)?.into()),
+                ],
+            );
+            q.exec(&mut w.tx).await?;
         }
         insert_events(&mut w.tx, t, events).await?;
         w.commit().await

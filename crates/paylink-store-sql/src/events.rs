@@ -17,22 +17,19 @@ pub(crate) async fn insert_events(
     events: &[Event],
 ) -> StoreResult<()> {
     for e in events {
-        let mut q = Sql::new(
-            "INSERT INTO events (id, merchant_id, livemode, type, created_at, data) VALUES (",
+        let q = Sql::insert(
+            "events",
+            vec![
+                ("id", e.id.as_str().into()),
+                ("merchant_id", t.merchant_id.as_str().into()),
+                ("livemode", t.livemode.into()),
+                ("type", e.kind.as_str().into()),
+                ("created_at", e.created_at.unix().into()),
+                ("data", to_json(e)?.into()),
+            ],
         );
-        q.bind(e.id.as_str())
-            .push(", ")
-            .bind(t.merchant_id.as_str())
-            .push(", ")
-            .bind(t.livemode)
-            .push(", ")
-            .bind(e.kind.as_str())
-            .push(", ")
-            .bind(e.created_at.unix())
-            .push(", ")
-            .bind(to_json(e)?)
-            .push(")");
-        q.query().execute(&mut *conn).await.map_err(backend)?;
+        q.exec(conn).await?;
+
         fan_out(
             conn,
             t,

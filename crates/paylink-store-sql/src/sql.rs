@@ -90,6 +90,33 @@ impl Sql {
             .bind(t.livemode)
     }
 
+    /// `INSERT INTO table (a, b, …) VALUES ($1, $2, …)` for the given columns.
+    pub fn insert(table: &str, cols: Vec<(&str, Arg)>) -> Self {
+        let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+        let mut q = Sql::new(&format!(
+            "INSERT INTO {table} ({}) VALUES (",
+            names.join(", ")
+        ));
+        for (i, (_, v)) in cols.into_iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(v);
+        }
+        q.push(")");
+        q
+    }
+
+    /// Runs the statement and returns how many rows it changed.
+    pub async fn exec(&self, conn: &mut sqlx::AnyConnection) -> StoreResult<u64> {
+        Ok(self
+            .query()
+            .execute(conn)
+            .await
+            .map_err(crate::on_constraint)?
+            .rows_affected())
+    }
+
     pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {

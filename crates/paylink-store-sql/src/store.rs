@@ -66,22 +66,19 @@ impl Store for SqlStore {
 
     async fn create_merchant(&self, m: &Merchant, keys: &[ApiKeyRecord]) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new("INSERT INTO merchants (id, name, email, password_hash, settings, version, created_at) VALUES (");
-        q.bind(m.id.as_str())
-            .push(", ")
-            .bind(m.name.as_str())
-            .push(", ")
-            .bind(m.email.as_str());
-        q.push(", ")
-            .bind(m.password_hash.clone())
-            .push(", ")
-            .bind(json(&m.settings)?);
-        q.push(", ")
-            .bind(m.version)
-            .push(", ")
-            .bind(m.created_at.unix())
-            .push(")");
-        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        let q = Sql::insert(
+            "merchants",
+            vec![
+                ("id", m.id.as_str().into()),
+                ("name", m.name.as_str().into()),
+                ("email", m.email.as_str().into()),
+                ("password_hash", m.password_hash.clone().into()),
+                ("settings", json(&m.settings)?.into()),
+                ("version", m.version.into()),
+                ("created_at", m.created_at.unix().into()),
+            ],
+        );
+        q.exec(&mut w.tx).await?;
         for k in keys {
             insert_key(&mut w.tx, k).await?;
         }
@@ -199,28 +196,19 @@ impl Store for SqlStore {
             .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
         q.query().execute(&mut *w.tx).await.map_err(backend)?;
 
-        let mut q = Sql::new(
-            "INSERT INTO idempotency_keys (merchant_id, livemode, key, fingerprint, locked_at, created_at) VALUES (",
+        let mut q = Sql::insert(
+            "idempotency_keys",
+            vec![
+                ("merchant_id", t.merchant_id.as_str().into()),
+                ("livemode", t.livemode.into()),
+                ("key", key.into()),
+                ("fingerprint", fingerprint.into()),
+                ("locked_at", now.unix().into()),
+                ("created_at", now.unix().into()),
+            ],
         );
-        q.bind(t.merchant_id.as_str())
-            .push(", ")
-            .bind(t.livemode)
-            .push(", ")
-            .bind(key);
-        q.push(", ")
-            .bind(fingerprint)
-            .push(", ")
-            .bind(now.unix())
-            .push(", ")
-            .bind(now.unix());
-        q.push(") ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
-        let inserted = q
-            .query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 1;
+        q.push(" ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
+        let inserted = q.exec(&mut w.tx).await? == 1;
         if inserted {
             w.commit().await?;
             return Ok(IdempotencyBegin::Started);
@@ -1152,29 +1140,21 @@ impl Store for SqlStore {
 }
 
 async fn insert_key(conn: &mut sqlx::AnyConnection, k: &ApiKeyRecord) -> StoreResult<()> {
-    let mut q = Sql::new(
-        "INSERT INTO api_keys (id, merchant_id, livemode, kind, name, scopes, key_hash, masked, created_at, revoked_at) VALUES (",
+    let q = Sql::insert(
+        "api_keys",
+        vec![
+            ("id", k.id.as_str().into()),
+            ("merchant_id", k.merchant_id.as_str().into()),
+            ("livemode", k.livemode.into()),
+            ("kind", k.kind.as_str().into()),
+            ("name", k.name.as_str().into()),
+            ("scopes", json(&k.scopes)?.into()),
+            ("key_hash", k.key_hash.as_str().into()),
+            ("masked", k.masked.as_str().into()),
+            ("created_at", k.created_at.unix().into()),
+            ("revoked_at", k.revoked_at.map(|t| t.unix()).into()),
+        ],
     );
-    q.bind(k.id.as_str())
-        .push(", ")
-        .bind(k.merchant_id.as_str())
-        .push(", ")
-        .bind(k.livemode);
-    q.push(", ")
-        .bind(k.kind.as_str())
-        .push(", ")
-        .bind(k.name.as_str())
-        .push(", ")
-        .bind(json(&k.scopes)?);
-    q.push(", ")
-        .bind(k.key_hash.as_str())
-        .push(", ")
-        .bind(k.masked.as_str());
-    q.push(", ")
-        .bind(k.created_at.unix())
-        .push(", ")
-        .bind(k.revoked_at.map(|t| t.unix()))
-        .push(")");
-    q.query().execute(conn).await.map_err(on_constraint)?;
+    q.exec(conn).await?;
     Ok(())
 }

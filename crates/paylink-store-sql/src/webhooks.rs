@@ -12,7 +12,7 @@ use paylink_store::*;
 use crate::catalog::json;
 use crate::events::{fan_out, insert_events};
 use crate::sql::{int, json_col, opt_int, Sql};
-use crate::{backend, on_constraint, Dialect, SqlStore};
+use crate::{backend, Dialect, SqlStore};
 
 pub(crate) const ENDPOINT_COLS: &str = "status, data";
 
@@ -45,26 +45,21 @@ impl SqlStore {
         secret: &str,
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new("INSERT INTO webhook_endpoints (id, merchant_id, livemode, created_at, url, status, enabled_events, secret, data) VALUES (");
-        q.bind(e.id.as_str())
-            .push(", ")
-            .bind(t.merchant_id.as_str())
-            .push(", ")
-            .bind(t.livemode);
-        q.push(", ")
-            .bind(e.created_at.unix())
-            .push(", ")
-            .bind(e.url.as_str())
-            .push(", ")
-            .bind(e.status.as_str());
-        q.push(", ")
-            .bind(e.events_key())
-            .push(", ")
-            .bind(secret)
-            .push(", ")
-            .bind(json(e)?)
-            .push(")");
-        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        let q = Sql::insert(
+            "webhook_endpoints",
+            vec![
+                ("id", e.id.as_str().into()),
+                ("merchant_id", t.merchant_id.as_str().into()),
+                ("livemode", t.livemode.into()),
+                ("created_at", e.created_at.unix().into()),
+                ("url", e.url.as_str().into()),
+                ("status", e.status.as_str().into()),
+                ("enabled_events", e.events_key().into()),
+                ("secret", secret.into()),
+                ("data", json(e)?.into()),
+            ],
+        );
+        q.exec(&mut w.tx).await?;
         w.commit().await
     }
 
@@ -257,20 +252,20 @@ impl SqlStore {
         disable: bool,
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new("INSERT INTO webhook_attempts (delivery_id, endpoint_id, event_id, attempted_at, status_code, latency_ms, error) VALUES (");
-        q.bind(job.delivery_id.as_str())
-            .push(", ")
-            .bind(job.endpoint_id.as_str())
-            .push(", ")
-            .bind(job.event_id.as_str());
-        q.push(", ")
-            .bind(a.attempted_at.unix())
-            .push(", ")
-            .bind(a.status_code.map(i64::from))
-            .push(", ")
-            .bind(a.latency_ms);
-        q.push(", ").bind(a.error.clone()).push(")");
-        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        let q = Sql::insert(
+            "webhook_attempts",
+            vec![
+                ("delivery_id", job.delivery_id.as_str().into()),
+                ("endpoint_id", job.endpoint_id.as_str().into()),
+                ("event_id", job.event_id.as_str().into()),
+                ("attempted_at", a.attempted_at.unix().into()),
+                ("status_code", a.status_code.map(i64::from).into()),
+                ("latency_ms", a.latency_ms.into()),
+                ("error", a.error.clone().into()),
+            ],
+        );
+        q.exec(&mut w.tx).await?;
+
         let (status, at) = match next {
             DeliveryNext::Succeeded => ("succeeded", a.attempted_at.unix()),
             DeliveryNext::RetryAt(t) => ("pending", t.unix()),
