@@ -1,0 +1,413 @@
+// `serde_json::Value` indexing returns `Null` for a missing key instead of panicking, and this
+// binary measures rather than serves: indexing JSON answers is fine here.
+#![allow(clippy::indexing_slicing)]
+
+//! `paylink-bench`: Paylink's hot paths, each next to a baseline measured in the same run on
+//! the same machine, on SQLite and on PostgreSQL. Closed-loop load from this process to
+//! 127.0.0.1 only, bounded in time. Not a test: it prints figures, it asserts nothing.
+//!
+//! Baselines: a minimal axum server answering a 1 KiB HTML page (for the public pages), and
+//! a minimal axum server doing one `INSERT … RETURNING` per request on the same database
+//! (for writes). Both run as separate processes, as the Paylink server does, so memory can
+//! be read per process.
+
+mod baselines;
+mod load;
+mod seed;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+use load::{run, Measure};
+
+#[derive(Parser, Debug)]
+#[command(about = "Measure Paylink against baselines measured in the same run")]
+struct Args {
+    /// A few seconds per figure and fewer seeded links (finishes in about two minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Only this backend (`sqlite` or `postgres`).
+    #[arg(long)]
+    backend: Option<String>,
+    /// PostgreSQL server on which to create the benchmark's own databases.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres: String,
+    /// Path of the `paylink` binary (default: next to this one).
+    #[arg(long)]
+    paylink: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Role {
+    /// (internal) the hello-world baseline server
+    BaselineHello { port: u16 },
+    /// (internal) the INSERT … RETURNING baseline server
+    BaselineInsert { port: u16, database_url: String },
+}
+
+struct Settings {
+    secs: Duration,
+    warmup: Duration,
+    large: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match &args.role {
+        Some(Role::BaselineHello { port }) => return rt.block_on(baselines::hello(*port)),
+        Some(Role::BaselineInsert { port, database_url }) => {
+            return rt.block_on(baselines::insert(*port, database_url))
+        }
+        None => {}
+    }
+    rt.block_on(bench(args))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Resident memory of a process, in MiB (Linux).
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_up(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if client.get(url).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("{url} did not come up")
+}
+
+fn paylink_bin(args: &Args) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(p) = &args.paylink {
+        return Ok(p.clone());
+    }
+    let me = std::env::current_exe()?;
+    let p = me.with_file_name("paylink");
+    anyhow::ensure!(
+        p.exists(),
+        "build the server first: cargo build --release -p paylink-server"
+    );
+    Ok(p)
+}
+
+async fn start_paylink(
+    bin: &std::path::Path,
+    db: &str,
+    latency_ms: u64,
+) -> anyhow::Result<(Proc, String)> {
+    let port = free_port()?;
+    let child = Command::new(bin)
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            db,
+        ])
+        .env("PAYLINK_NO_DEMO", "true")
+        .env("PAYLINK_LOG", "warn")
+        .env("PAYLINK_RATE_LIMIT_PER_SECOND", "10000000")
+        .env("PAYLINK_RATE_LIMIT_BURST", "10000000")
+        .env("PAYLINK_PUBLIC_RATE_LIMIT_PER_SECOND", "10000000")
+        .env("PAYLINK_PUBLIC_RATE_LIMIT_BURST", "10000000")
+        .env(
+            "PAYLINK_SIMULATED_PROCESSOR_LATENCY_MS",
+            latency_ms.to_string(),
+        )
+        .env("PAYLINK_DB_MAX_CONNECTIONS", "16")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_up(&reqwest::Client::new(), &format!("{base}/healthz")).await?;
+    Ok((Proc(child), base))
+}
+
+fn merchant_key(bin: &std::path::Path, db: &str) -> anyhow::Result<String> {
+    let out = Command::new(bin)
+        .args([
+            "merchant",
+            "create",
+            "--name",
+            "Bench",
+            "--email",
+            "bench@example.com",
+            "--database-url",
+            db,
+        ])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "merchant create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    Ok(v["secret_key"].as_str().unwrap_or_default().to_owned())
+}
+
+fn start_baseline(role: &str, extra: &[&str]) -> anyhow::Result<(Proc, String)> {
+    let port = free_port()?;
+    let mut args = vec![role.to_owned(), port.to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = Command::new(std::env::current_exe()?)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok((Proc(child), format!("http://127.0.0.1:{port}")))
+}
+
+struct Row {
+    figure: String,
+    ours: Measure,
+    baseline: Option<Measure>,
+    target: &'static str,
+}
+
+fn print(rows: &[Row], backend: &str) {
+    println!("\n## {backend}\n");
+    println!("| figure | req/s | p50 ms | p99 ms | errors | baseline req/s | ratio | target |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    for r in rows {
+        let (b, ratio) = match &r.baseline {
+            Some(b) => (
+                format!("{:.0}", b.rps),
+                format!("{:.0} %", 100.0 * r.ours.rps / b.rps),
+            ),
+            None => ("–".into(), "–".into()),
+        };
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {b} | {ratio} | {} |",
+            r.figure, r.ours.rps, r.ours.p50_ms, r.ours.p99_ms, r.ours.errors, r.target
+        );
+    }
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    let s = if args.quick {
+        Settings {
+            secs: Duration::from_secs(3),
+            warmup: Duration::from_millis(500),
+            large: 20_000,
+        }
+    } else {
+        Settings {
+            secs: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            large: 1_000_000,
+        }
+    };
+    let bin = paylink_bin(&args)?;
+    let started = Instant::now();
+    println!(
+        "# paylink-bench{} — {} cores, {}",
+        if args.quick { " --quick" } else { "" },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        uname()
+    );
+    for backend in ["sqlite", "postgres"] {
+        if args.backend.as_deref().is_some_and(|b| b != backend) {
+            continue;
+        }
+        let dir = std::env::temp_dir().join(format!("paylink-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let db = match backend {
+            "sqlite" => format!("sqlite://{}", dir.join("bench.db").display()),
+            _ => seed::create_pg_database(&args.postgres).await?,
+        };
+        let baseline_db = match backend {
+            "sqlite" => format!("sqlite://{}", dir.join("baseline.db").display()),
+            _ => seed::create_pg_database(&args.postgres).await?,
+        };
+        let rows = backend_run(&bin, &db, &baseline_db, &s).await?;
+        print(&rows, backend);
+        if backend == "postgres" {
+            seed::drop_pg_database(&args.postgres, &db).await;
+            seed::drop_pg_database(&args.postgres, &baseline_db).await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("\nfinished in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn uname() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+async fn backend_run(
+    bin: &std::path::Path,
+    db: &str,
+    baseline_db: &str,
+    s: &Settings,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let key = merchant_key(bin, db)?;
+    let (server, base) = start_paylink(bin, db, 0).await?;
+    let pid = server.0.id();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_mib(pid);
+    let client = load::client(256);
+    let link: Value = client
+        .post(format!("{base}/v1/payment_links"))
+        .bearer_auth(&key)
+        .json(
+            &json!({"title": "Bench page", "amount": 1000, "description": "A **benchmark** link."}),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
+    let slug = link["slug"].as_str().unwrap_or_default().to_owned();
+
+    // 1. Public pages against hello world.
+    let (_hello, hello_base) = start_baseline("baseline-hello", &[])?;
+    wait_up(&client, &hello_base).await?;
+    let get = |url: String| move |c: &reqwest::Client, _: u64| c.get(url.clone());
+    let hello = run(&client, 64, s, get(hello_base.clone())).await;
+    let page = run(&client, 64, s, get(format!("{base}/l/{slug}"))).await;
+    let preview_url = format!("{base}/api/public/links/{slug}");
+    let preview = run(&client, 64, s, get(preview_url.clone())).await;
+    rows.push(Row {
+        figure: "GET /l/{slug} (64 conns)".into(),
+        ours: page,
+        baseline: Some(hello.clone()),
+        target: "≥ 50 %, p99 ≤ 10 ms",
+    });
+    rows.push(Row {
+        figure: "GET /api/public/links/{slug}".into(),
+        ours: preview,
+        baseline: Some(hello),
+        target: "≥ 50 %, p99 ≤ 10 ms",
+    });
+
+    // 2. and 3. Writes against one INSERT … RETURNING per request.
+    let (_ins, ins_base) = start_baseline("baseline-insert", &[baseline_db])?;
+    wait_up(&client, &format!("{ins_base}/health")).await?;
+    let insert_url = format!("{ins_base}/insert");
+    let insert = run(&client, 64, s, move |c, _| c.post(insert_url.clone())).await;
+    let (create_url, key2) = (format!("{base}/v1/payment_links"), key.clone());
+    let create = run(&client, 64, s, move |c, i| {
+        c.post(create_url.clone())
+            .bearer_auth(&key2)
+            .header("Idempotency-Key", format!("bench-{i}"))
+            .json(&json!({"title": "Bench link", "amount": 1500}))
+    })
+    .await;
+    rows.push(Row {
+        figure: "POST /v1/payment_links (64 conns)".into(),
+        ours: create,
+        baseline: Some(insert.clone()),
+        target: "≥ 50 % PG, ≥ 40 % SQLite",
+    });
+    let purchase = load::purchases(&client, &base, &slug, 64, s).await;
+    rows.push(Row {
+        figure: "checkout + pay (64 conns)".into(),
+        ours: purchase,
+        baseline: Some(insert.clone()),
+        target: "≥ 25 %",
+    });
+    let loaded = rss_mib(pid);
+
+    // 4. Scale: the public page and the list at two sizes of the links table.
+    let small = s.large.min(1_000);
+    let list_url = format!("{base}/v1/payment_links?limit=10");
+    let list = |key: String, url: String| {
+        move |c: &reqwest::Client, _: u64| c.get(url.clone()).bearer_auth(&key)
+    };
+    seed::links(db, &key, small).await?;
+    let page_small = run(&client, 64, s, get(preview_url.clone())).await;
+    let list_small = run(&client, 64, s, list(key.clone(), list_url.clone())).await;
+    seed::links(db, &key, s.large - small).await?;
+    let page_large = run(&client, 64, s, get(preview_url.clone())).await;
+    let list_large = run(&client, 64, s, list(key.clone(), list_url.clone())).await;
+    let ratio = |a: &Measure, b: &Measure| format!("p99 × {:.2}", b.p99_ms / a.p99_ms);
+    rows.push(Row {
+        figure: format!("preview, {small} links"),
+        ours: page_small.clone(),
+        baseline: None,
+        target: "",
+    });
+    rows.push(Row {
+        figure: format!(
+            "preview, {} links ({})",
+            s.large,
+            ratio(&page_small, &page_large)
+        ),
+        ours: page_large,
+        baseline: None,
+        target: "within 1.5×",
+    });
+    rows.push(Row {
+        figure: format!("list links, {small} links"),
+        ours: list_small.clone(),
+        baseline: None,
+        target: "",
+    });
+    rows.push(Row {
+        figure: format!(
+            "list links, {} links ({})",
+            s.large,
+            ratio(&list_small, &list_large)
+        ),
+        ours: list_large,
+        baseline: None,
+        target: "within 1.5×",
+    });
+    drop(server);
+
+    // 3b. A slow processor: 300 ms per call, 256 connections.
+    let (slow, slow_base) = start_paylink(bin, db, 300).await?;
+    let slow_purchase = load::purchases(&client, &slow_base, &slug, 256, s).await;
+    let expected = 256.0 / 0.3;
+    rows.push(Row {
+        figure: format!("checkout + pay, 300 ms processor (256 conns; connection-bound ≈ {expected:.0}/s for one call each)"),
+        ours: slow_purchase,
+        baseline: None,
+        target: "bound by connections, not the pool",
+    });
+    let slow_rss = rss_mib(slow.0.id());
+    drop(slow);
+    println!(
+        "\nmemory: idle {idle:.1} MiB, after load {loaded:.1} MiB, after the slow-processor run {slow_rss:.1} MiB (targets ≤ 40 / ≤ 150)"
+    );
+    Ok(rows)
+}
