@@ -16,6 +16,7 @@ pub mod json;
 pub mod openapi;
 pub mod ratelimit;
 pub mod state;
+pub mod views;
 pub mod webhooks;
 pub mod worker;
 
@@ -156,12 +157,19 @@ pub async fn serve_state(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    let flusher = tokio::spawn(views::run(
+        state.views.clone(),
+        state.store.clone(),
+        shutdown.clone(),
+    ));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown.cancelled_owned())
     .await?;
+    // The last views are written before the process ends.
+    let _ = flusher.await;
     Ok(())
 }
 

@@ -20,6 +20,8 @@ pub struct AppState {
     pub key_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub ip_limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     pub processor: Arc<dyn Processor>,
+    /// Page views not yet written.
+    pub views: Arc<crate::views::Views>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
             key_limiter: Arc::new(RateLimiter::keyed(key_quota)),
             ip_limiter: Arc::new(RateLimiter::keyed(ip_quota)),
             processor,
+            views: Arc::default(),
         }
     }
 }

@@ -729,11 +729,16 @@ impl Store for SqlStore {
         self.find_link_by_slug_impl(slug).await
     }
 
-    async fn record_view(&self, link_id: &PaymentLinkId) -> StoreResult<()> {
+    async fn add_views(&self, views: &[(PaymentLinkId, i64)]) -> StoreResult<()> {
+        if views.is_empty() {
+            return Ok(());
+        }
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new("UPDATE payment_links SET views = views + 1 WHERE id = ");
-        q.bind(link_id.as_str());
-        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        for (id, n) in views {
+            let mut q = Sql::new("UPDATE payment_links SET views = views + ");
+            q.bind(*n).push(" WHERE id = ").bind(id.as_str());
+            q.exec(&mut w.tx).await?;
+        }
         w.commit().await
     }
 

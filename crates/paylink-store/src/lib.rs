@@ -189,7 +189,8 @@ pub trait Store: Send + Sync + 'static {
     // ---- checkout ----------------------------------------------------------------------
     /// A link by slug, for the public pages (deleted links too, to answer 410).
     async fn find_link_by_slug(&self, slug: &str) -> StoreResult<Option<PublicLink>>;
-    async fn record_view(&self, link: &PaymentLinkId) -> StoreResult<()>;
+    /// Adds counted page views to links, in one transaction.
+    async fn add_views(&self, views: &[(PaymentLinkId, i64)]) -> StoreResult<()>;
     async fn stock_levels(
         &self,
         t: &Tenant,

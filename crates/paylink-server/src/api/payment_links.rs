@@ -171,6 +171,8 @@ impl PaymentLinkPatch {
 /// The link as the API shows it: with its URL and its current status.
 pub fn present(state: &AppState, mut link: PaymentLink, now: Timestamp) -> PaymentLink {
     link.url = format!("{}/l/{}", state.public_url, link.slug.as_str());
+    link.stats.views += state.views.pending(&link.id);
+
     link.refresh_status(now);
     link
 }

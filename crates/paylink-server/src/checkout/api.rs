@@ -153,7 +153,7 @@ pub async fn preview(
     if let Some(code) = unavailable(&p, Timestamp::now(), &stock) {
         return Err(gone(code, Some(&p.link.value)));
     }
-    state.store.record_view(&p.link.value.id).await?;
+    state.views.add(&p.link.value.id);
     Ok(ok(&build_preview(&state, &p).await?.0))
 }
 

@@ -555,7 +555,7 @@ pub async fn link_page(
     if let Some(code) = unavailable(&p, Timestamp::now(), &stock) {
         return gone_for(&state, &p, code).await;
     }
-    state.store.record_view(&p.link.value.id).await?;
+    state.views.add(&p.link.value.id);
     let link = &p.link.value;
     let mut e = Entered {
         email: q.get("prefilled_email").cloned().unwrap_or_default(),
