@@ -98,11 +98,14 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<()> {
             tx = pool.begin().await?;
         }
     }
-        tx.commit().await?;
+    tx.commit().await?;
     // After a bulk load the planner has no statistics yet (autovacuum would gather them
     // within a minute); without them PostgreSQL scans and sorts every link of the merchant.
     sqlx::query("ANALYZE payment_links").execute(&pool).await?;
-    eprintln!("  seeded {n} links in {:.1} s (then ANALYZE)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  seeded {n} links in {:.1} s (then ANALYZE)",
+        started.elapsed().as_secs_f64()
+    );
 
     pool.close().await;
     Ok(())
