@@ -7,6 +7,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use std::time::Duration;
 
+use paylink_domain::id::MerchantId;
+use paylink_domain::settings::MerchantSettings;
 use paylink_processors::{Processor, SimulatedProcessor};
 use paylink_store::Store;
 
@@ -22,6 +24,49 @@ pub struct AppState {
     pub processor: Arc<dyn Processor>,
     /// Page views not yet written.
     pub views: Arc<crate::views::Views>,
+    /// Merchant settings for the public pages, kept for a second (see [`AppState::public_settings`]).
+    settings_cache: Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<MerchantId, (std::time::Instant, MerchantSettings)>,
+        >,
+    >,
+}
+
+/// How long the public pages may show settings older than the database's.
+const SETTINGS_TTL: Duration = Duration::from_secs(1);
+
+impl AppState {
+    /// The merchant's settings for the customer side. Every view needs them and they rarely
+    /// change, so they are kept for a second; a change made through this process is seen at
+    /// once, one made through another instance within a second. Checkout still re-checks
+    /// everything that guards money (limits, stock) in the database.
+    pub async fn public_settings(
+        &self,
+        id: &MerchantId,
+    ) -> Result<MerchantSettings, paylink_store::StoreError> {
+        if let Ok(cache) = self.settings_cache.lock() {
+            if let Some((at, s)) = cache.get(id) {
+                if at.elapsed() < SETTINGS_TTL {
+                    return Ok(s.clone());
+                }
+            }
+        }
+        let settings = self.store.get_merchant(id).await?.settings;
+        if let Ok(mut cache) = self.settings_cache.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(id.clone(), (std::time::Instant::now(), settings.clone()));
+        }
+        Ok(settings)
+    }
+
+    /// Drops a merchant's cached settings (after they change).
+    pub fn forget_settings(&self, id: &MerchantId) {
+        if let Ok(mut cache) = self.settings_cache.lock() {
+            cache.remove(id);
+        }
+    }
 }
 
 impl AppState {
@@ -66,6 +111,7 @@ impl AppState {
             ip_limiter: Arc::new(RateLimiter::keyed(ip_quota)),
             processor,
             views: Arc::default(),
+            settings_cache: Arc::default(),
         }
     }
 }

@@ -74,7 +74,11 @@ pub async fn update_settings(
         let next = apply(m.settings.clone(), &patch)?;
         match state.store.update_settings(&m.id, &next, m.version).await {
             Err(StoreError::Conflict("concurrent_update")) => continue,
-            r => return Ok(ok(&out(r?))),
+            r => {
+                let updated = r?;
+                state.forget_settings(&updated.id);
+                return Ok(ok(&out(updated)));
+            }
         }
     }
     Err(ApiError::conflict(

@@ -80,11 +80,7 @@ pub async fn build_preview(
     state: &AppState,
     p: &paylink_store::PublicLink,
 ) -> ApiResult<(Preview, paylink_domain::settings::MerchantSettings)> {
-    let settings = state
-        .store
-        .get_merchant(&p.tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let stock = line_stock(state, p).await?;
     let link = &p.link.value;
     let lines = link
@@ -220,11 +216,7 @@ pub async fn open_session_with(
         return Err(gone(code, Some(&p.link.value)));
     }
     let link = &p.link.value;
-    let settings = state
-        .store
-        .get_merchant(&p.tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let cart = price(
         link,
         &Choice {

@@ -301,11 +301,7 @@ async fn render_link(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let link = &p.link.value;
-    let settings = state
-        .store
-        .get_merchant(&p.tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let stock = line_stock(state, p).await?;
     let cur = link.currency;
     let fmt = |a: Amount| cur.format(a);
@@ -503,11 +499,7 @@ async fn render_link(
 }
 
 async fn gone_for(state: &AppState, p: &PublicLink, code: &str) -> Result<Response, ApiError> {
-    let settings = state
-        .store
-        .get_merchant(&p.tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let heading = match code {
         "link_expired" => "This link has expired",
         "link_paid" => "Already paid",
@@ -856,11 +848,7 @@ pub async fn authenticate_page(
             rec.session.livemode,
         ));
     }
-    let settings = state
-        .store
-        .get_merchant(&rec.tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&rec.tenant.merchant_id).await?;
     let page = AuthenticatePage {
         brand_css: String::new(),
         test_mode: !rec.session.livemode,
@@ -996,11 +984,7 @@ pub async fn receipt(
     if !ok {
         return Ok(receipt_missing());
     }
-    let settings = state
-        .store
-        .get_merchant(&tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&tenant.merchant_id).await?;
     let link = state
         .store
         .get_payment_link(&tenant, &p.payment_link_id)
@@ -1144,11 +1128,7 @@ async fn render_session(
         .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
         .await?
         .value;
-    let settings = state
-        .store
-        .get_merchant(&rec.tenant.merchant_id)
-        .await?
-        .settings;
+    let settings = state.public_settings(&rec.tenant.merchant_id).await?;
     let s = &rec.session;
     let cur = s.currency;
     let (brand_css, style_hash) = brand(&settings);
