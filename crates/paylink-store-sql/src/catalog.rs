@@ -61,3 +61,34 @@ pub(crate) async fn update_doc(
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(backend)
 }
+
+impl crate::SqlStore {
+    /// [`insert_doc`] in a write transaction of its own, for objects that cause no event.
+    pub(crate) async fn insert_doc_alone(
+        &self,
+        table: &str,
+        t: &Tenant,
+        id: &str,
+        created_at: Timestamp,
+        data: String,
+        cols: Vec<(&'static str, Arg)>,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        insert_doc(&mut w.tx, table, t, id, created_at, data, cols).await?;
+        w.commit().await
+    }
+
+    /// [`update_doc`] in a write transaction of its own, for objects that cause no event.
+    pub(crate) async fn update_doc_alone(
+        &self,
+        table: &str,
+        t: &Tenant,
+        id: &str,
+        data: String,
+        cols: Vec<(&'static str, Arg)>,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        update_doc(&mut w.tx, table, t, id, data, cols, None).await?;
+        w.commit().await
+    }
+}

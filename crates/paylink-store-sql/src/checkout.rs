@@ -168,13 +168,7 @@ impl SqlStore {
         q.push(
             ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit)",
         );
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 0
-        {
+        if q.exec(&mut w.tx).await? == 0 {
             let mut q = Sql::new("SELECT status, payments_limit, payments_count, reserved_count FROM payment_links WHERE id = ");
             q.bind(link_id);
             let row = q
@@ -209,13 +203,7 @@ impl SqlStore {
                 .tenant(t);
             q.push(" AND inventory_available IS NOT NULL AND inventory_available >= ")
                 .bind(n);
-            if q.query()
-                .execute(&mut *w.tx)
-                .await
-                .map_err(backend)?
-                .rows_affected()
-                == 1
-            {
+            if q.exec(&mut w.tx).await? == 1 {
                 held.insert(product.to_string(), *units);
                 continue;
             }
@@ -300,13 +288,7 @@ impl SqlStore {
                         .push(" AND attempt_no = ")
                         .bind(attempt);
                     q.push(" AND attempt_started_at = ").bind(started);
-                    match q
-                        .query()
-                        .execute(&mut *w.tx)
-                        .await
-                        .map_err(backend)?
-                        .rows_affected()
-                    {
+                    match q.exec(&mut w.tx).await? {
                         1 => AttemptClaim::Resume {
                             attempt_no: attempt,
                         },
@@ -329,13 +311,7 @@ impl SqlStore {
                     .push(" AND attempt_no = ")
                     .bind(attempt);
                 q.push(" AND status = 'open'");
-                match q
-                    .query()
-                    .execute(&mut *w.tx)
-                    .await
-                    .map_err(backend)?
-                    .rows_affected()
-                {
+                match q.exec(&mut w.tx).await? {
                     1 => AttemptClaim::Claimed {
                         attempt_no: attempt + 1,
                     },
@@ -516,13 +492,7 @@ impl SqlStore {
             .push(" AND status IN ('succeeded', 'partially_refunded') AND amount_refunded + ")
             .bind(amount);
         q.push(" <= amount");
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 0
-        {
+        if q.exec(&mut w.tx).await? == 0 {
             drop(w);
             let p = self.get_payment_impl(t, &r.payment_id).await?;
             return Err(StoreError::Conflict(match p.status {
@@ -566,13 +536,7 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("DELETE FROM refunds WHERE id = ");
         q.bind(r.id.as_str()).push(" AND ").tenant(t);
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 1
-        {
+        if q.exec(&mut w.tx).await? == 1 {
             let mut q = Sql::new("UPDATE payments SET amount_refunded = amount_refunded - ");
             q.bind(r.amount.minor())
                 .push(", status = CASE WHEN amount_refunded - ")

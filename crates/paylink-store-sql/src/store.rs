@@ -278,12 +278,7 @@ impl Store for SqlStore {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("DELETE FROM idempotency_keys WHERE created_at < ");
         q.bind(before.unix());
-        let n = q
-            .query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        let n = q.exec(&mut w.tx).await?;
         w.commit().await?;
         Ok(n)
     }
@@ -291,9 +286,7 @@ impl Store for SqlStore {
     // ---- catalog -----------------------------------------------------------------------
 
     async fn insert_product(&self, t: &Tenant, p: &Product) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
-        insert_doc(
-            &mut w.tx,
+        self.insert_doc_alone(
             "products",
             t,
             p.id.as_str(),
@@ -301,8 +294,7 @@ impl Store for SqlStore {
             json(p)?,
             product_cols(p, true),
         )
-        .await?;
-        w.commit().await
+        .await
     }
 
     async fn get_product(&self, t: &Tenant, id: &ProductId) -> StoreResult<Product> {
@@ -319,18 +311,14 @@ impl Store for SqlStore {
         p: &Product,
         set_inventory: bool,
     ) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
-        update_doc(
-            &mut w.tx,
+        self.update_doc_alone(
             "products",
             t,
             p.id.as_str(),
             json(p)?,
             product_cols(p, set_inventory),
-            None,
         )
-        .await?;
-        w.commit().await
+        .await
     }
 
     async fn list_products(
@@ -350,19 +338,9 @@ impl Store for SqlStore {
     }
 
     async fn insert_customer(&self, t: &Tenant, c: &Customer) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let cols = vec![("email", c.email.clone().into())];
-        insert_doc(
-            &mut w.tx,
-            "customers",
-            t,
-            c.id.as_str(),
-            c.created_at,
-            json(c)?,
-            cols,
-        )
-        .await?;
-        w.commit().await
+        self.insert_doc_alone("customers", t, c.id.as_str(), c.created_at, json(c)?, cols)
+            .await
     }
 
     async fn get_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<Customer> {
@@ -374,32 +352,16 @@ impl Store for SqlStore {
     }
 
     async fn update_customer(&self, t: &Tenant, c: &Customer) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let cols = vec![("email", c.email.clone().into())];
-        update_doc(
-            &mut w.tx,
-            "customers",
-            t,
-            c.id.as_str(),
-            json(c)?,
-            cols,
-            None,
-        )
-        .await?;
-        w.commit().await
+        self.update_doc_alone("customers", t, c.id.as_str(), json(c)?, cols)
+            .await
     }
 
     async fn delete_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("DELETE FROM customers WHERE id = ");
         q.bind(id.as_str()).push(" AND ").tenant(t);
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 0
-        {
+        if q.exec(&mut w.tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
         w.commit().await
@@ -422,19 +384,9 @@ impl Store for SqlStore {
     }
 
     async fn insert_tax_rate(&self, t: &Tenant, r: &TaxRate) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let cols = vec![("active", r.active.into())];
-        insert_doc(
-            &mut w.tx,
-            "tax_rates",
-            t,
-            r.id.as_str(),
-            r.created_at,
-            json(r)?,
-            cols,
-        )
-        .await?;
-        w.commit().await
+        self.insert_doc_alone("tax_rates", t, r.id.as_str(), r.created_at, json(r)?, cols)
+            .await
     }
 
     async fn get_tax_rate(&self, t: &Tenant, id: &TaxRateId) -> StoreResult<TaxRate> {
@@ -446,19 +398,9 @@ impl Store for SqlStore {
     }
 
     async fn update_tax_rate(&self, t: &Tenant, r: &TaxRate) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let cols = vec![("active", r.active.into())];
-        update_doc(
-            &mut w.tx,
-            "tax_rates",
-            t,
-            r.id.as_str(),
-            json(r)?,
-            cols,
-            None,
-        )
-        .await?;
-        w.commit().await
+        self.update_doc_alone("tax_rates", t, r.id.as_str(), json(r)?, cols)
+            .await
     }
 
     async fn list_tax_rates(
@@ -653,13 +595,7 @@ impl Store for SqlStore {
             .push(" AND ")
             .tenant(t);
         q.push(" AND deleted_at IS NULL AND payments_count = 0 AND reserved_count = 0");
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 0
-        {
+        if q.exec(&mut w.tx).await? == 0 {
             drop(w);
             // Not found stays not found; otherwise payments (or held checkouts) block it.
             self.get_payment_link(t, id).await?;
@@ -816,13 +752,7 @@ impl Store for SqlStore {
             .push(" AND attempt_no = ")
             .bind(attempt_no);
         q.push(" AND attempt_status = 'requires_action' AND status = 'open'");
-        let claimed = q
-            .query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 1;
+        let claimed = q.exec(&mut w.tx).await? == 1;
         w.commit().await?;
         Ok(claimed)
     }

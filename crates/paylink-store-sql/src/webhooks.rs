@@ -83,13 +83,7 @@ impl SqlStore {
             .bind(e.id.as_str())
             .push(" AND ")
             .tenant(t);
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 0
-        {
+        if q.exec(&mut w.tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
         w.commit().await
@@ -138,13 +132,7 @@ impl SqlStore {
             .bind(id.as_str())
             .push(" AND ")
             .tenant(t);
-        if q.query()
-            .execute(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .rows_affected()
-            == 0
-        {
+        if q.exec(&mut w.tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
         w.commit().await
