@@ -38,8 +38,9 @@ pub async fn drop_pg_database(admin: &str, url: &str) {
     }
 }
 
-/// Adds `n` links to the merchant owning `key`, in batches of multi-row INSERTs.
-pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<()> {
+/// Adds `n` links to the merchant owning `key`, in batches of multi-row INSERTs; returns
+/// their slugs.
+pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<Vec<String>> {
     sqlx::any::install_default_drivers();
     let url = if db.starts_with("sqlite:") && !db.contains("mode=") {
         format!("{db}?mode=rwc")
@@ -67,6 +68,7 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<()> {
     ))?;
     let started = std::time::Instant::now();
     let mut done = 0;
+    let mut slugs = Vec::with_capacity(n);
     let mut tx = pool.begin().await?;
     while done < n {
         let batch = (n - done).min(500);
@@ -83,6 +85,7 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<()> {
             doc["id"] = Value::String(id.to_string());
             doc["slug"] = Value::String(slug.clone());
             let data = doc.to_string().replace('\'', "''");
+            slugs.push(slug.clone());
             if i > 0 {
                 sql.push(',');
             }
@@ -108,7 +111,7 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<()> {
     );
 
     pool.close().await;
-    Ok(())
+    Ok(slugs)
 }
 
 fn hex_sha256(s: &str) -> String {

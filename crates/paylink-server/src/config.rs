@@ -54,6 +54,9 @@ pub struct Config {
     pub public_rate_limit_burst: u32,
     /// Time between two rounds of the worker's periodic jobs.
     pub worker_tick_ms: u64,
+    /// How long a public page may show a link as it was (0 = always read it afresh).
+    /// Changes made through this process are seen at once; money paths never use it.
+    pub public_cache_ms: u64,
 }
 
 /// Defaults, as the first layer.
@@ -72,6 +75,7 @@ struct Defaults {
     public_rate_limit_per_second: u32,
     public_rate_limit_burst: u32,
     worker_tick_ms: u64,
+    public_cache_ms: u64,
     webhook_timeout_ms: u64,
     webhook_disable_after_secs: i64,
     webhook_poll_ms: u64,
@@ -93,6 +97,7 @@ impl Default for Defaults {
             public_rate_limit_per_second: 50,
             public_rate_limit_burst: 100,
             worker_tick_ms: 5_000,
+            public_cache_ms: 1_000,
             webhook_timeout_ms: 15_000,
             webhook_disable_after_secs: 5 * 86_400,
             webhook_poll_ms: 500,
@@ -207,6 +212,7 @@ impl Config {
             public_rate_limit_per_second: 10_000,
             public_rate_limit_burst: 10_000,
             worker_tick_ms: d.worker_tick_ms,
+            public_cache_ms: d.public_cache_ms,
             webhook_timeout_ms: d.webhook_timeout_ms,
             webhook_disable_after_secs: d.webhook_disable_after_secs,
             webhook_poll_ms: d.webhook_poll_ms,

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod checkout;
 pub mod cli;
 pub mod config;
@@ -59,6 +60,10 @@ pub fn app(state: AppState) -> Router {
     let v1 = api::routes::router()
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
+            forget_public_views,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
             idempotency::layer,
         ))
         .route_layer(middleware::from_fn_with_state(
@@ -107,6 +112,23 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), merchant.id = tracing::field::Empty)
         }))
         .with_state(state)
+}
+
+/// A merchant's change (a link, a product's stock, settings) is seen on this process's
+/// public pages at once: every successful write through the API drops the cached views.
+/// Writes are rare next to views, so dropping them all is cheaper than tracking which
+/// links a change touches.
+async fn forget_public_views(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: middleware::Next,
+) -> Response {
+    let writes = req.method() != axum::http::Method::GET;
+    let res = next.run(req).await;
+    if writes && res.status().is_success() {
+        state.links_cache.forget_all();
+    }
+    res
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

@@ -12,7 +12,10 @@ use paylink_domain::settings::MerchantSettings;
 use paylink_processors::{Processor, SimulatedProcessor};
 use paylink_store::Store;
 
+use crate::cache::TtlCache;
+use crate::checkout::LinkView;
 use crate::config::Config;
+use crate::error::ApiError;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,48 +27,46 @@ pub struct AppState {
     pub processor: Arc<dyn Processor>,
     /// Page views not yet written.
     pub views: Arc<crate::views::Views>,
-    /// Merchant settings for the public pages, kept for a second (see [`AppState::public_settings`]).
-    settings_cache: Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<MerchantId, (std::time::Instant, MerchantSettings)>,
-        >,
-    >,
+    /// Merchant settings for the public pages (see [`AppState::public_settings`]).
+    settings_cache: Arc<TtlCache<MerchantId, MerchantSettings>>,
+    /// Links as the public pages show them, by slug (see [`AppState::link_view`]).
+    pub links_cache: Arc<TtlCache<String, Arc<LinkView>>>,
 }
-
-/// How long the public pages may show settings older than the database's.
-const SETTINGS_TTL: Duration = Duration::from_secs(1);
 
 impl AppState {
     /// The merchant's settings for the customer side. Every view needs them and they rarely
-    /// change, so they are kept for a second; a change made through this process is seen at
-    /// once, one made through another instance within a second. Checkout still re-checks
-    /// everything that guards money (limits, stock) in the database.
+    /// change, so they are kept for `public_cache_ms`; a change made through this process
+    /// is seen at once. Checkout still re-checks everything that guards money (limits,
+    /// stock) in the database.
     pub async fn public_settings(
         &self,
         id: &MerchantId,
     ) -> Result<MerchantSettings, paylink_store::StoreError> {
-        if let Ok(cache) = self.settings_cache.lock() {
-            if let Some((at, s)) = cache.get(id) {
-                if at.elapsed() < SETTINGS_TTL {
-                    return Ok(s.clone());
-                }
-            }
+        if let Some(s) = self.settings_cache.get(id) {
+            return Ok(s);
         }
+        let ticket = self.settings_cache.ticket();
         let settings = self.store.get_merchant(id).await?.settings;
-        if let Ok(mut cache) = self.settings_cache.lock() {
-            if cache.len() > 10_000 {
-                cache.clear();
-            }
-            cache.insert(id.clone(), (std::time::Instant::now(), settings.clone()));
-        }
+        self.settings_cache
+            .put(id.clone(), settings.clone(), ticket);
         Ok(settings)
     }
 
     /// Drops a merchant's cached settings (after they change).
     pub fn forget_settings(&self, id: &MerchantId) {
-        if let Ok(mut cache) = self.settings_cache.lock() {
-            cache.remove(id);
+        self.settings_cache.forget(id);
+    }
+
+    /// A link with its stock as the hosted page and the preview show it, kept for
+    /// `public_cache_ms`. Views only: starting a checkout reads the database.
+    pub async fn link_view(&self, slug: &str) -> Result<Arc<LinkView>, ApiError> {
+        if let Some(v) = self.links_cache.get(&slug.to_owned()) {
+            return Ok(v);
         }
+        let ticket = self.links_cache.ticket();
+        let view = Arc::new(LinkView::load(self, slug).await?);
+        self.links_cache.put(slug.to_owned(), view.clone(), ticket);
+        Ok(view)
     }
 }
 
@@ -103,6 +104,7 @@ impl AppState {
         key_quota: Quota,
         ip_quota: Quota,
     ) -> Self {
+        let cache_ttl = Duration::from_millis(config.public_cache_ms);
         Self {
             store,
             public_url: Arc::from(config.public_url()),
@@ -111,7 +113,8 @@ impl AppState {
             ip_limiter: Arc::new(RateLimiter::keyed(ip_quota)),
             processor,
             views: Arc::default(),
-            settings_cache: Arc::default(),
+            settings_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
+            links_cache: Arc::new(TtlCache::new(cache_ttl, 100_000)),
         }
     }
 }

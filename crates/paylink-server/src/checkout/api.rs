@@ -23,7 +23,7 @@ use paylink_domain::text::{bounded_opt, email};
 use paylink_domain::time::Timestamp;
 use paylink_store::{NewCheckout, StoreError};
 
-use super::{find, gone, line_stock, unavailable, MerchantView};
+use super::{gone, unavailable, LinkView, MerchantView};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json};
 use crate::state::AppState;
@@ -78,10 +78,10 @@ pub struct Preview {
 
 pub async fn build_preview(
     state: &AppState,
-    p: &paylink_store::PublicLink,
+    view: &LinkView,
 ) -> ApiResult<(Preview, paylink_domain::settings::MerchantSettings)> {
+    let (p, stock) = (&view.p, &view.stock);
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
-    let stock = line_stock(state, p).await?;
     let link = &p.link.value;
     let lines = link
         .line_items
@@ -144,13 +144,13 @@ pub async fn preview(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> ApiResult<Response> {
-    let p = find(&state, &slug).await?;
-    let stock = line_stock(&state, &p).await?;
-    if let Some(code) = unavailable(&p, Timestamp::now(), &stock) {
+    let view = state.link_view(&slug).await?;
+    let p = &view.p;
+    if let Some(code) = unavailable(p, Timestamp::now(), &view.stock) {
         return Err(gone(code, Some(&p.link.value)));
     }
     state.views.add(&p.link.value.id);
-    Ok(ok(&build_preview(&state, &p).await?.0))
+    Ok(ok(&build_preview(&state, &view).await?.0))
 }
 
 #[derive(Deserialize, utoipa::ToSchema, Default)]
@@ -209,9 +209,8 @@ pub async fn open_session_with(
     fixed: Option<(CheckoutSessionId, String)>,
     attribution: BTreeMap<String, String>,
 ) -> ApiResult<(CheckoutSession, String)> {
-    let p = find(state, slug).await?;
+    let LinkView { p, stock } = LinkView::load(state, slug).await?;
     let now = Timestamp::now();
-    let stock = line_stock(state, &p).await?;
     if let Some(code) = unavailable(&p, now, &stock) {
         return Err(gone(code, Some(&p.link.value)));
     }

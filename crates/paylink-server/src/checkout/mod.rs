@@ -118,6 +118,22 @@ impl From<&MerchantSettings> for MerchantView {
     }
 }
 
+/// A link with the stock of its lines, as one request sees them.
+pub struct LinkView {
+    pub p: PublicLink,
+    /// Aligned with the link's lines.
+    pub stock: Vec<StockLevel>,
+}
+
+impl LinkView {
+    /// Reads the link and its stock from the database.
+    pub async fn load(state: &AppState, slug: &str) -> Result<Self, ApiError> {
+        let p = find(state, slug).await?;
+        let stock = line_stock(state, &p).await?;
+        Ok(Self { p, stock })
+    }
+}
+
 /// Looks a link up by slug; unknown slugs are 404.
 pub async fn find(state: &AppState, slug: &str) -> Result<PublicLink, ApiError> {
     if slug.len() > 64 {

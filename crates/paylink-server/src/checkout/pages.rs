@@ -27,7 +27,7 @@ use paylink_store::PublicLink;
 
 use super::api::{open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
 use super::pay::{authorize, pay, settle, PayAnswer};
-use super::{line_stock, unavailable};
+use super::{unavailable, LinkView};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -295,14 +295,14 @@ fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String
 
 async fn render_link(
     state: &AppState,
-    p: &PublicLink,
+    view: &LinkView,
     e: &Entered,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
+    let (p, stock) = (&view.p, &view.stock);
     let link = &p.link.value;
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
-    let stock = line_stock(state, p).await?;
     let cur = link.currency;
     let fmt = |a: Amount| cur.format(a);
     let quantities: Vec<u32> = e
@@ -538,14 +538,14 @@ pub async fn link_page(
     Path(slug): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let p = match super::find(&state, &slug).await {
-        Ok(p) => p,
+    let view = match state.link_view(&slug).await {
+        Ok(v) => v,
         Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(not_found_page()),
         Err(e) => return Err(e),
     };
-    let stock = line_stock(&state, &p).await?;
-    if let Some(code) = unavailable(&p, Timestamp::now(), &stock) {
-        return gone_for(&state, &p, code).await;
+    let p = &view.p;
+    if let Some(code) = unavailable(p, Timestamp::now(), &view.stock) {
+        return gone_for(&state, p, code).await;
     }
     state.views.add(&p.link.value.id);
     let link = &p.link.value;
@@ -575,7 +575,7 @@ pub async fn link_page(
             .or_else(|| link.currency.parse_major(a));
     }
     e.attribution = attribution(q.iter());
-    render_link(&state, &p, &e, None, StatusCode::OK).await
+    render_link(&state, &view, &e, None, StatusCode::OK).await
 }
 
 fn attribution<'a>(
@@ -598,11 +598,12 @@ pub async fn submit(
     Path(slug): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let p = match super::find(&state, &slug).await {
-        Ok(p) => p,
+    let view = match LinkView::load(&state, &slug).await {
+        Ok(v) => v,
         Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(not_found_page()),
         Err(e) => return Err(e),
     };
+    let p = &view.p;
     let link = p.link.value.clone();
     let get = |k: &str| {
         fields
@@ -649,7 +650,7 @@ pub async fn submit(
                 None => {
                     return render_link(
                         &state,
-                        &p,
+                        &view,
                         &e,
                         Some(format!("Enter a whole number of {}", l.name)),
                         StatusCode::BAD_REQUEST,
@@ -667,7 +668,7 @@ pub async fn submit(
                 None => {
                     return render_link(
                         &state,
-                        &p,
+                        &view,
                         &e,
                         Some("Enter the amount as a number, e.g. 25.00".into()),
                         StatusCode::BAD_REQUEST,
@@ -681,12 +682,12 @@ pub async fn submit(
     }
     let action = get("action");
     if action == "update" {
-        return render_link(&state, &p, &e, None, StatusCode::OK).await;
+        return render_link(&state, &view, &e, None, StatusCode::OK).await;
     }
     let Some(nonce) = e.nonce.clone() else {
         return render_link(
             &state,
-            &p,
+            &view,
             &e,
             Some("Your session expired; please try again".into()),
             StatusCode::BAD_REQUEST,
@@ -705,7 +706,8 @@ pub async fn submit(
                 card: Some(card),
             },
             Err(msg) => {
-                return render_link(&state, &p, &e, Some(msg.into()), StatusCode::BAD_REQUEST).await
+                return render_link(&state, &view, &e, Some(msg.into()), StatusCode::BAD_REQUEST)
+                    .await
             }
         }
     };
@@ -742,17 +744,17 @@ pub async fn submit(
         .await
         {
             if err.status == StatusCode::GONE {
-                return gone_for(&state, &p, err.code).await;
+                return gone_for(&state, p, err.code).await;
             }
             let status = err.status;
-            return render_link(&state, &p, &e, Some(err.message), status).await;
+            return render_link(&state, &view, &e, Some(err.message), status).await;
         }
     }
     match pay(&state, &id, &secret, method).await {
-        Ok(answer) => follow(&state, &p, &e, answer).await,
+        Ok(answer) => follow(&state, &view, &e, answer).await,
         Err(err) => {
             let status = err.status;
-            render_link(&state, &p, &e, Some(err.message), status).await
+            render_link(&state, &view, &e, Some(err.message), status).await
         }
     }
 }
@@ -760,7 +762,7 @@ pub async fn submit(
 /// Where a pay answer takes the customer on the hosted page.
 async fn follow(
     state: &AppState,
-    p: &PublicLink,
+    view: &LinkView,
     e: &Entered,
     answer: PayAnswer,
 ) -> Result<Response, ApiError> {
@@ -780,7 +782,7 @@ async fn follow(
         return Ok(Redirect::to(&u).into_response());
     }
     let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
-    render_link(state, p, e, Some(message), StatusCode::PAYMENT_REQUIRED).await
+    render_link(state, view, e, Some(message), StatusCode::PAYMENT_REQUIRED).await
 }
 
 fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardIn, &'static str> {

@@ -303,6 +303,12 @@ pub async fn settle(
                 .await?
             {
                 Completion::Recorded(p) => {
+                    // The link's count (and its products' stock) changed: pages show it now.
+                    if link.line_items.iter().any(|l| l.product_id.is_some()) {
+                        state.links_cache.forget_all();
+                    } else {
+                        state.links_cache.forget(&link.slug.as_str().to_owned());
+                    }
                     tracing::info!(payment.id = %p.id, checkout_session.id = %id, amount = p.amount.minor(), "payment succeeded");
                     Ok(PayAnswer { status: 200, body })
                 }
