@@ -29,6 +29,10 @@ struct Args {
     /// A few seconds per figure and fewer seeded links (finishes in about two minutes).
     #[arg(long)]
     quick: bool,
+    /// Only these figures, comma-separated: pages, create, purchase, scale, slow (for
+    /// profiling one path; the default is all).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Only this backend (`sqlite` or `postgres`).
     #[arg(long)]
     backend: Option<String>,
@@ -51,9 +55,16 @@ enum Role {
 }
 
 struct Settings {
+    only: Vec<String>,
     secs: Duration,
     warmup: Duration,
     large: usize,
+}
+
+impl Settings {
+    fn wants(&self, figure: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|f| f == figure)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -219,12 +230,14 @@ fn print(rows: &[Row], backend: &str) {
 async fn bench(args: Args) -> anyhow::Result<()> {
     let s = if args.quick {
         Settings {
+            only: args.only.clone(),
             secs: Duration::from_secs(3),
             warmup: Duration::from_millis(500),
             large: 20_000,
         }
     } else {
         Settings {
+            only: args.only.clone(),
             secs: Duration::from_secs(10),
             warmup: Duration::from_secs(2),
             large: 1_000_000,
@@ -301,52 +314,60 @@ async fn backend_run(
     let slug = link["slug"].as_str().unwrap_or_default().to_owned();
 
     // 1. Public pages against hello world.
-    let (_hello, hello_base) = start_baseline("baseline-hello", &[])?;
-    wait_up(&client, &hello_base).await?;
     let get = |url: String| move |c: &reqwest::Client, _: u64| c.get(url.clone());
-    let hello = run(&client, 64, s, get(hello_base.clone())).await;
-    let page = run(&client, 64, s, get(format!("{base}/l/{slug}"))).await;
-    let preview_url = format!("{base}/api/public/links/{slug}");
-    let preview = run(&client, 64, s, get(preview_url.clone())).await;
-    rows.push(Row {
-        figure: "GET /l/{slug} (64 conns)".into(),
-        ours: page,
-        baseline: Some(hello.clone()),
-        target: "≥ 50 %, p99 ≤ 10 ms",
-    });
-    rows.push(Row {
-        figure: "GET /api/public/links/{slug}".into(),
-        ours: preview,
-        baseline: Some(hello),
-        target: "≥ 50 %, p99 ≤ 10 ms",
-    });
+    if s.wants("pages") {
+        let (_hello, hello_base) = start_baseline("baseline-hello", &[])?;
+        wait_up(&client, &hello_base).await?;
+        let hello = run(&client, 64, s, get(hello_base.clone())).await;
+        let page = run(&client, 64, s, get(format!("{base}/l/{slug}"))).await;
+        let preview_url = format!("{base}/api/public/links/{slug}");
+        let preview = run(&client, 64, s, get(preview_url.clone())).await;
+        rows.push(Row {
+            figure: "GET /l/{slug} (64 conns)".into(),
+            ours: page,
+            baseline: Some(hello.clone()),
+            target: "≥ 50 %, p99 ≤ 10 ms",
+        });
+        rows.push(Row {
+            figure: "GET /api/public/links/{slug}".into(),
+            ours: preview,
+            baseline: Some(hello),
+            target: "≥ 50 %, p99 ≤ 10 ms",
+        });
+    }
 
     // 2. and 3. Writes against one INSERT … RETURNING per request.
-    let (_ins, ins_base) = start_baseline("baseline-insert", &[baseline_db])?;
-    wait_up(&client, &format!("{ins_base}/health")).await?;
-    let insert_url = format!("{ins_base}/insert");
-    let insert = run(&client, 64, s, move |c, _| c.post(insert_url.clone())).await;
-    let (create_url, key2) = (format!("{base}/v1/payment_links"), key.clone());
-    let create = run(&client, 64, s, move |c, i| {
-        c.post(create_url.clone())
-            .bearer_auth(&key2)
-            .header("Idempotency-Key", format!("bench-{i}"))
-            .json(&json!({"title": "Bench link", "amount": 1500}))
-    })
-    .await;
-    rows.push(Row {
-        figure: "POST /v1/payment_links (64 conns)".into(),
-        ours: create,
-        baseline: Some(insert.clone()),
-        target: "≥ 50 % PG, ≥ 40 % SQLite",
-    });
-    let purchase = load::purchases(&client, &base, &slug, 64, s).await;
-    rows.push(Row {
-        figure: "checkout + pay (64 conns)".into(),
-        ours: purchase,
-        baseline: Some(insert.clone()),
-        target: "≥ 25 %",
-    });
+    if s.wants("create") || s.wants("purchase") {
+        let (_ins, ins_base) = start_baseline("baseline-insert", &[baseline_db])?;
+        wait_up(&client, &format!("{ins_base}/health")).await?;
+        let insert_url = format!("{ins_base}/insert");
+        let insert = run(&client, 64, s, move |c, _| c.post(insert_url.clone())).await;
+        let (create_url, key2) = (format!("{base}/v1/payment_links"), key.clone());
+        if s.wants("create") {
+            let create = run(&client, 64, s, move |c, i| {
+                c.post(create_url.clone())
+                    .bearer_auth(&key2)
+                    .header("Idempotency-Key", format!("bench-{i}"))
+                    .json(&json!({"title": "Bench link", "amount": 1500}))
+            })
+            .await;
+            rows.push(Row {
+                figure: "POST /v1/payment_links (64 conns)".into(),
+                ours: create,
+                baseline: Some(insert.clone()),
+                target: "≥ 50 % PG, ≥ 40 % SQLite",
+            });
+        }
+        if s.wants("purchase") {
+            let purchase = load::purchases(&client, &base, &slug, 64, s).await;
+            rows.push(Row {
+                figure: "checkout + pay (64 conns)".into(),
+                ours: purchase,
+                baseline: Some(insert.clone()),
+                target: "≥ 25 %",
+            });
+        }
+    }
     let loaded = rss_mib(pid);
 
     drop(server);
@@ -355,75 +376,81 @@ async fn backend_run(
     // preview asks for a link picked at random among all of them, on a server that keeps
     // no views (public_cache_ms = 0): this measures what the database does as it grows,
     // not how well a cache hides it.
-    let (scale_server, scale_base) = start_paylink(bin, db, 0, 0).await?;
-    let small = s.large.min(1_000);
-    let list_url = format!("{scale_base}/v1/payment_links?limit=10");
-    let list = |key: String, url: String| {
-        move |c: &reqwest::Client, _: u64| c.get(url.clone()).bearer_auth(&key)
-    };
-    let random_preview = |slugs: std::sync::Arc<Vec<String>>| {
-        let base = scale_base.clone();
-        move |c: &reqwest::Client, i: u64| {
-            let pick = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) as usize % slugs.len().max(1);
-            let slug = slugs.get(pick).map_or("", String::as_str);
-            c.get(format!("{base}/api/public/links/{slug}"))
-        }
-    };
-    let mut slugs = seed::links(db, &key, small).await?;
-    let few = std::sync::Arc::new(slugs.clone());
-    let page_small = run(&client, 64, s, random_preview(few)).await;
-    let list_small = run(&client, 64, s, list(key.clone(), list_url.clone())).await;
-    slugs.extend(seed::links(db, &key, s.large - small).await?);
-    let all = std::sync::Arc::new(slugs);
-    let page_large = run(&client, 64, s, random_preview(all)).await;
-    let list_large = run(&client, 64, s, list(key.clone(), list_url.clone())).await;
-    let ratio = |a: &Measure, b: &Measure| format!("p99 × {:.2}", b.p99_ms / a.p99_ms);
-    rows.push(Row {
-        figure: format!("preview of a random link, {small} links, no cache"),
-        ours: page_small.clone(),
-        baseline: None,
-        target: "",
-    });
-    rows.push(Row {
-        figure: format!(
-            "preview of a random link, {} links, no cache ({})",
-            s.large,
-            ratio(&page_small, &page_large)
-        ),
-        ours: page_large,
-        baseline: None,
-        target: "within 1.5×",
-    });
-    rows.push(Row {
-        figure: format!("list links, {small} links"),
-        ours: list_small.clone(),
-        baseline: None,
-        target: "",
-    });
-    rows.push(Row {
-        figure: format!(
-            "list links, {} links ({})",
-            s.large,
-            ratio(&list_small, &list_large)
-        ),
-        ours: list_large,
-        baseline: None,
-        target: "within 1.5×",
-    });
-    drop(scale_server);
+    if s.wants("scale") {
+        let (scale_server, scale_base) = start_paylink(bin, db, 0, 0).await?;
+        let small = s.large.min(1_000);
+        let list_url = format!("{scale_base}/v1/payment_links?limit=10");
+        let list = |key: String, url: String| {
+            move |c: &reqwest::Client, _: u64| c.get(url.clone()).bearer_auth(&key)
+        };
+        let random_preview = |slugs: std::sync::Arc<Vec<String>>| {
+            let base = scale_base.clone();
+            move |c: &reqwest::Client, i: u64| {
+                let pick =
+                    (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) as usize % slugs.len().max(1);
+                let slug = slugs.get(pick).map_or("", String::as_str);
+                c.get(format!("{base}/api/public/links/{slug}"))
+            }
+        };
+        let mut slugs = seed::links(db, &key, small).await?;
+        let few = std::sync::Arc::new(slugs.clone());
+        let page_small = run(&client, 64, s, random_preview(few)).await;
+        let list_small = run(&client, 64, s, list(key.clone(), list_url.clone())).await;
+        slugs.extend(seed::links(db, &key, s.large - small).await?);
+        let all = std::sync::Arc::new(slugs);
+        let page_large = run(&client, 64, s, random_preview(all)).await;
+        let list_large = run(&client, 64, s, list(key.clone(), list_url.clone())).await;
+        let ratio = |a: &Measure, b: &Measure| format!("p99 × {:.2}", b.p99_ms / a.p99_ms);
+        rows.push(Row {
+            figure: format!("preview of a random link, {small} links, no cache"),
+            ours: page_small.clone(),
+            baseline: None,
+            target: "",
+        });
+        rows.push(Row {
+            figure: format!(
+                "preview of a random link, {} links, no cache ({})",
+                s.large,
+                ratio(&page_small, &page_large)
+            ),
+            ours: page_large,
+            baseline: None,
+            target: "within 1.5×",
+        });
+        rows.push(Row {
+            figure: format!("list links, {small} links"),
+            ours: list_small.clone(),
+            baseline: None,
+            target: "",
+        });
+        rows.push(Row {
+            figure: format!(
+                "list links, {} links ({})",
+                s.large,
+                ratio(&list_small, &list_large)
+            ),
+            ours: list_large,
+            baseline: None,
+            target: "within 1.5×",
+        });
+        drop(scale_server);
+    }
 
     // 3b. A slow processor: 300 ms per call, 256 connections.
-    let (slow, slow_base) = start_paylink(bin, db, 300, 1_000).await?;
-    let slow_purchase = load::purchases(&client, &slow_base, &slug, 256, s).await;
-    let expected = 256.0 / 0.3;
-    rows.push(Row {
+    let mut slow_rss = f64::NAN;
+    if s.wants("slow") {
+        let (slow, slow_base) = start_paylink(bin, db, 300, 1_000).await?;
+        let slow_purchase = load::purchases(&client, &slow_base, &slug, 256, s).await;
+        let expected = 256.0 / 0.3;
+        rows.push(Row {
         figure: format!("checkout + pay, 300 ms processor (256 conns; connection-bound ≈ {expected:.0}/s for one call each)"),
         ours: slow_purchase,
         baseline: None,
         target: "bound by connections, not the pool",
     });
-    let slow_rss = rss_mib(slow.0.id());
-    drop(slow);
+        slow_rss = rss_mib(slow.0.id());
+        drop(slow);
+    }
     println!(
         "\nmemory: idle {idle:.1} MiB, after load {loaded:.1} MiB, after the slow-processor run {slow_rss:.1} MiB (targets ≤ 40 / ≤ 150)"
     );

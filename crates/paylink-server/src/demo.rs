@@ -148,6 +148,6 @@ pub async fn seed_if_empty(
     };
     let url = format!("{public_url}/l/{}", link.slug.as_str());
     let ev = Event::new(EventType::PaymentLinkCreated, &link, false, now);
-    store.insert_payment_link(&t, &link, &[ev]).await?;
+    store.insert_payment_link(&t, &link, &[ev], None).await?;
     Ok(Some((created, url)))
 }

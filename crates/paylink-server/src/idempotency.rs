@@ -6,6 +6,11 @@
 //! first is still running is `409 idempotency_key_in_use`. Responses of 5xx release the
 //! key so the retry can run again. Because the claim is one atomic insert, two identical
 //! requests racing produce one object.
+//!
+//! Routes listed in [`ATOMIC`] skip the claim: their handler writes the answer in the
+//! transaction of the change it reports ([`DeferredAnswer`]), so a new key costs one
+//! commit instead of three. Two requests racing with one key still make one object: the
+//! second one's transaction fails on the key and it replays the first one's answer.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -15,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use paylink_domain::time::Timestamp;
-use paylink_store::{IdempotencyBegin, StoredResponse};
+use paylink_store::{IdempotencyBegin, IdempotentAnswer, StoredResponse};
 
 use crate::error::ApiError;
 use crate::json::{too_large, MAX_BODY};
@@ -27,6 +32,78 @@ pub const HEADER: &str = "idempotency-key";
 /// public checkout routes (so customers can never collide with each other's keys).
 #[derive(Clone, Debug)]
 pub struct IdempotencyScope(pub paylink_store::Tenant);
+
+/// Routes whose handler records its answer with its change.
+const ATOMIC: &[(Method, &str)] = &[(Method::POST, "/v1/payment_links")];
+
+/// For a handler of an [`ATOMIC`] route: the key and fingerprint to record its answer under.
+#[derive(Clone, Debug)]
+pub struct DeferredAnswer {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl DeferredAnswer {
+    pub fn answer(&self, status: StatusCode, body: &[u8], now: Timestamp) -> IdempotentAnswer {
+        IdempotentAnswer {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            response: StoredResponse {
+                status: status.as_u16(),
+                body: body.to_vec(),
+            },
+            now,
+        }
+    }
+}
+
+/// On a response: the handler recorded the answer itself.
+#[derive(Clone, Copy, Debug)]
+struct AnswerRecorded;
+
+/// On a response: another request with the same key committed first.
+#[derive(Clone, Copy, Debug)]
+struct AnswerRaced;
+
+/// A JSON answer whose bytes the handler also recorded (`recorded`) with its change.
+pub fn answered(status: StatusCode, body: Vec<u8>, recorded: bool) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if recorded {
+        res.extensions_mut().insert(AnswerRecorded);
+    }
+    res
+}
+
+/// The handler's change lost the race for its key; the layer replays the winner.
+pub fn raced() -> Response {
+    let mut res = StatusCode::CONFLICT.into_response();
+    res.extensions_mut().insert(AnswerRaced);
+    res
+}
+
+fn in_use() -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_error",
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still being processed; retry shortly",
+    );
+    e.retry_after = Some(1);
+    e
+}
+
+fn reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_error",
+        "idempotency_key_reused",
+        "This Idempotency-Key was already used with a different request",
+    )
+}
 
 pub async fn layer(
     State(state): State<AppState>,
@@ -68,31 +145,66 @@ pub async fn layer(
     let fingerprint = hex::encode(hasher.finalize());
 
     let t = &scope;
+    let now = Timestamp::now();
+    let atomic = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| {
+            ATOMIC
+                .iter()
+                .any(|(m, path)| *m == parts.method && *path == p.as_str())
+        });
+    if atomic && !state.store.idempotency_known(t, &key, now).await? {
+        let deferred = DeferredAnswer {
+            key: key.clone(),
+            fingerprint: fingerprint.clone(),
+        };
+        let mut parts = parts;
+        parts.extensions.insert(deferred.clone());
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        if response.extensions().get::<AnswerRecorded>().is_some()
+            || response.status().is_server_error()
+        {
+            return Ok(response);
+        }
+        if response.extensions().get::<AnswerRaced>().is_some() {
+            return match state
+                .store
+                .idempotency_begin(t, &key, &fingerprint, now)
+                .await?
+            {
+                IdempotencyBegin::Replay(stored) => Ok(replay(stored)),
+                IdempotencyBegin::Mismatch => Err(reused()),
+                IdempotencyBegin::InFlight => Err(in_use()),
+                IdempotencyBegin::Started => {
+                    // The winner's key vanished meanwhile (purged): nothing to replay.
+                    state.store.idempotency_release(t, &key).await?;
+                    Err(in_use())
+                }
+            };
+        }
+        // Answered without a change (refused): kept, so a retry gets the same answer.
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, 16 * 1024 * 1024)
+            .await
+            .map_err(ApiError::internal)?;
+        state
+            .store
+            .idempotency_record(t, &deferred.answer(parts.status, &body, now))
+            .await?;
+        return Ok(Response::from_parts(parts, Body::from(body)));
+    }
     match state
         .store
-        .idempotency_begin(t, &key, &fingerprint, Timestamp::now())
+        .idempotency_begin(t, &key, &fingerprint, now)
         .await?
     {
         IdempotencyBegin::Started => {}
         IdempotencyBegin::Replay(stored) => return Ok(replay(stored)),
-        IdempotencyBegin::InFlight => {
-            let mut e = ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_error",
-                "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still being processed; retry shortly",
-            );
-            e.retry_after = Some(1);
-            return Err(e);
-        }
-        IdempotencyBegin::Mismatch => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_error",
-                "idempotency_key_reused",
-                "This Idempotency-Key was already used with a different request",
-            ))
-        }
+        IdempotencyBegin::InFlight => return Err(in_use()),
+        IdempotencyBegin::Mismatch => return Err(reused()),
     }
 
     let response = next

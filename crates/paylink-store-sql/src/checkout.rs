@@ -261,6 +261,20 @@ impl SqlStore {
         now: Timestamp,
         stale_after: i64,
     ) -> StoreResult<AttemptClaim> {
+        // The usual case, an open session nobody is paying, is one statement.
+        let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
+             attempt_reference = NULL, attempt_started_at = ");
+        q.bind(now.unix())
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND status = 'open' AND (attempt_status IS NULL OR attempt_status <> 'processing') AND expires_at > ")
+            .bind(now.unix())
+            .push(" RETURNING attempt_no");
+        if let Some(row) = self.write_one_row(&q).await? {
+            return Ok(AttemptClaim::Claimed {
+                attempt_no: int(&row, "attempt_no")?,
+            });
+        }
         let mut w = self.begin_write().await?;
         let mut q = Sql::new(&format!("SELECT expires_at, attempt_started_at, {SESSION_COLS} FROM checkout_sessions WHERE id = "));
         q.bind(id.as_str());

@@ -143,6 +143,34 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// One statement on its own, committed by itself (on SQLite still behind the writer
+    /// lock): a third of the round trips of `BEGIN`, statement, `COMMIT`.
+    async fn write_one(&self, q: &sql::Sql) -> StoreResult<u64> {
+        let _guard = match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        Ok(q.query()
+            .execute(&self.pool)
+            .await
+            .map_err(on_constraint)?
+            .rows_affected())
+    }
+
+    /// [`SqlStore::write_one`] for a statement with `RETURNING`.
+    async fn write_one_row(&self, q: &sql::Sql) -> StoreResult<Option<sqlx::any::AnyRow>> {
+        let _guard = match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        q.query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(on_constraint)
+    }
+}
+
 /// A write transaction; dropping it without `commit` rolls back.
 struct WriteTx<'a> {
     tx: Transaction<'static, Any>,

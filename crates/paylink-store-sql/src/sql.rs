@@ -56,7 +56,7 @@ impl From<Option<&str>> for Arg {
 }
 
 /// SQL text with its arguments, numbered as they are pushed.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub(crate) struct Sql {
     pub text: String,
     args: Vec<Arg>,

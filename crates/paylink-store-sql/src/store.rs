@@ -23,6 +23,40 @@ use crate::{backend, on_constraint, Dialect, SqlStore};
 
 /// Idempotency keys are honoured for 24 hours.
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+impl SqlStore {
+    /// `INSERT` of a key with its answer already recorded.
+    fn answer_insert(&self, t: &Tenant, a: &IdempotentAnswer) -> Sql {
+        let mut q = Sql::new(
+            "INSERT INTO idempotency_keys (merchant_id, livemode, key, fingerprint, locked_at, created_at, response_status, response_body) VALUES (",
+        );
+        q.bind(t.merchant_id.as_str())
+            .push(", ")
+            .bind(t.livemode)
+            .push(", ")
+            .bind(a.key.as_str());
+        q.push(", ")
+            .bind(a.fingerprint.as_str())
+            .push(", ")
+            .bind(a.now.unix())
+            .push(", ")
+            .bind(a.now.unix());
+        q.push(", ").bind(i64::from(a.response.status)).push(", ");
+        self.body_blob(&mut q, &a.response.body);
+        q.push(")");
+        q
+    }
+
+    /// A response body as the `response_body` column holds it. Bodies are UTF-8 JSON,
+    /// bound as text so both backends take the same type.
+    fn body_blob(&self, q: &mut Sql, body: &[u8]) {
+        let body = String::from_utf8_lossy(body).into_owned();
+        match self.dialect {
+            Dialect::Sqlite => q.push("CAST(").bind(body).push(" AS BLOB)"),
+            Dialect::Postgres => q.push("convert_to(").bind(body).push(", 'UTF8')"),
+        };
+    }
+}
 /// A claim not finished within this time is taken to be from a crashed request.
 const IDEMPOTENCY_LOCK_SECS: i64 = 60;
 
@@ -186,17 +220,7 @@ impl Store for SqlStore {
         fingerprint: &str,
         now: Timestamp,
     ) -> StoreResult<IdempotencyBegin> {
-        let mut w = self.begin_write().await?;
-        // A key older than the retention period is forgotten and may be used afresh.
-        let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        q.tenant(t)
-            .push(" AND key = ")
-            .bind(key)
-            .push(" AND created_at < ")
-            .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
-        q.query().execute(&mut *w.tx).await.map_err(backend)?;
-
-        let mut q = Sql::insert(
+        let mut claim = Sql::insert(
             "idempotency_keys",
             vec![
                 ("merchant_id", t.merchant_id.as_str().into()),
@@ -207,9 +231,21 @@ impl Store for SqlStore {
                 ("created_at", now.unix().into()),
             ],
         );
-        q.push(" ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
-        let inserted = q.exec(&mut w.tx).await? == 1;
-        if inserted {
+        claim.push(" ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
+        // The usual case, a new key, is one statement.
+        if self.write_one(&claim).await? == 1 {
+            return Ok(IdempotencyBegin::Started);
+        }
+        let mut w = self.begin_write().await?;
+        // A key older than the retention period is forgotten and may be used afresh.
+        let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
+        q.tenant(t)
+            .push(" AND key = ")
+            .bind(key)
+            .push(" AND created_at < ")
+            .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        if claim.exec(&mut w.tx).await? == 1 {
             w.commit().await?;
             return Ok(IdempotencyBegin::Started);
         }
@@ -242,36 +278,47 @@ impl Store for SqlStore {
         Ok(outcome)
     }
 
+    async fn idempotency_known(&self, t: &Tenant, key: &str, now: Timestamp) -> StoreResult<bool> {
+        let mut q = Sql::new("SELECT created_at FROM idempotency_keys WHERE ");
+        q.tenant(t)
+            .push(" AND key = ")
+            .bind(key)
+            .push(" AND created_at >= ")
+            .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
+        Ok(q.query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .is_some())
+    }
+
+    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<()> {
+        let mut q = self.answer_insert(t, answer);
+        q.push(" ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
+        self.write_one(&q).await.map(drop)
+    }
+
     async fn idempotency_finish(
         &self,
         t: &Tenant,
         key: &str,
         response: &StoredResponse,
     ) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let mut q = Sql::new("UPDATE idempotency_keys SET response_status = ");
         q.bind(i64::from(response.status))
             .push(", response_body = ");
-        // Bodies are UTF-8 JSON; stored as text so both backends bind the same type.
-        let body = String::from_utf8_lossy(&response.body).into_owned();
-        match self.dialect {
-            Dialect::Sqlite => q.push("CAST(").bind(body).push(" AS BLOB)"),
-            Dialect::Postgres => q.push("convert_to(").bind(body).push(", 'UTF8')"),
-        };
+        self.body_blob(&mut q, &response.body);
         q.push(" WHERE ").tenant(t).push(" AND key = ").bind(key);
-        q.query().execute(&mut *w.tx).await.map_err(backend)?;
-        w.commit().await
+        self.write_one(&q).await.map(drop)
     }
 
     async fn idempotency_release(&self, t: &Tenant, key: &str) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
         q.tenant(t)
             .push(" AND key = ")
             .bind(key)
             .push(" AND response_status IS NULL");
-        q.query().execute(&mut *w.tx).await.map_err(backend)?;
-        w.commit().await
+        self.write_one(&q).await.map(drop)
     }
 
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
@@ -505,8 +552,14 @@ impl Store for SqlStore {
         t: &Tenant,
         l: &PaymentLink,
         events: &[Event],
+        answer: Option<&IdempotentAnswer>,
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
+        // The answer first: a request racing with the same key stops here (on PostgreSQL
+        // it waits for the first to commit), before writing anything else.
+        if let Some(a) = answer {
+            self.answer_insert(t, a).exec(&mut w.tx).await?;
+        }
         insert_doc(
             &mut w.tx,
             "payment_links",

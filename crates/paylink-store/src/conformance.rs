@@ -377,13 +377,13 @@ async fn payment_links(store: &dyn Store) {
     l.reference_id = Some("ref-1".into());
     let created = Event::new(EventType::PaymentLinkCreated, &l, false, now);
     store
-        .insert_payment_link(&a, &l, std::slice::from_ref(&created))
+        .insert_payment_link(&a, &l, std::slice::from_ref(&created), None)
         .await
         .unwrap();
     // Slugs are unique across every merchant.
     let clash = link(&b, "Clash", "summer-sale");
     assert!(matches!(
-        store.insert_payment_link(&b, &clash, &[]).await,
+        store.insert_payment_link(&b, &clash, &[], None).await,
         Err(StoreError::Conflict("slug_taken"))
     ));
     // A failed insert writes none of its events.
@@ -430,10 +430,16 @@ async fn payment_links(store: &dyn Store) {
     // Filters: status computed from expires_at, type, reference, title search.
     let mut old = link(&a, "Old offer", "old-offer");
     old.expires_at = Some(now.plus_seconds(-10));
-    store.insert_payment_link(&a, &old, &[]).await.unwrap();
+    store
+        .insert_payment_link(&a, &old, &[], None)
+        .await
+        .unwrap();
     let mut inactive = link(&a, "Paused 50_50", "paused");
     inactive.status = LinkStatus::Inactive;
-    store.insert_payment_link(&a, &inactive, &[]).await.unwrap();
+    store
+        .insert_payment_link(&a, &inactive, &[], None)
+        .await
+        .unwrap();
     assert_eq!(
         slugs(store, &a, all_links(now)).await,
         vec!["paused", "old-offer", "summer-sale"]
@@ -566,7 +572,7 @@ async fn payment_links(store: &dyn Store) {
     );
     let reuse = link(&a, "Reuse", "summer-sale");
     assert!(matches!(
-        store.insert_payment_link(&a, &reuse, &[]).await,
+        store.insert_payment_link(&a, &reuse, &[], None).await,
         Err(StoreError::Conflict("slug_taken"))
     ));
 
@@ -677,6 +683,66 @@ async fn idempotency(store: &dyn Store) {
             .await
             .unwrap(),
         IdempotencyBegin::Started
+    );
+
+    // An answer written with its change: the key is known and replays; a second change
+    // with the same key is refused whole.
+    assert!(!store.idempotency_known(&a, "k3", now).await.unwrap());
+    let answer = IdempotentAnswer {
+        key: "k3".into(),
+        fingerprint: "fp3".into(),
+        response: StoredResponse {
+            status: 201,
+            body: br#"{"id":"plink_1"}"#.to_vec(),
+        },
+        now,
+    };
+    let first = link(&a, "Answered", "answered-once");
+    store
+        .insert_payment_link(&a, &first, &[], Some(&answer))
+        .await
+        .unwrap();
+    assert!(store.idempotency_known(&a, "k3", now).await.unwrap());
+    assert!(!store.idempotency_known(&b, "k3", now).await.unwrap());
+    assert!(!store.idempotency_known(&a, "k3", tomorrow).await.unwrap());
+    let second = link(&a, "Answered twice", "answered-twice");
+    assert!(matches!(
+        store
+            .insert_payment_link(&a, &second, &[], Some(&answer))
+            .await,
+        Err(StoreError::Conflict("idempotency_key_in_use"))
+    ));
+    assert!(matches!(
+        store.get_payment_link(&a, &second.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.idempotency_begin(&a, "k3", "fp3", now).await.unwrap(),
+        IdempotencyBegin::Replay(answer.response.clone())
+    );
+    // Recording an answer without a change leaves an existing key alone.
+    let refused = IdempotentAnswer {
+        key: "k3".into(),
+        fingerprint: "fp4".into(),
+        response: StoredResponse {
+            status: 400,
+            body: b"{}".to_vec(),
+        },
+        now,
+    };
+    store.idempotency_record(&a, &refused).await.unwrap();
+    assert_eq!(
+        store.idempotency_begin(&a, "k3", "fp3", now).await.unwrap(),
+        IdempotencyBegin::Replay(answer.response)
+    );
+    let k4 = IdempotentAnswer {
+        key: "k4".into(),
+        ..refused
+    };
+    store.idempotency_record(&a, &k4).await.unwrap();
+    assert_eq!(
+        store.idempotency_begin(&a, "k4", "fp4", now).await.unwrap(),
+        IdempotencyBegin::Replay(k4.response)
     );
 }
 

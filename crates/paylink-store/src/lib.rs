@@ -84,6 +84,12 @@ pub trait Store: Send + Sync + 'static {
         fingerprint: &str,
         now: Timestamp,
     ) -> StoreResult<IdempotencyBegin>;
+    /// Whether `key` is known and younger than the retention period (a request with it was
+    /// answered, or is running).
+    async fn idempotency_known(&self, t: &Tenant, key: &str, now: Timestamp) -> StoreResult<bool>;
+    /// Records a response under a key nobody claimed (a request answered without a change,
+    /// e.g. refused); a key already there is left alone.
+    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<()>;
     /// Records the response of the request that claimed `key`.
     async fn idempotency_finish(
         &self,
@@ -149,11 +155,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Listed<Order>>;
 
     // ---- payment links -----------------------------------------------------------------
+    /// Inserts the link with its events and, when given, the request's idempotent answer.
     async fn insert_payment_link(
         &self,
         t: &Tenant,
         l: &PaymentLink,
         events: &[Event],
+        answer: Option<&IdempotentAnswer>,
     ) -> StoreResult<()>;
     /// The link with its counters and `version`; deleted links are not found.
     async fn get_payment_link(

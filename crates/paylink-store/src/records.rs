@@ -64,6 +64,18 @@ pub struct StoredResponse {
     pub body: Vec<u8>,
 }
 
+/// The answer to an idempotent request, written in the transaction of the change it
+/// reports: the object and its replayable answer commit together or not at all. A second
+/// request that raced with the same key fails that transaction with
+/// `Conflict("idempotency_key_in_use")` and replays the first one's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    pub key: String,
+    pub fingerprint: String,
+    pub response: StoredResponse,
+    pub now: paylink_domain::time::Timestamp,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyBegin {
     /// The key is ours: run the request, then finish or release it.

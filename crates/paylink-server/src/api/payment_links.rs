@@ -27,7 +27,9 @@ use super::orders::{currency_mismatch, tax_snapshot};
 use super::{created as created_filter, merchant, not_found_as, path_id, Deleted, List};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
-use crate::json::{created, ok, Json, Query};
+use axum::http::StatusCode;
+
+use crate::json::{ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
 
@@ -569,6 +571,7 @@ fn future_expiry(at: Timestamp, now: Timestamp) -> ApiResult<()> {
 pub async fn create_link(
     State(state): State<AppState>,
     auth: Auth,
+    deferred: Option<axum::Extension<crate::idempotency::DeferredAnswer>>,
     Json(input): Json<PaymentLinkIn>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
@@ -675,13 +678,18 @@ pub async fn create_link(
     // A generated slug that collides is generated again; a chosen one is the client's to fix.
     let mut attempts = 0;
     loop {
-        let ev = Event::new(
-            EventType::PaymentLinkCreated,
-            &present(&state, link.clone(), now),
-            t.livemode,
-            now,
-        );
-        match state.store.insert_payment_link(t, &link, &[ev]).await {
+        let shown = present(&state, link.clone(), now);
+        let body = serde_json::to_vec(&shown).map_err(ApiError::internal)?;
+        let ev = Event::new(EventType::PaymentLinkCreated, &shown, t.livemode, now);
+        // With an Idempotency-Key, the answer is written with the link (one commit).
+        let answer = deferred
+            .as_ref()
+            .map(|d| d.answer(StatusCode::CREATED, &body, now));
+        match state
+            .store
+            .insert_payment_link(t, &link, &[ev], answer.as_ref())
+            .await
+        {
             Err(StoreError::Conflict("slug_taken")) if generated && attempts < 5 => {
                 attempts += 1;
                 link.slug = Slug::generate(&link.title);
@@ -693,13 +701,19 @@ pub async fn create_link(
                 )
                 .with_param("slug"))
             }
+            Err(StoreError::Conflict("idempotency_key_in_use")) if answer.is_some() => {
+                return Ok(crate::idempotency::raced())
+            }
             r => {
                 r?;
-                break;
+                return Ok(crate::idempotency::answered(
+                    StatusCode::CREATED,
+                    body,
+                    answer.is_some(),
+                ));
             }
         }
     }
-    Ok(created(&present(&state, link, now)))
 }
 
 async fn load(state: &AppState, t: &Tenant, id: &str) -> ApiResult<Versioned<PaymentLink>> {

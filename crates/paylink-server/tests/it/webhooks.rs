@@ -447,7 +447,10 @@ async fn two_workers_deliver_a_thousand_events_once_each() {
             false,
             now,
         );
-        app.store.insert_payment_link(&t, &l, &[ev]).await.unwrap();
+        app.store
+            .insert_payment_link(&t, &l, &[ev], None)
+            .await
+            .unwrap();
     }
     let mut config = paylink_server::config::Config::for_database(&app.db_url);
     config.webhook_allow_networks = Some("127.0.0.0/8".into());
