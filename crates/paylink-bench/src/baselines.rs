@@ -30,6 +30,8 @@ pub async fn insert(port: u16, url: &str) -> anyhow::Result<()> {
     };
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(if sqlite { 1 } else { 16 })
+        // As Paylink's pool: no ping before each query.
+        .test_before_acquire(false)
         .connect(&url)
         .await?;
     if sqlite {

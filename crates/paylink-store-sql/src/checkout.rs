@@ -24,6 +24,7 @@ use crate::catalog::json;
 use crate::events::insert_events;
 use crate::links::{link, LINK_COLS};
 use crate::sql::{int, json_col, opt_int, Arg, Sql};
+use crate::Dialect;
 use crate::{backend, on_constraint, SqlStore};
 
 const SESSION_COLS: &str =
@@ -88,6 +89,35 @@ pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
 
 /// Expires open sessions past their time that match `filter` (SQL after `WHERE …`, with
 /// its own `$1..` numbering), releasing their holds and writing their events.
+/// The merchant's next receipt number, in the caller's transaction.
+async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
+    let mut q = Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
+    q.bind(t.merchant_id.as_str())
+        .push(" RETURNING receipt_seq");
+    int(
+        &q.query().fetch_one(&mut *conn).await.map_err(backend)?,
+        "receipt_seq",
+    )
+}
+
+impl SqlStore {
+    /// PostgreSQL: the next receipt number in a transaction of its own that does not wait
+    /// for its WAL flush, so the merchant's row (every payment of the merchant takes it) is
+    /// held for one statement instead of a whole payment and a flush. Nothing is lost: the
+    /// payment that uses the number commits later, and its flush writes this one too. A
+    /// payment that then fails to record leaves a gap; numbers stay unique and increasing.
+    async fn next_receipt_seq(&self, t: &Tenant) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let seq = receipt_seq(&mut tx, t).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(seq)
+    }
+}
+
 pub(crate) async fn expire_where(
     conn: &mut AnyConnection,
     now: Timestamp,
@@ -130,9 +160,7 @@ async fn release(
     link_id: &str,
     stock: &BTreeMap<String, u32>,
 ) -> StoreResult<()> {
-    let mut q = Sql::new("UPDATE payment_links SET reserved_count = reserved_count - 1, version = version + 1 WHERE id = ");
-    q.bind(link_id);
-    q.query().execute(&mut *conn).await.map_err(backend)?;
+    // Products before the link: the lock order of every transaction here.
     for (product, units) in stock {
         let mut q = Sql::new("UPDATE products SET inventory_available = inventory_available + ");
         q.bind(i64::from(*units))
@@ -143,6 +171,9 @@ async fn release(
             .push(" AND inventory_available IS NOT NULL");
         q.query().execute(&mut *conn).await.map_err(backend)?;
     }
+    let mut q = Sql::new("UPDATE payment_links SET reserved_count = reserved_count - 1, version = version + 1 WHERE id = ");
+    q.bind(link_id);
+    q.query().execute(&mut *conn).await.map_err(backend)?;
     Ok(())
 }
 
@@ -158,35 +189,6 @@ impl SqlStore {
             vec![link_id.into()],
         )
         .await?;
-
-        let mut q = Sql::new(
-            "UPDATE payment_links SET reserved_count = reserved_count + 1, checkouts_started = checkouts_started + 1, \
-             version = version + 1 WHERE id = ",
-        );
-        q.bind(link_id).push(" AND ").tenant(t);
-        q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ").bind(c.now.unix());
-        q.push(
-            ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit)",
-        );
-        if q.exec(&mut w.tx).await? == 0 {
-            let mut q = Sql::new("SELECT status, payments_limit, payments_count, reserved_count FROM payment_links WHERE id = ");
-            q.bind(link_id);
-            let row = q
-                .query()
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound)?;
-            let limit = opt_int(&row, "payments_limit")?;
-            let (paid, held) = (int(&row, "payments_count")?, int(&row, "reserved_count")?);
-            let status = text(&row, "status")?;
-            return Err(StoreError::Conflict(match limit {
-                _ if status != "active" => "link_inactive",
-                Some(l) if paid >= l => "link_used_up",
-                Some(l) if paid + held >= l => "link_fully_reserved",
-                _ => "link_inactive",
-            }));
-        }
 
         // Products in id order: the same lock order as every other transaction.
         let mut held: BTreeMap<String, u32> = BTreeMap::new();
@@ -252,6 +254,37 @@ impl SqlStore {
             .bind(json(s)?)
             .push(")");
         q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+
+        // The link's row last: every purchase of a link takes it, so it is held only for
+        // this statement and the commit.
+        let mut q = Sql::new(
+            "UPDATE payment_links SET reserved_count = reserved_count + 1, checkouts_started = checkouts_started + 1, \
+             version = version + 1 WHERE id = ",
+        );
+        q.bind(link_id).push(" AND ").tenant(t);
+        q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ").bind(c.now.unix());
+        q.push(
+            ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit)",
+        );
+        if q.exec(&mut w.tx).await? == 0 {
+            let mut q = Sql::new("SELECT status, payments_limit, payments_count, reserved_count FROM payment_links WHERE id = ");
+            q.bind(link_id);
+            let row = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+            let limit = opt_int(&row, "payments_limit")?;
+            let (paid, held) = (int(&row, "payments_count")?, int(&row, "reserved_count")?);
+            let status = text(&row, "status")?;
+            return Err(StoreError::Conflict(match limit {
+                _ if status != "active" => "link_inactive",
+                Some(l) if paid >= l => "link_used_up",
+                Some(l) if paid + held >= l => "link_fully_reserved",
+                _ => "link_inactive",
+            }));
+        }
         w.commit().await
     }
 
@@ -376,6 +409,23 @@ impl SqlStore {
         link_url: &str,
     ) -> StoreResult<Completion> {
         let now = payment.created_at;
+        // On PostgreSQL the number is taken before the transaction (which holds a pooled
+        // connection: taking a second one inside it could wait for ever on a full pool).
+        let early_seq = match self.dialect {
+            Dialect::Postgres => {
+                let mut q =
+                    Sql::new("SELECT merchant_id, livemode FROM checkout_sessions WHERE id = ");
+                q.bind(id.as_str());
+                let row = q
+                    .query()
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)?;
+                Some(self.next_receipt_seq(&tenant_of(&row)?).await?)
+            }
+            Dialect::Sqlite => None,
+        };
         let mut w = self.begin_write().await?;
         let mut q = Sql::new(&format!(
             "SELECT stock, {SESSION_COLS} FROM checkout_sessions WHERE id = "
@@ -416,14 +466,11 @@ impl SqlStore {
             .push(" AND status = 'open'");
         q.query().execute(&mut *w.tx).await.map_err(backend)?;
 
-        // Receipt numbers count up per merchant.
-        let mut q = Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
-        q.bind(t.merchant_id.as_str())
-            .push(" RETURNING receipt_seq");
-        let seq = int(
-            &q.query().fetch_one(&mut *w.tx).await.map_err(backend)?,
-            "receipt_seq",
-        )?;
+        // Receipt numbers count up per merchant (see `next_receipt_seq`).
+        let seq = match early_seq {
+            Some(seq) => seq,
+            None => receipt_seq(&mut w.tx, &t).await?,
+        };
         let mut payment = payment.clone();
         payment.receipt_number = Some(format!("R-{seq:06}"));
         let token = payment
@@ -433,6 +480,30 @@ impl SqlStore {
             .map(str::to_owned);
         insert_payment(&mut w.tx, &t, &payment, token).await?;
 
+        // Products, then the link's row last: the lock order of every transaction here,
+        // and the hot row of a busy link is held only from here to the commit.
+        for (product, units) in &stock {
+            let mut q = Sql::new("UPDATE products SET inventory_held = inventory_held - ");
+            q.bind(i64::from(*units))
+                .push(" WHERE id = ")
+                .bind(product.as_str());
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+        insert_events(
+            &mut w.tx,
+            &t,
+            &[
+                Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
+                Event::new(
+                    EventType::CheckoutSessionCompleted,
+                    &session,
+                    t.livemode,
+                    now,
+                ),
+            ],
+        )
+        .await?;
+
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
         q.bind(payment.amount.minor()).push(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND payments_count + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = ");
         q.bind(payment.payment_link_id.as_str());
@@ -441,23 +512,7 @@ impl SqlStore {
         let mut l: PaymentLink = link(&link_row)?.value;
         l.url = link_url.to_owned();
 
-        for (product, units) in &stock {
-            let mut q = Sql::new("UPDATE products SET inventory_held = inventory_held - ");
-            q.bind(i64::from(*units))
-                .push(" WHERE id = ")
-                .bind(product.as_str());
-            q.query().execute(&mut *w.tx).await.map_err(backend)?;
-        }
-
-        let mut events = vec![
-            Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
-            Event::new(
-                EventType::CheckoutSessionCompleted,
-                &session,
-                t.livemode,
-                now,
-            ),
-        ];
+        let mut events = Vec::new();
         if l.status == LinkStatus::Paid
             && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
         {

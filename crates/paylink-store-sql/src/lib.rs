@@ -37,6 +37,9 @@ pub enum Dialect {
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// SQLite only: the one connection that writes, so a writer never waits behind
+    /// readers for a connection while it holds the write lock.
+    writer: Option<AnyPool>,
     dialect: Dialect,
     /// SQLite only: one writer at a time, queued fairly.
     write_lock: Option<Mutex<()>>,
@@ -82,11 +85,17 @@ impl SqlStore {
             _ => url.to_owned(),
         };
         let connect = AnyConnectOptions::from_str(&url).map_err(backend)?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(opts.max_connections)
-            .acquire_timeout(opts.acquire_timeout);
-        if dialect == Dialect::Sqlite {
-            pool = pool.after_connect(|conn, _| {
+        // No ping before handing out a connection: it was a round trip per query. A
+        // connection that broke fails its query and is dropped by the pool.
+        let options = |max: u32| {
+            let pool = AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(opts.acquire_timeout)
+                .test_before_acquire(false);
+            if dialect != Dialect::Sqlite {
+                return pool;
+            }
+            pool.after_connect(|conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
                     conn.execute(
@@ -96,12 +105,20 @@ impl SqlStore {
                     .await?;
                     Ok(())
                 })
-            });
-        }
-        let pool = pool.connect_with(connect).await.map_err(backend)?;
+            })
+        };
+        let pool = options(opts.max_connections)
+            .connect_with(connect.clone())
+            .await
+            .map_err(backend)?;
+        let writer = match dialect {
+            Dialect::Sqlite => Some(options(1).connect_with(connect).await.map_err(backend)?),
+            Dialect::Postgres => None,
+        };
         let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
         Ok(Self {
             pool,
+            writer,
             dialect,
             write_lock,
         })
@@ -125,7 +142,15 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
+    }
+
+    /// Where writes go: the writer connection on SQLite, the pool on PostgreSQL.
+    fn write_pool(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
     }
 
     /// Starts a write transaction (on SQLite: holds the writer lock, `BEGIN IMMEDIATE`).
@@ -135,7 +160,7 @@ impl SqlStore {
             None => None,
         };
         let tx = match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Sqlite => self.write_pool().begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.pool.begin().await,
         }
         .map_err(backend)?;
@@ -152,7 +177,7 @@ impl SqlStore {
             None => None,
         };
         Ok(q.query()
-            .execute(&self.pool)
+            .execute(self.write_pool())
             .await
             .map_err(on_constraint)?
             .rows_affected())
@@ -165,7 +190,7 @@ impl SqlStore {
             None => None,
         };
         q.query()
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.write_pool())
             .await
             .map_err(on_constraint)
     }

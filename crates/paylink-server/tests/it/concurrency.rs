@@ -71,6 +71,7 @@ both!(
 async fn payments_limit_is_never_exceeded(app: TestApp) {
     let mut oversold = 0;
     let mut total_runs = 0;
+    let mut receipts = Vec::new();
     for k in [1usize, 3, 10] {
         for run in 0..runs() {
             let l = app.create("/v1/payment_links", json!({"title": format!("Limited {k}/{run}"), "amount": 1000, "payments_limit": k})).await;
@@ -94,9 +95,19 @@ async fn payments_limit_is_never_exceeded(app: TestApp) {
                 ))
                 .await;
             assert_eq!(listed.body["data"].as_array().unwrap().len(), k);
+            for p in listed.body["data"].as_array().unwrap() {
+                receipts.push(p["receipt_number"].as_str().unwrap().to_owned());
+            }
             total_runs += 1;
         }
     }
+    // Receipt numbers, taken by payments racing each other, are never given twice.
+    let distinct: std::collections::BTreeSet<_> = receipts.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        receipts.len(),
+        "a receipt number was reused"
+    );
     eprintln!(
         "concurrency[{:?}]: {total_runs} runs × N={N} × K∈{{1,3,10}}: oversold {oversold}",
         app.backend
