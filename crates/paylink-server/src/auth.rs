@@ -155,8 +155,7 @@ pub async fn authenticate(
             ApiError::unauthorized("api_key_invalid", "Malformed Authorization header")
         })?;
     let record = state
-        .store
-        .find_api_key(&hash_key(key))
+        .api_key(&hash_key(key))
         .await?
         .filter(|r| key.starts_with(prefix(r.kind, r.livemode)))
         .ok_or_else(|| ApiError::unauthorized("api_key_invalid", "Invalid API key"))?;

@@ -9,8 +9,9 @@
 //!
 //! Routes listed in [`ATOMIC`] skip the claim: their handler writes the answer in the
 //! transaction of the change it reports ([`DeferredAnswer`]), so a new key costs one
-//! commit instead of three. Two requests racing with one key still make one object: the
-//! second one's transaction fails on the key and it replays the first one's answer.
+//! commit instead of three, and no lookup. Two requests racing with one key still make one
+//! object: the second one's transaction fails on the key and it replays the first one's
+//! answer; a retry with a known key does the same.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -154,7 +155,9 @@ pub async fn layer(
                 .iter()
                 .any(|(m, path)| *m == parts.method && *path == p.as_str())
         });
-    if atomic && !state.store.idempotency_known(t, &key, now).await? {
+    if atomic {
+        // No lookup first: a known key fails the change's own transaction (or the refusal's
+        // record) and is answered from what it holds.
         let deferred = DeferredAnswer {
             key: key.clone(),
             fingerprint: fingerprint.clone(),
@@ -169,32 +172,32 @@ pub async fn layer(
         {
             return Ok(response);
         }
-        if response.extensions().get::<AnswerRaced>().is_some() {
-            return match state
-                .store
-                .idempotency_begin(t, &key, &fingerprint, now)
-                .await?
-            {
-                IdempotencyBegin::Replay(stored) => Ok(replay(stored)),
-                IdempotencyBegin::Mismatch => Err(reused()),
-                IdempotencyBegin::InFlight => Err(in_use()),
-                IdempotencyBegin::Started => {
-                    // The winner's key vanished meanwhile (purged): nothing to replay.
-                    state.store.idempotency_release(t, &key).await?;
-                    Err(in_use())
-                }
-            };
+        if response.extensions().get::<AnswerRaced>().is_none() {
+            // Answered without a change (refused): kept, so a retry gets the same answer.
+            let (parts, body) = response.into_parts();
+            let body = to_bytes(body, 16 * 1024 * 1024)
+                .await
+                .map_err(ApiError::internal)?;
+            let answer = deferred.answer(parts.status, &body, now);
+            if state.store.idempotency_record(t, &answer).await? {
+                return Ok(Response::from_parts(parts, Body::from(body)));
+            }
         }
-        // Answered without a change (refused): kept, so a retry gets the same answer.
-        let (parts, body) = response.into_parts();
-        let body = to_bytes(body, 16 * 1024 * 1024)
-            .await
-            .map_err(ApiError::internal)?;
-        state
+        // The key was there first: answer as it says.
+        return match state
             .store
-            .idempotency_record(t, &deferred.answer(parts.status, &body, now))
-            .await?;
-        return Ok(Response::from_parts(parts, Body::from(body)));
+            .idempotency_begin(t, &key, &fingerprint, now)
+            .await?
+        {
+            IdempotencyBegin::Replay(stored) => Ok(replay(stored)),
+            IdempotencyBegin::Mismatch => Err(reused()),
+            IdempotencyBegin::InFlight => Err(in_use()),
+            IdempotencyBegin::Started => {
+                // The first one's key vanished meanwhile (purged): nothing to replay.
+                state.store.idempotency_release(t, &key).await?;
+                Err(in_use())
+            }
+        };
     }
     match state
         .store

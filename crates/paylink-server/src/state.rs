@@ -10,7 +10,7 @@ use std::time::Duration;
 use paylink_domain::id::MerchantId;
 use paylink_domain::settings::MerchantSettings;
 use paylink_processors::{Processor, SimulatedProcessor};
-use paylink_store::Store;
+use paylink_store::{ApiKeyRecord, Store};
 
 use crate::cache::TtlCache;
 use crate::checkout::LinkView;
@@ -31,13 +31,16 @@ pub struct AppState {
     settings_cache: Arc<TtlCache<MerchantId, MerchantSettings>>,
     /// Links as the public pages show them, by slug (see [`AppState::link_view`]).
     pub links_cache: Arc<TtlCache<String, Arc<LinkView>>>,
+    /// API keys that resolved, by hash (see [`AppState::api_key`]).
+    keys_cache: Arc<TtlCache<String, ApiKeyRecord>>,
 }
 
 impl AppState {
-    /// The merchant's settings for the customer side. Every view needs them and they rarely
-    /// change, so they are kept for `public_cache_ms`; a change made through this process
-    /// is seen at once. Checkout still re-checks everything that guards money (limits,
-    /// stock) in the database.
+    /// The merchant's settings, as the customer side and the API's defaults and checks use
+    /// them. Every request needs them and they rarely change, so they are kept for
+    /// `public_cache_ms`; a change made through this process is seen at once, one made
+    /// through another instance within that time. Checkout still re-checks everything that
+    /// guards money (limits, stock) in the database.
     pub async fn public_settings(
         &self,
         id: &MerchantId,
@@ -55,6 +58,30 @@ impl AppState {
     /// Drops a merchant's cached settings (after they change).
     pub fn forget_settings(&self, id: &MerchantId) {
         self.settings_cache.forget(id);
+    }
+
+    /// The live key whose hash is `hash`, kept for `public_cache_ms` once found (unknown
+    /// keys always ask the database). Revoking a key through this process takes effect at
+    /// once; through another instance, within that time.
+    pub async fn api_key(
+        &self,
+        hash: &str,
+    ) -> Result<Option<ApiKeyRecord>, paylink_store::StoreError> {
+        let hash = hash.to_owned();
+        if let Some(k) = self.keys_cache.get(&hash) {
+            return Ok(Some(k));
+        }
+        let ticket = self.keys_cache.ticket();
+        let found = self.store.find_api_key(&hash).await?;
+        if let Some(k) = &found {
+            self.keys_cache.put(hash, k.clone(), ticket);
+        }
+        Ok(found)
+    }
+
+    /// Drops a key from the cache (after it is revoked).
+    pub fn forget_api_key(&self, hash: &str) {
+        self.keys_cache.forget(&hash.to_owned());
     }
 
     /// A link with its stock as the hosted page and the preview show it, kept for
@@ -115,6 +142,7 @@ impl AppState {
             views: Arc::default(),
             settings_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
             links_cache: Arc::new(TtlCache::new(cache_ttl, 100_000)),
+            keys_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
         }
     }
 }

@@ -19,6 +19,21 @@ pub(crate) async fn insert_doc(
     data: String,
     cols: Vec<(&'static str, Arg)>,
 ) -> StoreResult<()> {
+    doc_insert(table, t, id, created_at, data, cols)
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The `INSERT` of a document row: its id, tenant, creation time, JSON and columns.
+pub(crate) fn doc_insert(
+    table: &str,
+    t: &Tenant,
+    id: &str,
+    created_at: Timestamp,
+    data: String,
+    cols: Vec<(&'static str, Arg)>,
+) -> Sql {
     let mut all = vec![
         ("id", Arg::from(id)),
         ("merchant_id", t.merchant_id.as_str().into()),
@@ -27,8 +42,7 @@ pub(crate) async fn insert_doc(
         ("data", data.into()),
     ];
     all.extend(cols);
-    Sql::insert(table, all).exec(conn).await?;
-    Ok(())
+    Sql::insert(table, all)
 }
 
 /// Replaces a document row's JSON and columns; `guard` is extra SQL (` AND status = $1`)

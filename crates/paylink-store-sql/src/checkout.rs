@@ -21,14 +21,14 @@ use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
 use crate::catalog::json;
-use crate::events::insert_events;
+use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
-use crate::sql::{int, json_col, opt_int, Arg, Sql};
+use crate::sql::{int, json_col, opt_int, Arg, Batch, Sql};
 use crate::Dialect;
-use crate::{backend, on_constraint, SqlStore};
+use crate::{backend, SqlStore};
 
-const SESSION_COLS: &str =
-    "merchant_id, livemode, status, secret_hash, attempt_no, attempt_status, \
+pub(crate) const SESSION_COLS: &str =
+    "merchant_id, livemode, status, payment_id, secret_hash, attempt_no, attempt_status, \
     attempt_reference, result_status, result, data";
 pub(crate) const PAYMENT_COLS: &str =
     "status, amount_refunded, receipt_token, merchant_id, livemode, data";
@@ -56,9 +56,14 @@ fn session_status(s: &str) -> SessionStatus {
     }
 }
 
+/// A session row. Its JSON keeps the session as it was opened; its status and payment
+/// are the columns' (completing a session writes only those).
 pub(crate) fn record(row: &AnyRow) -> StoreResult<CheckoutRecord> {
     let mut session: CheckoutSession = json_col(row, "data")?;
     session.status = session_status(&text(row, "status")?);
+    if let Some(p) = opt_text(row, "payment_id")? {
+        session.payment_id = Some(PaymentId::from_trusted(p));
+    }
     let result = match (opt_int(row, "result_status")?, opt_text(row, "result")?) {
         (Some(status), Some(body)) => Some(StoredResponse {
             status: u16::try_from(status).map_err(backend)?,
@@ -101,20 +106,21 @@ async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
 }
 
 impl SqlStore {
-    /// PostgreSQL: the next receipt number in a transaction of its own that does not wait
-    /// for its WAL flush, so the merchant's row (every payment of the merchant takes it) is
-    /// held for one statement instead of a whole payment and a flush. Nothing is lost: the
-    /// payment that uses the number commits later, and its flush writes this one too. A
-    /// payment that then fails to record leaves a gap; numbers stay unique and increasing.
+    /// PostgreSQL: the next receipt number in a statement of its own that does not wait
+    /// for its WAL flush (`set_config(…, true)` lasts for that statement's transaction), so
+    /// the merchant's row (every payment of the merchant takes it) is held for one
+    /// statement instead of a whole payment and a flush. Nothing is lost: the payment that
+    /// uses the number commits later, and its flush writes this one too. A payment that
+    /// then fails to record leaves a gap; numbers stay unique and increasing.
     async fn next_receipt_seq(&self, t: &Tenant) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let seq = receipt_seq(&mut tx, t).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(seq)
+        let mut q = Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
+        q.bind(t.merchant_id.as_str()).push(
+            " RETURNING receipt_seq, set_config('synchronous_commit', 'off', true) AS commit_mode",
+        );
+        int(
+            &q.query().fetch_one(&self.pool).await.map_err(backend)?,
+            "receipt_seq",
+        )
     }
 }
 
@@ -181,14 +187,17 @@ impl SqlStore {
     pub(crate) async fn start_checkout_impl(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         let link_id = c.session.payment_link_id.as_str();
-        // Holds that ran out are released first, so they never block a new customer.
-        expire_where(
-            &mut w.tx,
-            c.now,
-            " AND payment_link_id = $1",
-            vec![link_id.into()],
-        )
-        .await?;
+        // Holds that ran out are released first, so they never block a new customer. Only
+        // limited uses and stock are held; the worker expires the rest in its own time.
+        if c.limited_uses || !c.stock.is_empty() {
+            expire_where(
+                &mut w.tx,
+                c.now,
+                " AND payment_link_id = $1",
+                vec![link_id.into()],
+            )
+            .await?;
+        }
 
         // Products in id order: the same lock order as every other transaction.
         let mut held: BTreeMap<String, u32> = BTreeMap::new();
@@ -253,7 +262,8 @@ impl SqlStore {
             .push(", ")
             .bind(json(s)?)
             .push(")");
-        q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
+        let mut b = Batch::default();
+        b.push(q);
 
         // The link's row last: every purchase of a link takes it, so it is held only for
         // this statement and the commit.
@@ -264,9 +274,10 @@ impl SqlStore {
         q.bind(link_id).push(" AND ").tenant(t);
         q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ").bind(c.now.unix());
         q.push(
-            ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit)",
+            ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit) RETURNING id",
         );
-        if q.exec(&mut w.tx).await? == 0 {
+        b.push(q);
+        if b.fetch_last(&mut w.tx).await?.is_none() {
             let mut q = Sql::new("SELECT status, payments_limit, payments_count, reserved_count FROM payment_links WHERE id = ");
             q.bind(link_id);
             let row = q
@@ -402,6 +413,7 @@ impl SqlStore {
 
     pub(crate) async fn complete_checkout_impl(
         &self,
+        t: &Tenant,
         id: &CheckoutSessionId,
         attempt_no: i64,
         payment: &Payment,
@@ -412,64 +424,49 @@ impl SqlStore {
         // On PostgreSQL the number is taken before the transaction (which holds a pooled
         // connection: taking a second one inside it could wait for ever on a full pool).
         let early_seq = match self.dialect {
-            Dialect::Postgres => {
-                let mut q =
-                    Sql::new("SELECT merchant_id, livemode FROM checkout_sessions WHERE id = ");
-                q.bind(id.as_str());
-                let row = q
-                    .query()
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(backend)?
-                    .ok_or(StoreError::NotFound)?;
-                Some(self.next_receipt_seq(&tenant_of(&row)?).await?)
-            }
+            Dialect::Postgres => Some(self.next_receipt_seq(t).await?),
             Dialect::Sqlite => None,
         };
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new(&format!(
-            "SELECT stock, {SESSION_COLS} FROM checkout_sessions WHERE id = "
-        ));
-        q.bind(id.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        let rec = record(&row)?;
-        if rec.session.status == SessionStatus::Complete {
-            let result = rec
-                .result
-                .ok_or_else(|| backend("complete session without a result"))?;
-            return Ok(Completion::AlreadyComplete(result));
-        }
-        if rec.session.status != SessionStatus::Open || rec.attempt_no != attempt_no {
-            return Err(StoreError::Conflict("checkout_not_open"));
-        }
-        let t = rec.tenant.clone();
-        let stock: BTreeMap<String, u32> = json_col(&row, "stock")?;
-
-        let mut session = rec.session;
-        session.status = SessionStatus::Complete;
-        session.payment_id = Some(payment.id.clone());
+        // The session, if it is still open at this attempt (see `record`: only its columns
+        // change).
         let mut q = Sql::new("UPDATE checkout_sessions SET status = 'complete', attempt_status = NULL, payment_id = ");
         q.bind(payment.id.as_str())
             .push(", result_status = ")
             .bind(i64::from(response.status));
         q.push(", result = ")
             .bind(String::from_utf8_lossy(&response.body).into_owned());
-        q.push(", data = ")
-            .bind(json(&session)?)
-            .push(" WHERE id = ")
+        q.push(" WHERE id = ")
             .bind(id.as_str())
-            .push(" AND status = 'open'");
-        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+            .push(" AND ")
+            .tenant(t)
+            .push(" AND status = 'open' AND attempt_no = ")
+            .bind(attempt_no);
+        q.push(&format!(" RETURNING stock, {SESSION_COLS}"));
+        let Some(row) = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+        else {
+            drop(w);
+            // Paid already (answer as then), or no longer open at this attempt.
+            let rec = self.get_checkout(id).await?;
+            return match (rec.session.status, rec.result) {
+                (SessionStatus::Complete, Some(result)) => Ok(Completion::AlreadyComplete(result)),
+                (SessionStatus::Complete, None) => {
+                    Err(backend("complete session without a result"))
+                }
+                _ => Err(StoreError::Conflict("checkout_not_open")),
+            };
+        };
+        let session = record(&row)?.session;
+        let stock: BTreeMap<String, u32> = json_col(&row, "stock")?;
 
         // Receipt numbers count up per merchant (see `next_receipt_seq`).
         let seq = match early_seq {
             Some(seq) => seq,
-            None => receipt_seq(&mut w.tx, &t).await?,
+            None => receipt_seq(&mut w.tx, t).await?,
         };
         let mut payment = payment.clone();
         payment.receipt_number = Some(format!("R-{seq:06}"));
@@ -478,10 +475,9 @@ impl SqlStore {
             .as_deref()
             .and_then(|u| u.split("t=").nth(1))
             .map(str::to_owned);
-        insert_payment(&mut w.tx, &t, &payment, token).await?;
 
         // Products, then the link's row last: the lock order of every transaction here,
-        // and the hot row of a busy link is held only from here to the commit.
+        // and the hot row of a busy link is held only from there to the commit.
         for (product, units) in &stock {
             let mut q = Sql::new("UPDATE products SET inventory_held = inventory_held - ");
             q.bind(i64::from(*units))
@@ -489,9 +485,11 @@ impl SqlStore {
                 .bind(product.as_str());
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
-        insert_events(
-            &mut w.tx,
-            &t,
+        let mut b = Batch::default();
+        b.push(payment_insert(t, &payment, token)?);
+        event_writes(
+            &mut b,
+            t,
             &[
                 Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
                 Event::new(
@@ -501,14 +499,13 @@ impl SqlStore {
                     now,
                 ),
             ],
-        )
-        .await?;
-
+        )?;
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
         q.bind(payment.amount.minor()).push(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND payments_count + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = ");
         q.bind(payment.payment_link_id.as_str());
         q.push(&format!(" RETURNING payments_limit, {LINK_COLS}"));
-        let link_row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+        b.push(q);
+        let link_row = b.fetch_last(&mut w.tx).await?.ok_or(StoreError::NotFound)?;
         let mut l: PaymentLink = link(&link_row)?.value;
         l.url = link_url.to_owned();
 
@@ -542,7 +539,7 @@ impl SqlStore {
                 tracing::warn!(order.id = %order_id, payment.id = %payment.id, "order was no longer unpaid when its payment succeeded");
             }
         }
-        insert_events(&mut w.tx, &t, &events).await?;
+        insert_events(&mut w.tx, t, &events).await?;
         w.commit().await?;
         Ok(Completion::Recorded(Box::new(payment)))
     }
@@ -698,7 +695,12 @@ async fn insert_payment(
     p: &Payment,
     receipt_token: Option<String>,
 ) -> StoreResult<()> {
-    let q = Sql::insert(
+    payment_insert(t, p, receipt_token)?.exec(conn).await?;
+    Ok(())
+}
+
+fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> StoreResult<Sql> {
+    Ok(Sql::insert(
         "payments",
         vec![
             ("id", p.id.as_str().into()),
@@ -713,7 +715,5 @@ async fn insert_payment(
             ("receipt_token", receipt_token.into()),
             ("data", json(p)?.into()),
         ],
-    );
-    q.exec(conn).await?;
-    Ok(())
+    ))
 }

@@ -1,4 +1,5 @@
-//! The outbox: events are inserted in the transaction of the change that caused them.
+//! The outbox: events are inserted in the transaction of the change that caused them,
+//! with one delivery queued per webhook endpoint that takes them.
 
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -6,72 +7,88 @@ use sqlx::AnyConnection;
 use paylink_domain::event::Event;
 use paylink_store::{StoreResult, Tenant};
 
-use crate::backend;
-use crate::sql::{json_col, to_json, Sql};
+use crate::sql::{json_col, to_json, Batch, Sql};
 
 pub(crate) const EVENT_COLS: &str = "data";
 
+/// The writes of `events`: one multi-row insert and one fan-out for all of them, whatever
+/// their number (two statements; on PostgreSQL part of the caller's one batched statement).
+pub(crate) fn event_writes(b: &mut Batch, t: &Tenant, events: &[Event]) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut q =
+        Sql::new("INSERT INTO events (id, merchant_id, livemode, type, created_at, data) VALUES ");
+    for (i, e) in events.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" })
+            .bind(e.id.as_str())
+            .push(", ")
+            .bind(t.merchant_id.as_str());
+        q.push(", ")
+            .bind(t.livemode)
+            .push(", ")
+            .bind(e.kind.as_str())
+            .push(", ")
+            .bind(e.created_at.unix());
+        q.push(", ").bind(to_json(e)?).push(")");
+    }
+    b.push(q);
+    let fan: Vec<FanOut<'_>> = events
+        .iter()
+        .map(|e| FanOut {
+            event_id: e.id.as_str(),
+            kind: e.kind.as_str(),
+            id_prefix: format!("{}:", e.id),
+            at: e.created_at.unix(),
+        })
+        .collect();
+    b.push(fan_out(t, &fan));
+    Ok(())
+}
+
+/// Inserts events (and queues their deliveries) in the caller's transaction.
 pub(crate) async fn insert_events(
     conn: &mut AnyConnection,
     t: &Tenant,
     events: &[Event],
 ) -> StoreResult<()> {
-    for e in events {
-        let q = Sql::insert(
-            "events",
-            vec![
-                ("id", e.id.as_str().into()),
-                ("merchant_id", t.merchant_id.as_str().into()),
-                ("livemode", t.livemode.into()),
-                ("type", e.kind.as_str().into()),
-                ("created_at", e.created_at.unix().into()),
-                ("data", to_json(e)?.into()),
-            ],
-        );
-        q.exec(conn).await?;
-
-        fan_out(
-            conn,
-            t,
-            e.id.as_str(),
-            e.kind.as_str(),
-            &format!("{}:", e.id),
-            e.created_at.unix(),
-        )
-        .await?;
-    }
-    Ok(())
+    let mut b = Batch::default();
+    event_writes(&mut b, t, events)?;
+    b.run(conn).await
 }
 
-/// Queues one delivery of the event for every enabled endpoint that takes its type, in the
-/// transaction that wrote the event (the outbox): no change without its deliveries.
-pub(crate) async fn fan_out(
-    conn: &mut AnyConnection,
-    t: &Tenant,
-    event_id: &str,
-    kind: &str,
-    id_prefix: &str,
-    now: i64,
-) -> StoreResult<u64> {
-    // `_` is a LIKE wildcard; event types contain it, so it is escaped.
-    let pattern = format!("%,{},%", kind.replace('_', "\\_"));
-    let mut q = Sql::new("INSERT INTO webhook_deliveries (id, merchant_id, livemode, event_id, endpoint_id, status, attempts, next_attempt_at, created_at) SELECT ");
-    q.bind(id_prefix)
-        .push(" || id, merchant_id, livemode, ")
-        .bind(event_id)
-        .push(", id, 'pending', 0, ")
-        .bind(now)
-        .push(", ")
-        .bind(now);
-    q.push(" FROM webhook_endpoints WHERE ")
-        .tenant(t)
-        .push(" AND status = 'enabled' AND (enabled_events = ',*,' OR enabled_events LIKE ");
-    q.bind(pattern).push(" ESCAPE '\\')");
-    Ok(q.query()
-        .execute(conn)
-        .await
-        .map_err(backend)?
-        .rows_affected())
+/// One event to queue deliveries of; a delivery's id is `id_prefix` + the endpoint's id.
+pub(crate) struct FanOut<'a> {
+    pub event_id: &'a str,
+    pub kind: &'a str,
+    pub id_prefix: String,
+    pub at: i64,
+}
+
+/// Queues one delivery of each event for every enabled endpoint that takes its type, in the
+/// transaction that wrote the events (the outbox): no change without its deliveries.
+pub(crate) fn fan_out(t: &Tenant, events: &[FanOut<'_>]) -> Sql {
+    let mut q = Sql::new("INSERT INTO webhook_deliveries (id, merchant_id, livemode, event_id, endpoint_id, status, attempts, next_attempt_at, created_at) \
+         SELECT ev.id_prefix || w.id, w.merchant_id, w.livemode, ev.event_id, w.id, 'pending', 0, ev.at, ev.at FROM webhook_endpoints w JOIN (");
+    for (i, e) in events.iter().enumerate() {
+        // `_` is a LIKE wildcard; event types contain it, so it is escaped.
+        let pattern = format!("%,{},%", e.kind.replace('_', "\\_"));
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push("SELECT ")
+            .bind(e.event_id)
+            .push(" AS event_id, ")
+            .bind(pattern)
+            .push(" AS pattern, ");
+        q.bind(e.id_prefix.as_str())
+            .push(" AS id_prefix, ")
+            .bind(e.at)
+            .push(" AS at");
+    }
+    q.push(") ev ON (w.enabled_events = ',*,' OR w.enabled_events LIKE ev.pattern ESCAPE '\\') WHERE w.");
+    q.tenant(t).push(" AND w.status = 'enabled'");
+    q
 }
 
 pub(crate) fn event(row: &AnyRow) -> StoreResult<Event> {

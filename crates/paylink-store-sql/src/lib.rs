@@ -196,6 +196,26 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// A batch as a transaction of its own: on PostgreSQL one statement and one round trip
+    /// (no `BEGIN`/`COMMIT`), on SQLite `BEGIN IMMEDIATE`, the statements, `COMMIT`.
+    async fn write_batch(&self, b: sql::Batch) -> StoreResult<()> {
+        match self.dialect {
+            Dialect::Postgres => {
+                if let Some(q) = b.joined() {
+                    q.query().execute(&self.pool).await.map_err(on_constraint)?;
+                }
+                Ok(())
+            }
+            Dialect::Sqlite => {
+                let mut w = self.begin_write().await?;
+                b.run(&mut w.tx).await?;
+                w.commit().await
+            }
+        }
+    }
+}
+
 /// A write transaction; dropping it without `commit` rolls back.
 struct WriteTx<'a> {
     tx: Transaction<'static, Any>,

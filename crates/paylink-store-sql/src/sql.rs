@@ -129,6 +129,77 @@ impl Sql {
     }
 }
 
+/// Writes that neither read nor touch each other's rows, sent together. On PostgreSQL they
+/// travel as one statement (data-modifying `WITH` clauses before the last one): one round
+/// trip, atomic by itself. SQLite's driver takes one statement per call, so there they run
+/// one after another in the caller's transaction.
+#[derive(Default, Debug, Clone)]
+pub(crate) struct Batch(Vec<Sql>);
+
+impl Batch {
+    pub fn push(&mut self, q: Sql) -> &mut Self {
+        self.0.push(q);
+        self
+    }
+
+    /// PostgreSQL's form: `WITH b0 AS (…), b1 AS (…) <last>`.
+    pub fn joined(mut self) -> Option<Sql> {
+        let last = self.0.pop()?;
+        if self.0.is_empty() {
+            return Some(last);
+        }
+        let mut q = Sql::new("WITH ");
+        for (i, s) in self.0.into_iter().enumerate() {
+            q.push(&format!("{}b{i} AS (", if i > 0 { ", " } else { "" }));
+            q.append(&s.text, s.args);
+            q.push(")");
+        }
+        q.push(" ");
+        q.append(&last.text, last.args);
+        Some(q)
+    }
+
+    /// Runs the batch in the caller's transaction and returns the last statement's row
+    /// (it ends with `RETURNING`). On PostgreSQL that statement runs first.
+    pub async fn fetch_last(
+        mut self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> StoreResult<Option<AnyRow>> {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            let Some(q) = self.joined() else {
+                return Ok(None);
+            };
+            return q
+                .query()
+                .fetch_optional(conn)
+                .await
+                .map_err(crate::on_constraint);
+        }
+        let Some(last) = self.0.pop() else {
+            return Ok(None);
+        };
+        self.run(&mut *conn).await?;
+        last.query()
+            .fetch_optional(conn)
+            .await
+            .map_err(crate::on_constraint)
+    }
+
+    /// Runs the batch in the caller's transaction.
+    pub async fn run(self, conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            if let Some(q) = self.joined() {
+                q.exec(conn).await?;
+            }
+            return Ok(());
+        }
+        for q in &self.0 {
+            q.exec(conn).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads a JSON column into an object.
 pub(crate) fn json_col<T: DeserializeOwned>(row: &AnyRow, col: &str) -> StoreResult<T> {
     let text: String = row.try_get(col).map_err(backend)?;

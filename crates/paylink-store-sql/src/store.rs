@@ -14,11 +14,11 @@ use paylink_domain::time::Timestamp;
 use paylink_domain::webhook::WebhookEndpoint;
 use paylink_store::*;
 
-use crate::catalog::{insert_doc, json, update_doc};
-use crate::events::{insert_events, EVENT_COLS};
+use crate::catalog::{doc_insert, insert_doc, json, update_doc};
+use crate::events::{event_writes, insert_events, EVENT_COLS};
 use crate::links::{link, link_columns, LINK_COLS};
 use crate::merchants::{api_key, merchant, KEY_COLS, MERCHANT_COLS};
-use crate::sql::{created_filter, int, json_col, map_listed, opt_int, Arg, Sql};
+use crate::sql::{created_filter, int, json_col, map_listed, opt_int, Arg, Batch, Sql};
 use crate::{backend, on_constraint, Dialect, SqlStore};
 
 /// Idempotency keys are honoured for 24 hours.
@@ -57,6 +57,33 @@ impl SqlStore {
         };
     }
 }
+impl SqlStore {
+    /// Writes a batch that records `a`; a refusal caused by the key says so.
+    async fn write_answered(&self, b: Batch, t: &Tenant, a: &IdempotentAnswer) -> StoreResult<()> {
+        match self.write_batch(b).await {
+            // A request retrying (or racing) with a known key may meet the first one's slug
+            // before its key (SQLite runs the batch in order): the key decides.
+            Err(StoreError::Conflict("slug_taken"))
+                if self.idempotency_known(t, &a.key, a.now).await? =>
+            {
+                Err(StoreError::Conflict("idempotency_key_in_use"))
+            }
+            r => r,
+        }
+    }
+
+    /// Deletes `key` if it is older than the retention period; whether it did.
+    async fn forget_stale_key(&self, t: &Tenant, key: &str, now: Timestamp) -> StoreResult<bool> {
+        let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
+        q.tenant(t)
+            .push(" AND key = ")
+            .bind(key)
+            .push(" AND created_at < ")
+            .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
+        Ok(self.write_one(&q).await? == 1)
+    }
+}
+
 /// A claim not finished within this time is taken to be from a crashed request.
 const IDEMPOTENCY_LOCK_SECS: i64 = 60;
 
@@ -292,10 +319,17 @@ impl Store for SqlStore {
             .is_some())
     }
 
-    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<()> {
+    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<bool> {
+        // A key older than the retention period is forgotten: this answer takes its place.
         let mut q = self.answer_insert(t, answer);
-        q.push(" ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
-        self.write_one(&q).await.map(drop)
+        q.push(
+            " ON CONFLICT (merchant_id, livemode, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             locked_at = excluded.locked_at, created_at = excluded.created_at, \
+             response_status = excluded.response_status, response_body = excluded.response_body \
+             WHERE idempotency_keys.created_at < ",
+        )
+        .bind(answer.now.unix() - IDEMPOTENCY_TTL_SECS);
+        Ok(self.write_one(&q).await? == 1)
     }
 
     async fn idempotency_finish(
@@ -554,24 +588,33 @@ impl Store for SqlStore {
         events: &[Event],
         answer: Option<&IdempotentAnswer>,
     ) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
-        // The answer first: a request racing with the same key stops here (on PostgreSQL
-        // it waits for the first to commit), before writing anything else.
-        if let Some(a) = answer {
-            self.answer_insert(t, a).exec(&mut w.tx).await?;
-        }
-        insert_doc(
-            &mut w.tx,
+        let mut b = Batch::default();
+        b.push(doc_insert(
             "payment_links",
             t,
             l.id.as_str(),
             l.created_at,
             json(l)?,
             link_columns(l),
-        )
-        .await?;
-        insert_events(&mut w.tx, t, events).await?;
-        w.commit().await
+        ));
+        event_writes(&mut b, t, events)?;
+        let Some(a) = answer else {
+            return self.write_batch(b).await;
+        };
+        // The answer last: PostgreSQL runs a batch's last statement before the others, so a
+        // request racing with the same key stops there (waiting for the first to commit)
+        // before writing anything; on SQLite the transaction simply rolls back.
+        b.push(self.answer_insert(t, a));
+        let again = b.clone();
+        match self.write_answered(b, t, a).await {
+            // A key older than the retention period is forgotten: drop it and try once more.
+            Err(StoreError::Conflict("idempotency_key_in_use"))
+                if self.forget_stale_key(t, &a.key, a.now).await? =>
+            {
+                self.write_answered(again, t, a).await
+            }
+            r => r,
+        }
     }
 
     async fn get_payment_link(
@@ -748,7 +791,7 @@ impl Store for SqlStore {
     }
 
     async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord> {
-        let cols = "merchant_id, livemode, status, secret_hash, attempt_no, attempt_status, attempt_reference, result_status, result, data";
+        let cols = crate::checkout::SESSION_COLS;
         let mut q = Sql::new(&format!("SELECT {cols} FROM checkout_sessions WHERE id = "));
         q.bind(id.as_str());
         let row = q
@@ -822,13 +865,14 @@ impl Store for SqlStore {
 
     async fn complete_checkout(
         &self,
+        t: &Tenant,
         id: &CheckoutSessionId,
         attempt_no: i64,
         payment: &Payment,
         response: &StoredResponse,
         link_url: &str,
     ) -> StoreResult<Completion> {
-        self.complete_checkout_impl(id, attempt_no, payment, response, link_url)
+        self.complete_checkout_impl(t, id, attempt_no, payment, response, link_url)
             .await
     }
 

@@ -10,7 +10,7 @@ use paylink_domain::webhook::{EndpointStatus, WebhookEndpoint};
 use paylink_store::*;
 
 use crate::catalog::json;
-use crate::events::{fan_out, insert_events};
+use crate::events::{fan_out, insert_events, FanOut};
 use crate::sql::{int, json_col, opt_int, Sql};
 use crate::{backend, Dialect, SqlStore};
 
@@ -155,7 +155,16 @@ impl SqlStore {
             .ok_or(StoreError::NotFound)?;
         let kind: String = row.try_get("type").map_err(backend)?;
         let prefix = format!("{id}:{}:", random_base62());
-        let n = fan_out(&mut w.tx, t, id.as_str(), &kind, &prefix, now.unix()).await?;
+        let q = fan_out(
+            t,
+            &[FanOut {
+                event_id: id.as_str(),
+                kind: &kind,
+                id_prefix: prefix,
+                at: now.unix(),
+            }],
+        );
+        let n = q.exec(&mut w.tx).await?;
         w.commit().await?;
         Ok(n)
     }

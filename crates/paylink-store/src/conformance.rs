@@ -730,20 +730,55 @@ async fn idempotency(store: &dyn Store) {
         },
         now,
     };
-    store.idempotency_record(&a, &refused).await.unwrap();
+    assert!(!store.idempotency_record(&a, &refused).await.unwrap());
     assert_eq!(
         store.idempotency_begin(&a, "k3", "fp3", now).await.unwrap(),
-        IdempotencyBegin::Replay(answer.response)
+        IdempotencyBegin::Replay(answer.response.clone())
     );
     let k4 = IdempotentAnswer {
         key: "k4".into(),
         ..refused
     };
-    store.idempotency_record(&a, &k4).await.unwrap();
+    assert!(store.idempotency_record(&a, &k4).await.unwrap());
     assert_eq!(
         store.idempotency_begin(&a, "k4", "fp4", now).await.unwrap(),
-        IdempotencyBegin::Replay(k4.response)
+        IdempotencyBegin::Replay(k4.response.clone())
     );
+    // After the retention period a key is forgotten: a new answer or change takes it over.
+    let later = IdempotentAnswer {
+        now: tomorrow,
+        fingerprint: "fp5".into(),
+        ..k4
+    };
+    assert!(store.idempotency_record(&a, &later).await.unwrap());
+    assert_eq!(
+        store
+            .idempotency_begin(&a, "k4", "fp5", tomorrow)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Replay(later.response.clone())
+    );
+    let third = link(&a, "Answered after a day", "answered-later");
+    let k3_later = IdempotentAnswer {
+        now: tomorrow,
+        ..answer.clone()
+    };
+    store
+        .insert_payment_link(&a, &third, &[], Some(&k3_later))
+        .await
+        .unwrap();
+    assert!(store.get_payment_link(&a, &third.id).await.is_ok());
+    // A retry with a known key and the first one's slug is refused on the key.
+    let retried = PaymentLink {
+        id: PaymentLinkId::generate(),
+        ..third.clone()
+    };
+    assert!(matches!(
+        store
+            .insert_payment_link(&a, &retried, &[], Some(&k3_later))
+            .await,
+        Err(StoreError::Conflict("idempotency_key_in_use"))
+    ));
 }
 
 async fn orders(store: &dyn Store) {

@@ -88,8 +88,9 @@ pub trait Store: Send + Sync + 'static {
     /// answered, or is running).
     async fn idempotency_known(&self, t: &Tenant, key: &str, now: Timestamp) -> StoreResult<bool>;
     /// Records a response under a key nobody claimed (a request answered without a change,
-    /// e.g. refused); a key already there is left alone.
-    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<()>;
+    /// e.g. refused) and says whether it did: a key already there (and younger than the
+    /// retention period) is left alone.
+    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<bool>;
     /// Records the response of the request that claimed `key`.
     async fn idempotency_finish(
         &self,
@@ -155,7 +156,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Listed<Order>>;
 
     // ---- payment links -----------------------------------------------------------------
-    /// Inserts the link with its events and, when given, the request's idempotent answer.
+    /// Inserts the link with its events and, when given, the request's idempotent answer,
+    /// all or nothing. A key already known (younger than the retention period) refuses the
+    /// whole insert with `Conflict("idempotency_key_in_use")`; an older one is replaced.
     async fn insert_payment_link(
         &self,
         t: &Tenant,
@@ -246,6 +249,7 @@ pub trait Store: Send + Sync + 'static {
     /// and their events, in one transaction.
     async fn complete_checkout(
         &self,
+        t: &Tenant,
         id: &CheckoutSessionId,
         attempt_no: i64,
         payment: &Payment,

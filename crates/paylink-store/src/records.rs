@@ -156,6 +156,9 @@ pub struct NewCheckout {
     pub secret_hash: String,
     /// Units of each product to hold (products that track no stock are skipped).
     pub stock: std::collections::BTreeMap<paylink_domain::id::ProductId, u32>,
+    /// The link has a payments limit: held uses count, so holds that ran out are released
+    /// before this one is taken.
+    pub limited_uses: bool,
     pub now: Timestamp,
 }
 

@@ -150,9 +150,10 @@ pub async fn revoke_key(
     if !same_mode {
         return Err(ApiError::not_found("API key"));
     }
-    state
+    let revoked = state
         .store
         .revoke_api_key(&auth.tenant.merchant_id, &id, Timestamp::now())
         .await?;
+    state.forget_api_key(&revoked.key_hash);
     Ok(ok(&Deleted::new(id, "api_key")))
 }

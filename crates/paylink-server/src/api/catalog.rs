@@ -16,7 +16,7 @@ use paylink_domain::text::{bounded, bounded_opt, email, https_url};
 use paylink_domain::time::Timestamp;
 use paylink_store::{CustomerFilter, ProductFilter, TaxRateFilter, Tenant};
 
-use super::{merchant, not_found_as, path_id, Deleted, List};
+use super::{not_found_as, path_id, settings, Deleted, List};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
@@ -102,7 +102,7 @@ pub async fn create_product(
     let t = &auth.tenant;
     let currency = match input.currency {
         Some(c) => c,
-        None => merchant(&state, t).await?.settings.default_currency,
+        None => settings(&state, t).await?.default_currency,
     };
     let now = Timestamp::now();
     let p = Product {

@@ -12,7 +12,7 @@ use paylink_domain::text::{bounded_opt, email as check_email};
 use paylink_domain::time::Timestamp;
 
 use super::payment_links::present;
-use super::{merchant, not_found_as, path_id, List};
+use super::{not_found_as, path_id, settings, List};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ok, reply, Json, Query};
@@ -84,7 +84,7 @@ pub async fn send_link(
         ));
     }
     bounded_opt(input.message.as_deref(), "message", 1, 1000)?;
-    let settings = merchant(&state, t).await?.settings;
+    let settings = settings(&state, t).await?;
     let now = Timestamp::now();
     let shown = present(&state, link, now);
     let mut emails = Vec::with_capacity(input.recipients.len());
@@ -176,7 +176,7 @@ pub async fn send_receipt(
             ))
         }
     };
-    let settings = merchant(&state, t).await?.settings;
+    let settings = settings(&state, t).await?;
     let mut e = crate::email::receipt_email(&settings, &p, &to, Timestamp::now())
         .map_err(ApiError::internal)?;
     e.status = status(&state);

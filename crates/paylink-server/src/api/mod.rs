@@ -140,6 +140,15 @@ pub async fn merchant(state: &AppState, t: &Tenant) -> ApiResult<Merchant> {
     Ok(state.store.get_merchant(&t.merchant_id).await?)
 }
 
+/// The merchant's settings for defaults and checks (kept briefly: see
+/// [`AppState::public_settings`]).
+pub async fn settings(
+    state: &AppState,
+    t: &Tenant,
+) -> ApiResult<paylink_domain::settings::MerchantSettings> {
+    Ok(state.public_settings(&t.merchant_id).await?)
+}
+
 /// Maps "not found" from the store to a 404 naming the kind of object.
 pub fn not_found_as(what: &'static str) -> impl Fn(paylink_store::StoreError) -> ApiError {
     move |e| match e {

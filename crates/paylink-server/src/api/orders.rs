@@ -18,7 +18,7 @@ use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
 use paylink_store::{OrderFilter, StoreError, Tenant};
 
-use super::{merchant, not_found_as, path_id, List};
+use super::{not_found_as, path_id, settings, List};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
@@ -82,7 +82,7 @@ pub async fn create_order(
     Json(input): Json<OrderIn>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let settings = merchant(&state, t).await?.settings;
+    let settings = settings(&state, t).await?;
     let currency = input.currency.unwrap_or(settings.default_currency);
     if input.line_items.is_empty() || input.line_items.len() > 100 {
         return Err(ApiError::invalid(

@@ -24,7 +24,7 @@ use paylink_domain::time::Timestamp;
 use paylink_store::{LinkFilter, ProductFilter, StoreError, Tenant, Versioned};
 
 use super::orders::{currency_mismatch, tax_snapshot};
-use super::{created as created_filter, merchant, not_found_as, path_id, Deleted, List};
+use super::{created as created_filter, not_found_as, path_id, settings, Deleted, List};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use axum::http::StatusCode;
@@ -575,7 +575,7 @@ pub async fn create_link(
     Json(input): Json<PaymentLinkIn>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let settings = merchant(&state, t).await?.settings;
+    let settings = settings(&state, t).await?;
     if !settings.payments_enabled(t.livemode) {
         return Err(ApiError::conflict(
             "payments_not_enabled",
@@ -741,7 +741,7 @@ pub async fn update_link(
     Json(patch): Json<PaymentLinkPatch>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let settings = merchant(&state, t).await?.settings;
+    let settings = settings(&state, t).await?;
     // A concurrent change (a checkout, another PATCH) makes the version guard refuse the
     // write; re-read and re-apply a few times before giving up.
     for _ in 0..3 {

@@ -261,6 +261,7 @@ pub async fn open_session_with(
         session: session.clone(),
         secret_hash: secret_hash(&secret),
         stock: cart.stock,
+        limited_uses: link.payments_limit.is_some(),
         now,
     };
     match state.store.start_checkout(&p.tenant, &new).await {

@@ -299,7 +299,7 @@ pub async fn settle(
             let link_url = format!("{}/l/{}", state.public_url, link.slug.as_str());
             match state
                 .store
-                .complete_checkout(id, attempt_no, &p, &stored, &link_url)
+                .complete_checkout(t, id, attempt_no, &p, &stored, &link_url)
                 .await?
             {
                 Completion::Recorded(p) => {
