@@ -6,6 +6,7 @@
 //! stale read can never outlive the change that made it stale. Nothing that guards money
 //! (limits, stock, prices charged) reads from here: checkout reads the database.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +35,10 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     }
 
     /// The fresh value for `key`, if any.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         if self.ttl.is_zero() {
             return None;
         }
@@ -70,7 +74,10 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         entries.insert(key, (Instant::now(), ticket, value));
     }
 
-    pub fn forget(&self, key: &K) {
+    pub fn forget<Q: Hash + Eq + ?Sized>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+    {
         if let Ok(mut entries) = self.entries.write() {
             self.seq.fetch_add(1, Ordering::AcqRel);
             entries.remove(key);

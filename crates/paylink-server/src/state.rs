@@ -67,27 +67,26 @@ impl AppState {
         &self,
         hash: &str,
     ) -> Result<Option<ApiKeyRecord>, paylink_store::StoreError> {
-        let hash = hash.to_owned();
-        if let Some(k) = self.keys_cache.get(&hash) {
+        if let Some(k) = self.keys_cache.get(hash) {
             return Ok(Some(k));
         }
         let ticket = self.keys_cache.ticket();
-        let found = self.store.find_api_key(&hash).await?;
+        let found = self.store.find_api_key(hash).await?;
         if let Some(k) = &found {
-            self.keys_cache.put(hash, k.clone(), ticket);
+            self.keys_cache.put(hash.to_owned(), k.clone(), ticket);
         }
         Ok(found)
     }
 
     /// Drops a key from the cache (after it is revoked).
     pub fn forget_api_key(&self, hash: &str) {
-        self.keys_cache.forget(&hash.to_owned());
+        self.keys_cache.forget(hash);
     }
 
     /// A link with its stock as the hosted page and the preview show it, kept for
     /// `public_cache_ms`. Views only: starting a checkout reads the database.
     pub async fn link_view(&self, slug: &str) -> Result<Arc<LinkView>, ApiError> {
-        if let Some(v) = self.links_cache.get(&slug.to_owned()) {
+        if let Some(v) = self.links_cache.get(slug) {
             return Ok(v);
         }
         let ticket = self.links_cache.ticket();

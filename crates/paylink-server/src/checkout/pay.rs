@@ -307,7 +307,7 @@ pub async fn settle(
                     if link.line_items.iter().any(|l| l.product_id.is_some()) {
                         state.links_cache.forget_all();
                     } else {
-                        state.links_cache.forget(&link.slug.as_str().to_owned());
+                        state.links_cache.forget(link.slug.as_str());
                     }
                     tracing::info!(payment.id = %p.id, checkout_session.id = %id, amount = p.amount.minor(), "payment succeeded");
                     Ok(PayAnswer { status: 200, body })
