@@ -20,7 +20,7 @@ use paylink_domain::link::{LinkStatus, PaymentLink};
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
-use crate::catalog::json;
+use crate::catalog::{doc_insert, json};
 use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
 use crate::sql::{int, json_col, opt_int, Arg, Batch, Sql};
@@ -566,16 +566,15 @@ impl SqlStore {
                 _ => "refund_exceeds_payment",
             }));
         }
-        let q = Sql::insert(
+        let q = doc_insert(
             "refunds",
+            t,
+            r.id.as_str(),
+            r.created_at,
+            json(r)?,
             vec![
-                ("id", r.id.as_str().into()),
-                ("merchant_id", t.merchant_id.as_str().into()),
-                ("livemode", t.livemode.into()),
-                ("created_at", r.created_at.unix().into()),
                 ("payment_id", r.payment_id.as_str().into()),
                 ("amount", amount.into()),
-                ("data", json(r)?.into()),
             ],
         );
         q.exec(&mut w.tx).await?;
@@ -700,20 +699,19 @@ async fn insert_payment(
 }
 
 fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> StoreResult<Sql> {
-    Ok(Sql::insert(
+    Ok(doc_insert(
         "payments",
+        t,
+        p.id.as_str(),
+        p.created_at,
+        json(p)?,
         vec![
-            ("id", p.id.as_str().into()),
-            ("merchant_id", t.merchant_id.as_str().into()),
-            ("livemode", t.livemode.into()),
-            ("created_at", p.created_at.unix().into()),
             ("payment_link_id", p.payment_link_id.as_str().into()),
             ("checkout_session_id", p.checkout_session_id.as_str().into()),
             ("status", p.status.as_str().into()),
             ("amount", p.amount.minor().into()),
             ("amount_refunded", p.amount_refunded.minor().into()),
             ("receipt_token", receipt_token.into()),
-            ("data", json(p)?.into()),
         ],
     ))
 }
