@@ -1,11 +1,11 @@
 //! Checkout on SQL: reservations, payment attempts, completion, expiry and refunds.
 //!
 //! Every reservation is a conditional `UPDATE` inside the session's transaction
-//! (`… WHERE payments_count + reserved_count < payments_limit`, `… WHERE
-//! inventory_available >= $q`). PostgreSQL re-checks the condition after taking the row
-//! lock and SQLite runs one writer at a time, so no interleaving can oversell. Locks are
-//! taken in one order everywhere (link, then products by id) so transactions never
-//! deadlock.
+//! (`… WHERE <payments and holds> < payments_limit`, `… WHERE inventory_available >= $q`).
+//! PostgreSQL re-checks the condition after taking the row lock and SQLite runs one writer
+//! at a time, so no interleaving can oversell. A link without a limit counts its purchases
+//! on shards instead of its row (see `counters`). Locks are taken in one order everywhere
+//! (products by id, then the link) so transactions never deadlock.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,7 @@ use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
 use crate::catalog::{doc_insert, json};
+use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TOTAL};
 use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
 use crate::sql::{int, json_col, opt_int, Arg, Batch, Sql};
@@ -265,20 +266,46 @@ impl SqlStore {
         let mut b = Batch::default();
         b.push(q);
 
-        // The link's row last: every purchase of a link takes it, so it is held only for
-        // this statement and the commit.
+        // The link's counters last: a link without a limit counts on a shard (see
+        // `counters`); one with a limit on its row, under the limit's guard. Every purchase
+        // of a link takes that row, so it is held only for this statement and the commit.
+        let open = |q: &mut Sql| {
+            q.push(" AND ").tenant(t);
+            q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ")
+                .bind(c.now.unix())
+                .push(")");
+        };
         let mut q = Sql::new(
             "UPDATE payment_links SET reserved_count = reserved_count + 1, checkouts_started = checkouts_started + 1, \
              version = version + 1 WHERE id = ",
         );
-        q.bind(link_id).push(" AND ").tenant(t);
-        q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ").bind(c.now.unix());
-        q.push(
-            ") AND (payments_limit IS NULL OR payments_count + reserved_count < payments_limit) RETURNING id",
-        );
-        b.push(q);
-        if b.fetch_last(&mut w.tx).await?.is_none() {
-            let mut q = Sql::new("SELECT status, payments_limit, payments_count, reserved_count FROM payment_links WHERE id = ");
+        q.bind(link_id);
+        open(&mut q);
+        q.push(&format!(
+            " AND (payments_limit IS NULL OR {USED_TOTAL} < payments_limit) RETURNING id"
+        ));
+        let on_row = q;
+        let counted = if c.limited_uses {
+            b.push(on_row.clone());
+            b.fetch_last(&mut w.tx).await?.is_some()
+        } else {
+            let started = Counts {
+                checkouts_started: 1,
+                reserved: 1,
+                ..Counts::default()
+            };
+            b.push(shard_add(self.dialect, link_id, started, open));
+            // Nothing counted: the link is closed, or it has a limit now (the row decides).
+            b.fetch_last(&mut w.tx).await?.is_some()
+                || on_row
+                    .query()
+                    .fetch_optional(&mut *w.tx)
+                    .await
+                    .map_err(backend)?
+                    .is_some()
+        };
+        if !counted {
+            let mut q = Sql::new(&format!("SELECT status, payments_limit, {PAYMENTS_TOTAL} AS paid, {RESERVED_TOTAL} AS held FROM payment_links WHERE id = "));
             q.bind(link_id);
             let row = q
                 .query()
@@ -287,7 +314,7 @@ impl SqlStore {
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound)?;
             let limit = opt_int(&row, "payments_limit")?;
-            let (paid, held) = (int(&row, "payments_count")?, int(&row, "reserved_count")?);
+            let (paid, held) = (int(&row, "paid")?, int(&row, "held")?);
             let status = text(&row, "status")?;
             return Err(StoreError::Conflict(match limit {
                 _ if status != "active" => "link_inactive",
@@ -442,7 +469,8 @@ impl SqlStore {
             .tenant(t)
             .push(" AND status = 'open' AND attempt_no = ")
             .bind(attempt_no);
-        q.push(&format!(" RETURNING stock, {SESSION_COLS}"));
+        // Whether the link has a limit decides where it counts (see `counters`).
+        q.push(&format!(" RETURNING stock, {SESSION_COLS}, (SELECT payments_limit FROM payment_links l WHERE l.id = checkout_sessions.payment_link_id) AS link_limit"));
         let Some(row) = q
             .query()
             .fetch_optional(&mut *w.tx)
@@ -462,6 +490,7 @@ impl SqlStore {
         };
         let session = record(&row)?.session;
         let stock: BTreeMap<String, u32> = json_col(&row, "stock")?;
+        let limited = opt_int(&row, "link_limit")?.is_some();
 
         // Receipt numbers count up per merchant (see `next_receipt_seq`).
         let seq = match early_seq {
@@ -476,8 +505,8 @@ impl SqlStore {
             .and_then(|u| u.split("t=").nth(1))
             .map(str::to_owned);
 
-        // Products, then the link's row last: the lock order of every transaction here,
-        // and the hot row of a busy link is held only from there to the commit.
+        // Products, then the link's counters last: the lock order of every transaction
+        // here, and the hot row of a busy limited link is held only from there to the commit.
         for (product, units) in &stock {
             let mut q = Sql::new("UPDATE products SET inventory_held = inventory_held - ");
             q.bind(i64::from(*units))
@@ -500,20 +529,45 @@ impl SqlStore {
                 ),
             ],
         )?;
+        let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
-        q.bind(payment.amount.minor()).push(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND payments_count + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = ");
-        q.bind(payment.payment_link_id.as_str());
+        q.bind(payment.amount.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
+        q.bind(link_id);
         q.push(&format!(" RETURNING payments_limit, {LINK_COLS}"));
-        b.push(q);
-        let link_row = b.fetch_last(&mut w.tx).await?.ok_or(StoreError::NotFound)?;
-        let mut l: PaymentLink = link(&link_row)?.value;
-        l.url = link_url.to_owned();
-
+        let on_row = q;
+        let link_row = if limited {
+            b.push(on_row);
+            Some(b.fetch_last(&mut w.tx).await?.ok_or(StoreError::NotFound)?)
+        } else {
+            let paid = Counts {
+                reserved: -1,
+                payments: 1,
+                amount: payment.amount.minor(),
+                ..Counts::default()
+            };
+            b.push(shard_add(self.dialect, link_id, paid, |_| {}));
+            match b.fetch_last(&mut w.tx).await? {
+                Some(_) => None,
+                // The link has a limit now: its row counts, and may be paid up.
+                None => Some(
+                    on_row
+                        .query()
+                        .fetch_optional(&mut *w.tx)
+                        .await
+                        .map_err(backend)?
+                        .ok_or(StoreError::NotFound)?,
+                ),
+            }
+        };
         let mut events = Vec::new();
-        if l.status == LinkStatus::Paid
-            && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
-        {
-            events.push(Event::new(EventType::PaymentLinkPaid, &l, t.livemode, now));
+        if let Some(link_row) = link_row {
+            let mut l: PaymentLink = link(&link_row)?.value;
+            l.url = link_url.to_owned();
+            if l.status == LinkStatus::Paid
+                && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
+            {
+                events.push(Event::new(EventType::PaymentLinkPaid, &l, t.livemode, now));
+            }
         }
         if let Some(order_id) = &payment.order_id {
             let mut q = Sql::new("SELECT data FROM orders WHERE id = ");
@@ -629,7 +683,7 @@ impl SqlStore {
         &self,
         slug: &str,
     ) -> StoreResult<Option<PublicLink>> {
-        let mut q = Sql::new(&format!("SELECT merchant_id, livemode, deleted_at, reserved_count, {LINK_COLS} FROM payment_links WHERE slug = "));
+        let mut q = Sql::new(&format!("SELECT merchant_id, livemode, deleted_at, {RESERVED_TOTAL} AS reserved_count, {LINK_COLS} FROM payment_links WHERE slug = "));
         q.bind(slug);
         let Some(row) = q
             .query()

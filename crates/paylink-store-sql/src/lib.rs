@@ -11,6 +11,7 @@
 
 mod catalog;
 mod checkout;
+mod counters;
 mod emails;
 mod events;
 mod links;

@@ -11,8 +11,7 @@ use crate::backend;
 use crate::sql::{int, json_col, opt_int, Arg};
 use paylink_domain::time::Timestamp;
 
-pub(crate) const LINK_COLS: &str =
-    "status, expires_at, payments_count, views, checkouts_started, amount_collected, version, data";
+pub(crate) use crate::counters::LINK_COLS;
 
 pub(crate) fn link(row: &AnyRow) -> StoreResult<Versioned<PaymentLink>> {
     let mut l: PaymentLink = json_col(row, "data")?;

@@ -82,6 +82,12 @@ impl Sql {
         self
     }
 
+    /// Appends another statement's text and arguments, renumbered.
+    pub fn append_sql(&mut self, other: Sql) -> &mut Self {
+        self.append(&other.text, other.args);
+        self
+    }
+
     /// `merchant_id = $a AND livemode = $b` for the tenant.
     pub fn tenant(&mut self, t: &Tenant) -> &mut Self {
         self.push("merchant_id = ")

@@ -15,6 +15,7 @@ use paylink_domain::webhook::WebhookEndpoint;
 use paylink_store::*;
 
 use crate::catalog::{doc_insert, insert_doc, json, update_doc};
+use crate::counters::{lock_link, PAYMENTS_TOTAL, RESERVED_TOTAL};
 use crate::events::{event_writes, insert_events, EVENT_COLS};
 use crate::links::{link, link_columns, LINK_COLS};
 use crate::merchants::{api_key, merchant, KEY_COLS, MERCHANT_COLS};
@@ -647,12 +648,22 @@ impl Store for SqlStore {
             return Err(backend("refusing to store the computed status `expired`"));
         }
         let mut w = self.begin_write().await?;
+        if let Some(lock) = lock_link(self.dialect, l.id.as_str()) {
+            lock.exec(&mut w.tx).await?;
+        }
         let cols = link_columns(l);
-        let guard_sql = if require_no_payments {
-            " AND deleted_at IS NULL AND version = $1 AND payments_count = 0"
-        } else {
-            " AND deleted_at IS NULL AND version = $1"
+        // The version, and the payments a limit was checked against (purchases of a link
+        // without a limit leave its version alone: see `counters`).
+        let seen = match (require_no_payments, l.payments_limit) {
+            (true, _) => Some(0),
+            (false, Some(_)) => Some(i64::from(l.payments_count)),
+            (false, None) => None,
         };
+        let mut guard = Sql::new(" AND deleted_at IS NULL AND version = ");
+        guard.bind(version);
+        if let Some(n) = seen {
+            guard.push(&format!(" AND {PAYMENTS_TOTAL} = ")).bind(n);
+        }
         let mut q = Sql::new("UPDATE payment_links SET data = ");
         q.bind(json(l)?);
         for (n, v) in cols {
@@ -662,7 +673,7 @@ impl Store for SqlStore {
             .bind(l.id.as_str())
             .push(" AND ")
             .tenant(t);
-        q.append(guard_sql, vec![Arg::from(version)]);
+        q.append_sql(guard);
         let done = q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
         if done.rows_affected() == 0 {
             drop(w);
@@ -684,13 +695,18 @@ impl Store for SqlStore {
         events: &[Event],
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
+        if let Some(lock) = lock_link(self.dialect, id.as_str()) {
+            lock.exec(&mut w.tx).await?;
+        }
         let mut q = Sql::new("UPDATE payment_links SET deleted_at = ");
         q.bind(now.unix())
             .push(", version = version + 1 WHERE id = ")
             .bind(id.as_str())
             .push(" AND ")
             .tenant(t);
-        q.push(" AND deleted_at IS NULL AND payments_count = 0 AND reserved_count = 0");
+        q.push(&format!(
+            " AND deleted_at IS NULL AND {PAYMENTS_TOTAL} = 0 AND {RESERVED_TOTAL} = 0"
+        ));
         if q.exec(&mut w.tx).await? == 0 {
             drop(w);
             // Not found stays not found; otherwise payments (or held checkouts) block it.

@@ -11,6 +11,7 @@ both!(
     every_test_card,
     gone_reasons,
     reservations_hold_and_release,
+    a_limit_set_later_counts_earlier_checkouts,
     paying_twice_charges_once,
     crash_between_charge_and_record_is_reconciled,
     refunds_never_exceed_the_payment,
@@ -458,6 +459,89 @@ async fn reservations_hold_and_release(app: TestApp) {
     app.start_checkout(&slug, json!({"email": "c@example.com"}))
         .await
         .assert_error(410, "sold_out");
+}
+
+/// Purchases of a link without a limit are counted apart from the link's row (the store's
+/// `counters`); a limit set later, deleting, and the figures all still see them.
+async fn a_limit_set_later_counts_earlier_checkouts(app: TestApp) {
+    let (id, slug) = link(&app, json!({"title": "Open edition", "amount": 700})).await;
+    let path = format!("/v1/payment_links/{id}");
+    let mut held = Vec::new();
+    for email in ["a@example.com", "b@example.com"] {
+        held.push(
+            app.start_checkout(&slug, json!({ "email": email }))
+                .await
+                .ok(201)
+                .clone(),
+        );
+    }
+    assert_eq!(
+        app.pay_card(&held[0], "4242424242424242").await.ok(200)["status"],
+        "succeeded"
+    );
+    let l = app.get(&path).await;
+    assert_eq!(
+        l.ok(200)["stats"],
+        json!({"views": 0, "checkouts_started": 2, "payments_count": 1, "amount_collected": 700})
+    );
+    assert_eq!(l.body["payments_count"], 1);
+    app.delete(&path)
+        .await
+        .assert_error(409, "payment_link_has_payments");
+
+    // One paid and one held: a limit of 2 leaves no room for a third customer.
+    app.patch(&path, json!({"payments_limit": 0}))
+        .await
+        .assert_error(400, "parameter_invalid");
+    let p = app.patch(&path, json!({"payments_limit": 2})).await;
+    assert_eq!(p.ok(200)["status"], "active");
+    app.start_checkout(&slug, json!({"email": "c@example.com"}))
+        .await
+        .assert_error(409, "link_fully_reserved");
+    // The held checkout still pays, and that payment uses the link up.
+    assert_eq!(
+        app.pay_card(&held[1], "4242424242424242").await.ok(200)["status"],
+        "succeeded"
+    );
+    let l = app.get(&path).await;
+    assert_eq!(
+        (
+            l.ok(200)["status"].as_str(),
+            l.body["payments_count"].as_i64(),
+            l.body["stats"]["amount_collected"].as_i64()
+        ),
+        (Some("paid"), Some(2), Some(1400))
+    );
+    let paid = app.get("/v1/events?type=payment_link.paid").await;
+    let paid = paid.ok(200)["data"].as_array().unwrap();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0]["data"]["object"]["id"], id.as_str());
+    app.start_checkout(&slug, json!({"email": "d@example.com"}))
+        .await
+        .assert_error(410, "link_paid");
+    app.patch(&path, json!({"payments_limit": 1}))
+        .await
+        .assert_error(400, "payments_limit_below_count");
+
+    // A link can be deleted once nothing is paid or held on it, wherever that was counted:
+    // a hold taken without a limit and released by expiry.
+    let (id, slug) = link(&app, json!({"title": "Briefly held", "amount": 300})).await;
+    let path = format!("/v1/payment_links/{id}");
+    let s = app
+        .start_checkout(&slug, json!({"email": "e@example.com"}))
+        .await
+        .ok(201)
+        .clone();
+    app.delete(&path)
+        .await
+        .assert_error(409, "payment_link_has_payments");
+    app.sql(&format!(
+        "UPDATE checkout_sessions SET expires_at = 1000 WHERE id = '{}'",
+        s["id"].as_str().unwrap()
+    ))
+    .await;
+    paylink_server::worker::round(app.store.as_ref(), &app.base).await;
+    app.delete(&path).await.ok(200);
 }
 
 async fn paying_twice_charges_once(app: TestApp) {

@@ -4,6 +4,8 @@
 //! with a seeded random delay before each, so every run interleaves differently. Runs per
 //! case: `PAYLINK_CONCURRENCY_RUNS` (default 3).
 
+use std::time::{Duration, Instant};
+
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
@@ -21,14 +23,21 @@ fn runs() -> u64 {
 
 /// Starts `N` buyers at once over `slugs`; returns how many paid.
 async fn stampede(app: &TestApp, slugs: &[String], seed: u64) -> usize {
+    buyers(app, slugs, seed).await.iter().flatten().count()
+}
+
+/// Starts `N` buyers at once over `slugs`; returns, for each buyer who paid, when their
+/// checkout was sent.
+async fn buyers(app: &TestApp, slugs: &[String], seed: u64) -> Vec<Option<Instant>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut tasks = Vec::new();
     for i in 0..N {
-        let delay = std::time::Duration::from_micros(rng.random_range(0..3000));
+        let delay = Duration::from_micros(rng.random_range(0..3000));
         let slug = slugs[rng.random_range(0..slugs.len())].clone();
         let (client, base) = (app.client.clone(), app.base.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            let sent = Instant::now();
             let s = client
                 .post(format!("{base}/api/public/links/{slug}/checkout"))
                 .json(&json!({"email": format!("buyer{i}@example.com")}))
@@ -39,7 +48,7 @@ async fn stampede(app: &TestApp, slugs: &[String], seed: u64) -> usize {
             let body: serde_json::Value = s.json().await.unwrap();
             if status != 201 {
                 assert!(matches!(status, 409 | 410), "unexpected {status}: {body}");
-                return false;
+                return None;
             }
             let pay = json!({"client_secret": body["client_secret"], "payment_method": {"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}}});
             let r = client
@@ -51,20 +60,19 @@ async fn stampede(app: &TestApp, slugs: &[String], seed: u64) -> usize {
             let ok = r.status() == 200;
             let v: serde_json::Value = r.json().await.unwrap();
             assert!(ok && v["status"] == "succeeded", "a held checkout failed to pay: {v}");
-            true
+            Some(sent)
         }));
     }
-    let mut paid = 0;
+    let mut paid = Vec::new();
     for t in tasks {
-        if t.await.unwrap() {
-            paid += 1;
-        }
+        paid.push(t.await.unwrap());
     }
     paid
 }
 
 both!(
     payments_limit_is_never_exceeded,
+    a_limit_set_mid_stampede_holds,
     shared_stock_is_never_oversold
 );
 
@@ -113,6 +121,83 @@ async fn payments_limit_is_never_exceeded(app: TestApp) {
         app.backend
     );
     assert_eq!(oversold, 0);
+}
+
+/// A link without a limit counts its purchases apart from its row; a limit set while
+/// customers are paying must still hold for everyone who comes after it. A checkout
+/// started before the limit (which may keep its hold) is one sent before the PATCH
+/// returned, so payments never exceed the larger of the limit and those.
+async fn a_limit_set_mid_stampede_holds(app: TestApp) {
+    const K: usize = 10;
+    let mut limited_runs = 0;
+    let mut paid_before = Vec::new();
+    for run in 0..runs() {
+        let l = app
+            .create(
+                "/v1/payment_links",
+                json!({"title": format!("Opened {run}"), "amount": 1000}),
+            )
+            .await;
+        let id = l["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/payment_links/{id}");
+        let slug = l["slug"].as_str().unwrap().to_owned();
+        let delay =
+            Duration::from_micros(rand::rngs::StdRng::seed_from_u64(run).random_range(0..4000));
+        let limit = async {
+            tokio::time::sleep(delay).await;
+            let r = app.patch(&path, json!({"payments_limit": K})).await;
+            (r, Instant::now())
+        };
+        let (paid, (patched, patched_at)) =
+            tokio::join!(buyers(&app, std::slice::from_ref(&slug), 500 + run), limit);
+        let count = paid.iter().flatten().count();
+        let before = paid
+            .iter()
+            .flatten()
+            .filter(|sent| **sent < patched_at)
+            .count();
+        let after = app.get(&path).await;
+        assert_eq!(
+            after.ok(200)["payments_count"].as_u64(),
+            Some(count as u64),
+            "run {run}"
+        );
+        let listed = app.get(&format!("{path}/payments?limit=100")).await;
+        assert_eq!(
+            listed.ok(200)["data"].as_array().unwrap().len(),
+            count,
+            "run {run}"
+        );
+        match patched.status.as_u16() {
+            200 => {
+                limited_runs += 1;
+                paid_before.push(before);
+                assert!(
+                    count <= K.max(before),
+                    "run {run}: {count} paid, limit {K}, {before} sent before the limit"
+                );
+                let status = after.body["status"].as_str();
+                assert_eq!(
+                    status == Some("paid"),
+                    count >= K,
+                    "run {run}: {status:?} at {count}"
+                );
+            }
+            // The limit came too late (more than K paid already), or lost its races.
+            400 => {
+                patched.assert_error(400, "payments_limit_below_count");
+            }
+            _ => {
+                patched.assert_error(409, "concurrent_update");
+            }
+        }
+    }
+    eprintln!(
+        "concurrency[{:?}]: {} runs × N={N}, limit {K} set mid-run ({limited_runs} took effect; \
+         paid buyers sent before it: {paid_before:?})",
+        app.backend,
+        runs()
+    );
 }
 
 async fn shared_stock_is_never_oversold(app: TestApp) {
