@@ -186,8 +186,28 @@ async fn release(
 
 impl SqlStore {
     pub(crate) async fn start_checkout_impl(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
         let link_id = c.session.payment_link_id.as_str();
+        // PostgreSQL, a link that holds neither a use nor stock: the shard's count and the
+        // session in one statement, which writes nothing unless the link is open and has no
+        // limit (then the transaction below decides, and says why).
+        if self.dialect == Dialect::Postgres && !c.limited_uses && c.stock.is_empty() {
+            let started = Counts {
+                checkouts_started: 1,
+                reserved: 1,
+                ..Counts::default()
+            };
+            let mut q = Sql::new("WITH c AS (");
+            q.append_sql(shard_add(self.dialect, link_id, started, |q| {
+                open_to_buyers(q, t, c.now)
+            }));
+            q.push(") ")
+                .append_sql(session_insert(t, c, &BTreeMap::new(), Some("c"))?)
+                .push(" RETURNING id");
+            if self.write_one_row(&q).await?.is_some() {
+                return Ok(());
+            }
+        }
+        let mut w = self.begin_write().await?;
         // Holds that ran out are released first, so they never block a new customer. Only
         // limited uses and stock are held; the worker expires the rest in its own time.
         if c.limited_uses || !c.stock.is_empty() {
@@ -240,41 +260,14 @@ impl SqlStore {
             return Err(StoreError::Conflict(reason));
         }
 
-        let mut q = Sql::new(
-            "INSERT INTO checkout_sessions (id, merchant_id, livemode, payment_link_id, created_at, expires_at, status, \
-             secret_hash, stock, data) VALUES (",
-        );
-        let s = &c.session;
-        q.bind(s.id.as_str())
-            .push(", ")
-            .bind(t.merchant_id.as_str())
-            .push(", ")
-            .bind(t.livemode);
-        q.push(", ")
-            .bind(link_id)
-            .push(", ")
-            .bind(s.created_at.unix())
-            .push(", ")
-            .bind(s.expires_at.unix());
-        q.push(", 'open', ")
-            .bind(c.secret_hash.as_str())
-            .push(", ")
-            .bind(json(&held)?)
-            .push(", ")
-            .bind(json(s)?)
-            .push(")");
+        let q = session_insert(t, c, &held, None)?;
         let mut b = Batch::default();
         b.push(q);
 
         // The link's counters last: a link without a limit counts on a shard (see
         // `counters`); one with a limit on its row, under the limit's guard. Every purchase
         // of a link takes that row, so it is held only for this statement and the commit.
-        let open = |q: &mut Sql| {
-            q.push(" AND ").tenant(t);
-            q.push(" AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ")
-                .bind(c.now.unix())
-                .push(")");
-        };
+        let open = |q: &mut Sql| open_to_buyers(q, t, c.now);
         let mut q = Sql::new(
             "UPDATE payment_links SET reserved_count = reserved_count + 1, checkouts_started = checkouts_started + 1, \
              version = version + 1 WHERE id = ",
@@ -740,6 +733,42 @@ impl SqlStore {
         let row = q.query().fetch_one(&self.pool).await.map_err(backend)?;
         Ok(opt_int(&row, "next")?.map(Timestamp::from_unix))
     }
+}
+
+/// ` AND …`: the link is open to buyers (active, not deleted, not expired).
+fn open_to_buyers(q: &mut Sql, t: &Tenant, now: Timestamp) {
+    q.push(" AND ").tenant(t);
+    q.push(
+        " AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ",
+    )
+    .bind(now.unix())
+    .push(")");
+}
+
+/// The new session's row, holding `held` stock (`from`: see [`Sql::insert_from`]).
+fn session_insert(
+    t: &Tenant,
+    c: &NewCheckout,
+    held: &BTreeMap<String, u32>,
+    from: Option<&str>,
+) -> StoreResult<Sql> {
+    let s = &c.session;
+    Ok(Sql::insert_from(
+        "checkout_sessions",
+        vec![
+            ("id", s.id.as_str().into()),
+            ("merchant_id", t.merchant_id.as_str().into()),
+            ("livemode", t.livemode.into()),
+            ("payment_link_id", s.payment_link_id.as_str().into()),
+            ("created_at", s.created_at.unix().into()),
+            ("expires_at", s.expires_at.unix().into()),
+            ("status", "open".into()),
+            ("secret_hash", c.secret_hash.as_str().into()),
+            ("stock", json(held)?.into()),
+            ("data", json(s)?.into()),
+        ],
+        from,
+    ))
 }
 
 async fn insert_payment(

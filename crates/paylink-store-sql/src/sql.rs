@@ -98,10 +98,21 @@ impl Sql {
 
     /// `INSERT INTO table (a, b, …) VALUES ($1, $2, …)` for the given columns.
     pub fn insert(table: &str, cols: Vec<(&str, Arg)>) -> Self {
+        Self::insert_from(table, cols, None)
+    }
+
+    /// [`Sql::insert`], or with `from`, `INSERT INTO table (a, …) SELECT $1, … FROM from`:
+    /// one row for each row of `from` (on PostgreSQL, a `WITH` clause before it).
+    pub fn insert_from(table: &str, cols: Vec<(&str, Arg)>, from: Option<&str>) -> Self {
         let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
         let mut q = Sql::new(&format!(
-            "INSERT INTO {table} ({}) VALUES (",
-            names.join(", ")
+            "INSERT INTO {table} ({}) {}",
+            names.join(", "),
+            if from.is_some() {
+                "SELECT "
+            } else {
+                "VALUES ("
+            }
         ));
         for (i, (_, v)) in cols.into_iter().enumerate() {
             if i > 0 {
@@ -109,7 +120,10 @@ impl Sql {
             }
             q.bind(v);
         }
-        q.push(")");
+        match from {
+            Some(f) => q.push(&format!(" FROM {f}")),
+            None => q.push(")"),
+        };
         q
     }
 

@@ -523,6 +523,32 @@ async fn a_limit_set_later_counts_earlier_checkouts(app: TestApp) {
         .await
         .assert_error(400, "payments_limit_below_count");
 
+    // The store has the last word, whatever the server last read: a limit it has not seen
+    // (set behind its back here) still refuses, and the refused checkout leaves no trace.
+    let (id, slug) = link(&app, json!({"title": "Quietly limited", "amount": 200})).await;
+    let s = app
+        .start_checkout(&slug, json!({"email": "f@example.com"}))
+        .await
+        .ok(201)
+        .clone();
+    app.pay_card(&s, "4242424242424242").await.ok(200);
+    app.sql(&format!(
+        "UPDATE payment_links SET payments_limit = 1 WHERE id = '{id}'"
+    ))
+    .await;
+    app.start_checkout(&slug, json!({"email": "g@example.com"}))
+        .await
+        .assert_error(410, "link_paid");
+    let (sessions,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM checkout_sessions WHERE payment_link_id = $1")
+            .bind(&id)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(sessions, 1);
+    let l = app.get(&format!("/v1/payment_links/{id}")).await;
+    assert_eq!(l.ok(200)["stats"]["checkouts_started"], 1);
+
     // A link can be deleted once nothing is paid or held on it, wherever that was counted:
     // a hold taken without a limit and released by expiry.
     let (id, slug) = link(&app, json!({"title": "Briefly held", "amount": 300})).await;
