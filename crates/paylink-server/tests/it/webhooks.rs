@@ -595,9 +595,16 @@ async fn no_event_is_lost_when_the_server_is_killed() {
         "the dead server kept delivering"
     );
     let mut server = run();
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Every event reaches the receiver after the restart (claims the dead server held lapse
-    // after 2 × timeout + 5 s).
-    let deadline = Instant::now() + Duration::from_secs(40);
+    // after 2 × timeout + 5 s). The deadline only bounds a failing run: a loaded machine
+    // (the whole suite at once) was once seen to need more than 40 s.
+    let deadline = Instant::now() + Duration::from_secs(120);
 
     loop {
         let got = rx.received();
