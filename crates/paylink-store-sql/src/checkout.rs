@@ -198,13 +198,16 @@ impl SqlStore {
             };
             let mut q = Sql::new("WITH c AS (");
             q.append_sql(shard_add(self.dialect, link_id, started, |q| {
-                open_to_buyers(q, t, c.now)
+                open_at(q, t, c)
             }));
             q.push(") ")
                 .append_sql(session_insert(t, c, &BTreeMap::new(), Some("c"))?)
                 .push(" RETURNING id");
             if self.write_one_row(&q).await?.is_some() {
                 return Ok(());
+            }
+            if c.link_version.is_some() {
+                return Err(StoreError::Conflict("link_changed"));
             }
         }
         let mut w = self.begin_write().await?;
@@ -267,7 +270,7 @@ impl SqlStore {
         // The link's counters last: a link without a limit counts on a shard (see
         // `counters`); one with a limit on its row, under the limit's guard. Every purchase
         // of a link takes that row, so it is held only for this statement and the commit.
-        let open = |q: &mut Sql| open_to_buyers(q, t, c.now);
+        let open = |q: &mut Sql| open_at(q, t, c);
         let mut q = Sql::new(
             "UPDATE payment_links SET reserved_count = reserved_count + 1, checkouts_started = checkouts_started + 1, \
              version = version + 1 WHERE id = ",
@@ -297,6 +300,9 @@ impl SqlStore {
                     .map_err(backend)?
                     .is_some()
         };
+        if !counted && c.link_version.is_some() {
+            return Err(StoreError::Conflict("link_changed"));
+        }
         if !counted {
             let mut q = Sql::new(&format!("SELECT status, payments_limit, {PAYMENTS_TOTAL} AS paid, {RESERVED_TOTAL} AS held FROM payment_links WHERE id = "));
             q.bind(link_id);
@@ -431,38 +437,63 @@ impl SqlStore {
         w.commit().await
     }
 
+    pub(crate) async fn get_checkout_impl(
+        &self,
+        id: &CheckoutSessionId,
+        with_link: bool,
+    ) -> StoreResult<(CheckoutRecord, Option<LinkConfig>)> {
+        // The link by its primary key, in the same statement: one round trip for both.
+        let link_cols = if with_link {
+            ", (SELECT l.data FROM payment_links l WHERE l.id = checkout_sessions.payment_link_id \
+             AND l.deleted_at IS NULL) AS link_data, (SELECT l.status FROM payment_links l \
+             WHERE l.id = checkout_sessions.payment_link_id) AS link_status"
+        } else {
+            ""
+        };
+        let mut q = Sql::new(&format!(
+            "SELECT {SESSION_COLS}{link_cols} FROM checkout_sessions WHERE id = "
+        ));
+        q.bind(id.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let link = match with_link {
+            true => link_config(&row)?,
+            false => None,
+        };
+        Ok((record(&row)?, link))
+    }
+
     pub(crate) async fn complete_checkout_impl(
         &self,
         t: &Tenant,
-        id: &CheckoutSessionId,
-        attempt_no: i64,
-        payment: &Payment,
-        response: &StoredResponse,
-        link_url: &str,
+        c: &Completing<'_>,
     ) -> StoreResult<Completion> {
-        let now = payment.created_at;
+        let id = &c.session.id;
+        let now = c.payment.created_at;
         // On PostgreSQL the number is taken before the transaction (which holds a pooled
         // connection: taking a second one inside it could wait for ever on a full pool).
         let early_seq = match self.dialect {
             Dialect::Postgres => Some(self.next_receipt_seq(t).await?),
             Dialect::Sqlite => None,
         };
+        if let Some(seq) = early_seq {
+            let plain = !c.link_limited
+                && c.payment.order_id.is_none()
+                && c.session.line_items.iter().all(|l| l.product_id.is_none());
+            if plain {
+                if let Some(done) = self.complete_in_one(t, c, seq).await? {
+                    return Ok(done);
+                }
+            }
+        }
         let mut w = self.begin_write().await?;
         // The session, if it is still open at this attempt (see `record`: only its columns
-        // change).
-        let mut q = Sql::new("UPDATE checkout_sessions SET status = 'complete', attempt_status = NULL, payment_id = ");
-        q.bind(payment.id.as_str())
-            .push(", result_status = ")
-            .bind(i64::from(response.status));
-        q.push(", result = ")
-            .bind(String::from_utf8_lossy(&response.body).into_owned());
-        q.push(" WHERE id = ")
-            .bind(id.as_str())
-            .push(" AND ")
-            .tenant(t)
-            .push(" AND status = 'open' AND attempt_no = ")
-            .bind(attempt_no);
-        // Whether the link has a limit decides where it counts (see `counters`).
+        // change). Whether the link has a limit decides where it counts (see `counters`).
+        let mut q = session_completion(t, c);
         q.push(&format!(" RETURNING stock, {SESSION_COLS}, (SELECT payments_limit FROM payment_links l WHERE l.id = checkout_sessions.payment_link_id) AS link_limit"));
         let Some(row) = q
             .query()
@@ -490,13 +521,7 @@ impl SqlStore {
             Some(seq) => seq,
             None => receipt_seq(&mut w.tx, t).await?,
         };
-        let mut payment = payment.clone();
-        payment.receipt_number = Some(format!("R-{seq:06}"));
-        let token = payment
-            .receipt_url
-            .as_deref()
-            .and_then(|u| u.split("t=").nth(1))
-            .map(str::to_owned);
+        let (payment, token) = receipted(c.payment, seq);
 
         // Products, then the link's counters last: the lock order of every transaction
         // here, and the hot row of a busy limited link is held only from there to the commit.
@@ -555,7 +580,12 @@ impl SqlStore {
         let mut events = Vec::new();
         if let Some(link_row) = link_row {
             let mut l: PaymentLink = link(&link_row)?.value;
-            l.url = link_url.to_owned();
+            l.url = c.link_url.to_owned();
+            // The column is the limit's truth (it is what the guards read).
+            l.payments_limit = opt_int(&link_row, "payments_limit")?
+                .map(u32::try_from)
+                .transpose()
+                .map_err(backend)?;
             if l.status == LinkStatus::Paid
                 && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
             {
@@ -589,6 +619,67 @@ impl SqlStore {
         insert_events(&mut w.tx, t, &events).await?;
         w.commit().await?;
         Ok(Completion::Recorded(Box::new(payment)))
+    }
+
+    /// PostgreSQL: a completion that holds no stock and pays no order, on a link without a
+    /// limit, as one autocommit statement: the session, the link's shard, the payment and
+    /// its events (instead of `BEGIN`, three statements and `COMMIT`). It keeps all of that
+    /// only if the session was still open at this attempt with no stock held, and the link
+    /// still had no limit (the shard write's guard); otherwise it ends with
+    /// `paylink_refuse`, nothing stays, and `None` sends the caller down the transactional
+    /// path, which finds out what changed and answers for it.
+    async fn complete_in_one(
+        &self,
+        t: &Tenant,
+        c: &Completing<'_>,
+        seq: i64,
+    ) -> StoreResult<Option<Completion>> {
+        let (payment, token) = receipted(c.payment, seq);
+        let now = payment.created_at;
+        let mut session = c.session.clone();
+        session.status = SessionStatus::Complete;
+        session.payment_id = Some(payment.id.clone());
+        let mut b = Batch::default();
+        let mut q = session_completion(t, c);
+        q.push(" AND stock = '{}' RETURNING id");
+        b.push(q);
+        let paid = Counts {
+            reserved: -1,
+            payments: 1,
+            amount: payment.amount.minor(),
+            ..Counts::default()
+        };
+        b.push(shard_add(
+            self.dialect,
+            payment.payment_link_id.as_str(),
+            paid,
+            |_| {},
+        ));
+        b.push(payment_insert(t, &payment, token)?);
+        event_writes(
+            &mut b,
+            t,
+            &[
+                Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
+                Event::new(
+                    EventType::CheckoutSessionCompleted,
+                    &session,
+                    t.livemode,
+                    now,
+                ),
+            ],
+        )?;
+        // `b0` is the session, `b1` the shard (see `Batch::joined`).
+        b.push(Sql::new(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM b0) AND EXISTS (SELECT 1 FROM b1) THEN 1 \
+             ELSE paylink_refuse('completion guards failed') END AS done",
+        ));
+        let q = b.joined().ok_or_else(|| backend("empty batch"))?;
+        match q.query().fetch_one(&self.pool).await {
+            Ok(_) => Ok(Some(Completion::Recorded(Box::new(payment)))),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("PL001") => Ok(None),
+            Err(e) => Err(crate::on_constraint(e)),
+        }
     }
 
     pub(crate) async fn insert_refund_impl(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment> {
@@ -745,6 +836,15 @@ fn open_to_buyers(q: &mut Sql, t: &Tenant, now: Timestamp) {
     .push(")");
 }
 
+/// ` AND …`: the link is open to buyers and, if the cart was priced from a cached link,
+/// still at that version.
+fn open_at(q: &mut Sql, t: &Tenant, c: &NewCheckout) {
+    open_to_buyers(q, t, c.now);
+    if let Some(v) = c.link_version {
+        q.push(" AND version = ").bind(v);
+    }
+}
+
 /// The new session's row, holding `held` stock (`from`: see [`Sql::insert_from`]).
 fn session_insert(
     t: &Tenant,
@@ -797,4 +897,50 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
             ("receipt_token", receipt_token.into()),
         ],
     ))
+}
+
+/// `UPDATE checkout_sessions …` completing the session if it is still open at this attempt
+/// (the caller adds its guards and `RETURNING`).
+fn session_completion(t: &Tenant, c: &Completing<'_>) -> Sql {
+    let mut q = Sql::new(
+        "UPDATE checkout_sessions SET status = 'complete', attempt_status = NULL, payment_id = ",
+    );
+    q.bind(c.payment.id.as_str())
+        .push(", result_status = ")
+        .bind(i64::from(c.response.status));
+    q.push(", result = ")
+        .bind(String::from_utf8_lossy(&c.response.body).into_owned());
+    q.push(" WHERE id = ")
+        .bind(c.session.id.as_str())
+        .push(" AND ")
+        .tenant(t)
+        .push(" AND status = 'open' AND attempt_no = ")
+        .bind(c.attempt_no);
+    q
+}
+
+/// The payment with its receipt number, and its receipt URL's token.
+fn receipted(p: &Payment, seq: i64) -> (Payment, Option<String>) {
+    let mut payment = p.clone();
+    payment.receipt_number = Some(format!("R-{seq:06}"));
+    let token = payment
+        .receipt_url
+        .as_deref()
+        .and_then(|u| u.split("t=").nth(1))
+        .map(str::to_owned);
+    (payment, token)
+}
+
+/// The link's configuration read beside a session (`link_data`, `link_status`).
+fn link_config(row: &AnyRow) -> StoreResult<Option<LinkConfig>> {
+    let Some(data) = opt_text(row, "link_data")? else {
+        return Ok(None);
+    };
+    let mut l: PaymentLink = serde_json::from_str(&data)
+        .map_err(|e| backend(format!("corrupt `payment_links.data`: {e}")))?;
+    if let Some(status) = opt_text(row, "link_status")? {
+        l.status = LinkStatus::parse(&status)
+            .ok_or_else(|| backend(format!("unknown link status `{status}`")))?;
+    }
+    Ok(Some(LinkConfig(l)))
 }

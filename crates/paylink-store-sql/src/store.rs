@@ -807,16 +807,14 @@ impl Store for SqlStore {
     }
 
     async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord> {
-        let cols = crate::checkout::SESSION_COLS;
-        let mut q = Sql::new(&format!("SELECT {cols} FROM checkout_sessions WHERE id = "));
-        q.bind(id.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        crate::checkout::record(&row)
+        Ok(self.get_checkout_impl(id, false).await?.0)
+    }
+
+    async fn get_checkout_with_link(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> StoreResult<(CheckoutRecord, Option<LinkConfig>)> {
+        self.get_checkout_impl(id, true).await
     }
 
     async fn begin_attempt(
@@ -879,17 +877,8 @@ impl Store for SqlStore {
         self.end_attempt_impl(id, attempt_no, failed, events).await
     }
 
-    async fn complete_checkout(
-        &self,
-        t: &Tenant,
-        id: &CheckoutSessionId,
-        attempt_no: i64,
-        payment: &Payment,
-        response: &StoredResponse,
-        link_url: &str,
-    ) -> StoreResult<Completion> {
-        self.complete_checkout_impl(t, id, attempt_no, payment, response, link_url)
-            .await
+    async fn complete_checkout(&self, t: &Tenant, c: &Completing<'_>) -> StoreResult<Completion> {
+        self.complete_checkout_impl(t, c).await
     }
 
     async fn emit_expired_links(

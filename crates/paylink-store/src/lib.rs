@@ -211,9 +211,15 @@ pub trait Store: Send + Sync + 'static {
     async fn next_hold_expiry(&self, link: &PaymentLinkId) -> StoreResult<Option<Timestamp>>;
     /// Opens a session, holding one use of the link and the stock it needs, atomically.
     /// Conflicts: `link_fully_reserved`, `link_used_up`, `link_inactive`, `sold_out`,
-    /// `stock_reserved`.
+    /// `stock_reserved`; with a `link_version`, any refusal is `link_changed`.
     async fn start_checkout(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()>;
     async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord>;
+    /// A session and its link's configuration in one read (see [`LinkConfig`]); the link
+    /// is `None` if it was deleted.
+    async fn get_checkout_with_link(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> StoreResult<(CheckoutRecord, Option<LinkConfig>)>;
     /// Records a payment attempt before the processor is called.
     async fn begin_attempt(
         &self,
@@ -247,15 +253,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records a successful charge: the payment with its receipt number, the session
     /// complete, the link's counts (and `paid` status), the held stock sold, an order paid,
     /// and their events, in one transaction.
-    async fn complete_checkout(
-        &self,
-        t: &Tenant,
-        id: &CheckoutSessionId,
-        attempt_no: i64,
-        payment: &Payment,
-        response: &StoredResponse,
-        link_url: &str,
-    ) -> StoreResult<Completion>;
+    async fn complete_checkout(&self, t: &Tenant, c: &Completing<'_>) -> StoreResult<Completion>;
     /// Emits `payment_link.expired` for links whose `expires_at` has passed, exactly once
     /// per link even with several workers; returns how many.
     async fn emit_expired_links(

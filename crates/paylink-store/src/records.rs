@@ -159,6 +159,10 @@ pub struct NewCheckout {
     /// The link has a payments limit: held uses count, so holds that ran out are released
     /// before this one is taken.
     pub limited_uses: bool,
+    /// The link's version the cart was priced from, when the link came from a cache: the
+    /// store then opens the session only while the link is still at that version, and
+    /// otherwise refuses with `link_changed` (read the link afresh and price again).
+    pub link_version: Option<i64>,
     pub now: Timestamp,
 }
 
@@ -189,6 +193,28 @@ pub enum AttemptClaim {
     Finished(StoredResponse),
     /// The session expired; its reservation is released.
     Expired,
+}
+
+/// A link as its merchant configured it: what paying and the session's pages need. Its
+/// counters and computed status are not read, so `link.stats` and `link.payments_count`
+/// are whatever its stored JSON last held; only `status` is the stored column.
+#[derive(Clone, Debug)]
+pub struct LinkConfig(pub paylink_domain::link::PaymentLink);
+
+/// A successful charge to record ([`crate::Store::complete_checkout`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Completing<'a> {
+    /// The session as read when its attempt began.
+    pub session: &'a paylink_domain::checkout::CheckoutSession,
+    pub attempt_no: i64,
+    pub payment: &'a paylink_domain::checkout::Payment,
+    /// The customer's answer, kept for replays.
+    pub response: &'a StoredResponse,
+    /// The link's public URL, for its `payment_link.paid` event.
+    pub link_url: &'a str,
+    /// Whether the link had a `payments_limit` when it was read. It only chooses the
+    /// store's path: the store checks the limit again where it counts.
+    pub link_limited: bool,
 }
 
 /// The result of recording a successful charge.

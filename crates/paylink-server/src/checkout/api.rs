@@ -153,7 +153,7 @@ pub async fn preview(
     Ok(ok(&build_preview(&state, &view).await?.0))
 }
 
-#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[derive(Deserialize, utoipa::ToSchema, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutIn {
     /// One quantity per line of the link, in order.
@@ -202,6 +202,12 @@ pub async fn open_session(
 
 /// [`open_session`] with a chosen id and secret (the hosted page derives them from its
 /// nonce, so a double submit reuses one session) and the customer's attribution.
+///
+/// A link whose start depends on nothing that purchases change (no payments limit, no
+/// products) is priced from the cached view the pages use; the store then opens the session
+/// only while the link is still at that view's version. Any other link, and any refusal of
+/// the cached view, reads the link afresh: what the customer pays is always the link as
+/// it is now.
 pub async fn open_session_with(
     state: &AppState,
     slug: &str,
@@ -209,76 +215,134 @@ pub async fn open_session_with(
     fixed: Option<(CheckoutSessionId, String)>,
     attribution: BTreeMap<String, String>,
 ) -> ApiResult<(CheckoutSession, String)> {
-    let LinkView { p, stock } = LinkView::load(state, slug).await?;
-    let now = Timestamp::now();
-    if let Some(code) = unavailable(&p, now, &stock) {
-        return Err(gone(code, Some(&p.link.value)));
-    }
-    let link = &p.link.value;
-    let settings = state.public_settings(&p.tenant.merchant_id).await?;
-    let cart = price(
-        link,
-        &Choice {
-            quantities: input.quantities,
-            amount: input.amount,
-        },
-        &settings,
-    )?;
-    let custom = custom_field_values(link, &input.custom_fields)?;
-    let customer = customer_details(
-        link,
-        input.email,
-        input.name,
-        input.phone,
-        input.billing_address,
-        input.shipping_address,
-    )?;
     let (id, secret) = fixed.unwrap_or_else(|| {
         (
             CheckoutSessionId::generate(),
             format!("cs_secret_{}", random_base62()),
         )
     });
-    let session = CheckoutSession {
+    let now = Timestamp::now();
+    let cached = state.link_view(slug).await?;
+    let link = &cached.p.link.value;
+    let plain = link.payments_limit.is_none()
+        && link.line_items.iter().all(|l| l.product_id.is_none())
+        && unavailable(&cached.p, now, &cached.stock).is_none();
+    if plain {
+        let version = Some(cached.p.link.version);
+        let attempt = Opening {
+            view: &cached,
+            input: input.clone(),
+            id: id.clone(),
+            secret: secret.clone(),
+            attribution: attribution.clone(),
+            version,
+            now,
+        };
+        match attempt.open(state).await {
+            Err(e) if e.code == "link_changed" => {}
+            done => return done,
+        }
+    }
+    let fresh = LinkView::load(state, slug).await?;
+    let attempt = Opening {
+        view: &fresh,
+        input,
         id,
-        payment_link_id: link.id.clone(),
-        status: SessionStatus::Open,
-        currency: link.currency,
-        line_items: cart.lines,
-        amount_subtotal: cart.totals.amount_subtotal,
-        amount_tax: cart.totals.amount_tax,
-        amount_total: cart.totals.amount_total,
-        hsa_fsa_amount: cart.hsa_fsa_amount,
-        customer,
-        custom_fields: custom,
+        secret,
         attribution,
-        payment_id: None,
-        livemode: link.livemode,
-        expires_at: now.plus_seconds(settings.checkout_session_ttl.seconds()),
-        created_at: now,
-    };
-    let new = NewCheckout {
-        session: session.clone(),
-        secret_hash: secret_hash(&secret),
-        stock: cart.stock,
-        limited_uses: link.payments_limit.is_some(),
+        version: None,
         now,
     };
-    match state.store.start_checkout(&p.tenant, &new).await {
-        Ok(()) => Ok((session, secret)),
-        Err(StoreError::Conflict(code @ ("link_fully_reserved" | "stock_reserved"))) => {
-            let next = state.store.next_hold_expiry(&link.id).await?.unwrap_or(now);
-            let mut e = ApiError::conflict(
-                code,
-                "Every remaining unit is held by customers checking out right now; try again shortly",
-            );
-            e.retry_after = Some(u64::try_from(next.unix() - now.unix()).unwrap_or(0).max(1));
-            Err(e)
+    attempt.open(state).await
+}
+
+/// One try at opening a session from one view of the link.
+struct Opening<'a> {
+    view: &'a LinkView,
+    input: CheckoutIn,
+    id: CheckoutSessionId,
+    secret: String,
+    attribution: BTreeMap<String, String>,
+    /// The view's version, when it came from the cache (see [`NewCheckout::link_version`]).
+    version: Option<i64>,
+    now: Timestamp,
+}
+
+impl Opening<'_> {
+    async fn open(self, state: &AppState) -> ApiResult<(CheckoutSession, String)> {
+        let Opening {
+            view: LinkView { p, stock },
+            input,
+            id,
+            secret,
+            attribution,
+            version,
+            now,
+        } = self;
+        if let Some(code) = unavailable(p, now, stock) {
+            return Err(gone(code, Some(&p.link.value)));
         }
-        Err(StoreError::Conflict("link_used_up")) => Err(gone("link_paid", Some(link))),
-        Err(StoreError::Conflict("sold_out")) => Err(gone("sold_out", Some(link))),
-        Err(StoreError::Conflict("link_inactive")) => Err(gone("link_inactive", Some(link))),
-        Err(e) => Err(e.into()),
+        let link = &p.link.value;
+        let settings = state.public_settings(&p.tenant.merchant_id).await?;
+        let cart = price(
+            link,
+            &Choice {
+                quantities: input.quantities,
+                amount: input.amount,
+            },
+            &settings,
+        )?;
+        let custom = custom_field_values(link, &input.custom_fields)?;
+        let customer = customer_details(
+            link,
+            input.email,
+            input.name,
+            input.phone,
+            input.billing_address,
+            input.shipping_address,
+        )?;
+        let session = CheckoutSession {
+            id,
+            payment_link_id: link.id.clone(),
+            status: SessionStatus::Open,
+            currency: link.currency,
+            line_items: cart.lines,
+            amount_subtotal: cart.totals.amount_subtotal,
+            amount_tax: cart.totals.amount_tax,
+            amount_total: cart.totals.amount_total,
+            hsa_fsa_amount: cart.hsa_fsa_amount,
+            customer,
+            custom_fields: custom,
+            attribution,
+            payment_id: None,
+            livemode: link.livemode,
+            expires_at: now.plus_seconds(settings.checkout_session_ttl.seconds()),
+            created_at: now,
+        };
+        let new = NewCheckout {
+            session: session.clone(),
+            secret_hash: secret_hash(&secret),
+            stock: cart.stock,
+            limited_uses: link.payments_limit.is_some(),
+            link_version: version,
+            now,
+        };
+        match state.store.start_checkout(&p.tenant, &new).await {
+            Ok(()) => Ok((session, secret)),
+            Err(StoreError::Conflict(code @ ("link_fully_reserved" | "stock_reserved"))) => {
+                let next = state.store.next_hold_expiry(&link.id).await?.unwrap_or(now);
+                let mut e = ApiError::conflict(
+                    code,
+                    "Every remaining unit is held by customers checking out right now; try again shortly",
+                );
+                e.retry_after = Some(u64::try_from(next.unix() - now.unix()).unwrap_or(0).max(1));
+                Err(e)
+            }
+            Err(StoreError::Conflict("link_used_up")) => Err(gone("link_paid", Some(link))),
+            Err(StoreError::Conflict("sold_out")) => Err(gone("sold_out", Some(link))),
+            Err(StoreError::Conflict("link_inactive")) => Err(gone("link_inactive", Some(link))),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use paylink_domain::time::Timestamp;
 use paylink_store::PublicLink;
 
 use super::api::{open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
-use super::pay::{authorize, pay, settle, PayAnswer};
+use super::pay::{authorize, authorize_with_link, pay, settle, PayAnswer};
 use super::{unavailable, LinkView};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -879,12 +879,7 @@ pub async fn authenticate(
 ) -> Result<Response, ApiError> {
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    let rec = authorize(&state, &id, &d.s).await?;
-    let link = state
-        .store
-        .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
-        .await?
-        .value;
+    let (rec, link) = authorize_with_link(&state, &id, &d.s).await?;
     let back = |msg: &str| {
         format!(
             "/l/{}?error={}",
@@ -1118,18 +1113,13 @@ async fn render_session(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let rec = authorize(state, id, secret).await?;
+    let (rec, link) = authorize_with_link(state, id, secret).await?;
     if let Some(result) = &rec.result {
         let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
         if let Some(u) = body.get("redirect_url").and_then(|v| v.as_str()) {
             return Ok(Redirect::to(u).into_response());
         }
     }
-    let link = state
-        .store
-        .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
-        .await?
-        .value;
     let settings = state.public_settings(&rec.tenant.merchant_id).await?;
     let s = &rec.session;
     let cur = s.currency;

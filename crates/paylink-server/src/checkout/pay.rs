@@ -26,7 +26,9 @@ use paylink_domain::time::Timestamp;
 use paylink_processors::{
     CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, ProcessorError,
 };
-use paylink_store::{AttemptClaim, CheckoutRecord, Completion, StoreError, StoredResponse};
+use paylink_store::{
+    AttemptClaim, CheckoutRecord, Completing, Completion, LinkConfig, StoreError, StoredResponse,
+};
 
 use super::api::{secret_hash, status_of, PaymentMethodIn};
 use crate::error::{ApiError, ApiResult};
@@ -61,16 +63,46 @@ impl PayAnswer {
     }
 }
 
-/// Loads a session and checks the customer's secret (in constant time).
+/// Loads a session and checks the customer's secret.
 pub async fn authorize(
     state: &AppState,
     id: &CheckoutSessionId,
     secret: &str,
 ) -> ApiResult<CheckoutRecord> {
-    let rec = state.store.get_checkout(id).await.map_err(|e| match e {
+    let rec = state
+        .store
+        .get_checkout(id)
+        .await
+        .map_err(session_missing)?;
+    check_secret(&rec, secret)?;
+    Ok(rec)
+}
+
+/// [`authorize`], with the session's link as configured, in one read.
+pub async fn authorize_with_link(
+    state: &AppState,
+    id: &CheckoutSessionId,
+    secret: &str,
+) -> ApiResult<(CheckoutRecord, PaymentLink)> {
+    let (rec, link) = state
+        .store
+        .get_checkout_with_link(id)
+        .await
+        .map_err(session_missing)?;
+    check_secret(&rec, secret)?;
+    let LinkConfig(link) = link.ok_or(StoreError::NotFound)?;
+    Ok((rec, link))
+}
+
+fn session_missing(e: StoreError) -> ApiError {
+    match e {
         StoreError::NotFound => ApiError::not_found("checkout session"),
         e => e.into(),
-    })?;
+    }
+}
+
+/// The customer's secret against the session's hash, in constant time.
+fn check_secret(rec: &CheckoutRecord, secret: &str) -> ApiResult<()> {
     let given = secret_hash(secret);
     let same = given.len() == rec.secret_hash.len()
         && given
@@ -81,7 +113,7 @@ pub async fn authorize(
     if !same {
         return Err(ApiError::not_found("checkout session"));
     }
-    Ok(rec)
+    Ok(())
 }
 
 fn method_data(link: &PaymentLink, m: PaymentMethodIn) -> ApiResult<PaymentMethodData> {
@@ -119,12 +151,7 @@ pub async fn pay(
     secret: &str,
     method: PaymentMethodIn,
 ) -> ApiResult<PayAnswer> {
-    let rec = authorize(state, id, secret).await?;
-    let link = state
-        .store
-        .get_payment_link(&rec.tenant, &rec.session.payment_link_id)
-        .await?
-        .value;
+    let (rec, link) = authorize_with_link(state, id, secret).await?;
     let kind = method.kind;
     let data = method_data(&link, method)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -297,16 +324,21 @@ pub async fn settle(
                 body: body.to_string().into_bytes(),
             };
             let link_url = format!("{}/l/{}", state.public_url, link.slug.as_str());
-            match state
-                .store
-                .complete_checkout(t, id, attempt_no, &p, &stored, &link_url)
-                .await?
-            {
+            let completing = Completing {
+                session: &rec.session,
+                attempt_no,
+                payment: &p,
+                response: &stored,
+                link_url: &link_url,
+                link_limited: link.payments_limit.is_some(),
+            };
+            match state.store.complete_checkout(t, &completing).await? {
                 Completion::Recorded(p) => {
-                    // The link's count (and its products' stock) changed: pages show it now.
+                    // Pages show a limited link's uses and its products' stock: those changed.
+                    // Nothing they show of any other link depends on its payments.
                     if link.line_items.iter().any(|l| l.product_id.is_some()) {
                         state.links_cache.forget_all();
-                    } else {
+                    } else if link.payments_limit.is_some() {
                         state.links_cache.forget(link.slug.as_str());
                     }
                     tracing::info!(payment.id = %p.id, checkout_session.id = %id, amount = p.amount.minor(), "payment succeeded");

@@ -12,6 +12,7 @@ both!(
     gone_reasons,
     reservations_hold_and_release,
     a_limit_set_later_counts_earlier_checkouts,
+    checkout_prices_the_link_as_it_is_now,
     paying_twice_charges_once,
     crash_between_charge_and_record_is_reconciled,
     refunds_never_exceed_the_payment,
@@ -549,6 +550,55 @@ async fn a_limit_set_later_counts_earlier_checkouts(app: TestApp) {
     let l = app.get(&format!("/v1/payment_links/{id}")).await;
     assert_eq!(l.ok(200)["stats"]["checkouts_started"], 1);
 
+    // The same when the limit comes between a checkout and its payment (the server read
+    // the link without one): the payment counts on the link's row, under the limit, and
+    // uses the link up, with its event.
+    let (id, slug) = link(
+        &app,
+        json!({"title": "Limited while paying", "amount": 400}),
+    )
+    .await;
+    let s = app
+        .start_checkout(&slug, json!({"email": "h@example.com"}))
+        .await
+        .ok(201)
+        .clone();
+    app.sql(&format!(
+        "UPDATE payment_links SET payments_limit = 1 WHERE id = '{id}'"
+    ))
+    .await;
+    assert_eq!(
+        app.pay_card(&s, "4242424242424242").await.ok(200)["status"],
+        "succeeded"
+    );
+    let l = app.get(&format!("/v1/payment_links/{id}")).await;
+    assert_eq!(
+        (
+            l.ok(200)["status"].as_str(),
+            l.body["payments_count"].as_i64(),
+            l.body["stats"]["amount_collected"].as_i64()
+        ),
+        (Some("paid"), Some(1), Some(400))
+    );
+    let (on_shards,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM link_counters WHERE link_id = $1 AND payments_count <> 0",
+    )
+    .bind(&id)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(on_shards, 0, "a limited link's payment counts on its row");
+    let paid = app.get("/v1/events?type=payment_link.paid").await;
+    let paid = paid.ok(200)["data"].as_array().unwrap();
+    assert_eq!(
+        paid.iter()
+            .filter(|e| e["data"]["object"]["id"] == id.as_str())
+            .count(),
+        1
+    );
+    let payments = app.get(&format!("/v1/payments?payment_link_id={id}")).await;
+    assert_eq!(payments.ok(200)["data"].as_array().unwrap().len(), 1);
+
     // A link can be deleted once nothing is paid or held on it, wherever that was counted:
     // a hold taken without a limit and released by expiry.
     let (id, slug) = link(&app, json!({"title": "Briefly held", "amount": 300})).await;
@@ -568,6 +618,59 @@ async fn a_limit_set_later_counts_earlier_checkouts(app: TestApp) {
     .await;
     paylink_server::worker::round(app.store.as_ref(), &app.base).await;
     app.delete(&path).await.ok(200);
+}
+
+/// A checkout may start from the link the pages cached, but it is always priced from the
+/// link as it is now: a change this process did not see (another instance's, made here
+/// behind its back) is read before the session opens.
+async fn checkout_prices_the_link_as_it_is_now(app: TestApp) {
+    let (id, slug) = link(&app, json!({"title": "Poster", "amount": 700})).await;
+    let path = format!("/api/public/links/{slug}");
+    let preview = || app.call(None, Method::GET, &path, None, None);
+    assert_eq!(preview().await.ok(200)["totals"]["amount_total"], 700);
+    let s = app
+        .start_checkout(&slug, json!({"email": "a@example.com"}))
+        .await
+        .ok(201)
+        .clone();
+    assert_eq!(s["amount_total"], 700);
+
+    // The price changes elsewhere: the cached view still shows the old one for a while,
+    // but the checkout charges the new one.
+    app.sql(&format!(
+        "UPDATE payment_links SET data = replace(data, '\"unit_amount\":700', '\"unit_amount\":900'), \
+         version = version + 1 WHERE id = '{id}'"
+    ))
+    .await;
+    assert_eq!(preview().await.ok(200)["totals"]["amount_total"], 700);
+    let s = app
+        .start_checkout(&slug, json!({"email": "b@example.com"}))
+        .await
+        .ok(201)
+        .clone();
+    assert_eq!(s["amount_total"], 900);
+    assert_eq!(
+        app.pay_card(&s, "4242424242424242").await.ok(200)["status"],
+        "succeeded"
+    );
+
+    // Deactivated elsewhere: refused with the link's real reason, and nothing held.
+    app.sql(&format!(
+        "UPDATE payment_links SET status = 'inactive', version = version + 1 WHERE id = '{id}'"
+    ))
+    .await;
+    app.start_checkout(&slug, json!({"email": "c@example.com"}))
+        .await
+        .assert_error(410, "link_inactive");
+    let l = app.get(&format!("/v1/payment_links/{id}")).await;
+    assert_eq!(
+        (
+            l.ok(200)["stats"]["checkouts_started"].as_i64(),
+            l.body["stats"]["payments_count"].as_i64(),
+            l.body["stats"]["amount_collected"].as_i64()
+        ),
+        (Some(2), Some(1), Some(900))
+    );
 }
 
 async fn paying_twice_charges_once(app: TestApp) {
