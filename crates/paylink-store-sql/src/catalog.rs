@@ -61,7 +61,7 @@ pub(crate) async fn update_doc(
     for (n, v) in cols {
         q.push(&format!(", {n} = ")).bind(v);
     }
-    q.push(" WHERE id = ").bind(id).push(" AND ").tenant(t);
+    q.push(" WHERE id = ").bind(id).push(" AND ").owned_by(t);
     if let Some((text, args)) = guard {
         q.append(text, args);
     }

@@ -235,7 +235,7 @@ impl SqlStore {
             q.push(" WHERE id = ")
                 .bind(product.as_str())
                 .push(" AND ")
-                .tenant(t);
+                .owned_by(t);
             q.push(" AND inventory_available IS NOT NULL AND inventory_available >= ")
                 .bind(n);
             if q.exec(&mut w.tx).await? == 1 {
@@ -692,7 +692,7 @@ impl SqlStore {
         q.push(" >= amount THEN 'refunded' ELSE 'partially_refunded' END WHERE id = ")
             .bind(r.payment_id.as_str());
         q.push(" AND ")
-            .tenant(t)
+            .owned_by(t)
             .push(" AND status IN ('succeeded', 'partially_refunded') AND amount_refunded + ")
             .bind(amount);
         q.push(" <= amount");
@@ -738,7 +738,7 @@ impl SqlStore {
     pub(crate) async fn revert_refund_impl(&self, t: &Tenant, r: &Refund) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("DELETE FROM refunds WHERE id = ");
-        q.bind(r.id.as_str()).push(" AND ").tenant(t);
+        q.bind(r.id.as_str()).push(" AND ").owned_by(t);
         if q.exec(&mut w.tx).await? == 1 {
             let mut q = Sql::new("UPDATE payments SET amount_refunded = amount_refunded - ");
             q.bind(r.amount.minor())
@@ -794,7 +794,7 @@ impl SqlStore {
         for p in products {
             let mut q =
                 Sql::new("SELECT inventory_available, inventory_held FROM products WHERE id = ");
-            q.bind(p.as_str()).push(" AND ").tenant(t);
+            q.bind(p.as_str()).push(" AND ").owned_by(t);
             if let Some(row) = q
                 .query()
                 .fetch_optional(&self.pool)
@@ -828,7 +828,7 @@ impl SqlStore {
 
 /// ` AND …`: the link is open to buyers (active, not deleted, not expired).
 fn open_to_buyers(q: &mut Sql, t: &Tenant, now: Timestamp) {
-    q.push(" AND ").tenant(t);
+    q.push(" AND ").owned_by(t);
     q.push(
         " AND status = 'active' AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ",
     )
@@ -913,7 +913,7 @@ fn session_completion(t: &Tenant, c: &Completing<'_>) -> Sql {
     q.push(" WHERE id = ")
         .bind(c.session.id.as_str())
         .push(" AND ")
-        .tenant(t)
+        .owned_by(t)
         .push(" AND status = 'open' AND attempt_no = ")
         .bind(c.attempt_no);
     q

@@ -88,12 +88,25 @@ impl Sql {
         self
     }
 
-    /// `merchant_id = $a AND livemode = $b` for the tenant.
+    /// `merchant_id = $a AND livemode = $b` for the tenant: what finds a tenant's rows.
     pub fn tenant(&mut self, t: &Tenant) -> &mut Self {
         self.push("merchant_id = ")
             .bind(t.merchant_id.as_str())
             .push(" AND livemode = ")
             .bind(t.livemode)
+    }
+
+    /// `(merchant_id = $a AND livemode = $b) IS TRUE`: the tenant checked on a row found by
+    /// its unique id (after `id = $`), in a form no index can serve. Without statistics (a
+    /// new or fast-growing table) PostgreSQL may rate a tenant-prefixed list index as
+    /// selective as the id's unique index; written as [`Sql::tenant`], a lookup of a
+    /// merchant's link by id was seen scanning all 11,500 of its links (39 ms, not 0.1 ms).
+    pub fn owned_by(&mut self, t: &Tenant) -> &mut Self {
+        self.push("(merchant_id = ")
+            .bind(t.merchant_id.as_str())
+            .push(" AND livemode = ")
+            .bind(t.livemode)
+            .push(") IS TRUE")
     }
 
     /// `INSERT INTO table (a, b, …) VALUES ($1, $2, …)` for the given columns.
@@ -249,7 +262,7 @@ impl SqlStore {
         extra: &str,
     ) -> StoreResult<AnyRow> {
         let mut q = Sql::new(&format!("SELECT {cols} FROM {table} WHERE id = "));
-        q.bind(id).push(" AND ").tenant(t).push(extra);
+        q.bind(id).push(" AND ").owned_by(t).push(extra);
         q.query()
             .fetch_optional(&self.pool)
             .await

@@ -442,7 +442,7 @@ impl Store for SqlStore {
     async fn delete_customer(&self, t: &Tenant, id: &CustomerId) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("DELETE FROM customers WHERE id = ");
-        q.bind(id.as_str()).push(" AND ").tenant(t);
+        q.bind(id.as_str()).push(" AND ").owned_by(t);
         if q.exec(&mut w.tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
@@ -672,7 +672,7 @@ impl Store for SqlStore {
         q.push(", version = version + 1 WHERE id = ")
             .bind(l.id.as_str())
             .push(" AND ")
-            .tenant(t);
+            .owned_by(t);
         q.append_sql(guard);
         let done = q.query().execute(&mut *w.tx).await.map_err(on_constraint)?;
         if done.rows_affected() == 0 {
@@ -703,7 +703,7 @@ impl Store for SqlStore {
             .push(", version = version + 1 WHERE id = ")
             .bind(id.as_str())
             .push(" AND ")
-            .tenant(t);
+            .owned_by(t);
         q.push(&format!(
             " AND deleted_at IS NULL AND {PAYMENTS_TOTAL} = 0 AND {RESERVED_TOTAL} = 0"
         ));

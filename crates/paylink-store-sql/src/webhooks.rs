@@ -82,7 +82,7 @@ impl SqlStore {
         q.push(" WHERE id = ")
             .bind(e.id.as_str())
             .push(" AND ")
-            .tenant(t);
+            .owned_by(t);
         if q.exec(&mut w.tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
@@ -96,7 +96,7 @@ impl SqlStore {
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("SELECT id FROM webhook_endpoints WHERE id = ");
-        q.bind(id.as_str()).push(" AND ").tenant(t);
+        q.bind(id.as_str()).push(" AND ").owned_by(t);
         q.query()
             .fetch_optional(&mut *w.tx)
             .await
@@ -131,7 +131,7 @@ impl SqlStore {
             .push(" WHERE id = ")
             .bind(id.as_str())
             .push(" AND ")
-            .tenant(t);
+            .owned_by(t);
         if q.exec(&mut w.tx).await? == 0 {
             return Err(StoreError::NotFound);
         }
@@ -146,7 +146,7 @@ impl SqlStore {
     ) -> StoreResult<u64> {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("SELECT type FROM events WHERE id = ");
-        q.bind(id.as_str()).push(" AND ").tenant(t);
+        q.bind(id.as_str()).push(" AND ").owned_by(t);
         let row = q
             .query()
             .fetch_optional(&mut *w.tx)
