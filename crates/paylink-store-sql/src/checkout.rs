@@ -189,7 +189,11 @@ impl SqlStore {
         let link_id = c.session.payment_link_id.as_str();
         // PostgreSQL, a link that holds neither a use nor stock: the shard's count and the
         // session in one statement, which writes nothing unless the link is open and has no
-        // limit (then the transaction below decides, and says why).
+        // limit (then the transaction below decides, and says why). It does not wait for its
+        // WAL flush: if PostgreSQL itself crashed within the next few hundred milliseconds,
+        // the session (and its count) could be lost together and the customer would start
+        // again. Nothing can be charged on a lost session: paying first records the attempt
+        // with a flushed commit, and that flush writes the session's WAL too.
         if self.dialect == Dialect::Postgres && !c.limited_uses && c.stock.is_empty() {
             let started = Counts {
                 checkouts_started: 1,
@@ -202,7 +206,9 @@ impl SqlStore {
             }));
             q.push(") ")
                 .append_sql(session_insert(t, c, &BTreeMap::new(), Some("c"))?)
-                .push(" RETURNING id");
+                .push(
+                    " RETURNING id, set_config('synchronous_commit', 'off', true) AS commit_mode",
+                );
             if self.write_one_row(&q).await?.is_some() {
                 return Ok(());
             }
@@ -437,6 +443,30 @@ impl SqlStore {
         w.commit().await
     }
 
+    pub(crate) async fn claim_fresh_attempt_impl(
+        &self,
+        id: &CheckoutSessionId,
+        secret_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(CheckoutRecord, Option<LinkConfig>, i64)>> {
+        let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
+             attempt_reference = NULL, attempt_started_at = ");
+        q.bind(now.unix())
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND secret_hash = ")
+            .bind(secret_hash)
+            .push(" AND status = 'open' AND attempt_status IS NULL AND expires_at > ")
+            .bind(now.unix());
+        q.push(&format!(" RETURNING {SESSION_COLS}, {LINK_CONFIG_COLS}"));
+        let Some(row) = self.write_one_row(&q).await? else {
+            return Ok(None);
+        };
+        let rec = record(&row)?;
+        let attempt_no = rec.attempt_no;
+        Ok(Some((rec, link_config(&row)?, attempt_no)))
+    }
+
     pub(crate) async fn get_checkout_impl(
         &self,
         id: &CheckoutSessionId,
@@ -444,11 +474,9 @@ impl SqlStore {
     ) -> StoreResult<(CheckoutRecord, Option<LinkConfig>)> {
         // The link by its primary key, in the same statement: one round trip for both.
         let link_cols = if with_link {
-            ", (SELECT l.data FROM payment_links l WHERE l.id = checkout_sessions.payment_link_id \
-             AND l.deleted_at IS NULL) AS link_data, (SELECT l.status FROM payment_links l \
-             WHERE l.id = checkout_sessions.payment_link_id) AS link_status"
+            format!(", {LINK_CONFIG_COLS}")
         } else {
-            ""
+            String::new()
         };
         let mut q = Sql::new(&format!(
             "SELECT {SESSION_COLS}{link_cols} FROM checkout_sessions WHERE id = "
@@ -930,6 +958,12 @@ fn receipted(p: &Payment, seq: i64) -> (Payment, Option<String>) {
         .map(str::to_owned);
     (payment, token)
 }
+
+/// The session's link's configuration, beside a `checkout_sessions` row (see [`link_config`]).
+const LINK_CONFIG_COLS: &str =
+    "(SELECT l.data FROM payment_links l WHERE l.id = checkout_sessions.payment_link_id \
+     AND l.deleted_at IS NULL) AS link_data, (SELECT l.status FROM payment_links l \
+     WHERE l.id = checkout_sessions.payment_link_id) AS link_status";
 
 /// The link's configuration read beside a session (`link_data`, `link_status`).
 fn link_config(row: &AnyRow) -> StoreResult<Option<LinkConfig>> {

@@ -817,6 +817,15 @@ impl Store for SqlStore {
         self.get_checkout_impl(id, true).await
     }
 
+    async fn claim_fresh_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        secret_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(CheckoutRecord, Option<LinkConfig>, i64)>> {
+        self.claim_fresh_attempt_impl(id, secret_hash, now).await
+    }
+
     async fn begin_attempt(
         &self,
         id: &CheckoutSessionId,

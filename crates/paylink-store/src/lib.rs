@@ -220,6 +220,17 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &CheckoutSessionId,
     ) -> StoreResult<(CheckoutRecord, Option<LinkConfig>)>;
+    /// The usual start of paying, in one statement: claims an attempt on a session that is
+    /// open, unexpired, has no attempt under way and whose secret hashes to `secret_hash`,
+    /// and returns it with its link's configuration and the attempt's number. `None` if
+    /// any of that does not hold: [`Store::get_checkout_with_link`] and
+    /// [`Store::begin_attempt`] then tell why.
+    async fn claim_fresh_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        secret_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(CheckoutRecord, Option<LinkConfig>, i64)>>;
     /// Records a payment attempt before the processor is called.
     async fn begin_attempt(
         &self,

@@ -151,8 +151,29 @@ pub async fn pay(
     secret: &str,
     method: PaymentMethodIn,
 ) -> ApiResult<PayAnswer> {
-    let (rec, link) = authorize_with_link(state, id, secret).await?;
     let kind = method.kind;
+    // The usual case, a fresh session paid once, claims its attempt in the same statement
+    // that reads it. Anything else (a wrong secret, an attempt under way or waiting for the
+    // customer, a closed session) takes the steps below, which say why.
+    if let Some((rec, link, attempt_no)) = state
+        .store
+        .claim_fresh_attempt(id, &secret_hash(secret), Timestamp::now())
+        .await?
+    {
+        let checked = link
+            .ok_or_else(|| ApiError::from(StoreError::NotFound))
+            .and_then(|LinkConfig(link)| Ok((method_data(&link, method)?, link)));
+        let (data, link) = match checked {
+            Ok(ok) => ok,
+            Err(e) => {
+                // Nothing was charged: the session is free for another try.
+                state.store.end_attempt(id, attempt_no, None, &[]).await?;
+                return Err(e);
+            }
+        };
+        return charge(state, &rec, &link, attempt_no, kind, data, secret, false).await;
+    }
+    let (rec, link) = authorize_with_link(state, id, secret).await?;
     let data = method_data(&link, method)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

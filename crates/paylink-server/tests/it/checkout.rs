@@ -242,6 +242,25 @@ async fn every_test_card(app: TestApp) {
         )
         .await;
     r.assert_error(400, "payment_method_not_allowed");
+    // The same on a fresh session, which stays free to pay with a card.
+    let fresh = app
+        .start_checkout(&slug, json!({"email": "f@example.com"}))
+        .await
+        .ok(201)
+        .clone();
+    let body =
+        json!({"client_secret": fresh["client_secret"], "payment_method": {"type": "wallet"}});
+    let path = format!(
+        "/api/public/checkout_sessions/{}/pay",
+        fresh["id"].as_str().unwrap()
+    );
+    app.call(None, Method::POST, &path, Some(body), None)
+        .await
+        .assert_error(400, "payment_method_not_allowed");
+    assert_eq!(
+        app.pay_card(&fresh, "4242424242424242").await.ok(200)["status"],
+        "succeeded"
+    );
     let (_, wslug) = link(
         &app,
         json!({"title": "Wallets", "amount": 700, "payment_method_types": ["wallet"]}),
