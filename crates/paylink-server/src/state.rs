@@ -17,8 +17,20 @@ use crate::checkout::LinkView;
 use crate::config::Config;
 use crate::error::ApiError;
 
+/// Cloned for every layer of every request, so it is one `Arc`: one reference count to
+/// touch instead of one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub public_url: Arc<str>,
@@ -131,7 +143,7 @@ impl AppState {
         ip_quota: Quota,
     ) -> Self {
         let cache_ttl = Duration::from_millis(config.public_cache_ms);
-        Self {
+        Self(Arc::new(Shared {
             store,
             public_url: Arc::from(config.public_url()),
             config: Arc::new(config),
@@ -142,6 +154,6 @@ impl AppState {
             settings_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
             links_cache: Arc::new(TtlCache::new(cache_ttl, 100_000)),
             keys_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
-        }
+        }))
     }
 }
