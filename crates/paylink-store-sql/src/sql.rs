@@ -164,8 +164,10 @@ impl Sql {
 
 /// Writes that neither read nor touch each other's rows, sent together. On PostgreSQL they
 /// travel as one statement (data-modifying `WITH` clauses before the last one): one round
-/// trip, atomic by itself. SQLite's driver takes one statement per call, so there they run
-/// one after another in the caller's transaction.
+/// trip, atomic by itself. On SQLite they travel as one string of statements (`a; b; c`) in
+/// the caller's transaction: the driver prepares and runs them in order in one call to its
+/// worker thread, binding each statement's `$n` from the shared arguments (numbered as one
+/// by [`Sql::append`]).
 #[derive(Default, Debug, Clone)]
 pub(crate) struct Batch(Vec<Sql>);
 
@@ -192,41 +194,46 @@ impl Batch {
         Some(q)
     }
 
-    /// Runs the batch in the caller's transaction and returns the last statement's row
-    /// (it ends with `RETURNING`). On PostgreSQL that statement runs first.
-    pub async fn fetch_last(
-        mut self,
-        conn: &mut sqlx::AnyConnection,
-    ) -> StoreResult<Option<AnyRow>> {
-        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
-            let Some(q) = self.joined() else {
-                return Ok(None);
-            };
-            return q
-                .query()
-                .fetch_optional(conn)
-                .await
-                .map_err(crate::on_constraint);
+    /// SQLite's form: `a; b; c`, in order.
+    fn chained(self) -> Option<Sql> {
+        let mut all = self.0.into_iter();
+        let mut q = all.next()?;
+        for s in all {
+            q.push("; ");
+            q.append(&s.text, s.args);
         }
-        let Some(last) = self.0.pop() else {
+        Some(q)
+    }
+
+    /// The batch as one statement (PostgreSQL) or one string of statements (SQLite).
+    fn one(self, conn: &sqlx::AnyConnection) -> Option<Sql> {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            self.joined()
+        } else {
+            self.chained()
+        }
+    }
+
+    /// Runs the batch in the caller's transaction and returns the last statement's row
+    /// (it ends with `RETURNING`; no other statement of the batch returns rows). On
+    /// PostgreSQL that statement runs first.
+    pub async fn fetch_last(self, conn: &mut sqlx::AnyConnection) -> StoreResult<Option<AnyRow>> {
+        let Some(q) = self.one(conn) else {
             return Ok(None);
         };
-        self.run(&mut *conn).await?;
-        last.query()
-            .fetch_optional(conn)
+        // Not `fetch_optional`: on SQLite, sqlx's `Any` driver only looks at the first
+        // statement's result for it, which is no row here.
+        let mut rows = q
+            .query()
+            .fetch_all(conn)
             .await
-            .map_err(crate::on_constraint)
+            .map_err(crate::on_constraint)?;
+        Ok(rows.pop())
     }
 
     /// Runs the batch in the caller's transaction.
     pub async fn run(self, conn: &mut sqlx::AnyConnection) -> StoreResult<()> {
-        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
-            if let Some(q) = self.joined() {
-                q.exec(conn).await?;
-            }
-            return Ok(());
-        }
-        for q in &self.0 {
+        if let Some(q) = self.one(conn) {
             q.exec(conn).await?;
         }
         Ok(())
