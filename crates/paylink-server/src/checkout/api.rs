@@ -239,7 +239,8 @@ pub async fn open_session_with(
             now,
         };
         match attempt.open(state).await {
-            Err(e) if e.code == "link_changed" => {}
+            // The cached view is out of date: the pages should not show it either.
+            Err(e) if e.code == "link_changed" => state.links_cache.forget(slug),
             done => return done,
         }
     }

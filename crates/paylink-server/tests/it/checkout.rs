@@ -668,6 +668,8 @@ async fn checkout_prices_the_link_as_it_is_now(app: TestApp) {
         .ok(201)
         .clone();
     assert_eq!(s["amount_total"], 900);
+    // Having noticed, the pages show the new price too.
+    assert_eq!(preview().await.ok(200)["totals"]["amount_total"], 900);
     assert_eq!(
         app.pay_card(&s, "4242424242424242").await.ok(200)["status"],
         "succeeded"
