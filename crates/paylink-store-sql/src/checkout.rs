@@ -195,13 +195,8 @@ impl SqlStore {
         // again. Nothing can be charged on a lost session: paying first records the attempt
         // with a flushed commit, and that flush writes the session's WAL too.
         if self.dialect == Dialect::Postgres && !c.limited_uses && c.stock.is_empty() {
-            let started = Counts {
-                checkouts_started: 1,
-                reserved: 1,
-                ..Counts::default()
-            };
             let mut q = Sql::new("WITH c AS (");
-            q.append_sql(shard_add(self.dialect, link_id, started, |q| {
+            q.append_sql(shard_add(self.dialect, link_id, Counts::started(), |q| {
                 open_at(q, t, c)
             }));
             q.push(") ")
@@ -291,12 +286,7 @@ impl SqlStore {
             b.push(on_row.clone());
             b.fetch_last(&mut w.tx).await?.is_some()
         } else {
-            let started = Counts {
-                checkouts_started: 1,
-                reserved: 1,
-                ..Counts::default()
-            };
-            b.push(shard_add(self.dialect, link_id, started, open));
+            b.push(shard_add(self.dialect, link_id, Counts::started(), open));
             // Nothing counted: the link is closed, or it has a limit now (the row decides).
             b.fetch_last(&mut w.tx).await?.is_some()
                 || on_row
@@ -488,10 +478,7 @@ impl SqlStore {
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
-        let link = match with_link {
-            true => link_config(&row)?,
-            false => None,
-        };
+        let link = if with_link { link_config(&row)? } else { None };
         Ok((record(&row)?, link))
     }
 
@@ -561,20 +548,7 @@ impl SqlStore {
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
         let mut b = Batch::default();
-        b.push(payment_insert(t, &payment, token)?);
-        event_writes(
-            &mut b,
-            t,
-            &[
-                Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
-                Event::new(
-                    EventType::CheckoutSessionCompleted,
-                    &session,
-                    t.livemode,
-                    now,
-                ),
-            ],
-        )?;
+        succeeded_writes(&mut b, t, &payment, token, &session)?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
         q.bind(payment.amount.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
@@ -585,12 +559,7 @@ impl SqlStore {
             b.push(on_row);
             Some(b.fetch_last(&mut w.tx).await?.ok_or(StoreError::NotFound)?)
         } else {
-            let paid = Counts {
-                reserved: -1,
-                payments: 1,
-                amount: payment.amount.minor(),
-                ..Counts::default()
-            };
+            let paid = Counts::paid(payment.amount.minor());
             b.push(shard_add(self.dialect, link_id, paid, |_| {}));
             match b.fetch_last(&mut w.tx).await? {
                 Some(_) => None,
@@ -663,7 +632,6 @@ impl SqlStore {
         seq: i64,
     ) -> StoreResult<Option<Completion>> {
         let (payment, token) = receipted(c.payment, seq);
-        let now = payment.created_at;
         let mut session = c.session.clone();
         session.status = SessionStatus::Complete;
         session.payment_id = Some(payment.id.clone());
@@ -671,32 +639,14 @@ impl SqlStore {
         let mut q = session_completion(t, c);
         q.push(" AND stock = '{}' RETURNING id");
         b.push(q);
-        let paid = Counts {
-            reserved: -1,
-            payments: 1,
-            amount: payment.amount.minor(),
-            ..Counts::default()
-        };
+        let paid = Counts::paid(payment.amount.minor());
         b.push(shard_add(
             self.dialect,
             payment.payment_link_id.as_str(),
             paid,
             |_| {},
         ));
-        b.push(payment_insert(t, &payment, token)?);
-        event_writes(
-            &mut b,
-            t,
-            &[
-                Event::new(EventType::PaymentSucceeded, &payment, t.livemode, now),
-                Event::new(
-                    EventType::CheckoutSessionCompleted,
-                    &session,
-                    t.livemode,
-                    now,
-                ),
-            ],
-        )?;
+        succeeded_writes(&mut b, t, &payment, token, &session)?;
         // `b0` is the session, `b1` the shard (see `Batch::joined`).
         b.push(Sql::new(
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM b0) AND EXISTS (SELECT 1 FROM b1) THEN 1 \
@@ -925,6 +875,32 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
             ("receipt_token", receipt_token.into()),
         ],
     ))
+}
+
+/// A successful payment's row and its two events (`payment.succeeded`,
+/// `checkout_session.completed` with the completed `session`).
+fn succeeded_writes(
+    b: &mut Batch,
+    t: &Tenant,
+    payment: &Payment,
+    receipt_token: Option<String>,
+    session: &CheckoutSession,
+) -> StoreResult<()> {
+    let now = payment.created_at;
+    b.push(payment_insert(t, payment, receipt_token)?);
+    event_writes(
+        b,
+        t,
+        &[
+            Event::new(EventType::PaymentSucceeded, payment, t.livemode, now),
+            Event::new(
+                EventType::CheckoutSessionCompleted,
+                session,
+                t.livemode,
+                now,
+            ),
+        ],
+    )
 }
 
 /// `UPDATE checkout_sessions …` completing the session if it is still open at this attempt

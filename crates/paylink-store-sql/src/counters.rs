@@ -69,6 +69,27 @@ pub(crate) struct Counts {
     pub amount: i64,
 }
 
+impl Counts {
+    /// A checkout started, holding one use.
+    pub fn started() -> Self {
+        Self {
+            checkouts_started: 1,
+            reserved: 1,
+            ..Self::default()
+        }
+    }
+
+    /// A held checkout paid `amount`.
+    pub fn paid(amount: i64) -> Self {
+        Self {
+            reserved: -1,
+            payments: 1,
+            amount,
+            ..Self::default()
+        }
+    }
+}
+
 /// Adds `c` to one of the link's shards if the link has no limit and `guard` (conditions
 /// on its row, each starting with ` AND`) holds. Returns the link's id when it did.
 pub(crate) fn shard_add(
