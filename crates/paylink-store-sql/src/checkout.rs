@@ -15,7 +15,9 @@ use sqlx::{AnyConnection, Row};
 use paylink_domain::catalog::{Order, OrderStatus};
 use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
 use paylink_domain::event::{Event, EventType};
-use paylink_domain::id::{CheckoutSessionId, MerchantId, PaymentId, PaymentLinkId, ProductId};
+use paylink_domain::id::{
+    CheckoutSessionId, EventId, MerchantId, PaymentId, PaymentLinkId, ProductId,
+};
 use paylink_domain::link::{LinkStatus, PaymentLink};
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
@@ -24,7 +26,7 @@ use crate::catalog::{doc_insert, json};
 use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TOTAL};
 use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
-use crate::sql::{int, json_col, opt_int, Arg, Batch, Sql};
+use crate::sql::{changed_or_refuse, int, json_col, opt_int, refused, Arg, Batch, Sql};
 use crate::Dialect;
 use crate::{backend, SqlStore};
 
@@ -185,26 +187,49 @@ async fn release(
 }
 
 impl SqlStore {
+    /// A checkout on a link that holds neither a use nor stock: the shard's count and the
+    /// session in one round trip, which writes nothing unless the link is open (at the
+    /// cart's version) and has no limit; `false` then, and the transactional path decides
+    /// and says why.
+    ///
+    /// On PostgreSQL it is one statement that does not wait for its WAL flush: if
+    /// PostgreSQL itself crashed within the next few hundred milliseconds, the session (and
+    /// its count) could be lost together and the customer would start again. Nothing can be
+    /// charged on a lost session: paying first records the attempt with a flushed commit,
+    /// and that flush writes the session's WAL too. On SQLite it is one call
+    /// ([`SqlStore::sqlite_atomic`]), refused by `paylink_guard` if the shard counted nothing.
+    async fn start_plain(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<bool> {
+        let link_id = c.session.payment_link_id.as_str();
+        let open = |q: &mut Sql| open_at(q, t, c);
+        match self.dialect {
+            Dialect::Postgres => {
+                let mut q = Sql::new("WITH c AS (");
+                q.append_sql(shard_add(self.dialect, link_id, Counts::started(), open));
+                q.push(") ")
+                    .append_sql(session_insert(t, c, &BTreeMap::new(), Some("c"))?)
+                    .push(
+                        " RETURNING id, set_config('synchronous_commit', 'off', true) AS commit_mode",
+                    );
+                Ok(self.write_one_row(&q).await?.is_some())
+            }
+            Dialect::Sqlite => {
+                let mut b = Batch::default();
+                b.push(shard_add(self.dialect, link_id, Counts::started(), open));
+                b.push(changed_or_refuse());
+                b.push(session_insert(t, c, &BTreeMap::new(), None)?);
+                match self.sqlite_atomic(b).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if refused(&e) => Ok(false),
+                    Err(e) => Err(crate::on_constraint(e)),
+                }
+            }
+        }
+    }
+
     pub(crate) async fn start_checkout_impl(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
         let link_id = c.session.payment_link_id.as_str();
-        // PostgreSQL, a link that holds neither a use nor stock: the shard's count and the
-        // session in one statement, which writes nothing unless the link is open and has no
-        // limit (then the transaction below decides, and says why). It does not wait for its
-        // WAL flush: if PostgreSQL itself crashed within the next few hundred milliseconds,
-        // the session (and its count) could be lost together and the customer would start
-        // again. Nothing can be charged on a lost session: paying first records the attempt
-        // with a flushed commit, and that flush writes the session's WAL too.
-        if self.dialect == Dialect::Postgres && !c.limited_uses && c.stock.is_empty() {
-            let mut q = Sql::new("WITH c AS (");
-            q.append_sql(shard_add(self.dialect, link_id, Counts::started(), |q| {
-                open_at(q, t, c)
-            }));
-            q.push(") ")
-                .append_sql(session_insert(t, c, &BTreeMap::new(), Some("c"))?)
-                .push(
-                    " RETURNING id, set_config('synchronous_commit', 'off', true) AS commit_mode",
-                );
-            if self.write_one_row(&q).await?.is_some() {
+        if !c.limited_uses && c.stock.is_empty() {
+            if self.start_plain(t, c).await? {
                 return Ok(());
             }
             if c.link_version.is_some() {
@@ -495,14 +520,12 @@ impl SqlStore {
             Dialect::Postgres => Some(self.next_receipt_seq(t).await?),
             Dialect::Sqlite => None,
         };
-        if let Some(seq) = early_seq {
-            let plain = !c.link_limited
-                && c.payment.order_id.is_none()
-                && c.session.line_items.iter().all(|l| l.product_id.is_none());
-            if plain {
-                if let Some(done) = self.complete_in_one(t, c, seq).await? {
-                    return Ok(done);
-                }
+        let plain = !c.link_limited
+            && c.payment.order_id.is_none()
+            && c.session.line_items.iter().all(|l| l.product_id.is_none());
+        if plain {
+            if let Some(done) = self.complete_in_one(t, c, early_seq).await? {
+                return Ok(done);
             }
         }
         let mut w = self.begin_write().await?;
@@ -618,44 +641,90 @@ impl SqlStore {
         Ok(Completion::Recorded(Box::new(payment)))
     }
 
-    /// PostgreSQL: a completion that holds no stock and pays no order, on a link without a
-    /// limit, as one autocommit statement: the session, the link's shard, the payment and
-    /// its events (instead of `BEGIN`, three statements and `COMMIT`). It keeps all of that
-    /// only if the session was still open at this attempt with no stock held, and the link
-    /// still had no limit (the shard write's guard); otherwise it ends with
-    /// `paylink_refuse`, nothing stays, and `None` sends the caller down the transactional
-    /// path, which finds out what changed and answers for it.
+    /// A completion that holds no stock and pays no order, on a link without a limit, in one
+    /// round trip: the session, the link's shard, the payment and its events (instead of
+    /// `BEGIN`, three statements and `COMMIT`). It keeps all of that only if the session was
+    /// still open at this attempt with no stock held, and the link still had no limit (the
+    /// shard write's guard); otherwise nothing stays and `None` sends the caller down the
+    /// transactional path, which finds out what changed and answers for it.
+    ///
+    /// On PostgreSQL it is one autocommit statement that ends with `paylink_refuse` when a
+    /// guard failed, with the receipt number `seq` taken before. On SQLite (`seq` is `None`)
+    /// it is one call ([`SqlStore::sqlite_atomic`]) with `paylink_guard` after each guarded
+    /// write; the receipt number is taken inside it, and written into the payment's row and
+    /// its event there (`json_set`), since it is only known then.
     async fn complete_in_one(
         &self,
         t: &Tenant,
         c: &Completing<'_>,
-        seq: i64,
+        seq: Option<i64>,
     ) -> StoreResult<Option<Completion>> {
-        let (payment, token) = receipted(c.payment, seq);
+        let sqlite = seq.is_none();
         let mut session = c.session.clone();
         session.status = SessionStatus::Complete;
-        session.payment_id = Some(payment.id.clone());
+        session.payment_id = Some(c.payment.id.clone());
         let mut b = Batch::default();
         let mut q = session_completion(t, c);
-        q.push(" AND stock = '{}' RETURNING id");
-        b.push(q);
-        let paid = Counts::paid(payment.amount.minor());
-        b.push(shard_add(
-            self.dialect,
-            payment.payment_link_id.as_str(),
-            paid,
-            |_| {},
-        ));
-        succeeded_writes(&mut b, t, &payment, token, &session)?;
-        // `b0` is the session, `b1` the shard (see `Batch::joined`).
-        b.push(Sql::new(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM b0) AND EXISTS (SELECT 1 FROM b1) THEN 1 \
-             ELSE paylink_refuse('completion guards failed') END AS done",
-        ));
-        let q = b.joined().ok_or_else(|| backend("empty batch"))?;
-        match q.query().fetch_one(&self.pool).await {
-            Ok(_) => Ok(Some(Completion::Recorded(Box::new(payment)))),
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("PL001") => Ok(None),
+        q.push(" AND stock = '{}'");
+        if sqlite {
+            b.push(q).push(changed_or_refuse());
+        } else {
+            b.push(q.push(" RETURNING id").clone());
+        }
+        let paid = Counts::paid(c.payment.amount.minor());
+        let link_id = c.payment.payment_link_id.as_str();
+        b.push(shard_add(self.dialect, link_id, paid, |_| {}));
+        let merchant = t.merchant_id.as_str();
+        let payment = match seq {
+            Some(seq) => {
+                let (payment, token) = receipted(c.payment, seq);
+                succeeded_writes(&mut b, t, &payment, token, &session)?;
+                // `b0` is the session, `b1` the shard (see `Batch::joined`).
+                b.push(Sql::new(
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM b0) AND EXISTS (SELECT 1 FROM b1) \
+                     THEN 1 ELSE paylink_refuse('completion guards failed') END AS done",
+                ));
+                payment
+            }
+            None => {
+                b.push(changed_or_refuse());
+                let mut q =
+                    Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
+                b.push(q.bind(merchant).clone());
+                let (_, token) = receipted(c.payment, 0);
+                let event = succeeded_writes(&mut b, t, c.payment, token, &session)?;
+                for (table, id, path) in [
+                    ("payments", c.payment.id.as_str(), "$.receipt_number"),
+                    ("events", event.as_str(), "$.data.object.receipt_number"),
+                ] {
+                    let mut q = Sql::new(&format!(
+                        "UPDATE {table} SET data = json_set(data, '{path}', \
+                         (SELECT printf('R-%06d', receipt_seq) FROM merchants WHERE id = "
+                    ));
+                    q.bind(merchant).push(")) WHERE id = ").bind(id);
+                    b.push(q);
+                }
+                let mut q = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
+                b.push(q.bind(merchant).clone());
+                c.payment.clone()
+            }
+        };
+        let done = if sqlite {
+            self.sqlite_atomic(b).await.map(|mut rows| rows.pop())
+        } else {
+            let q = b.joined().ok_or_else(|| backend("empty batch"))?;
+            q.query().fetch_one(&self.pool).await.map(Some)
+        };
+        match done {
+            Ok(row) => {
+                let payment = match (seq, row) {
+                    (Some(_), _) => payment,
+                    (None, Some(row)) => receipted(&payment, int(&row, "receipt_seq")?).0,
+                    (None, None) => return Err(backend("no receipt number")),
+                };
+                Ok(Some(Completion::Recorded(Box::new(payment))))
+            }
+            Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(crate::on_constraint(e)),
         }
     }
@@ -878,29 +947,26 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
 }
 
 /// A successful payment's row and its two events (`payment.succeeded`,
-/// `checkout_session.completed` with the completed `session`).
+/// `checkout_session.completed` with the completed `session`); the first event's id.
 fn succeeded_writes(
     b: &mut Batch,
     t: &Tenant,
     payment: &Payment,
     receipt_token: Option<String>,
     session: &CheckoutSession,
-) -> StoreResult<()> {
+) -> StoreResult<EventId> {
     let now = payment.created_at;
     b.push(payment_insert(t, payment, receipt_token)?);
-    event_writes(
-        b,
-        t,
-        &[
-            Event::new(EventType::PaymentSucceeded, payment, t.livemode, now),
-            Event::new(
-                EventType::CheckoutSessionCompleted,
-                session,
-                t.livemode,
-                now,
-            ),
-        ],
-    )
+    let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode, now);
+    let id = succeeded.id.clone();
+    let completed = Event::new(
+        EventType::CheckoutSessionCompleted,
+        session,
+        t.livemode,
+        now,
+    );
+    event_writes(b, t, &[succeeded, completed])?;
+    Ok(id)
 }
 
 /// `UPDATE checkout_sessions …` completing the session if it is still open at this attempt

@@ -5,9 +5,10 @@
 //! where the dialects differ are named by [`Dialect`]. Writing the queries once means the
 //! two backends cannot drift apart; the conformance story checks that they don't.
 //!
-//! SQLite takes one writer at a time: writes go through an in-process lock and
-//! `BEGIN IMMEDIATE`, so concurrent requests queue fairly instead of failing with
-//! `SQLITE_BUSY`.
+//! SQLite takes one writer at a time: writes go through one connection, an in-process lock
+//! and `BEGIN IMMEDIATE`, so concurrent requests queue fairly instead of failing with
+//! `SQLITE_BUSY`. The writes known whole in advance (the hot ones) are committed in groups
+//! by one task (see `writer`); the others take the lock for a transaction of their own.
 
 mod catalog;
 mod checkout;
@@ -20,8 +21,10 @@ mod sql;
 mod store;
 pub mod testing;
 mod webhooks;
+mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -43,7 +46,9 @@ pub struct SqlStore {
     writer: Option<AnyPool>,
     dialect: Dialect,
     /// SQLite only: one writer at a time, queued fairly.
-    write_lock: Option<Mutex<()>>,
+    write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite only: the group commit of writes known whole in advance (see `writer`).
+    group: Option<writer::GroupWriter>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -116,12 +121,17 @@ impl SqlStore {
             Dialect::Sqlite => Some(options(1).connect_with(connect).await.map_err(backend)?),
             Dialect::Postgres => None,
         };
-        let write_lock = (dialect == Dialect::Sqlite).then(|| Mutex::new(()));
+        let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let group = match (&writer, &write_lock) {
+            (Some(w), Some(lock)) => Some(writer::GroupWriter::spawn(w.clone(), lock.clone())),
+            _ => None,
+        };
         Ok(Self {
             pool,
             writer,
             dialect,
             write_lock,
+            group,
         })
     }
 
@@ -156,10 +166,7 @@ impl SqlStore {
 
     /// Starts a write transaction (on SQLite: holds the writer lock, `BEGIN IMMEDIATE`).
     async fn begin_write(&self) -> StoreResult<WriteTx<'_>> {
-        let guard = match &self.write_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
+        let guard = self.lock_writer().await;
         let tx = match self.dialect {
             Dialect::Sqlite => self.write_pool().begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.pool.begin().await,
@@ -170,13 +177,32 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// One statement on its own, committed by itself (on SQLite still behind the writer
-    /// lock): a third of the round trips of `BEGIN`, statement, `COMMIT`.
+    /// SQLite: waits for the writer's turn. `None` on PostgreSQL.
+    async fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {
+        Some(self.write_lock.as_ref()?.lock().await)
+    }
+
+    /// SQLite: the batch as one atomic write, committed together with the other writes
+    /// waiting ([`writer::GroupWriter`]). The rows every statement returned, in order. The
+    /// driver stops at the first failing statement, and then nothing of the batch stays.
+    async fn sqlite_atomic(&self, b: sql::Batch) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+        match (&self.group, b.chained()) {
+            (Some(group), Some(q)) => group.write(q).await,
+            (None, _) => Err(sqlx::Error::Protocol("no SQLite writer".into())),
+            (_, None) => Ok(Vec::new()),
+        }
+    }
+
+    /// One statement on its own: on PostgreSQL committed by itself (a third of the round
+    /// trips of `BEGIN`, statement, `COMMIT`), on SQLite in the next group commit.
     async fn write_one(&self, q: &sql::Sql) -> StoreResult<u64> {
-        let _guard = match &self.write_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
+        if let Some(group) = &self.group {
+            let mut q = q.clone();
+            q.push("; SELECT changes() AS changed");
+            let rows = group.write(q).await.map_err(on_constraint)?;
+            let changed = rows.last().map(|r| sql::int(r, "changed")).transpose()?;
+            return Ok(changed.and_then(|n| u64::try_from(n).ok()).unwrap_or(0));
+        }
         Ok(q.query()
             .execute(self.write_pool())
             .await
@@ -186,10 +212,10 @@ impl SqlStore {
 
     /// [`SqlStore::write_one`] for a statement with `RETURNING`.
     async fn write_one_row(&self, q: &sql::Sql) -> StoreResult<Option<sqlx::any::AnyRow>> {
-        let _guard = match &self.write_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
+        if let Some(group) = &self.group {
+            let mut rows = group.write(q.clone()).await.map_err(on_constraint)?;
+            return Ok((!rows.is_empty()).then(|| rows.swap_remove(0)));
+        }
         q.query()
             .fetch_optional(self.write_pool())
             .await
@@ -198,8 +224,9 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// A batch as a transaction of its own: on PostgreSQL one statement and one round trip
-    /// (no `BEGIN`/`COMMIT`), on SQLite `BEGIN IMMEDIATE`, the statements, `COMMIT`.
+    /// A batch as a transaction of its own, in one round trip: on PostgreSQL one statement
+    /// (no `BEGIN`/`COMMIT`), on SQLite `BEGIN IMMEDIATE`, the statements, `COMMIT` in one
+    /// call ([`SqlStore::sqlite_atomic`]).
     async fn write_batch(&self, b: sql::Batch) -> StoreResult<()> {
         match self.dialect {
             Dialect::Postgres => {
@@ -209,9 +236,8 @@ impl SqlStore {
                 Ok(())
             }
             Dialect::Sqlite => {
-                let mut w = self.begin_write().await?;
-                b.run(&mut w.tx).await?;
-                w.commit().await
+                self.sqlite_atomic(b).await.map_err(on_constraint)?;
+                Ok(())
             }
         }
     }

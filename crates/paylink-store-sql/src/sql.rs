@@ -195,7 +195,7 @@ impl Batch {
     }
 
     /// SQLite's form: `a; b; c`, in order.
-    fn chained(self) -> Option<Sql> {
+    pub fn chained(self) -> Option<Sql> {
         let mut all = self.0.into_iter();
         let mut q = all.next()?;
         for s in all {
@@ -238,6 +238,20 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+/// SQLite, inside a one-call transaction (`Batch::in_transaction`): refuses the whole
+/// transaction unless the statement before it changed a row (see migration 0008).
+pub(crate) fn changed_or_refuse() -> Sql {
+    Sql::new("INSERT INTO paylink_guard (ok) VALUES (changes() > 0)")
+}
+
+/// Whether a write ended itself because one of its guards failed: PostgreSQL's
+/// `paylink_refuse` (SQLSTATE PL001) or SQLite's `paylink_guard`. Nothing of it stayed.
+pub(crate) fn refused(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|db| {
+        db.code().as_deref() == Some("PL001") || db.message().contains("paylink_refuse")
+    })
 }
 
 /// Reads a JSON column into an object.

@@ -13,6 +13,7 @@ both!(
     reservations_hold_and_release,
     a_limit_set_later_counts_earlier_checkouts,
     checkout_prices_the_link_as_it_is_now,
+    receipt_numbers_count_up_on_every_path,
     paying_twice_charges_once,
     crash_between_charge_and_record_is_reconciled,
     refunds_never_exceed_the_payment,
@@ -27,6 +28,39 @@ async fn link(app: &TestApp, body: Value) -> (String, String) {
         l["id"].as_str().unwrap().to_owned(),
         l["slug"].as_str().unwrap().to_owned(),
     )
+}
+
+/// Receipt numbers count up per merchant whichever way a payment is recorded: a plain
+/// link's in one round trip (on SQLite the number is taken inside it and written into the
+/// payment and its event there), a link with stock or a limit in a transaction. The
+/// number in the `payment.succeeded` event is the payment's.
+async fn receipt_numbers_count_up_on_every_path(app: TestApp) {
+    let plain = app.custom_link("Consulting", 9000).await;
+    let limited = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Seat", "amount": 500, "payments_limit": 10}),
+        )
+        .await;
+    let mut paid = Vec::new();
+    for l in [&plain, &limited, &plain, &plain, &limited] {
+        let (s, p) = app.buy(l["slug"].as_str().unwrap()).await;
+        s.ok(201);
+        let p = p.unwrap();
+        paid.push(p.ok(200)["payment_id"].as_str().unwrap().to_owned());
+    }
+    let events = app.get("/v1/events?limit=100&type=payment.succeeded").await;
+    let events = events.ok(200)["data"].as_array().unwrap().clone();
+    for (i, id) in paid.iter().enumerate() {
+        let p = app.get(&format!("/v1/payments/{id}")).await;
+        let want = format!("R-{:06}", i + 1);
+        assert_eq!(p.ok(200)["receipt_number"], want.as_str(), "payment {i}");
+        let e = events
+            .iter()
+            .find(|e| e["data"]["object"]["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no payment.succeeded for {id}"));
+        assert_eq!(e["data"]["object"], p.body, "event of payment {i}");
+    }
 }
 
 async fn purchase_records_payment_stats_and_events(app: TestApp) {
