@@ -196,8 +196,9 @@ impl SqlStore {
     /// PostgreSQL itself crashed within the next few hundred milliseconds, the session (and
     /// its count) could be lost together and the customer would start again. Nothing can be
     /// charged on a lost session: paying first records the attempt with a flushed commit,
-    /// and that flush writes the session's WAL too. On SQLite it is one call
-    /// ([`SqlStore::sqlite_atomic`]), refused by `paylink_guard` if the shard counted nothing.
+    /// and that flush writes the session's WAL too. On SQLite it is one write of the group
+    /// commit ([`SqlStore::sqlite_atomic`]), refused by `paylink_guard` if the shard counted
+    /// nothing.
     async fn start_plain(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<bool> {
         let link_id = c.session.payment_link_id.as_str();
         let open = |q: &mut Sql| open_at(q, t, c);
@@ -650,8 +651,8 @@ impl SqlStore {
     ///
     /// On PostgreSQL it is one autocommit statement that ends with `paylink_refuse` when a
     /// guard failed, with the receipt number `seq` taken before. On SQLite (`seq` is `None`)
-    /// it is one call ([`SqlStore::sqlite_atomic`]) with `paylink_guard` after each guarded
-    /// write; the receipt number is taken inside it, and written into the payment's row and
+    /// it is one write of the group commit ([`SqlStore::sqlite_atomic`]) with
+    /// `paylink_guard` after each guarded write; the receipt number is taken inside it, and written into the payment's row and
     /// its event there (`json_set`), since it is only known then.
     async fn complete_in_one(
         &self,
