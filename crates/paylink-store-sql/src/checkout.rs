@@ -120,10 +120,7 @@ impl SqlStore {
         q.bind(t.merchant_id.as_str()).push(
             " RETURNING receipt_seq, set_config('synchronous_commit', 'off', true) AS commit_mode",
         );
-        int(
-            &q.query().fetch_one(&self.pool).await.map_err(backend)?,
-            "receipt_seq",
-        )
+        int(&self.one(&q).await.map_err(backend)?, "receipt_seq")
     }
 }
 
@@ -498,9 +495,8 @@ impl SqlStore {
             "SELECT {SESSION_COLS}{link_cols} FROM checkout_sessions WHERE id = "
         ));
         q.bind(id.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&self.pool)
+        let row = self
+            .row(&q)
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
@@ -714,7 +710,7 @@ impl SqlStore {
             self.sqlite_atomic(b).await.map(|mut rows| rows.pop())
         } else {
             let q = b.joined().ok_or_else(|| backend("empty batch"))?;
-            q.query().fetch_one(&self.pool).await.map(Some)
+            self.one(&q).await.map(Some)
         };
         match done {
             Ok(row) => {
@@ -817,12 +813,7 @@ impl SqlStore {
     ) -> StoreResult<Option<PublicLink>> {
         let mut q = Sql::new(&format!("SELECT merchant_id, livemode, deleted_at, {RESERVED_TOTAL} AS reserved_count, {LINK_COLS} FROM payment_links WHERE slug = "));
         q.bind(slug);
-        let Some(row) = q
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-        else {
+        let Some(row) = self.row(&q).await.map_err(backend)? else {
             return Ok(None);
         };
         Ok(Some(PublicLink {
@@ -843,12 +834,7 @@ impl SqlStore {
             let mut q =
                 Sql::new("SELECT inventory_available, inventory_held FROM products WHERE id = ");
             q.bind(p.as_str()).push(" AND ").owned_by(t);
-            if let Some(row) = q
-                .query()
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?
-            {
+            if let Some(row) = self.row(&q).await.map_err(backend)? {
                 out.push((
                     p.clone(),
                     StockLevel {
@@ -869,7 +855,7 @@ impl SqlStore {
             "SELECT MIN(expires_at) AS next FROM checkout_sessions WHERE payment_link_id = ",
         );
         q.bind(link_id.as_str()).push(" AND status = 'open'");
-        let row = q.query().fetch_one(&self.pool).await.map_err(backend)?;
+        let row = self.one(&q).await.map_err(backend)?;
         Ok(opt_int(&row, "next")?.map(Timestamp::from_unix))
     }
 }

@@ -18,6 +18,7 @@ mod events;
 mod links;
 mod merchants;
 mod sql;
+mod statements;
 mod store;
 pub mod testing;
 mod webhooks;
@@ -41,6 +42,9 @@ pub enum Dialect {
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// PostgreSQL only: the connections for statements committed on their own (see
+    /// `statements`); `pool` then holds those for transactions.
+    statements: Option<statements::Statements>,
     /// SQLite only: the one connection that writes, so a writer never waits behind
     /// readers for a connection while it holds the write lock.
     writer: Option<AnyPool>,
@@ -113,10 +117,27 @@ impl SqlStore {
                 })
             })
         };
-        let pool = options(opts.max_connections)
+        // PostgreSQL: a quarter of the connections for transactions, the rest for
+        // statements committed on their own (the hot paths).
+        let for_transactions = match dialect {
+            Dialect::Sqlite => opts.max_connections,
+            Dialect::Postgres => (opts.max_connections / 4).max(1),
+        };
+        let pool = options(for_transactions)
             .connect_with(connect.clone())
             .await
             .map_err(backend)?;
+        let statements = match dialect {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => {
+                let max = opts.max_connections.saturating_sub(for_transactions).max(1);
+                let max = usize::try_from(max).map_err(backend)?;
+                Some(
+                    statements::Statements::new(connect.clone(), max, opts.acquire_timeout)
+                        .map_err(backend)?,
+                )
+            }
+        };
         let writer = match dialect {
             Dialect::Sqlite => Some(options(1).connect_with(connect).await.map_err(backend)?),
             Dialect::Postgres => None,
@@ -128,6 +149,7 @@ impl SqlStore {
         };
         Ok(Self {
             pool,
+            statements,
             writer,
             dialect,
             write_lock,
@@ -155,6 +177,9 @@ impl SqlStore {
     pub async fn close(&self) {
         if let Some(w) = &self.writer {
             w.close().await;
+        }
+        if let Some(s) = &self.statements {
+            s.close();
         }
         self.pool.close().await;
     }
@@ -203,11 +228,7 @@ impl SqlStore {
             let changed = rows.last().map(|r| sql::int(r, "changed")).transpose()?;
             return Ok(changed.and_then(|n| u64::try_from(n).ok()).unwrap_or(0));
         }
-        Ok(q.query()
-            .execute(self.write_pool())
-            .await
-            .map_err(on_constraint)?
-            .rows_affected())
+        self.changed(q).await.map_err(on_constraint)
     }
 
     /// [`SqlStore::write_one`] for a statement with `RETURNING`.
@@ -216,10 +237,40 @@ impl SqlStore {
             let mut rows = group.write(q.clone()).await.map_err(on_constraint)?;
             return Ok((!rows.is_empty()).then(|| rows.swap_remove(0)));
         }
-        q.query()
-            .fetch_optional(self.write_pool())
-            .await
-            .map_err(on_constraint)
+        self.row(q).await.map_err(on_constraint)
+    }
+}
+
+impl SqlStore {
+    /// The rows of one statement committed on its own: on PostgreSQL on a connection of
+    /// [`statements::Statements`], on SQLite (where it reads: writes go to the group
+    /// commit) through the pool.
+    pub(crate) async fn rows(&self, q: &sql::Sql) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+        match &self.statements {
+            Some(s) => Ok(s.run(q).await?.rows),
+            None => q.query().fetch_all(&self.pool).await,
+        }
+    }
+
+    /// [`SqlStore::rows`] for a statement of at most one row.
+    pub(crate) async fn row(&self, q: &sql::Sql) -> Result<Option<sqlx::any::AnyRow>, sqlx::Error> {
+        match &self.statements {
+            Some(s) => Ok(s.run(q).await?.rows.into_iter().next()),
+            None => q.query().fetch_optional(&self.pool).await,
+        }
+    }
+
+    /// [`SqlStore::row`] for a statement that always returns one.
+    pub(crate) async fn one(&self, q: &sql::Sql) -> Result<sqlx::any::AnyRow, sqlx::Error> {
+        self.row(q).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// [`SqlStore::rows`] for a statement that returns none: how many rows it changed.
+    async fn changed(&self, q: &sql::Sql) -> Result<u64, sqlx::Error> {
+        match &self.statements {
+            Some(s) => Ok(s.run(q).await?.changed),
+            None => Ok(q.query().execute(&self.pool).await?.rows_affected()),
+        }
     }
 }
 
@@ -231,7 +282,7 @@ impl SqlStore {
         match self.dialect {
             Dialect::Postgres => {
                 if let Some(q) = b.joined() {
-                    q.query().execute(&self.pool).await.map_err(on_constraint)?;
+                    self.changed(&q).await.map_err(on_constraint)?;
                 }
                 Ok(())
             }

@@ -284,8 +284,7 @@ impl SqlStore {
     ) -> StoreResult<AnyRow> {
         let mut q = Sql::new(&format!("SELECT {cols} FROM {table} WHERE id = "));
         q.bind(id).push(" AND ").owned_by(t).push(extra);
-        q.query()
-            .fetch_optional(&self.pool)
+        self.row(&q)
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)
@@ -328,7 +327,7 @@ impl SqlStore {
             " ORDER BY seq DESC LIMIT "
         })
         .bind(limit + 1);
-        let mut rows = q.query().fetch_all(&self.pool).await.map_err(backend)?;
+        let mut rows = self.rows(&q).await.map_err(backend)?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(100));
         if ascending {

@@ -152,17 +152,13 @@ impl Store for SqlStore {
             "SELECT {MERCHANT_COLS} FROM merchants WHERE id = "
         ));
         q.bind(id.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row = self.row(&q).await.map_err(backend)?;
         merchant(&row.ok_or(StoreError::NotFound)?)
     }
 
     async fn count_merchants(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM merchants")
-            .fetch_one(&self.pool)
+        let row = self
+            .one(&Sql::new("SELECT COUNT(*) AS n FROM merchants"))
             .await
             .map_err(backend)?;
         int(&row, "n")
@@ -199,11 +195,7 @@ impl Store for SqlStore {
             "SELECT {KEY_COLS} FROM api_keys WHERE key_hash = "
         ));
         q.bind(key_hash).push(" AND revoked_at IS NULL");
-        let row = q
-            .query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row = self.row(&q).await.map_err(backend)?;
         row.as_ref().map(api_key).transpose()
     }
 
@@ -212,7 +204,7 @@ impl Store for SqlStore {
             "SELECT {KEY_COLS} FROM api_keys WHERE merchant_id = "
         ));
         q.bind(merchant_id.as_str()).push(" ORDER BY seq DESC");
-        let rows = q.query().fetch_all(&self.pool).await.map_err(backend)?;
+        let rows = self.rows(&q).await.map_err(backend)?;
         rows.iter().map(api_key).collect()
     }
 
@@ -313,11 +305,7 @@ impl Store for SqlStore {
             .bind(key)
             .push(" AND created_at >= ")
             .bind(now.unix() - IDEMPOTENCY_TTL_SECS);
-        Ok(q.query()
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .is_some())
+        Ok(self.row(&q).await.map_err(backend)?.is_some())
     }
 
     async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<bool> {
@@ -956,9 +944,8 @@ impl Store for SqlStore {
             crate::checkout::PAYMENT_COLS
         ));
         q.bind(id.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&self.pool)
+        let row = self
+            .row(&q)
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
@@ -1076,7 +1063,7 @@ impl Store for SqlStore {
         q.bind(id.as_str())
             .push(" ORDER BY seq DESC LIMIT ")
             .bind(limit + 1);
-        let mut rows = q.query().fetch_all(&self.pool).await.map_err(backend)?;
+        let mut rows = self.rows(&q).await.map_err(backend)?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(100));
         Ok(Listed {

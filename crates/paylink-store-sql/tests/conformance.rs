@@ -27,3 +27,86 @@ async fn story_on_sqlite() {
 async fn story_on_postgres() {
     run(Backend::Postgres).await;
 }
+
+/// A PostgreSQL store on a fresh database, with 8 connections (2 for transactions, 6 for
+/// statements on their own).
+async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
+    let db = TestDatabase::create(Backend::Postgres).await?;
+    let opts = ConnectOptions {
+        max_connections: 8,
+        ..ConnectOptions::default()
+    };
+    let store = SqlStore::connect(&db.url, &opts).await.unwrap();
+    store.migrate().await.unwrap();
+    Some((db, store))
+}
+
+/// Statements whose callers stopped waiting (a client gone mid-request) leave their
+/// connections usable: every later statement reads its own answer, not a stale one.
+#[tokio::test]
+async fn postgres_statements_abandoned_midway_leave_usable_connections() {
+    use paylink_store::Store;
+    use std::time::Duration;
+    let Some((_db, store)) = postgres_store().await else {
+        return;
+    };
+    // Every read of `merchants` waits while another transaction holds this lock.
+    let mut locker = store.pool().begin().await.unwrap();
+    sqlx::query("LOCK TABLE merchants IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+    let id = paylink_domain::id::MerchantId::generate();
+    for _ in 0..12 {
+        let abandoned = tokio::time::timeout(Duration::from_millis(50), store.get_merchant(&id));
+        assert!(abandoned.await.is_err(), "the read should still be waiting");
+    }
+    locker.commit().await.unwrap();
+    for _ in 0..24 {
+        assert_eq!(store.count_merchants().await.unwrap(), 0);
+        assert!(matches!(
+            store.get_merchant(&id).await,
+            Err(paylink_store::StoreError::NotFound)
+        ));
+    }
+    store.close().await;
+}
+
+/// Connections that PostgreSQL closed under the store fail one statement each at most,
+/// and are replaced: the store does not stay broken.
+#[tokio::test]
+async fn postgres_connections_closed_under_the_store_are_replaced() {
+    use paylink_store::Store;
+    let Some((db, store)) = postgres_store().await else {
+        return;
+    };
+    // Open every statement connection.
+    let opened = (0..24).map(|_| store.count_merchants());
+    for n in futures_util::future::join_all(opened).await {
+        assert_eq!(n.unwrap(), 0);
+    }
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = store.pool().acquire().await.unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(name)
+    .fetch_one(&mut *admin)
+    .await
+    .unwrap();
+    drop(admin);
+    assert!(killed >= 6, "only {killed} connections were open");
+    // Each closed connection fails the statement that finds it closed, and only that one.
+    let mut failed = 0;
+    for _ in 0..6 {
+        if store.count_merchants().await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "no statement met a closed connection");
+    for _ in 0..24 {
+        assert_eq!(store.count_merchants().await.unwrap(), 0);
+    }
+    store.close().await;
+}
