@@ -16,7 +16,7 @@ use paylink_domain::catalog::{Order, OrderStatus};
 use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{
-    CheckoutSessionId, EventId, MerchantId, PaymentId, PaymentLinkId, ProductId,
+    random_base62, CheckoutSessionId, EventId, MerchantId, PaymentId, PaymentLinkId, ProductId,
 };
 use paylink_domain::link::{LinkStatus, PaymentLink};
 use paylink_domain::time::Timestamp;
@@ -97,31 +97,25 @@ pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
 
 /// Expires open sessions past their time that match `filter` (SQL after `WHERE …`, with
 /// its own `$1..` numbering), releasing their holds and writing their events.
-/// The merchant's next receipt number, in the caller's transaction.
+/// The merchant's next receipt number, in the caller's transaction: on PostgreSQL from the
+/// merchant's sequence (migration 0009), which holds no lock; on SQLite from
+/// `merchants.receipt_seq`, under the one writer's lock anyway.
 async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
-    let mut q = Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
-    q.bind(t.merchant_id.as_str())
-        .push(" RETURNING receipt_seq");
+    let pg = conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME;
+    let mut q = Sql::new(if pg {
+        "SELECT paylink_next_receipt("
+    } else {
+        "UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = "
+    });
+    q.bind(t.merchant_id.as_str()).push(if pg {
+        ") AS receipt_seq"
+    } else {
+        " RETURNING receipt_seq"
+    });
     int(
         &q.query().fetch_one(&mut *conn).await.map_err(backend)?,
         "receipt_seq",
     )
-}
-
-impl SqlStore {
-    /// PostgreSQL: the next receipt number in a statement of its own that does not wait
-    /// for its WAL flush (`set_config(…, true)` lasts for that statement's transaction), so
-    /// the merchant's row (every payment of the merchant takes it) is held for one
-    /// statement instead of a whole payment and a flush. Nothing is lost: the payment that
-    /// uses the number commits later, and its flush writes this one too. A payment that
-    /// then fails to record leaves a gap; numbers stay unique and increasing.
-    async fn next_receipt_seq(&self, t: &Tenant) -> StoreResult<i64> {
-        let mut q = Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
-        q.bind(t.merchant_id.as_str()).push(
-            " RETURNING receipt_seq, set_config('synchronous_commit', 'off', true) AS commit_mode",
-        );
-        int(&self.one(&q).await.map_err(backend)?, "receipt_seq")
-    }
 }
 
 pub(crate) async fn expire_where(
@@ -511,17 +505,11 @@ impl SqlStore {
     ) -> StoreResult<Completion> {
         let id = &c.session.id;
         let now = c.payment.created_at;
-        // On PostgreSQL the number is taken before the transaction (which holds a pooled
-        // connection: taking a second one inside it could wait for ever on a full pool).
-        let early_seq = match self.dialect {
-            Dialect::Postgres => Some(self.next_receipt_seq(t).await?),
-            Dialect::Sqlite => None,
-        };
         let plain = !c.link_limited
             && c.payment.order_id.is_none()
             && c.session.line_items.iter().all(|l| l.product_id.is_none());
         if plain {
-            if let Some(done) = self.complete_in_one(t, c, early_seq).await? {
+            if let Some(done) = self.complete_in_one(t, c).await? {
                 return Ok(done);
             }
         }
@@ -551,11 +539,8 @@ impl SqlStore {
         let stock: BTreeMap<String, u32> = json_col(&row, "stock")?;
         let limited = opt_int(&row, "link_limit")?.is_some();
 
-        // Receipt numbers count up per merchant (see `next_receipt_seq`).
-        let seq = match early_seq {
-            Some(seq) => seq,
-            None => receipt_seq(&mut w.tx, t).await?,
-        };
+        // Receipt numbers count up per merchant (see `receipt_seq`).
+        let seq = receipt_seq(&mut w.tx, t).await?;
         let (payment, token) = receipted(c.payment, seq);
 
         // Products, then the link's counters last: the lock order of every transaction
@@ -568,7 +553,7 @@ impl SqlStore {
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
         let mut b = Batch::default();
-        succeeded_writes(&mut b, t, &payment, token, &session)?;
+        succeeded_writes(&mut b, t, &payment, token, &session, None)?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
         q.bind(payment.amount.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
@@ -645,51 +630,62 @@ impl SqlStore {
     /// shard write's guard); otherwise nothing stays and `None` sends the caller down the
     /// transactional path, which finds out what changed and answers for it.
     ///
-    /// On PostgreSQL it is one autocommit statement that ends with `paylink_refuse` when a
-    /// guard failed, with the receipt number `seq` taken before. On SQLite (`seq` is `None`)
-    /// it is one write of the group commit ([`SqlStore::sqlite_atomic`]) with
-    /// `paylink_guard` after each guarded write; the receipt number is taken inside it, and written into the payment's row and
-    /// its event there (`json_set`), since it is only known then.
+    /// Either way the receipt number is only known inside the write, so the payment is
+    /// written with a placeholder number that the write replaces:
+    /// - On PostgreSQL it is one autocommit statement. Its first clause takes the number
+    ///   from the merchant's sequence (migration 0009); the payment's and its event's JSON
+    ///   are written with the placeholder (a random token no input can contain) replaced;
+    ///   it ends with `paylink_refuse` when a guard failed.
+    /// - On SQLite it is one write of the group commit ([`SqlStore::sqlite_atomic`]) with
+    ///   `paylink_guard` after each guarded write; the number comes from
+    ///   `merchants.receipt_seq` and is set in the payment's row and its event (`json_set`).
     async fn complete_in_one(
         &self,
         t: &Tenant,
         c: &Completing<'_>,
-        seq: Option<i64>,
     ) -> StoreResult<Option<Completion>> {
-        let sqlite = seq.is_none();
         let mut session = c.session.clone();
         session.status = SessionStatus::Complete;
         session.payment_id = Some(c.payment.id.clone());
-        let mut b = Batch::default();
-        let mut q = session_completion(t, c);
-        q.push(" AND stock = '{}'");
-        if sqlite {
-            b.push(q).push(changed_or_refuse());
-        } else {
-            b.push(q.push(" RETURNING id").clone());
-        }
+        let (_, receipt_token) = receipted(c.payment, 0);
+        let merchant = t.merchant_id.as_str();
         let paid = Counts::paid(c.payment.amount.minor());
         let link_id = c.payment.payment_link_id.as_str();
-        b.push(shard_add(self.dialect, link_id, paid, |_| {}));
-        let merchant = t.merchant_id.as_str();
-        let payment = match seq {
-            Some(seq) => {
-                let (payment, token) = receipted(c.payment, seq);
-                succeeded_writes(&mut b, t, &payment, token, &session)?;
-                // `b0` is the session, `b1` the shard (see `Batch::joined`).
+        let mut completion = session_completion(t, c);
+        completion.push(" AND stock = '{}'");
+        let mut b = Batch::default();
+        match self.dialect {
+            Dialect::Postgres => {
+                // `b0` the number, `b1` the session, `b2` the shard (see `Batch::joined`).
+                let placeholder = format!("R-pending-{}", random_base62());
+                let mut number = Sql::new("SELECT ");
+                number
+                    .bind(format!("\"{placeholder}\""))
+                    .push("::text AS placeholder, n AS receipt_seq, '\"' || paylink_receipt_number(n) || '\"' AS number FROM (SELECT paylink_next_receipt(")
+                    .bind(merchant)
+                    .push(") AS n) s");
+                b.push(number);
+                completion.push(" RETURNING id");
+                b.push(completion);
+                b.push(shard_add(self.dialect, link_id, paid, |_| {}));
+                let mut pending = c.payment.clone();
+                pending.receipt_number = Some(placeholder);
+                let numbered = "(SELECT placeholder FROM b0), (SELECT number FROM b0))";
+                succeeded_writes(&mut b, t, &pending, receipt_token, &session, Some(numbered))?;
                 b.push(Sql::new(
-                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM b0) AND EXISTS (SELECT 1 FROM b1) \
-                     THEN 1 ELSE paylink_refuse('completion guards failed') END AS done",
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM b1) AND EXISTS (SELECT 1 FROM b2) \
+                     THEN (SELECT receipt_seq FROM b0) \
+                     ELSE paylink_refuse('completion guards failed') END AS receipt_seq",
                 ));
-                payment
             }
-            None => {
+            Dialect::Sqlite => {
+                b.push(completion).push(changed_or_refuse());
+                b.push(shard_add(self.dialect, link_id, paid, |_| {}));
                 b.push(changed_or_refuse());
                 let mut q =
                     Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
                 b.push(q.bind(merchant).clone());
-                let (_, token) = receipted(c.payment, 0);
-                let event = succeeded_writes(&mut b, t, c.payment, token, &session)?;
+                let event = succeeded_writes(&mut b, t, c.payment, receipt_token, &session, None)?;
                 for (table, id, path) in [
                     ("payments", c.payment.id.as_str(), "$.receipt_number"),
                     ("events", event.as_str(), "$.data.object.receipt_number"),
@@ -703,24 +699,21 @@ impl SqlStore {
                 }
                 let mut q = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
                 b.push(q.bind(merchant).clone());
-                c.payment.clone()
             }
-        };
-        let done = if sqlite {
-            self.sqlite_atomic(b).await.map(|mut rows| rows.pop())
-        } else {
-            let q = b.joined().ok_or_else(|| backend("empty batch"))?;
-            self.one(&q).await.map(Some)
+        }
+        let done = match self.dialect {
+            Dialect::Sqlite => self.sqlite_atomic(b).await.map(|mut rows| rows.pop()),
+            Dialect::Postgres => {
+                let q = b.joined().ok_or_else(|| backend("empty batch"))?;
+                self.row(&q).await
+            }
         };
         match done {
-            Ok(row) => {
-                let payment = match (seq, row) {
-                    (Some(_), _) => payment,
-                    (None, Some(row)) => receipted(&payment, int(&row, "receipt_seq")?).0,
-                    (None, None) => return Err(backend("no receipt number")),
-                };
+            Ok(Some(row)) => {
+                let payment = receipted(c.payment, int(&row, "receipt_seq")?).0;
                 Ok(Some(Completion::Recorded(Box::new(payment))))
             }
+            Ok(None) => Err(backend("no receipt number")),
             Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(crate::on_constraint(e)),
         }
@@ -935,15 +928,19 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
 
 /// A successful payment's row and its two events (`payment.succeeded`,
 /// `checkout_session.completed` with the completed `session`); the first event's id.
+/// With `numbered` (`a, b)`: SQL of two more arguments to `replace(`), the payment's JSON
+/// and its event's are written with `replace(json, a, b)`: how a number known only to the
+/// statement replaces a placeholder.
 fn succeeded_writes(
     b: &mut Batch,
     t: &Tenant,
     payment: &Payment,
     receipt_token: Option<String>,
     session: &CheckoutSession,
+    numbered: Option<&str>,
 ) -> StoreResult<EventId> {
     let now = payment.created_at;
-    b.push(payment_insert(t, payment, receipt_token)?);
+    let mut row = payment_insert(t, payment, receipt_token)?;
     let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode, now);
     let id = succeeded.id.clone();
     let completed = Event::new(
@@ -952,7 +949,24 @@ fn succeeded_writes(
         t.livemode,
         now,
     );
-    event_writes(b, t, &[succeeded, completed])?;
+    if let Some(numbered) = numbered {
+        // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of
+        // the first event's (`event_writes`).
+        let after = format!(", {numbered}");
+        let events = b.len() + 1;
+        let ok = row.wrap_arg(5, "replace(", &after);
+        b.push(row);
+        event_writes(b, t, &[succeeded, completed])?;
+        let ok = ok
+            && b.get_mut(events)
+                .is_some_and(|q| q.wrap_arg(6, "replace(", &after));
+        if !ok {
+            return Err(backend("receipt number placeholder not found"));
+        }
+    } else {
+        b.push(row);
+        event_writes(b, t, &[succeeded, completed])?;
+    }
     Ok(id)
 }
 

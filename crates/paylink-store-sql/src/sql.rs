@@ -177,6 +177,14 @@ impl Batch {
         self
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Sql> {
+        self.0.get_mut(i)
+    }
+
     /// PostgreSQL's form: `WITH b0 AS (…), b1 AS (…) <last>`.
     pub fn joined(mut self) -> Option<Sql> {
         let last = self.0.pop()?;
@@ -359,6 +367,23 @@ impl SqlStore {
 
 impl Sql {
     /// Appends SQL written with its own `$1..$n` numbering, shifting it after ours.
+    /// Wraps the placeholder of the `n`th argument bound (1-based): `before$nafter`.
+    /// Whether it was found.
+    pub fn wrap_arg(&mut self, n: usize, before: &str, after: &str) -> bool {
+        let needle = format!("${n}");
+        let mut from = 0;
+        while let Some(at) = self.text[from..].find(&needle).map(|i| i + from) {
+            let end = at + needle.len();
+            if !self.text[end..].starts_with(|c: char| c.is_ascii_digit()) {
+                self.text.insert_str(end, after);
+                self.text.insert_str(at, before);
+                return true;
+            }
+            from = end;
+        }
+        false
+    }
+
     pub fn append(&mut self, text: &str, args: Vec<Arg>) {
         let offset = self.args.len();
         let mut out = String::with_capacity(text.len());

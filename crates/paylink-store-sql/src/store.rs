@@ -141,6 +141,12 @@ impl Store for SqlStore {
             ],
         );
         q.exec(&mut w.tx).await?;
+        if self.dialect == Dialect::Postgres {
+            // The merchant's receipt numbers (migration 0009), from 1.
+            let mut q = Sql::new("SELECT paylink_receipts_create(");
+            q.bind(m.id.as_str()).push(", 1)");
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
         for k in keys {
             insert_key(&mut w.tx, k).await?;
         }

@@ -33,7 +33,8 @@ async fn link(app: &TestApp, body: Value) -> (String, String) {
 /// Receipt numbers count up per merchant whichever way a payment is recorded: a plain
 /// link's in one round trip (on SQLite the number is taken inside it and written into the
 /// payment and its event there), a link with stock or a limit in a transaction. The
-/// number in the `payment.succeeded` event is the payment's.
+/// number in the `payment.succeeded` event is the payment's. Past R-999999 the numbers
+/// grow a digit instead of wrapping or being cut.
 async fn receipt_numbers_count_up_on_every_path(app: TestApp) {
     let plain = app.custom_link("Consulting", 9000).await;
     let limited = app
@@ -60,6 +61,32 @@ async fn receipt_numbers_count_up_on_every_path(app: TestApp) {
             .find(|e| e["data"]["object"]["id"] == id.as_str())
             .unwrap_or_else(|| panic!("no payment.succeeded for {id}"));
         assert_eq!(e["data"]["object"], p.body, "event of payment {i}");
+    }
+    // The merchant's counter (a column on SQLite, a sequence on PostgreSQL) near a million.
+    match app.store.dialect() {
+        paylink_store_sql::Dialect::Sqlite => {
+            app.sql("UPDATE merchants SET receipt_seq = 999998").await
+        }
+        paylink_store_sql::Dialect::Postgres => {
+            app.sql("SELECT setval(paylink_receipts(id)::regclass, 999998) FROM merchants")
+                .await
+        }
+    }
+    for (l, want) in [
+        (&plain, "R-999999"),
+        (&limited, "R-1000000"),
+        (&plain, "R-1000001"),
+    ] {
+        let (s, p) = app.buy(l["slug"].as_str().unwrap()).await;
+        s.ok(201);
+        let id = p.unwrap().ok(200)["payment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let p = app.get(&format!("/v1/payments/{id}")).await;
+        assert_eq!(p.ok(200)["receipt_number"], want);
+        let events = app.get("/v1/events?limit=1&type=payment.succeeded").await;
+        assert_eq!(events.ok(200)["data"][0]["data"]["object"], p.body);
     }
 }
 
