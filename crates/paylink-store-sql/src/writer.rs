@@ -7,9 +7,9 @@
 //! write touches the same index and table pages) and for handing the writer's turn to the
 //! next request's task, which first has to be scheduled: under load the writer sat idle
 //! between writes. Here the task takes every job waiting (up to [`MAX_GROUP`]), runs
-//! `BEGIN IMMEDIATE`, each job inside its own savepoint, and one `COMMIT`, and only then
-//! answers them all. A job that fails is rolled back to its savepoint alone; the others
-//! still commit. Nobody is answered before the `COMMIT` that makes their write durable, so
+//! `BEGIN IMMEDIATE`, the jobs inside savepoints (several of the same kind in one call to
+//! the driver, see [`commit_group`]), and one `COMMIT`, and only then answers them all. A
+//! job that fails is rolled back alone; the others still commit. Nobody is answered before the `COMMIT` that makes their write durable, so
 //! a caller sees exactly what it would have seen with a transaction of its own.
 //!
 //! The writes that need Rust between their statements keep their own transaction
@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Column, Executor, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::sql::Sql;
@@ -71,7 +71,16 @@ impl GroupWriter {
     }
 }
 
-/// One transaction for all of `jobs`, each in a savepoint; answers and empties `jobs`.
+/// One transaction for all of `jobs`; answers and empties `jobs`.
+///
+/// Each call to the driver is a hand-over to its worker thread and back, and under load
+/// those hand-overs, not SQLite, were what the writer waited on. So jobs with the same
+/// statements (the same text: every checkout started on a plain link, say) run together,
+/// several in one call, as `SAVEPOINT; a; marker; b; marker; …; RELEASE`: the markers
+/// (`paylink_job_end`) tell their rows apart. Runs are cut into chunks of 16, 8, 4, 2 or 1
+/// jobs, so that the texts repeat and stay prepared in the driver's statement cache. If
+/// a chunk fails, it is rolled back to its savepoint and its jobs run again one by one,
+/// so that only the failing job fails.
 async fn commit_group(pool: &AnyPool, jobs: &mut Vec<Job>) {
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
@@ -80,24 +89,39 @@ async fn commit_group(pool: &AnyPool, jobs: &mut Vec<Job>) {
     if let Err(e) = conn.execute("BEGIN IMMEDIATE").await {
         return fail_all(jobs, &e);
     }
-    let mut answers = Vec::with_capacity(jobs.len());
-    for job in jobs.iter() {
-        let mut q = Sql::new("SAVEPOINT paylink_job; ");
-        q.append_sql(job.q.clone()).push("; RELEASE paylink_job");
-        let answer = q.query().fetch_all(&mut *conn).await;
-        if answer.is_err() {
-            // The driver stopped at the failing statement: undo what ran before it.
-            let undone = conn
-                .execute(sqlx::raw_sql(
-                    "ROLLBACK TO paylink_job; RELEASE paylink_job",
-                ))
-                .await;
-            if let Err(e) = undone {
-                let _ = conn.execute("ROLLBACK").await;
-                return fail_all(jobs, &e);
+    // Any order within a group is an order the jobs could have arrived in: each caller
+    // waits for its answer before it sends another job.
+    jobs.sort_by(|a, b| a.q.text.cmp(&b.q.text));
+    let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+    let mut rest: &[Job] = jobs;
+    while !rest.is_empty() {
+        let (chunk, tail) = rest
+            .split_at_checked(chunk_len(rest))
+            .unwrap_or((rest, &[]));
+        rest = tail;
+        match run_chunk(&mut conn, chunk).await {
+            Ok(rows) => answers.extend(rows.into_iter().map(Ok)),
+            Err(e) => {
+                if let Err(e) = undo_chunk(&mut conn).await {
+                    return fail_all(jobs, &e);
+                }
+                if chunk.len() == 1 {
+                    answers.push(Err(e));
+                    continue;
+                }
+                for job in chunk {
+                    match run_chunk(&mut conn, std::slice::from_ref(job)).await {
+                        Ok(mut rows) => answers.push(Ok(rows.pop().unwrap_or_default())),
+                        Err(e) => {
+                            if let Err(e) = undo_chunk(&mut conn).await {
+                                return fail_all(jobs, &e);
+                            }
+                            answers.push(Err(e));
+                        }
+                    }
+                }
             }
         }
-        answers.push(answer);
     }
     if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
@@ -108,6 +132,64 @@ async fn commit_group(pool: &AnyPool, jobs: &mut Vec<Job>) {
         // transaction of its own that reached `COMMIT`.
         let _ = job.answer.send(answer);
     }
+}
+
+/// How many of `jobs` (sorted by text) go in the next chunk: of the run of jobs with the
+/// first one's text, 16, 8, 4, 2 or 1.
+fn chunk_len(jobs: &[Job]) -> usize {
+    let Some(first) = jobs.first() else {
+        return 0;
+    };
+    let same = jobs.iter().take_while(|j| j.q.text == first.q.text).count();
+    [16, 8, 4, 2, 1]
+        .into_iter()
+        .find(|&n| n <= same)
+        .unwrap_or(1)
+}
+
+/// `chunk`'s jobs in one call, inside the savepoint `paylink_jobs`; each job's rows.
+async fn run_chunk(
+    conn: &mut sqlx::AnyConnection,
+    chunk: &[Job],
+) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+    let mut q = Sql::new("SAVEPOINT paylink_jobs");
+    for job in chunk {
+        q.push("; ");
+        q.append_sql(job.q.clone());
+        q.push("; SELECT 1 AS paylink_job_end");
+    }
+    q.push("; RELEASE paylink_jobs");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(chunk.len());
+    let mut current = Vec::new();
+    for row in rows {
+        if row.columns().iter().any(|c| c.name() == "paylink_job_end") {
+            out.push(std::mem::take(&mut current));
+        } else {
+            current.push(row);
+        }
+    }
+    if out.len() != chunk.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{} answers for {} jobs",
+            out.len(),
+            chunk.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// After a failed chunk: undoes what ran of it. The driver stopped at the failing statement.
+async fn undo_chunk(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    let undone = conn
+        .execute(sqlx::raw_sql(
+            "ROLLBACK TO paylink_jobs; RELEASE paylink_jobs",
+        ))
+        .await;
+    if undone.is_err() {
+        let _ = conn.execute("ROLLBACK").await;
+    }
+    undone.map(|_| ())
 }
 
 /// Nothing of the group stayed: every job gets the error.
