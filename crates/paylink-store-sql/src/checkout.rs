@@ -16,7 +16,7 @@ use paylink_domain::catalog::{Order, OrderStatus};
 use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{
-    random_base62, CheckoutSessionId, EventId, MerchantId, PaymentId, PaymentLinkId, ProductId,
+    random_base62, CheckoutSessionId, MerchantId, PaymentId, PaymentLinkId, ProductId,
 };
 use paylink_domain::link::{LinkStatus, PaymentLink};
 use paylink_domain::time::Timestamp;
@@ -654,13 +654,16 @@ impl SqlStore {
         let mut completion = session_completion(t, c);
         completion.push(" AND stock = '{}'");
         let mut b = Batch::default();
+        let placeholder = format!("R-pending-{}", random_base62());
+        let quoted = format!("\"{placeholder}\"");
+        let mut pending = c.payment.clone();
+        pending.receipt_number = Some(placeholder);
         match self.dialect {
             Dialect::Postgres => {
                 // `b0` the number, `b1` the session, `b2` the shard (see `Batch::joined`).
-                let placeholder = format!("R-pending-{}", random_base62());
                 let mut number = Sql::new("SELECT ");
                 number
-                    .bind(format!("\"{placeholder}\""))
+                    .bind(quoted)
                     .push("::text AS placeholder, n AS receipt_seq, '\"' || paylink_receipt_number(n) || '\"' AS number FROM (SELECT paylink_next_receipt(")
                     .bind(merchant)
                     .push(") AS n) s");
@@ -668,10 +671,15 @@ impl SqlStore {
                 completion.push(" RETURNING id");
                 b.push(completion);
                 b.push(shard_add(self.dialect, link_id, paid, |_| {}));
-                let mut pending = c.payment.clone();
-                pending.receipt_number = Some(placeholder);
-                let numbered = "(SELECT placeholder FROM b0), (SELECT number FROM b0))";
-                succeeded_writes(&mut b, t, &pending, receipt_token, &session, Some(numbered))?;
+                let numbered = Sql::new("(SELECT placeholder FROM b0), (SELECT number FROM b0)");
+                succeeded_writes(
+                    &mut b,
+                    t,
+                    &pending,
+                    receipt_token,
+                    &session,
+                    Some(&numbered),
+                )?;
                 b.push(Sql::new(
                     "SELECT CASE WHEN EXISTS (SELECT 1 FROM b1) AND EXISTS (SELECT 1 FROM b2) \
                      THEN (SELECT receipt_seq FROM b0) \
@@ -685,18 +693,20 @@ impl SqlStore {
                 let mut q =
                     Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
                 b.push(q.bind(merchant).clone());
-                let event = succeeded_writes(&mut b, t, c.payment, receipt_token, &session, None)?;
-                for (table, id, path) in [
-                    ("payments", c.payment.id.as_str(), "$.receipt_number"),
-                    ("events", event.as_str(), "$.data.object.receipt_number"),
-                ] {
-                    let mut q = Sql::new(&format!(
-                        "UPDATE {table} SET data = json_set(data, '{path}', \
-                         (SELECT printf('R-%06d', receipt_seq) FROM merchants WHERE id = "
-                    ));
-                    q.bind(merchant).push(")) WHERE id = ").bind(id);
-                    b.push(q);
-                }
+                let mut numbered = Sql::new("");
+                numbered
+                    .bind(quoted)
+                    .push(", (SELECT '\"' || printf('R-%06d', receipt_seq) || '\"' FROM merchants WHERE id = ")
+                    .bind(merchant)
+                    .push(")");
+                succeeded_writes(
+                    &mut b,
+                    t,
+                    &pending,
+                    receipt_token,
+                    &session,
+                    Some(&numbered),
+                )?;
                 let mut q = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
                 b.push(q.bind(merchant).clone());
             }
@@ -927,22 +937,21 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
 }
 
 /// A successful payment's row and its two events (`payment.succeeded`,
-/// `checkout_session.completed` with the completed `session`); the first event's id.
-/// With `numbered` (`a, b)`: SQL of two more arguments to `replace(`), the payment's JSON
-/// and its event's are written with `replace(json, a, b)`: how a number known only to the
-/// statement replaces a placeholder.
+/// `checkout_session.completed` with the completed `session`).
+/// With `numbered` (`a, b`: SQL of the last two arguments to `replace(json, a, b)`), the
+/// payment's JSON and its event's are written with `a` replaced by `b`: how a number only
+/// the write knows replaces a placeholder.
 fn succeeded_writes(
     b: &mut Batch,
     t: &Tenant,
     payment: &Payment,
     receipt_token: Option<String>,
     session: &CheckoutSession,
-    numbered: Option<&str>,
-) -> StoreResult<EventId> {
+    numbered: Option<&Sql>,
+) -> StoreResult<()> {
     let now = payment.created_at;
     let mut row = payment_insert(t, payment, receipt_token)?;
     let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode, now);
-    let id = succeeded.id.clone();
     let completed = Event::new(
         EventType::CheckoutSessionCompleted,
         session,
@@ -952,7 +961,8 @@ fn succeeded_writes(
     if let Some(numbered) = numbered {
         // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of
         // the first event's (`event_writes`).
-        let after = format!(", {numbered}");
+        let mut after = Sql::new(", ");
+        after.append_sql(numbered.clone()).push(")");
         let events = b.len() + 1;
         let ok = row.wrap_arg(5, "replace(", &after);
         b.push(row);
@@ -967,7 +977,7 @@ fn succeeded_writes(
         b.push(row);
         event_writes(b, t, &[succeeded, completed])?;
     }
-    Ok(id)
+    Ok(())
 }
 
 /// `UPDATE checkout_sessions …` completing the session if it is still open at this attempt

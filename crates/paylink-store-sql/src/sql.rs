@@ -367,15 +367,17 @@ impl SqlStore {
 
 impl Sql {
     /// Appends SQL written with its own `$1..$n` numbering, shifting it after ours.
-    /// Wraps the placeholder of the `n`th argument bound (1-based): `before$nafter`.
-    /// Whether it was found.
-    pub fn wrap_arg(&mut self, n: usize, before: &str, after: &str) -> bool {
+    /// Wraps the placeholder of the `n`th argument bound (1-based) in `before$n` and
+    /// `after`, whose own arguments are bound after this statement's. Whether it was found.
+    pub fn wrap_arg(&mut self, n: usize, before: &str, after: &Sql) -> bool {
         let needle = format!("${n}");
         let mut from = 0;
         while let Some(at) = self.text[from..].find(&needle).map(|i| i + from) {
             let end = at + needle.len();
             if !self.text[end..].starts_with(|c: char| c.is_ascii_digit()) {
-                self.text.insert_str(end, after);
+                let tail = self.text.split_off(end);
+                self.append(&after.text, after.args.clone());
+                self.text.push_str(&tail);
                 self.text.insert_str(at, before);
                 return true;
             }
