@@ -53,6 +53,42 @@ pub struct SqlStore {
     write_lock: Option<Arc<Mutex<()>>>,
     /// SQLite only: the group commit of writes known whole in advance (see `writer`).
     group: Option<writer::GroupWriter>,
+    /// SQLite only: checkpoints the WAL from a reader's connection (held to be dropped).
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// SQLite: copies the WAL into the database file ten times a second from a reader's connection
+/// (`PRAGMA wal_checkpoint(PASSIVE)`, which never waits for the writer). By default the
+/// connection whose commit takes the WAL past 1,000 pages does that copy (and its fsync)
+/// inside its commit, with every queued write waiting behind it; the writer now does so
+/// only if the WAL grows past 10,000 pages. Stops with the store.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    fn spawn(pool: AnyPool) -> Self {
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    break;
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -97,7 +133,7 @@ impl SqlStore {
         let connect = AnyConnectOptions::from_str(&url).map_err(backend)?;
         // No ping before handing out a connection: it was a round trip per query. A
         // connection that broke fails its query and is dropped by the pool.
-        let options = |max: u32| {
+        let options = |max: u32, autocheckpoint: u32| {
             let pool = AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(opts.acquire_timeout)
@@ -105,12 +141,16 @@ impl SqlStore {
             if dialect != Dialect::Sqlite {
                 return pool;
             }
-            pool.after_connect(|conn, _| {
+            pool.after_connect(move |conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
                     conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA wal_autocheckpoint = {autocheckpoint};"
+                        )
+                        .as_str(),
                     )
                     .await?;
                     Ok(())
@@ -123,7 +163,7 @@ impl SqlStore {
             Dialect::Sqlite => opts.max_connections,
             Dialect::Postgres => (opts.max_connections / 4).max(1),
         };
-        let pool = options(for_transactions)
+        let pool = options(for_transactions, 1000)
             .connect_with(connect.clone())
             .await
             .map_err(backend)?;
@@ -139,7 +179,14 @@ impl SqlStore {
             }
         };
         let writer = match dialect {
-            Dialect::Sqlite => Some(options(1).connect_with(connect).await.map_err(backend)?),
+            // The writer checkpoints only if the WAL has grown past 40 MB: `checkpointer`
+            // does it off the writer's path.
+            Dialect::Sqlite => Some(
+                options(1, 10_000)
+                    .connect_with(connect)
+                    .await
+                    .map_err(backend)?,
+            ),
             Dialect::Postgres => None,
         };
         let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
@@ -147,9 +194,11 @@ impl SqlStore {
             (Some(w), Some(lock)) => Some(writer::GroupWriter::spawn(w.clone(), lock.clone())),
             _ => None,
         };
+        let checkpointer = (dialect == Dialect::Sqlite).then(|| Checkpointer::spawn(pool.clone()));
         Ok(Self {
             pool,
             statements,
+            _checkpointer: checkpointer,
             writer,
             dialect,
             write_lock,

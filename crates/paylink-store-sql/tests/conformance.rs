@@ -110,3 +110,35 @@ async fn postgres_connections_closed_under_the_store_are_replaced() {
     }
     store.close().await;
 }
+
+/// SQLite's WAL is copied into the database file in the background (the writer itself
+/// would only do it past 10,000 pages): after a burst of writes well under that, the
+/// database file grows without anyone reading or closing it.
+#[tokio::test]
+async fn sqlite_wal_is_checkpointed_off_the_writer() {
+    use paylink_store::Store;
+    use std::time::Duration;
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    // About 3 MB of rows: some 800 pages of WAL.
+    for i in 0..400 {
+        let m = paylink_store::conformance::merchant(&format!("M{i}{}", "x".repeat(8000)));
+        store.create_merchant(&m, &[]).await.unwrap();
+    }
+    let mut grown = false;
+    for _ in 0..50 {
+        if size() > before + 2_000_000 {
+            grown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(grown, "database file stayed at {} bytes", size());
+    store.close().await;
+}
