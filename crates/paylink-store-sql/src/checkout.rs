@@ -630,15 +630,15 @@ impl SqlStore {
     /// shard write's guard); otherwise nothing stays and `None` sends the caller down the
     /// transactional path, which finds out what changed and answers for it.
     ///
-    /// Either way the receipt number is only known inside the write, so the payment is
-    /// written with a placeholder number that the write replaces:
+    /// Either way the receipt number is only known inside the write, so the payment and its
+    /// event are built with a placeholder number (a random token no input can contain) that
+    /// the write replaces as it writes their JSON (`replace()`, see `succeeded_writes`):
     /// - On PostgreSQL it is one autocommit statement. Its first clause takes the number
-    ///   from the merchant's sequence (migration 0009); the payment's and its event's JSON
-    ///   are written with the placeholder (a random token no input can contain) replaced;
-    ///   it ends with `paylink_refuse` when a guard failed.
+    ///   from the merchant's sequence (migration 0009); it ends with `paylink_refuse` when a
+    ///   guard failed.
     /// - On SQLite it is one write of the group commit ([`SqlStore::sqlite_atomic`]) with
-    ///   `paylink_guard` after each guarded write; the number comes from
-    ///   `merchants.receipt_seq` and is set in the payment's row and its event (`json_set`).
+    ///   `paylink_guard` after each guarded write; the number is `merchants.receipt_seq`,
+    ///   incremented just before.
     async fn complete_in_one(
         &self,
         t: &Tenant,
