@@ -371,19 +371,24 @@ impl Sql {
     /// `after`, whose own arguments are bound after this statement's. Whether it was found.
     pub fn wrap_arg(&mut self, n: usize, before: &str, after: &Sql) -> bool {
         let needle = format!("${n}");
-        let mut from = 0;
-        while let Some(at) = self.text[from..].find(&needle).map(|i| i + from) {
-            let end = at + needle.len();
-            if !self.text[end..].starts_with(|c: char| c.is_ascii_digit()) {
-                let tail = self.text.split_off(end);
-                self.append(&after.text, after.args.clone());
-                self.text.push_str(&tail);
-                self.text.insert_str(at, before);
-                return true;
-            }
-            from = end;
-        }
-        false
+        let digit_follows = |at: usize| {
+            self.text
+                .get(at + needle.len()..)
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        };
+        let Some(at) = self
+            .text
+            .match_indices(&needle)
+            .map(|(at, _)| at)
+            .find(|&at| !digit_follows(at))
+        else {
+            return false;
+        };
+        let tail = self.text.split_off(at + needle.len());
+        self.append(&after.text, after.args.clone());
+        self.text.push_str(&tail);
+        self.text.insert_str(at, before);
+        true
     }
 
     pub fn append(&mut self, text: &str, args: Vec<Arg>) {
@@ -427,4 +432,39 @@ pub(crate) fn map_listed<T>(
         data: l.data.iter().map(f).collect::<StoreResult<_>>()?,
         has_more: l.has_more,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `wrap_arg` wraps the placeholder it is asked for (not `$10` for `$1`), and the
+    /// wrapping's own arguments are numbered after the statement's.
+    #[test]
+    fn wrap_arg_wraps_one_placeholder_and_numbers_its_arguments() {
+        let mut q = Sql::new("INSERT INTO t VALUES (");
+        for i in 0..10_i64 {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(i);
+        }
+        q.push(")");
+        let mut after = Sql::new(", ");
+        after.bind("a").push(", ").bind("b").push(")");
+        assert!(q.wrap_arg(10, "replace(", &after));
+        assert!(
+            q.text.ends_with("$9, replace($10, $11, $12))"),
+            "{}",
+            q.text
+        );
+        assert!(q.wrap_arg(1, "f(", &Sql::new(")")));
+        assert!(
+            q.text.starts_with("INSERT INTO t VALUES (f($1), $2,"),
+            "{}",
+            q.text
+        );
+        assert_eq!(q.args.len(), 12);
+        assert!(!q.wrap_arg(13, "g(", &Sql::new(")")));
+    }
 }
