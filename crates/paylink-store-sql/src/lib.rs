@@ -25,6 +25,7 @@ mod webhooks;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct SqlStore {
     dialect: Dialect,
     /// SQLite only: one writer at a time, queued fairly.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite: how many turns writers have taken on `write_lock` (the checkpointer skips
+    /// its work while this stands still).
+    turns: Arc<AtomicU64>,
     /// SQLite only: the group commit of writes known whole in advance (see `writer`).
     group: Option<writer::GroupWriter>,
     /// SQLite only: checkpoints the WAL from a reader's connection (held to be dropped).
@@ -61,24 +65,31 @@ pub struct SqlStore {
 /// (`PRAGMA wal_checkpoint(PASSIVE)`, which never waits for the writer). By default the
 /// connection whose commit takes the WAL past 1,000 pages does that copy (and its fsync)
 /// inside its commit, with every queued write waiting behind it; the writer now does so
-/// only if the WAL grows past 10,000 pages. Stops with the store.
+/// only if the WAL grows past 10,000 pages. It does nothing while no writer has taken a
+/// turn since its last checkpoint (an idle server), and stops with the store.
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
-    fn spawn(pool: AnyPool) -> Self {
+    fn spawn(pool: AnyPool, turns: Arc<AtomicU64>) -> Self {
         Self(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut seen = 0;
             loop {
                 tick.tick().await;
                 if pool.is_closed() {
                     break;
                 }
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                let now = turns.load(Ordering::Relaxed);
+                if now == seen {
+                    continue;
+                }
+                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(&pool)
                     .await
                 {
-                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    Ok(_) => seen = now,
+                    Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
                 }
             }
         }))
@@ -190,11 +201,17 @@ impl SqlStore {
             Dialect::Postgres => None,
         };
         let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let turns = Arc::new(AtomicU64::new(0));
         let group = match (&writer, &write_lock) {
-            (Some(w), Some(lock)) => Some(writer::GroupWriter::spawn(w.clone(), lock.clone())),
+            (Some(w), Some(lock)) => Some(writer::GroupWriter::spawn(
+                w.clone(),
+                lock.clone(),
+                turns.clone(),
+            )),
             _ => None,
         };
-        let checkpointer = (dialect == Dialect::Sqlite).then(|| Checkpointer::spawn(pool.clone()));
+        let checkpointer =
+            (dialect == Dialect::Sqlite).then(|| Checkpointer::spawn(pool.clone(), turns.clone()));
         Ok(Self {
             pool,
             statements,
@@ -202,6 +219,7 @@ impl SqlStore {
             writer,
             dialect,
             write_lock,
+            turns,
             group,
         })
     }
@@ -253,7 +271,9 @@ impl SqlStore {
 impl SqlStore {
     /// SQLite: waits for the writer's turn. `None` on PostgreSQL.
     async fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {
-        Some(self.write_lock.as_ref()?.lock().await)
+        let turn = self.write_lock.as_ref()?.lock().await;
+        self.turns.fetch_add(1, Ordering::Relaxed);
+        Some(turn)
     }
 
     /// SQLite: the batch as one atomic write, committed together with the other writes

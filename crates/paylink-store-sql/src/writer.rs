@@ -15,6 +15,7 @@
 //! The writes that need Rust between their statements keep their own transaction
 //! (`SqlStore::begin_write`); they and the group take turns on the same lock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
@@ -40,8 +41,8 @@ pub(crate) struct GroupWriter(mpsc::UnboundedSender<Job>);
 
 impl GroupWriter {
     /// Starts the committing task on the writer connection's pool, taking turns with the
-    /// other writers on `lock`.
-    pub fn spawn(pool: AnyPool, lock: Arc<Mutex<()>>) -> Self {
+    /// other writers on `lock` (and counting them in `turns`).
+    pub fn spawn(pool: AnyPool, lock: Arc<Mutex<()>>, turns: Arc<AtomicU64>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(MAX_GROUP);
@@ -54,6 +55,7 @@ impl GroupWriter {
                     }
                 }
                 let _turn = lock.lock().await;
+                turns.fetch_add(1, Ordering::Relaxed);
                 commit_group(&pool, &mut jobs).await;
             }
         });
