@@ -26,7 +26,9 @@ use crate::catalog::{doc_insert, json};
 use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TOTAL};
 use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
-use crate::sql::{changed_or_refuse, int, json_col, opt_int, refused, Arg, Batch, Sql};
+use crate::sql::{
+    changed_or_refuse, int, is_postgres, json_col, opt_int, refused, Arg, Batch, Sql,
+};
 use crate::Dialect;
 use crate::{backend, SqlStore};
 
@@ -101,7 +103,7 @@ pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
 /// merchant's sequence (migration 0009), which holds no lock; on SQLite from
 /// `merchants.receipt_seq`, under the one writer's lock anyway.
 async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
-    let pg = conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME;
+    let pg = is_postgres(conn);
     let mut q = Sql::new(if pg {
         "SELECT paylink_next_receipt("
     } else {
@@ -658,7 +660,9 @@ impl SqlStore {
         let quoted = format!("\"{placeholder}\"");
         let mut pending = c.payment.clone();
         pending.receipt_number = Some(placeholder);
-        match self.dialect {
+        // What the placeholder is replaced by (`replace(json, a, b)`'s `a, b`), and the
+        // statement that ends the write and returns its number.
+        let (numbered, last) = match self.dialect {
             Dialect::Postgres => {
                 // `b0` the number, `b1` the session, `b2` the shard (see `Batch::joined`).
                 let mut number = Sql::new("SELECT ");
@@ -671,46 +675,43 @@ impl SqlStore {
                 completion.push(" RETURNING id");
                 b.push(completion);
                 b.push(shard_add(self.dialect, link_id, paid, |_| {}));
-                let numbered = Sql::new("(SELECT placeholder FROM b0), (SELECT number FROM b0)");
-                succeeded_writes(
-                    &mut b,
-                    t,
-                    &pending,
-                    receipt_token,
-                    &session,
-                    Some(&numbered),
-                )?;
-                b.push(Sql::new(
-                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM b1) AND EXISTS (SELECT 1 FROM b2) \
-                     THEN (SELECT receipt_seq FROM b0) \
-                     ELSE paylink_refuse('completion guards failed') END AS receipt_seq",
-                ));
+                (
+                    Sql::new("(SELECT placeholder FROM b0), (SELECT number FROM b0)"),
+                    Sql::new(
+                        "SELECT CASE WHEN EXISTS (SELECT 1 FROM b1) AND EXISTS (SELECT 1 FROM b2) \
+                         THEN (SELECT receipt_seq FROM b0) \
+                         ELSE paylink_refuse('completion guards failed') END AS receipt_seq",
+                    ),
+                )
             }
             Dialect::Sqlite => {
                 b.push(completion).push(changed_or_refuse());
                 b.push(shard_add(self.dialect, link_id, paid, |_| {}));
                 b.push(changed_or_refuse());
-                let mut q =
+                let mut seq =
                     Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
-                b.push(q.bind(merchant).clone());
+                seq.bind(merchant);
+                b.push(seq);
                 let mut numbered = Sql::new("");
                 numbered
                     .bind(quoted)
                     .push(", (SELECT '\"' || printf('R-%06d', receipt_seq) || '\"' FROM merchants WHERE id = ")
                     .bind(merchant)
                     .push(")");
-                succeeded_writes(
-                    &mut b,
-                    t,
-                    &pending,
-                    receipt_token,
-                    &session,
-                    Some(&numbered),
-                )?;
-                let mut q = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
-                b.push(q.bind(merchant).clone());
+                let mut last = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
+                last.bind(merchant);
+                (numbered, last)
             }
-        }
+        };
+        succeeded_writes(
+            &mut b,
+            t,
+            &pending,
+            receipt_token,
+            &session,
+            Some(&numbered),
+        )?;
+        b.push(last);
         let done = match self.dialect {
             Dialect::Sqlite => self.sqlite_atomic(b).await.map(|mut rows| rows.pop()),
             Dialect::Postgres => {
@@ -950,7 +951,7 @@ fn succeeded_writes(
     numbered: Option<&Sql>,
 ) -> StoreResult<()> {
     let now = payment.created_at;
-    let mut row = payment_insert(t, payment, receipt_token)?;
+    let row = payment_insert(t, payment, receipt_token)?;
     let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode, now);
     let completed = Event::new(
         EventType::CheckoutSessionCompleted,
@@ -958,24 +959,21 @@ fn succeeded_writes(
         t.livemode,
         now,
     );
+    let at = b.len();
+    b.push(row);
+    event_writes(b, t, &[succeeded, completed])?;
     if let Some(numbered) = numbered {
         // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of
         // the first event's (`event_writes`).
         let mut after = Sql::new(", ");
         after.append_sql(numbered.clone()).push(")");
-        let events = b.len() + 1;
-        let ok = row.wrap_arg(5, "replace(", &after);
-        b.push(row);
-        event_writes(b, t, &[succeeded, completed])?;
-        let ok = ok
-            && b.get_mut(events)
-                .is_some_and(|q| q.wrap_arg(6, "replace(", &after));
-        if !ok {
+        let wrap = |b: &mut Batch, i: usize, n: usize| {
+            b.get_mut(i)
+                .is_some_and(|q| q.wrap_arg(n, "replace(", &after))
+        };
+        if !(wrap(b, at, 5) && wrap(b, at + 1, 6)) {
             return Err(backend("receipt number placeholder not found"));
         }
-    } else {
-        b.push(row);
-        event_writes(b, t, &[succeeded, completed])?;
     }
     Ok(())
 }

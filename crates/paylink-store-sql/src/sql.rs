@@ -215,7 +215,7 @@ impl Batch {
 
     /// The batch as one statement (PostgreSQL) or one string of statements (SQLite).
     fn one(self, conn: &sqlx::AnyConnection) -> Option<Sql> {
-        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        if is_postgres(conn) {
             self.joined()
         } else {
             self.chained()
@@ -246,6 +246,12 @@ impl Batch {
         }
         Ok(())
     }
+}
+
+/// Whether `conn` is a PostgreSQL connection (a transaction's connection knows, where the
+/// store's `Dialect` is not at hand).
+pub(crate) fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME
 }
 
 /// SQLite, inside a one-call transaction (`Batch::in_transaction`): refuses the whole
