@@ -152,6 +152,11 @@ impl SqlStore {
             if dialect != Dialect::Sqlite {
                 return pool;
             }
+            // `temp_store = MEMORY`: statement journals (every savepoint of the group
+            // commit, every statement that may fail halfway in a transaction) are kept in
+            // memory. In a temporary file, each page a savepoint touched was written there
+            // first, and the file was created and deleted per group. They only serve a
+            // rollback inside the transaction: crash recovery never reads them.
             pool.after_connect(move |conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
@@ -159,6 +164,7 @@ impl SqlStore {
                         format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA temp_store = MEMORY; \
                              PRAGMA wal_autocheckpoint = {autocheckpoint};"
                         )
                         .as_str(),

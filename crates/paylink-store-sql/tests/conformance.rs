@@ -28,6 +28,36 @@ async fn story_on_postgres() {
     run(Backend::Postgres).await;
 }
 
+/// Every SQLite connection runs with the settings the store's durability and speed rest
+/// on: WAL, `synchronous = NORMAL` (durable at each commit in WAL mode, bar power loss
+/// before the next checkpoint's sync), foreign keys, and statement journals in memory
+/// (the group commit's savepoints otherwise wrote each page they touched to a temporary
+/// file first, and created and deleted that file per group).
+#[tokio::test]
+async fn sqlite_connections_run_with_the_store_settings() {
+    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
+    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    for (pragma, want) in [
+        ("journal_mode", "wal"),
+        ("synchronous", "1"),
+        ("foreign_keys", "1"),
+        ("temp_store", "2"),
+    ] {
+        let got: String = sqlx::query_scalar(&format!(
+            "SELECT CAST(\"{pragma}\" AS TEXT) FROM pragma_{pragma}"
+        ))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(got, want, "PRAGMA {pragma}");
+    }
+    drop(conn);
+    store.close().await;
+}
+
 /// A PostgreSQL store on a fresh database, with 8 connections (2 for transactions, 6 for
 /// statements on their own).
 async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
