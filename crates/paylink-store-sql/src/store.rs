@@ -15,6 +15,7 @@ use paylink_domain::webhook::WebhookEndpoint;
 use paylink_store::*;
 
 use crate::catalog::{doc_insert, insert_doc, json, update_doc};
+use crate::checkout::STILL_OPEN;
 use crate::counters::{lock_link, PAYMENTS_TOTAL, RESERVED_TOTAL};
 use crate::events::{event_writes, insert_events, EVENT_COLS};
 use crate::links::{link, link_columns, LINK_COLS};
@@ -844,7 +845,7 @@ impl Store for SqlStore {
             .bind(id.as_str())
             .push(" AND attempt_no = ")
             .bind(attempt_no);
-        q.push(" AND status = 'open'");
+        q.push(STILL_OPEN);
         q.query().execute(&mut *w.tx).await.map_err(backend)?;
         w.commit().await
     }
@@ -864,7 +865,8 @@ impl Store for SqlStore {
             .bind(id.as_str())
             .push(" AND attempt_no = ")
             .bind(attempt_no);
-        q.push(" AND attempt_status = 'requires_action' AND status = 'open'");
+        q.push(" AND attempt_status = 'requires_action'")
+            .push(STILL_OPEN);
         let claimed = q.exec(&mut w.tx).await? == 1;
         w.commit().await?;
         Ok(claimed)

@@ -1123,3 +1123,54 @@ async fn payments_are_per_merchant(app: TestApp) {
     .await
     .assert_error(403, "insufficient_permissions");
 }
+
+/// On PostgreSQL, paying finds its session by id, not through `checkout_sessions_expiry`
+/// (the partial index of open sessions by expiry, for the expirer). On a fresh database the
+/// planner costs that index below the id's, and a plan cached then read every open session,
+/// and every dead version of one, on each claim and completion. The payments here run past
+/// the five custom plans after which PostgreSQL caches a generic one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pays_find_their_session_by_id() {
+    let Some(app) = TestApp::spawn(paylink_store_sql::testing::Backend::Postgres).await else {
+        return;
+    };
+    let (_, slug) = link(&app, json!({"title": "Tea", "amount": 400})).await;
+    for _ in 0..12 {
+        let (s, p) = app.buy(&slug).await;
+        s.ok(201);
+        p.unwrap().ok(200);
+    }
+    // Backends report their counts as they exit: close the store's connections, wait until
+    // they are gone, then read the counts.
+    app.store.close().await;
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.db_url)
+        .await
+        .unwrap();
+    let mut others = i64::MAX;
+    for _ in 0..100 {
+        others = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if others == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(others, 0, "the store's connections did not close");
+    let scans = "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1";
+    let by_id: i64 = sqlx::query_scalar(scans)
+        .bind("checkout_sessions_id_key")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let by_expiry: i64 = sqlx::query_scalar(scans)
+        .bind("checkout_sessions_expiry")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(by_id >= 24, "{by_id} lookups by id for 12 payments");
+    assert_eq!(by_expiry, 0);
+}
