@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::{json, Value};
 
-use load::{run, Measure};
+use load::{in_turns, requests, run, Measure};
+
+/// Turns in which a figure and its baseline are measured (see `load::in_turns`).
+const ROUNDS: u32 = 5;
 
 #[derive(Parser, Debug)]
 #[command(about = "Measure Paylink against baselines measured in the same run")]
@@ -59,6 +62,9 @@ struct Settings {
     secs: Duration,
     warmup: Duration,
     large: usize,
+    /// Which turn of [`load::in_turns`] this is: request numbers differ from turn to turn
+    /// (a create's idempotency key is made from its number).
+    turn: u32,
 }
 
 impl Settings {
@@ -234,6 +240,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             secs: Duration::from_secs(3),
             warmup: Duration::from_millis(500),
             large: 20_000,
+            turn: 0,
         }
     } else {
         Settings {
@@ -241,6 +248,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             secs: Duration::from_secs(10),
             warmup: Duration::from_secs(2),
             large: 1_000_000,
+            turn: 0,
         }
     };
     let bin = paylink_bin(&args)?;
@@ -313,15 +321,18 @@ async fn backend_run(
         .await?;
     let slug = link["slug"].as_str().unwrap_or_default().to_owned();
 
-    // 1. Public pages against hello world.
+    // 1. Public pages against hello world, in turns (see `load::in_turns`).
     let get = |url: String| move |c: &reqwest::Client, _: u64| c.get(url.clone());
     if s.wants("pages") {
         let (_hello, hello_base) = start_baseline("baseline-hello", &[])?;
         wait_up(&client, &hello_base).await?;
-        let hello = run(&client, 64, s, get(hello_base.clone())).await;
-        let page = run(&client, 64, s, get(format!("{base}/l/{slug}"))).await;
-        let preview_url = format!("{base}/api/public/links/{slug}");
-        let preview = run(&client, 64, s, get(preview_url.clone())).await;
+        let loads = [
+            requests(&client, 64, get(hello_base.clone())),
+            requests(&client, 64, get(format!("{base}/l/{slug}"))),
+            requests(&client, 64, get(format!("{base}/api/public/links/{slug}"))),
+        ];
+        let [hello, page, preview] = <[Measure; 3]>::try_from(in_turns(&loads, s, ROUNDS).await)
+            .map_err(|_| anyhow::anyhow!("three loads, three measures"))?;
         rows.push(Row {
             figure: "GET /l/{slug} (64 conns)".into(),
             ours: page,
@@ -336,35 +347,40 @@ async fn backend_run(
         });
     }
 
-    // 2. and 3. Writes against one INSERT … RETURNING per request.
+    // 2. and 3. Writes against one INSERT … RETURNING per request, in turns.
     if s.wants("create") || s.wants("purchase") {
         let (_ins, ins_base) = start_baseline("baseline-insert", &[baseline_db])?;
         wait_up(&client, &format!("{ins_base}/health")).await?;
         let insert_url = format!("{ins_base}/insert");
-        let insert = run(&client, 64, s, move |c, _| c.post(insert_url.clone())).await;
         let (create_url, key2) = (format!("{base}/v1/payment_links"), key.clone());
+        let mut loads = vec![requests(&client, 64, move |c, _| {
+            c.post(insert_url.clone())
+        })];
+        let mut figures = Vec::new();
         if s.wants("create") {
-            let create = run(&client, 64, s, move |c, i| {
+            loads.push(requests(&client, 64, move |c, i| {
                 c.post(create_url.clone())
                     .bearer_auth(&key2)
                     .header("Idempotency-Key", format!("bench-{i}"))
                     .json(&json!({"title": "Bench link", "amount": 1500}))
-            })
-            .await;
-            rows.push(Row {
-                figure: "POST /v1/payment_links (64 conns)".into(),
-                ours: create,
-                baseline: Some(insert.clone()),
-                target: "≥ 50 % PG, ≥ 40 % SQLite",
-            });
+            }));
+            figures.push((
+                "POST /v1/payment_links (64 conns)",
+                "≥ 50 % PG, ≥ 40 % SQLite",
+            ));
         }
         if s.wants("purchase") {
-            let purchase = load::purchases(&client, &base, &slug, 64, s).await;
+            loads.push(load::purchase_load(&client, &base, &slug, 64));
+            figures.push(("checkout + pay (64 conns)", "≥ 25 %"));
+        }
+        let mut measures = in_turns(&loads, s, ROUNDS).await.into_iter();
+        let insert = measures.next();
+        for ((figure, target), ours) in figures.into_iter().zip(measures) {
             rows.push(Row {
-                figure: "checkout + pay (64 conns)".into(),
-                ours: purchase,
-                baseline: Some(insert.clone()),
-                target: "≥ 25 %",
+                figure: figure.into(),
+                ours,
+                baseline: insert.clone(),
+                target,
             });
         }
     }
