@@ -1149,7 +1149,8 @@ async fn postgres_pays_find_their_session_by_id() {
     let mut others = i64::MAX;
     for _ in 0..100 {
         others = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
         )
         .fetch_one(&mut conn)
         .await
