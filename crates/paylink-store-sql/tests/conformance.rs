@@ -58,6 +58,61 @@ async fn sqlite_connections_run_with_the_store_settings() {
     store.close().await;
 }
 
+/// Merchants and payment links are never deleted (links are soft-deleted): on PostgreSQL
+/// the rows written per request carry no foreign keys to them (migration 0010), so both
+/// backends refuse the delete that could orphan those rows.
+async fn parents_are_never_deleted(backend: Backend) {
+    use paylink_store::Store;
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let m = paylink_store::conformance::merchant("Keeper");
+    store.create_merchant(&m, &[]).await.unwrap();
+    let t = paylink_store::Tenant {
+        merchant_id: m.id.clone(),
+        livemode: false,
+    };
+    let l = paylink_store::conformance::link(&t, "Kept", "kept-link");
+    store.insert_payment_link(&t, &l, &[], None).await.unwrap();
+    for (table, id) in [
+        ("payment_links", l.id.as_str()),
+        ("merchants", m.id.as_str()),
+    ] {
+        let q = format!("DELETE FROM {table} WHERE id = $1");
+        let e = sqlx::query(&q).bind(id).execute(store.pool()).await;
+        let msg = e.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("never deleted"), "{table}: {msg}");
+        let q = format!("SELECT count(*) FROM {table} WHERE id = $1");
+        let left: i64 = sqlx::query_scalar(&q)
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "{table}");
+    }
+    if backend == Backend::Postgres {
+        let e = sqlx::query("TRUNCATE payment_links, merchants CASCADE")
+            .execute(store.pool())
+            .await;
+        assert!(e.is_err(), "TRUNCATE went through");
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn parents_are_never_deleted_on_sqlite() {
+    parents_are_never_deleted(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn parents_are_never_deleted_on_postgres() {
+    parents_are_never_deleted(Backend::Postgres).await;
+}
+
 /// A PostgreSQL store on a fresh database, with 8 connections (2 for transactions, 6 for
 /// statements on their own).
 async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
