@@ -4,14 +4,18 @@
 use paylink_store_sql::testing::{Backend, TestDatabase};
 use paylink_store_sql::{ConnectOptions, SqlStore};
 
+/// A migrated store on a fresh database (`None`: no PostgreSQL here, outside CI).
+async fn fresh_store(backend: Backend, opts: ConnectOptions) -> Option<(TestDatabase, SqlStore)> {
+    let db = TestDatabase::create(backend).await?;
+    let store = SqlStore::connect(&db.url, &opts).await.unwrap();
+    store.migrate().await.unwrap();
+    Some((db, store))
+}
+
 async fn run(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend).await else {
+    let Some((_db, store)) = fresh_store(backend, ConnectOptions::default()).await else {
         return;
     };
-    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
     // Migrating twice is a no-op.
     store.migrate().await.unwrap();
     paylink_store::conformance::story(&store).await;
@@ -35,8 +39,7 @@ async fn story_on_postgres() {
 /// file first, and created and deleted that file per group).
 #[tokio::test]
 async fn sqlite_connections_run_with_the_store_settings() {
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
+    let (_db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default())
         .await
         .unwrap();
     let mut conn = store.pool().acquire().await.unwrap();
@@ -63,13 +66,9 @@ async fn sqlite_connections_run_with_the_store_settings() {
 /// backends refuse the delete that could orphan those rows.
 async fn parents_are_never_deleted(backend: Backend) {
     use paylink_store::Store;
-    let Some(db) = TestDatabase::create(backend).await else {
+    let Some((_db, store)) = fresh_store(backend, ConnectOptions::default()).await else {
         return;
     };
-    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
     let m = paylink_store::conformance::merchant("Keeper");
     store.create_merchant(&m, &[]).await.unwrap();
     let t = paylink_store::Tenant {
@@ -116,14 +115,11 @@ async fn parents_are_never_deleted_on_postgres() {
 /// A PostgreSQL store on a fresh database, with 8 connections (2 for transactions, 6 for
 /// statements on their own).
 async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
-    let db = TestDatabase::create(Backend::Postgres).await?;
     let opts = ConnectOptions {
         max_connections: 8,
         ..ConnectOptions::default()
     };
-    let store = SqlStore::connect(&db.url, &opts).await.unwrap();
-    store.migrate().await.unwrap();
-    Some((db, store))
+    fresh_store(Backend::Postgres, opts).await
 }
 
 /// Statements whose callers stopped waiting (a client gone mid-request) leave their
@@ -203,11 +199,9 @@ async fn postgres_connections_closed_under_the_store_are_replaced() {
 async fn sqlite_wal_is_checkpointed_off_the_writer() {
     use paylink_store::Store;
     use std::time::Duration;
-    let db = TestDatabase::create(Backend::Sqlite).await.unwrap();
-    let store = SqlStore::connect(&db.url, &ConnectOptions::default())
+    let (db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default())
         .await
         .unwrap();
-    store.migrate().await.unwrap();
     let path = db.url.trim_start_matches("sqlite://").to_owned();
     let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let before = size();
