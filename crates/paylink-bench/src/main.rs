@@ -271,15 +271,26 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         };
         let baseline_db = match backend {
             "sqlite" => format!("sqlite://{}", dir.join("baseline.db").display()),
-            _ => seed::create_pg_database(&args.postgres).await?,
+            _ => match seed::create_pg_database(&args.postgres).await {
+                Ok(url) => url,
+                Err(e) => {
+                    seed::drop_pg_database(&args.postgres, &db).await;
+                    return Err(e);
+                }
+            },
         };
-        let rows = backend_run(&bin, &db, &baseline_db, &s).await?;
-        print(&rows, backend);
+        // The databases go whatever happens to the run, Ctrl-C included: a full run's
+        // holds a million links. Dropping the run stops its servers (`Proc`) first.
+        let ran = tokio::select! {
+            ran = backend_run(&bin, &db, &baseline_db, &s) => ran,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        };
         if backend == "postgres" {
             seed::drop_pg_database(&args.postgres, &db).await;
             seed::drop_pg_database(&args.postgres, &baseline_db).await;
         }
         let _ = std::fs::remove_dir_all(&dir);
+        print(&ran?, backend);
     }
     println!("\nfinished in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
