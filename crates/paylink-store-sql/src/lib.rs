@@ -25,13 +25,12 @@ mod webhooks;
 mod writer;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use paylink_store::{StoreError, StoreResult};
 
@@ -52,44 +51,40 @@ pub struct SqlStore {
     dialect: Dialect,
     /// SQLite only: one writer at a time, queued fairly.
     write_lock: Option<Arc<Mutex<()>>>,
-    /// SQLite: how many turns writers have taken on `write_lock` (the checkpointer skips
-    /// its work while this stands still).
-    turns: Arc<AtomicU64>,
+    /// SQLite: told each time a writer takes its turn on `write_lock` (the checkpointer
+    /// sleeps until then).
+    turns: Arc<Notify>,
     /// SQLite only: the group commit of writes known whole in advance (see `writer`).
     group: Option<writer::GroupWriter>,
     /// SQLite only: checkpoints the WAL from a reader's connection (held to be dropped).
     _checkpointer: Option<Checkpointer>,
 }
 
-/// SQLite: copies the WAL into the database file ten times a second from a reader's connection
-/// (`PRAGMA wal_checkpoint(PASSIVE)`, which never waits for the writer). By default the
-/// connection whose commit takes the WAL past 1,000 pages does that copy (and its fsync)
-/// inside its commit, with every queued write waiting behind it; the writer now does so
-/// only if the WAL grows past 10,000 pages. It does nothing while no writer has taken a
-/// turn since its last checkpoint (an idle server), and stops with the store.
+/// SQLite: copies the WAL into the database file from a reader's connection (`PRAGMA
+/// wal_checkpoint(PASSIVE)`, which never waits for the writer), at most ten times a second.
+/// By default the connection whose commit takes the WAL past 1,000 pages does that copy
+/// (and its fsync) inside its commit, with every queued write waiting behind it; the writer
+/// now does so only if the WAL grows past 10,000 pages. It sleeps until a writer takes a
+/// turn (an idle server wakes it never), then lets 100 ms of writes gather before each
+/// checkpoint; it stops with the store.
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
-    fn spawn(pool: AnyPool, turns: Arc<AtomicU64>) -> Self {
+    fn spawn(pool: AnyPool, turns: Arc<Notify>) -> Self {
         Self(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut seen = 0;
             loop {
-                tick.tick().await;
+                // A turn taken while this one ran left its permit: none is missed.
+                turns.notified().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 if pool.is_closed() {
                     break;
                 }
-                let now = turns.load(Ordering::Relaxed);
-                if now == seen {
-                    continue;
-                }
-                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(&pool)
                     .await
                 {
-                    Ok(_) => seen = now,
-                    Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
+                    tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    // Tried again at the next turn.
                 }
             }
         }))
@@ -207,7 +202,7 @@ impl SqlStore {
             Dialect::Postgres => None,
         };
         let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let turns = Arc::new(AtomicU64::new(0));
+        let turns = Arc::new(Notify::new());
         let group = match (&writer, &write_lock) {
             (Some(w), Some(lock)) => Some(writer::GroupWriter::spawn(
                 w.clone(),
@@ -278,7 +273,7 @@ impl SqlStore {
     /// SQLite: waits for the writer's turn. `None` on PostgreSQL.
     async fn lock_writer(&self) -> Option<MutexGuard<'_, ()>> {
         let turn = self.write_lock.as_ref()?.lock().await;
-        self.turns.fetch_add(1, Ordering::Relaxed);
+        self.turns.notify_one();
         Some(turn)
     }
 

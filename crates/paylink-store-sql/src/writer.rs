@@ -15,12 +15,11 @@
 //! The writes that need Rust between their statements keep their own transaction
 //! (`SqlStore::begin_write`); they and the group take turns on the same lock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Column, Executor, Row};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
 use crate::sql::Sql;
 
@@ -41,8 +40,8 @@ pub(crate) struct GroupWriter(mpsc::UnboundedSender<Job>);
 
 impl GroupWriter {
     /// Starts the committing task on the writer connection's pool, taking turns with the
-    /// other writers on `lock` (and counting them in `turns`).
-    pub fn spawn(pool: AnyPool, lock: Arc<Mutex<()>>, turns: Arc<AtomicU64>) -> Self {
+    /// other writers on `lock` (and telling `turns` of each).
+    pub fn spawn(pool: AnyPool, lock: Arc<Mutex<()>>, turns: Arc<Notify>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(MAX_GROUP);
@@ -55,7 +54,7 @@ impl GroupWriter {
                     }
                 }
                 let _turn = lock.lock().await;
-                turns.fetch_add(1, Ordering::Relaxed);
+                turns.notify_one();
                 commit_group(&pool, &mut jobs).await;
             }
         });
