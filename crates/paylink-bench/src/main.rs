@@ -154,6 +154,11 @@ async fn start_paylink(
             db,
         ])
         .env("PAYLINK_NO_DEMO", "true")
+        // Where `serve` keeps its generated master key (builds before it ignore this).
+        .env(
+            "PAYLINK_DATA_DIR",
+            std::env::temp_dir().join("paylink-bench-data"),
+        )
         .env("PAYLINK_LOG", "warn")
         .env("PAYLINK_RATE_LIMIT_PER_SECOND", "10000000")
         .env("PAYLINK_RATE_LIMIT_BURST", "10000000")

@@ -8,7 +8,11 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
+use governor::clock::DefaultClock;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use paylink_domain::id::{random_base62, ApiKeyId};
 use paylink_domain::time::Timestamp;
@@ -66,6 +70,11 @@ impl Auth {
                 "This key lacks the `{scope}` scope"
             )))
         }
+    }
+
+    /// Who made a request, for idempotency: a stored answer is replayed to its maker only.
+    pub fn credential(&self) -> &str {
+        self.key_id.as_str()
     }
 
     pub fn require_secret(&self) -> Result<(), ApiError> {
@@ -132,41 +141,100 @@ pub fn new_key(
     (secret, record)
 }
 
+/// Failed authentications per client address: a GCRA bucket of
+/// `auth_failures_per_minute` per address, and the addresses that emptied theirs. A
+/// blocked address is refused before its credential is looked at, so it cannot go on
+/// guessing and tell a hit from a miss; other addresses, and so the merchant itself, are
+/// not affected.
+pub struct FailedAuth {
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
+    blocked: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
+    /// Whether `blocked` may hold anything: the usual request takes no lock.
+    any_blocked: AtomicBool,
+}
+
+impl FailedAuth {
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: governor::RateLimiter::keyed(
+                governor::Quota::per_minute(per_minute).allow_burst(per_minute),
+            ),
+            blocked: Default::default(),
+            any_blocked: AtomicBool::new(false),
+        }
+    }
+
+    /// Seconds `ip` must still wait, if it is blocked.
+    pub fn blocked(&self, ip: IpAddr) -> Option<u64> {
+        if !self.any_blocked.load(Ordering::Relaxed) {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        blocked.retain(|_, until| *until > now);
+        if blocked.is_empty() {
+            self.any_blocked.store(false, Ordering::Relaxed);
+        }
+        blocked
+            .get(&ip)
+            .map(|until| until.duration_since(now).as_secs().max(1))
+    }
+
+    /// Counts a failure of `ip`; the seconds it must now wait if that emptied its bucket.
+    pub fn failed(&self, ip: IpAddr) -> Option<u64> {
+        let Err(not_until) = self.limiter.check_key(&ip) else {
+            return None;
+        };
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        blocked.insert(ip, std::time::Instant::now() + wait);
+        self.any_blocked.store(true, Ordering::Relaxed);
+        Some(wait.as_secs().max(1))
+    }
+}
+
+pub fn too_many_failures(retry_after: u64) -> ApiError {
+    let mut e = ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        "Too many failed authentications from this address; wait before trying again",
+    );
+    e.retry_after = Some(retry_after);
+    e
+}
+
+/// The client's address as the connection gives it.
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
 /// Resolves `Authorization: Bearer …` into an [`Auth`] in the request's extensions.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let header = req.headers().get(axum::http::header::AUTHORIZATION);
-    let Some(header) = header else {
-        return Err(ApiError::unauthorized(
-            "api_key_missing",
-            "No API key provided; send `Authorization: Bearer sk_test_…`",
-        ));
-    };
-    let key = header
-        .to_str()
-        .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200)
-        .ok_or_else(|| {
-            ApiError::unauthorized("api_key_invalid", "Malformed Authorization header")
-        })?;
-    let record = state
-        .api_key(&hash_key(key))
-        .await?
-        .filter(|r| key.starts_with(prefix(r.kind, r.livemode)))
-        .ok_or_else(|| ApiError::unauthorized("api_key_invalid", "Invalid API key"))?;
-    let auth = Auth {
-        tenant: Tenant {
-            merchant_id: record.merchant_id,
-            livemode: record.livemode,
-        },
-        key_id: record.id,
-        kind: record.kind,
-        scopes: record.scopes,
+    let ip = client_ip(&req);
+    if let Some(wait) = state.auth_failures.blocked(ip) {
+        return Err(too_many_failures(wait));
+    }
+    let header = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .cloned();
+    let auth = match identify(&state, header).await? {
+        Ok(auth) => auth,
+        Err(refusal) => {
+            return Err(match state.auth_failures.failed(ip) {
+                Some(wait) => too_many_failures(wait),
+                None => refusal,
+            })
+        }
     };
     tracing::Span::current().record(
         "merchant.id",
@@ -178,14 +246,71 @@ pub async fn authenticate(
     Ok(next.run(req).await)
 }
 
-/// A route layer that refuses callers without `scope`.
-pub async fn require_scope(
-    scope: &'static str,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// The caller named by the request's credential, or why it is refused.
+async fn identify(
+    state: &AppState,
+    header: Option<axum::http::HeaderValue>,
+) -> Result<Result<Auth, ApiError>, ApiError> {
+    let Some(header) = header else {
+        return Ok(Err(ApiError::unauthorized(
+            "api_key_missing",
+            "No API key provided; send `Authorization: Bearer sk_test_…`",
+        )));
+    };
+    let Some(key) = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+    else {
+        return Ok(Err(ApiError::unauthorized(
+            "api_key_invalid",
+            "Malformed Authorization header",
+        )));
+    };
+    let Some(record) = state
+        .api_key(&hash_key(key))
+        .await?
+        .filter(|r| key.starts_with(prefix(r.kind, r.livemode)))
+    else {
+        return Ok(Err(ApiError::unauthorized(
+            "api_key_invalid",
+            "Invalid API key",
+        )));
+    };
+    Ok(Ok(Auth {
+        tenant: Tenant {
+            merchant_id: record.merchant_id,
+            livemode: record.livemode,
+        },
+        key_id: record.id,
+        kind: record.kind,
+        scopes: record.scopes,
+    }))
+}
+
+/// What a route asks of its caller, declared beside it in the route table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// An API key carrying this scope (secret keys carry every scope).
+    Scope(&'static str),
+    /// A secret key: managing keys is not a scope a restricted key can be given.
+    SecretKey,
+    /// The customer side: no credential.
+    Public,
+}
+
+/// A route layer that refuses callers without the route's [`Access`]. It runs before the
+/// route's idempotency layer, so a stored answer is only ever replayed to a caller who may
+/// make the request.
+pub async fn authorize(access: Access, req: Request, next: Next) -> Result<Response, ApiError> {
     if let Some(auth) = req.extensions().get::<Auth>() {
-        auth.require(scope)?;
+        match access {
+            Access::Scope(scope) => auth.require(scope)?,
+            Access::SecretKey => auth.require_secret()?,
+            Access::Public => {}
+        }
     }
     Ok(next.run(req).await)
 }

@@ -54,6 +54,23 @@ pub enum Command {
         #[command(subcommand)]
         command: MerchantCommand,
     },
+    /// Manage API keys (for operators: a merchant locked out of its keys gets a new one).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create a secret key; prints {"merchant_id", "key_id", "livemode", "secret_key"}.
+    Create {
+        #[arg(long)]
+        merchant: String,
+        /// A live-mode key (default: test mode).
+        #[arg(long)]
+        live: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,6 +167,17 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Key {
+            command: KeyCommand::Create { merchant, live },
+        } => {
+            let id = paylink_domain::id::MerchantId::parse(&merchant)
+                .ok_or_else(|| anyhow::anyhow!("`{merchant}` is not a merchant id (acct_…)"))?;
+            let store = crate::open_store(&config).await?;
+            let result = create_key(store.as_ref(), &id, live).await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
         Command::Worker => {
             let store = crate::open_store(&config).await?;
             let token = CancellationToken::new();
@@ -202,6 +230,31 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             result
         }
     }
+}
+
+async fn create_key(
+    store: &dyn paylink_store::Store,
+    id: &paylink_domain::id::MerchantId,
+    live: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let merchant = store.get_merchant(id).await.map_err(|e| match e {
+        paylink_store::StoreError::NotFound => anyhow::anyhow!("no merchant {id}"),
+        e => e.into(),
+    })?;
+    let (secret, record) = crate::auth::new_key(
+        &merchant.id,
+        paylink_store::KeyKind::Secret,
+        live,
+        "Created with paylink key create".into(),
+        Vec::new(),
+    );
+    store.insert_api_key(&record).await?;
+    Ok(serde_json::json!({
+        "merchant_id": merchant.id,
+        "key_id": record.id,
+        "livemode": live,
+        "secret_key": secret,
+    }))
 }
 
 fn hash_password(pw: &str) -> anyhow::Result<String> {

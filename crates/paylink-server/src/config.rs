@@ -57,6 +57,12 @@ pub struct Config {
     /// How long a public page may show a link as it was (0 = always read it afresh).
     /// Changes made through this process are seen at once; money paths never use it.
     pub public_cache_ms: u64,
+    /// 32 bytes (64 hex characters or base64) that seal secrets at rest; default: a key
+    /// generated once into `{data_dir}/master.key`.
+    pub master_key: Option<SecretString>,
+    /// Failed authentications allowed per client address before it must wait (`429`);
+    /// one more is allowed every `60 / auth_failures_per_minute` seconds after that.
+    pub auth_failures_per_minute: u32,
 }
 
 /// Defaults, as the first layer.
@@ -79,6 +85,7 @@ struct Defaults {
     webhook_timeout_ms: u64,
     webhook_disable_after_secs: i64,
     webhook_poll_ms: u64,
+    auth_failures_per_minute: u32,
 }
 
 impl Default for Defaults {
@@ -101,6 +108,7 @@ impl Default for Defaults {
             webhook_timeout_ms: 15_000,
             webhook_disable_after_secs: 5 * 86_400,
             webhook_poll_ms: 500,
+            auth_failures_per_minute: 30,
         }
     }
 }
@@ -161,6 +169,13 @@ impl Config {
             "rate_limit_per_second must be positive"
         );
         anyhow::ensure!(
+            self.auth_failures_per_minute > 0,
+            "auth_failures_per_minute must be positive"
+        );
+        if let Some(k) = &self.master_key {
+            crate::secrets::parse_key(k.expose_secret())?;
+        }
+        anyhow::ensure!(
             self.db_max_connections > 0,
             "db_max_connections must be positive"
         );
@@ -185,6 +200,23 @@ impl Config {
             Some(u) => u.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.bind),
         }
+    }
+
+    /// The sealer of secrets at rest, from `master_key` or the key file in `data_dir`.
+    pub fn sealer(&self) -> anyhow::Result<crate::secrets::Sealer> {
+        let key = match &self.master_key {
+            Some(k) => crate::secrets::parse_key(k.expose_secret())?,
+            None => {
+                if !self.uses_default_sqlite() {
+                    tracing::warn!(
+                        "no master_key is set: using {}/master.key; instances that share a database must share PAYLINK_MASTER_KEY",
+                        self.data_dir.display()
+                    );
+                }
+                crate::secrets::key_file(&self.data_dir)?
+            }
+        };
+        Ok(crate::secrets::Sealer::new(&key))
     }
 
     /// A configuration for tests and embedding: defaults with the given database.
@@ -216,6 +248,8 @@ impl Config {
             webhook_timeout_ms: d.webhook_timeout_ms,
             webhook_disable_after_secs: d.webhook_disable_after_secs,
             webhook_poll_ms: d.webhook_poll_ms,
+            master_key: None,
+            auth_failures_per_minute: d.auth_failures_per_minute,
         }
     }
 }

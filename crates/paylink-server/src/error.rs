@@ -165,17 +165,27 @@ fn conflict_message(code: &str) -> &'static str {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
+impl ApiError {
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
             error: ErrorDetail {
                 kind: self.kind,
                 code: self.code,
-                message: self.message,
-                param: self.param,
+                message: self.message.clone(),
+                param: self.param.clone(),
             },
-        };
-        let mut res = (self.status, axum::Json(body)).into_response();
+        }
+    }
+
+    /// The JSON body of this error, as it is answered.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body()).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, axum::Json(self.body())).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 res.headers_mut().insert("retry-after", v);

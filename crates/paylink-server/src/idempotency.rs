@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use paylink_domain::time::Timestamp;
 use paylink_store::{IdempotencyBegin, IdempotentAnswer, StoredResponse};
 
+use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::json::{too_large, MAX_BODY};
 use crate::state::AppState;
@@ -56,6 +57,48 @@ impl DeferredAnswer {
             now,
         }
     }
+}
+
+/// On a response whose body shows a secret once (a new API key, a webhook secret): what is
+/// kept for the key is a refusal naming the object, never the secret, so a retry answers
+/// `409 idempotency_secret_not_replayable` (the caller lists the object and revokes or
+/// rotates it if the first answer was lost).
+#[derive(Clone, Debug)]
+pub struct ShownOnce {
+    pub object: &'static str,
+    pub id: String,
+}
+
+/// On a response that a customer's retry must get again but that carries a secret (a
+/// checkout session's client secret): kept sealed under the master key.
+#[derive(Clone, Copy, Debug)]
+pub struct Sealed;
+
+/// Marks `res` as showing a secret once (see [`ShownOnce`]).
+pub fn shown_once(mut res: Response, object: &'static str, id: impl ToString) -> Response {
+    res.extensions_mut().insert(ShownOnce {
+        object,
+        id: id.to_string(),
+    });
+    res
+}
+
+/// Marks `res` as to be kept sealed (see [`Sealed`]).
+pub fn sealed(mut res: Response) -> Response {
+    res.extensions_mut().insert(Sealed);
+    res
+}
+
+fn not_replayable(object: &str, id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_error",
+        "idempotency_secret_not_replayable",
+        format!(
+            "This Idempotency-Key made {object} {id}, whose secret was shown only in the first answer and is not kept; \
+             retrieve it by id, and revoke or rotate it if that answer was lost"
+        ),
+    )
 }
 
 /// On a response: the handler recorded the answer itself.
@@ -102,7 +145,7 @@ fn reused() -> ApiError {
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency_error",
         "idempotency_key_reused",
-        "This Idempotency-Key was already used with a different request",
+        "This Idempotency-Key was already used with a different request or by another credential",
     )
 }
 
@@ -136,6 +179,12 @@ pub async fn layer(
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| too_large())?;
     let mut hasher = Sha256::new();
+    // The credential is part of the request: another key (or user) reusing the key is
+    // `422 idempotency_key_reused`, never a replay of someone else's answer.
+    if let Some(auth) = parts.extensions.get::<Auth>() {
+        hasher.update(auth.credential());
+    }
+    hasher.update(b"\n");
     hasher.update(parts.method.as_str());
     hasher.update(b" ");
     hasher.update(parts.uri.path());
@@ -189,7 +238,7 @@ pub async fn layer(
             .idempotency_begin(t, &key, &fingerprint, now)
             .await?
         {
-            IdempotencyBegin::Replay(stored) => Ok(replay(stored)),
+            IdempotencyBegin::Replay(stored) => replay(&state, t, &key, stored),
             IdempotencyBegin::Mismatch => Err(reused()),
             IdempotencyBegin::InFlight => Err(in_use()),
             IdempotencyBegin::Started => {
@@ -205,7 +254,7 @@ pub async fn layer(
         .await?
     {
         IdempotencyBegin::Started => {}
-        IdempotencyBegin::Replay(stored) => return Ok(replay(stored)),
+        IdempotencyBegin::Replay(stored) => return replay(&state, t, &key, stored),
         IdempotencyBegin::InFlight => return Err(in_use()),
         IdempotencyBegin::Mismatch => return Err(reused()),
     }
@@ -226,23 +275,68 @@ pub async fn layer(
             return Err(ApiError::internal(e));
         }
     };
-    let stored = StoredResponse {
-        status: status.as_u16(),
-        body: body.to_vec(),
-    };
+    let stored = kept(&state, t, &key, &parts, &body);
     state.store.idempotency_finish(t, &key, &stored).await?;
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 
-fn replay(stored: StoredResponse) -> Response {
+/// What is kept for a key: the answer, sealed or replaced when it shows a secret.
+fn kept(
+    state: &AppState,
+    t: &paylink_store::Tenant,
+    key: &str,
+    parts: &axum::http::response::Parts,
+    body: &[u8],
+) -> StoredResponse {
+    if let Some(once) = parts.extensions.get::<ShownOnce>() {
+        let e = not_replayable(once.object, &once.id);
+        return StoredResponse {
+            status: e.status.as_u16(),
+            body: e.body_bytes(),
+        };
+    }
+    let body = if parts.extensions.get::<Sealed>().is_some() {
+        let plain = String::from_utf8_lossy(body);
+        state
+            .sealer
+            .seal(&plain, &seal_context(t, key))
+            .into_bytes()
+    } else {
+        body.to_vec()
+    };
+    StoredResponse {
+        status: parts.status.as_u16(),
+        body,
+    }
+}
+
+fn seal_context(t: &paylink_store::Tenant, key: &str) -> String {
+    format!("idempotency:{}:{}:{key}", t.merchant_id, t.livemode)
+}
+
+fn replay(
+    state: &AppState,
+    t: &paylink_store::Tenant,
+    key: &str,
+    stored: StoredResponse,
+) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut res = (status, stored.body).into_response();
+    let body = match std::str::from_utf8(&stored.body) {
+        Ok(text) if crate::secrets::Sealer::is_sealed(text) => {
+            match state.sealer.open(text, &seal_context(t, key)) {
+                Ok(plain) => plain.into_bytes(),
+                Err(e) => return Err(ApiError::internal(e)),
+            }
+        }
+        _ => stored.body,
+    };
+    let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     h.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    res
+    Ok(res)
 }

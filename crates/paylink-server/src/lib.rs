@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod json;
 pub mod openapi;
 pub mod ratelimit;
+pub mod secrets;
 pub mod state;
 pub mod views;
 pub mod webhooks;
@@ -57,14 +58,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let v1 = api::routes::router()
+    // Each route authorizes, then applies idempotency, inside these (see `routes::router`).
+    let v1 = api::routes::router(&state)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             forget_public_views,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::layer,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -169,7 +167,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    serve_state(AppState::new(store, config), listener, shutdown).await
+    serve_state(AppState::new(store, config)?, listener, shutdown).await
 }
 
 /// Serves a prepared state (tests use it to keep a handle on the processor).

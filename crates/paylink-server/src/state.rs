@@ -36,6 +36,10 @@ pub struct Shared {
     pub public_url: Arc<str>,
     pub key_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub ip_limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<crate::auth::FailedAuth>,
+    /// Seals secrets kept at rest (webhook secrets, checkout answers kept for retries).
+    pub sealer: Arc<crate::secrets::Sealer>,
     pub processor: Arc<dyn Processor>,
     /// Page views not yet written.
     pub views: Arc<crate::views::Views>,
@@ -109,7 +113,7 @@ impl AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> anyhow::Result<Self> {
         let per_second = NonZeroU32::new(config.rate_limit_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit_burst.max(config.rate_limit_per_second))
             .unwrap_or(per_second);
@@ -141,9 +145,14 @@ impl AppState {
         processor: Arc<dyn Processor>,
         key_quota: Quota,
         ip_quota: Quota,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let cache_ttl = Duration::from_millis(config.public_cache_ms);
-        Self(Arc::new(Shared {
+        let sealer = Arc::new(config.sealer()?);
+        Ok(Self(Arc::new(Shared {
+            auth_failures: Arc::new(crate::auth::FailedAuth::new(
+                config.auth_failures_per_minute,
+            )),
+            sealer,
             store,
             public_url: Arc::from(config.public_url()),
             config: Arc::new(config),
@@ -154,6 +163,6 @@ impl AppState {
             settings_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
             links_cache: Arc::new(TtlCache::new(cache_ttl, 100_000)),
             keys_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
-        }))
+        })))
     }
 }

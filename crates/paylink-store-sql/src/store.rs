@@ -206,36 +206,57 @@ impl Store for SqlStore {
         row.as_ref().map(api_key).transpose()
     }
 
-    async fn list_api_keys(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>> {
-        let mut q = Sql::new(&format!(
-            "SELECT {KEY_COLS} FROM api_keys WHERE merchant_id = "
-        ));
-        q.bind(merchant_id.as_str()).push(" ORDER BY seq DESC");
-        let rows = self.rows(&q).await.map_err(backend)?;
-        rows.iter().map(api_key).collect()
+    async fn list_api_keys(&self, t: &Tenant, page: &Page) -> StoreResult<Listed<ApiKeyRecord>> {
+        map_listed(
+            self.list_rows("api_keys", KEY_COLS, t, Sql::default(), page, "")
+                .await?,
+            api_key,
+        )
     }
 
     async fn revoke_api_key(
         &self,
-        merchant_id: &MerchantId,
+        t: &Tenant,
         id: &ApiKeyId,
         now: Timestamp,
     ) -> StoreResult<ApiKeyRecord> {
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new("UPDATE api_keys SET revoked_at = ");
-        q.bind(now.unix()).push(" WHERE id = ").bind(id.as_str());
-        q.push(" AND merchant_id = ")
-            .bind(merchant_id.as_str())
-            .push(" AND revoked_at IS NULL");
-        let done = q.query().execute(&mut *w.tx).await.map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        if self.dialect == Dialect::Postgres {
+            // Revocations of one merchant's keys take turns (SQLite's writes always do), so
+            // two racing to revoke the last two secret keys cannot both see the other's.
+            let mut q = Sql::new("SELECT id FROM merchants WHERE id = ");
+            q.bind(t.merchant_id.as_str()).push(" FOR UPDATE");
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
         let mut q = Sql::new(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = "));
-        q.bind(id.as_str());
-        let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+        q.bind(id.as_str())
+            .push(" AND ")
+            .tenant(t)
+            .push(" AND revoked_at IS NULL");
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?;
+        let key = api_key(&row.ok_or(StoreError::NotFound)?)?;
+        if key.kind == KeyKind::Secret {
+            let mut q = Sql::new("SELECT COUNT(*) AS n FROM api_keys WHERE ");
+            q.tenant(t)
+                .push(" AND kind = 'secret' AND revoked_at IS NULL AND id <> ")
+                .bind(id.as_str());
+            let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+            if int(&row, "n")? == 0 {
+                return Err(StoreError::Conflict("last_secret_key"));
+            }
+        }
+        let mut q = Sql::new("UPDATE api_keys SET revoked_at = ");
+        q.bind(now.unix()).push(" WHERE id = ").bind(id.as_str());
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
         w.commit().await?;
-        api_key(&row)
+        Ok(ApiKeyRecord {
+            revoked_at: Some(now),
+            ..key
+        })
     }
 
     // ---- idempotency -------------------------------------------------------------------

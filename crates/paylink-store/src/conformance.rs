@@ -180,15 +180,77 @@ async fn merchants_and_keys(store: &dyn Store) {
 
     let other = key(&m, true, "hash-acme-live");
     store.insert_api_key(&other).await.unwrap();
-    let keys = store.list_api_keys(&m.id).await.unwrap();
-    assert_eq!(
-        keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>(),
-        vec![other.id.clone(), k.id.clone()]
+    let (test, live) = (
+        Tenant {
+            merchant_id: m.id.clone(),
+            livemode: false,
+        },
+        Tenant {
+            merchant_id: m.id.clone(),
+            livemode: true,
+        },
     );
+    let all = Page {
+        limit: 100,
+        ..Page::default()
+    };
+    let keys = store.list_api_keys(&live, &all).await.unwrap();
+    assert_eq!(
+        keys.data.iter().map(|k| k.id.clone()).collect::<Vec<_>>(),
+        vec![other.id.clone()]
+    );
+    // Keys list in pages like every other list, newest first.
+    let second = key(&m, false, "hash-acme-test-2");
+    store.insert_api_key(&second).await.unwrap();
+    let first_page = store
+        .list_api_keys(
+            &test,
+            &Page {
+                limit: 1,
+                ..Page::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(first_page.has_more && first_page.data[0].id == second.id);
+    let next = store
+        .list_api_keys(
+            &test,
+            &Page {
+                limit: 1,
+                starting_after: Some(second.id.to_string()),
+                ending_before: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!next.has_more && next.data[0].id == k.id);
+    assert!(matches!(
+        store
+            .list_api_keys(
+                &test,
+                &Page {
+                    limit: 1,
+                    starting_after: Some(other.id.to_string()),
+                    ending_before: None,
+                },
+            )
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
 
+    // The last active secret key of a mode cannot be revoked; with two, one can.
+    assert!(matches!(
+        store
+            .revoke_api_key(&live, &other.id, Timestamp::now())
+            .await,
+        Err(StoreError::Conflict("last_secret_key"))
+    ));
+    let spare = key(&m, true, "hash-acme-live-2");
+    store.insert_api_key(&spare).await.unwrap();
     // Revocation is immediate, and a second revocation finds nothing.
     let revoked = store
-        .revoke_api_key(&m.id, &other.id, Timestamp::now())
+        .revoke_api_key(&live, &other.id, Timestamp::now())
         .await
         .unwrap();
     assert!(revoked.revoked_at.is_some());
@@ -199,15 +261,26 @@ async fn merchants_and_keys(store: &dyn Store) {
         .is_none());
     assert!(matches!(
         store
-            .revoke_api_key(&m.id, &other.id, Timestamp::now())
+            .revoke_api_key(&live, &other.id, Timestamp::now())
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    // A key of the other mode is not found through this one.
+    assert!(matches!(
+        store
+            .revoke_api_key(&test, &spare.id, Timestamp::now())
             .await,
         Err(StoreError::NotFound)
     ));
     // Another merchant cannot revoke Acme's key.
     let b = merchant("Bravo");
     store.create_merchant(&b, &[]).await.unwrap();
+    let bravo = Tenant {
+        merchant_id: b.id.clone(),
+        livemode: false,
+    };
     assert!(matches!(
-        store.revoke_api_key(&b.id, &k.id, Timestamp::now()).await,
+        store.revoke_api_key(&bravo, &k.id, Timestamp::now()).await,
         Err(StoreError::NotFound)
     ));
 

@@ -67,10 +67,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     /// The key with this hash, with its merchant, unless revoked.
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
-    async fn list_api_keys(&self, merchant: &MerchantId) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// The tenant's keys (revoked ones too), newest first.
+    async fn list_api_keys(&self, t: &Tenant, page: &Page) -> StoreResult<Listed<ApiKeyRecord>>;
+    /// Revokes the tenant's active key; `Conflict("last_secret_key")` when it is the mode's
+    /// last active secret key (decided atomically: two revocations racing leave one).
     async fn revoke_api_key(
         &self,
-        merchant: &MerchantId,
+        t: &Tenant,
         id: &ApiKeyId,
         now: Timestamp,
     ) -> StoreResult<ApiKeyRecord>;

@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 use paylink_domain::id::ApiKeyId;
 use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
-use paylink_store::{ApiKeyRecord, KeyKind};
+use paylink_store::{ApiKeyRecord, KeyKind, Listed, StoreError};
 
-use super::{path_id, Deleted};
+use super::{path_id, Deleted, List};
 use crate::auth::{new_key, Auth, SCOPES};
 use crate::error::{ApiError, ApiResult};
-use crate::json::{created, ok, Json};
+use crate::idempotency::shown_once;
+use crate::json::{created, ok, Json, Query};
+use crate::list_query;
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +75,6 @@ pub async fn create_key(
     auth: Auth,
     Json(input): Json<ApiKeyIn>,
 ) -> ApiResult<Response> {
-    auth.require_secret()?;
     bounded(&input.name, "name", 1, 100)?;
     let livemode = input.livemode.unwrap_or(auth.tenant.livemode);
     if livemode != auth.tenant.livemode {
@@ -120,20 +121,27 @@ pub async fn create_key(
         input.scopes,
     );
     state.store.insert_api_key(&record).await?;
-    Ok(created(&out(record, Some(secret))))
+    let id = record.id.clone();
+    Ok(shown_once(
+        created(&out(record, Some(secret))),
+        "API key",
+        id,
+    ))
 }
 
-pub async fn list_keys(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    auth.require_secret()?;
-    let keys = state.store.list_api_keys(&auth.tenant.merchant_id).await?;
-    let data: Vec<ApiKeyOut> = keys
-        .into_iter()
-        .filter(|k| k.livemode == auth.tenant.livemode)
-        .map(|k| out(k, None))
-        .collect();
-    Ok(ok(
-        &serde_json::json!({"object": "list", "data": data, "has_more": false, "url": "/v1/api_keys"}),
-    ))
+list_query!(ApiKeyListQuery {});
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ApiKeyListQuery>,
+) -> ApiResult<Response> {
+    let l = state.store.list_api_keys(&auth.tenant, &q.page()?).await?;
+    let l = Listed {
+        data: l.data.into_iter().map(|k| out(k, None)).collect::<Vec<_>>(),
+        has_more: l.has_more,
+    };
+    Ok(ok(&List::new(l, "/v1/api_keys")))
 }
 
 pub async fn revoke_key(
@@ -141,19 +149,20 @@ pub async fn revoke_key(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    auth.require_secret()?;
     let id = path_id(&id, ApiKeyId::parse, "API key")?;
-    let keys = state.store.list_api_keys(&auth.tenant.merchant_id).await?;
-    let same_mode = keys
-        .iter()
-        .any(|k| k.id == id && k.livemode == auth.tenant.livemode && k.revoked_at.is_none());
-    if !same_mode {
-        return Err(ApiError::not_found("API key"));
-    }
     let revoked = state
         .store
-        .revoke_api_key(&auth.tenant.merchant_id, &id, Timestamp::now())
-        .await?;
+        .revoke_api_key(&auth.tenant, &id, Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("API key"),
+            StoreError::Conflict("last_secret_key") => ApiError::conflict(
+                "last_secret_key",
+                "This is the mode's last active secret key; create another before revoking it \
+                 (or, locked out, run `paylink key create --merchant …`)",
+            ),
+            e => e.into(),
+        })?;
     state.forget_api_key(&revoked.key_hash);
     Ok(ok(&Deleted::new(id, "api_key")))
 }

@@ -15,6 +15,7 @@ use paylink_store::DeliveryAttempt;
 use super::{not_found_as, path_id, Deleted, List};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
+use crate::idempotency::shown_once;
 use crate::json::{created, ok, reply, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
@@ -129,11 +130,17 @@ pub async fn create_endpoint(
         updated_at: now,
     };
     let secret = new_secret();
+    let sealed = state.sealer.seal(&secret, endpoint.id.as_str());
     state
         .store
-        .insert_webhook_endpoint(&auth.tenant, &endpoint, &secret)
+        .insert_webhook_endpoint(&auth.tenant, &endpoint, &sealed)
         .await?;
-    Ok(created(&EndpointWithSecret { endpoint, secret }))
+    let id = endpoint.id.clone();
+    Ok(shown_once(
+        created(&EndpointWithSecret { endpoint, secret }),
+        "webhook endpoint",
+        id,
+    ))
 }
 
 pub async fn get_endpoint(
@@ -238,11 +245,15 @@ pub async fn rotate_secret(
         .rotate_webhook_secret(
             &auth.tenant,
             &id,
-            &secret,
+            &state.sealer.seal(&secret, id.as_str()),
             Timestamp::now().plus_seconds(overlap),
         )
         .await?;
-    Ok(ok(&EndpointWithSecret { endpoint, secret }))
+    Ok(shown_once(
+        ok(&EndpointWithSecret { endpoint, secret }),
+        "webhook endpoint",
+        id,
+    ))
 }
 
 list_query!(AttemptListQuery {});

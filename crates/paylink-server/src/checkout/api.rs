@@ -446,7 +446,8 @@ pub async fn start(
         checkout_url: format!("{}/c/{}?s={}", state.public_url, session.id, secret),
         client_secret: secret,
     };
-    Ok(created(&out))
+    // A customer's retry gets this answer again; kept sealed, for it carries the secret.
+    Ok(crate::idempotency::sealed(created(&out)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -30,6 +30,8 @@ pub struct Deliverer {
     schedule: Vec<Duration>,
     timeout: Duration,
     disable_after_secs: i64,
+    /// Opens the endpoints' secrets, kept sealed at rest.
+    sealer: Arc<crate::secrets::Sealer>,
 }
 
 /// Parses `5s,5m,30m` (also `ms`, `h`, `d`).
@@ -75,6 +77,7 @@ impl Deliverer {
             )?,
             timeout: Duration::from_millis(config.webhook_timeout_ms),
             disable_after_secs: config.webhook_disable_after_secs,
+            sealer: Arc::new(config.sealer()?),
         })
     }
 
@@ -113,6 +116,7 @@ impl Deliverer {
             schedule: self.schedule.clone(),
             timeout: self.timeout,
             disable_after_secs: self.disable_after_secs,
+            sealer: self.sealer.clone(),
         })
     }
 
@@ -179,7 +183,12 @@ impl Deliverer {
         }
         let client = client.build().map_err(|e| e.to_string())?;
         let ts = Timestamp::now().unix();
-        let secrets: Vec<&str> = job.secrets.iter().map(String::as_str).collect();
+        let secrets = job
+            .secrets
+            .iter()
+            .map(|s| open_secret(&self.sealer, s, &job.endpoint_id))
+            .collect::<Result<Vec<String>, String>>()?;
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let signature = sign::header(&secrets, &job.event_id, ts, job.body.as_bytes());
         let res = client
             .post(url)
@@ -229,5 +238,20 @@ mod tests {
             let j = jitter(Duration::from_secs(100));
             assert!(j >= Duration::from_secs(80) && j <= Duration::from_secs(120));
         }
+    }
+}
+
+/// An endpoint's secret as stored: sealed, or (written before secrets were sealed) plain.
+fn open_secret(
+    sealer: &crate::secrets::Sealer,
+    stored: &str,
+    endpoint_id: &str,
+) -> Result<String, String> {
+    if crate::secrets::Sealer::is_sealed(stored) {
+        sealer
+            .open(stored, endpoint_id)
+            .map_err(|e| format!("the endpoint's signing secret: {e}"))
+    } else {
+        Ok(stored.to_owned())
     }
 }

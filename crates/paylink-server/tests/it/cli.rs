@@ -14,6 +14,11 @@ fn paylink() -> Command {
             c.env_remove(k);
         }
     }
+    // Else `serve` would keep a generated key in the data directory.
+    c.env(
+        "PAYLINK_MASTER_KEY",
+        hex::encode(rand::random::<[u8; 32]>()),
+    );
     c
 }
 

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The processor the server charges through.
     pub processor: Arc<SimulatedProcessor>,
+    /// The server's master key (a worker started for it needs the same).
+    pub master_key: String,
     shutdown: CancellationToken,
     _db: TestDatabase,
 }
@@ -107,6 +109,8 @@ impl TestApp {
         let addr = listener.local_addr().unwrap();
         let mut config = Config::for_database(&db.url);
         config.public_url = Some(format!("http://{addr}"));
+        let master_key = hex::encode(rand::random::<[u8; 32]>());
+        config.master_key = Some(master_key.clone().into());
         tweak(&mut config);
         let shutdown = CancellationToken::new();
         let server_store: Arc<dyn paylink_store::Store> = store.clone();
@@ -135,7 +139,8 @@ impl TestApp {
             processor.clone(),
             quota,
             ip_quota,
-        );
+        )
+        .unwrap();
         tokio::spawn(paylink_server::serve_state(
             state,
             listener,
@@ -154,6 +159,7 @@ impl TestApp {
             store,
             client: reqwest::Client::new(),
             processor,
+            master_key,
             shutdown,
             _db: db,
         })
@@ -319,6 +325,7 @@ impl TestApp {
         config.webhook_timeout_ms = 700;
         config.webhook_poll_ms = 50;
         config.worker_tick_ms = 200;
+        config.master_key = Some(self.master_key.clone().into());
         tweak(&mut config);
         let store: Arc<dyn paylink_store::Store> = self.store.clone();
         let worker =

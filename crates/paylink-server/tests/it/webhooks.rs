@@ -455,6 +455,7 @@ async fn two_workers_deliver_a_thousand_events_once_each() {
     let mut config = paylink_server::config::Config::for_database(&app.db_url);
     config.webhook_allow_networks = Some("127.0.0.0/8".into());
     config.webhook_poll_ms = 20;
+    config.master_key = Some(app.master_key.clone().into());
     let shutdown = tokio_util::sync::CancellationToken::new();
     for _ in 0..2 {
         let store: Arc<dyn Store> = Arc::new(
@@ -504,6 +505,7 @@ async fn no_event_is_lost_when_the_server_is_killed() {
         .local_addr()
         .unwrap()
         .port();
+    let master_key = hex::encode(rand::random::<[u8; 32]>());
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_paylink"))
             .args([
@@ -514,6 +516,7 @@ async fn no_event_is_lost_when_the_server_is_killed() {
                 &db.url,
             ])
             .env("PAYLINK_NO_DEMO", "true")
+            .env("PAYLINK_MASTER_KEY", &master_key)
             .env("PAYLINK_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8")
             .env(
                 "PAYLINK_WEBHOOK_RETRY_SCHEDULE",
