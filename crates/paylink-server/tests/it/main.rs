@@ -23,6 +23,7 @@ mod openapi;
 mod orders;
 mod pages;
 mod qr;
+mod security;
 mod settings;
 mod tenancy;
 mod webhooks;
