@@ -10,10 +10,12 @@ pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod email;
 pub mod error;
 pub mod idempotency;
 pub mod json;
+pub mod listener;
 pub mod openapi;
 pub mod ratelimit;
 pub mod secrets;
@@ -104,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(edge::guard))
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -182,6 +185,8 @@ pub async fn serve_state(
         state.store.clone(),
         shutdown.clone(),
     ));
+    // `tap_io` only to take axum's `ConnectInfo<SocketAddr>` for any listener.
+    let listener = axum::serve::ListenerExt::tap_io(listener::Edge(listener), |_| {});
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -220,6 +220,21 @@ impl Deliverer {
     }
 }
 
+/// An endpoint's secret as stored: sealed, or (written before secrets were sealed) plain.
+fn open_secret(
+    sealer: &crate::secrets::Sealer,
+    stored: &str,
+    endpoint_id: &str,
+) -> Result<String, String> {
+    if crate::secrets::Sealer::is_sealed(stored) {
+        sealer
+            .open(stored, endpoint_id)
+            .map_err(|e| format!("the endpoint's signing secret: {e}"))
+    } else {
+        Ok(stored.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,20 +253,5 @@ mod tests {
             let j = jitter(Duration::from_secs(100));
             assert!(j >= Duration::from_secs(80) && j <= Duration::from_secs(120));
         }
-    }
-}
-
-/// An endpoint's secret as stored: sealed, or (written before secrets were sealed) plain.
-fn open_secret(
-    sealer: &crate::secrets::Sealer,
-    stored: &str,
-    endpoint_id: &str,
-) -> Result<String, String> {
-    if crate::secrets::Sealer::is_sealed(stored) {
-        sealer
-            .open(stored, endpoint_id)
-            .map_err(|e| format!("the endpoint's signing secret: {e}"))
-    } else {
-        Ok(stored.to_owned())
     }
 }
