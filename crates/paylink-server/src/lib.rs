@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use paylink_domain::time::Timestamp;
 use paylink_store::Store;
 use paylink_store_sql::{ConnectOptions, SqlStore};
 
@@ -180,6 +181,10 @@ pub async fn serve_state(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    // Claims this process makes name it; it is seen before the first one.
+    state.store.heartbeat(Timestamp::now()).await?;
+    let store = state.store.clone();
+    let heartbeat = tokio::spawn(heartbeats(store.clone(), shutdown.clone()));
     let flusher = tokio::spawn(views::run(
         state.views.clone(),
         state.store.clone(),
@@ -195,7 +200,30 @@ pub async fn serve_state(
     .await?;
     // The last views are written before the process ends.
     let _ = flusher.await;
+    let _ = heartbeat.await;
+    // Every request has been answered: nothing this process claimed is still in flight.
+    if let Err(e) = store.retire().await {
+        tracing::warn!(error = %e, "marking this process gone failed");
+    }
     Ok(())
+}
+
+/// Writes this process's heartbeat every `HEARTBEAT_SECS` until `shutdown`.
+async fn heartbeats(store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(
+        paylink_store::HEARTBEAT_SECS,
+    ));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(e) = store.heartbeat(Timestamp::now()).await {
+                    tracing::warn!(error = %e, "writing the heartbeat failed");
+                }
+            }
+        }
+    }
 }
 
 /// Opens the database and serves until `shutdown`: what `paylink serve` does.

@@ -27,8 +27,9 @@ use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TO
 use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
 use crate::sql::{
-    changed_or_refuse, int, is_postgres, json_col, opt_int, refused, Arg, Batch, Sql,
+    changed_or_refuse, int, is_postgres, json_col, opt_int, opt_text, refused, Arg, Batch, Sql,
 };
+use crate::store::owner_gone;
 use crate::Dialect;
 use crate::{backend, SqlStore};
 
@@ -47,10 +48,6 @@ pub(crate) const PAYMENT_COLS: &str =
     "status, amount_refunded, receipt_token, merchant_id, livemode, data";
 
 fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
-    row.try_get(col).map_err(backend)
-}
-
-fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
     row.try_get(col).map_err(backend)
 }
 
@@ -358,6 +355,8 @@ impl SqlStore {
         let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
              attempt_reference = NULL, attempt_started_at = ");
         q.bind(now.unix())
+            .push(", attempt_owner = ")
+            .bind(self.instance.as_str())
             .push(" WHERE id = ")
             .bind(id.as_str())
             .push(STILL_OPEN)
@@ -372,7 +371,7 @@ impl SqlStore {
             });
         }
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new(&format!("SELECT expires_at, attempt_started_at, {SESSION_COLS} FROM checkout_sessions WHERE id = "));
+        let mut q = Sql::new(&format!("SELECT expires_at, attempt_started_at, attempt_owner, {SESSION_COLS} FROM checkout_sessions WHERE id = "));
         q.bind(id.as_str());
         let row = q
             .query()
@@ -390,9 +389,14 @@ impl SqlStore {
             SessionStatus::Expired => AttemptClaim::Expired,
             SessionStatus::Open if rec.attempt_status.as_deref() == Some("processing") => {
                 let started = opt_int(&row, "attempt_started_at")?.unwrap_or(0);
-                if started < now.unix() - stale_after {
+                // Left behind by a request that died, or by a process that did.
+                if started < now.unix() - stale_after
+                    || owner_gone(&mut *w.tx, opt_text(&row, "attempt_owner")?, now).await?
+                {
                     let mut q = Sql::new("UPDATE checkout_sessions SET attempt_started_at = ");
                     q.bind(now.unix())
+                        .push(", attempt_owner = ")
+                        .bind(self.instance.as_str())
                         .push(" WHERE id = ")
                         .bind(id.as_str())
                         .push(" AND attempt_no = ")
@@ -416,6 +420,8 @@ impl SqlStore {
                 let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
                      attempt_reference = NULL, attempt_started_at = ");
                 q.bind(now.unix())
+                    .push(", attempt_owner = ")
+                    .bind(self.instance.as_str())
                     .push(" WHERE id = ")
                     .bind(id.as_str())
                     .push(" AND attempt_no = ")
@@ -472,6 +478,8 @@ impl SqlStore {
         let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
              attempt_reference = NULL, attempt_started_at = ");
         q.bind(now.unix())
+            .push(", attempt_owner = ")
+            .bind(self.instance.as_str())
             .push(" WHERE id = ")
             .bind(id.as_str())
             .push(" AND secret_hash = ")

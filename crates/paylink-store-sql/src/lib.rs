@@ -58,6 +58,8 @@ pub struct SqlStore {
     group: Option<writer::GroupWriter>,
     /// SQLite only: checkpoints the WAL from a reader's connection (held to be dropped).
     _checkpointer: Option<Checkpointer>,
+    /// This process, as its claims name it (see `Store::heartbeat`).
+    instance: String,
 }
 
 /// SQLite: copies the WAL into the database file from a reader's connection (`PRAGMA
@@ -222,6 +224,7 @@ impl SqlStore {
             write_lock,
             turns,
             group,
+            instance: format!("ins_{}", paylink_domain::id::random_base62()),
         })
     }
 

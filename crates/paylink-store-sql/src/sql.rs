@@ -286,6 +286,10 @@ pub(crate) fn opt_int(row: &AnyRow, col: &str) -> StoreResult<Option<i64>> {
     row.try_get(col).map_err(backend)
 }
 
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> StoreResult<Option<String>> {
+    row.try_get(col).map_err(backend)
+}
+
 impl SqlStore {
     /// Fetches one row of `table` by id for the tenant.
     pub(crate) async fn fetch_one(

@@ -20,7 +20,7 @@ use crate::counters::{lock_link, PAYMENTS_TOTAL, RESERVED_TOTAL};
 use crate::events::{event_writes, insert_events, EVENT_COLS};
 use crate::links::{link, link_columns, LINK_COLS};
 use crate::merchants::{api_key, merchant, KEY_COLS, MERCHANT_COLS};
-use crate::sql::{created_filter, int, json_col, map_listed, opt_int, Arg, Batch, Sql};
+use crate::sql::{created_filter, int, json_col, map_listed, opt_int, opt_text, Arg, Batch, Sql};
 use crate::{backend, on_constraint, Dialect, SqlStore};
 
 /// Idempotency keys are honoured for 24 hours.
@@ -259,6 +259,32 @@ impl Store for SqlStore {
         })
     }
 
+    // ---- this process ------------------------------------------------------------------
+
+    async fn heartbeat(&self, now: Timestamp) -> StoreResult<()> {
+        let mut q = Sql::new("INSERT INTO instances (id, started_at, seen_at) VALUES (");
+        q.bind(self.instance.as_str())
+            .push(", ")
+            .bind(now.unix())
+            .push(", ")
+            .bind(now.unix())
+            .push(") ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at");
+        self.write_one(&q).await?;
+        // Rows of processes long gone name no claim that is still kept.
+        let mut q = Sql::new("DELETE FROM instances WHERE seen_at < ");
+        q.bind(now.unix() - 7 * 86_400);
+        self.write_one(&q).await.map(drop)
+    }
+
+    async fn retire(&self) -> StoreResult<()> {
+        // Last seen long enough ago to be dead, and recently enough not to be cleared.
+        let mut q = Sql::new("UPDATE instances SET seen_at = ");
+        q.bind(Timestamp::now().unix() - DEAD_AFTER_SECS - 1)
+            .push(" WHERE id = ")
+            .bind(self.instance.as_str());
+        self.write_one(&q).await.map(drop)
+    }
+
     // ---- idempotency -------------------------------------------------------------------
 
     async fn idempotency_begin(
@@ -277,6 +303,7 @@ impl Store for SqlStore {
                 ("fingerprint", fingerprint.into()),
                 ("locked_at", now.unix().into()),
                 ("created_at", now.unix().into()),
+                ("owner", self.instance.as_str().into()),
             ],
         );
         claim.push(" ON CONFLICT (merchant_id, livemode, key) DO NOTHING");
@@ -297,7 +324,7 @@ impl Store for SqlStore {
             w.commit().await?;
             return Ok(IdempotencyBegin::Started);
         }
-        let mut q = Sql::new("SELECT fingerprint, response_status, response_body, locked_at FROM idempotency_keys WHERE ");
+        let mut q = Sql::new("SELECT fingerprint, response_status, response_body, locked_at, owner FROM idempotency_keys WHERE ");
         q.tenant(t).push(" AND key = ").bind(key);
         let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
         let stored_fp: String = row.try_get("fingerprint").map_err(backend)?;
@@ -309,10 +336,14 @@ impl Store for SqlStore {
                 status: u16::try_from(status).map_err(backend)?,
                 body: body.unwrap_or_default(),
             })
-        } else if int(&row, "locked_at")? < now.unix() - IDEMPOTENCY_LOCK_SECS {
-            // The request that claimed it died: take it over.
+        } else if int(&row, "locked_at")? < now.unix() - IDEMPOTENCY_LOCK_SECS
+            || owner_gone(&mut *w.tx, opt_text(&row, "owner")?, now).await?
+        {
+            // The request that claimed it died (or its process did): take it over.
             let mut q = Sql::new("UPDATE idempotency_keys SET locked_at = ");
             q.bind(now.unix())
+                .push(", owner = ")
+                .bind(self.instance.as_str())
                 .push(" WHERE ")
                 .tenant(t)
                 .push(" AND key = ")
@@ -1219,4 +1250,24 @@ async fn insert_key(conn: &mut sqlx::AnyConnection, k: &ApiKeyRecord) -> StoreRe
     );
     q.exec(conn).await?;
     Ok(())
+}
+
+/// Whether the process named by a claim has stopped being seen (see `Store::heartbeat`).
+/// A claim without an owner (made before owners were kept) or whose owner has no row is
+/// left to its lock's age.
+pub(crate) async fn owner_gone(
+    tx: &mut sqlx::AnyConnection,
+    owner: Option<String>,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let Some(owner) = owner else {
+        return Ok(false);
+    };
+    let mut q = Sql::new("SELECT seen_at FROM instances WHERE id = ");
+    q.bind(owner);
+    let row = q.query().fetch_optional(&mut *tx).await.map_err(backend)?;
+    Ok(match row {
+        Some(r) => int(&r, "seen_at")? < now.unix() - DEAD_AFTER_SECS,
+        None => false,
+    })
 }

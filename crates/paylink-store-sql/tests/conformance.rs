@@ -22,6 +22,28 @@ async fn run(backend: Backend) {
     store.close().await;
 }
 
+async fn two_processes(backend: Backend) {
+    let Some((db, a)) = fresh_store(backend, ConnectOptions::default()).await else {
+        return;
+    };
+    let b = SqlStore::connect(&db.url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    paylink_store::conformance::claims_of_dead_processes(&a, &b).await;
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn claims_of_dead_processes_on_sqlite() {
+    two_processes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn claims_of_dead_processes_on_postgres() {
+    two_processes(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn story_on_sqlite() {
     run(Backend::Sqlite).await;

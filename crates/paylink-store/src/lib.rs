@@ -48,6 +48,12 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How often a serving process writes its heartbeat.
+pub const HEARTBEAT_SECS: u64 = 2;
+/// A process whose heartbeat is older than this is taken to be dead: the longest a
+/// customer's retry waits on a claim its crashed process left (plus under a second).
+pub const DEAD_AFTER_SECS: i64 = 6;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which database this is (`sqlite` or `postgres`), for logs and `/healthz`.
@@ -77,6 +83,15 @@ pub trait Store: Send + Sync + 'static {
         id: &ApiKeyId,
         now: Timestamp,
     ) -> StoreResult<ApiKeyRecord>;
+
+    // ---- this process ------------------------------------------------------------------
+    /// Writes that this process is alive. Its claims (idempotency keys in flight, payment
+    /// attempts under way) name it; call this before serving and every
+    /// [`HEARTBEAT_SECS`]. A process unseen for [`DEAD_AFTER_SECS`] has its claims taken
+    /// over by the next request that meets them.
+    async fn heartbeat(&self, now: Timestamp) -> StoreResult<()>;
+    /// Marks this process gone (a clean shutdown): its claims are free at once.
+    async fn retire(&self) -> StoreResult<()>;
 
     // ---- idempotency -------------------------------------------------------------------
     /// Claims `key` for a request with this fingerprint, or says why it can't.
