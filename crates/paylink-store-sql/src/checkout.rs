@@ -391,7 +391,7 @@ impl SqlStore {
                 let started = opt_int(&row, "attempt_started_at")?.unwrap_or(0);
                 // Left behind by a request that died, or by a process that did.
                 if started < now.unix() - stale_after
-                    || owner_gone(&mut *w.tx, opt_text(&row, "attempt_owner")?, now).await?
+                    || owner_gone(&mut w.tx, opt_text(&row, "attempt_owner")?, now).await?
                 {
                     let mut q = Sql::new("UPDATE checkout_sessions SET attempt_started_at = ");
                     q.bind(now.unix())

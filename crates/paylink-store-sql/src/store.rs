@@ -337,7 +337,7 @@ impl Store for SqlStore {
                 body: body.unwrap_or_default(),
             })
         } else if int(&row, "locked_at")? < now.unix() - IDEMPOTENCY_LOCK_SECS
-            || owner_gone(&mut *w.tx, opt_text(&row, "owner")?, now).await?
+            || owner_gone(&mut w.tx, opt_text(&row, "owner")?, now).await?
         {
             // The request that claimed it died (or its process did): take it over.
             let mut q = Sql::new("UPDATE idempotency_keys SET locked_at = ");
