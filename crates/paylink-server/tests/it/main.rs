@@ -8,6 +8,7 @@
 )]
 
 mod helpers;
+mod hygiene;
 
 mod api_keys;
 mod browser;
