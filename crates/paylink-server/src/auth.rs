@@ -12,7 +12,6 @@ use governor::clock::DefaultClock;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use paylink_domain::id::{random_base62, ApiKeyId};
 use paylink_domain::time::Timestamp;
@@ -141,16 +140,13 @@ pub fn new_key(
     (secret, record)
 }
 
-/// Failed authentications per client address: a GCRA bucket of
-/// `auth_failures_per_minute` per address, and the addresses that emptied theirs. A
-/// blocked address is refused before its credential is looked at, so it cannot go on
-/// guessing and tell a hit from a miss; other addresses, and so the merchant itself, are
-/// not affected.
+/// Failed authentications per client address (IPv6 by /64): a GCRA bucket of
+/// `auth_failures_per_minute`. Once an address has spent it, its failures answer `429`
+/// with `Retry-After` instead of `401`, so keys cannot be guessed at full speed. A valid
+/// credential is always let through: keys carry 190 random bits, and an address shared
+/// with an attacker (a NAT, a proxy) never locks the merchant out.
 pub struct FailedAuth {
     limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
-    blocked: std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>,
-    /// Whether `blocked` may hold anything: the usual request takes no lock.
-    any_blocked: AtomicBool,
 }
 
 impl FailedAuth {
@@ -160,36 +156,27 @@ impl FailedAuth {
             limiter: governor::RateLimiter::keyed(
                 governor::Quota::per_minute(per_minute).allow_burst(per_minute),
             ),
-            blocked: Default::default(),
-            any_blocked: AtomicBool::new(false),
         }
     }
 
-    /// Seconds `ip` must still wait, if it is blocked.
-    pub fn blocked(&self, ip: IpAddr) -> Option<u64> {
-        if !self.any_blocked.load(Ordering::Relaxed) {
-            return None;
-        }
-        let now = std::time::Instant::now();
-        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        blocked.retain(|_, until| *until > now);
-        if blocked.is_empty() {
-            self.any_blocked.store(false, Ordering::Relaxed);
-        }
-        blocked
-            .get(&ip)
-            .map(|until| until.duration_since(now).as_secs().max(1))
-    }
-
-    /// Counts a failure of `ip`; the seconds it must now wait if that emptied its bucket.
+    /// Counts a failure of `ip`; the seconds it must wait if it has none left.
     pub fn failed(&self, ip: IpAddr) -> Option<u64> {
-        let Err(not_until) = self.limiter.check_key(&ip) else {
+        let key = match ip {
+            IpAddr::V6(v6) => {
+                let mut o = v6.octets();
+                o.iter_mut().skip(8).for_each(|b| *b = 0);
+                IpAddr::V6(o.into())
+            }
+            v4 => v4,
+        };
+        if self.limiter.len() > 100_000 {
+            // Addresses whose buckets are full again need no state.
+            self.limiter.retain_recent();
+        }
+        let Err(not_until) = self.limiter.check_key(&key) else {
             return None;
         };
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
-        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        blocked.insert(ip, std::time::Instant::now() + wait);
-        self.any_blocked.store(true, Ordering::Relaxed);
         Some(wait.as_secs().max(1))
     }
 }
@@ -220,9 +207,6 @@ pub async fn authenticate(
     next: Next,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&req);
-    if let Some(wait) = state.auth_failures.blocked(ip) {
-        return Err(too_many_failures(wait));
-    }
     let header = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)

@@ -326,7 +326,16 @@ fn replay(
         Ok(text) if crate::secrets::Sealer::is_sealed(text) => {
             match state.sealer.open(text, &seal_context(t, key)) {
                 Ok(plain) => plain.into_bytes(),
-                Err(e) => return Err(ApiError::internal(e)),
+                Err(e) => {
+                    // Sealed under another master key (an instance configured apart).
+                    tracing::warn!(error = %e, "a kept answer does not open");
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "idempotency_error",
+                        "idempotency_secret_not_replayable",
+                        "The first answer to this Idempotency-Key cannot be shown again; start afresh with a new key",
+                    ));
+                }
             }
         }
         _ => stored.body,

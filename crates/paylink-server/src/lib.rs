@@ -184,7 +184,10 @@ pub async fn serve_state(
     // Claims this process makes name it; it is seen before the first one.
     state.store.heartbeat(Timestamp::now()).await?;
     let store = state.store.clone();
-    let heartbeat = tokio::spawn(heartbeats(store.clone(), shutdown.clone()));
+    // Beats until every request has been answered, not just until shutdown starts: a
+    // request still with the processor keeps its claims.
+    let beating = CancellationToken::new();
+    let heartbeat = tokio::spawn(heartbeats(store.clone(), beating.clone()));
     let flusher = tokio::spawn(views::run(
         state.views.clone(),
         state.store.clone(),
@@ -198,6 +201,7 @@ pub async fn serve_state(
     )
     .with_graceful_shutdown(shutdown.cancelled_owned())
     .await?;
+    beating.cancel();
     // The last views are written before the process ends.
     let _ = flusher.await;
     let _ = heartbeat.await;

@@ -55,13 +55,15 @@ fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
         .strip_prefix(b"HTTP/1.1 ")
         .or_else(|| head.strip_prefix(b"HTTP/1.0 "))?;
     let code: u16 = std::str::from_utf8(rest.get(..3)?).ok()?.parse().ok()?;
-    let status = axum::http::StatusCode::from_u16(code).ok()?;
-    if !(status.is_client_error() || status.is_server_error()) || !head.ends_with(b"\r\n\r\n") {
+    // What hyper answers itself: a bad request, a URI or headers too large, a version it
+    // does not speak; always closing the connection.
+    if !matches!(code, 400 | 414 | 431 | 505) || !head.ends_with(b"\r\n\r\n") {
         return None;
     }
+    let status = axum::http::StatusCode::from_u16(code).ok()?;
     let text = std::str::from_utf8(head).ok()?;
     let lower = text.to_ascii_lowercase();
-    if lower.contains("\r\ncontent-type:") {
+    if lower.contains("\r\ncontent-type:") || !lower.contains("\r\nconnection: close\r\n") {
         return None;
     }
     let at = lower.find("\r\ncontent-length: 0\r\n")?;
@@ -191,7 +193,12 @@ mod tests {
         )
         .is_none());
         assert!(rewrite(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\n\r\n").is_none());
-        assert!(rewrite(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n{}").is_none());
+        // Without `connection: close`, it is not hyper's refusal.
+        assert!(rewrite(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").is_none());
+        assert!(rewrite(
+            b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n{}"
+        )
+        .is_none());
         assert!(rewrite(b"{\"error\":1}").is_none());
     }
 }

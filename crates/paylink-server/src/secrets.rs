@@ -116,7 +116,9 @@ pub fn parse_key(text: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("the master key must be 32 bytes (it is {})", bytes.len()))
 }
 
-/// The key in `dir/master.key`, created (readable by the owner only) when missing.
+/// The key in `dir/master.key`, created (readable by the owner only) when missing. It is
+/// written whole to a file of its own and then linked into place, so a process starting
+/// at the same moment reads either no file or the whole key, and both use the same one.
 pub fn key_file(dir: &Path) -> anyhow::Result<[u8; 32]> {
     let path = dir.join("master.key");
     match std::fs::read_to_string(&path) {
@@ -124,6 +126,7 @@ pub fn key_file(dir: &Path) -> anyhow::Result<[u8; 32]> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)?;
             let key = random_key();
+            let tmp = dir.join(format!(".master.key.{}", rand::random::<u64>()));
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);
             #[cfg(unix)]
@@ -131,15 +134,20 @@ pub fn key_file(dir: &Path) -> anyhow::Result<[u8; 32]> {
                 use std::os::unix::fs::OpenOptionsExt;
                 opts.mode(0o600);
             }
-            use std::io::Write;
-            match opts.open(&path) {
-                Ok(mut f) => {
-                    f.write_all(format!("{}\n", hex::encode(key)).as_bytes())?;
-                    f.sync_all()?;
+            {
+                use std::io::Write;
+                let mut f = opts.open(&tmp)?;
+                f.write_all(format!("{}\n", hex::encode(key)).as_bytes())?;
+                f.sync_all()?;
+            }
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
                     tracing::info!(path = %path.display(), "generated a master key");
                     Ok(key)
                 }
-                // Another process wrote it first: use theirs.
+                // Another process linked its key first: use theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     parse_key(&std::fs::read_to_string(&path)?)
                 }

@@ -391,6 +391,10 @@ impl Store for SqlStore {
             .push(", response_body = ");
         self.body_blob(&mut q, &response.body);
         q.push(" WHERE ").tenant(t).push(" AND key = ").bind(key);
+        // Only while the claim is still this process's (not taken over as if it had died).
+        q.push(" AND (owner IS NULL OR owner = ")
+            .bind(self.instance.as_str())
+            .push(")");
         self.write_one(&q).await.map(drop)
     }
 
@@ -399,7 +403,9 @@ impl Store for SqlStore {
         q.tenant(t)
             .push(" AND key = ")
             .bind(key)
-            .push(" AND response_status IS NULL");
+            .push(" AND response_status IS NULL AND (owner IS NULL OR owner = ")
+            .bind(self.instance.as_str())
+            .push(")");
         self.write_one(&q).await.map(drop)
     }
 

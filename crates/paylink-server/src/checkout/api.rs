@@ -497,7 +497,8 @@ pub async fn pay(
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let answer = super::pay::pay(&state, &id, &input.client_secret, input.payment_method).await?;
-    Ok(answer.into_response())
+    // A 3-D Secure answer names a URL carrying the client secret: kept sealed for retries.
+    Ok(crate::idempotency::sealed(answer.into_response()))
 }
 
 /// An HTTP status for a stored answer.

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 
 use paylink_store_sql::testing::{Backend, TestDatabase};
 
+use crate::helpers::{free_port, wait_up};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_cut_by_a_crash_is_retried_within_seconds_sqlite() {
     cut_by_a_crash(Backend::Sqlite).await;
@@ -41,16 +43,6 @@ fn serve(db: &str, port: u16, key: &str) -> Child {
         .unwrap()
 }
 
-async fn up(client: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not come up");
-}
-
 async fn cut_by_a_crash(backend: Backend) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;
@@ -74,15 +66,11 @@ async fn cut_by_a_crash(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut server = serve(&db.url, port, &master);
-    up(&client, &base).await;
+    wait_up(&client, &base).await;
     let link: Value = client
         .post(format!("{base}/v1/payment_links"))
         .bearer_auth(&key)
@@ -134,7 +122,7 @@ async fn cut_by_a_crash(backend: Backend) {
     server.wait().unwrap();
     assert!(first.await.unwrap().is_err(), "the answer was lost");
     let mut server = serve(&db.url, port, &master);
-    up(&client, &base).await;
+    wait_up(&client, &base).await;
     // The customer retries at once and keeps retrying while told to.
     let cut = Instant::now();
     let answer = loop {

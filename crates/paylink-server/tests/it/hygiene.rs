@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 
 use paylink_store_sql::testing::{Backend, TestDatabase};
 
+use crate::helpers::{free_port, wait_up};
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_the_database_or_the_log_sqlite() {
     hygiene(Backend::Sqlite).await;
@@ -109,11 +111,7 @@ async fn hygiene(backend: Backend) {
         .unwrap()
         .to_owned();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log_path =
         std::env::temp_dir().join(format!("paylink-hygiene-{}.log", rand::random::<u64>()));
     let log_file = std::fs::File::create(&log_path).unwrap();
@@ -135,12 +133,7 @@ async fn hygiene(backend: Backend) {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_up(&client, &base).await;
     let post = |path: &str, body: Value, idem: &str| {
         client
             .post(format!("{base}{path}"))
