@@ -10,8 +10,3 @@ CREATE TABLE instances (
 
 ALTER TABLE idempotency_keys ADD COLUMN owner TEXT;
 ALTER TABLE checkout_sessions ADD COLUMN attempt_owner TEXT;
-
--- Answers kept before this version may hold full API keys and webhook secrets in clear
--- (they are now never kept, or kept sealed): forget them. A retry with one of those keys
--- within 24 h runs afresh instead of being replayed.
-DELETE FROM idempotency_keys WHERE response_body IS NOT NULL;
