@@ -159,8 +159,8 @@ impl FailedAuth {
         }
     }
 
-    /// Counts a failure of `ip`; the seconds it must wait if it has none left.
-    pub fn failed(&self, ip: IpAddr) -> Option<u64> {
+    /// Counts a failure of `ip`; the `429` to answer instead if it has none left.
+    pub fn failed(&self, ip: IpAddr) -> Option<ApiError> {
         let key = match ip {
             IpAddr::V6(v6) => {
                 let mut o = v6.octets();
@@ -176,20 +176,11 @@ impl FailedAuth {
         let Err(not_until) = self.limiter.check_key(&key) else {
             return None;
         };
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default()));
-        Some(wait.as_secs().max(1))
+        Some(ApiError::rate_limited(
+            "Too many failed authentications from this address; wait before trying again",
+            not_until.wait_time_from(governor::clock::Clock::now(&DefaultClock::default())),
+        ))
     }
-}
-
-pub fn too_many_failures(retry_after: u64) -> ApiError {
-    let mut e = ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limit_error",
-        "rate_limit_exceeded",
-        "Too many failed authentications from this address; wait before trying again",
-    );
-    e.retry_after = Some(retry_after);
-    e
 }
 
 /// The client's address as the connection gives it.
@@ -214,10 +205,7 @@ pub async fn authenticate(
     let auth = match identify(&state, header).await? {
         Ok(auth) => auth,
         Err(refusal) => {
-            return Err(match state.auth_failures.failed(ip) {
-                Some(wait) => too_many_failures(wait),
-                None => refusal,
-            })
+            return Err(state.auth_failures.failed(ip).unwrap_or(refusal));
         }
     };
     tracing::Span::current().record(

@@ -98,6 +98,18 @@ impl ApiError {
         )
     }
 
+    /// `429 rate_limit_exceeded`, to come back after `wait` (at least a second).
+    pub fn rate_limited(message: &str, wait: std::time::Duration) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            message,
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        e
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

@@ -89,15 +89,12 @@ pub fn sealed(mut res: Response) -> Response {
     res
 }
 
-fn not_replayable(object: &str, id: &str) -> ApiError {
+fn not_replayable(message: String) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "idempotency_error",
         "idempotency_secret_not_replayable",
-        format!(
-            "This Idempotency-Key made {object} {id}, whose secret was shown only in the first answer and is not kept; \
-             retrieve it by id, and revoke or rotate it if that answer was lost"
-        ),
+        message,
     )
 }
 
@@ -290,7 +287,11 @@ fn kept(
     body: &[u8],
 ) -> StoredResponse {
     if let Some(once) = parts.extensions.get::<ShownOnce>() {
-        let e = not_replayable(once.object, &once.id);
+        let e = not_replayable(format!(
+            "This Idempotency-Key made {} {}, whose secret was shown only in the first answer and is not kept; \
+             retrieve it by id, and revoke or rotate it if that answer was lost",
+            once.object, once.id
+        ));
         return StoredResponse {
             status: e.status.as_u16(),
             body: e.body_bytes(),
@@ -329,11 +330,8 @@ fn replay(
                 Err(e) => {
                     // Sealed under another master key (an instance configured apart).
                     tracing::warn!(error = %e, "a kept answer does not open");
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "idempotency_error",
-                        "idempotency_secret_not_replayable",
-                        "The first answer to this Idempotency-Key cannot be shown again; start afresh with a new key",
+                    return Err(not_replayable(
+                        "The first answer to this Idempotency-Key cannot be shown again; start afresh with a new key".into(),
                     ));
                 }
             }

@@ -147,21 +147,11 @@ async fn openapi() -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "route_not_found",
-        "No such route",
-    )
+    edge::framework_error(StatusCode::NOT_FOUND)
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_request_error",
-        "method_not_allowed",
-        "This route does not accept that HTTP method",
-    )
+    edge::framework_error(StatusCode::METHOD_NOT_ALLOWED)
 }
 
 /// Serves `store` on `listener` until `shutdown` is cancelled.

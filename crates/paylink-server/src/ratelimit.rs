@@ -16,15 +16,10 @@ pub async fn per_key(
 ) -> Result<Response, ApiError> {
     if let Some(auth) = req.extensions().get::<Auth>() {
         if let Err(not_until) = state.key_limiter.check_key(&auth.key_id.to_string()) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut e = ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "rate_limit_exceeded",
+            return Err(ApiError::rate_limited(
                 "Too many requests with this API key; slow down",
-            );
-            e.retry_after = Some(wait.as_secs().max(1));
-            return Err(e);
+                not_until.wait_time_from(DefaultClock::default().now()),
+            ));
         }
     }
     Ok(next.run(req).await)
@@ -39,15 +34,10 @@ pub async fn per_ip(
 ) -> Result<Response, ApiError> {
     let ip = addr.ip();
     if let Err(not_until) = state.ip_limiter.check_key(&ip) {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        let mut e = ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_error",
-            "rate_limit_exceeded",
+        return Err(ApiError::rate_limited(
             "Too many requests; slow down",
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        return Err(e);
+            not_until.wait_time_from(DefaultClock::default().now()),
+        ));
     }
     let scope = paylink_store::Tenant {
         merchant_id: paylink_domain::id::MerchantId::from_trusted(format!("public:{ip}")),

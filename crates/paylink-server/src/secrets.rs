@@ -46,9 +46,8 @@ impl Sealer {
         }
     }
 
-    /// A sealer with a fresh random key (tests, and values that need not survive the
-    /// process).
-    pub fn random() -> Self {
+    #[cfg(test)]
+    fn random() -> Self {
         Self::new(&random_key())
     }
 

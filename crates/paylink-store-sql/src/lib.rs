@@ -60,6 +60,9 @@ pub struct SqlStore {
     _checkpointer: Option<Checkpointer>,
     /// This process, as its claims name it (see `Store::heartbeat`).
     instance: String,
+    /// Whether this process has cleared the rows of processes long gone (once, at its
+    /// first heartbeat).
+    instances_swept: std::sync::atomic::AtomicBool,
 }
 
 /// SQLite: copies the WAL into the database file from a reader's connection (`PRAGMA
@@ -225,6 +228,7 @@ impl SqlStore {
             turns,
             group,
             instance: format!("ins_{}", paylink_domain::id::random_base62()),
+            instances_swept: Default::default(),
         })
     }
 

@@ -270,7 +270,14 @@ impl Store for SqlStore {
             .bind(now.unix())
             .push(") ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at");
         self.write_one(&q).await?;
-        // Rows of processes long gone name no claim that is still kept.
+        if self
+            .instances_swept
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        // Rows of processes long gone name no claim that is still kept: cleared once, as
+        // each process starts.
         let mut q = Sql::new("DELETE FROM instances WHERE seen_at < ");
         q.bind(now.unix() - 7 * 86_400);
         self.write_one(&q).await.map(drop)

@@ -102,6 +102,16 @@ pub struct Listed<T> {
     pub has_more: bool,
 }
 
+impl<T> Listed<T> {
+    /// The same page with each item mapped (records to what the API shows).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Listed<U> {
+        Listed {
+            data: self.data.into_iter().map(f).collect(),
+            has_more: self.has_more,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Created {
     pub gte: Option<Timestamp>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use paylink_domain::id::ApiKeyId;
 use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
-use paylink_store::{ApiKeyRecord, KeyKind, Listed, StoreError};
+use paylink_store::{ApiKeyRecord, KeyKind, StoreError};
 
 use super::{path_id, Deleted, List};
 use crate::auth::{new_key, Auth, SCOPES};
@@ -137,11 +137,7 @@ pub async fn list_keys(
     Query(q): Query<ApiKeyListQuery>,
 ) -> ApiResult<Response> {
     let l = state.store.list_api_keys(&auth.tenant, &q.page()?).await?;
-    let l = Listed {
-        data: l.data.into_iter().map(|k| out(k, None)).collect::<Vec<_>>(),
-        has_more: l.has_more,
-    };
-    Ok(ok(&List::new(l, "/v1/api_keys")))
+    Ok(ok(&List::new(l.map(|k| out(k, None)), "/v1/api_keys")))
 }
 
 pub async fn revoke_key(

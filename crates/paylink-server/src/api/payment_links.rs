@@ -1096,13 +1096,6 @@ pub async fn list_links(
         .store
         .list_payment_links(&auth.tenant, &f, &q.page()?)
         .await?;
-    let l = paylink_store::Listed {
-        data: l
-            .data
-            .into_iter()
-            .map(|x| present(&state, x, now))
-            .collect(),
-        has_more: l.has_more,
-    };
+    let l = l.map(|x| present(&state, x, now));
     Ok(ok(&List::new(l, "/v1/payment_links")))
 }

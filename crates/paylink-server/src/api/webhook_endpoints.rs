@@ -270,12 +270,8 @@ pub async fn list_deliveries(
         .list_delivery_attempts(&auth.tenant, &endpoint_id, &q.page()?)
         .await
         .map_err(not_found_as("webhook endpoint"))?;
-    let l = paylink_store::Listed {
-        data: l.data.into_iter().map(AttemptOut::from).collect(),
-        has_more: l.has_more,
-    };
     Ok(ok(&List::new(
-        l,
+        l.map(AttemptOut::from),
         &format!("/v1/webhook_endpoints/{id}/deliveries"),
     )))
 }
