@@ -25,11 +25,11 @@ use paylink_store::*;
 use crate::catalog::{doc_insert, json};
 use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TOTAL};
 use crate::events::{event_writes, insert_events};
+use crate::idempotency::owner_gone;
 use crate::links::{link, LINK_COLS};
 use crate::sql::{
     changed_or_refuse, int, is_postgres, json_col, opt_int, opt_text, refused, Arg, Batch, Sql,
 };
-use crate::store::owner_gone;
 use crate::Dialect;
 use crate::{backend, SqlStore};
 
