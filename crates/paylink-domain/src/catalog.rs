@@ -110,6 +110,10 @@ pub struct TaxRateSnapshot {
     pub id: TaxRateId,
     pub display_name: String,
     pub percentage: TaxPercentage,
+    /// The rate's own `inclusive` when the snapshot was taken: what decides the pricing
+    /// mode of a link or order created without one (see [`crate::tax::pricing_mode_of`]).
+    #[serde(default)]
+    pub inclusive: bool,
 }
 
 impl From<&TaxRate> for TaxRateSnapshot {
@@ -118,6 +122,7 @@ impl From<&TaxRate> for TaxRateSnapshot {
             id: t.id.clone(),
             display_name: t.display_name.clone(),
             percentage: t.percentage,
+            inclusive: t.inclusive,
         }
     }
 }

@@ -489,6 +489,7 @@ mod tests {
                 id: crate::id::TaxRateId::generate(),
                 display_name: "Tax".into(),
                 percentage: TaxPercentage::parse(r).unwrap(),
+                inclusive: false,
             }),
         }
     }

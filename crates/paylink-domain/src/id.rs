@@ -35,10 +35,19 @@ pub fn is_well_formed(s: &str, prefix: &str) -> bool {
     })
 }
 
+/// Why `s` is not an id with this prefix, in words a client can act on.
+pub fn id_error(s: &str, prefix: &str, noun: &str) -> String {
+    if s.starts_with(prefix) {
+        format!("not a valid {noun} id (`{prefix}` and {RANDOM_LEN} letters or digits)")
+    } else {
+        format!("not a valid {noun} id: expected an id starting with `{prefix}`")
+    }
+}
+
 /// Defines an id newtype with its prefix, parsing, display and serde.
 #[macro_export]
 macro_rules! define_id {
-    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $noun:literal) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(transparent)]
@@ -83,7 +92,7 @@ macro_rules! define_id {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
                 Self::parse(&s).ok_or_else(|| {
-                    serde::de::Error::custom(format!("invalid id: expected an id starting with `{}`", $prefix))
+                    serde::de::Error::custom($crate::id::id_error(&s, $prefix, $noun))
                 })
             }
         }
@@ -101,21 +110,21 @@ macro_rules! define_id {
     };
 }
 
-define_id!(MerchantId, "acct_");
-define_id!(ProductId, "prod_");
-define_id!(CustomerId, "cus_");
-define_id!(OrderId, "ord_");
-define_id!(TaxRateId, "txr_");
-define_id!(PaymentLinkId, "plink_");
-define_id!(CheckoutSessionId, "cs_");
-define_id!(PaymentId, "pay_");
-define_id!(RefundId, "re_");
-define_id!(SubscriptionId, "sub_");
-define_id!(EventId, "evt_");
-define_id!(WebhookEndpointId, "we_");
-define_id!(ApiKeyId, "key_");
-define_id!(UserId, "user_");
-define_id!(EmailId, "em_");
+define_id!(MerchantId, "acct_", "merchant");
+define_id!(ProductId, "prod_", "product");
+define_id!(CustomerId, "cus_", "customer");
+define_id!(OrderId, "ord_", "order");
+define_id!(TaxRateId, "txr_", "tax rate");
+define_id!(PaymentLinkId, "plink_", "payment link");
+define_id!(CheckoutSessionId, "cs_", "checkout session");
+define_id!(PaymentId, "pay_", "payment");
+define_id!(RefundId, "re_", "refund");
+define_id!(SubscriptionId, "sub_", "subscription");
+define_id!(EventId, "evt_", "event");
+define_id!(WebhookEndpointId, "we_", "webhook endpoint");
+define_id!(ApiKeyId, "key_", "API key");
+define_id!(UserId, "user_", "user");
+define_id!(EmailId, "em_", "e-mail");
 
 #[cfg(test)]
 mod tests {

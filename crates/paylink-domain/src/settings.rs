@@ -52,6 +52,13 @@ pub struct MerchantSettings {
     /// Hosts that `success_url` / `cancel_url` may point to; empty allows any https host.
     pub redirect_allowlist: Vec<String>,
     pub processors: Processors,
+    /// E-mail a receipt after every successful payment whose customer gave an e-mail.
+    #[serde(default = "yes")]
+    pub email_receipts: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl MerchantSettings {
@@ -68,6 +75,7 @@ impl MerchantSettings {
             checkout_session_ttl: DurationSpec::minutes(30),
             redirect_allowlist: Vec::new(),
             processors: Processors::default(),
+            email_receipts: true,
         }
     }
 

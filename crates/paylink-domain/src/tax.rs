@@ -102,6 +102,38 @@ pub enum PricingMode {
     Exclusive,
 }
 
+/// The pricing mode of a link or order: the one given explicitly wins for every line;
+/// without one, its tax rates' own `inclusive` decides (as a Stripe price's tax behavior
+/// does), and rates that disagree need an explicit mode; with no rate at all, `default`
+/// (the merchant's setting). One mode per cart, so the page shows one tax line.
+pub fn pricing_mode_of(
+    explicit: Option<PricingMode>,
+    rates_inclusive: impl IntoIterator<Item = bool>,
+    default: PricingMode,
+) -> Result<PricingMode, crate::error::ValidationError> {
+    if let Some(m) = explicit {
+        return Ok(m);
+    }
+    let mut found: Option<bool> = None;
+    for inclusive in rates_inclusive {
+        match found {
+            Some(f) if f != inclusive => {
+                return Err(crate::error::ValidationError::new(
+                    "pricing_mode_required",
+                    "tax.pricing_mode",
+                    "These tax rates disagree on whether prices include tax; give `tax.pricing_mode`",
+                ))
+            }
+            _ => found = Some(inclusive),
+        }
+    }
+    Ok(match found {
+        Some(true) => PricingMode::Inclusive,
+        Some(false) => PricingMode::Exclusive,
+        None => default,
+    })
+}
+
 /// `round(n / d)` half up, for non-negative `n` and positive `d`.
 fn div_round_half_up(n: u128, d: u128) -> u128 {
     (n * 2 + d) / (d * 2)

@@ -41,6 +41,7 @@ pub struct Config {
     /// Database connections per process.
     pub db_max_connections: u32,
     /// Skip creating the demo merchant on first start.
+    #[serde(deserialize_with = "flexible_bool")]
     pub no_demo: bool,
     /// Added to every call of the simulated processor, to model a real one.
     pub simulated_processor_latency_ms: u64,
@@ -63,6 +64,29 @@ pub struct Config {
     /// Failed authentications allowed per client address before it must wait (`429`);
     /// one more is allowed every `60 / auth_failures_per_minute` seconds after that.
     pub auth_failures_per_minute: u32,
+}
+
+/// A boolean as operators write it, in a file or a variable: `true`/`false`, `1`/`0`,
+/// `yes`/`no`, `on`/`off` (any case).
+fn flexible_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Bool(bool),
+        Int(i64),
+        Text(String),
+    }
+    let yes_no = |s: &str| match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    };
+    match Given::deserialize(d)? {
+        Given::Bool(b) => Some(b),
+        Given::Int(n) => yes_no(&n.to_string()),
+        Given::Text(s) => yes_no(&s),
+    }
+    .ok_or_else(|| serde::de::Error::custom("expected a boolean: true/false, 1/0, yes/no or on/off"))
 }
 
 /// Defaults, as the first layer.

@@ -107,7 +107,11 @@ impl AppState {
         }
         let ticket = self.links_cache.ticket();
         let view = Arc::new(LinkView::load(self, slug).await?);
-        self.links_cache.put(slug.to_owned(), view.clone(), ticket);
+        // A link of an order shows its order's status, which a payment through any of the
+        // order's links changes: such links are always read afresh.
+        if view.p.link.value.order_id.is_none() {
+            self.links_cache.put(slug.to_owned(), view.clone(), ticket);
+        }
         Ok(view)
     }
 }

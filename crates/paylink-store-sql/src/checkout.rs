@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use paylink_domain::catalog::{Order, OrderStatus};
 use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{
@@ -51,7 +50,7 @@ fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
     row.try_get(col).map_err(backend)
 }
 
-fn tenant_of(row: &AnyRow) -> StoreResult<Tenant> {
+pub(crate) fn tenant_of(row: &AnyRow) -> StoreResult<Tenant> {
     Ok(Tenant {
         merchant_id: MerchantId::from_trusted(text(row, "merchant_id")?),
         livemode: int(row, "livemode")? != 0,
@@ -102,8 +101,6 @@ pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
     Ok(p)
 }
 
-/// Expires open sessions past their time that match `filter` (SQL after `WHERE …`, with
-/// its own `$1..` numbering), releasing their holds and writing their events.
 /// The merchant's next receipt number, in the caller's transaction: on PostgreSQL from the
 /// merchant's sequence (migration 0009), which holds no lock; on SQLite from
 /// `merchants.receipt_seq`, under the one writer's lock anyway.
@@ -125,25 +122,43 @@ async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
     )
 }
 
+/// Expires open sessions past their time that match `filter` (SQL after `WHERE …`, with
+/// its own `$1..` numbering), releasing their holds and writing their events.
 pub(crate) async fn expire_where(
     conn: &mut AnyConnection,
     now: Timestamp,
     filter: &str,
     args: Vec<Arg>,
 ) -> StoreResult<u64> {
+    end_where(conn, now, now, filter, args).await
+}
+
+/// Ends the open sessions that expire by `cutoff` and match `filter` as
+/// [`expire_where`] does; a session being paid right now (its attempt `processing`) is
+/// never ended, its payment decides.
+pub(crate) async fn end_where(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    cutoff: Timestamp,
+    filter: &str,
+    args: Vec<Arg>,
+) -> StoreResult<u64> {
     let mut q = Sql::new(
         "UPDATE checkout_sessions SET status = 'expired' WHERE status = 'open' AND expires_at <= ",
     );
-    q.bind(now.unix());
+    q.bind(cutoff.unix());
     q.push(" AND (attempt_status IS NULL OR attempt_status = 'requires_action')");
     q.append(filter, args);
-    q.push(" RETURNING id, merchant_id, livemode, payment_link_id, stock, data");
+    q.push(" RETURNING id, merchant_id, livemode, payment_link_id, order_id, stock, data");
     let rows = q.query().fetch_all(&mut *conn).await.map_err(backend)?;
     for row in &rows {
         let t = tenant_of(row)?;
         let link_id = text(row, "payment_link_id")?;
         let stock: BTreeMap<String, u32> = json_col(row, "stock")?;
-        release(conn, &link_id, &stock).await?;
+        let order = opt_text(row, "order_id")?;
+        let session_id = text(row, "id")?;
+        release(conn, &link_id, &stock, order.as_deref().map(|o| (o, session_id.as_str())))
+            .await?;
         let mut session: CheckoutSession = json_col(row, "data")?;
         session.status = SessionStatus::Expired;
         insert_events(
@@ -161,11 +176,12 @@ pub(crate) async fn expire_where(
     Ok(rows.len() as u64)
 }
 
-/// Gives a session's held use and stock back.
+/// Gives a session's held use, stock and order (`(order, session)`) back.
 async fn release(
     conn: &mut AnyConnection,
     link_id: &str,
     stock: &BTreeMap<String, u32>,
+    order: Option<(&str, &str)>,
 ) -> StoreResult<()> {
     // Products before the link: the lock order of every transaction here.
     for (product, units) in stock {
@@ -177,6 +193,9 @@ async fn release(
             .bind(product.as_str())
             .push(" AND inventory_available IS NOT NULL");
         q.query().execute(&mut *conn).await.map_err(backend)?;
+    }
+    if let Some((order_id, session_id)) = order {
+        crate::orders::unhold(conn, order_id, session_id).await?;
     }
     let mut q = Sql::new("UPDATE payment_links SET reserved_count = reserved_count - 1, version = version + 1 WHERE id = ");
     q.bind(link_id);
@@ -227,7 +246,7 @@ impl SqlStore {
 
     pub(crate) async fn start_checkout_impl(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
         let link_id = c.session.payment_link_id.as_str();
-        if !c.limited_uses && c.stock.is_empty() {
+        if !c.limited_uses && c.stock.is_empty() && c.order_id.is_none() {
             if self.start_plain(t, c).await? {
                 return Ok(());
             }
@@ -286,6 +305,11 @@ impl SqlStore {
                 "sold_out"
             };
             return Err(StoreError::Conflict(reason));
+        }
+
+        // The order, between the products and the link (the lock order).
+        if let Some(order_id) = &c.order_id {
+            crate::orders::hold(&mut w.tx, t, order_id, &c.session.id, c.now).await?;
         }
 
         let q = session_insert(t, c, &held, None)?;
@@ -574,6 +598,11 @@ impl SqlStore {
                 .bind(product.as_str());
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
+        // The order it pays, between the products and the link (the lock order).
+        let mut events = Vec::new();
+        if let Some(order_id) = &payment.order_id {
+            events.extend(crate::orders::pay(&mut w.tx, t, order_id, &payment, now).await?);
+        }
         let mut b = Batch::default();
         succeeded_writes(&mut b, t, &payment, token, &session, None)?;
         let link_id = payment.payment_link_id.as_str();
@@ -601,7 +630,6 @@ impl SqlStore {
                 ),
             }
         };
-        let mut events = Vec::new();
         if let Some(link_row) = link_row {
             let mut l: PaymentLink = link(&link_row)?.value;
             l.url = c.link_url.to_owned();
@@ -614,30 +642,6 @@ impl SqlStore {
                 && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
             {
                 events.push(Event::new(EventType::PaymentLinkPaid, &l, t.livemode, now));
-            }
-        }
-        if let Some(order_id) = &payment.order_id {
-            let mut q = Sql::new("SELECT data FROM orders WHERE id = ");
-            q.bind(order_id.as_str()).push(" AND status = 'unpaid'");
-            if let Some(row) = q
-                .query()
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(backend)?
-            {
-                let mut order: Order = json_col(&row, "data")?;
-                order.status = OrderStatus::Paid;
-                order.payment_id = Some(payment.id.clone());
-                order.updated_at = now;
-                let mut q = Sql::new("UPDATE orders SET status = 'paid', data = ");
-                q.bind(json(&order)?)
-                    .push(" WHERE id = ")
-                    .bind(order_id.as_str())
-                    .push(" AND status = 'unpaid'");
-                q.query().execute(&mut *w.tx).await.map_err(backend)?;
-                events.push(Event::new(EventType::OrderPaid, &order, t.livemode, now));
-            } else {
-                tracing::warn!(order.id = %order_id, payment.id = %payment.id, "order was no longer unpaid when its payment succeeded");
             }
         }
         insert_events(&mut w.tx, t, &events).await?;
@@ -923,6 +927,7 @@ fn session_insert(
             ("status", "open".into()),
             ("secret_hash", c.secret_hash.as_str().into()),
             ("stock", json(held)?.into()),
+            ("order_id", c.order_id.as_ref().map(|o| o.to_string()).into()),
             ("data", json(s)?.into()),
         ],
         from,
@@ -953,6 +958,13 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
             ("amount", p.amount.minor().into()),
             ("amount_refunded", p.amount_refunded.minor().into()),
             ("receipt_token", receipt_token.into()),
+            // The outbox of receipts (migration 0013): the worker composes and queues it.
+            (
+                "receipt_status",
+                (p.status == PaymentStatus::Succeeded && p.customer.email.is_some())
+                    .then_some("pending")
+                    .into(),
+            ),
         ],
     ))
 }

@@ -5,11 +5,13 @@ use sqlx::Row;
 
 use paylink_domain::email::{Email, EmailStatus};
 use paylink_domain::event::Event;
-use paylink_domain::id::EmailId;
+use paylink_domain::checkout::Payment;
+use paylink_domain::id::{EmailId, PaymentId};
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
 use crate::catalog::json;
+use crate::checkout::{payment, tenant_of, PAYMENT_COLS};
 use crate::events::insert_events;
 use crate::sql::{int, json_col, Sql};
 use crate::{backend, Dialect, SqlStore};
@@ -35,22 +37,45 @@ impl SqlStore {
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         for e in emails {
-            let q = Sql::insert(
-                "emails",
-                vec![
-                    ("id", e.id.as_str().into()),
-                    ("merchant_id", t.merchant_id.as_str().into()),
-                    ("livemode", t.livemode.into()),
-                    ("created_at", e.created_at.unix().into()),
-                    ("status", e.status.as_str().into()),
-                    ("next_attempt_at", e.created_at.unix().into()),
-                    ("data", json(e)?.into()),
-                ],
-            );
-            q.exec(&mut w.tx).await?;
+            email_insert(t, e)?.exec(&mut w.tx).await?;
         }
         insert_events(&mut w.tx, t, events).await?;
         w.commit().await
+    }
+
+    pub(crate) async fn receipts_due_impl(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {PAYMENT_COLS} FROM payments WHERE receipt_status = 'pending' ORDER BY seq LIMIT "
+        ));
+        q.bind(limit);
+        let rows = self.rows(&q).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((tenant_of(r)?, payment(r)?)))
+            .collect()
+    }
+
+    pub(crate) async fn receipt_composed_impl(
+        &self,
+        t: &Tenant,
+        id: &PaymentId,
+        email: Option<&Email>,
+    ) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE payments SET receipt_status = ");
+        q.bind(if email.is_some() { "queued" } else { "off" })
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND ")
+            .owned_by(t)
+            .push(" AND receipt_status = 'pending'");
+        if q.exec(&mut w.tx).await? == 0 {
+            return Ok(false);
+        }
+        if let Some(e) = email {
+            email_insert(t, e)?.exec(&mut w.tx).await?;
+        }
+        w.commit().await?;
+        Ok(true)
     }
 
     pub(crate) async fn claim_emails_impl(
@@ -108,4 +133,20 @@ impl SqlStore {
         q.query().execute(&mut *w.tx).await.map_err(backend)?;
         w.commit().await
     }
+}
+
+/// An e-mail's row in the outbox.
+fn email_insert(t: &Tenant, e: &Email) -> StoreResult<Sql> {
+    Ok(Sql::insert(
+        "emails",
+        vec![
+            ("id", e.id.as_str().into()),
+            ("merchant_id", t.merchant_id.as_str().into()),
+            ("livemode", t.livemode.into()),
+            ("created_at", e.created_at.unix().into()),
+            ("status", e.status.as_str().into()),
+            ("next_attempt_at", e.created_at.unix().into()),
+            ("data", json(e)?.into()),
+        ],
+    ))
 }

@@ -18,6 +18,7 @@ mod events;
 mod idempotency;
 mod links;
 mod merchants;
+mod orders;
 mod sql;
 mod statements;
 mod store;

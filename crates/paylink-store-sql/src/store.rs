@@ -14,7 +14,7 @@ use paylink_domain::time::Timestamp;
 use paylink_domain::webhook::WebhookEndpoint;
 use paylink_store::*;
 
-use crate::catalog::{doc_insert, insert_doc, json, update_doc};
+use crate::catalog::{doc_insert, insert_doc, json};
 use crate::checkout::STILL_OPEN;
 use crate::counters::{lock_link, PAYMENTS_TOTAL, RESERVED_TOTAL};
 use crate::events::{event_writes, insert_events, EVENT_COLS};
@@ -401,37 +401,13 @@ impl Store for SqlStore {
         data_row(&self.fetch_one("orders", "data", t, id.as_str(), "").await?)
     }
 
-    async fn update_order(
+    async fn cancel_order(
         &self,
         t: &Tenant,
-        o: &Order,
-        expected_status: &str,
-        events: &[Event],
-    ) -> StoreResult<()> {
-        let mut w = self.begin_write().await?;
-        let cols = vec![("status", o.status.as_str().into())];
-        let guard = (" AND status = $1", vec![Arg::from(expected_status)]);
-        match update_doc(
-            &mut w.tx,
-            "orders",
-            t,
-            o.id.as_str(),
-            json(o)?,
-            cols,
-            Some(guard),
-        )
-        .await
-        {
-            Err(StoreError::NotFound) => {
-                drop(w);
-                // Tell "no such order" from "its status moved on".
-                self.get_order(t, &o.id).await?;
-                return Err(StoreError::Conflict("order_status_changed"));
-            }
-            r => r?,
-        }
-        insert_events(&mut w.tx, t, events).await?;
-        w.commit().await
+        id: &OrderId,
+        now: Timestamp,
+    ) -> StoreResult<Order> {
+        self.cancel_order_impl(t, id, now).await
     }
 
     async fn list_orders(
@@ -993,6 +969,19 @@ impl Store for SqlStore {
         events: &[Event],
     ) -> StoreResult<()> {
         self.queue_emails_impl(t, emails, events).await
+    }
+
+    async fn receipts_due(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>> {
+        self.receipts_due_impl(limit).await
+    }
+
+    async fn receipt_composed(
+        &self,
+        t: &Tenant,
+        payment: &PaymentId,
+        email: Option<&paylink_domain::email::Email>,
+    ) -> StoreResult<bool> {
+        self.receipt_composed_impl(t, payment, email).await
     }
 
     async fn list_emails(

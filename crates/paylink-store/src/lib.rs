@@ -158,14 +158,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_order(&self, t: &Tenant, o: &Order, events: &[Event]) -> StoreResult<()>;
     async fn get_order(&self, t: &Tenant, id: &OrderId) -> StoreResult<Order>;
-    /// Writes `o` if the stored order still has status `expected_status`.
-    async fn update_order(
-        &self,
-        t: &Tenant,
-        o: &Order,
-        expected_status: &str,
-        events: &[Event],
-    ) -> StoreResult<()>;
+    /// Cancels an unpaid order. A checkout that holds it (see [`NewCheckout::order_id`]) is
+    /// ended first, unless it is being paid right now. Conflicts: `order_paid`,
+    /// `order_cancelled`, `order_being_paid`.
+    async fn cancel_order(&self, t: &Tenant, id: &OrderId, now: Timestamp)
+        -> StoreResult<Order>;
     async fn list_orders(
         &self,
         t: &Tenant,
@@ -229,7 +226,8 @@ pub trait Store: Send + Sync + 'static {
     async fn next_hold_expiry(&self, link: &PaymentLinkId) -> StoreResult<Option<Timestamp>>;
     /// Opens a session, holding one use of the link and the stock it needs, atomically.
     /// Conflicts: `link_fully_reserved`, `link_used_up`, `link_inactive`, `sold_out`,
-    /// `stock_reserved`; with a `link_version`, any refusal is `link_changed`.
+    /// `stock_reserved`, and for a link of an order `order_paid`, `order_cancelled`,
+    /// `order_reserved`; with a `link_version`, any refusal is `link_changed`.
     async fn start_checkout(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()>;
     async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord>;
     /// A session and its link's configuration in one read (see [`LinkConfig`]); the link
@@ -371,6 +369,18 @@ pub trait Store: Send + Sync + 'static {
     /// Queues messages (with the events they cause) in one transaction.
     async fn queue_emails(&self, t: &Tenant, emails: &[Email], events: &[Event])
         -> StoreResult<()>;
+    /// Successful payments whose receipt is still to be composed (a payment with the
+    /// customer's e-mail is written so, in its own write), oldest first.
+    async fn receipts_due(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>>;
+    /// Marks a payment's receipt composed and queues `email` with it, or nothing when the
+    /// merchant turned receipts off (`None`); once: `false` if another process did first.
+    async fn receipt_composed(
+        &self,
+        t: &Tenant,
+        payment: &PaymentId,
+        email: Option<&Email>,
+    ) -> StoreResult<bool>;
+
     async fn list_emails(
         &self,
         t: &Tenant,

@@ -173,6 +173,10 @@ pub struct NewCheckout {
     /// store then opens the session only while the link is still at that version, and
     /// otherwise refuses with `link_changed` (read the link afresh and price again).
     pub link_version: Option<i64>,
+    /// The order the link pays: the session holds it, so that an order is paid at most
+    /// once whatever the number of its links (`order_paid`, `order_cancelled`,
+    /// `order_reserved` otherwise).
+    pub order_id: Option<paylink_domain::id::OrderId>,
     pub now: Timestamp,
 }
 

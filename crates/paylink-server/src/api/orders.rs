@@ -161,7 +161,12 @@ pub async fn create_order(
         };
         drafts.push(draft);
     }
-    let mode = input.pricing_mode.unwrap_or(settings.pricing_mode);
+    let rates = drafts.iter().filter_map(|d| d.tax_rate.as_ref());
+    let mode = paylink_domain::tax::pricing_mode_of(
+        input.pricing_mode,
+        rates.map(|r| r.inclusive),
+        settings.pricing_mode,
+    )?;
     let (items, totals) = price_order_lines(drafts, mode).ok_or_else(|| {
         ApiError::invalid(
             "amount_too_large",
@@ -217,37 +222,32 @@ pub async fn cancel_order(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let t = &auth.tenant;
     let id = path_id(&id, OrderId::parse, "order")?;
-    let mut o = state
-        .store
-        .get_order(t, &id)
-        .await
-        .map_err(not_found_as("order"))?;
-    if o.status != OrderStatus::Unpaid {
-        return Err(ApiError::conflict(
-            "invalid_state_transition",
-            format!(
-                "An order that is `{}` cannot be canceled",
-                o.status.as_str()
-            ),
-        ));
-    }
-    o.status = OrderStatus::Canceled;
-    o.updated_at = Timestamp::now();
     match state
         .store
-        .update_order(t, &o, OrderStatus::Unpaid.as_str(), &[])
+        .cancel_order(&auth.tenant, &id, Timestamp::now())
         .await
     {
-        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+        Ok(o) => Ok(ok(&o)),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("order")),
+        // The contract's code for an impossible transition, with the reason in words.
+        Err(StoreError::Conflict("order_paid")) => Err(ApiError::conflict(
             "invalid_state_transition",
-            "The order was paid or canceled meanwhile",
+            "An order that is `paid` cannot be canceled; refund its payment instead",
         )),
-        r => {
-            r?;
-            Ok(ok(&o))
+        Err(StoreError::Conflict("order_cancelled")) => Err(ApiError::conflict(
+            "invalid_state_transition",
+            "An order that is `canceled` cannot be canceled again",
+        )),
+        Err(StoreError::Conflict("order_being_paid")) => {
+            let mut e = ApiError::conflict(
+                "order_being_paid",
+                "A customer is paying this order right now; try again in a moment",
+            );
+            e.retry_after = Some(5);
+            Err(e)
         }
+        Err(e) => Err(e.into()),
     }
 }
 

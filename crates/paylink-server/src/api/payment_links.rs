@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use paylink_domain::catalog::{OrderStatus, TaxRateSnapshot};
+use paylink_domain::catalog::{OrderStatus, Product, TaxRateSnapshot};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{CustomerId, OrderId, PaymentLinkId, ProductId, TaxRateId};
 use paylink_domain::link::*;
@@ -70,7 +70,8 @@ pub struct TaxIn {
     pub collect: bool,
     /// Applies to every line; otherwise product lines use their product's rate.
     pub tax_rate_id: Option<TaxRateId>,
-    /// Default: the tax rate's `inclusive`, else the merchant's `pricing_mode`.
+    /// Wins for every line when given. Default: the lines' tax rates' own `inclusive`
+    /// (`pricing_mode_required` when they disagree), else the merchant's `pricing_mode`.
     pub pricing_mode: Option<PricingMode>,
 }
 
@@ -251,10 +252,6 @@ async fn resolve_pricing(
         Some(id) => Some(tax_snapshot(state, t, id, "tax.tax_rate_id").await?),
         None => None,
     };
-    let rate_inclusive = match &tax_in.tax_rate_id {
-        Some(id) => Some(state.store.get_tax_rate(t, id).await?.inclusive),
-        None => None,
-    };
     let mut currency = p.currency;
     let mut lines = Vec::new();
     let mut order_customer = None;
@@ -356,20 +353,7 @@ async fn resolve_pricing(
             for prod in products.data.into_iter().rev().filter(|p| p.currency == c) {
                 let rate =
                     product_rate(state, t, &link_rate, &prod.tax_rate_id, "all_products").await?;
-                lines.push(LinkLineItem {
-                    product_id: Some(prod.id),
-                    name: prod.name,
-                    image_url: prod.image_url,
-                    unit_amount: prod.unit_amount,
-                    quantity: 0,
-                    adjustable_quantity: Some(AdjustableQuantity {
-                        enabled: true,
-                        minimum: 0,
-                        maximum: 99,
-                    }),
-                    hsa_fsa_eligible: prod.hsa_fsa_eligible,
-                    tax_rate: rate,
-                });
+                lines.push(storefront_line(prod, rate));
             }
             if lines.is_empty() {
                 return Err(ApiError::invalid(
@@ -510,15 +494,12 @@ async fn resolve_pricing(
             l.tax_rate = None;
         }
     }
-    let pricing_mode = pricing_mode
-        .or(rate_inclusive.map(|inc| {
-            if inc {
-                PricingMode::Inclusive
-            } else {
-                PricingMode::Exclusive
-            }
-        }))
-        .unwrap_or(settings.pricing_mode);
+    let rates = lines.iter().filter_map(|l| l.tax_rate.as_ref());
+    let pricing_mode = paylink_domain::tax::pricing_mode_of(
+        pricing_mode,
+        link_rate.iter().filter(|_| collect).chain(rates).map(|r| r.inclusive),
+        settings.pricing_mode,
+    )?;
     Ok(Pricing {
         currency,
         line_items: lines,
@@ -532,6 +513,24 @@ async fn resolve_pricing(
         order_customer,
         link_rate,
     })
+}
+
+/// A storefront's (`all_products`) line for a product: any quantity from 0 to 99.
+pub fn storefront_line(prod: Product, tax_rate: Option<TaxRateSnapshot>) -> LinkLineItem {
+    LinkLineItem {
+        product_id: Some(prod.id),
+        name: prod.name,
+        image_url: prod.image_url,
+        unit_amount: prod.unit_amount,
+        quantity: 0,
+        adjustable_quantity: Some(AdjustableQuantity {
+            enabled: true,
+            minimum: 0,
+            maximum: 99,
+        }),
+        hsa_fsa_eligible: prod.hsa_fsa_eligible,
+        tax_rate,
+    }
 }
 
 async fn product_rate(
@@ -936,9 +935,14 @@ async fn transition(
             ApiError::conflict(
                 "invalid_state_transition",
                 format!(
-                    "A payment link that is `{}` cannot be {}d",
+                    "A payment link that is `{}` cannot be {}",
                     e.from.as_str(),
-                    e.action.trim_end_matches('e')
+                    match e.action {
+                        "activate" => "activated",
+                        "deactivate" => "deactivated",
+                        "cancel" => "cancelled",
+                        other => other,
+                    }
                 ),
             )
         })?;

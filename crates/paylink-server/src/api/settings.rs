@@ -50,6 +50,8 @@ pub struct SettingsPatch {
     /// Hosts allowed in redirect URLs; empty allows any https host.
     pub redirect_allowlist: Option<Vec<String>>,
     pub processors: Option<Processors>,
+    /// E-mail a receipt after every successful payment whose customer gave an e-mail.
+    pub email_receipts: Option<bool>,
 }
 
 fn out(m: paylink_store::Merchant) -> SettingsOut {
@@ -117,6 +119,9 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
     }
     if let Some(m) = p.pricing_mode {
         s.pricing_mode = m;
+    }
+    if let Some(v) = p.email_receipts {
+        s.email_receipts = v;
     }
     if let Some(bounds) = &p.amount_bounds {
         let mut next = BTreeMap::new();

@@ -23,7 +23,7 @@ use paylink_domain::text::{bounded_opt, email};
 use paylink_domain::time::Timestamp;
 use paylink_store::{NewCheckout, StoreError};
 
-use super::{gone, unavailable, LinkView, MerchantView};
+use super::{gone, LinkView, MerchantView};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json};
 use crate::state::AppState;
@@ -133,7 +133,7 @@ pub async fn build_preview(
         custom_fields: link.custom_fields.clone(),
         collect: link.collect,
         payment_method_types: link.payment_method_types.clone(),
-        prefill: link.prefill.clone(),
+        prefill: view.prefill.clone(),
         expires_at: link.expires_at,
         livemode: link.livemode,
     };
@@ -146,7 +146,7 @@ pub async fn preview(
 ) -> ApiResult<Response> {
     let view = state.link_view(&slug).await?;
     let p = &view.p;
-    if let Some(code) = unavailable(p, Timestamp::now(), &view.stock) {
+    if let Some(code) = view.unavailable(Timestamp::now()) {
         return Err(gone(code, Some(&p.link.value)));
     }
     state.views.add(&p.link.value.id);
@@ -226,7 +226,8 @@ pub async fn open_session_with(
     let link = &cached.p.link.value;
     let plain = link.payments_limit.is_none()
         && link.line_items.iter().all(|l| l.product_id.is_none())
-        && unavailable(&cached.p, now, &cached.stock).is_none();
+        && link.order_id.is_none()
+        && cached.unavailable(now).is_none();
     if plain {
         let version = Some(cached.p.link.version);
         let attempt = Opening {
@@ -271,8 +272,11 @@ struct Opening<'a> {
 
 impl Opening<'_> {
     async fn open(self, state: &AppState) -> ApiResult<(CheckoutSession, String)> {
+        if let Some(code) = self.view.unavailable(self.now) {
+            return Err(gone(code, Some(&self.view.p.link.value)));
+        }
         let Opening {
-            view: LinkView { p, stock },
+            view,
             input,
             id,
             secret,
@@ -280,9 +284,7 @@ impl Opening<'_> {
             version,
             now,
         } = self;
-        if let Some(code) = unavailable(p, now, stock) {
-            return Err(gone(code, Some(&p.link.value)));
-        }
+        let p = &view.p;
         let link = &p.link.value;
         let settings = state.public_settings(&p.tenant.merchant_id).await?;
         let cart = price(
@@ -296,6 +298,7 @@ impl Opening<'_> {
         let custom = custom_field_values(link, &input.custom_fields)?;
         let customer = customer_details(
             link,
+            view.prefill.as_ref(),
             input.email,
             input.name,
             input.phone,
@@ -326,6 +329,7 @@ impl Opening<'_> {
             stock: cart.stock,
             limited_uses: link.payments_limit.is_some(),
             link_version: version,
+            order_id: link.order_id.clone(),
             now,
         };
         match state.store.start_checkout(&p.tenant, &new).await {
@@ -341,7 +345,21 @@ impl Opening<'_> {
             }
             Err(StoreError::Conflict("link_used_up")) => Err(gone("link_paid", Some(link))),
             Err(StoreError::Conflict("sold_out")) => Err(gone("sold_out", Some(link))),
-            Err(StoreError::Conflict("link_inactive")) => Err(gone("link_inactive", Some(link))),
+            Err(StoreError::Conflict(
+                code @ ("link_inactive" | "order_paid" | "order_cancelled"),
+            )) => Err(gone(code, Some(link))),
+            // The order is gone from under its link.
+            Err(StoreError::Conflict("order_not_found")) => {
+                Err(gone("link_inactive", Some(link)))
+            }
+            Err(StoreError::Conflict("order_reserved")) => {
+                let mut e = ApiError::conflict(
+                    "order_reserved",
+                    "Someone is paying this order right now; try again shortly",
+                );
+                e.retry_after = Some(settings.checkout_session_ttl.seconds().clamp(1, 60) as u64);
+                Err(e)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -349,13 +367,15 @@ impl Opening<'_> {
 
 fn customer_details(
     link: &paylink_domain::link::PaymentLink,
+    prefill: Option<&Prefill>,
     email_in: Option<String>,
     name: Option<String>,
     phone: Option<String>,
     billing: Option<Address>,
     shipping: Option<Address>,
 ) -> ApiResult<CustomerDetails> {
-    let email_in = email_in.or_else(|| link.prefill.as_ref().and_then(|p| p.email.clone()));
+    let email_in = email_in.or_else(|| prefill.and_then(|p| p.email.clone()));
+    let name = name.or_else(|| prefill.and_then(|p| p.name.clone()));
     let e = email_in.ok_or_else(|| {
         ApiError::invalid(
             "parameter_missing",

@@ -7,7 +7,11 @@ pub mod pay;
 use axum::http::StatusCode;
 use serde::Serialize;
 
-use paylink_domain::link::{LinkStatus, PaymentLink};
+use std::collections::HashMap;
+
+use paylink_domain::catalog::{OrderStatus, TaxRateSnapshot};
+use paylink_domain::id::TaxRateId;
+use paylink_domain::link::{LinkStatus, PaymentLink, Prefill};
 use paylink_domain::settings::MerchantSettings;
 use paylink_domain::time::Timestamp;
 use paylink_store::{PublicLink, StockLevel};
@@ -16,10 +20,21 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Why a link cannot be paid now: the 410 code and what the customer is told.
-pub fn unavailable(p: &PublicLink, now: Timestamp, stock: &[StockLevel]) -> Option<&'static str> {
+fn unavailable(
+    p: &PublicLink,
+    order: Option<OrderStatus>,
+    now: Timestamp,
+    stock: &[StockLevel],
+) -> Option<&'static str> {
     let link = &p.link.value;
     if p.deleted {
         return Some("link_inactive");
+    }
+    // Whichever of its links paid it, an order is paid once.
+    match order {
+        Some(OrderStatus::Paid) => return Some("order_paid"),
+        Some(OrderStatus::Canceled) => return Some("order_cancelled"),
+        _ => {}
     }
     match link.status_at(now) {
         LinkStatus::Inactive => return Some("link_inactive"),
@@ -61,6 +76,8 @@ pub fn gone(code: &'static str, link: Option<&PaymentLink>) -> ApiError {
         "link_cancelled" => "This payment link was cancelled",
         "link_not_open" => "This payment link is not open yet",
         "sold_out" => "Sold out",
+        "order_paid" => "This order has already been paid",
+        "order_cancelled" => "This order was cancelled",
         _ => "This payment link is no longer active",
     };
     let message = link
@@ -118,20 +135,137 @@ impl From<&MerchantSettings> for MerchantView {
     }
 }
 
-/// A link with the stock of its lines, as one request sees them.
+/// A link with the stock of its lines and its order's status, as one request sees them.
 pub struct LinkView {
     pub p: PublicLink,
     /// Aligned with the link's lines.
     pub stock: Vec<StockLevel>,
+    /// The status of the order an `order` link pays.
+    pub order: Option<OrderStatus>,
+    /// What the page fills in: the link's `prefill`, completed from its customer's.
+    pub prefill: Option<Prefill>,
 }
 
 impl LinkView {
-    /// Reads the link and its stock from the database.
+    /// Reads the link, its stock and its order from the database.
     pub async fn load(state: &AppState, slug: &str) -> Result<Self, ApiError> {
-        let p = find(state, slug).await?;
+        let mut p = find(state, slug).await?;
+        if p.link.value.all_products && !p.deleted {
+            p.link.value.line_items = storefront(state, &p).await?;
+        }
         let stock = line_stock(state, &p).await?;
-        Ok(Self { p, stock })
+        let order = match &p.link.value.order_id {
+            Some(id) => match state.store.get_order(&p.tenant, id).await {
+                Ok(o) => Some(o.status),
+                Err(paylink_store::StoreError::NotFound) => Some(OrderStatus::Canceled),
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let prefill = prefill(state, &p).await?;
+        Ok(Self {
+            p,
+            stock,
+            order,
+            prefill,
+        })
     }
+
+    /// Why the link cannot be paid at `now`, as the 410 code (see [`gone`]).
+    pub fn unavailable(&self, now: Timestamp) -> Option<&'static str> {
+        unavailable(&self.p, self.order, now, &self.stock)
+    }
+}
+
+/// A storefront's (`all_products`) lines as the catalog is now: its active products in
+/// the link's currency at their current prices, oldest first (the first 100), taxed with
+/// the link's rate or else each product's own. A product whose own rate was deactivated
+/// or removed is left out rather than shown untaxed. A checkout keeps the lines it started
+/// with.
+async fn storefront(
+    state: &AppState,
+    p: &PublicLink,
+) -> Result<Vec<paylink_domain::link::LinkLineItem>, ApiError> {
+    let link = &p.link.value;
+    let page = paylink_store::Page {
+        limit: 100,
+        ..Default::default()
+    };
+    let active = paylink_store::ProductFilter { active: Some(true) };
+    let products = state.store.list_products(&p.tenant, &active, &page).await?;
+    // The link's own rate, when it has one: every line then carries it.
+    let link_rate = link
+        .tax
+        .tax_rate_id
+        .as_ref()
+        .and_then(|id| link.line_items.iter().find_map(|l| l.tax_rate.clone().filter(|r| &r.id == id)));
+    let mut rates: HashMap<TaxRateId, Option<TaxRateSnapshot>> = HashMap::new();
+    let mut lines = Vec::new();
+    for prod in products.data.into_iter().rev() {
+        if prod.currency != link.currency {
+            continue;
+        }
+        let rate = match (&link_rate, &prod.tax_rate_id) {
+            _ if !link.tax.collect => None,
+            (Some(r), _) => Some(r.clone()),
+            (None, None) => None,
+            (None, Some(id)) => {
+                if !rates.contains_key(id) {
+                    let r = match state.store.get_tax_rate(&p.tenant, id).await {
+                        Ok(r) if r.active => Some(TaxRateSnapshot::from(&r)),
+                        Ok(_) | Err(paylink_store::StoreError::NotFound) => None,
+                        Err(e) => return Err(e.into()),
+                    };
+                    rates.insert(id.clone(), r);
+                }
+                match rates.get(id).cloned().flatten() {
+                    Some(r) => Some(r),
+                    None => continue,
+                }
+            }
+        };
+        lines.push(crate::api::payment_links::storefront_line(prod, rate));
+    }
+    Ok(lines)
+}
+
+/// What a storefront's page was priced from (its products, prices and rates), sent back
+/// with its form: a submit priced from other lines than the customer saw is refused.
+pub fn catalog_fingerprint(link: &PaymentLink) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for l in &link.line_items {
+        let id = l.product_id.as_ref().map_or("", |p| p.as_str());
+        let rate = l.tax_rate.as_ref().map(|r| r.percentage.to_string());
+        h.update(format!("{id}:{}:{};", l.unit_amount.minor(), rate.unwrap_or_default()));
+    }
+    hex::encode(h.finalize().get(..12).unwrap_or_default())
+}
+
+/// The link's `prefill`, each field it leaves empty taken from the link's customer (an
+/// order link's is its order's): the customer is never asked again what the merchant knows.
+async fn prefill(state: &AppState, p: &PublicLink) -> Result<Option<Prefill>, ApiError> {
+    let link = &p.link.value;
+    let given = link.prefill.clone().unwrap_or_default();
+    let customer = match &link.customer_id {
+        Some(id) if given.email.is_none() || given.name.is_none() => {
+            match state.store.get_customer(&p.tenant, id).await {
+                Ok(c) => Some(c),
+                Err(paylink_store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        _ => None,
+    };
+    let merged = Prefill {
+        email: given
+            .email
+            .or_else(|| customer.as_ref().and_then(|c| c.email.clone())),
+        name: given
+            .name
+            .or_else(|| customer.as_ref().and_then(|c| c.name.clone())),
+    };
+    Ok((merged.email.is_some() || merged.name.is_some()).then_some(merged))
 }
 
 /// Looks a link up by slug; unknown slugs are 404.

@@ -27,7 +27,7 @@ use paylink_store::PublicLink;
 
 use super::api::{open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
 use super::pay::{authorize, authorize_with_link, pay, settle, PayAnswer};
-use super::{unavailable, LinkView};
+use super::LinkView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -233,6 +233,8 @@ struct LinkPage {
     subscription_terms: Option<String>,
     error: Option<String>,
     nonce: String,
+    /// A storefront's [`super::catalog_fingerprint`].
+    catalog: Option<String>,
     attribution: Vec<(String, String)>,
     lines: Vec<LineView>,
     any_adjustable: bool,
@@ -408,7 +410,7 @@ async fn render_link(
         country: v.get("country").cloned().unwrap_or_default(),
     })
     .collect();
-    let prefill = link.prefill.clone().unwrap_or_default();
+    let prefill = view.prefill.clone().unwrap_or_default();
     let (brand_css, style_hash) = brand(&settings);
     let nonce = e.nonce.clone().unwrap_or_else(random_base62);
     // The session this page will open is named by its nonce, so the placeholder is known now.
@@ -439,6 +441,7 @@ async fn render_link(
             price_error
         }),
         nonce,
+        catalog: link.all_products.then(|| super::catalog_fingerprint(link)),
 
         attribution: e
             .attribution
@@ -506,6 +509,8 @@ async fn gone_for(state: &AppState, p: &PublicLink, code: &str) -> Result<Respon
         "link_cancelled" => "This link was cancelled",
         "link_not_open" => "Not open yet",
         "sold_out" => "Sold out",
+        "order_paid" => "This order has already been paid",
+        "order_cancelled" => "This order was cancelled",
         _ => "This link is not active",
     };
     let message = p
@@ -544,7 +549,7 @@ pub async fn link_page(
         Err(e) => return Err(e),
     };
     let p = &view.p;
-    if let Some(code) = unavailable(p, Timestamp::now(), &view.stock) {
+    if let Some(code) = view.unavailable(Timestamp::now()) {
         return gone_for(&state, p, code).await;
     }
     state.views.add(&p.link.value.id);
@@ -636,6 +641,18 @@ pub async fn submit(
         }),
         ..Entered::default()
     };
+    // A storefront whose products or prices changed since the page was shown: show it
+    // again as it is now, with nothing chosen, rather than charge what was not seen.
+    if link.all_products && get("catalog") != super::catalog_fingerprint(&link) {
+        return render_link(
+            &state,
+            &view,
+            &e,
+            Some("The products or prices on offer changed; check your order and pay again".into()),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
     if !link.line_items.is_empty() {
         let mut qs = Vec::with_capacity(link.line_items.len());
         for (i, l) in link.line_items.iter().enumerate() {
@@ -743,11 +760,15 @@ pub async fn submit(
         )
         .await
         {
-            if err.status == StatusCode::GONE {
-                return gone_for(&state, p, err.code).await;
+            // A double click: the other submit opened this page's session a moment ago,
+            // and paying it below answers with that submit's outcome.
+            if err.code != "duplicate_object" {
+                if err.status == StatusCode::GONE {
+                    return gone_for(&state, p, err.code).await;
+                }
+                let status = err.status;
+                return render_link(&state, &view, &e, Some(err.message), status).await;
             }
-            let status = err.status;
-            return render_link(&state, &view, &e, Some(err.message), status).await;
         }
     }
     match pay(&state, &id, &secret, method).await {

@@ -308,10 +308,18 @@ fn new_payment(
     }
 }
 
-/// Where the customer goes after paying.
-pub fn redirect_url(link: &PaymentLink, session: &CheckoutSessionId, receipt_url: &str) -> String {
+/// Where the customer goes after paying: the link's `success_url` with
+/// `{CHECKOUT_SESSION_ID}` and `{PAYMENT_ID}` filled in (ids are URL-safe), or the receipt.
+pub fn redirect_url(
+    link: &PaymentLink,
+    session: &CheckoutSessionId,
+    payment: &PaymentId,
+    receipt_url: &str,
+) -> String {
     match &link.success_url {
-        Some(u) => u.replace("{CHECKOUT_SESSION_ID}", session.as_str()),
+        Some(u) => u
+            .replace("{CHECKOUT_SESSION_ID}", session.as_str())
+            .replace("{PAYMENT_ID}", payment.as_str()),
         None => receipt_url.to_owned(),
     }
 }
@@ -338,7 +346,7 @@ pub async fn settle(
                 "status": "succeeded",
                 "payment_id": p.id,
                 "receipt_url": receipt_url,
-                "redirect_url": redirect_url(link, id, &receipt_url),
+                "redirect_url": redirect_url(link, id, &p.id, &receipt_url),
             });
             let stored = StoredResponse {
                 status: 200,

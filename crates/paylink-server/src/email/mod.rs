@@ -44,6 +44,7 @@ struct ReceiptEmail<'a> {
     lines: Vec<(String, u32, String)>,
     tax: Option<String>,
     total: String,
+    hsa_fsa: Option<String>,
     method: String,
     date: String,
     url: &'a str,
@@ -129,12 +130,14 @@ pub fn receipt_email(
         .to_rfc3339()
         .replace('T', " ")
         .replace('Z', " UTC");
+    let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| cur.format(p.hsa_fsa_amount));
     let html = ReceiptEmail {
         merchant: &settings.business_name,
         number: &number,
         lines: lines.clone(),
         tax: (p.amount_tax.minor() > 0).then(|| cur.format(p.amount_tax)),
         total: cur.format(p.amount),
+        hsa_fsa: hsa_fsa.clone(),
         method: method.clone(),
         date: date.clone(),
         url: &url,
@@ -145,9 +148,15 @@ pub fn receipt_email(
     for (name, qty, amount) in &lines {
         text.push_str(&format!("{name} × {qty}: {amount}\n"));
     }
+    if let Some(tax) = (p.amount_tax.minor() > 0).then(|| cur.format(p.amount_tax)) {
+        text.push_str(&format!("Tax: {tax}\n"));
+    }
+    text.push_str(&format!("Total: {}\n", cur.format(p.amount)));
+    if let Some(h) = &hsa_fsa {
+        text.push_str(&format!("HSA/FSA eligible: {h}\n"));
+    }
     text.push_str(&format!(
-        "Total: {}\nPaid with {method} on {date}.\n\nView or print: {url}\n",
-        cur.format(p.amount)
+        "Paid with {method} on {date}.\n\nView or print: {url}\n"
     ));
     Ok(Email {
         id: EmailId::generate(),
@@ -164,6 +173,30 @@ pub fn receipt_email(
         livemode: p.livemode,
         created_at: now,
     })
+}
+
+/// Composes the receipts of successful payments into the outbox (see
+/// [`Store::receipts_due`]); returns how many were composed. Safe to run from several
+/// processes: each receipt is queued once.
+pub async fn compose_receipts(store: &dyn Store) -> anyhow::Result<usize> {
+    let due = store.receipts_due(64).await?;
+    let mut settings: std::collections::HashMap<_, MerchantSettings> = Default::default();
+    let mut queued = 0;
+    for (t, p) in &due {
+        if !settings.contains_key(&t.merchant_id) {
+            let s = store.get_merchant(&t.merchant_id).await?.settings;
+            settings.insert(t.merchant_id.clone(), s);
+        }
+        let s = &settings[&t.merchant_id];
+        let email = match (&p.customer.email, s.email_receipts) {
+            (Some(to), true) => Some(receipt_email(s, p, to, Timestamp::now())?),
+            _ => None,
+        };
+        if store.receipt_composed(t, &p.id, email.as_ref()).await? && email.is_some() {
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }
 
 /// Sends queued messages over SMTP.

@@ -73,8 +73,53 @@ async fn buyers(app: &TestApp, slugs: &[String], seed: u64) -> Vec<Option<Instan
 both!(
     payments_limit_is_never_exceeded,
     a_limit_set_mid_stampede_holds,
-    shared_stock_is_never_oversold
+    shared_stock_is_never_oversold,
+    an_order_is_paid_once_across_its_links
 );
+
+/// Two links of one order (a merchant resent it), 50 customers split between them: the
+/// order is the guard, so exactly one payment is taken, whichever link it came through.
+async fn an_order_is_paid_once_across_its_links(app: TestApp) {
+    for run in 0..runs() {
+        let o = app
+            .create(
+                "/v1/orders",
+                json!({"line_items": [{"name": format!("Invoice {run}"), "unit_amount": 4200}]}),
+            )
+            .await;
+        let mut slugs = Vec::new();
+        for _ in 0..2 {
+            let l = app
+                .create("/v1/payment_links", json!({"title": "Your invoice", "order_id": o["id"]}))
+                .await;
+            slugs.push(l["slug"].as_str().unwrap().to_owned());
+        }
+        let paid = stampede(&app, &slugs, 7000 + run).await;
+        let order = app
+            .get(&format!("/v1/orders/{}", o["id"].as_str().unwrap()))
+            .await;
+        let succeeded = app.get("/v1/payments?limit=100").await.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["order_id"] == o["id"] && p["status"] == "succeeded")
+            .count();
+        assert_eq!(
+            (paid, succeeded, order.body["status"].as_str()),
+            (1, 1, Some("paid")),
+            "run {run}"
+        );
+        // Both links now refuse, in the JSON and on the page.
+        for slug in &slugs {
+            app.start_checkout(slug, json!({"email": "late@example.com"}))
+                .await
+                .assert_error(410, "order_paid");
+            let page = app.client.get(format!("{}/l/{slug}", app.base)).send().await.unwrap();
+            assert_eq!(page.status(), 410);
+            assert!(page.text().await.unwrap().contains("already been paid"));
+        }
+    }
+}
 
 async fn payments_limit_is_never_exceeded(app: TestApp) {
     let mut oversold = 0;

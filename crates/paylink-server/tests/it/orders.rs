@@ -5,7 +5,145 @@ use serde_json::json;
 use crate::both;
 use crate::helpers::TestApp;
 
-both!(orders_price_tax_and_cancel, order_validation);
+both!(
+    orders_price_tax_and_cancel,
+    order_validation,
+    a_checkout_holds_its_order,
+    a_cancelled_order_takes_no_payment
+);
+
+async fn order_with_two_links(app: &TestApp) -> (String, Vec<String>) {
+    let o = app
+        .create(
+            "/v1/orders",
+            json!({"line_items": [{"name": "Repair", "unit_amount": 8000}]}),
+        )
+        .await;
+    let mut slugs = Vec::new();
+    for _ in 0..2 {
+        let l = app
+            .create(
+                "/v1/payment_links",
+                json!({"title": "Pay your repair", "order_id": o["id"]}),
+            )
+            .await;
+        slugs.push(l["slug"].as_str().unwrap().to_owned());
+    }
+    (o["id"].as_str().unwrap().to_owned(), slugs)
+}
+
+/// While one customer checks out an order, its other link waits; when that checkout runs
+/// out of time the order is free again; once paid, the order cannot be canceled.
+async fn a_checkout_holds_its_order(app: TestApp) {
+    let (order, slugs) = order_with_two_links(&app).await;
+    let first = app
+        .start_checkout(&slugs[0], json!({"email": "a@example.com"}))
+        .await;
+    first.ok(201);
+    let held = app
+        .start_checkout(&slugs[1], json!({"email": "b@example.com"}))
+        .await;
+    held.assert_error(409, "order_reserved");
+    assert!(held.headers.get("retry-after").is_some());
+    // The same link refuses too (its one use is held).
+    assert_eq!(
+        app.start_checkout(&slugs[0], json!({"email": "c@example.com"}))
+            .await
+            .status,
+        409
+    );
+    // The first checkout runs out of time: the other link takes the order at once, without
+    // waiting for the sweeper.
+    app.sql(&format!(
+        "UPDATE checkout_sessions SET expires_at = 1 WHERE id = '{}'",
+        first.body["id"].as_str().unwrap()
+    ))
+    .await;
+    let second = app
+        .start_checkout(&slugs[1], json!({"email": "b@example.com"}))
+        .await;
+    second.ok(201);
+    app.pay_card(&first.body, "4242424242424242")
+        .await
+        .assert_error(410, "checkout_session_expired");
+    let paid = app.pay_card(&second.body, "4242424242424242").await;
+    assert_eq!(paid.ok(200)["status"], "succeeded");
+    let o = app.get(&format!("/v1/orders/{order}")).await;
+    assert_eq!(o.body["status"], "paid");
+    assert_eq!(o.body["payment_id"], paid.body["payment_id"]);
+    app.post(&format!("/v1/orders/{order}/cancel"), json!({}))
+        .await
+        .assert_error(409, "invalid_state_transition");
+    for slug in &slugs {
+        app.start_checkout(slug, json!({"email": "late@example.com"}))
+            .await
+            .assert_error(410, "order_paid");
+        let preview = app.get(&format!("/api/public/links/{slug}")).await;
+        preview.assert_error(410, "order_paid");
+    }
+    assert_eq!(
+        app.get("/v1/events?type=order.paid").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Canceling an order ends the checkout that holds it (nothing is charged), and its links
+/// refuse from then on; a checkout being paid at that moment keeps the order.
+async fn a_cancelled_order_takes_no_payment(app: TestApp) {
+    let (order, slugs) = order_with_two_links(&app).await;
+    let open = app
+        .start_checkout(&slugs[0], json!({"email": "a@example.com"}))
+        .await;
+    open.ok(201);
+    // Being paid right now: the cancel waits for the payment's outcome.
+    let sid = open.body["id"].as_str().unwrap().to_owned();
+    app.sql(&format!(
+        "UPDATE checkout_sessions SET attempt_status = 'processing' WHERE id = '{sid}'"
+    ))
+    .await;
+    let busy = app
+        .post(&format!("/v1/orders/{order}/cancel"), json!({}))
+        .await;
+    busy.assert_error(409, "order_being_paid");
+    assert!(busy.headers.get("retry-after").is_some());
+    app.sql(&format!(
+        "UPDATE checkout_sessions SET attempt_status = NULL WHERE id = '{sid}'"
+    ))
+    .await;
+    let c = app
+        .post(&format!("/v1/orders/{order}/cancel"), json!({}))
+        .await;
+    assert_eq!(c.ok(200)["status"], "canceled");
+    app.pay_card(&open.body, "4242424242424242")
+        .await
+        .assert_error(410, "checkout_session_expired");
+    for slug in &slugs {
+        app.start_checkout(slug, json!({"email": "late@example.com"}))
+            .await
+            .assert_error(410, "order_cancelled");
+        let page = app
+            .client
+            .get(format!("{}/l/{slug}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 410);
+        assert!(page.text().await.unwrap().contains("was cancelled"));
+    }
+    assert_eq!(
+        app.get("/v1/payments").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    app.post(&format!("/v1/orders/{order}/cancel"), json!({}))
+        .await
+        .assert_error(409, "invalid_state_transition");
+}
 
 async fn orders_price_tax_and_cancel(app: TestApp) {
     let rate = app

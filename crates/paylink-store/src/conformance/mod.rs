@@ -878,16 +878,17 @@ async fn orders(store: &dyn Store) {
     };
     let ev = Event::new(EventType::OrderCreated, &order, false, now);
     store.insert_order(&a, &order, &[ev]).await.unwrap();
-    let mut canceled = order.clone();
-    canceled.status = OrderStatus::Canceled;
-    store
-        .update_order(&a, &canceled, "unpaid", &[])
-        .await
-        .unwrap();
-    // The guard refuses a second transition from `unpaid`.
+    // Another merchant's order is not found; the order's own merchant cancels it once.
+    let b = tenant(store, "orders-other").await;
     assert!(matches!(
-        store.update_order(&a, &canceled, "unpaid", &[]).await,
-        Err(StoreError::Conflict("order_status_changed"))
+        store.cancel_order(&b, &order.id, now).await,
+        Err(StoreError::NotFound)
+    ));
+    let canceled = store.cancel_order(&a, &order.id, now).await.unwrap();
+    assert_eq!(canceled.status, OrderStatus::Canceled);
+    assert!(matches!(
+        store.cancel_order(&a, &order.id, now).await,
+        Err(StoreError::Conflict("order_cancelled"))
     ));
     assert_eq!(
         store.get_order(&a, &order.id).await.unwrap().status,

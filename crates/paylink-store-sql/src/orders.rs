@@ -1,0 +1,178 @@
+//! Orders on SQL: an order is paid at most once.
+//!
+//! A checkout on any link of an order holds the order (`orders.held_by`, the session), as a
+//! payments limit holds a use: a second checkout of the same order, on that link or on
+//! another, is refused while the first may still pay. The hold is taken in the session's
+//! own transaction, between the products and the link (the lock order of every transaction
+//! here), and given back when the session ends unpaid (see `checkout::release`). Paying and
+//! cancelling both need the hold: the payment that holds it marks the order paid; a
+//! cancellation first ends the checkout that holds it, unless that checkout is being paid
+//! right now.
+
+use sqlx::AnyConnection;
+
+use paylink_domain::catalog::{Order, OrderStatus};
+use paylink_domain::checkout::Payment;
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{CheckoutSessionId, OrderId};
+use paylink_domain::time::Timestamp;
+use paylink_store::{StoreError, StoreResult, Tenant};
+
+use crate::catalog::json;
+use crate::checkout::end_where;
+use crate::sql::{json_col, opt_text, Sql};
+use crate::{backend, SqlStore};
+
+/// What stops a new hold of an order, as the store's conflict code.
+fn refusal(status: &str) -> &'static str {
+    match status {
+        "paid" => "order_paid",
+        "canceled" => "order_cancelled",
+        _ => "order_reserved",
+    }
+}
+
+/// Takes the order for `session`, in the session's transaction. A hold whose checkout
+/// ran out of time is ended first (its use and stock given back too). Conflicts:
+/// `order_paid`, `order_cancelled`, `order_reserved` (another checkout holds it).
+pub(crate) async fn hold(
+    conn: &mut AnyConnection,
+    t: &Tenant,
+    order_id: &OrderId,
+    session: &CheckoutSessionId,
+    now: Timestamp,
+) -> StoreResult<()> {
+    for _ in 0..2 {
+        let mut q = Sql::new("UPDATE orders SET held_by = ");
+        q.bind(session.as_str())
+            .push(" WHERE id = ")
+            .bind(order_id.as_str())
+            .push(" AND ")
+            .owned_by(t)
+            .push(" AND status = 'unpaid' AND held_by IS NULL");
+        if q.exec(conn).await? == 1 {
+            return Ok(());
+        }
+        let mut q = Sql::new("SELECT status, held_by FROM orders WHERE id = ");
+        q.bind(order_id.as_str()).push(" AND ").owned_by(t);
+        let row = q
+            .query()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::Conflict("order_not_found"))?;
+        let status = opt_text(&row, "status")?.unwrap_or_default();
+        let Some(holder) = opt_text(&row, "held_by")?.filter(|_| status == "unpaid") else {
+            return Err(StoreError::Conflict(refusal(&status)));
+        };
+        // Held by a checkout that ran out of time and nobody has swept yet: end it.
+        if end_where(conn, now, now, " AND id = $1", vec![holder.into()]).await? == 0 {
+            return Err(StoreError::Conflict("order_reserved"));
+        }
+    }
+    Err(StoreError::Conflict("order_reserved"))
+}
+
+/// Gives an order back when the checkout `session` that held it ends unpaid.
+pub(crate) async fn unhold(
+    conn: &mut AnyConnection,
+    order_id: &str,
+    session: &str,
+) -> StoreResult<()> {
+    let mut q = Sql::new("UPDATE orders SET held_by = NULL WHERE id = ");
+    q.bind(order_id).push(" AND held_by = ").bind(session);
+    q.exec(conn).await?;
+    Ok(())
+}
+
+/// Marks the order that `payment` pays as paid, in the payment's transaction, and returns
+/// its `order.paid` event. The payment's checkout holds the order (a session opened before
+/// holds existed may not, and still pays an order nobody else holds).
+pub(crate) async fn pay(
+    conn: &mut AnyConnection,
+    t: &Tenant,
+    order_id: &OrderId,
+    payment: &Payment,
+    now: Timestamp,
+) -> StoreResult<Option<Event>> {
+    let session = payment.checkout_session_id.as_str();
+    let mut q = Sql::new("SELECT data FROM orders WHERE id = ");
+    q.bind(order_id.as_str())
+        .push(" AND status = 'unpaid' AND (held_by = ")
+        .bind(session)
+        .push(" OR held_by IS NULL)");
+    let Some(row) = q
+        .query()
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+    else {
+        tracing::error!(order.id = %order_id, payment.id = %payment.id, "a payment succeeded for an order its checkout did not hold");
+        return Ok(None);
+    };
+    let mut order: Order = json_col(&row, "data")?;
+    order.status = OrderStatus::Paid;
+    order.payment_id = Some(payment.id.clone());
+    order.updated_at = now;
+    let mut q = Sql::new("UPDATE orders SET status = 'paid', held_by = NULL, data = ");
+    q.bind(json(&order)?)
+        .push(" WHERE id = ")
+        .bind(order_id.as_str())
+        .push(" AND status = 'unpaid'");
+    q.exec(conn).await?;
+    Ok(Some(Event::new(
+        EventType::OrderPaid,
+        &order,
+        t.livemode,
+        now,
+    )))
+}
+
+impl SqlStore {
+    pub(crate) async fn cancel_order_impl(
+        &self,
+        t: &Tenant,
+        id: &OrderId,
+        now: Timestamp,
+    ) -> StoreResult<Order> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("SELECT status, held_by, data FROM orders WHERE id = ");
+        q.bind(id.as_str()).push(" AND ").owned_by(t);
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let status = opt_text(&row, "status")?.unwrap_or_default();
+        if status != "unpaid" {
+            return Err(StoreError::Conflict(refusal(&status)));
+        }
+        // A checkout that holds the order ends now, whatever its time left; one being paid
+        // right now is not ended, and its payment decides.
+        if let Some(holder) = opt_text(&row, "held_by")? {
+            end_where(
+                &mut w.tx,
+                now,
+                Timestamp::from_unix(i64::MAX / 2),
+                " AND id = $1",
+                vec![holder.into()],
+            )
+            .await?;
+        }
+        let mut order: Order = json_col(&row, "data")?;
+        order.status = OrderStatus::Canceled;
+        order.updated_at = now;
+        let mut q = Sql::new("UPDATE orders SET status = 'canceled', data = ");
+        q.bind(json(&order)?)
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND status = 'unpaid' AND held_by IS NULL");
+        if q.exec(&mut w.tx).await? == 0 {
+            // Being paid right now, or taken by a checkout since it was read (PostgreSQL).
+            return Err(StoreError::Conflict("order_being_paid"));
+        }
+        w.commit().await?;
+        Ok(order)
+    }
+}
