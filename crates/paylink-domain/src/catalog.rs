@@ -110,8 +110,8 @@ pub struct TaxRateSnapshot {
     pub id: TaxRateId,
     pub display_name: String,
     pub percentage: TaxPercentage,
-    /// The rate's own `inclusive` when the snapshot was taken: what decides the pricing
-    /// mode of a link or order created without one (see [`crate::tax::pricing_mode_of`]).
+    /// The rate's own `inclusive` when the snapshot was taken: it decides the pricing mode
+    /// of a link or order created without one.
     #[serde(default)]
     pub inclusive: bool,
 }

@@ -101,7 +101,7 @@ async fn purchase_records_payment_stats_and_events(app: TestApp) {
         &app,
         json!({"title": "Mugs", "line_items": [{"product_id": prod["id"], "quantity": 1, "adjustable_quantity": {"enabled": true, "maximum": 5}}],
                "custom_fields": [{"key": "engraving", "label": "Engraving", "type": "text"}],
-               "success_url": "https://shop.example.com/thanks?cs={CHECKOUT_SESSION_ID}"}),
+               "success_url": "https://shop.example.com/thanks?cs={CHECKOUT_SESSION_ID}&p={PAYMENT_ID}"}),
     )
     .await;
     let preview = app
@@ -150,8 +150,9 @@ async fn purchase_records_payment_stats_and_events(app: TestApp) {
     assert_eq!(
         paid["redirect_url"],
         format!(
-            "https://shop.example.com/thanks?cs={}",
-            s["id"].as_str().unwrap()
+            "https://shop.example.com/thanks?cs={}&p={}",
+            s["id"].as_str().unwrap(),
+            paid["payment_id"].as_str().unwrap()
         )
     );
     let pid = paid["payment_id"].as_str().unwrap();

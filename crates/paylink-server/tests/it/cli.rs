@@ -254,3 +254,35 @@ mod reqwest {
         buf.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 }
+
+/// Boolean variables take the spellings operators use; anything else is a clear error.
+#[test]
+fn boolean_variables_take_the_usual_spellings() {
+    let dir = std::env::temp_dir().join(format!(
+        "paylink-bool-{}",
+        paylink_domain::id::random_base62()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for v in ["1", "0", "true", "FALSE", "yes", "no", "on", "off"] {
+        let out = paylink()
+            .current_dir(&dir)
+            .env("PAYLINK_NO_DEMO", v)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "PAYLINK_NO_DEMO={v}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = paylink()
+        .current_dir(&dir)
+        .env("PAYLINK_NO_DEMO", "maybe")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a boolean"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -248,26 +248,77 @@ async fn smtp_failures_are_retried(app: TestApp) {
     }
 }
 
+/// A receipt goes out by itself after a payment (HTML and text, with the HSA/FSA-eligible
+/// part), once, from the outbox; it can be sent again by hand; a merchant can turn it off.
 async fn receipts_are_emailed(app: TestApp) {
     let backend = app.backend;
     drop(app);
     let sink = Sink::start(0).await;
     let app = app_with_smtp(backend, &sink).await;
-    let l = app.custom_link("Receipted", 2500).await;
-    let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Receipted", "line_items": [
+                {"name": "Glasses", "unit_amount": 2000, "hsa_fsa_eligible": true},
+                {"name": "Case", "unit_amount": 500}
+            ]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let (_, paid) = app.buy(slug).await;
     let pid = paid.unwrap().body["payment_id"]
         .as_str()
         .unwrap()
         .to_owned();
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0].to, ["buyer@example.com"]);
+    let m = &mails[0].data;
+    assert!(m.contains("Subject: Receipt R-000001 from Acme"), "{m}");
+    assert!(m.contains("text/plain") && m.contains("text/html"), "{m}");
+    assert!(m.contains("25.00 USD"), "{m}");
+    assert!(m.contains("HSA/FSA eligible: 20.00 USD"), "{m}");
+    // Queued once, whatever the number of worker rounds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let queued = app.get("/v1/emails").await;
+    let receipts: Vec<_> = queued.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "receipt")
+        .collect();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0]["related_id"], pid.as_str());
+    // Sent again by hand.
     app.post(&format!("/v1/payments/{pid}/receipt/send"), json!({}))
         .await
         .ok(202);
-    let mails = sink.wait_for(1).await;
-    assert_eq!(mails[0].to, ["buyer@example.com"]);
-    assert!(mails[0]
-        .data
-        .contains("Subject: Receipt R-000001 from Acme"));
-    assert!(mails[0].data.contains("25.00 USD"));
+    assert_eq!(sink.wait_for(2).await.len(), 2);
+
+    // Turned off: the payment is marked and nothing more is sent.
+    app.patch("/v1/settings", json!({"email_receipts": false}))
+        .await
+        .ok(200);
+    let (_, paid) = app.buy(slug).await;
+    let quiet = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT receipt_status FROM payments WHERE id = $1")
+                .bind(&quiet)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        if status.as_deref() == Some("off") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "receipt still {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.mails.lock().unwrap().len(), 2);
 }
 
 async fn without_smtp_messages_are_held(app: TestApp) {

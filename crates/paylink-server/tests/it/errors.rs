@@ -10,7 +10,8 @@ both!(
     malformed_bodies,
     oversized_bodies,
     unknown_routes_and_methods,
-    ids_of_the_wrong_shape
+    ids_of_the_wrong_shape,
+    body_ids_say_which_kind_and_messages_are_spelled
 );
 
 async fn raw(
@@ -170,4 +171,58 @@ async fn ids_of_the_wrong_shape(app: TestApp) {
     }
     let long = format!("/v1/products/{}", "a".repeat(5000));
     app.get(&long).await.assert_error(404, "resource_missing");
+}
+
+/// An id in a body that starts right but is the wrong length or alphabet is "not a valid
+/// product id", at its field; one of the wrong kind says what was expected; a well-formed
+/// unknown id keeps its `*_not_found`. Transition refusals are spelled out.
+async fn body_ids_say_which_kind_and_messages_are_spelled(app: TestApp) {
+    for bad in ["prod_short", "prod_00000000000000000000!!", "prod_000000000000000000000000000"] {
+        let r = app
+            .post(
+                "/v1/payment_links",
+                json!({"title": "Ids", "line_items": [{"product_id": bad}]}),
+            )
+            .await;
+        r.assert_error(400, "parameter_invalid")
+            .assert_param("line_items[0].product_id");
+        let m = r.body["error"]["message"].as_str().unwrap();
+        assert!(m.contains("not a valid product id"), "{m}");
+        assert!(!m.contains("expected an id starting with"), "{m}");
+    }
+    let r = app
+        .post(
+            "/v1/payment_links",
+            json!({"title": "Ids", "line_items": [{"product_id": "cus_0000000000000000000000"}]}),
+        )
+        .await;
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("starting with `prod_`"));
+    app.post(
+        "/v1/payment_links",
+        json!({"title": "Ids", "line_items": [{"product_id": "prod_0000000000000000000000"}]}),
+    )
+    .await
+    .assert_error(400, "product_not_found")
+    .assert_param("line_items[0].product_id");
+
+    let l = app.custom_link("Spelled", 100).await;
+    let id = l["id"].as_str().unwrap();
+    app.post(&format!("/v1/payment_links/{id}/cancel"), json!({}))
+        .await
+        .ok(200);
+    for (action, word) in [
+        ("activate", "activated"),
+        ("deactivate", "deactivated"),
+        ("cancel", "cancelled"),
+    ] {
+        let r = app
+            .post(&format!("/v1/payment_links/{id}/{action}"), json!({}))
+            .await;
+        r.assert_error(409, "invalid_state_transition");
+        let m = r.body["error"]["message"].as_str().unwrap();
+        assert!(m.ends_with(&format!("cannot be {word}")), "{m}");
+    }
 }

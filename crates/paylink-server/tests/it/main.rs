@@ -25,6 +25,7 @@ mod links;
 mod openapi;
 mod orders;
 mod pages;
+mod pricing;
 mod qr;
 mod security;
 mod settings;

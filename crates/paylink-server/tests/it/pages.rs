@@ -8,7 +8,10 @@ use crate::helpers::TestApp;
 both!(
     pages_are_locked_down_and_escape_input,
     the_form_works_without_javascript_and_pays_once,
-    receipts_need_their_token
+    receipts_need_their_token,
+    a_double_submit_shows_the_first_outcome,
+    the_customer_is_prefilled,
+    a_storefront_offers_the_catalog_as_it_is
 );
 
 async fn page(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
@@ -317,4 +320,207 @@ async fn the_checkout_url_of_an_api_session_pays(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Pay pressed twice (or six times) at once: every submit lands on the first one's outcome,
+/// never on an internal-sounding conflict.
+async fn a_double_submit_shows_the_first_outcome(app: TestApp) {
+    let l = app.custom_link("Double click", 1500).await;
+    let slug = l["slug"].as_str().unwrap().to_owned();
+    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    let n = nonce(&html);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = vec![
+        ("nonce", n),
+        ("email", "twice@example.com".to_owned()),
+        ("card_number", "4242424242424242".to_owned()),
+        ("card_exp", "12/30".to_owned()),
+        ("card_cvc", "123".to_owned()),
+        ("action", "pay".to_owned()),
+    ];
+    let url = format!("{}/l/{slug}", app.base);
+    let submits: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(no_redirects.post(&url).form(&form).send()))
+        .collect();
+    let mut places = std::collections::BTreeSet::new();
+    for a in submits {
+        let a = a.await.unwrap().unwrap();
+        let status = a.status().as_u16();
+        let location = a
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = a.text().await.unwrap();
+        assert!(!body.contains("same unique value"), "{body}");
+        assert_eq!(status, 303, "{body}");
+        places.insert(location.unwrap());
+    }
+    assert_eq!(places.len(), 1, "{places:?}");
+    assert_eq!(
+        app.get("/v1/payments").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A link made for a customer (or for an order of one) fills in their name and e-mail on
+/// the page and in the preview, and a checkout without an e-mail uses theirs.
+async fn the_customer_is_prefilled(app: TestApp) {
+    let cust = app
+        .create(
+            "/v1/customers",
+            json!({"email": "ada@example.com", "name": "Ada Lovelace"}),
+        )
+        .await;
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "For Ada", "amount": 900, "customer_id": cust["id"]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let preview = app.get(&format!("/api/public/links/{slug}")).await;
+    assert_eq!(
+        preview.ok(200)["prefill"],
+        json!({"email": "ada@example.com", "name": "Ada Lovelace"})
+    );
+    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    assert!(html.contains("value=\"ada@example.com\""), "{html}");
+    assert!(html.contains("value=\"Ada Lovelace\""));
+    let s = app.start_checkout(slug, json!({})).await;
+    let paid = app.pay_card(s.ok(201), "4242424242424242").await;
+    let pid = paid.ok(200)["payment_id"].as_str().unwrap().to_owned();
+    let p = app.get(&format!("/v1/payments/{pid}")).await;
+    assert_eq!(p.body["customer"]["email"], "ada@example.com");
+    assert_eq!(p.body["customer"]["name"], "Ada Lovelace");
+    // The link's own prefill wins field by field.
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "For Ada at work", "amount": 900, "customer_id": cust["id"], "prefill": {"email": "ada@work.example"}}),
+        )
+        .await;
+    let preview = app
+        .get(&format!("/api/public/links/{}", l["slug"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        preview.body["prefill"],
+        json!({"email": "ada@work.example", "name": "Ada Lovelace"})
+    );
+    // An order's customer.
+    let o = app
+        .create(
+            "/v1/orders",
+            json!({"customer_id": cust["id"], "line_items": [{"name": "Repair", "unit_amount": 8000}]}),
+        )
+        .await;
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Your repair", "order_id": o["id"]}),
+        )
+        .await;
+    let preview = app
+        .get(&format!("/api/public/links/{}", l["slug"].as_str().unwrap()))
+        .await;
+    assert_eq!(preview.body["prefill"]["email"], "ada@example.com");
+}
+
+/// A storefront (`all_products`) shows the catalog as it is: a product added later
+/// appears, an archived one is gone, prices are current; a started checkout keeps what it
+/// started with, and a page showing old prices cannot be paid at the new ones.
+async fn a_storefront_offers_the_catalog_as_it_is(app: TestApp) {
+    let a = app.product("Apple", 1000).await;
+    let b = app.product("Banana", 2000).await;
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Shop", "all_products": true}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap().to_owned();
+    let names = |v: &serde_json::Value| -> Vec<(String, i64)> {
+        v["line_items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap().to_owned(),
+                    l["unit_amount"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (_, _, old_page) = page(&app, &format!("/l/{slug}")).await;
+    let c = app.product("Cherry", 300).await;
+    app.delete(&format!("/v1/products/{}", b["id"].as_str().unwrap()))
+        .await;
+    app.patch(
+        &format!("/v1/products/{}", a["id"].as_str().unwrap()),
+        json!({"unit_amount": 1500}),
+    )
+    .await
+    .ok(200);
+    let preview = app.get(&format!("/api/public/links/{slug}")).await;
+    assert_eq!(
+        names(preview.ok(200)),
+        [("Apple".to_owned(), 1500), ("Cherry".to_owned(), 300)]
+    );
+    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    assert!(html.contains("Cherry") && !html.contains("Banana"));
+    // Two apples and a cherry at today's prices; the checkout keeps them.
+    let s = app
+        .start_checkout(&slug, json!({"email": "s@example.com", "quantities": [2, 1]}))
+        .await;
+    assert_eq!(s.ok(201)["amount_total"], 3300);
+    app.patch(
+        &format!("/v1/products/{}", a["id"].as_str().unwrap()),
+        json!({"unit_amount": 9999}),
+    )
+    .await
+    .ok(200);
+    let paid = app.pay_card(&s.body, "4242424242424242").await;
+    let pid = paid.ok(200)["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get(&format!("/v1/payments/{pid}")).await.body["amount"],
+        3300
+    );
+    let _ = c;
+    // The page loaded before the changes: its prices are not charged.
+    let stale = vec![
+        ("nonce", nonce(&old_page)),
+        ("catalog", {
+            let at = old_page.find("name=\"catalog\" value=\"").unwrap() + 23;
+            old_page[at..].split('"').next().unwrap().to_owned()
+        }),
+        ("q0", "1".to_owned()),
+        ("q1", "0".to_owned()),
+        ("email", "s@example.com".to_owned()),
+        ("card_number", "4242424242424242".to_owned()),
+        ("card_exp", "12/30".to_owned()),
+        ("card_cvc", "123".to_owned()),
+        ("action", "pay".to_owned()),
+    ];
+    let r = app
+        .client
+        .post(format!("{}/l/{slug}", app.base))
+        .form(&stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("changed"));
+    assert_eq!(
+        app.get("/v1/payments").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
