@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::catalog::Address;
+use crate::catalog::{Address, Order, OrderLineItem, OrderStatus, TaxRateSnapshot};
 use crate::error::{invalid, ValidationError};
 use crate::id::{
     CheckoutSessionId, OrderId, PaymentId, PaymentLinkId, ProductId, RefundId, SubscriptionId,
@@ -31,6 +31,9 @@ pub struct CheckoutLine {
     pub unit_amount: Amount,
     pub quantity: u32,
     pub hsa_fsa_eligible: bool,
+    /// The rate the line was taxed at (absent on sessions opened before it was kept).
+    #[serde(default)]
+    pub tax_rate: Option<TaxRateSnapshot>,
     pub amount_subtotal: Amount,
     pub amount_tax: Amount,
     pub amount_total: Amount,
@@ -88,6 +91,7 @@ pub fn price(
             unit_amount: amount,
             quantity: 1,
             hsa_fsa_eligible: false,
+            tax_rate: None,
             amount_subtotal: amount,
             amount_tax: Amount::ZERO,
             amount_total: amount,
@@ -144,11 +148,8 @@ pub fn price(
             continue;
         }
         let amount = item.unit_amount.checked_mul(qty).ok_or_else(too_large)?;
-        let rate = if link.tax.collect {
-            item.tax_rate.as_ref().map(|t| t.percentage)
-        } else {
-            None
-        };
+        let tax_rate = item.tax_rate.clone().filter(|_| link.tax.collect);
+        let rate = tax_rate.as_ref().map(|t| t.percentage);
         let taxed = line_tax(amount, rate, link.tax.pricing_mode).ok_or_else(too_large)?;
         lines.push(CheckoutLine {
             product_id: item.product_id.clone(),
@@ -156,6 +157,7 @@ pub fn price(
             unit_amount: item.unit_amount,
             quantity: qty,
             hsa_fsa_eligible: item.hsa_fsa_eligible,
+            tax_rate,
             amount_subtotal: taxed.amount,
             amount_tax: taxed.tax,
             amount_total: taxed.total,
@@ -204,6 +206,50 @@ pub fn price(
         hsa_fsa_amount,
         stock,
     })
+}
+
+/// The order a successful payment through a link makes (when the merchant keeps orders):
+/// what was paid, line by line, already `paid`, for the link's customer if it has one.
+pub fn order_of(
+    payment: &Payment,
+    id: OrderId,
+    customer_id: Option<crate::id::CustomerId>,
+    pricing_mode: crate::tax::PricingMode,
+) -> Order {
+    let line_items = payment
+        .line_items
+        .iter()
+        .map(|l| OrderLineItem {
+            product_id: l.product_id.clone(),
+            name: l.name.clone(),
+            unit_amount: l.unit_amount,
+            quantity: l.quantity,
+            tax_rate: l.tax_rate.clone(),
+            amount_subtotal: l.amount_subtotal,
+            amount_tax: l.amount_tax,
+            amount_total: l.amount_total,
+        })
+        .collect::<Vec<_>>();
+    Order {
+        id,
+        customer_id,
+        amount_subtotal: payment
+            .line_items
+            .iter()
+            .try_fold(Amount::ZERO, |a, l| a.checked_add(l.amount_subtotal))
+            .unwrap_or(payment.amount),
+        line_items,
+        currency: payment.currency,
+        pricing_mode,
+        amount_tax: payment.amount_tax,
+        amount_total: payment.amount,
+        status: OrderStatus::Paid,
+        payment_id: Some(payment.id.clone()),
+        metadata: crate::metadata::Metadata::default(),
+        livemode: payment.livemode,
+        created_at: payment.created_at,
+        updated_at: payment.created_at,
+    }
 }
 
 /// Checks the customer's answers to the link's custom fields.

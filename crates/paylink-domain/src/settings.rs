@@ -55,6 +55,9 @@ pub struct MerchantSettings {
     /// E-mail a receipt after every successful payment whose customer gave an e-mail.
     #[serde(default = "yes")]
     pub email_receipts: bool,
+    /// Every successful payment through a link that pays no order makes a `paid` order.
+    #[serde(default = "yes")]
+    pub create_orders: bool,
 }
 
 fn yes() -> bool {
@@ -76,6 +79,7 @@ impl MerchantSettings {
             redirect_allowlist: Vec::new(),
             processors: Processors::default(),
             email_receipts: true,
+            create_orders: true,
         }
     }
 

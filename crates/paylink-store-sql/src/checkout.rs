@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use paylink_domain::catalog::Order;
 use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{
@@ -551,8 +552,9 @@ impl SqlStore {
     ) -> StoreResult<Completion> {
         let id = &c.session.id;
         let now = c.payment.created_at;
+        let pays_an_order = c.payment.order_id.is_some() && c.new_order.is_none();
         let plain = !c.link_limited
-            && c.payment.order_id.is_none()
+            && !pays_an_order
             && c.session.line_items.iter().all(|l| l.product_id.is_none());
         if plain {
             if let Some(done) = self.complete_in_one(t, c).await? {
@@ -600,11 +602,11 @@ impl SqlStore {
         }
         // The order it pays, between the products and the link (the lock order).
         let mut events = Vec::new();
-        if let Some(order_id) = &payment.order_id {
+        if let (Some(order_id), None) = (&payment.order_id, c.new_order) {
             events.extend(crate::orders::pay(&mut w.tx, t, order_id, &payment, now).await?);
         }
         let mut b = Batch::default();
-        succeeded_writes(&mut b, t, &payment, token, &session, None)?;
+        succeeded_writes(&mut b, t, &payment, token, &session, c.new_order, None)?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
         q.bind(payment.amount.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
@@ -733,6 +735,7 @@ impl SqlStore {
             &pending,
             receipt_token,
             &session,
+            c.new_order,
             Some(&numbered),
         )?;
         b.push(last);
@@ -970,7 +973,8 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
 }
 
 /// A successful payment's row and its two events (`payment.succeeded`,
-/// `checkout_session.completed` with the completed `session`).
+/// `checkout_session.completed` with the completed `session`), and the order it makes with
+/// its two (`order.created`, `order.paid`).
 /// With `numbered` (`a, b`: SQL of the last two arguments to `replace(json, a, b)`), the
 /// payment's JSON and its event's are written with `a` replaced by `b`: how a number only
 /// the write knows replaces a placeholder.
@@ -980,6 +984,7 @@ fn succeeded_writes(
     payment: &Payment,
     receipt_token: Option<String>,
     session: &CheckoutSession,
+    order: Option<&Order>,
     numbered: Option<&Sql>,
 ) -> StoreResult<()> {
     let now = payment.created_at;
@@ -991,19 +996,26 @@ fn succeeded_writes(
         t.livemode,
         now,
     );
+    let mut events = vec![succeeded, completed];
     let at = b.len();
     b.push(row);
-    event_writes(b, t, &[succeeded, completed])?;
+    if let Some(o) = order {
+        b.push(crate::orders::paid_order_insert(t, o)?);
+        events.push(Event::new(EventType::OrderCreated, o, t.livemode, now));
+        events.push(Event::new(EventType::OrderPaid, o, t.livemode, now));
+    }
+    let events_at = b.len();
+    event_writes(b, t, &events)?;
     if let Some(numbered) = numbered {
         // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of
-        // the first event's (`event_writes`).
+        // the first event's (`event_writes`), the payment's.
         let mut after = Sql::new(", ");
         after.append_sql(numbered.clone()).push(")");
         let wrap = |b: &mut Batch, i: usize, n: usize| {
             b.get_mut(i)
                 .is_some_and(|q| q.wrap_arg(n, "replace(", &after))
         };
-        if !(wrap(b, at, 5) && wrap(b, at + 1, 6)) {
+        if !(wrap(b, at, 5) && wrap(b, events_at, 6)) {
             return Err(backend("receipt number placeholder not found"));
         }
     }

@@ -128,6 +128,24 @@ pub(crate) async fn pay(
     )))
 }
 
+/// The row of an order made by a payment, already paid (see `Completing::new_order`).
+pub(crate) fn paid_order_insert(t: &Tenant, o: &Order) -> StoreResult<Sql> {
+    Ok(crate::catalog::doc_insert(
+        "orders",
+        t,
+        o.id.as_str(),
+        o.created_at,
+        json(o)?,
+        vec![
+            ("status", o.status.as_str().into()),
+            (
+                "customer_id",
+                o.customer_id.as_ref().map(|c| c.to_string()).into(),
+            ),
+        ],
+    ))
+}
+
 impl SqlStore {
     pub(crate) async fn cancel_order_impl(
         &self,

@@ -52,6 +52,8 @@ pub struct SettingsPatch {
     pub processors: Option<Processors>,
     /// E-mail a receipt after every successful payment whose customer gave an e-mail.
     pub email_receipts: Option<bool>,
+    /// Every successful payment through a link that pays no order makes a `paid` order.
+    pub create_orders: Option<bool>,
 }
 
 fn out(m: paylink_store::Merchant) -> SettingsOut {
@@ -122,6 +124,9 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
     }
     if let Some(v) = p.email_receipts {
         s.email_receipts = v;
+    }
+    if let Some(v) = p.create_orders {
+        s.create_orders = v;
     }
     if let Some(bounds) = &p.amount_bounds {
         let mut next = BTreeMap::new();

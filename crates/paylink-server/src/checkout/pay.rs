@@ -17,9 +17,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use paylink_domain::checkout::{CardDetails, Payment, PaymentMethodDetails, PaymentStatus};
+use paylink_domain::checkout::{
+    order_of, CardDetails, Payment, PaymentMethodDetails, PaymentStatus,
+};
 use paylink_domain::event::{Event, EventType};
-use paylink_domain::id::{random_base62, CheckoutSessionId, PaymentId};
+use paylink_domain::id::{random_base62, CheckoutSessionId, OrderId, PaymentId};
 use paylink_domain::link::{PaymentLink, PaymentMethodType};
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
@@ -340,6 +342,19 @@ pub async fn settle(
         Ok(ChargeOutcome::Succeeded { reference, card }) => {
             let mut p = new_payment(rec, link, kind, &card, state.processor.name());
             p.processor_reference = Some(reference);
+            // Orders are the one list of what was sold: a payment that pays no order makes
+            // one, unless the merchant turned that off.
+            let keeps_orders = state.public_settings(&t.merchant_id).await?.create_orders;
+            let new_order = (p.order_id.is_none() && keeps_orders).then(|| {
+                let o = order_of(
+                    &p,
+                    OrderId::generate(),
+                    link.customer_id.clone(),
+                    link.tax.pricing_mode,
+                );
+                p.order_id = Some(o.id.clone());
+                o
+            });
             let receipt_url = format!("{}/r/{}?t={}", state.public_url, p.id, random_base62());
             p.receipt_url = Some(receipt_url.clone());
             let body = json!({
@@ -360,6 +375,7 @@ pub async fn settle(
                 response: &stored,
                 link_url: &link_url,
                 link_limited: link.payments_limit.is_some(),
+                new_order: new_order.as_ref(),
             };
             match state.store.complete_checkout(t, &completing).await? {
                 Completion::Recorded(p) => {

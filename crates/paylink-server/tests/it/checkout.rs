@@ -201,8 +201,13 @@ async fn purchase_records_payment_stats_and_events(app: TestApp) {
         .map(|e| e["type"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(
-        kinds[..2],
-        ["checkout_session.completed", "payment.succeeded"]
+        kinds[..4],
+        [
+            "order.paid",
+            "order.created",
+            "checkout_session.completed",
+            "payment.succeeded"
+        ]
     );
     // The full card number and CVC are stored nowhere.
     for table in [

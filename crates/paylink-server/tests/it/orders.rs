@@ -9,8 +9,87 @@ both!(
     orders_price_tax_and_cancel,
     order_validation,
     a_checkout_holds_its_order,
-    a_cancelled_order_takes_no_payment
+    a_cancelled_order_takes_no_payment,
+    a_payment_makes_an_order
 );
+
+/// Every payment through a link that pays no order makes a `paid` order of what was sold,
+/// announced with the payment; a merchant can turn that off; an order link's payment pays
+/// its order and makes none.
+async fn a_payment_makes_an_order(app: TestApp) {
+    let cust = app
+        .create("/v1/customers", json!({"email": "o@example.com"}))
+        .await;
+    let rate = app
+        .create(
+            "/v1/tax_rates",
+            json!({"display_name": "Tax", "percentage": "10"}),
+        )
+        .await;
+    let p = app
+        .create(
+            "/v1/products",
+            json!({"name": "Lamp", "unit_amount": 1000, "tax_rate_id": rate["id"]}),
+        )
+        .await;
+    // Plain (one round trip) and with products (a transaction): both make the order.
+    for body in [
+        json!({"title": "Plain", "amount": 700, "customer_id": cust["id"]}),
+        json!({"title": "Lamps", "line_items": [{"product_id": p["id"], "quantity": 2}], "tax": {"collect": true}, "customer_id": cust["id"]}),
+    ] {
+        let l = app.create("/v1/payment_links", body).await;
+        let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
+        let pid = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+        let payment = app.get(&format!("/v1/payments/{pid}")).await;
+        let oid = payment.body["order_id"].as_str().unwrap().to_owned();
+        let o = app.get(&format!("/v1/orders/{oid}")).await;
+        let o = o.ok(200);
+        assert_eq!(o["status"], "paid");
+        assert_eq!(o["payment_id"], pid.as_str());
+        assert_eq!(o["customer_id"], cust["id"]);
+        assert_eq!(o["amount_total"], payment.body["amount"]);
+        assert_eq!(o["amount_tax"], payment.body["amount_tax"]);
+        assert_eq!(
+            o["line_items"].as_array().unwrap().len(),
+            payment.body["line_items"].as_array().unwrap().len()
+        );
+        for kind in ["order.created", "order.paid"] {
+            let ev = app.get(&format!("/v1/events?type={kind}")).await;
+            assert_eq!(ev.ok(200)["data"][0]["data"]["object"]["id"], oid.as_str());
+        }
+    }
+    let lamps = app.get("/v1/orders?status=paid").await;
+    let o = &lamps.ok(200)["data"][0];
+    assert_eq!(
+        (o["amount_subtotal"].as_i64(), o["amount_tax"].as_i64(), o["amount_total"].as_i64()),
+        (Some(2000), Some(200), Some(2200))
+    );
+    assert_eq!(o["line_items"][0]["tax_rate"]["percentage"], "10");
+
+    // Paying an order makes no second one.
+    let (order, slugs) = order_with_two_links(&app).await;
+    let (_, paid) = app.buy(&slugs[0]).await;
+    let pid = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get(&format!("/v1/payments/{pid}")).await.body["order_id"],
+        order.as_str()
+    );
+    let all = app.get("/v1/orders").await;
+    assert_eq!(all.ok(200)["data"].as_array().unwrap().len(), 3);
+
+    // Turned off.
+    app.patch("/v1/settings", json!({"create_orders": false}))
+        .await
+        .ok(200);
+    let l = app.custom_link("No order", 500).await;
+    let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
+    let pid = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+    assert!(app.get(&format!("/v1/payments/{pid}")).await.body["order_id"].is_null());
+    assert_eq!(
+        app.get("/v1/orders").await.body["data"].as_array().unwrap().len(),
+        3
+    );
+}
 
 async fn order_with_two_links(app: &TestApp) -> (String, Vec<String>) {
     let o = app
