@@ -466,6 +466,7 @@ mod tests {
 
     fn link(lines: Vec<LinkLineItem>, mode: PricingMode) -> PaymentLink {
         PaymentLink {
+            currency_options: Default::default(),
             id: PaymentLinkId::generate(),
             url: String::new(),
             slug: Slug::from_trusted("t".into()),
@@ -537,6 +538,7 @@ mod tests {
                 percentage: TaxPercentage::parse(r).unwrap(),
                 inclusive: false,
             }),
+            currency_options: Default::default(),
         }
     }
 

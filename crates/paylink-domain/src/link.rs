@@ -4,7 +4,7 @@
 //! [`PaymentLink::validate`], so one function holds every cross-field rule.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::catalog::{TaxRateSnapshot, MAX_QUANTITY};
 use crate::error::{invalid, ValidationError};
@@ -99,6 +99,53 @@ pub struct LinkLineItem {
     pub adjustable_quantity: Option<AdjustableQuantity>,
     pub hsa_fsa_eligible: bool,
     pub tax_rate: Option<TaxRateSnapshot>,
+    /// The line's price in other currencies the buyer may pick, by code (`EUR`).
+    #[serde(default, skip_serializing_if = "CurrencyOptions::is_empty")]
+    pub currency_options: CurrencyOptions,
+}
+
+/// A price in another currency, by upper-case code.
+pub type CurrencyOptions = BTreeMap<String, CurrencyPrice>;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyPrice {
+    pub unit_amount: Amount,
+}
+
+/// Checks prices in other currencies: known codes, upper case, none the `base` itself.
+pub fn validate_currency_options(
+    options: &CurrencyOptions,
+    base: Currency,
+    param: &str,
+) -> Result<(), ValidationError> {
+    if options.len() > 10 {
+        return Err(invalid(param, "at most 10 other currencies"));
+    }
+    for code in options.keys() {
+        let p = format!("{param}.{code}");
+        match Currency::parse(code) {
+            Some(c) if c.code() == code.as_str() && c != base => {}
+            Some(c) if c.code() == code.as_str() => {
+                return Err(invalid(p, format!("{code} is already the base currency")))
+            }
+            _ => {
+                return Err(ValidationError::new(
+                    "currency_invalid",
+                    p,
+                    format!("`{code}` is not a supported currency code in upper case"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A link's price in another currency, as the API shows it: the total of its lines at
+/// their default quantities before tax (for a one-line link, its amount).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkCurrencyOption {
+    pub amount: Amount,
 }
 
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -205,10 +252,22 @@ pub struct Prefill {
     pub name: Option<String>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkStats {
     pub views: i64,
     pub checkouts_started: i64,
+    /// Payments in every currency.
+    pub payments_count: i64,
+    /// In the link's own currency.
+    pub amount_collected: i64,
+    /// A link sold in several currencies, when read alone: its payments and takings in
+    /// each (its own included).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub currencies: BTreeMap<String, CurrencyStats>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CurrencyStats {
     pub payments_count: i64,
     pub amount_collected: i64,
 }
@@ -241,6 +300,9 @@ pub struct PaymentLink {
     pub kind: LinkType,
     pub status: LinkStatus,
     pub currency: Currency,
+    /// The other currencies the buyer may pick (those every line has a price in).
+    #[serde(default)]
+    pub currency_options: BTreeMap<String, LinkCurrencyOption>,
     pub line_items: Vec<LinkLineItem>,
     pub all_products: bool,
     pub donation: Option<Donation>,
@@ -340,6 +402,54 @@ impl PaymentLink {
             LinkStatus::Paid if !used_up => self.status = LinkStatus::Active,
             _ => {}
         }
+    }
+
+    /// The other currencies every line has a price in, and the default subtotal in each
+    /// (see [`PaymentLink::currency_options`]); none for links whose amount the customer
+    /// or an order sets.
+    pub fn offered_currencies(&self) -> BTreeMap<String, LinkCurrencyOption> {
+        let mut out = BTreeMap::new();
+        let Some(first) = self.line_items.first() else {
+            return out;
+        };
+        if self.donation.is_some() || self.order_id.is_some() {
+            return out;
+        }
+        'codes: for code in first.currency_options.keys() {
+            let mut amount = Amount::ZERO;
+            for l in &self.line_items {
+                let Some(price) = l.currency_options.get(code) else {
+                    continue 'codes;
+                };
+                let Some(a) = price
+                    .unit_amount
+                    .checked_mul(l.quantity)
+                    .and_then(|x| amount.checked_add(x))
+                else {
+                    continue 'codes;
+                };
+                amount = a;
+            }
+            out.insert(code.clone(), LinkCurrencyOption { amount });
+        }
+        out
+    }
+
+    /// The link as it is sold in `currency`: its lines at their prices in it. `None` when
+    /// the link does not offer it.
+    pub fn in_currency(&self, currency: Currency) -> Option<PaymentLink> {
+        if currency == self.currency {
+            return Some(self.clone());
+        }
+        if !self.offered_currencies().contains_key(currency.code()) {
+            return None;
+        }
+        let mut l = self.clone();
+        l.currency = currency;
+        for line in &mut l.line_items {
+            line.unit_amount = line.currency_options.get(currency.code())?.unit_amount;
+        }
+        Some(l)
     }
 
     /// Cart lines at their default quantities.
@@ -491,6 +601,20 @@ impl PaymentLink {
         for (i, l) in self.line_items.iter().enumerate() {
             let p = format!("line_items[{i}]");
             bounded(&l.name, &format!("{p}.name"), 1, 250)?;
+            validate_currency_options(
+                &l.currency_options,
+                self.currency,
+                &format!("{p}.currency_options"),
+            )?;
+            // Lines chosen one by one offer the same currencies (a storefront offers those
+            // all its products share).
+            let first = self.line_items.first().map(|f| f.currency_options.keys());
+            if !self.all_products && first.is_some_and(|f| !f.eq(l.currency_options.keys())) {
+                return Err(invalid(
+                    format!("{p}.currency_options"),
+                    "every line must offer the same other currencies",
+                ));
+            }
             if self.kind == LinkType::Products && l.product_id.is_none() {
                 return Err(ValidationError::new(
                     "parameter_missing",
@@ -522,6 +646,31 @@ impl PaymentLink {
     }
 
     fn validate_amounts(&self, settings: &MerchantSettings) -> Result<(), ValidationError> {
+        if self.donation.is_some() || self.order_id.is_some() {
+            if let Some(i) = self
+                .line_items
+                .iter()
+                .position(|l| !l.currency_options.is_empty())
+            {
+                return Err(invalid(
+                    format!("line_items[{i}].currency_options"),
+                    "this link's amount cannot be offered in other currencies",
+                ));
+            }
+        }
+        // Every other currency within the merchant's bounds for it, as the base is.
+        for code in self.offered_currencies().keys() {
+            if let Some(c) = Currency::parse(code).and_then(|c| self.in_currency(c)) {
+                c.validate_amounts_in_base(settings).map_err(|mut e| {
+                    e.param = Some(format!("currency_options.{code}"));
+                    e
+                })?;
+            }
+        }
+        self.validate_amounts_in_base(settings)
+    }
+
+    fn validate_amounts_in_base(&self, settings: &MerchantSettings) -> Result<(), ValidationError> {
         let bounds = settings.bounds(self.currency);
         let out_of_bounds = |param: &str| {
             ValidationError::new(

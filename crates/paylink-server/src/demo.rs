@@ -75,6 +75,7 @@ pub async fn seed_if_empty(
         image_url: None,
         unit_amount: price,
         currency: Currency::USD,
+        currency_options: Default::default(),
         tax_rate_id: None,
         hsa_fsa_eligible: false,
         inventory: Some(Inventory { available: 100 }),
@@ -86,6 +87,7 @@ pub async fn seed_if_empty(
     };
     store.insert_product(&t, &product).await?;
     let link = PaymentLink {
+        currency_options: Default::default(),
         id: PaymentLinkId::generate(),
         url: String::new(),
         slug: Slug::generate("demo t-shirt"),
@@ -108,6 +110,7 @@ pub async fn seed_if_empty(
             }),
             hsa_fsa_eligible: false,
             tax_rate: None,
+            currency_options: Default::default(),
         }],
         all_products: false,
         donation: None,

@@ -609,7 +609,7 @@ impl SqlStore {
         succeeded_writes(&mut b, t, &payment, token, &session, c.new_order, None)?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
-        q.bind(payment.amount.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
+        q.bind(c.collected.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
         q.bind(link_id);
         q.push(&format!(" RETURNING payments_limit, {LINK_COLS}"));
         let on_row = q;
@@ -617,7 +617,7 @@ impl SqlStore {
             b.push(on_row);
             Some(b.fetch_last(&mut w.tx).await?.ok_or(StoreError::NotFound)?)
         } else {
-            let paid = Counts::paid(payment.amount.minor());
+            let paid = Counts::paid(c.collected.minor());
             b.push(shard_add(self.dialect, link_id, paid, |_| {}));
             match b.fetch_last(&mut w.tx).await? {
                 Some(_) => None,
@@ -677,7 +677,7 @@ impl SqlStore {
         session.payment_id = Some(c.payment.id.clone());
         let (_, receipt_token) = receipted(c.payment, 0);
         let merchant = t.merchant_id.as_str();
-        let paid = Counts::paid(c.payment.amount.minor());
+        let paid = Counts::paid(c.collected.minor());
         let link_id = c.payment.payment_link_id.as_str();
         let mut completion = session_completion(t, c);
         completion.push(" AND stock = '{}'");
@@ -960,6 +960,7 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
             ("status", p.status.as_str().into()),
             ("amount", p.amount.minor().into()),
             ("amount_refunded", p.amount_refunded.minor().into()),
+            ("currency", p.currency.code().into()),
             ("receipt_token", receipt_token.into()),
             // The outbox of receipts (migration 0013): the worker composes and queues it.
             (

@@ -27,6 +27,7 @@ pub(crate) fn link(row: &AnyRow) -> StoreResult<Versioned<PaymentLink>> {
         checkouts_started: int(row, "checkouts_started")?,
         payments_count: payments,
         amount_collected: int(row, "amount_collected")?,
+        currencies: Default::default(),
     };
     Ok(Versioned {
         value: l,

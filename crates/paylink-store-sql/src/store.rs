@@ -819,6 +819,30 @@ impl Store for SqlStore {
         Ok((t, crate::checkout::payment(&row)?, token))
     }
 
+    async fn link_takings(
+        &self,
+        t: &Tenant,
+        link: &PaymentLinkId,
+    ) -> StoreResult<Vec<(String, i64, i64)>> {
+        let mut q = Sql::new(
+            "SELECT currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS total FROM payments WHERE payment_link_id = ",
+        );
+        q.bind(link.as_str())
+            .push(" AND status <> 'failed' AND ")
+            .owned_by(t)
+            .push(" GROUP BY currency ORDER BY currency");
+        let rows = self.rows(&q).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    crate::sql::opt_text(r, "currency")?.unwrap_or_default(),
+                    crate::sql::int(r, "n")?,
+                    crate::sql::int(r, "total")?,
+                ))
+            })
+            .collect()
+    }
+
     async fn list_payments(
         &self,
         t: &Tenant,

@@ -305,6 +305,12 @@ pub trait Store: Send + Sync + 'static {
         f: &PaymentFilter,
         page: &Page,
     ) -> StoreResult<Listed<Payment>>;
+    /// A link's successful payments (refunded or not) per currency: `(code, count, sum)`.
+    async fn link_takings(
+        &self,
+        t: &Tenant,
+        link: &PaymentLinkId,
+    ) -> StoreResult<Vec<(String, i64, i64)>>;
     /// Records a refund if it keeps the refunded total within the amount paid
     /// (`refund_exceeds_payment`, `payment_not_refundable`); returns the updated payment.
     async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment>;

@@ -229,6 +229,9 @@ pub struct Completing<'a> {
     /// Whether the link had a `payments_limit` when it was read. It only chooses the
     /// store's path: the store checks the limit again where it counts.
     pub link_limited: bool,
+    /// What the link's `amount_collected` gains: the payment's amount when it is in the
+    /// link's own currency, nothing in another (those are summed per currency apart).
+    pub collected: paylink_domain::money::Amount,
     /// The order this payment makes (already `paid`), written with it; `None` when it pays
     /// an existing order (`payment.order_id`) or the merchant keeps no orders.
     pub new_order: Option<&'a paylink_domain::catalog::Order>,

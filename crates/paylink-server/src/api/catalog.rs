@@ -17,6 +17,8 @@ use paylink_domain::time::Timestamp;
 use paylink_store::{CustomerFilter, ProductFilter, TaxRateFilter, Tenant};
 
 use super::{not_found_as, path_id, settings, Deleted, List};
+use paylink_domain::link::{validate_currency_options, CurrencyOptions};
+
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
@@ -34,6 +36,9 @@ pub struct ProductIn {
     pub unit_amount: Amount,
     /// Default: the merchant's `default_currency`.
     pub currency: Option<Currency>,
+    /// Prices in other currencies buyers may pay in (`{"EUR": {"unit_amount": 900}}`).
+    #[serde(default)]
+    pub currency_options: CurrencyOptions,
     pub tax_rate_id: Option<TaxRateId>,
     #[serde(default)]
     pub hsa_fsa_eligible: bool,
@@ -58,6 +63,8 @@ pub struct ProductPatch {
     pub image_url: Patch<String>,
     pub unit_amount: Option<Amount>,
     pub currency: Option<Currency>,
+    /// Replaces the whole map.
+    pub currency_options: Option<CurrencyOptions>,
     #[serde(default)]
     pub tax_rate_id: Patch<TaxRateId>,
     pub hsa_fsa_eligible: Option<bool>,
@@ -75,6 +82,7 @@ fn check_product(p: &Product) -> ApiResult<()> {
     if let Some(u) = &p.image_url {
         https_url(u, "image_url")?;
     }
+    validate_currency_options(&p.currency_options, p.currency, "currency_options")?;
     if p.inventory.is_some_and(|i| i.available > MAX_QUANTITY) {
         return Err(ApiError::invalid(
             "parameter_invalid",
@@ -112,6 +120,7 @@ pub async fn create_product(
         image_url: input.image_url,
         unit_amount: input.unit_amount,
         currency,
+        currency_options: input.currency_options,
         tax_rate_id: input.tax_rate_id,
         hsa_fsa_eligible: input.hsa_fsa_eligible,
         inventory: input.inventory,
@@ -162,6 +171,9 @@ pub async fn update_product(
     p.image_url = patch.image_url.apply(p.image_url);
     if let Some(v) = patch.unit_amount {
         p.unit_amount = v;
+    }
+    if let Some(v) = &patch.currency_options {
+        p.currency_options = v.clone();
     }
     if let Some(v) = patch.currency {
         p.currency = v;

@@ -45,6 +45,18 @@ pub struct LineItemIn {
     pub quantity: u32,
     pub adjustable_quantity: Option<AdjustableQuantity>,
     pub hsa_fsa_eligible: Option<bool>,
+    /// Custom lines: the price in other currencies the buyer may pick (`{"EUR":
+    /// {"unit_amount": 900}}`); every line offers the same ones. Product lines take their
+    /// product's.
+    #[serde(default)]
+    pub currency_options: CurrencyOptions,
+}
+
+/// With `amount`: the amount in another currency the buyer may pick.
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct AmountOptionIn {
+    pub amount: Amount,
 }
 
 fn one() -> u32 {
@@ -92,6 +104,9 @@ pub struct PaymentLinkIn {
     pub line_items: Option<Vec<LineItemIn>>,
     /// Shortcut for one line named after the title.
     pub amount: Option<Amount>,
+    /// With `amount`: the amount in other currencies the buyer may pick
+    /// (`{"EUR": {"amount": 900}}`). Lines take theirs in `line_items[].currency_options`.
+    pub currency_options: Option<BTreeMap<String, AmountOptionIn>>,
     #[serde(default)]
     pub all_products: bool,
     pub donation: Option<DonationIn>,
@@ -130,6 +145,8 @@ pub struct PaymentLinkPatch {
     pub currency: Option<Currency>,
     pub line_items: Option<Vec<LineItemIn>>,
     pub amount: Option<Amount>,
+    /// With `amount` (see the create request).
+    pub currency_options: Option<BTreeMap<String, AmountOptionIn>>,
     pub donation: Option<DonationIn>,
     pub subscription: Option<SubscriptionTerms>,
     pub tax: Option<TaxIn>,
@@ -165,6 +182,7 @@ impl PaymentLinkPatch {
         self.currency.is_some()
             || self.line_items.is_some()
             || self.amount.is_some()
+            || self.currency_options.is_some()
             || self.donation.is_some()
             || self.subscription.is_some()
             || self.tax.is_some()
@@ -231,6 +249,7 @@ struct PricingIn<'a> {
     currency: Option<Currency>,
     line_items: Option<Vec<LineItemIn>>,
     amount: Option<Amount>,
+    currency_options: Option<BTreeMap<String, AmountOptionIn>>,
     all_products: bool,
     donation: Option<DonationIn>,
     order_id: Option<OrderId>,
@@ -243,6 +262,13 @@ async fn resolve_pricing(
     settings: &MerchantSettings,
     p: PricingIn<'_>,
 ) -> ApiResult<Pricing> {
+    if p.currency_options.is_some() && p.amount.is_none() {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "currency_options",
+            "`currency_options` goes with `amount`; lines take `line_items[].currency_options`",
+        ));
+    }
     let tax_in = p.tax.unwrap_or(TaxIn {
         collect: false,
         tax_rate_id: None,
@@ -320,6 +346,7 @@ async fn resolve_pricing(
                     adjustable_quantity: None,
                     hsa_fsa_eligible: false,
                     tax_rate: l.tax_rate.clone(),
+                    currency_options: CurrencyOptions::new(),
                 })
                 .collect();
         }
@@ -373,6 +400,12 @@ async fn resolve_pricing(
                     quantity: 1,
                     adjustable_quantity: None,
                     hsa_fsa_eligible: None,
+                    currency_options: p
+                        .currency_options
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(code, o)| (code, CurrencyPrice { unit_amount: o.amount }))
+                        .collect(),
                 }],
                 (None, None) => Vec::new(),
             };
@@ -408,6 +441,13 @@ async fn resolve_pricing(
                                 "The product is archived",
                             ));
                         }
+                        if !item.currency_options.is_empty() {
+                            return Err(ApiError::invalid(
+                                "parameter_invalid",
+                                format!("{param}.currency_options"),
+                                "A product line takes its prices in other currencies from the product",
+                            ));
+                        }
                         let c = *currency.get_or_insert(prod.currency);
                         if prod.currency != c {
                             return Err(currency_mismatch(
@@ -429,6 +469,7 @@ async fn resolve_pricing(
                                 .hsa_fsa_eligible
                                 .unwrap_or(prod.hsa_fsa_eligible),
                             tax_rate: rate,
+                            currency_options: prod.currency_options,
                         }
                     }
                     (None, Some(name), Some(unit_amount)) => {
@@ -448,6 +489,7 @@ async fn resolve_pricing(
                             adjustable_quantity: item.adjustable_quantity,
                             hsa_fsa_eligible: item.hsa_fsa_eligible.unwrap_or(false),
                             tax_rate: link_rate.clone(),
+                            currency_options: item.currency_options,
                         }
                     }
                     _ => {
@@ -530,6 +572,7 @@ pub fn storefront_line(prod: Product, tax_rate: Option<TaxRateSnapshot>) -> Link
         }),
         hsa_fsa_eligible: prod.hsa_fsa_eligible,
         tax_rate,
+        currency_options: prod.currency_options,
     }
 }
 
@@ -611,6 +654,7 @@ pub async fn create_link(
             currency: input.currency,
             line_items: input.line_items,
             amount: input.amount,
+            currency_options: input.currency_options,
             all_products: input.all_products,
             donation: input.donation,
             order_id: input.order_id,
@@ -638,6 +682,7 @@ pub async fn create_link(
         kind,
         status: LinkStatus::Active,
         currency: pricing.currency,
+        currency_options: BTreeMap::new(),
         line_items: pricing.line_items,
         all_products: input.all_products,
         donation: pricing.donation,
@@ -670,6 +715,7 @@ pub async fn create_link(
         created_at: now,
         updated_at: now,
     };
+    link.currency_options = link.offered_currencies();
     link.validate(&LinkRules {
         settings: &settings,
         now,
@@ -729,7 +775,16 @@ pub async fn get_link(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let link = load(&state, &auth.tenant, &id).await?.value;
+    let mut link = load(&state, &auth.tenant, &id).await?.value;
+    if !link.currency_options.is_empty() {
+        for (code, n, total) in state.store.link_takings(&auth.tenant, &link.id).await? {
+            let s = CurrencyStats {
+                payments_count: n,
+                amount_collected: total,
+            };
+            link.stats.currencies.insert(code, s);
+        }
+    }
     Ok(ok(&present(&state, link, Timestamp::now())))
 }
 
@@ -823,6 +878,7 @@ async fn apply_patch(
                 currency: Some(currency),
                 line_items: patch.line_items.clone(),
                 amount: patch.amount,
+                currency_options: patch.currency_options.clone(),
                 all_products: link.all_products,
                 donation: patch
                     .donation
@@ -854,6 +910,7 @@ async fn apply_patch(
         link.currency = pricing.currency;
         link.donation = pricing.donation;
         link.tax = pricing.tax;
+        link.currency_options = link.offered_currencies();
         if let Some(s) = patch.subscription {
             if link.kind != LinkType::Subscription {
                 return Err(ApiError::invalid(

@@ -14,7 +14,8 @@ use paylink_domain::checkout::{
 };
 use paylink_domain::id::{random_base62, CheckoutSessionId};
 use paylink_domain::link::{
-    AdjustableQuantity, Collect, CustomField, Donation, LinkType, PaymentMethodType, Prefill,
+    AdjustableQuantity, Collect, CustomField, Donation, LinkType, PaymentLink, PaymentMethodType,
+    Prefill,
     SubscriptionTerms,
 };
 use paylink_domain::money::{Amount, Currency};
@@ -25,7 +26,7 @@ use paylink_store::{NewCheckout, StoreError};
 
 use super::{gone, LinkView, MerchantView};
 use crate::error::{ApiError, ApiResult};
-use crate::json::{created, ok, Json};
+use crate::json::{created, ok, Json, Query};
 use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -60,7 +61,10 @@ pub struct Preview {
     #[serde(rename = "type")]
     pub kind: LinkType,
     pub merchant: MerchantView,
+    /// The currency of the amounts here (the one asked for with `?currency=`).
     pub currency: Currency,
+    /// Every currency the buyer may pay in, the link's own first.
+    pub currencies: Vec<Currency>,
     pub line_items: Vec<PreviewLine>,
     pub donation: Option<Donation>,
     pub subscription: Option<SubscriptionTerms>,
@@ -76,13 +80,41 @@ pub struct Preview {
     pub livemode: bool,
 }
 
+/// The currencies a link is sold in, its own first.
+pub fn currencies(link: &PaymentLink) -> Vec<Currency> {
+    std::iter::once(link.currency)
+        .chain(link.offered_currencies().keys().filter_map(|c| Currency::parse(c)))
+        .collect()
+}
+
+/// The link as sold in `currency` (its own when `None`); `400 currency_not_offered` when it
+/// is not one of [`currencies`].
+pub fn in_currency(
+    link: &PaymentLink,
+    currency: Option<Currency>,
+) -> ApiResult<std::borrow::Cow<'_, PaymentLink>> {
+    match currency {
+        None => Ok(std::borrow::Cow::Borrowed(link)),
+        Some(c) if c == link.currency => Ok(std::borrow::Cow::Borrowed(link)),
+        Some(c) => link.in_currency(c).map(std::borrow::Cow::Owned).ok_or_else(|| {
+            let offered: Vec<String> = currencies(link).iter().map(|c| c.to_string()).collect();
+            ApiError::invalid(
+                "currency_not_offered",
+                "currency",
+                format!("This link is sold in {}", offered.join(", ")),
+            )
+        }),
+    }
+}
+
 pub async fn build_preview(
     state: &AppState,
     view: &LinkView,
+    currency: Option<Currency>,
 ) -> ApiResult<(Preview, paylink_domain::settings::MerchantSettings)> {
     let (p, stock) = (&view.p, &view.stock);
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
-    let link = &p.link.value;
+    let link = &*in_currency(&p.link.value, currency)?;
     let lines = link
         .line_items
         .iter()
@@ -124,6 +156,7 @@ pub async fn build_preview(
         kind: link.kind,
         merchant: MerchantView::from(&settings),
         currency: link.currency,
+        currencies: currencies(link),
         line_items: lines,
         donation: link.donation.clone(),
         subscription: link.subscription,
@@ -140,17 +173,26 @@ pub async fn build_preview(
     Ok((preview, settings))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewQuery {
+    /// Price the preview in this currency (one of `currencies`).
+    pub currency: Option<Currency>,
+}
+
 pub async fn preview(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    Query(q): Query<PreviewQuery>,
 ) -> ApiResult<Response> {
     let view = state.link_view(&slug).await?;
     let p = &view.p;
     if let Some(code) = view.unavailable(Timestamp::now()) {
         return Err(gone(code, Some(&p.link.value)));
     }
+    let preview = build_preview(&state, &view, q.currency).await?.0;
     state.views.add(&p.link.value.id);
-    Ok(ok(&build_preview(&state, &view).await?.0))
+    Ok(ok(&preview))
 }
 
 #[derive(Deserialize, utoipa::ToSchema, Default, Clone)]
@@ -160,6 +202,8 @@ pub struct CheckoutIn {
     pub quantities: Option<Vec<u32>>,
     /// Donations: the amount given.
     pub amount: Option<Amount>,
+    /// One of the link's currencies (its own by default).
+    pub currency: Option<Currency>,
     pub email: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -285,7 +329,8 @@ impl Opening<'_> {
             now,
         } = self;
         let p = &view.p;
-        let link = &p.link.value;
+        let base = &p.link.value;
+        let link = &*in_currency(base, input.currency)?;
         let settings = state.public_settings(&p.tenant.merchant_id).await?;
         let cart = price(
             link,

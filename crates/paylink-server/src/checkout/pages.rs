@@ -4,6 +4,7 @@
 //! strict Content-Security-Policy: no inline scripts, no third-party resources; the only
 //! inline style is the merchant's brand colour, allowed by its hash.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -25,7 +26,7 @@ use paylink_domain::tax::PricingMode;
 use paylink_domain::time::Timestamp;
 use paylink_store::PublicLink;
 
-use super::api::{open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
+use super::api::{currencies, in_currency, open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
 use super::pay::{authorize, authorize_with_link, pay, settle, PayAnswer};
 use super::LinkView;
 use crate::error::ApiError;
@@ -235,6 +236,8 @@ struct LinkPage {
     nonce: String,
     /// A storefront's [`super::catalog_fingerprint`].
     catalog: Option<String>,
+    /// `(code, page in it, shown now)` when the link is sold in several currencies.
+    currency_links: Vec<(String, String, bool)>,
     attribution: Vec<(String, String)>,
     lines: Vec<LineView>,
     any_adjustable: bool,
@@ -270,6 +273,8 @@ struct Entered {
     shipping: BTreeMap<String, String>,
     attribution: BTreeMap<String, String>,
     nonce: Option<String>,
+    /// The currency picked (the link's own when `None`).
+    currency: Option<Currency>,
 }
 
 fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String> {
@@ -303,9 +308,22 @@ async fn render_link(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let (p, stock) = (&view.p, &view.stock);
-    let link = &p.link.value;
+    let base = &p.link.value;
+    let link = &*in_currency(base, e.currency).unwrap_or(Cow::Borrowed(base));
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let cur = link.currency;
+    let offered = currencies(base);
+    let currency_links: Vec<(String, String, bool)> = if offered.len() > 1 {
+        offered
+            .iter()
+            .map(|c| {
+                let href = format!("/l/{}?currency={c}", base.slug.as_str());
+                (c.to_string(), href, *c == cur)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let fmt = |a: Amount| cur.format(a);
     let quantities: Vec<u32> = e
         .quantities
@@ -442,6 +460,7 @@ async fn render_link(
         }),
         nonce,
         catalog: link.all_products.then(|| super::catalog_fingerprint(link)),
+        currency_links,
 
         attribution: e
             .attribution
@@ -556,6 +575,7 @@ pub async fn link_page(
     let link = &p.link.value;
     let mut e = Entered {
         email: q.get("prefilled_email").cloned().unwrap_or_default(),
+        currency: q.get("currency").and_then(|c| Currency::parse(c)),
         ..Entered::default()
     };
     if let Some(qty) = q.get("quantity").and_then(|v| v.parse::<u32>().ok()) {
@@ -636,6 +656,7 @@ pub async fn submit(
         shipping: prefixed("shipping_"),
         attribution: attribution(fields.iter().map(|(k, v)| (k, v))),
         amount_text: get("amount"),
+        currency: Currency::parse(&get("currency")),
         nonce: Some(get("nonce")).filter(|n| {
             (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
         }),
@@ -744,6 +765,7 @@ pub async fn submit(
         let input = CheckoutIn {
             quantities: e.quantities.clone(),
             amount: e.amount,
+            currency: e.currency,
             email: Some(e.email.clone()).filter(|s| !s.is_empty()),
             name: Some(e.name.clone()).filter(|s| !s.is_empty()),
             phone: Some(e.phone.clone()).filter(|s| !s.is_empty()),

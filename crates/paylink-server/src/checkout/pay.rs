@@ -376,6 +376,11 @@ pub async fn settle(
                 link_url: &link_url,
                 link_limited: link.payments_limit.is_some(),
                 new_order: new_order.as_ref(),
+                collected: if p.currency == link.currency {
+                    p.amount
+                } else {
+                    Amount::ZERO
+                },
             };
             match state.store.complete_checkout(t, &completing).await? {
                 Completion::Recorded(p) => {

@@ -16,6 +16,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod concurrency;
+mod currencies;
 mod crash;
 mod edge;
 mod email;

@@ -62,6 +62,7 @@ pub fn product(t: &Tenant, name: &str, amount: i64, stock: Option<u32>) -> Produ
         image_url: None,
         unit_amount: Amount::new(amount).unwrap(),
         currency: Currency::USD,
+        currency_options: Default::default(),
         tax_rate_id: None,
         hsa_fsa_eligible: false,
         inventory: stock.map(|available| Inventory { available }),
@@ -76,6 +77,7 @@ pub fn product(t: &Tenant, name: &str, amount: i64, stock: Option<u32>) -> Produ
 pub fn link(t: &Tenant, title: &str, slug: &str) -> PaymentLink {
     let now = Timestamp::now();
     PaymentLink {
+        currency_options: Default::default(),
         id: PaymentLinkId::generate(),
         url: String::new(),
         slug: Slug::parse(slug, "slug").unwrap(),
@@ -94,6 +96,7 @@ pub fn link(t: &Tenant, title: &str, slug: &str) -> PaymentLink {
             adjustable_quantity: None,
             hsa_fsa_eligible: false,
             tax_rate: None,
+            currency_options: Default::default(),
         }],
         all_products: false,
         donation: None,

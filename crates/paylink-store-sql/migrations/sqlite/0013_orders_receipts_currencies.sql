@@ -9,3 +9,8 @@ ALTER TABLE checkout_sessions ADD COLUMN order_id TEXT;
 -- marks it `queued` (or `off` when the merchant turned receipts off) in one transaction.
 ALTER TABLE payments ADD COLUMN receipt_status TEXT;
 CREATE INDEX payments_receipts_due ON payments (seq) WHERE receipt_status = 'pending';
+
+-- A link may be paid in several currencies: each payment names its own, so a link's takings
+-- are summed per currency (its row's `amount_collected` counts its own currency only).
+ALTER TABLE payments ADD COLUMN currency TEXT;
+UPDATE payments SET currency = json_extract(data, '$.currency');
