@@ -295,3 +295,65 @@ async fn an_expired_link_shows_its_message() {
     let r = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(r.status(), 410);
 }
+
+/// The buyer picks euros on a link sold in dollars and euros, pays, and the receipt is in
+/// euros; on a phone and on a desktop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_buyer_picks_the_currency() {
+    for width in [390, 1280] {
+        let app = app().await;
+        let Some(b) = browser(width).await else { return };
+        let c = &b.client;
+        let link = app
+            .create(
+                "/v1/payment_links",
+                json!({"title": "Conference pass", "amount": 25000, "currency_options": {"EUR": {"amount": 23000}, "GBP": {"amount": 20000}}}),
+            )
+            .await;
+        c.goto(link["url"].as_str().unwrap()).await.unwrap();
+        assert_eq!(text(c, "#total").await, "250.00 USD");
+        click(c, ".currencies a[href$='currency=EUR']").await;
+        wait_text(c, "#total", "230.00 EUR").await;
+        std::fs::write(
+            std::env::temp_dir().join(format!("paylink-currency-{width}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        fill(c, "#email", "visitor@example.com").await;
+        pay_with(c, "4242 4242 4242 4242").await;
+        assert_eq!(text(c, "#receipt-total").await, "230.00 EUR");
+        let p = app.get("/v1/payments").await;
+        assert_eq!(p.body["data"][0]["currency"], "EUR");
+    }
+}
+
+/// A second link of an order that was paid through the first tells the customer so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_order_s_other_link_says_so() {
+    let app = app().await;
+    let Some(b) = browser(390).await else { return };
+    let c = &b.client;
+    let o = app
+        .create(
+            "/v1/orders",
+            json!({"line_items": [{"name": "Boiler service", "unit_amount": 12000}]}),
+        )
+        .await;
+    let first = app
+        .create("/v1/payment_links", json!({"title": "Your invoice", "order_id": o["id"]}))
+        .await;
+    let second = app
+        .create("/v1/payment_links", json!({"title": "Your invoice (resent)", "order_id": o["id"]}))
+        .await;
+    c.goto(first["url"].as_str().unwrap()).await.unwrap();
+    fill(c, "#email", "home@example.com").await;
+    pay_with(c, "4242424242424242").await;
+    assert_eq!(text(c, "#status").await, "Paid");
+    c.goto(second["url"].as_str().unwrap()).await.unwrap();
+    wait_text(c, "h1", "This order has already been paid").await;
+    std::fs::write(
+        std::env::temp_dir().join("paylink-order-paid-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}
