@@ -606,10 +606,12 @@ impl PaymentLink {
                 self.currency,
                 &format!("{p}.currency_options"),
             )?;
-            // Lines chosen one by one offer the same currencies (a storefront offers those
-            // all its products share).
+            // Custom lines offer the same currencies, so that forgetting one line's price
+            // is an error rather than a currency silently not offered; products offer what
+            // they have, and a link the currencies all its products share.
+            let custom = self.line_items.iter().all(|l| l.product_id.is_none());
             let first = self.line_items.first().map(|f| f.currency_options.keys());
-            if !self.all_products && first.is_some_and(|f| !f.eq(l.currency_options.keys())) {
+            if custom && first.is_some_and(|f| !f.eq(l.currency_options.keys())) {
                 return Err(invalid(
                     format!("{p}.currency_options"),
                     "every line must offer the same other currencies",

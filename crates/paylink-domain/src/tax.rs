@@ -117,13 +117,11 @@ pub fn pricing_mode_of(
     let mut found: Option<bool> = None;
     for inclusive in rates_inclusive {
         match found {
-            Some(f) if f != inclusive => {
-                return Err(crate::error::ValidationError::new(
-                    "pricing_mode_required",
-                    "tax.pricing_mode",
-                    "These tax rates disagree on whether prices include tax; give `tax.pricing_mode`",
-                ))
-            }
+            Some(f) if f != inclusive => return Err(crate::error::ValidationError::new(
+                "pricing_mode_required",
+                "tax.pricing_mode",
+                "These tax rates disagree on whether prices include tax; give `tax.pricing_mode`",
+            )),
             _ => found = Some(inclusive),
         }
     }

@@ -189,7 +189,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Serve { no_worker } => {
             let store = crate::open_store(&config).await?;
-            let worker_config = crate::worker::WorkerConfig::from_config(store.clone(), &config)?;
+            // One state for the server and its worker: the worker settles stuck payments
+            // with the processor the server charged through.
+            let state = crate::state::AppState::new(store.clone(), config.clone())?;
+            let worker_config = crate::worker::WorkerConfig::for_state(state.clone(), &config)?;
             let listener = TcpListener::bind(config.bind).await?;
             let addr = listener.local_addr()?;
             let public_url = match &config.public_url {
@@ -221,7 +224,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     token.clone(),
                 ))
             });
-            let result = crate::serve(store.clone(), config, listener, token.clone()).await;
+            let result = crate::serve_state(state, listener, token.clone()).await;
             token.cancel();
             if let Some(w) = worker {
                 let _ = w.await;

@@ -86,7 +86,9 @@ fn flexible_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
         Given::Int(n) => yes_no(&n.to_string()),
         Given::Text(s) => yes_no(&s),
     }
-    .ok_or_else(|| serde::de::Error::custom("expected a boolean: true/false, 1/0, yes/no or on/off"))
+    .ok_or_else(|| {
+        serde::de::Error::custom("expected a boolean: true/false, 1/0, yes/no or on/off")
+    })
 }
 
 /// Defaults, as the first layer.

@@ -118,6 +118,18 @@ impl AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> anyhow::Result<Self> {
+        let processor: Arc<dyn Processor> = Arc::new(SimulatedProcessor::new(
+            Duration::from_millis(config.simulated_processor_latency_ms),
+        ));
+        Self::with(store, config, processor)
+    }
+
+    /// The state with a given processor and the configured limits.
+    pub fn with(
+        store: Arc<dyn Store>,
+        config: Config,
+        processor: Arc<dyn Processor>,
+    ) -> anyhow::Result<Self> {
         let per_second = NonZeroU32::new(config.rate_limit_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.rate_limit_burst.max(config.rate_limit_per_second))
             .unwrap_or(per_second);
@@ -130,9 +142,6 @@ impl AppState {
                 .max(config.public_rate_limit_per_second),
         )
         .unwrap_or(ip_rate);
-        let processor: Arc<dyn Processor> = Arc::new(SimulatedProcessor::new(
-            Duration::from_millis(config.simulated_processor_latency_ms),
-        ));
         Self::with_processor(
             store,
             config,

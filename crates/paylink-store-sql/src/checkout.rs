@@ -158,8 +158,13 @@ pub(crate) async fn end_where(
         let stock: BTreeMap<String, u32> = json_col(row, "stock")?;
         let order = opt_text(row, "order_id")?;
         let session_id = text(row, "id")?;
-        release(conn, &link_id, &stock, order.as_deref().map(|o| (o, session_id.as_str())))
-            .await?;
+        release(
+            conn,
+            &link_id,
+            &stock,
+            order.as_deref().map(|o| (o, session_id.as_str())),
+        )
+        .await?;
         let mut session: CheckoutSession = json_col(row, "data")?;
         session.status = SessionStatus::Expired;
         insert_events(
@@ -267,6 +272,10 @@ impl SqlStore {
             )
             .await?;
         }
+        // And the order's, held through another of its links.
+        if let Some(order_id) = &c.order_id {
+            crate::orders::end_expired_holder(&mut w.tx, order_id, c.now).await?;
+        }
 
         // Products in id order: the same lock order as every other transaction.
         let mut held: BTreeMap<String, u32> = BTreeMap::new();
@@ -310,7 +319,7 @@ impl SqlStore {
 
         // The order, between the products and the link (the lock order).
         if let Some(order_id) = &c.order_id {
-            crate::orders::hold(&mut w.tx, t, order_id, &c.session.id, c.now).await?;
+            crate::orders::hold(&mut w.tx, t, order_id, &c.session.id).await?;
         }
 
         let q = session_insert(t, c, &held, None)?;
@@ -930,7 +939,10 @@ fn session_insert(
             ("status", "open".into()),
             ("secret_hash", c.secret_hash.as_str().into()),
             ("stock", json(held)?.into()),
-            ("order_id", c.order_id.as_ref().map(|o| o.to_string()).into()),
+            (
+                "order_id",
+                c.order_id.as_ref().map(|o| o.to_string()).into(),
+            ),
             ("data", json(s)?.into()),
         ],
         from,

@@ -3,9 +3,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use paylink_domain::checkout::Payment;
 use paylink_domain::email::{Email, EmailStatus};
 use paylink_domain::event::Event;
-use paylink_domain::checkout::Payment;
 use paylink_domain::id::{EmailId, PaymentId};
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
@@ -43,7 +43,10 @@ impl SqlStore {
         w.commit().await
     }
 
-    pub(crate) async fn receipts_due_impl(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>> {
+    pub(crate) async fn receipts_due_impl(
+        &self,
+        limit: i64,
+    ) -> StoreResult<Vec<(Tenant, Payment)>> {
         let mut q = Sql::new(&format!(
             "SELECT {PAYMENT_COLS} FROM payments WHERE receipt_status = 'pending' ORDER BY seq LIMIT "
         ));
@@ -54,28 +57,34 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn receipt_composed_impl(
+    pub(crate) async fn receipts_composed_impl(
         &self,
-        t: &Tenant,
-        id: &PaymentId,
-        email: Option<&Email>,
-    ) -> StoreResult<bool> {
-        let mut w = self.begin_write().await?;
-        let mut q = Sql::new("UPDATE payments SET receipt_status = ");
-        q.bind(if email.is_some() { "queued" } else { "off" })
-            .push(" WHERE id = ")
-            .bind(id.as_str())
-            .push(" AND ")
-            .owned_by(t)
-            .push(" AND receipt_status = 'pending'");
-        if q.exec(&mut w.tx).await? == 0 {
-            return Ok(false);
+        receipts: &[(Tenant, PaymentId, Option<Email>)],
+    ) -> StoreResult<usize> {
+        if receipts.is_empty() {
+            return Ok(0);
         }
-        if let Some(e) = email {
-            email_insert(t, e)?.exec(&mut w.tx).await?;
+        let mut w = self.begin_write().await?;
+        let mut queued = 0;
+        for (t, id, email) in receipts {
+            let mut q = Sql::new("UPDATE payments SET receipt_status = ");
+            q.bind(if email.is_some() { "queued" } else { "off" })
+                .push(" WHERE id = ")
+                .bind(id.as_str())
+                .push(" AND ")
+                .owned_by(t)
+                .push(" AND receipt_status = 'pending'");
+            // Composed by another process first: its e-mail stands.
+            if q.exec(&mut w.tx).await? == 0 {
+                continue;
+            }
+            if let Some(e) = email {
+                email_insert(t, e)?.exec(&mut w.tx).await?;
+                queued += 1;
+            }
         }
         w.commit().await?;
-        Ok(true)
+        Ok(queued)
     }
 
     pub(crate) async fn claim_emails_impl(

@@ -32,15 +32,29 @@ fn refusal(status: &str) -> &'static str {
     }
 }
 
-/// Takes the order for `session`, in the session's transaction. A hold whose checkout
-/// ran out of time is ended first (its use and stock given back too). Conflicts:
-/// `order_paid`, `order_cancelled`, `order_reserved` (another checkout holds it).
+/// Ends the checkout that holds `order_id` if it ran out of time and nobody has swept it
+/// yet, giving its hold back. Called at the start of a checkout's transaction, before it
+/// locks anything, as the link's own expired holds are: ending a session locks it, then its
+/// stock, order and link, the order every transaction here takes them in.
+pub(crate) async fn end_expired_holder(
+    conn: &mut AnyConnection,
+    order_id: &OrderId,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let filter = " AND id = (SELECT held_by FROM orders WHERE id = $1)";
+    end_where(conn, now, now, filter, vec![order_id.as_str().into()]).await?;
+    Ok(())
+}
+
+/// Takes the order for `session`, in the session's transaction (after
+/// [`end_expired_holder`]). Conflicts: `order_paid`, `order_cancelled`, `order_reserved`
+/// (another checkout holds it), `duplicate_object` (this very session, opened by a
+/// concurrent request, holds it).
 pub(crate) async fn hold(
     conn: &mut AnyConnection,
     t: &Tenant,
     order_id: &OrderId,
     session: &CheckoutSessionId,
-    now: Timestamp,
 ) -> StoreResult<()> {
     for _ in 0..2 {
         let mut q = Sql::new("UPDATE orders SET held_by = ");
@@ -65,8 +79,19 @@ pub(crate) async fn hold(
         let Some(holder) = opt_text(&row, "held_by")?.filter(|_| status == "unpaid") else {
             return Err(StoreError::Conflict(refusal(&status)));
         };
-        // Held by a checkout that ran out of time and nobody has swept yet: end it.
-        if end_where(conn, now, now, " AND id = $1", vec![holder.into()]).await? == 0 {
+        if holder == session.as_str() {
+            return Err(StoreError::Conflict("duplicate_object"));
+        }
+        // A hold whose checkout is no longer open is let go of (never left behind by this
+        // code, but an order must not stay locked by one).
+        let mut q = Sql::new("UPDATE orders SET held_by = NULL WHERE id = ");
+        q.bind(order_id.as_str())
+            .push(" AND held_by = ")
+            .bind(holder.as_str())
+            .push(" AND NOT EXISTS (SELECT 1 FROM checkout_sessions s WHERE s.id = ")
+            .bind(holder.as_str())
+            .push(" AND s.status = 'open')");
+        if q.exec(conn).await? == 0 {
             return Err(StoreError::Conflict("order_reserved"));
         }
     }
@@ -96,17 +121,21 @@ pub(crate) async fn pay(
     now: Timestamp,
 ) -> StoreResult<Option<Event>> {
     let session = payment.checkout_session_id.as_str();
-    let mut q = Sql::new("SELECT data FROM orders WHERE id = ");
+    // The status first (one conditional write, so two payments can never both win), then
+    // the document with it.
+    let mut q = Sql::new("UPDATE orders SET status = 'paid', held_by = NULL WHERE id = ");
     q.bind(order_id.as_str())
         .push(" AND status = 'unpaid' AND (held_by = ")
         .bind(session)
-        .push(" OR held_by IS NULL)");
+        .push(" OR held_by IS NULL) RETURNING data");
     let Some(row) = q
         .query()
         .fetch_optional(&mut *conn)
         .await
         .map_err(backend)?
     else {
+        // Only a checkout opened before orders were held (migration 0013) can get here:
+        // the charge is made, so the payment is recorded, and the merchant refunds it.
         tracing::error!(order.id = %order_id, payment.id = %payment.id, "a payment succeeded for an order its checkout did not hold");
         return Ok(None);
     };
@@ -114,11 +143,10 @@ pub(crate) async fn pay(
     order.status = OrderStatus::Paid;
     order.payment_id = Some(payment.id.clone());
     order.updated_at = now;
-    let mut q = Sql::new("UPDATE orders SET status = 'paid', held_by = NULL, data = ");
+    let mut q = Sql::new("UPDATE orders SET data = ");
     q.bind(json(&order)?)
         .push(" WHERE id = ")
-        .bind(order_id.as_str())
-        .push(" AND status = 'unpaid'");
+        .bind(order_id.as_str());
     q.exec(conn).await?;
     Ok(Some(Event::new(
         EventType::OrderPaid,
@@ -187,8 +215,17 @@ impl SqlStore {
             .bind(id.as_str())
             .push(" AND status = 'unpaid' AND held_by IS NULL");
         if q.exec(&mut w.tx).await? == 0 {
-            // Being paid right now, or taken by a checkout since it was read (PostgreSQL).
-            return Err(StoreError::Conflict("order_being_paid"));
+            // Being paid right now, paid meanwhile, or taken by a checkout since it was read
+            // (PostgreSQL).
+            let mut q = Sql::new("SELECT status FROM orders WHERE id = ");
+            q.bind(id.as_str());
+            let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+            return Err(StoreError::Conflict(
+                match opt_text(&row, "status")?.as_deref() {
+                    Some("unpaid") | None => "order_being_paid",
+                    Some(other) => refusal(other),
+                },
+            ));
         }
         w.commit().await?;
         Ok(order)

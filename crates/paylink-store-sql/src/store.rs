@@ -401,12 +401,7 @@ impl Store for SqlStore {
         data_row(&self.fetch_one("orders", "data", t, id.as_str(), "").await?)
     }
 
-    async fn cancel_order(
-        &self,
-        t: &Tenant,
-        id: &OrderId,
-        now: Timestamp,
-    ) -> StoreResult<Order> {
+    async fn cancel_order(&self, t: &Tenant, id: &OrderId, now: Timestamp) -> StoreResult<Order> {
         self.cancel_order_impl(t, id, now).await
     }
 
@@ -777,9 +772,34 @@ impl Store for SqlStore {
         Ok(rows.len() as u64)
     }
 
+    async fn stuck_attempts(
+        &self,
+        now: Timestamp,
+        stale_before: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CheckoutSessionId>> {
+        let mut q =
+            Sql::new("SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= ");
+        q.bind(now.unix())
+            .push(" AND attempt_status = 'processing' AND attempt_started_at < ")
+            .bind(stale_before.unix())
+            .push(" ORDER BY expires_at LIMIT ")
+            .bind(limit);
+        let rows = self.rows(&q).await.map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CheckoutSessionId::from_trusted(
+                    r.try_get::<String, _>("id").map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64> {
         let mut w = self.begin_write().await?;
-        let filter = " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1 ORDER BY expires_at LIMIT $2)";
+        // Sessions being paid are not expired (their attempt decides); picking them here
+        // would let a few stuck ones fill every batch.
+        let filter = " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1 AND (attempt_status IS NULL OR attempt_status = 'requires_action') ORDER BY expires_at LIMIT $2)";
         let n = crate::checkout::expire_where(
             &mut w.tx,
             now,
@@ -999,13 +1019,11 @@ impl Store for SqlStore {
         self.receipts_due_impl(limit).await
     }
 
-    async fn receipt_composed(
+    async fn receipts_composed(
         &self,
-        t: &Tenant,
-        payment: &PaymentId,
-        email: Option<&paylink_domain::email::Email>,
-    ) -> StoreResult<bool> {
-        self.receipt_composed_impl(t, payment, email).await
+        receipts: &[(Tenant, PaymentId, Option<paylink_domain::email::Email>)],
+    ) -> StoreResult<usize> {
+        self.receipts_composed_impl(receipts).await
     }
 
     async fn list_emails(

@@ -161,8 +161,7 @@ pub trait Store: Send + Sync + 'static {
     /// Cancels an unpaid order. A checkout that holds it (see [`NewCheckout::order_id`]) is
     /// ended first, unless it is being paid right now. Conflicts: `order_paid`,
     /// `order_cancelled`, `order_being_paid`.
-    async fn cancel_order(&self, t: &Tenant, id: &OrderId, now: Timestamp)
-        -> StoreResult<Order>;
+    async fn cancel_order(&self, t: &Tenant, id: &OrderId, now: Timestamp) -> StoreResult<Order>;
     async fn list_orders(
         &self,
         t: &Tenant,
@@ -290,7 +289,17 @@ pub trait Store: Send + Sync + 'static {
         public_url: &str,
     ) -> StoreResult<u64>;
     /// Expires open sessions past their time (every merchant), releasing their holds.
+    /// A session whose attempt is `processing` is left to [`Store::stuck_attempts`].
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64>;
+    /// Sessions past their time whose payment attempt has been `processing` since before
+    /// `stale_before`: a request or a process died while paying, and nobody came back.
+    /// The worker settles them with the processor, so that their holds can end.
+    async fn stuck_attempts(
+        &self,
+        now: Timestamp,
+        stale_before: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CheckoutSessionId>>;
 
     // ---- payments and refunds ----------------------------------------------------------
     async fn get_payment(&self, t: &Tenant, id: &PaymentId) -> StoreResult<Payment>;
@@ -378,14 +387,13 @@ pub trait Store: Send + Sync + 'static {
     /// Successful payments whose receipt is still to be composed (a payment with the
     /// customer's e-mail is written so, in its own write), oldest first.
     async fn receipts_due(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>>;
-    /// Marks a payment's receipt composed and queues `email` with it, or nothing when the
-    /// merchant turned receipts off (`None`); once: `false` if another process did first.
-    async fn receipt_composed(
+    /// Marks payments' receipts composed and queues each one's e-mail with it (`None`: the
+    /// merchant turned receipts off), in one transaction; each at most once, whatever other
+    /// process composed it too. Returns how many e-mails were queued.
+    async fn receipts_composed(
         &self,
-        t: &Tenant,
-        payment: &PaymentId,
-        email: Option<&Email>,
-    ) -> StoreResult<bool>;
+        receipts: &[(Tenant, PaymentId, Option<Email>)],
+    ) -> StoreResult<usize>;
 
     async fn list_emails(
         &self,

@@ -404,7 +404,14 @@ async fn resolve_pricing(
                         .currency_options
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(code, o)| (code, CurrencyPrice { unit_amount: o.amount }))
+                        .map(|(code, o)| {
+                            (
+                                code,
+                                CurrencyPrice {
+                                    unit_amount: o.amount,
+                                },
+                            )
+                        })
                         .collect(),
                 }],
                 (None, None) => Vec::new(),
@@ -539,7 +546,11 @@ async fn resolve_pricing(
     let rates = lines.iter().filter_map(|l| l.tax_rate.as_ref());
     let pricing_mode = paylink_domain::tax::pricing_mode_of(
         pricing_mode,
-        link_rate.iter().filter(|_| collect).chain(rates).map(|r| r.inclusive),
+        link_rate
+            .iter()
+            .filter(|_| collect)
+            .chain(rates)
+            .map(|r| r.inclusive),
         settings.pricing_mode,
     )?;
     Ok(Pricing {

@@ -680,7 +680,8 @@ pub fn public_table() -> Vec<Route> {
             200,
             reg::<public::Preview>,
             public::preview,
-        ),
+        )
+        .query(params::<public::PreviewQuery>),
         route(
             Method::POST,
             "/api/public/links/{slug}/checkout",

@@ -15,8 +15,7 @@ use paylink_domain::checkout::{
 use paylink_domain::id::{random_base62, CheckoutSessionId};
 use paylink_domain::link::{
     AdjustableQuantity, Collect, CustomField, Donation, LinkType, PaymentLink, PaymentMethodType,
-    Prefill,
-    SubscriptionTerms,
+    Prefill, SubscriptionTerms,
 };
 use paylink_domain::money::{Amount, Currency};
 use paylink_domain::tax::{PricingMode, Totals};
@@ -83,7 +82,11 @@ pub struct Preview {
 /// The currencies a link is sold in, its own first.
 pub fn currencies(link: &PaymentLink) -> Vec<Currency> {
     std::iter::once(link.currency)
-        .chain(link.offered_currencies().keys().filter_map(|c| Currency::parse(c)))
+        .chain(
+            link.offered_currencies()
+                .keys()
+                .filter_map(|c| Currency::parse(c)),
+        )
         .collect()
 }
 
@@ -96,14 +99,17 @@ pub fn in_currency(
     match currency {
         None => Ok(std::borrow::Cow::Borrowed(link)),
         Some(c) if c == link.currency => Ok(std::borrow::Cow::Borrowed(link)),
-        Some(c) => link.in_currency(c).map(std::borrow::Cow::Owned).ok_or_else(|| {
-            let offered: Vec<String> = currencies(link).iter().map(|c| c.to_string()).collect();
-            ApiError::invalid(
-                "currency_not_offered",
-                "currency",
-                format!("This link is sold in {}", offered.join(", ")),
-            )
-        }),
+        Some(c) => link
+            .in_currency(c)
+            .map(std::borrow::Cow::Owned)
+            .ok_or_else(|| {
+                let offered: Vec<String> = currencies(link).iter().map(|c| c.to_string()).collect();
+                ApiError::invalid(
+                    "currency_not_offered",
+                    "currency",
+                    format!("This link is sold in {}", offered.join(", ")),
+                )
+            }),
     }
 }
 
@@ -156,7 +162,7 @@ pub async fn build_preview(
         kind: link.kind,
         merchant: MerchantView::from(&settings),
         currency: link.currency,
-        currencies: currencies(link),
+        currencies: currencies(&p.link.value),
         line_items: lines,
         donation: link.donation.clone(),
         subscription: link.subscription,
@@ -173,8 +179,8 @@ pub async fn build_preview(
     Ok((preview, settings))
 }
 
+/// Other parameters (`utm_*`, cache busters) are ignored, as the page ignores them.
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct PreviewQuery {
     /// Price the preview in this currency (one of `currencies`).
     pub currency: Option<Currency>,
@@ -394,9 +400,7 @@ impl Opening<'_> {
                 code @ ("link_inactive" | "order_paid" | "order_cancelled"),
             )) => Err(gone(code, Some(link))),
             // The order is gone from under its link.
-            Err(StoreError::Conflict("order_not_found")) => {
-                Err(gone("link_inactive", Some(link)))
-            }
+            Err(StoreError::Conflict("order_not_found")) => Err(gone("link_inactive", Some(link))),
             Err(StoreError::Conflict("order_reserved")) => {
                 let mut e = ApiError::conflict(
                     "order_reserved",

@@ -194,11 +194,11 @@ async fn storefront(
     let active = paylink_store::ProductFilter { active: Some(true) };
     let products = state.store.list_products(&p.tenant, &active, &page).await?;
     // The link's own rate, when it has one: every line then carries it.
-    let link_rate = link
-        .tax
-        .tax_rate_id
-        .as_ref()
-        .and_then(|id| link.line_items.iter().find_map(|l| l.tax_rate.clone().filter(|r| &r.id == id)));
+    let link_rate = link.tax.tax_rate_id.as_ref().and_then(|id| {
+        link.line_items
+            .iter()
+            .find_map(|l| l.tax_rate.clone().filter(|r| &r.id == id))
+    });
     let mut rates: HashMap<TaxRateId, Option<TaxRateSnapshot>> = HashMap::new();
     let mut lines = Vec::new();
     for prod in products.data.into_iter().rev() {
@@ -237,7 +237,11 @@ pub fn catalog_fingerprint(link: &PaymentLink) -> String {
     for l in &link.line_items {
         let id = l.product_id.as_ref().map_or("", |p| p.as_str());
         let rate = l.tax_rate.as_ref().map(|r| r.percentage.to_string());
-        h.update(format!("{id}:{}:{};", l.unit_amount.minor(), rate.unwrap_or_default()));
+        h.update(format!(
+            "{id}:{}:{};",
+            l.unit_amount.minor(),
+            rate.unwrap_or_default()
+        ));
     }
     hex::encode(h.finalize().get(..12).unwrap_or_default())
 }

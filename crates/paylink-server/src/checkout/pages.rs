@@ -313,11 +313,24 @@ async fn render_link(
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let cur = link.currency;
     let offered = currencies(base);
+    // Switching currency keeps what the page was opened with (prefill, attribution).
+    let mut kept = form_urlencoded::Serializer::new(String::new());
+    if !e.email.is_empty() {
+        kept.append_pair("prefilled_email", &e.email);
+    }
+    for (k, v) in &e.attribution {
+        kept.append_pair(k, v);
+    }
+    let kept = kept.finish();
     let currency_links: Vec<(String, String, bool)> = if offered.len() > 1 {
         offered
             .iter()
             .map(|c| {
-                let href = format!("/l/{}?currency={c}", base.slug.as_str());
+                let mut href = format!("/l/{}?currency={c}", base.slug.as_str());
+                if !kept.is_empty() {
+                    href.push('&');
+                    href.push_str(&kept);
+                }
                 (c.to_string(), href, *c == cur)
             })
             .collect()
@@ -664,7 +677,8 @@ pub async fn submit(
     };
     // A storefront whose products or prices changed since the page was shown: show it
     // again as it is now, with nothing chosen, rather than charge what was not seen.
-    if link.all_products && get("catalog") != super::catalog_fingerprint(&link) {
+    let shown = in_currency(&link, e.currency).unwrap_or(Cow::Borrowed(&link));
+    if link.all_products && get("catalog") != super::catalog_fingerprint(&shown) {
         return render_link(
             &state,
             &view,

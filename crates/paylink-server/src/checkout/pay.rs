@@ -226,7 +226,7 @@ async fn charge(
     secret: &str,
     resume: bool,
 ) -> ApiResult<PayAnswer> {
-    let key = format!("{}:{attempt_no}", rec.session.id);
+    let key = attempt_key(&rec.session.id, attempt_no);
     let timeout = Duration::from_millis(state.config.processor_timeout_ms);
     let processor = state.processor.clone();
     let request = ChargeRequest {
@@ -308,6 +308,12 @@ fn new_payment(
         livemode: s.livemode,
         created_at: Timestamp::now(),
     }
+}
+
+/// The processor's idempotency key of a session's payment attempt: a retry of the attempt
+/// (a resumed request, the worker) asks about the same charge.
+pub fn attempt_key(session: &CheckoutSessionId, attempt_no: i64) -> String {
+    format!("{session}:{attempt_no}")
 }
 
 /// Where the customer goes after paying: the link's `success_url` with

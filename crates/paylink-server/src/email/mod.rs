@@ -176,12 +176,14 @@ pub fn receipt_email(
 }
 
 /// Composes the receipts of successful payments into the outbox (see
-/// [`Store::receipts_due`]); returns how many were composed. Safe to run from several
-/// processes: each receipt is queued once.
-pub async fn compose_receipts(store: &dyn Store) -> anyhow::Result<usize> {
+/// [`Store::receipts_due`]), held there when no SMTP server is configured; returns how many
+/// were queued. Safe to run from several processes: each receipt is queued once. A
+/// payment whose receipt cannot be composed is logged and passed over (`off`), so it never
+/// holds up the ones behind it; a database error leaves the rest for the next round.
+pub async fn compose_receipts(store: &dyn Store, held: bool) -> anyhow::Result<usize> {
     let due = store.receipts_due(64).await?;
     let mut settings: std::collections::HashMap<_, MerchantSettings> = Default::default();
-    let mut queued = 0;
+    let mut composed = Vec::with_capacity(due.len());
     for (t, p) in &due {
         if !settings.contains_key(&t.merchant_id) {
             let s = store.get_merchant(&t.merchant_id).await?.settings;
@@ -189,14 +191,25 @@ pub async fn compose_receipts(store: &dyn Store) -> anyhow::Result<usize> {
         }
         let s = &settings[&t.merchant_id];
         let email = match (&p.customer.email, s.email_receipts) {
-            (Some(to), true) => Some(receipt_email(s, p, to, Timestamp::now())?),
+            (Some(to), true) => match receipt_email(s, p, to, Timestamp::now()) {
+                Ok(mut e) => {
+                    if held {
+                        e.status = EmailStatus::Held;
+                    }
+                    Some(e)
+                }
+                Err(e) => {
+                    tracing::error!(payment.id = %p.id, error = %e, "a receipt could not be composed");
+                    None
+                }
+            },
             _ => None,
         };
-        if store.receipt_composed(t, &p.id, email.as_ref()).await? && email.is_some() {
-            queued += 1;
-        }
+        composed.push((t.clone(), p.id.clone(), email));
     }
-    Ok(queued)
+    // One transaction for the batch: on SQLite one turn of the single writer, not one per
+    // payment.
+    Ok(store.receipts_composed(&composed).await?)
 }
 
 /// Sends queued messages over SMTP.

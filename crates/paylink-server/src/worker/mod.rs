@@ -13,6 +13,8 @@ use paylink_store::Store;
 /// How long idempotency keys are kept (the contract asks for at least 24 hours).
 pub const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
 
+mod stuck;
+
 pub struct WorkerConfig {
     /// Time between two rounds of the periodic jobs.
     pub tick: Duration,
@@ -23,6 +25,9 @@ pub struct WorkerConfig {
     pub public_url: String,
     /// Sends the e-mail outbox, when SMTP is configured.
     pub mailer: Option<Arc<crate::email::Mailer>>,
+    /// What settling a payment needs (the processor, the store, URLs): the server's own
+    /// state when the worker runs inside `serve`.
+    pub app: crate::state::AppState,
 }
 
 impl WorkerConfig {
@@ -30,7 +35,18 @@ impl WorkerConfig {
         store: Arc<dyn Store>,
         config: &crate::config::Config,
     ) -> anyhow::Result<Self> {
+        let app = crate::state::AppState::new(store.clone(), config.clone())?;
+        Self::for_state(app, config)
+    }
+
+    /// The worker of a server with this state (it settles with the server's processor).
+    pub fn for_state(
+        app: crate::state::AppState,
+        config: &crate::config::Config,
+    ) -> anyhow::Result<Self> {
+        let store = app.store.clone();
         Ok(Self {
+            app,
             tick: Duration::from_millis(config.worker_tick_ms),
             poll: Duration::from_millis(config.webhook_poll_ms),
             deliverer: Arc::new(crate::webhooks::deliver::Deliverer::from_config(
@@ -52,11 +68,18 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => round(store.as_ref(), &config.public_url).await,
+            _ = ticker.tick() => {
+                round(store.as_ref(), &config.public_url).await;
+                match stuck::settle_all(&config.app).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(settled = n, "stuck payment attempts settled"),
+                    Err(e) => tracing::warn!(error = %e, "settling stuck payment attempts failed"),
+                }
+            }
             _ = poll.tick() => {
                 // Keep going while there is a backlog.
                 while config.deliverer.run_once().await == 32 && !shutdown.is_cancelled() {}
-                match crate::email::compose_receipts(store.as_ref()).await {
+                match crate::email::compose_receipts(store.as_ref(), config.mailer.is_none()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(receipts = n, "receipts queued"),
                     Err(e) => tracing::warn!(error = %e, "composing receipts failed"),

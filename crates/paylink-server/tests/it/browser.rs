@@ -302,7 +302,9 @@ async fn an_expired_link_shows_its_message() {
 async fn the_buyer_picks_the_currency() {
     for width in [390, 1280] {
         let app = app().await;
-        let Some(b) = browser(width).await else { return };
+        let Some(b) = browser(width).await else {
+            return;
+        };
         let c = &b.client;
         let link = app
             .create(
@@ -340,10 +342,16 @@ async fn a_paid_order_s_other_link_says_so() {
         )
         .await;
     let first = app
-        .create("/v1/payment_links", json!({"title": "Your invoice", "order_id": o["id"]}))
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Your invoice", "order_id": o["id"]}),
+        )
         .await;
     let second = app
-        .create("/v1/payment_links", json!({"title": "Your invoice (resent)", "order_id": o["id"]}))
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Your invoice (resent)", "order_id": o["id"]}),
+        )
         .await;
     c.goto(first["url"].as_str().unwrap()).await.unwrap();
     fill(c, "#email", "home@example.com").await;

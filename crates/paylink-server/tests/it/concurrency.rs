@@ -90,7 +90,10 @@ async fn an_order_is_paid_once_across_its_links(app: TestApp) {
         let mut slugs = Vec::new();
         for _ in 0..2 {
             let l = app
-                .create("/v1/payment_links", json!({"title": "Your invoice", "order_id": o["id"]}))
+                .create(
+                    "/v1/payment_links",
+                    json!({"title": "Your invoice", "order_id": o["id"]}),
+                )
                 .await;
             slugs.push(l["slug"].as_str().unwrap().to_owned());
         }
@@ -114,7 +117,12 @@ async fn an_order_is_paid_once_across_its_links(app: TestApp) {
             app.start_checkout(slug, json!({"email": "late@example.com"}))
                 .await
                 .assert_error(410, "order_paid");
-            let page = app.client.get(format!("{}/l/{slug}", app.base)).send().await.unwrap();
+            let page = app
+                .client
+                .get(format!("{}/l/{slug}", app.base))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(page.status(), 410);
             assert!(page.text().await.unwrap().contains("already been paid"));
         }

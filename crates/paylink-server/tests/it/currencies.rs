@@ -31,7 +31,10 @@ async fn a_fixed_amount_link_is_paid_in_the_buyer_s_currency(app: TestApp) {
         .get(&format!("/api/public/links/{slug}?currency=EUR"))
         .await;
     assert_eq!(
-        (eur.ok(200)["currency"].as_str(), eur.body["totals"]["amount_total"].as_i64()),
+        (
+            eur.ok(200)["currency"].as_str(),
+            eur.body["totals"]["amount_total"].as_i64()
+        ),
         (Some("EUR"), Some(900))
     );
     app.get(&format!("/api/public/links/{slug}?currency=GBP"))
@@ -55,7 +58,10 @@ async fn a_fixed_amount_link_is_paid_in_the_buyer_s_currency(app: TestApp) {
         let pid = paid.ok(200)["payment_id"].as_str().unwrap().to_owned();
         let p = app.get(&format!("/v1/payments/{pid}")).await;
         assert_eq!(
-            (p.body["currency"].as_str().unwrap(), p.body["amount"].as_i64()),
+            (
+                p.body["currency"].as_str().unwrap(),
+                p.body["amount"].as_i64()
+            ),
             (cur.to_uppercase().as_str(), Some(amount))
         );
         takings.push(pid);
@@ -204,10 +210,16 @@ async fn the_page_switches_currency(app: TestApp) {
         async move { client.get(path).send().await.unwrap().text().await.unwrap() }
     };
     let usd = get(format!("{}/l/{slug}", app.base)).await;
-    assert!(usd.contains(&format!("href=\"/l/{slug}?currency=EUR\"")), "{usd}");
+    assert!(
+        usd.contains(&format!("href=\"/l/{slug}?currency=EUR\"")),
+        "{usd}"
+    );
     assert!(usd.contains("10.00 USD"));
     let eur = get(format!("{}/l/{slug}?currency=EUR", app.base)).await;
-    assert!(eur.contains("9.00 EUR") && !eur.contains("10.00 USD"), "{eur}");
+    assert!(
+        eur.contains("9.00 EUR") && !eur.contains("10.00 USD"),
+        "{eur}"
+    );
     assert!(eur.contains("name=\"currency\" value=\"EUR\""));
     let at = eur.find("name=\"nonce\" value=\"").unwrap() + 20;
     let nonce = eur[at..].split('"').next().unwrap().to_owned();

@@ -177,7 +177,11 @@ async fn ids_of_the_wrong_shape(app: TestApp) {
 /// product id", at its field; one of the wrong kind says what was expected; a well-formed
 /// unknown id keeps its `*_not_found`. Transition refusals are spelled out.
 async fn body_ids_say_which_kind_and_messages_are_spelled(app: TestApp) {
-    for bad in ["prod_short", "prod_00000000000000000000!!", "prod_000000000000000000000000000"] {
+    for bad in [
+        "prod_short",
+        "prod_00000000000000000000!!",
+        "prod_000000000000000000000000000",
+    ] {
         let r = app
             .post(
                 "/v1/payment_links",

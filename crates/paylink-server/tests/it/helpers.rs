@@ -328,8 +328,14 @@ impl TestApp {
         config.master_key = Some(self.master_key.clone().into());
         tweak(&mut config);
         let store: Arc<dyn paylink_store::Store> = self.store.clone();
-        let worker =
-            paylink_server::worker::WorkerConfig::from_config(store.clone(), &config).unwrap();
+        // The server's processor, as a worker inside `serve` has.
+        let state = paylink_server::state::AppState::with(
+            store.clone(),
+            config.clone(),
+            self.processor.clone(),
+        )
+        .unwrap();
+        let worker = paylink_server::worker::WorkerConfig::for_state(state, &config).unwrap();
         tokio::spawn(paylink_server::worker::run(
             store,
             worker,

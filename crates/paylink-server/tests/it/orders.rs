@@ -4,14 +4,117 @@ use serde_json::json;
 
 use crate::both;
 use crate::helpers::TestApp;
+use paylink_processors::Processor;
 
 both!(
     orders_price_tax_and_cancel,
     order_validation,
     a_checkout_holds_its_order,
     a_cancelled_order_takes_no_payment,
-    a_payment_makes_an_order
+    a_payment_makes_an_order,
+    a_hold_never_outlives_its_checkout,
+    a_stuck_payment_is_settled_by_the_worker
 );
+
+/// Two orders, each held by a checkout whose request died while paying and whose customer
+/// never came back: once their time is up the worker asks the processor. The charge that
+/// went through becomes its payment and pays its order; the one that never happened ends,
+/// and its order is free for the other link.
+async fn a_stuck_payment_is_settled_by_the_worker(app: TestApp) {
+    let (never, never_slugs) = order_with_two_links(&app).await;
+    let (charged, charged_slugs) = order_with_two_links(&app).await;
+    let a = app
+        .start_checkout(&never_slugs[0], json!({"email": "a@example.com"}))
+        .await;
+    let b = app
+        .start_checkout(&charged_slugs[0], json!({"email": "b@example.com"}))
+        .await;
+    let (a, b) = (
+        a.ok(201)["id"].as_str().unwrap().to_owned(),
+        b.ok(201)["id"].as_str().unwrap().to_owned(),
+    );
+    // b's charge reached the processor before its request died.
+    app.processor
+        .charge(paylink_processors::ChargeRequest {
+            idempotency_key: format!("{b}:1"),
+            amount: paylink_domain::money::Amount::new(8000).unwrap(),
+            currency: paylink_domain::money::Currency::USD,
+            method: paylink_processors::PaymentMethodData::Wallet,
+            hsa_fsa_eligible_amount: paylink_domain::money::Amount::ZERO,
+            description: "Pay your repair".into(),
+        })
+        .await
+        .unwrap();
+    for id in [&a, &b] {
+        app.sql(&format!(
+            "UPDATE checkout_sessions SET attempt_no = 1, attempt_status = 'processing', \
+             attempt_started_at = 1, expires_at = 2 WHERE id = '{id}'"
+        ))
+        .await;
+    }
+    // Stuck: the sweeper leaves them, the other links wait.
+    app.start_checkout(&never_slugs[1], json!({"email": "c@example.com"}))
+        .await
+        .assert_error(409, "order_reserved");
+    app.start_worker(|_| {});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while app.get(&format!("/v1/orders/{charged}")).await.body["status"] != "paid" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the charged order stayed unpaid"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    loop {
+        let s = app
+            .start_checkout(&never_slugs[1], json!({"email": "c@example.com"}))
+            .await;
+        if s.status == 201 {
+            break;
+        }
+        s.assert_error(409, "order_reserved");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order stayed held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let payments = app.get("/v1/payments").await;
+    let paid: Vec<_> = payments.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .collect();
+    assert_eq!(paid.len(), 1);
+    assert_eq!(paid[0]["order_id"], charged.as_str());
+    assert_eq!(paid[0]["checkout_session_id"], b.as_str());
+    assert_eq!(paid[0]["amount"], 8000);
+    assert_eq!(
+        app.get(&format!("/v1/orders/{never}")).await.body["status"],
+        "unpaid"
+    );
+    let _ = charged_slugs;
+}
+
+/// However a checkout stopped being open, its order does not stay held by it.
+async fn a_hold_never_outlives_its_checkout(app: TestApp) {
+    let (_, slugs) = order_with_two_links(&app).await;
+    let first = app
+        .start_checkout(&slugs[0], json!({"email": "a@example.com"}))
+        .await;
+    first.ok(201);
+    app.sql(&format!(
+        "UPDATE checkout_sessions SET status = 'expired' WHERE id = '{}'",
+        first.body["id"].as_str().unwrap()
+    ))
+    .await;
+    let second = app
+        .start_checkout(&slugs[1], json!({"email": "b@example.com"}))
+        .await;
+    let paid = app.pay_card(second.ok(201), "4242424242424242").await;
+    assert_eq!(paid.ok(200)["status"], "succeeded");
+}
 
 /// Every payment through a link that pays no order makes a `paid` order of what was sold,
 /// announced with the payment; a merchant can turn that off; an order link's payment pays
@@ -39,7 +142,10 @@ async fn a_payment_makes_an_order(app: TestApp) {
     ] {
         let l = app.create("/v1/payment_links", body).await;
         let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
-        let pid = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+        let pid = paid.unwrap().body["payment_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let payment = app.get(&format!("/v1/payments/{pid}")).await;
         let oid = payment.body["order_id"].as_str().unwrap().to_owned();
         let o = app.get(&format!("/v1/orders/{oid}")).await;
@@ -61,7 +167,11 @@ async fn a_payment_makes_an_order(app: TestApp) {
     let lamps = app.get("/v1/orders?status=paid").await;
     let o = &lamps.ok(200)["data"][0];
     assert_eq!(
-        (o["amount_subtotal"].as_i64(), o["amount_tax"].as_i64(), o["amount_total"].as_i64()),
+        (
+            o["amount_subtotal"].as_i64(),
+            o["amount_tax"].as_i64(),
+            o["amount_total"].as_i64()
+        ),
         (Some(2000), Some(200), Some(2200))
     );
     assert_eq!(o["line_items"][0]["tax_rate"]["percentage"], "10");
@@ -69,7 +179,10 @@ async fn a_payment_makes_an_order(app: TestApp) {
     // Paying an order makes no second one.
     let (order, slugs) = order_with_two_links(&app).await;
     let (_, paid) = app.buy(&slugs[0]).await;
-    let pid = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+    let pid = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         app.get(&format!("/v1/payments/{pid}")).await.body["order_id"],
         order.as_str()
@@ -83,10 +196,16 @@ async fn a_payment_makes_an_order(app: TestApp) {
         .ok(200);
     let l = app.custom_link("No order", 500).await;
     let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
-    let pid = paid.unwrap().body["payment_id"].as_str().unwrap().to_owned();
+    let pid = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(app.get(&format!("/v1/payments/{pid}")).await.body["order_id"].is_null());
     assert_eq!(
-        app.get("/v1/orders").await.body["data"].as_array().unwrap().len(),
+        app.get("/v1/orders").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
         3
     );
 }

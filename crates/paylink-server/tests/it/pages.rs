@@ -406,7 +406,10 @@ async fn the_customer_is_prefilled(app: TestApp) {
         )
         .await;
     let preview = app
-        .get(&format!("/api/public/links/{}", l["slug"].as_str().unwrap()))
+        .get(&format!(
+            "/api/public/links/{}",
+            l["slug"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(
         preview.body["prefill"],
@@ -426,7 +429,10 @@ async fn the_customer_is_prefilled(app: TestApp) {
         )
         .await;
     let preview = app
-        .get(&format!("/api/public/links/{}", l["slug"].as_str().unwrap()))
+        .get(&format!(
+            "/api/public/links/{}",
+            l["slug"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(preview.body["prefill"]["email"], "ada@example.com");
 }
@@ -476,7 +482,10 @@ async fn a_storefront_offers_the_catalog_as_it_is(app: TestApp) {
     assert!(html.contains("Cherry") && !html.contains("Banana"));
     // Two apples and a cherry at today's prices; the checkout keeps them.
     let s = app
-        .start_checkout(&slug, json!({"email": "s@example.com", "quantities": [2, 1]}))
+        .start_checkout(
+            &slug,
+            json!({"email": "s@example.com", "quantities": [2, 1]}),
+        )
         .await;
     assert_eq!(s.ok(201)["amount_total"], 3300);
     app.patch(

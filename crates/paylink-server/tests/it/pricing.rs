@@ -59,7 +59,10 @@ async fn a_rate_s_own_inclusive_decides_without_a_mode(app: TestApp) {
     let pid = paid.ok(200)["payment_id"].as_str().unwrap().to_owned();
     let payment = app.get(&format!("/v1/payments/{pid}")).await;
     assert_eq!(
-        (payment.body["amount"].as_i64(), payment.body["amount_tax"].as_i64()),
+        (
+            payment.body["amount"].as_i64(),
+            payment.body["amount_tax"].as_i64()
+        ),
         (Some(1200), Some(200))
     );
     let page = app
@@ -82,7 +85,10 @@ async fn a_rate_s_own_inclusive_decides_without_a_mode(app: TestApp) {
         )
         .await;
     let preview = app
-        .get(&format!("/api/public/links/{}", l["slug"].as_str().unwrap()))
+        .get(&format!(
+            "/api/public/links/{}",
+            l["slug"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(amounts(&preview.ok(200)["totals"]), (1200, 240, 1440));
 
