@@ -185,11 +185,12 @@ pub async fn compose_receipts(store: &dyn Store, held: bool) -> anyhow::Result<u
     let mut settings: std::collections::HashMap<_, MerchantSettings> = Default::default();
     let mut composed = Vec::with_capacity(due.len());
     for (t, p) in &due {
-        if !settings.contains_key(&t.merchant_id) {
-            let s = store.get_merchant(&t.merchant_id).await?.settings;
-            settings.insert(t.merchant_id.clone(), s);
-        }
-        let s = &settings[&t.merchant_id];
+        let s = match settings.entry(t.merchant_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(store.get_merchant(&t.merchant_id).await?.settings)
+            }
+        };
         let email = match (&p.customer.email, s.email_receipts) {
             (Some(to), true) => match receipt_email(s, p, to, Timestamp::now()) {
                 Ok(mut e) => {
