@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use paylink_domain::catalog::Order;
 use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
+use paylink_domain::email::Email;
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{
     random_base62, CheckoutSessionId, MerchantId, PaymentId, PaymentLinkId, ProductId,
@@ -615,7 +616,18 @@ impl SqlStore {
             events.extend(crate::orders::pay(&mut w.tx, t, order_id, &payment, now).await?);
         }
         let mut b = Batch::default();
-        succeeded_writes(&mut b, t, &payment, token, &session, c.new_order, None)?;
+        let number = payment.receipt_number.as_deref().unwrap_or_default();
+        let receipt = c.receipt.map(|e| with_receipt_number(e, number));
+        succeeded_writes(
+            &mut b,
+            t,
+            &payment,
+            token,
+            &session,
+            c.new_order,
+            receipt.as_ref(),
+            None,
+        )?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
         q.bind(c.collected.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
@@ -692,9 +704,9 @@ impl SqlStore {
         completion.push(" AND stock = '{}'");
         let mut b = Batch::default();
         let placeholder = format!("R-pending-{}", random_base62());
-        let quoted = format!("\"{placeholder}\"");
         let mut pending = c.payment.clone();
-        pending.receipt_number = Some(placeholder);
+        pending.receipt_number = Some(placeholder.clone());
+        let receipt = c.receipt.map(|e| with_receipt_number(e, &placeholder));
         // What the placeholder is replaced by (`replace(json, a, b)`'s `a, b`), and the
         // statement that ends the write and returns its number.
         let (numbered, last) = match self.dialect {
@@ -702,8 +714,8 @@ impl SqlStore {
                 // `b0` the number, `b1` the session, `b2` the shard (see `Batch::joined`).
                 let mut number = Sql::new("SELECT ");
                 number
-                    .bind(quoted)
-                    .push("::text AS placeholder, n AS receipt_seq, '\"' || paylink_receipt_number(n) || '\"' AS number FROM (SELECT paylink_next_receipt(")
+                    .bind(placeholder)
+                    .push("::text AS placeholder, n AS receipt_seq, paylink_receipt_number(n) AS number FROM (SELECT paylink_next_receipt(")
                     .bind(merchant)
                     .push(") AS n) s");
                 b.push(number);
@@ -729,8 +741,8 @@ impl SqlStore {
                 b.push(seq);
                 let mut numbered = Sql::new("");
                 numbered
-                    .bind(quoted)
-                    .push(", (SELECT '\"' || printf('R-%06d', receipt_seq) || '\"' FROM merchants WHERE id = ")
+                    .bind(placeholder)
+                    .push(", (SELECT printf('R-%06d', receipt_seq) FROM merchants WHERE id = ")
                     .bind(merchant)
                     .push(")");
                 let mut last = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
@@ -745,6 +757,7 @@ impl SqlStore {
             receipt_token,
             &session,
             c.new_order,
+            receipt.as_ref(),
             Some(&numbered),
         )?;
         b.push(last);
@@ -974,23 +987,17 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
             ("amount_refunded", p.amount_refunded.minor().into()),
             ("currency", p.currency.code().into()),
             ("receipt_token", receipt_token.into()),
-            // The outbox of receipts (migration 0013): the worker composes and queues it.
-            (
-                "receipt_status",
-                (p.status == PaymentStatus::Succeeded && p.customer.email.is_some())
-                    .then_some("pending")
-                    .into(),
-            ),
         ],
     ))
 }
 
 /// A successful payment's row and its two events (`payment.succeeded`,
-/// `checkout_session.completed` with the completed `session`), and the order it makes with
-/// its two (`order.created`, `order.paid`).
+/// `checkout_session.completed` with the completed `session`), the order it makes with its
+/// two (`order.created`, `order.paid`), and its receipt e-mail in the outbox.
 /// With `numbered` (`a, b`: SQL of the last two arguments to `replace(json, a, b)`), the
-/// payment's JSON and its event's are written with `a` replaced by `b`: how a number only
-/// the write knows replaces a placeholder.
+/// payment's JSON, its event's and the e-mail's are written with `a` replaced by `b`: how
+/// a number only the write knows replaces a placeholder.
+#[allow(clippy::too_many_arguments)]
 fn succeeded_writes(
     b: &mut Batch,
     t: &Tenant,
@@ -998,6 +1005,7 @@ fn succeeded_writes(
     receipt_token: Option<String>,
     session: &CheckoutSession,
     order: Option<&Order>,
+    receipt: Option<&Email>,
     numbered: Option<&Sql>,
 ) -> StoreResult<()> {
     let now = payment.created_at;
@@ -1019,20 +1027,35 @@ fn succeeded_writes(
     }
     let events_at = b.len();
     event_writes(b, t, &events)?;
+    let email_at = b.len();
+    if let Some(e) = receipt {
+        b.push(crate::emails::email_insert(t, e)?);
+    }
     if let Some(numbered) = numbered {
-        // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of
-        // the first event's (`event_writes`), the payment's.
+        // `data` is the fifth argument of a document row (`doc_insert`), the sixth of the
+        // first event's (`event_writes`), the payment's, and the seventh of an e-mail's
+        // (`email_insert`).
         let mut after = Sql::new(", ");
         after.append_sql(numbered.clone()).push(")");
         let wrap = |b: &mut Batch, i: usize, n: usize| {
             b.get_mut(i)
                 .is_some_and(|q| q.wrap_arg(n, "replace(", &after))
         };
-        if !(wrap(b, at, 5) && wrap(b, events_at, 6)) {
+        let email_ok = receipt.is_none() || wrap(b, email_at, 7);
+        if !(wrap(b, at, 5) && wrap(b, events_at, 6) && email_ok) {
             return Err(backend("receipt number placeholder not found"));
         }
     }
     Ok(())
+}
+
+/// The receipt e-mail with its number where [`RECEIPT_NUMBER_SLOT`] stands.
+fn with_receipt_number(e: &Email, number: &str) -> Email {
+    let mut e = e.clone();
+    e.subject = e.subject.replace(RECEIPT_NUMBER_SLOT, number);
+    e.text_body = e.text_body.replace(RECEIPT_NUMBER_SLOT, number);
+    e.html_body = e.html_body.replace(RECEIPT_NUMBER_SLOT, number);
+    e
 }
 
 /// `UPDATE checkout_sessions …` completing the session if it is still open at this attempt

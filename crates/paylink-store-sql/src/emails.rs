@@ -3,15 +3,13 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use paylink_domain::checkout::Payment;
 use paylink_domain::email::{Email, EmailStatus};
 use paylink_domain::event::Event;
-use paylink_domain::id::{EmailId, PaymentId};
+use paylink_domain::id::EmailId;
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
 use crate::catalog::json;
-use crate::checkout::{payment, tenant_of, PAYMENT_COLS};
 use crate::events::insert_events;
 use crate::sql::{int, json_col, Sql};
 use crate::{backend, Dialect, SqlStore};
@@ -41,50 +39,6 @@ impl SqlStore {
         }
         insert_events(&mut w.tx, t, events).await?;
         w.commit().await
-    }
-
-    pub(crate) async fn receipts_due_impl(
-        &self,
-        limit: i64,
-    ) -> StoreResult<Vec<(Tenant, Payment)>> {
-        let mut q = Sql::new(&format!(
-            "SELECT {PAYMENT_COLS} FROM payments WHERE receipt_status = 'pending' ORDER BY seq LIMIT "
-        ));
-        q.bind(limit);
-        let rows = self.rows(&q).await.map_err(backend)?;
-        rows.iter()
-            .map(|r| Ok((tenant_of(r)?, payment(r)?)))
-            .collect()
-    }
-
-    pub(crate) async fn receipts_composed_impl(
-        &self,
-        receipts: &[(Tenant, PaymentId, Option<Email>)],
-    ) -> StoreResult<usize> {
-        if receipts.is_empty() {
-            return Ok(0);
-        }
-        let mut w = self.begin_write().await?;
-        let mut queued = 0;
-        for (t, id, email) in receipts {
-            let mut q = Sql::new("UPDATE payments SET receipt_status = ");
-            q.bind(if email.is_some() { "queued" } else { "off" })
-                .push(" WHERE id = ")
-                .bind(id.as_str())
-                .push(" AND ")
-                .owned_by(t)
-                .push(" AND receipt_status = 'pending'");
-            // Composed by another process first: its e-mail stands.
-            if q.exec(&mut w.tx).await? == 0 {
-                continue;
-            }
-            if let Some(e) = email {
-                email_insert(t, e)?.exec(&mut w.tx).await?;
-                queued += 1;
-            }
-        }
-        w.commit().await?;
-        Ok(queued)
     }
 
     pub(crate) async fn claim_emails_impl(
@@ -145,7 +99,7 @@ impl SqlStore {
 }
 
 /// An e-mail's row in the outbox.
-fn email_insert(t: &Tenant, e: &Email) -> StoreResult<Sql> {
+pub(crate) fn email_insert(t: &Tenant, e: &Email) -> StoreResult<Sql> {
     Ok(Sql::insert(
         "emails",
         vec![

@@ -1015,17 +1015,6 @@ impl Store for SqlStore {
         self.queue_emails_impl(t, emails, events).await
     }
 
-    async fn receipts_due(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>> {
-        self.receipts_due_impl(limit).await
-    }
-
-    async fn receipts_composed(
-        &self,
-        receipts: &[(Tenant, PaymentId, Option<paylink_domain::email::Email>)],
-    ) -> StoreResult<usize> {
-        self.receipts_composed_impl(receipts).await
-    }
-
     async fn list_emails(
         &self,
         t: &Tenant,

@@ -384,17 +384,6 @@ pub trait Store: Send + Sync + 'static {
     /// Queues messages (with the events they cause) in one transaction.
     async fn queue_emails(&self, t: &Tenant, emails: &[Email], events: &[Event])
         -> StoreResult<()>;
-    /// Successful payments whose receipt is still to be composed (a payment with the
-    /// customer's e-mail is written so, in its own write), oldest first.
-    async fn receipts_due(&self, limit: i64) -> StoreResult<Vec<(Tenant, Payment)>>;
-    /// Marks payments' receipts composed and queues each one's e-mail with it (`None`: the
-    /// merchant turned receipts off), in one transaction; each at most once, whatever other
-    /// process composed it too. Returns how many e-mails were queued.
-    async fn receipts_composed(
-        &self,
-        receipts: &[(Tenant, PaymentId, Option<Email>)],
-    ) -> StoreResult<usize>;
-
     async fn list_emails(
         &self,
         t: &Tenant,

@@ -20,16 +20,19 @@ use serde_json::json;
 use paylink_domain::checkout::{
     order_of, CardDetails, Payment, PaymentMethodDetails, PaymentStatus,
 };
+use paylink_domain::email::{Email, EmailStatus};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{random_base62, CheckoutSessionId, OrderId, PaymentId};
 use paylink_domain::link::{PaymentLink, PaymentMethodType};
 use paylink_domain::money::Amount;
+use paylink_domain::settings::MerchantSettings;
 use paylink_domain::time::Timestamp;
 use paylink_processors::{
     CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, ProcessorError,
 };
 use paylink_store::{
     AttemptClaim, CheckoutRecord, Completing, Completion, LinkConfig, StoreError, StoredResponse,
+    RECEIPT_NUMBER_SLOT,
 };
 
 use super::api::{secret_hash, status_of, PaymentMethodIn};
@@ -310,6 +313,23 @@ fn new_payment(
     }
 }
 
+/// The receipt e-mail of a payment, queued with it (held in the outbox without SMTP), or
+/// none when the customer gave no address or the merchant sends no receipts. Its number is
+/// the store's to fill in.
+fn receipt(state: &AppState, settings: &MerchantSettings, p: &Payment) -> ApiResult<Option<Email>> {
+    let (Some(to), true) = (&p.customer.email, settings.email_receipts) else {
+        return Ok(None);
+    };
+    let mut numbered = p.clone();
+    numbered.receipt_number = Some(RECEIPT_NUMBER_SLOT.to_owned());
+    let mut e = crate::email::receipt_email(settings, &numbered, to, Timestamp::now())
+        .map_err(ApiError::internal)?;
+    if state.config.smtp_url.is_none() {
+        e.status = EmailStatus::Held;
+    }
+    Ok(Some(e))
+}
+
 /// The processor's idempotency key of a session's payment attempt: a retry of the attempt
 /// (a resumed request, the worker) asks about the same charge.
 pub fn attempt_key(session: &CheckoutSessionId, attempt_no: i64) -> String {
@@ -350,8 +370,8 @@ pub async fn settle(
             p.processor_reference = Some(reference);
             // Orders are the one list of what was sold: a payment that pays no order makes
             // one, unless the merchant turned that off.
-            let keeps_orders = state.public_settings(&t.merchant_id).await?.create_orders;
-            let new_order = (p.order_id.is_none() && keeps_orders).then(|| {
+            let settings = state.public_settings(&t.merchant_id).await?;
+            let new_order = (p.order_id.is_none() && settings.create_orders).then(|| {
                 let o = order_of(
                     &p,
                     OrderId::generate(),
@@ -373,6 +393,7 @@ pub async fn settle(
                 status: 200,
                 body: body.to_string().into_bytes(),
             };
+            let receipt = receipt(state, &settings, &p)?;
             let link_url = format!("{}/l/{}", state.public_url, link.slug.as_str());
             let completing = Completing {
                 session: &rec.session,
@@ -382,6 +403,7 @@ pub async fn settle(
                 link_url: &link_url,
                 link_limited: link.payments_limit.is_some(),
                 new_order: new_order.as_ref(),
+                receipt: receipt.as_ref(),
                 collected: if p.currency == link.currency {
                     p.amount
                 } else {

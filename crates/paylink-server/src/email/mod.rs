@@ -175,44 +175,6 @@ pub fn receipt_email(
     })
 }
 
-/// Composes the receipts of successful payments into the outbox (see
-/// [`Store::receipts_due`]), held there when no SMTP server is configured; returns how many
-/// were queued. Safe to run from several processes: each receipt is queued once. A
-/// payment whose receipt cannot be composed is logged and passed over (`off`), so it never
-/// holds up the ones behind it; a database error leaves the rest for the next round.
-pub async fn compose_receipts(store: &dyn Store, held: bool) -> anyhow::Result<usize> {
-    let due = store.receipts_due(64).await?;
-    let mut settings: std::collections::HashMap<_, MerchantSettings> = Default::default();
-    let mut composed = Vec::with_capacity(due.len());
-    for (t, p) in &due {
-        let s = match settings.entry(t.merchant_id.clone()) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(store.get_merchant(&t.merchant_id).await?.settings)
-            }
-        };
-        let email = match (&p.customer.email, s.email_receipts) {
-            (Some(to), true) => match receipt_email(s, p, to, Timestamp::now()) {
-                Ok(mut e) => {
-                    if held {
-                        e.status = EmailStatus::Held;
-                    }
-                    Some(e)
-                }
-                Err(e) => {
-                    tracing::error!(payment.id = %p.id, error = %e, "a receipt could not be composed");
-                    None
-                }
-            },
-            _ => None,
-        };
-        composed.push((t.clone(), p.id.clone(), email));
-    }
-    // One transaction for the batch: on SQLite one turn of the single writer, not one per
-    // payment.
-    Ok(store.receipts_composed(&composed).await?)
-}
-
 /// Sends queued messages over SMTP.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,

@@ -79,11 +79,6 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
             _ = poll.tick() => {
                 // Keep going while there is a backlog.
                 while config.deliverer.run_once().await == 32 && !shutdown.is_cancelled() {}
-                match crate::email::compose_receipts(store.as_ref(), config.mailer.is_none()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(receipts = n, "receipts queued"),
-                    Err(e) => tracing::warn!(error = %e, "composing receipts failed"),
-                }
                 if let Some(m) = &config.mailer {
                     m.run_once(store.as_ref()).await;
                 }

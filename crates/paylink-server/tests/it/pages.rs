@@ -325,9 +325,33 @@ async fn the_checkout_url_of_an_api_session_pays(app: TestApp) {
 /// Pay pressed twice (or six times) at once: every submit lands on the first one's outcome,
 /// never on an internal-sounding conflict.
 async fn a_double_submit_shows_the_first_outcome(app: TestApp) {
-    let l = app.custom_link("Double click", 1500).await;
-    let slug = l["slug"].as_str().unwrap().to_owned();
-    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    let order = app
+        .create(
+            "/v1/orders",
+            json!({"line_items": [{"name": "Invoice", "unit_amount": 1500}]}),
+        )
+        .await;
+    let plain = app.custom_link("Double click", 1500).await;
+    let of_order = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Double click on an order", "order_id": order["id"]}),
+        )
+        .await;
+    for (i, l) in [plain, of_order].iter().enumerate() {
+        double_submit(&app, l["slug"].as_str().unwrap()).await;
+        assert_eq!(
+            app.get("/v1/payments").await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            i + 1
+        );
+    }
+}
+
+async fn double_submit(app: &TestApp, slug: &str) {
+    let (_, _, html) = page(app, &format!("/l/{slug}")).await;
     let n = nonce(&html);
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -359,13 +383,6 @@ async fn a_double_submit_shows_the_first_outcome(app: TestApp) {
         places.insert(location.unwrap());
     }
     assert_eq!(places.len(), 1, "{places:?}");
-    assert_eq!(
-        app.get("/v1/payments").await.body["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
 }
 
 /// A link made for a customer (or for an order of one) fills in their name and e-mail on
