@@ -796,9 +796,12 @@ pub async fn submit(
         )
         .await
         {
-            // A double click: the other submit opened this page's session a moment ago,
-            // and paying it below answers with that submit's outcome.
-            if err.code != "duplicate_object" {
+            // A double click: the other submit opened this page's session a moment ago
+            // (and may have paid it, closing the link or its order since), and paying it
+            // below answers with that submit's outcome.
+            let opened_meanwhile =
+                err.code == "duplicate_object" || state.store.get_checkout(&id).await.is_ok();
+            if !opened_meanwhile {
                 if err.status == StatusCode::GONE {
                     return gone_for(&state, p, err.code).await;
                 }
