@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod catalog;
 pub mod emails;
 pub mod events;
+pub mod link_pricing;
 pub mod orders;
 pub mod payment_links;
 pub mod payments;

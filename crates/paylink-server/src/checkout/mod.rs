@@ -224,7 +224,7 @@ async fn storefront(
                 }
             }
         };
-        lines.push(crate::api::payment_links::storefront_line(prod, rate));
+        lines.push(crate::api::link_pricing::storefront_line(prod, rate));
     }
     Ok(lines)
 }
