@@ -272,6 +272,23 @@ impl TestApp {
         .await
     }
 
+    /// A link that takes no more customers: `410 code` when a checkout starts, and a `410`
+    /// page that `says` so.
+    pub async fn assert_gone(&self, slug: &str, code: &str, says: &str) {
+        self.start_checkout(slug, json!({"email": "late@example.com"}))
+            .await
+            .assert_error(410, code);
+        let page = self
+            .client
+            .get(format!("{}/l/{slug}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 410);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(says), "{html}");
+    }
+
     /// Pays a session with a card number.
     pub async fn pay_card(&self, session: &Value, number: &str) -> Resp {
         let body = json!({
