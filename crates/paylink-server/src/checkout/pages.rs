@@ -891,6 +891,8 @@ struct AuthenticatePage {
 #[derive(serde::Deserialize)]
 pub struct SecretQuery {
     s: String,
+    /// Why the customer was sent back here (see [`error_message`]).
+    error: Option<String>,
 }
 
 pub async fn authenticate_page(
@@ -940,12 +942,12 @@ pub async fn authenticate(
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let (rec, link) = authorize_with_link(&state, &id, &d.s).await?;
-    let back = |msg: &str| {
-        format!(
-            "/l/{}?error={}",
-            link.slug.as_str(),
-            form_urlencoded::byte_serialize(msg.as_bytes()).collect::<String>()
-        )
+    // Back to this checkout's own page (what the customer entered is in the session), with
+    // a code the page turns into words at the payment fields: never text from the URL.
+    let back = |code: &str| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("s", &d.s).append_pair("error", code);
+        format!("/c/{id}?{}", q.finish())
     };
     if let Some(result) = &rec.result {
         let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
@@ -953,7 +955,7 @@ pub async fn authenticate(
             .get("redirect_url")
             .and_then(|v| v.as_str())
             .map(str::to_owned)
-            .unwrap_or_else(|| back("Already paid"));
+            .unwrap_or_else(|| back("already_paid"));
         return Ok(Redirect::to(&to).into_response());
     }
     let reference = rec.attempt_reference.clone().unwrap_or_default();
@@ -963,7 +965,7 @@ pub async fn authenticate(
             .claim_action(&id, rec.attempt_no, Timestamp::now())
             .await?
     {
-        return Ok(Redirect::to(&back("This confirmation is no longer pending")).into_response());
+        return Ok(Redirect::to(&back("not_pending")).into_response());
     }
     let outcome = state
         .processor
@@ -982,13 +984,27 @@ pub async fn authenticate(
     if let Some(u) = answer.body.get("redirect_url").and_then(|v| v.as_str()) {
         return Ok(Redirect::to(u).into_response());
     }
-    let msg = answer
+    let code = answer
         .body
-        .pointer("/error/message")
+        .pointer("/error/decline_code")
+        .or_else(|| answer.body.pointer("/decline_code"))
         .and_then(|v| v.as_str())
-        .unwrap_or("The payment failed")
+        .unwrap_or("authentication_failed")
         .to_owned();
-    Ok(Redirect::to(&back(&msg)).into_response())
+    Ok(Redirect::to(&back(&code)).into_response())
+}
+
+/// What a code in a checkout page's `?error=` tells the customer (unknown codes say the
+/// payment failed): the page never shows text from its URL.
+fn error_message(code: &str) -> String {
+    let what = match code {
+        "already_paid" => return "This checkout is already paid.".to_owned(),
+        "not_pending" => {
+            return "This confirmation is no longer pending; pay again below.".to_owned()
+        }
+        _ => super::pay::decline_message(code),
+    };
+    format!("{what}. Try again, or use another card.")
 }
 
 // ---- receipts ------------------------------------------------------------------------
@@ -1218,7 +1234,8 @@ pub async fn session_page(
 ) -> Result<Response, ApiError> {
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    render_session(&state, &id, &q.s, None, StatusCode::OK).await
+    let error = q.error.as_deref().map(error_message);
+    render_session(&state, &id, &q.s, error, StatusCode::OK).await
 }
 
 pub async fn session_submit(

@@ -272,6 +272,54 @@ async fn three_d_secure_challenge_is_approved() {
     assert_eq!(text(c, "#receipt-total").await, "99.00 USD");
 }
 
+/// A failed 3-D Secure check comes back to this checkout with the reason at the payment
+/// fields, and the customer pays with another card without typing anything else again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_three_d_secure_check_says_why_and_can_be_retried() {
+    let app = app().await;
+    let Some(b) = browser(390).await else { return };
+    let c = &b.client;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Secure purchase", "amount": 9900}),
+        )
+        .await;
+    c.goto(link["url"].as_str().unwrap()).await.unwrap();
+    fill(c, "#email", "sec@example.com").await;
+    pay_with(c, "4000 0000 0000 3220").await;
+    wait_text(c, "h1", "Confirm your payment").await;
+    click(c, "#fail").await;
+    wait_text(
+        c,
+        "fieldset #error",
+        "The card's authentication failed. Try again, or use another card.",
+    )
+    .await;
+    std::fs::write(
+        std::env::temp_dir().join("paylink-3ds-failed-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    // Text in the URL is never shown: only known codes become words.
+    let mut url = c.current_url().await.unwrap();
+    let s = url
+        .query_pairs()
+        .find(|(k, _)| k == "s")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    url.set_query(Some(&format!("s={s}&error=Call+0800+FRAUD")));
+    c.goto(url.as_str()).await.unwrap();
+    assert_eq!(
+        text(c, "#error").await,
+        "Your card was declined. Try again, or use another card."
+    );
+    pay_with(c, "4242 4242 4242 4242").await;
+    assert_eq!(text(c, "#status").await, "Paid");
+    let p = app.get("/v1/payments?status=succeeded").await;
+    assert_eq!(p.body["data"][0]["customer"]["email"], "sec@example.com");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_link_shows_its_message() {
     let app = app().await;
