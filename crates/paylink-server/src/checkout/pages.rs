@@ -186,6 +186,9 @@ struct LineView {
     index: usize,
     name: String,
     unit_price: String,
+    /// Minor units and the tax rate in millionths (empty: none), for the page's script.
+    unit_minor: i64,
+    rate: String,
     quantity: u32,
     min: u32,
     max: u32,
@@ -247,6 +250,11 @@ struct LinkPage {
     subtotal: String,
     tax_line: Option<(String, String)>,
     total: String,
+    /// The total the page shows, in minor units: sent back with the form, and a submit whose
+    /// cart prices otherwise is shown again with its total instead of being charged.
+    shown_total: i64,
+    inclusive: bool,
+    exponent: u8,
     hsa_amount: Option<String>,
     email: String,
     name: String,
@@ -358,6 +366,13 @@ async fn render_link(
                 index: i,
                 name: l.name.clone(),
                 unit_price: fmt(l.unit_amount),
+                unit_minor: l.unit_amount.minor(),
+                rate: l
+                    .tax_rate
+                    .as_ref()
+                    .filter(|_| link.tax.collect)
+                    .map(|r| r.percentage.millionths().to_string())
+                    .unwrap_or_default(),
                 quantity: quantities.get(i).copied().unwrap_or(l.quantity),
                 min,
                 max,
@@ -406,7 +421,8 @@ async fn render_link(
             Some(err.message),
         ),
     };
-    let tax_line = (totals.amount_tax > Amount::ZERO).then(|| {
+    let taxed = link.tax.collect && link.line_items.iter().any(|l| l.tax_rate.is_some());
+    let tax_line = (totals.amount_tax > Amount::ZERO || taxed).then(|| {
         let label = match link.tax.pricing_mode {
             PricingMode::Inclusive => "Tax included".to_owned(),
             PricingMode::Exclusive => "Tax".to_owned(),
@@ -488,6 +504,9 @@ async fn render_link(
         subtotal: fmt(totals.amount_subtotal),
         tax_line,
         total: fmt(totals.amount_total),
+        shown_total: totals.amount_total.minor(),
+        inclusive: link.tax.pricing_mode == PricingMode::Inclusive,
+        exponent: cur.exponent(),
         hsa_amount: (hsa > Amount::ZERO).then(|| fmt(hsa)),
         email: if e.email.is_empty() {
             prefill.email.unwrap_or_default()
@@ -735,6 +754,24 @@ pub async fn submit(
     let action = get("action");
     if action == "update" {
         return render_link(&state, &view, &e, None, StatusCode::OK).await;
+    }
+    // The amount charged is the amount the customer saw: a cart that prices to another
+    // total than the page showed (a preset picked without JavaScript, a quantity changed)
+    // is shown again with its total, and nothing is charged until they confirm it.
+    let settings = state.public_settings(&p.tenant.merchant_id).await?;
+    let choice = Choice {
+        quantities: e.quantities.clone(),
+        amount: e.amount,
+    };
+    if let Ok(cart) = price(&shown, &choice, &settings) {
+        let total = cart.totals.amount_total;
+        if get("shown_total").parse::<i64>().ok() != Some(total.minor()) {
+            let message = format!(
+                "Your total is now {}. Check it, then pay.",
+                shown.currency.format(total)
+            );
+            return render_link(&state, &view, &e, Some(message), StatusCode::OK).await;
+        }
     }
     let Some(nonce) = e.nonce.clone() else {
         return render_link(

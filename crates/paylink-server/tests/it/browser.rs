@@ -320,6 +320,64 @@ async fn a_failed_three_d_secure_check_says_why_and_can_be_retried() {
     assert_eq!(p.body["data"][0]["customer"]["email"], "sec@example.com");
 }
 
+/// The total and the Pay button follow a donation's preset and typed amount, and a taxed
+/// cart's quantities, at once; what is charged is what they said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pay_button_names_what_is_charged() {
+    let app = app().await;
+    let Some(b) = browser(1280).await else { return };
+    let c = &b.client;
+    let give = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Give", "donation": {"minimum": 500, "maximum": 100000, "preset_amounts": [2500, 5000], "default_amount": 2500}}),
+        )
+        .await;
+    c.goto(give["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(text(c, "#pay").await, "Pay 25.00 USD");
+    click(c, "input[name=preset][value='5000']").await;
+    assert_eq!(text(c, "#total").await, "50.00 USD");
+    assert_eq!(text(c, "#pay").await, "Pay 50.00 USD");
+    fill(c, "#amount", "12.34").await;
+    assert_eq!(text(c, "#pay").await, "Pay 12.34 USD");
+    fill(c, "#email", "giver@example.com").await;
+    pay_with(c, "4242 4242 4242 4242").await;
+    assert_eq!(text(c, "#receipt-total").await, "12.34 USD");
+
+    // Quantities with tax added on top, rounded half up per line as the server does.
+    let rate = app
+        .create(
+            "/v1/tax_rates",
+            json!({"display_name": "Sales tax", "percentage": "8.875"}),
+        )
+        .await;
+    let p = app
+        .create(
+            "/v1/products",
+            json!({"name": "Candle", "unit_amount": 1299, "tax_rate_id": rate["id"]}),
+        )
+        .await;
+    let candles = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Candles", "line_items": [{"product_id": p["id"], "adjustable_quantity": {"enabled": true, "maximum": 50}}], "tax": {"collect": true}}),
+        )
+        .await;
+    c.goto(candles["url"].as_str().unwrap()).await.unwrap();
+    fill(c, "#q0", "7").await;
+    // 7 × 12.99 = 90.93; tax 8.07001… → 8.07; total 99.00.
+    assert_eq!(text(c, "#tax").await, "8.07 USD");
+    assert_eq!(text(c, "#pay").await, "Pay 99.00 USD");
+    std::fs::write(
+        std::env::temp_dir().join("paylink-live-total-1280.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    fill(c, "#email", "wax@example.com").await;
+    pay_with(c, "4242 4242 4242 4242").await;
+    assert_eq!(text(c, "#receipt-total").await, "99.00 USD");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_link_shows_its_message() {
     let app = app().await;

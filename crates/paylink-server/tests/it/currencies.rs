@@ -232,6 +232,7 @@ async fn the_page_switches_currency(app: TestApp) {
         .form(&[
             ("nonce", nonce.as_str()),
             ("currency", "EUR"),
+            ("shown_total", "900"),
             ("email", "page@example.com"),
             ("card_number", "4242424242424242"),
             ("card_exp", "12/30"),

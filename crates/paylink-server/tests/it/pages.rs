@@ -11,8 +11,75 @@ both!(
     receipts_need_their_token,
     a_double_submit_shows_the_first_outcome,
     the_customer_is_prefilled,
-    a_storefront_offers_the_catalog_as_it_is
+    a_storefront_offers_the_catalog_as_it_is,
+    the_amount_charged_is_the_amount_shown
 );
+
+/// Without JavaScript a picked preset cannot change the button's amount: the server prices
+/// the submit, and a total other than the one the page showed is shown again with its new
+/// amount, nothing charged; confirmed, that amount is charged.
+async fn the_amount_charged_is_the_amount_shown(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Give", "donation": {"minimum": 500, "maximum": 100000, "preset_amounts": [2500, 5000], "default_amount": 2500}}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    assert!(
+        html.contains("Pay 25.00 USD")
+            && html.contains("name=\"shown_total\" id=\"shown_total\" value=\"2500\"")
+    );
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let n = nonce(&html);
+    let form = |shown: &str| {
+        vec![
+            ("nonce", n.clone()),
+            ("preset", "5000".to_owned()),
+            ("shown_total", shown.to_owned()),
+            ("email", "giver@example.com".to_owned()),
+            ("card_number", "4242424242424242".to_owned()),
+            ("card_exp", "12/30".to_owned()),
+            ("card_cvc", "123".to_owned()),
+            ("action", "pay".to_owned()),
+        ]
+    };
+    let url = format!("{}/l/{slug}", app.base);
+    for stale in ["2500", "", "abc"] {
+        let r = no_redirects
+            .post(&url)
+            .form(&form(stale))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("Your total is now 50.00 USD"), "{body}");
+        assert!(body.contains("Pay 50.00 USD") && body.contains("value=\"5000\""));
+    }
+    assert_eq!(
+        app.get("/v1/payments").await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let r = no_redirects
+        .post(&url)
+        .form(&form("5000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.get("/v1/payments").await.body["data"][0]["amount"],
+        5000
+    );
+}
 
 async fn page(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let r = app
@@ -129,6 +196,7 @@ async fn the_form_works_without_javascript_and_pays_once(app: TestApp) {
         vec![
             ("nonce", n.to_owned()),
             ("q0", "2".to_owned()),
+            ("shown_total", "1600".to_owned()),
             ("email", "wall@example.com".to_owned()),
             ("shipping_line1", "1 Poster Lane".to_owned()),
             ("shipping_city", "Leeds".to_owned()),
@@ -359,6 +427,7 @@ async fn double_submit(app: &TestApp, slug: &str) {
         .unwrap();
     let form = vec![
         ("nonce", n),
+        ("shown_total", "1500".to_owned()),
         ("email", "twice@example.com".to_owned()),
         ("card_number", "4242424242424242".to_owned()),
         ("card_exp", "12/30".to_owned()),
