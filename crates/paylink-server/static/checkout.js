@@ -100,6 +100,8 @@ document.addEventListener("submit", function (event) {
     set("total", format(t.total));
     set("hsa", format(t.hsa));
     set("pay", "Pay " + format(t.total));
+    set("due-today", format(t.total));
+    set("recurring", format(t.total));
     if (shown) shown.value = t.total.toString();
   }
 

@@ -285,6 +285,9 @@ struct Entered {
     currency: Option<Currency>,
 }
 
+/// How often a subscription link charges (`every month`). The page says what is charged
+/// today and what recurs; a free trial is not promised, for the first period is charged at
+/// checkout until renewals exist (issue 23).
 fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String> {
     let s = link.subscription?;
     let unit = match s.interval {
@@ -293,19 +296,11 @@ fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String
         Interval::Month => "month",
         Interval::Year => "year",
     };
-    let every = if s.interval_count == 1 {
+    Some(if s.interval_count == 1 {
         format!("every {unit}")
     } else {
         format!("every {} {unit}s", s.interval_count)
-    };
-    let trial = if s.trial_period_days > 0 {
-        format!(" · {}-day free trial", s.trial_period_days)
-    } else {
-        String::new()
-    };
-    Some(format!(
-        "Subscription: billed {every}{trial}. Cancel any time."
-    ))
+    })
 }
 
 async fn render_link(

@@ -12,8 +12,35 @@ both!(
     a_double_submit_shows_the_first_outcome,
     the_customer_is_prefilled,
     a_storefront_offers_the_catalog_as_it_is,
-    the_amount_charged_is_the_amount_shown
+    the_amount_charged_is_the_amount_shown,
+    a_subscription_says_what_is_due_today_and_what_recurs
 );
+
+/// A subscription's page says what is charged today and what recurs, and promises no free
+/// trial while the first period is charged at checkout.
+async fn a_subscription_says_what_is_due_today_and_what_recurs(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Coffee club", "amount": 1900, "subscription": {"interval": "month", "trial_period_days": 14}}),
+        )
+        .await;
+    let (status, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<span id=\"due-today\">19.00 USD</span> due today, then <span id=\"recurring\">19.00 USD</span> every month."),
+        "{html}"
+    );
+    assert!(!html.contains("free trial"));
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Quarterly box", "amount": 4500, "subscription": {"interval": "month", "interval_count": 3}}),
+        )
+        .await;
+    let (_, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
+    assert!(html.contains("every 3 months."));
+}
 
 /// Without JavaScript a picked preset cannot change the button's amount: the server prices
 /// the submit, and a total other than the one the page showed is shown again with its new
