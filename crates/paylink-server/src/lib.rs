@@ -102,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/static/paylink.css", get(checkout::pages::stylesheet))
         .route("/static/checkout.js", get(checkout::pages::script))
+        .route("/robots.txt", get(checkout::pages::robots))
         .route("/v1/openapi.json", get(openapi))
         .merge(public)
         .merge(v1)

@@ -234,6 +234,10 @@ struct LinkPage {
     title: String,
     slug: String,
     description_html: String,
+    /// For link previews where the link is shared: the description as plain text, or the
+    /// total with the merchant's name.
+    summary: String,
+    url: String,
     subscription_terms: Option<String>,
     error: Option<String>,
     nonce: String,
@@ -476,6 +480,15 @@ async fn render_link(
             .as_deref()
             .map(markdown)
             .unwrap_or_default(),
+        summary: link
+            .description
+            .as_deref()
+            .map(plain_summary)
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| {
+                format!("{} · {}", fmt(totals.amount_total), settings.business_name)
+            }),
+        url: format!("{}/l/{}", state.public_url, base.slug.as_str()),
         subscription_terms: subscription_terms(link),
         error: error.or(if status == StatusCode::OK {
             None
@@ -1166,7 +1179,35 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A description as one line of plain text for link previews (Markdown's marks dropped,
+/// at most 200 characters).
+fn plain_summary(text: &str) -> String {
+    use pulldown_cmark::{Event, Parser};
+    let mut out = String::new();
+    for ev in Parser::new(text) {
+        match ev {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => out.push(' '),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let one_line = words.join(" ");
+    match one_line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", one_line[..at].trim_end()),
+        None => one_line,
+    }
+}
+
 // ---- static files --------------------------------------------------------------------
+
+/// Hosted pages may be indexed; checkouts in progress and receipts may not.
+pub async fn robots() -> Response {
+    static_file(
+        "text/plain; charset=utf-8",
+        "User-agent: *\nDisallow: /c/\nDisallow: /r/\nDisallow: /api/\nDisallow: /v1/\n",
+    )
+}
 
 pub async fn stylesheet() -> Response {
     static_file(

@@ -13,8 +13,43 @@ both!(
     the_customer_is_prefilled,
     a_storefront_offers_the_catalog_as_it_is,
     the_amount_charged_is_the_amount_shown,
-    a_subscription_says_what_is_due_today_and_what_recurs
+    a_subscription_says_what_is_due_today_and_what_recurs,
+    a_shared_link_previews_well
 );
+
+/// A link shared in a chat or a post previews with its title, description and image; the
+/// checkouts and receipts are kept out of search engines.
+async fn a_shared_link_previews_well(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Pottery class", "amount": 4500, "image_url": "https://cdn.example.com/pot.jpg",
+                   "description": "**Two hours** at the wheel, clay included. [Details](https://example.com) <b>x</b>"}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
+    for tag in [
+        "<meta property=\"og:title\" content=\"Pottery class\">".to_owned(),
+        "<meta property=\"og:description\" content=\"Two hours at the wheel, clay included. Details x\">".to_owned(),
+        "<meta property=\"og:image\" content=\"https://cdn.example.com/pot.jpg\">".to_owned(),
+        format!("<meta property=\"og:url\" content=\"{}/l/{slug}\">", app.base),
+        "<meta name=\"description\" content=\"Two hours".to_owned(),
+    ] {
+        assert!(html.contains(&tag), "{tag} not in {html}");
+    }
+    // Without a description, the price and the merchant.
+    let l = app.custom_link("Plain ticket", 1200).await;
+    let (_, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
+    assert!(html.contains("<meta property=\"og:description\" content=\"12.00 USD · Acme\">"));
+    let (status, h, robots) = page(&app, "/robots.txt").await;
+    assert_eq!(status, 200);
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(robots.contains("Disallow: /c/") && robots.contains("Disallow: /r/"));
+}
 
 /// A subscription's page says what is charged today and what recurs, and promises no free
 /// trial while the first period is charged at checkout.
