@@ -151,6 +151,8 @@ struct GonePage {
     merchant: String,
     heading: String,
     message: String,
+    /// The merchant's `support_email`, linked so the customer can ask.
+    support_email: Option<String>,
 }
 
 fn gone_page(
@@ -160,12 +162,24 @@ fn gone_page(
     message: &str,
     livemode: bool,
 ) -> Response {
+    gone_page_with(status, merchant, heading, message, livemode, None)
+}
+
+fn gone_page_with(
+    status: StatusCode,
+    merchant: &str,
+    heading: &str,
+    message: &str,
+    livemode: bool,
+    support_email: Option<&str>,
+) -> Response {
     let page = GonePage {
         brand_css: String::new(),
         test_mode: false,
         merchant: merchant.to_owned(),
         heading: heading.to_owned(),
         message: message.to_owned(),
+        support_email: support_email.map(str::to_owned),
     };
     secure(html(status, page.render()), None, livemode)
 }
@@ -588,12 +602,13 @@ async fn gone_for(state: &AppState, p: &PublicLink, code: &str) -> Result<Respon
             "sold_out" => "Everything on this link has been sold.".to_owned(),
             _ => "Contact the seller if you believe this is a mistake.".to_owned(),
         });
-    Ok(gone_page(
+    Ok(gone_page_with(
         StatusCode::GONE,
         &settings.business_name,
         heading,
         &message,
         p.link.value.livemode,
+        settings.support_email.as_deref(),
     ))
 }
 

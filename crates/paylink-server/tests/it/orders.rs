@@ -291,6 +291,9 @@ async fn a_checkout_holds_its_order(app: TestApp) {
 /// Canceling an order ends the checkout that holds it (nothing is charged), and its links
 /// refuse from then on; a checkout being paid at that moment keeps the order.
 async fn a_cancelled_order_takes_no_payment(app: TestApp) {
+    app.patch("/v1/settings", json!({"support_email": "help@acme.test"}))
+        .await
+        .ok(200);
     let (order, slugs) = order_with_two_links(&app).await;
     let open = app
         .start_checkout(&slugs[0], json!({"email": "a@example.com"}))
@@ -321,6 +324,9 @@ async fn a_cancelled_order_takes_no_payment(app: TestApp) {
     for slug in &slugs {
         app.assert_gone(slug, "order_cancelled", "was cancelled")
             .await;
+        // The customer can ask the merchant.
+        let contact = "href=\"mailto:help@acme.test\">Contact Acme</a>";
+        app.assert_gone(slug, "order_cancelled", contact).await;
     }
     assert_eq!(
         app.get("/v1/payments").await.body["data"]
