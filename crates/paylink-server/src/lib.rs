@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/static/paylink.css", get(checkout::pages::stylesheet))
         .route("/static/checkout.js", get(checkout::pages::script))
         .route("/robots.txt", get(checkout::pages::robots))
+        .route("/static/favicon.svg", get(checkout::pages::favicon))
         .route("/v1/openapi.json", get(openapi))
         .merge(public)
         .merge(v1)

@@ -1216,6 +1216,10 @@ fn plain_summary(text: &str) -> String {
 
 // ---- static files --------------------------------------------------------------------
 
+pub async fn favicon() -> Response {
+    static_file("image/svg+xml", include_str!("../../static/favicon.svg"))
+}
+
 /// Hosted pages may be indexed; checkouts in progress and receipts may not.
 pub async fn robots() -> Response {
     static_file(

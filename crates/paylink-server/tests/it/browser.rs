@@ -80,7 +80,16 @@ async fn browser(width: u32) -> Option<Browser> {
             .connect(&url)
             .await
         {
-            Ok(client) => return Some(Browser { client, driver }),
+            Ok(client) => {
+                // A page that never finishes loading fails its test instead of hanging it.
+                let limits = fantoccini::wd::TimeoutConfiguration::new(
+                    Some(Duration::from_secs(20)),
+                    Some(Duration::from_secs(30)),
+                    Some(Duration::ZERO),
+                );
+                client.update_timeouts(limits).await.unwrap();
+                return Some(Browser { client, driver });
+            }
             Err(e) => {
                 last = Some(e);
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -42,6 +42,11 @@ async fn a_shared_link_previews_well(app: TestApp) {
     let l = app.custom_link("Plain ticket", 1200).await;
     let (_, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
     assert!(html.contains("<meta property=\"og:description\" content=\"12.00 USD · Acme\">"));
+    assert!(html.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""));
+    let (status, h, icon) = page(&app, "/static/favicon.svg").await;
+    assert_eq!(status, 200);
+    assert_eq!(h["content-type"], "image/svg+xml");
+    assert!(icon.starts_with("<svg"));
     let (status, h, robots) = page(&app, "/robots.txt").await;
     assert_eq!(status, 200);
     assert!(h["content-type"]
