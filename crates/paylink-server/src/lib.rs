@@ -79,16 +79,18 @@ pub fn app(state: AppState) -> Router {
     let public = api::routes::public_router()
         .route(
             "/l/{slug}",
-            get(checkout::pages::link_page).post(checkout::pages::submit),
+            get(checkout::pages::link_page).post(checkout::form::submit),
         )
         .route(
             "/c/{id}/authenticate",
-            get(checkout::pages::authenticate_page).post(checkout::pages::authenticate),
+            get(checkout::session_pages::authenticate_page)
+                .post(checkout::session_pages::authenticate),
         )
-        .route("/r/{id}", get(checkout::pages::receipt))
+        .route("/r/{id}", get(checkout::receipt_page::receipt))
         .route(
             "/c/{id}",
-            get(checkout::pages::session_page).post(checkout::pages::session_submit),
+            get(checkout::session_pages::session_page)
+                .post(checkout::session_pages::session_submit),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

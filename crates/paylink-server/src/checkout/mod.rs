@@ -1,8 +1,11 @@
 //! The customer side: public JSON, hosted pages, checkout sessions and payment.
 
 pub mod api;
+pub mod form;
 pub mod pages;
 pub mod pay;
+pub mod receipt_page;
+pub mod session_pages;
 
 use axum::http::StatusCode;
 use serde::Serialize;

@@ -1,4 +1,6 @@
-//! The hosted pages: the link's checkout page, the 3-D Secure challenge, the receipt.
+//! The hosted pages' furniture (security headers, branding, 404 and 410 pages, static
+//! files) and the link's checkout page; a session's pages and the receipt have modules of
+//! their own.
 //!
 //! Server-rendered with askama (auto-escaped), usable without JavaScript, and served with a
 //! strict Content-Security-Policy: no inline scripts, no third-party resources; the only
@@ -10,24 +12,21 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
-use paylink_domain::catalog::Address;
-use paylink_domain::checkout::{price, Choice, PaymentStatus};
-use paylink_domain::id::{base62, random_base62, CheckoutSessionId, PaymentId};
-use paylink_domain::link::{CustomFieldType, Interval, LinkType, PaymentMethodType};
+use paylink_domain::checkout::{price, Choice};
+use paylink_domain::id::random_base62;
+use paylink_domain::link::{CustomFieldType, Interval, PaymentMethodType};
 use paylink_domain::money::{Amount, Currency};
 use paylink_domain::settings::MerchantSettings;
 use paylink_domain::tax::PricingMode;
 use paylink_domain::time::Timestamp;
 use paylink_store::PublicLink;
 
-use super::api::{currencies, in_currency, open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
-use super::pay::{authorize, authorize_with_link, pay, settle, PayAnswer};
+use super::api::{currencies, in_currency};
+use super::form::session_from_nonce;
 use super::LinkView;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -35,7 +34,7 @@ use crate::state::AppState;
 // ---- page furniture ------------------------------------------------------------------
 
 /// Security headers for every page; `style_hash` allows the brand colour's `<style>`.
-fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Response {
+pub(super) fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Response {
     let style = match style_hash {
         Some(h) => format!("style-src 'self' 'sha256-{h}'"),
         None => "style-src 'self'".to_owned(),
@@ -66,7 +65,7 @@ fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Respon
 }
 
 /// The brand colour as CSS, with a readable text colour, and the CSP hash of that CSS.
-fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
+pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
     let Some(c) = settings.brand_color.as_deref() else {
         return (String::new(), None);
     };
@@ -86,7 +85,7 @@ fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
     (css, Some(hash))
 }
 
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(b) => (
             status,
@@ -143,6 +142,26 @@ pub fn markdown(text: &str) -> String {
     out
 }
 
+/// A description as one line of plain text for link previews (Markdown's marks dropped,
+/// at most 200 characters).
+fn plain_summary(text: &str) -> String {
+    use pulldown_cmark::{Event, Parser};
+    let mut out = String::new();
+    for ev in Parser::new(text) {
+        match ev {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => out.push(' '),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let one_line = words.join(" ");
+    match one_line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", one_line[..at].trim_end()),
+        None => one_line,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "gone.html")]
 struct GonePage {
@@ -155,7 +174,7 @@ struct GonePage {
     support_email: Option<String>,
 }
 
-fn gone_page(
+pub(super) fn gone_page(
     status: StatusCode,
     merchant: &str,
     heading: &str,
@@ -184,7 +203,7 @@ fn gone_page_with(
     secure(html(status, page.render()), None, livemode)
 }
 
-fn not_found_page() -> Response {
+pub(super) fn not_found_page() -> Response {
     gone_page(
         StatusCode::NOT_FOUND,
         "",
@@ -287,20 +306,20 @@ struct LinkPage {
 
 /// What the customer has entered so far (from the query string or a submitted form).
 #[derive(Default, Clone)]
-struct Entered {
-    quantities: Option<Vec<u32>>,
-    amount: Option<Amount>,
-    amount_text: String,
-    email: String,
-    name: String,
-    phone: String,
-    custom: BTreeMap<String, String>,
-    billing: BTreeMap<String, String>,
-    shipping: BTreeMap<String, String>,
-    attribution: BTreeMap<String, String>,
-    nonce: Option<String>,
+pub(super) struct Entered {
+    pub(super) quantities: Option<Vec<u32>>,
+    pub(super) amount: Option<Amount>,
+    pub(super) amount_text: String,
+    pub(super) email: String,
+    pub(super) name: String,
+    pub(super) phone: String,
+    pub(super) custom: BTreeMap<String, String>,
+    pub(super) billing: BTreeMap<String, String>,
+    pub(super) shipping: BTreeMap<String, String>,
+    pub(super) attribution: BTreeMap<String, String>,
+    pub(super) nonce: Option<String>,
     /// The currency picked (the link's own when `None`).
-    currency: Option<Currency>,
+    pub(super) currency: Option<Currency>,
 }
 
 /// How often a subscription link charges (`every month`). The page says what is charged
@@ -321,7 +340,7 @@ fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String
     })
 }
 
-async fn render_link(
+pub(super) async fn render_link(
     state: &AppState,
     view: &LinkView,
     e: &Entered,
@@ -574,7 +593,11 @@ async fn render_link(
     ))
 }
 
-async fn gone_for(state: &AppState, p: &PublicLink, code: &str) -> Result<Response, ApiError> {
+pub(super) async fn gone_for(
+    state: &AppState,
+    p: &PublicLink,
+    code: &str,
+) -> Result<Response, ApiError> {
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let heading = match code {
         "link_expired" => "This link has expired",
@@ -658,7 +681,7 @@ pub async fn link_page(
     render_link(&state, &view, &e, None, StatusCode::OK).await
 }
 
-fn attribution<'a>(
+pub(super) fn attribution<'a>(
     pairs: impl Iterator<Item = (&'a String, &'a String)>,
 ) -> BTreeMap<String, String> {
     pairs
@@ -670,548 +693,6 @@ fn attribution<'a>(
         .take(10)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-/// The hosted form: `action=update` re-prices; `pay`/`wallet` start the checkout and pay.
-pub async fn submit(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, ApiError> {
-    let view = match LinkView::load(&state, &slug).await {
-        Ok(v) => v,
-        Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(not_found_page()),
-        Err(e) => return Err(e),
-    };
-    let p = &view.p;
-    let link = p.link.value.clone();
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let prefixed = |prefix: &str| -> BTreeMap<String, String> {
-        fields
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(prefix)
-                    .map(|rest| (rest.to_owned(), v.trim().to_owned()))
-            })
-            .filter(|(_, v)| !v.is_empty())
-            .collect()
-    };
-    let mut e = Entered {
-        email: get("email"),
-        name: get("name"),
-        phone: get("phone"),
-        custom: prefixed("cf_"),
-        billing: prefixed("billing_"),
-        shipping: prefixed("shipping_"),
-        attribution: attribution(fields.iter().map(|(k, v)| (k, v))),
-        amount_text: get("amount"),
-        currency: Currency::parse(&get("currency")),
-        nonce: Some(get("nonce")).filter(|n| {
-            (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
-        }),
-        ..Entered::default()
-    };
-    // A storefront whose products or prices changed since the page was shown: show it
-    // again as it is now, with nothing chosen, rather than charge what was not seen.
-    let shown = in_currency(&link, e.currency).unwrap_or(Cow::Borrowed(&link));
-    if link.all_products && get("catalog") != super::catalog_fingerprint(&shown) {
-        return render_link(
-            &state,
-            &view,
-            &e,
-            Some("The products or prices on offer changed; check your order and pay again".into()),
-            StatusCode::CONFLICT,
-        )
-        .await;
-    }
-    if !link.line_items.is_empty() {
-        let mut qs = Vec::with_capacity(link.line_items.len());
-        for (i, l) in link.line_items.iter().enumerate() {
-            let raw = get(&format!("q{i}"));
-            let q = if raw.is_empty() {
-                Some(l.quantity)
-            } else {
-                raw.parse::<u32>().ok()
-            };
-            match q {
-                Some(q) => qs.push(q),
-                None => {
-                    return render_link(
-                        &state,
-                        &view,
-                        &e,
-                        Some(format!("Enter a whole number of {}", l.name)),
-                        StatusCode::BAD_REQUEST,
-                    )
-                    .await
-                }
-            }
-        }
-        e.quantities = Some(qs);
-    }
-    if link.kind == LinkType::Donation {
-        e.amount = if !e.amount_text.is_empty() {
-            match link.currency.parse_major(&e.amount_text) {
-                Some(a) => Some(a),
-                None => {
-                    return render_link(
-                        &state,
-                        &view,
-                        &e,
-                        Some("Enter the amount as a number, e.g. 25.00".into()),
-                        StatusCode::BAD_REQUEST,
-                    )
-                    .await
-                }
-            }
-        } else {
-            get("preset").parse::<i64>().ok().and_then(Amount::new)
-        };
-    }
-    let action = get("action");
-    if action == "update" {
-        return render_link(&state, &view, &e, None, StatusCode::OK).await;
-    }
-    // The amount charged is the amount the customer saw: a cart that prices to another
-    // total than the page showed (a preset picked without JavaScript, a quantity changed)
-    // is shown again with its total, and nothing is charged until they confirm it.
-    let settings = state.public_settings(&p.tenant.merchant_id).await?;
-    let choice = Choice {
-        quantities: e.quantities.clone(),
-        amount: e.amount,
-    };
-    if let Ok(cart) = price(&shown, &choice, &settings) {
-        let total = cart.totals.amount_total;
-        if get("shown_total").parse::<i64>().ok() != Some(total.minor()) {
-            let message = format!(
-                "Your total is now {}. Check it, then pay.",
-                shown.currency.format(total)
-            );
-            return render_link(&state, &view, &e, Some(message), StatusCode::OK).await;
-        }
-    }
-    let Some(nonce) = e.nonce.clone() else {
-        return render_link(
-            &state,
-            &view,
-            &e,
-            Some("Your session expired; please try again".into()),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-    };
-    let method = if action == "wallet" {
-        PaymentMethodIn {
-            kind: PaymentMethodType::Wallet,
-            card: None,
-        }
-    } else {
-        match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
-            Ok(card) => PaymentMethodIn {
-                kind: PaymentMethodType::Card,
-                card: Some(card),
-            },
-            Err(msg) => {
-                return render_link(&state, &view, &e, Some(msg.into()), StatusCode::BAD_REQUEST)
-                    .await
-            }
-        }
-    };
-    // The nonce names this page's session: a second submit pays the same one.
-    let (id, secret) = session_from_nonce(&nonce);
-    if state.store.get_checkout(&id).await.is_err() {
-        let address = |m: &BTreeMap<String, String>| {
-            (!m.is_empty()).then(|| Address {
-                line1: m.get("line1").cloned(),
-                line2: None,
-                city: m.get("city").cloned(),
-                state: None,
-                postal_code: m.get("postal_code").cloned(),
-                country: m.get("country").map(|c| c.to_ascii_uppercase()),
-            })
-        };
-        let input = CheckoutIn {
-            quantities: e.quantities.clone(),
-            amount: e.amount,
-            currency: e.currency,
-            email: Some(e.email.clone()).filter(|s| !s.is_empty()),
-            name: Some(e.name.clone()).filter(|s| !s.is_empty()),
-            phone: Some(e.phone.clone()).filter(|s| !s.is_empty()),
-            billing_address: address(&e.billing),
-            shipping_address: address(&e.shipping),
-            custom_fields: e.custom.clone(),
-        };
-        if let Err(err) = open_session_with(
-            &state,
-            &slug,
-            input,
-            Some((id.clone(), secret.clone())),
-            e.attribution.clone(),
-        )
-        .await
-        {
-            // A double click: the other submit opened this page's session a moment ago
-            // (and may have paid it, closing the link or its order since), and paying it
-            // below answers with that submit's outcome.
-            let opened_meanwhile =
-                err.code == "duplicate_object" || state.store.get_checkout(&id).await.is_ok();
-            if !opened_meanwhile {
-                if err.status == StatusCode::GONE {
-                    return gone_for(&state, p, err.code).await;
-                }
-                let status = err.status;
-                return render_link(&state, &view, &e, Some(err.message), status).await;
-            }
-        }
-    }
-    match pay(&state, &id, &secret, method).await {
-        Ok(answer) => follow(&state, &view, &e, answer).await,
-        Err(err) => {
-            let status = err.status;
-            render_link(&state, &view, &e, Some(err.message), status).await
-        }
-    }
-}
-
-/// Where a pay answer takes the customer on the hosted page.
-async fn follow(
-    state: &AppState,
-    view: &LinkView,
-    e: &Entered,
-    answer: PayAnswer,
-) -> Result<Response, ApiError> {
-    let url = |key: &str| {
-        answer
-            .body
-            .pointer(key)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    if answer.succeeded() {
-        if let Some(u) = url("/redirect_url") {
-            return Ok(Redirect::to(&u).into_response());
-        }
-    }
-    if let Some(u) = url("/next_action/redirect_url") {
-        return Ok(Redirect::to(&u).into_response());
-    }
-    let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
-    render_link(state, view, e, Some(message), StatusCode::PAYMENT_REQUIRED).await
-}
-
-fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardIn, &'static str> {
-    if number.is_empty() {
-        return Err("Enter your card number");
-    }
-    let (m, y) = exp.split_once('/').ok_or("Enter the expiry as MM/YY")?;
-    let month: u8 = m.trim().parse().map_err(|_| "Enter the expiry as MM/YY")?;
-    let year: u16 = y.trim().parse().map_err(|_| "Enter the expiry as MM/YY")?;
-    let year = if year < 100 { 2000 + year } else { year };
-    Ok(CardIn {
-        number: SecretString::from(number.to_owned()),
-        exp_month: month,
-        exp_year: year,
-        cvc: SecretString::from(cvc.to_owned()),
-    })
-}
-
-/// A session id and secret derived from the page's nonce (128 random bits).
-fn session_from_nonce(nonce: &str) -> (CheckoutSessionId, String) {
-    let digest = |tag: &str| {
-        let d = Sha256::digest(format!("{tag}:{nonce}").as_bytes());
-        let mut b = [0u8; 16];
-        b.copy_from_slice(d.get(..16).unwrap_or(&[0u8; 16]));
-        base62(b)
-    };
-    (
-        CheckoutSessionId::from_trusted(format!("cs_{}", digest("id"))),
-        format!("cs_secret_{}", digest("secret")),
-    )
-}
-
-// ---- 3-D Secure ----------------------------------------------------------------------
-
-#[derive(Template)]
-#[template(path = "authenticate.html")]
-struct AuthenticatePage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
-    total: String,
-    session_id: String,
-    secret: String,
-}
-
-#[derive(serde::Deserialize)]
-pub struct SecretQuery {
-    s: String,
-    /// Why the customer was sent back here (see [`error_message`]).
-    error: Option<String>,
-}
-
-pub async fn authenticate_page(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<SecretQuery>,
-) -> Result<Response, ApiError> {
-    let id =
-        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    let rec = authorize(&state, &id, &q.s).await?;
-    if rec.attempt_status.as_deref() != Some("requires_action") {
-        return Ok(gone_page(
-            StatusCode::GONE,
-            "",
-            "Nothing to confirm",
-            "This payment needs no confirmation.",
-            rec.session.livemode,
-        ));
-    }
-    let settings = state.public_settings(&rec.tenant.merchant_id).await?;
-    let page = AuthenticatePage {
-        brand_css: String::new(),
-        test_mode: !rec.session.livemode,
-        merchant: settings.business_name,
-        total: rec.session.currency.format(rec.session.amount_total),
-        session_id: id.to_string(),
-        secret: q.s,
-    };
-    Ok(secure(
-        html(StatusCode::OK, page.render()),
-        None,
-        rec.session.livemode,
-    ))
-}
-
-#[derive(serde::Deserialize)]
-pub struct Decision {
-    s: String,
-    decision: String,
-}
-
-pub async fn authenticate(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(d): Form<Decision>,
-) -> Result<Response, ApiError> {
-    let id =
-        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    let (rec, link) = authorize_with_link(&state, &id, &d.s).await?;
-    // Back to this checkout's own page (what the customer entered is in the session), with
-    // a code the page turns into words at the payment fields: never text from the URL.
-    let back = |code: &str| {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        q.append_pair("s", &d.s).append_pair("error", code);
-        format!("/c/{id}?{}", q.finish())
-    };
-    if let Some(result) = &rec.result {
-        let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
-        let to = body
-            .get("redirect_url")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| back("already_paid"));
-        return Ok(Redirect::to(&to).into_response());
-    }
-    let reference = rec.attempt_reference.clone().unwrap_or_default();
-    if rec.attempt_status.as_deref() != Some("requires_action")
-        || !state
-            .store
-            .claim_action(&id, rec.attempt_no, Timestamp::now())
-            .await?
-    {
-        return Ok(Redirect::to(&back("not_pending")).into_response());
-    }
-    let outcome = state
-        .processor
-        .complete_action(&reference, d.decision == "approve")
-        .await;
-    let answer = settle(
-        &state,
-        &rec,
-        &link,
-        rec.attempt_no,
-        PaymentMethodType::Card,
-        outcome,
-        &d.s,
-    )
-    .await?;
-    if let Some(u) = answer.body.get("redirect_url").and_then(|v| v.as_str()) {
-        return Ok(Redirect::to(u).into_response());
-    }
-    let code = answer
-        .body
-        .pointer("/error/decline_code")
-        .or_else(|| answer.body.pointer("/decline_code"))
-        .and_then(|v| v.as_str())
-        .unwrap_or("authentication_failed")
-        .to_owned();
-    Ok(Redirect::to(&back(&code)).into_response())
-}
-
-/// What a code in a checkout page's `?error=` tells the customer (unknown codes say the
-/// payment failed): the page never shows text from its URL.
-fn error_message(code: &str) -> String {
-    let what = match code {
-        "already_paid" => return "This checkout is already paid.".to_owned(),
-        "not_pending" => {
-            return "This confirmation is no longer pending; pay again below.".to_owned()
-        }
-        _ => super::pay::decline_message(code),
-    };
-    format!("{what}. Try again, or use another card.")
-}
-
-// ---- receipts ------------------------------------------------------------------------
-
-#[derive(Template)]
-#[template(path = "receipt.html")]
-struct ReceiptPage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
-    logo_url: Option<String>,
-    confirmation: Option<String>,
-    number: String,
-    status: String,
-    status_class: String,
-    date: String,
-    method: String,
-    email: Option<String>,
-    lines: Vec<(String, u32, String)>,
-    tax: Option<String>,
-    total: String,
-    refunded: Option<String>,
-    support_email: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-pub struct TokenQuery {
-    t: Option<String>,
-}
-
-pub async fn receipt(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, ApiError> {
-    let Some(id) = PaymentId::parse(&id) else {
-        return Ok(receipt_missing());
-    };
-    let Ok((tenant, p, token)) = state.store.get_payment_public(&id).await else {
-        return Ok(receipt_missing());
-    };
-    let given = q.t.unwrap_or_default();
-    let ok = token.as_deref().is_some_and(|t| {
-        t.len() == given.len()
-            && t.bytes()
-                .zip(given.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
-    });
-    if !ok {
-        return Ok(receipt_missing());
-    }
-    let settings = state.public_settings(&tenant.merchant_id).await?;
-    let link = state
-        .store
-        .get_payment_link(&tenant, &p.payment_link_id)
-        .await
-        .ok()
-        .map(|v| v.value);
-    let cur: Currency = p.currency;
-    let method = match &p.payment_method.card {
-        Some(c) => format!(
-            "{} •••• {} (exp. {:02}/{})",
-            capitalise(&c.brand),
-            c.last4,
-            c.exp_month,
-            c.exp_year % 100
-        ),
-        None => "Mobile wallet".to_owned(),
-    };
-    let (brand_css, style_hash) = brand(&settings);
-    let page = ReceiptPage {
-        brand_css,
-        test_mode: !p.livemode,
-        merchant: settings.business_name.clone(),
-        logo_url: settings.logo_url.clone(),
-        confirmation: link
-            .and_then(|l| l.confirmation_message)
-            .or_else(|| Some("Thank you! Your payment was received.".into())),
-        number: p.receipt_number.clone().unwrap_or_default(),
-        status: match p.status {
-            PaymentStatus::Succeeded => "Paid",
-            PaymentStatus::PartiallyRefunded => "Partially refunded",
-            PaymentStatus::Refunded => "Refunded",
-            PaymentStatus::Failed => "Failed",
-        }
-        .to_owned(),
-        status_class: p.status.as_str().to_owned(),
-        date: p
-            .created_at
-            .to_rfc3339()
-            .replace('T', " ")
-            .replace('Z', " UTC"),
-        method,
-        email: p.customer.email.clone(),
-        lines: p
-            .line_items
-            .iter()
-            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
-            .collect(),
-        tax: (p.amount_tax > Amount::ZERO).then(|| cur.format(p.amount_tax)),
-        total: cur.format(p.amount),
-        refunded: (p.amount_refunded > Amount::ZERO).then(|| cur.format(p.amount_refunded)),
-        support_email: settings.support_email.clone(),
-    };
-    Ok(secure(
-        html(StatusCode::OK, page.render()),
-        style_hash.as_deref(),
-        p.livemode,
-    ))
-}
-
-fn receipt_missing() -> Response {
-    gone_page(
-        StatusCode::NOT_FOUND,
-        "",
-        "Receipt not found",
-        "Check the link in your e-mail.",
-        true,
-    )
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
-/// A description as one line of plain text for link previews (Markdown's marks dropped,
-/// at most 200 characters).
-fn plain_summary(text: &str) -> String {
-    use pulldown_cmark::{Event, Parser};
-    let mut out = String::new();
-    for ev in Parser::new(text) {
-        match ev {
-            Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => out.push(' '),
-            _ => {}
-        }
-    }
-    let words: Vec<&str> = out.split_whitespace().collect();
-    let one_line = words.join(" ");
-    match one_line.char_indices().nth(200) {
-        Some((at, _)) => format!("{}…", one_line[..at].trim_end()),
-        None => one_line,
-    }
 }
 
 // ---- static files --------------------------------------------------------------------
@@ -1253,150 +734,4 @@ fn static_file(kind: &'static str, body: &'static str) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     res
-}
-
-// ---- the page of an API-created session (`checkout_url`) -----------------------------
-
-#[derive(Template)]
-#[template(path = "session.html")]
-struct SessionPage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
-    title: String,
-    error: Option<String>,
-    lines: Vec<(String, u32, String)>,
-    tax: Option<String>,
-    total: String,
-    session_id: String,
-    secret: String,
-    accepts_card: bool,
-    accepts_wallet: bool,
-}
-
-async fn render_session(
-    state: &AppState,
-    id: &CheckoutSessionId,
-    secret: &str,
-    error: Option<String>,
-    status: StatusCode,
-) -> Result<Response, ApiError> {
-    let (rec, link) = authorize_with_link(state, id, secret).await?;
-    if let Some(result) = &rec.result {
-        let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
-        if let Some(u) = body.get("redirect_url").and_then(|v| v.as_str()) {
-            return Ok(Redirect::to(u).into_response());
-        }
-    }
-    let settings = state.public_settings(&rec.tenant.merchant_id).await?;
-    let s = &rec.session;
-    let cur = s.currency;
-    let (brand_css, style_hash) = brand(&settings);
-    let page = SessionPage {
-        brand_css,
-        test_mode: !s.livemode,
-        merchant: settings.business_name.clone(),
-        title: link.title.clone(),
-        error,
-        lines: s
-            .line_items
-            .iter()
-            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
-            .collect(),
-        tax: (s.amount_tax > Amount::ZERO).then(|| cur.format(s.amount_tax)),
-        total: cur.format(s.amount_total),
-        session_id: id.to_string(),
-        secret: secret.to_owned(),
-        accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
-        accepts_wallet: link
-            .payment_method_types
-            .contains(&PaymentMethodType::Wallet),
-    };
-    Ok(secure(
-        html(status, page.render()),
-        style_hash.as_deref(),
-        s.livemode,
-    ))
-}
-
-pub async fn session_page(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<SecretQuery>,
-) -> Result<Response, ApiError> {
-    let id =
-        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    let error = q.error.as_deref().map(error_message);
-    render_session(&state, &id, &q.s, error, StatusCode::OK).await
-}
-
-pub async fn session_submit(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response, ApiError> {
-    let id =
-        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let secret = get("s");
-    let method = if get("action") == "wallet" {
-        PaymentMethodIn {
-            kind: PaymentMethodType::Wallet,
-            card: None,
-        }
-    } else {
-        match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
-            Ok(card) => PaymentMethodIn {
-                kind: PaymentMethodType::Card,
-                card: Some(card),
-            },
-            Err(msg) => {
-                return render_session(
-                    &state,
-                    &id,
-                    &secret,
-                    Some(msg.into()),
-                    StatusCode::BAD_REQUEST,
-                )
-                .await
-            }
-        }
-    };
-    match pay(&state, &id, &secret, method).await {
-        Ok(answer) => {
-            let url = |key: &str| {
-                answer
-                    .body
-                    .pointer(key)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            if let Some(u) = url("/redirect_url")
-                .filter(|_| answer.succeeded())
-                .or_else(|| url("/next_action/redirect_url"))
-            {
-                return Ok(Redirect::to(&u).into_response());
-            }
-            let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
-            render_session(
-                &state,
-                &id,
-                &secret,
-                Some(message),
-                StatusCode::PAYMENT_REQUIRED,
-            )
-            .await
-        }
-        Err(e) if e.status == StatusCode::NOT_FOUND => Err(e),
-        Err(e) => {
-            let status = e.status;
-            render_session(&state, &id, &secret, Some(e.message), status).await
-        }
-    }
 }

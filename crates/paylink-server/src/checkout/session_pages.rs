@@ -1,0 +1,299 @@
+//! The pages of one checkout session (`/c/{id}?s=…`): the 3-D Secure challenge, and the
+//! page of a session opened through the API (its `checkout_url`), where a customer sent
+//! back from a failed challenge pays again.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+
+use paylink_domain::id::CheckoutSessionId;
+use paylink_domain::link::PaymentMethodType;
+use paylink_domain::money::Amount;
+use paylink_domain::time::Timestamp;
+
+use super::api::PaymentMethodIn;
+use super::form::card_from_form;
+use super::pages::{brand, gone_page, html, secure};
+use super::pay::{authorize, authorize_with_link, pay, settle};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+// ---- 3-D Secure ----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "authenticate.html")]
+struct AuthenticatePage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    total: String,
+    session_id: String,
+    secret: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SecretQuery {
+    s: String,
+    /// Why the customer was sent back here (see [`error_message`]).
+    error: Option<String>,
+}
+
+pub async fn authenticate_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SecretQuery>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let rec = authorize(&state, &id, &q.s).await?;
+    if rec.attempt_status.as_deref() != Some("requires_action") {
+        return Ok(gone_page(
+            StatusCode::GONE,
+            "",
+            "Nothing to confirm",
+            "This payment needs no confirmation.",
+            rec.session.livemode,
+        ));
+    }
+    let settings = state.public_settings(&rec.tenant.merchant_id).await?;
+    let page = AuthenticatePage {
+        brand_css: String::new(),
+        test_mode: !rec.session.livemode,
+        merchant: settings.business_name,
+        total: rec.session.currency.format(rec.session.amount_total),
+        session_id: id.to_string(),
+        secret: q.s,
+    };
+    Ok(secure(
+        html(StatusCode::OK, page.render()),
+        None,
+        rec.session.livemode,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Decision {
+    s: String,
+    decision: String,
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(d): Form<Decision>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let (rec, link) = authorize_with_link(&state, &id, &d.s).await?;
+    // Back to this checkout's own page (what the customer entered is in the session), with
+    // a code the page turns into words at the payment fields: never text from the URL.
+    let back = |code: &str| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("s", &d.s).append_pair("error", code);
+        format!("/c/{id}?{}", q.finish())
+    };
+    if let Some(result) = &rec.result {
+        let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
+        let to = body
+            .get("redirect_url")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| back("already_paid"));
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let reference = rec.attempt_reference.clone().unwrap_or_default();
+    if rec.attempt_status.as_deref() != Some("requires_action")
+        || !state
+            .store
+            .claim_action(&id, rec.attempt_no, Timestamp::now())
+            .await?
+    {
+        return Ok(Redirect::to(&back("not_pending")).into_response());
+    }
+    let outcome = state
+        .processor
+        .complete_action(&reference, d.decision == "approve")
+        .await;
+    let answer = settle(
+        &state,
+        &rec,
+        &link,
+        rec.attempt_no,
+        PaymentMethodType::Card,
+        outcome,
+        &d.s,
+    )
+    .await?;
+    if let Some(u) = answer.body.get("redirect_url").and_then(|v| v.as_str()) {
+        return Ok(Redirect::to(u).into_response());
+    }
+    let code = answer
+        .body
+        .pointer("/error/decline_code")
+        .or_else(|| answer.body.pointer("/decline_code"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("authentication_failed")
+        .to_owned();
+    Ok(Redirect::to(&back(&code)).into_response())
+}
+
+/// What a code in a checkout page's `?error=` tells the customer (unknown codes say the
+/// payment failed): the page never shows text from its URL.
+fn error_message(code: &str) -> String {
+    let what = match code {
+        "already_paid" => return "This checkout is already paid.".to_owned(),
+        "not_pending" => {
+            return "This confirmation is no longer pending; pay again below.".to_owned()
+        }
+        _ => super::pay::decline_message(code),
+    };
+    format!("{what}. Try again, or use another card.")
+}
+
+// ---- the page of an API-created session (`checkout_url`) -----------------------------
+
+#[derive(Template)]
+#[template(path = "session.html")]
+struct SessionPage {
+    brand_css: String,
+    test_mode: bool,
+    merchant: String,
+    title: String,
+    error: Option<String>,
+    lines: Vec<(String, u32, String)>,
+    tax: Option<String>,
+    total: String,
+    session_id: String,
+    secret: String,
+    accepts_card: bool,
+    accepts_wallet: bool,
+}
+
+async fn render_session(
+    state: &AppState,
+    id: &CheckoutSessionId,
+    secret: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let (rec, link) = authorize_with_link(state, id, secret).await?;
+    if let Some(result) = &rec.result {
+        let body: serde_json::Value = serde_json::from_slice(&result.body).unwrap_or_default();
+        if let Some(u) = body.get("redirect_url").and_then(|v| v.as_str()) {
+            return Ok(Redirect::to(u).into_response());
+        }
+    }
+    let settings = state.public_settings(&rec.tenant.merchant_id).await?;
+    let s = &rec.session;
+    let cur = s.currency;
+    let (brand_css, style_hash) = brand(&settings);
+    let page = SessionPage {
+        brand_css,
+        test_mode: !s.livemode,
+        merchant: settings.business_name.clone(),
+        title: link.title.clone(),
+        error,
+        lines: s
+            .line_items
+            .iter()
+            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+            .collect(),
+        tax: (s.amount_tax > Amount::ZERO).then(|| cur.format(s.amount_tax)),
+        total: cur.format(s.amount_total),
+        session_id: id.to_string(),
+        secret: secret.to_owned(),
+        accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
+        accepts_wallet: link
+            .payment_method_types
+            .contains(&PaymentMethodType::Wallet),
+    };
+    Ok(secure(
+        html(status, page.render()),
+        style_hash.as_deref(),
+        s.livemode,
+    ))
+}
+
+pub async fn session_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SecretQuery>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let error = q.error.as_deref().map(error_message);
+    render_session(&state, &id, &q.s, error, StatusCode::OK).await
+}
+
+pub async fn session_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let id =
+        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let secret = get("s");
+    let method = if get("action") == "wallet" {
+        PaymentMethodIn {
+            kind: PaymentMethodType::Wallet,
+            card: None,
+        }
+    } else {
+        match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
+            Ok(card) => PaymentMethodIn {
+                kind: PaymentMethodType::Card,
+                card: Some(card),
+            },
+            Err(msg) => {
+                return render_session(
+                    &state,
+                    &id,
+                    &secret,
+                    Some(msg.into()),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
+            }
+        }
+    };
+    match pay(&state, &id, &secret, method).await {
+        Ok(answer) => {
+            let url = |key: &str| {
+                answer
+                    .body
+                    .pointer(key)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            if let Some(u) = url("/redirect_url")
+                .filter(|_| answer.succeeded())
+                .or_else(|| url("/next_action/redirect_url"))
+            {
+                return Ok(Redirect::to(&u).into_response());
+            }
+            let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
+            render_session(
+                &state,
+                &id,
+                &secret,
+                Some(message),
+                StatusCode::PAYMENT_REQUIRED,
+            )
+            .await
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => Err(e),
+        Err(e) => {
+            let status = e.status;
+            render_session(&state, &id, &secret, Some(e.message), status).await
+        }
+    }
+}
