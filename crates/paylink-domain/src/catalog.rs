@@ -29,7 +29,7 @@ pub struct Product {
     pub currency: Currency,
     /// Prices in other currencies, by upper-case code (`{"EUR": {"unit_amount": 900}}`).
     #[serde(default)]
-    pub currency_options: crate::link::CurrencyOptions,
+    pub currency_options: crate::prices::CurrencyOptions,
     pub tax_rate_id: Option<TaxRateId>,
     pub hsa_fsa_eligible: bool,
     /// `null` when stock is not tracked.

@@ -11,6 +11,9 @@ use crate::error::{invalid, ValidationError};
 use crate::id::{CustomerId, OrderId, PaymentLinkId, ProductId};
 use crate::metadata::Metadata;
 use crate::money::{Amount, Currency};
+pub use crate::prices::{
+    validate_currency_options, CurrencyOptions, CurrencyPrice, LinkCurrencyOption,
+};
 use crate::settings::MerchantSettings;
 use crate::tax::{price_cart, CartLine, PricingMode, Totals};
 use crate::text::{bounded, bounded_opt, email, https_url, url_host, Slug};
@@ -102,50 +105,6 @@ pub struct LinkLineItem {
     /// The line's price in other currencies the buyer may pick, by code (`EUR`).
     #[serde(default, skip_serializing_if = "CurrencyOptions::is_empty")]
     pub currency_options: CurrencyOptions,
-}
-
-/// A price in another currency, by upper-case code.
-pub type CurrencyOptions = BTreeMap<String, CurrencyPrice>;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CurrencyPrice {
-    pub unit_amount: Amount,
-}
-
-/// Checks prices in other currencies: known codes, upper case, none the `base` itself.
-pub fn validate_currency_options(
-    options: &CurrencyOptions,
-    base: Currency,
-    param: &str,
-) -> Result<(), ValidationError> {
-    if options.len() > 10 {
-        return Err(invalid(param, "at most 10 other currencies"));
-    }
-    for code in options.keys() {
-        let p = format!("{param}.{code}");
-        match Currency::parse(code) {
-            Some(c) if c.code() == code.as_str() && c != base => {}
-            Some(c) if c.code() == code.as_str() => {
-                return Err(invalid(p, format!("{code} is already the base currency")))
-            }
-            _ => {
-                return Err(ValidationError::new(
-                    "currency_invalid",
-                    p,
-                    format!("`{code}` is not a supported currency code in upper case"),
-                ))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A link's price in another currency, as the API shows it: the total of its lines at
-/// their default quantities before tax (for a one-line link, its amount).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LinkCurrencyOption {
-    pub amount: Amount,
 }
 
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize, utoipa::ToSchema)]

@@ -19,6 +19,7 @@ mod idempotency;
 mod links;
 mod merchants;
 mod orders;
+mod payments;
 mod sql;
 mod statements;
 mod store;

@@ -778,21 +778,7 @@ impl Store for SqlStore {
         stale_before: Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<CheckoutSessionId>> {
-        let mut q =
-            Sql::new("SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= ");
-        q.bind(now.unix())
-            .push(" AND attempt_status = 'processing' AND attempt_started_at < ")
-            .bind(stale_before.unix())
-            .push(" ORDER BY expires_at LIMIT ")
-            .bind(limit);
-        let rows = self.rows(&q).await.map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CheckoutSessionId::from_trusted(
-                    r.try_get::<String, _>("id").map_err(backend)?,
-                ))
-            })
-            .collect()
+        self.stuck_attempts_impl(now, stale_before, limit).await
     }
 
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64> {
@@ -823,7 +809,7 @@ impl Store for SqlStore {
     ) -> StoreResult<(Tenant, Payment, Option<String>)> {
         let mut q = Sql::new(&format!(
             "SELECT {} FROM payments WHERE id = ",
-            crate::checkout::PAYMENT_COLS
+            crate::payments::PAYMENT_COLS
         ));
         q.bind(id.as_str());
         let row = self
@@ -836,7 +822,7 @@ impl Store for SqlStore {
             livemode: int(&row, "livemode")? != 0,
         };
         let token: Option<String> = row.try_get("receipt_token").map_err(backend)?;
-        Ok((t, crate::checkout::payment(&row)?, token))
+        Ok((t, crate::payments::payment(&row)?, token))
     }
 
     async fn link_takings(
@@ -844,23 +830,7 @@ impl Store for SqlStore {
         t: &Tenant,
         link: &PaymentLinkId,
     ) -> StoreResult<Vec<(String, i64, i64)>> {
-        let mut q = Sql::new(
-            "SELECT currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS total FROM payments WHERE payment_link_id = ",
-        );
-        q.bind(link.as_str())
-            .push(" AND status <> 'failed' AND ")
-            .owned_by(t)
-            .push(" GROUP BY currency ORDER BY currency");
-        let rows = self.rows(&q).await.map_err(backend)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    crate::sql::opt_text(r, "currency")?.unwrap_or_default(),
-                    crate::sql::int(r, "n")?,
-                    crate::sql::int(r, "total")?,
-                ))
-            })
-            .collect()
+        self.link_takings_impl(t, link).await
     }
 
     async fn list_payments(
@@ -878,9 +848,9 @@ impl Store for SqlStore {
         }
         created_filter(&mut q, &f.created);
         let rows = self
-            .list_rows("payments", crate::checkout::PAYMENT_COLS, t, q, page, "")
+            .list_rows("payments", crate::payments::PAYMENT_COLS, t, q, page, "")
             .await?;
-        map_listed(rows, crate::checkout::payment)
+        map_listed(rows, crate::payments::payment)
     }
 
     async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment> {
