@@ -177,8 +177,14 @@ pub async fn send_receipt(
         }
     };
     let settings = settings(&state, t).await?;
-    let mut e = crate::email::receipt_email(&settings, &p, &to, Timestamp::now())
-        .map_err(ApiError::internal)?;
+    let mut e = crate::email::receipt_email(
+        &settings,
+        &p,
+        p.receipt_number.as_deref().unwrap_or_default(),
+        &to,
+        Timestamp::now(),
+    )
+    .map_err(ApiError::internal)?;
     e.status = status(&state);
     state
         .store

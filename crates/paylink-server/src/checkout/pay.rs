@@ -320,9 +320,7 @@ fn receipt(state: &AppState, settings: &MerchantSettings, p: &Payment) -> ApiRes
     let (Some(to), true) = (&p.customer.email, settings.email_receipts) else {
         return Ok(None);
     };
-    let mut numbered = p.clone();
-    numbered.receipt_number = Some(RECEIPT_NUMBER_SLOT.to_owned());
-    let mut e = crate::email::receipt_email(settings, &numbered, to, Timestamp::now())
+    let mut e = crate::email::receipt_email(settings, p, RECEIPT_NUMBER_SLOT, to, Timestamp::now())
         .map_err(ApiError::internal)?;
     if state.config.smtp_url.is_none() {
         e.status = EmailStatus::Held;

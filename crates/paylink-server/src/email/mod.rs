@@ -106,15 +106,15 @@ pub fn link_email(
     })
 }
 
-/// The e-mail that carries a receipt.
+/// The e-mail that carries a payment's receipt, numbered `number`.
 pub fn receipt_email(
     settings: &MerchantSettings,
     p: &Payment,
+    number: &str,
     to: &str,
     now: Timestamp,
 ) -> anyhow::Result<Email> {
     let cur = p.currency;
-    let number = p.receipt_number.clone().unwrap_or_default();
     let url = p.receipt_url.clone().unwrap_or_default();
     let method = match &p.payment_method.card {
         Some(c) => format!("{} ending {}", c.brand, c.last4),
@@ -133,7 +133,7 @@ pub fn receipt_email(
     let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| cur.format(p.hsa_fsa_amount));
     let html = ReceiptEmail {
         merchant: &settings.business_name,
-        number: &number,
+        number,
         lines: lines.clone(),
         tax: (p.amount_tax.minor() > 0).then(|| cur.format(p.amount_tax)),
         total: cur.format(p.amount),

@@ -21,8 +21,6 @@ pub struct WorkerConfig {
     /// Time between two looks for due webhook deliveries.
     pub poll: Duration,
     pub deliverer: Arc<crate::webhooks::deliver::Deliverer>,
-    /// Base of link URLs, for the objects events carry.
-    pub public_url: String,
     /// Sends the e-mail outbox, when SMTP is configured.
     pub mailer: Option<Arc<crate::email::Mailer>>,
     /// What settling a payment needs (the processor, the store, URLs): the server's own
@@ -52,7 +50,6 @@ impl WorkerConfig {
             deliverer: Arc::new(crate::webhooks::deliver::Deliverer::from_config(
                 store, config,
             )?),
-            public_url: config.public_url(),
             mailer: crate::email::Mailer::from_config(config)?.map(Arc::new),
         })
     }
@@ -69,7 +66,8 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = ticker.tick() => {
-                round(store.as_ref(), &config.public_url).await;
+                // Link URLs in events: the state's (one public URL for the process).
+                round(store.as_ref(), &config.app.public_url).await;
                 match stuck::settle_all(&config.app).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(settled = n, "stuck payment attempts settled"),
