@@ -295,9 +295,17 @@ pub async fn open_session_with(
             done => return done,
         }
     }
-    let fresh = LinkView::load(state, slug).await?;
+    // A link of an order is never kept in the cache (see `AppState::link_view`): the view
+    // just read is already fresh.
+    let loaded;
+    let fresh = if cached.p.link.value.order_id.is_some() {
+        &*cached
+    } else {
+        loaded = LinkView::load(state, slug).await?;
+        &loaded
+    };
     let attempt = Opening {
-        view: &fresh,
+        view: fresh,
         input,
         id,
         secret,
