@@ -58,3 +58,41 @@ pub struct Email {
     pub livemode: bool,
     pub created_at: Timestamp,
 }
+
+impl Email {
+    /// A payment's receipt as written with the payment: who it goes to and which payment
+    /// it is, with no subject or body yet. It is composed from the payment when it is sent
+    /// or listed ([`Email::is_composed`]), so a purchase writes a few dozen bytes instead
+    /// of the message.
+    pub fn receipt_of(
+        payment: &crate::checkout::Payment,
+        to: &str,
+        status: EmailStatus,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: EmailId::generate(),
+            kind: RECEIPT.into(),
+            related_id: payment.id.to_string(),
+            to: to.to_owned(),
+            subject: String::new(),
+            text_body: String::new(),
+            html_body: String::new(),
+            qr_url: None,
+            status,
+            attempts: 0,
+            last_error: None,
+            livemode: payment.livemode,
+            created_at: now,
+        }
+    }
+
+    /// Whether the message has its subject and body ([`Email::receipt_of`] leaves them to
+    /// be composed).
+    pub fn is_composed(&self) -> bool {
+        !(self.kind == RECEIPT && self.subject.is_empty())
+    }
+}
+
+/// The `kind` of a payment's receipt.
+pub const RECEIPT: &str = "receipt";

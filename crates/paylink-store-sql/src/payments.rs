@@ -90,8 +90,9 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
 /// `checkout_session.completed` with the completed `session`), the order it makes with its
 /// two (`order.created`, `order.paid`), and its receipt e-mail in the outbox.
 /// With `numbered` (`a, b`: SQL of the last two arguments to `replace(json, a, b)`), the
-/// payment's JSON, its event's and the e-mail's are written with `a` replaced by `b`: how
-/// a number only the write knows replaces a placeholder.
+/// payment's JSON and its event's are written with `a` replaced by `b`: how a number only
+/// the write knows replaces a placeholder. (The receipt names its payment and is composed
+/// when sent, so it needs no number.)
 #[allow(clippy::too_many_arguments)]
 fn succeeded_writes(
     b: &mut Batch,
@@ -122,35 +123,23 @@ fn succeeded_writes(
     }
     let events_at = b.len();
     event_writes(b, t, &events)?;
-    let email_at = b.len();
     if let Some(e) = receipt {
         b.push(crate::emails::email_insert(t, e)?);
     }
     if let Some(numbered) = numbered {
-        // `data` is the fifth argument of a document row (`doc_insert`), the sixth of the
-        // first event's (`event_writes`), the payment's, and the seventh of an e-mail's
-        // (`email_insert`).
+        // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of the
+        // first event's (`event_writes`), the payment's.
         let mut after = Sql::new(", ");
         after.append_sql(numbered.clone()).push(")");
         let wrap = |b: &mut Batch, i: usize, n: usize| {
             b.get_mut(i)
                 .is_some_and(|q| q.wrap_arg(n, "replace(", &after))
         };
-        let email_ok = receipt.is_none() || wrap(b, email_at, 7);
-        if !(wrap(b, at, 5) && wrap(b, events_at, 6) && email_ok) {
+        if !(wrap(b, at, 5) && wrap(b, events_at, 6)) {
             return Err(backend("receipt number placeholder not found"));
         }
     }
     Ok(())
-}
-
-/// The receipt e-mail with its number where [`RECEIPT_NUMBER_SLOT`] stands.
-fn with_receipt_number(e: &Email, number: &str) -> Email {
-    let mut e = e.clone();
-    e.subject = e.subject.replace(RECEIPT_NUMBER_SLOT, number);
-    e.text_body = e.text_body.replace(RECEIPT_NUMBER_SLOT, number);
-    e.html_body = e.html_body.replace(RECEIPT_NUMBER_SLOT, number);
-    e
 }
 
 /// `UPDATE checkout_sessions …` completing the session if it is still open at this attempt
@@ -248,8 +237,6 @@ impl SqlStore {
             events.extend(crate::orders::pay(&mut w.tx, t, order_id, &payment, now).await?);
         }
         let mut b = Batch::default();
-        let number = payment.receipt_number.as_deref().unwrap_or_default();
-        let receipt = c.receipt.map(|e| with_receipt_number(e, number));
         succeeded_writes(
             &mut b,
             t,
@@ -257,7 +244,7 @@ impl SqlStore {
             token,
             &session,
             c.new_order,
-            receipt.as_ref(),
+            c.receipt,
             None,
         )?;
         let link_id = payment.payment_link_id.as_str();
@@ -338,7 +325,6 @@ impl SqlStore {
         let placeholder = format!("R-pending-{}", random_base62());
         let mut pending = c.payment.clone();
         pending.receipt_number = Some(placeholder.clone());
-        let receipt = c.receipt.map(|e| with_receipt_number(e, &placeholder));
         // What the placeholder is replaced by (`replace(json, a, b)`'s `a, b`), and the
         // statement that ends the write and returns its number.
         let (numbered, last) = match self.dialect {
@@ -389,7 +375,7 @@ impl SqlStore {
             receipt_token,
             &session,
             c.new_order,
-            receipt.as_ref(),
+            c.receipt,
             Some(&numbered),
         )?;
         b.push(last);

@@ -215,9 +215,6 @@ pub enum AttemptClaim {
 #[derive(Clone, Debug)]
 pub struct LinkConfig(pub paylink_domain::link::PaymentLink);
 
-/// Where a receipt e-mail's number goes (see [`Completing::receipt`]).
-pub const RECEIPT_NUMBER_SLOT: &str = "{receipt_number}";
-
 /// A successful charge to record ([`crate::Store::complete_checkout`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Completing<'a> {
@@ -236,8 +233,8 @@ pub struct Completing<'a> {
     /// link's own currency, nothing in another (those are summed per currency apart).
     pub collected: paylink_domain::money::Amount,
     /// The receipt e-mail queued with the payment (when the customer gave an address and the
-    /// merchant sends receipts), written with [`RECEIPT_NUMBER_SLOT`] where the number goes:
-    /// the store fills it in with the number it gives the payment.
+    /// merchant sends receipts): [`paylink_domain::email::Email::receipt_of`], which names
+    /// the payment and is composed when it is sent.
     pub receipt: Option<&'a paylink_domain::email::Email>,
     /// The order this payment makes (already `paid`), written with it; `None` when it pays
     /// an existing order (`payment.order_id`) or the merchant keeps no orders.

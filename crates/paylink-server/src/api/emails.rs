@@ -215,9 +215,14 @@ pub async fn list_emails(
             ApiError::invalid("parameter_invalid", "status", "Unknown e-mail status")
         })?;
     }
-    let l = state
+    let mut l = state
         .store
         .list_emails(&auth.tenant, q.status.as_deref(), &q.page()?)
         .await?;
+    for e in &mut l.data {
+        crate::email::compose(&state, e)
+            .await
+            .map_err(ApiError::internal)?;
+    }
     Ok(ok(&List::new(l, "/v1/emails")))
 }

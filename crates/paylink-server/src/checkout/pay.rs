@@ -32,7 +32,6 @@ use paylink_processors::{
 };
 use paylink_store::{
     AttemptClaim, CheckoutRecord, Completing, Completion, LinkConfig, StoreError, StoredResponse,
-    RECEIPT_NUMBER_SLOT,
 };
 
 use super::api::{secret_hash, status_of, PaymentMethodIn};
@@ -313,19 +312,19 @@ fn new_payment(
     }
 }
 
-/// The receipt e-mail of a payment, queued with it (held in the outbox without SMTP), or
-/// none when the customer gave no address or the merchant sends no receipts. Its number is
-/// the store's to fill in.
-fn receipt(state: &AppState, settings: &MerchantSettings, p: &Payment) -> ApiResult<Option<Email>> {
+/// The receipt e-mail of a payment, queued with it (held in the outbox without SMTP) and
+/// composed when it is sent, or none when the customer gave no address or the merchant
+/// sends no receipts.
+fn receipt(state: &AppState, settings: &MerchantSettings, p: &Payment) -> Option<Email> {
     let (Some(to), true) = (&p.customer.email, settings.email_receipts) else {
-        return Ok(None);
+        return None;
     };
-    let mut e = crate::email::receipt_email(settings, p, RECEIPT_NUMBER_SLOT, to, Timestamp::now())
-        .map_err(ApiError::internal)?;
-    if state.config.smtp_url.is_none() {
-        e.status = EmailStatus::Held;
-    }
-    Ok(Some(e))
+    let status = if state.config.smtp_url.is_none() {
+        EmailStatus::Held
+    } else {
+        EmailStatus::Pending
+    };
+    Some(Email::receipt_of(p, to, status, Timestamp::now()))
 }
 
 /// The processor's idempotency key of a session's payment attempt: a retry of the attempt
@@ -391,7 +390,7 @@ pub async fn settle(
                 status: 200,
                 body: body.to_string().into_bytes(),
             };
-            let receipt = receipt(state, &settings, &p)?;
+            let receipt = receipt(state, &settings, &p);
             let link_url = format!("{}/l/{}", state.public_url, link.slug.as_str());
             let completing = Completing {
                 session: &rec.session,

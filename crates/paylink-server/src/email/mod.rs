@@ -1,6 +1,7 @@
 //! E-mail: messages are composed when they are queued (the outbox) and sent by the worker
 //! over SMTP with retries. Without `PAYLINK_SMTP_URL` they are held in the outbox, visible
-//! through `GET /v1/emails`.
+//! through `GET /v1/emails`. A receipt written with its payment is the exception: it names
+//! the payment and is composed when it is sent or listed ([`compose`]).
 
 use std::time::Duration;
 
@@ -11,14 +12,14 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use paylink_domain::checkout::Payment;
-use paylink_domain::email::{Email, EmailStatus};
-use paylink_domain::id::EmailId;
+use paylink_domain::email::{Email, EmailStatus, RECEIPT};
+use paylink_domain::id::{EmailId, PaymentId};
 use paylink_domain::link::PaymentLink;
 use paylink_domain::settings::MerchantSettings;
 use paylink_domain::time::Timestamp;
-use paylink_store::Store;
 
 use crate::config::Config;
+use crate::state::AppState;
 
 /// Retries after a failed send, unless `email_retry_schedule` says otherwise.
 const DEFAULT_SCHEDULE: &str = "30s,2m,10m,1h,6h";
@@ -160,7 +161,7 @@ pub fn receipt_email(
     ));
     Ok(Email {
         id: EmailId::generate(),
-        kind: "receipt".into(),
+        kind: RECEIPT.into(),
         related_id: p.id.to_string(),
         to: to.to_owned(),
         subject: format!("Receipt {number} from {}", settings.business_name),
@@ -173,6 +174,25 @@ pub fn receipt_email(
         livemode: p.livemode,
         created_at: now,
     })
+}
+
+/// Gives a receipt written with its payment ([`Email::receipt_of`]) its subject and body,
+/// from the payment and the merchant's settings as they are now; other messages are left
+/// as they are.
+pub async fn compose(state: &AppState, e: &mut Email) -> anyhow::Result<()> {
+    if e.is_composed() {
+        return Ok(());
+    }
+    let id = PaymentId::parse(&e.related_id)
+        .ok_or_else(|| anyhow::anyhow!("receipt {} names no payment", e.id))?;
+    let (tenant, p, _) = state.store.get_payment_public(&id).await?;
+    let settings = state.public_settings(&tenant.merchant_id).await?;
+    let number = p.receipt_number.as_deref().unwrap_or_default();
+    let full = receipt_email(&settings, &p, number, &e.to, e.created_at)?;
+    e.subject = full.subject;
+    e.text_body = full.text_body;
+    e.html_body = full.html_body;
+    Ok(())
 }
 
 /// Sends queued messages over SMTP.
@@ -243,16 +263,21 @@ impl Mailer {
     }
 
     /// Sends one batch; returns how many were attempted.
-    pub async fn run_once(&self, store: &dyn Store) -> usize {
-        let emails = match store.claim_emails(Timestamp::now(), 16, 120).await {
+    pub async fn run_once(&self, state: &AppState) -> usize {
+        let store = state.store.as_ref();
+        let mut emails = match store.claim_emails(Timestamp::now(), 16, 120).await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming e-mails failed");
                 return 0;
             }
         };
-        for e in &emails {
-            let result = match self.build(e) {
+        for e in &mut emails {
+            let built = match compose(state, e).await {
+                Ok(()) => self.build(e),
+                Err(err) => Err(err),
+            };
+            let result = match built {
                 Ok(m) => self
                     .transport
                     .send(m)

@@ -78,7 +78,7 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
                 // Keep going while there is a backlog.
                 while config.deliverer.run_once().await == 32 && !shutdown.is_cancelled() {}
                 if let Some(m) = &config.mailer {
-                    m.run_once(store.as_ref()).await;
+                    m.run_once(&config.app).await;
                 }
             }
         }
