@@ -73,14 +73,62 @@ impl Currency {
     }
 
     /// Parses an amount typed by a person in major units (`25`, `25.5`, `1,000.00`) into
-    /// minor units; `None` when it has more decimals than the currency or is not a number.
+    /// minor units, reading `.` as the decimal mark; see [`Currency::parse_major_in`].
     pub fn parse_major(&self, s: &str) -> Option<Amount> {
+        self.parse_major_in(s, '.')
+    }
+
+    /// Parses an amount typed by a person in major units, where the customer's locale writes
+    /// `decimal` as its decimal mark (`,` in German, `.` in English). `None` when it is not
+    /// a number or has more decimals than the currency.
+    ///
+    /// Spaces, apostrophes and narrow spaces group digits. Of `.` and `,`:
+    /// - both present: the last one is the decimal mark, the other groups (`1.000,50`,
+    ///   `1,000.50`);
+    /// - one of them more than once: it groups (`1,000,000`);
+    /// - one of them once: it is the decimal mark when it is the locale's, or when fewer or
+    ///   more than three digits follow it (`25,50` is 25.50 everywhere); otherwise it groups
+    ///   (`1.000` is a thousand in German, `1,000` in English).
+    ///
+    /// So a separator is never silently dropped from a decimal amount: `25,50` is never
+    /// 2550, and `1.000` in English is refused for a currency with two decimals.
+    pub fn parse_major_in(&self, s: &str, decimal: char) -> Option<Amount> {
         let s: String = s
             .trim()
             .chars()
-            .filter(|c| *c != ',' && *c != ' ')
+            .filter(|c| !(c.is_whitespace() || matches!(c, '\'' | '\u{2019}')))
             .collect();
-        let (int, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
+        let marks: Vec<(usize, char)> = s
+            .char_indices()
+            .filter(|(_, c)| *c == '.' || *c == ',')
+            .collect();
+        let mark = match marks.as_slice() {
+            [] => None,
+            [.., (_, last)] if marks.iter().any(|(_, c)| c != last) => {
+                // The decimal mark comes once, after every grouping mark.
+                if marks.iter().filter(|(_, c)| c == last).count() != 1 {
+                    return None;
+                }
+                Some(*last)
+            }
+            [(at, only)] => {
+                let after = s.len() - at - 1;
+                (*only == decimal || after != 3).then_some(*only)
+            }
+            _ => None,
+        };
+        let (int, frac) = match mark {
+            Some(m) => {
+                let (int, frac) = s.rsplit_once(m)?;
+                (int.replace(['.', ','], ""), frac.to_owned())
+            }
+            None => (s.replace(['.', ','], ""), String::new()),
+        };
+        self.minor_of(&int, &frac)
+    }
+
+    /// Minor units from the digits before and after the decimal mark.
+    fn minor_of(&self, int: &str, frac: &str) -> Option<Amount> {
         let exp = usize::from(self.exponent);
         if int.is_empty()
             || frac.len() > exp
@@ -297,6 +345,31 @@ mod tests {
             500
         );
         assert!(Currency::parse("JPY").unwrap().parse_major("5.5").is_none());
+    }
+
+    #[test]
+    fn amounts_are_read_as_the_customer_s_locale_writes_them() {
+        let eur = Currency::parse("EUR").unwrap();
+        let usd = Currency::parse("USD").unwrap();
+        let kwd = Currency::parse("KWD").unwrap();
+        let de = |c: Currency, s: &str| c.parse_major_in(s, ',').map(|a| a.minor());
+        let en = |c: Currency, s: &str| c.parse_major_in(s, '.').map(|a| a.minor());
+        assert_eq!(de(eur, "25,50"), Some(2550));
+        assert_eq!(de(eur, "1.000,50"), Some(100_050));
+        assert_eq!(de(eur, "1.000"), Some(100_000));
+        assert_eq!(de(eur, "25.5"), Some(2550));
+        assert_eq!(de(eur, "1 000,5"), Some(100_050));
+        assert_eq!(de(eur, "1.000.000"), Some(100_000_000));
+        assert_eq!(en(usd, "25,50"), Some(2550), "never 2550.00");
+        assert_eq!(en(usd, "1,000"), Some(100_000));
+        assert_eq!(en(usd, "1,000.05"), Some(100_005));
+        assert_eq!(en(usd, "1.000"), None, "three decimals of a dollar");
+        assert_eq!(en(kwd, "1.000"), Some(1000));
+        assert_eq!(en(usd, "1'000.50"), Some(100_050));
+        for bad in ["", ",", "1,2,3.4.5", "1.2.3,4,5", "-1", "1e3", "1.000,50.5"] {
+            assert!(en(usd, bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(en(usd, "99999999999999999999"), None);
         assert_eq!(usd.major(Amount::new(1250).unwrap()), "12.50");
     }
 

@@ -58,6 +58,14 @@ pub struct MerchantSettings {
     /// Every successful payment through a link that pays no order makes a `paid` order.
     #[serde(default = "yes")]
     pub create_orders: bool,
+    /// How the hosted pages write money when the customer's browser names no language
+    /// (BCP 47, e.g. `en-US`, `de-DE`).
+    #[serde(default = "en_us")]
+    pub default_locale: String,
+}
+
+fn en_us() -> String {
+    "en-US".to_owned()
 }
 
 fn yes() -> bool {
@@ -80,6 +88,7 @@ impl MerchantSettings {
             processors: Processors::default(),
             email_receipts: true,
             create_orders: true,
+            default_locale: en_us(),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod idempotency;
 pub mod json;
 pub mod listener;
+pub mod locale;
 pub mod openapi;
 pub mod ratelimit;
 pub mod secrets;

@@ -23,6 +23,16 @@ document.addEventListener("submit", function (event) {
   var inclusive = form.dataset.inclusive === "1";
   var million = BigInt(1000000);
 
+  // Money as the page writes it: the customer's locale (data-locale, from Accept-Language)
+  // through the browser's own CLDR data; "25.00 XYZ" where it has none for the currency.
+  var money = null;
+  try {
+    money = new Intl.NumberFormat(form.dataset.locale || undefined, {
+      style: "currency", currency: code,
+      minimumFractionDigits: exponent, maximumFractionDigits: exponent
+    });
+  } catch (e) { money = null; }
+
   function format(minor) {
     var negative = minor < 0n;
     var digits = (negative ? -minor : minor).toString();
@@ -30,17 +40,44 @@ document.addEventListener("submit", function (event) {
       while (digits.length <= exponent) digits = "0" + digits;
       digits = digits.slice(0, digits.length - exponent) + "." + digits.slice(digits.length - exponent);
     }
-    return (negative ? "-" : "") + digits + " " + code;
+    var plain = (negative ? "-" : "") + digits;
+    if (money) {
+      try { return money.format(plain); } catch (e) { /* below */ }
+    }
+    return plain + " " + code;
   }
 
-  // Major units as typed ("25", "25.5", "1,000.00") to minor units; null when not a number.
+  // Major units as typed to minor units, read as the server reads them
+  // (Currency::parse_major_in): of "." and ",", the last is the decimal mark when both
+  // appear; one that appears more than once groups; one that appears once is the decimal
+  // mark when it is the locale's (data-decimal) or is not followed by exactly three digits.
+  // null when not a number.
+  var decimal = form.dataset.decimal || ".";
   function parseMajor(text) {
-    var s = text.trim().replace(/[, ]/g, "");
-    var m = /^(\d+)(?:\.(\d*))?$/.exec(s);
-    if (!m || (m[2] || "").length > exponent) return null;
-    var frac = (m[2] || "");
+    var s = text.trim().replace(/[\s'\u2019]/g, "");
+    var marks = s.match(/[.,]/g) || [];
+    var mark = null;
+    if (marks.length) {
+      var last = marks[marks.length - 1];
+      var same = marks.filter(function (c) { return c === last; }).length;
+      if (same !== marks.length) {
+        if (same !== 1) return null;
+        mark = last;
+      } else if (marks.length === 1) {
+        var after = s.length - s.lastIndexOf(last) - 1;
+        if (last === decimal || after !== 3) mark = last;
+      }
+    }
+    var whole = s, frac = "";
+    if (mark) {
+      var at = s.lastIndexOf(mark);
+      whole = s.slice(0, at);
+      frac = s.slice(at + 1);
+    }
+    whole = whole.replace(/[.,]/g, "");
+    if (!/^\d+$/.test(whole) || !/^\d*$/.test(frac) || frac.length > exponent) return null;
     while (frac.length < exponent) frac += "0";
-    return BigInt(m[1] + frac);
+    return BigInt(whole + frac);
   }
 
   function set(id, text) {
@@ -108,3 +145,12 @@ document.addEventListener("submit", function (event) {
   form.addEventListener("input", update);
   form.addEventListener("change", update);
 })();
+
+// Moments in the customer's own time zone and language (the server writes UTC).
+document.querySelectorAll("time[datetime]").forEach(function (t) {
+  var when = new Date(t.getAttribute("datetime"));
+  if (isNaN(when.getTime())) return;
+  try {
+    t.textContent = when.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+  } catch (e) { /* keep the server's text */ }
+});

@@ -54,6 +54,9 @@ pub struct SettingsPatch {
     pub email_receipts: Option<bool>,
     /// Every successful payment through a link that pays no order makes a `paid` order.
     pub create_orders: Option<bool>,
+    /// How the hosted pages write money when the customer's browser names no language
+    /// (BCP 47 language and region, e.g. `de-DE`).
+    pub default_locale: Option<String>,
 }
 
 fn out(m: paylink_store::Merchant) -> SettingsOut {
@@ -127,6 +130,19 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
     }
     if let Some(v) = p.create_orders {
         s.create_orders = v;
+    }
+    if let Some(tag) = &p.default_locale {
+        let parsed = (tag.len() <= 35)
+            .then(|| crate::locale::Locale::parse(tag))
+            .flatten()
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "parameter_invalid",
+                    "default_locale",
+                    "Give a language tag such as en-US or de-DE",
+                )
+            })?;
+        s.default_locale = parsed.language_tag();
     }
     if let Some(bounds) = &p.amount_bounds {
         let mut next = BTreeMap::new();

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use secrecy::SecretString;
@@ -23,12 +23,14 @@ use super::pages::{attribution, gone_for, not_found_page, render_link, Entered};
 use super::pay::{pay, PayAnswer};
 use super::LinkView;
 use crate::error::ApiError;
+use crate::locale::{accept_language, Locale};
 use crate::state::AppState;
 
 /// The hosted form: `action=update` re-prices; `pay`/`wallet` start the checkout and pay.
 pub async fn submit(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let view = match LinkView::load(&state, &slug).await {
@@ -68,8 +70,11 @@ pub async fn submit(
         nonce: Some(get("nonce")).filter(|n| {
             (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
         }),
+        accept_language: accept_language(&headers),
         ..Entered::default()
     };
+    let settings = state.public_settings(&p.tenant.merchant_id).await?;
+    let locale = Locale::negotiate(e.accept_language.as_deref(), &settings.default_locale);
     // A storefront whose products or prices changed since the page was shown: show it
     // again as it is now, with nothing chosen, rather than charge what was not seen.
     let shown = in_currency(&link, e.currency).unwrap_or(Cow::Borrowed(&link));
@@ -110,7 +115,11 @@ pub async fn submit(
     }
     if link.kind == LinkType::Donation {
         e.amount = if !e.amount_text.is_empty() {
-            match link.currency.parse_major(&e.amount_text) {
+            // Read as the page wrote it: `25,50` is 25.50 to a German customer.
+            match shown
+                .currency
+                .parse_major_in(&e.amount_text, locale.decimal_mark())
+            {
                 Some(a) => Some(a),
                 None => {
                     return render_link(
@@ -134,7 +143,6 @@ pub async fn submit(
     // The amount charged is the amount the customer saw: a cart that prices to another
     // total than the page showed (a preset picked without JavaScript, a quantity changed)
     // is shown again with its total, and nothing is charged until they confirm it.
-    let settings = state.public_settings(&p.tenant.merchant_id).await?;
     let choice = Choice {
         quantities: e.quantities.clone(),
         amount: e.amount,
@@ -144,7 +152,7 @@ pub async fn submit(
         if get("shown_total").parse::<i64>().ok() != Some(total.minor()) {
             let message = format!(
                 "Your total is now {}. Check it, then pay.",
-                shown.currency.format(total)
+                locale.money(shown.currency, total)
             );
             return render_link(&state, &view, &e, Some(message), StatusCode::OK).await;
         }

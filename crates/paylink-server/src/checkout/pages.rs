@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -29,6 +29,7 @@ use super::api::{currencies, in_currency};
 use super::form::session_from_nonce;
 use super::LinkView;
 use crate::error::ApiError;
+use crate::locale::{accept_language, Locale};
 use crate::state::AppState;
 
 // ---- page furniture ------------------------------------------------------------------
@@ -83,6 +84,60 @@ pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
     let css = format!(":root{{--brand:{c};--brand-text:{text}}}");
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
     (css, Some(hash))
+}
+
+/// What every hosted page shows around its content: the merchant's name, logo, colour and
+/// contact, and the test-mode banner.
+pub(super) struct Shell {
+    pub(super) brand_css: String,
+    style_hash: Option<String>,
+    pub(super) test_mode: bool,
+    livemode: bool,
+    pub(super) merchant: String,
+    pub(super) logo_url: Option<String>,
+    pub(super) support_email: Option<String>,
+}
+
+impl Shell {
+    /// A merchant's page in a mode.
+    pub(super) fn of(settings: &MerchantSettings, livemode: bool) -> Self {
+        let (brand_css, style_hash) = brand(settings);
+        Self {
+            brand_css,
+            style_hash,
+            test_mode: !livemode,
+            livemode,
+            merchant: settings.business_name.clone(),
+            logo_url: settings.logo_url.clone(),
+            support_email: settings.support_email.clone(),
+        }
+    }
+
+    /// A page of no merchant's (an unknown link or receipt).
+    pub(super) fn plain() -> Self {
+        Self {
+            brand_css: String::new(),
+            style_hash: None,
+            test_mode: false,
+            livemode: true,
+            merchant: String::new(),
+            logo_url: None,
+            support_email: None,
+        }
+    }
+
+    /// The rendered page with the security headers it needs.
+    pub(super) fn respond(
+        &self,
+        status: StatusCode,
+        body: Result<String, askama::Error>,
+    ) -> Response {
+        secure(
+            html(status, body),
+            self.style_hash.as_deref(),
+            self.livemode,
+        )
+    }
 }
 
 pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
@@ -165,51 +220,33 @@ fn plain_summary(text: &str) -> String {
 #[derive(Template)]
 #[template(path = "gone.html")]
 struct GonePage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
+    shell: Shell,
     heading: String,
     message: String,
-    /// The merchant's `support_email`, linked so the customer can ask.
-    support_email: Option<String>,
 }
 
+/// A page that says why there is nothing to pay, in the merchant's colours with their
+/// contact (or Paylink's plain ones, `Shell::plain`).
 pub(super) fn gone_page(
     status: StatusCode,
-    merchant: &str,
+    shell: Shell,
     heading: &str,
     message: &str,
-    livemode: bool,
-) -> Response {
-    gone_page_with(status, merchant, heading, message, livemode, None)
-}
-
-fn gone_page_with(
-    status: StatusCode,
-    merchant: &str,
-    heading: &str,
-    message: &str,
-    livemode: bool,
-    support_email: Option<&str>,
 ) -> Response {
     let page = GonePage {
-        brand_css: String::new(),
-        test_mode: false,
-        merchant: merchant.to_owned(),
+        shell,
         heading: heading.to_owned(),
         message: message.to_owned(),
-        support_email: support_email.map(str::to_owned),
     };
-    secure(html(status, page.render()), None, livemode)
+    page.shell.respond(status, page.render())
 }
 
 pub(super) fn not_found_page() -> Response {
     gone_page(
         StatusCode::NOT_FOUND,
-        "",
+        Shell::plain(),
         "Payment link not found",
         "Check the address, or ask the seller for a new link.",
-        true,
     )
 }
 
@@ -258,11 +295,8 @@ struct AddressView {
 #[derive(Template)]
 #[template(path = "link.html")]
 struct LinkPage {
+    shell: Shell,
     cancel_url: Option<String>,
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
-    logo_url: Option<String>,
     image_url: Option<String>,
     title: String,
     slug: String,
@@ -292,6 +326,9 @@ struct LinkPage {
     shown_total: i64,
     inclusive: bool,
     exponent: u8,
+    /// The customer's locale (BCP 47) and its decimal mark, for the page's script.
+    locale: String,
+    decimal: char,
     hsa_amount: Option<String>,
     email: String,
     name: String,
@@ -301,7 +338,22 @@ struct LinkPage {
     addresses: Vec<AddressView>,
     accepts_card: bool,
     accepts_wallet: bool,
-    expires: Option<String>,
+    expires: Option<When>,
+}
+
+/// A moment on a page: `<time datetime="{iso}">{text}</time>`, written in UTC by the server
+/// and in the customer's own time zone and language by the page's script.
+pub(super) struct When {
+    pub(super) iso: String,
+    pub(super) text: String,
+}
+
+impl When {
+    pub(super) fn of(t: Timestamp) -> Self {
+        let iso = t.to_rfc3339();
+        let text = iso.replace('T', " at ").replace('Z', " UTC");
+        Self { iso, text }
+    }
 }
 
 /// What the customer has entered so far (from the query string or a submitted form).
@@ -320,6 +372,8 @@ pub(super) struct Entered {
     pub(super) nonce: Option<String>,
     /// The currency picked (the link's own when `None`).
     pub(super) currency: Option<Currency>,
+    /// The browser's `Accept-Language`: how money is written ([`Locale`]).
+    pub(super) accept_language: Option<String>,
 }
 
 /// How often a subscription link charges (`every month`). The page says what is charged
@@ -351,6 +405,7 @@ pub(super) async fn render_link(
     let base = &p.link.value;
     let link = &*in_currency(base, e.currency).unwrap_or(Cow::Borrowed(base));
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
+    let locale = Locale::negotiate(e.accept_language.as_deref(), &settings.default_locale);
     let cur = link.currency;
     let offered = currencies(base);
     // Switching currency keeps what the page was opened with (prefill, attribution).
@@ -377,7 +432,7 @@ pub(super) async fn render_link(
     } else {
         Vec::new()
     };
-    let fmt = |a: Amount| cur.format(a);
+    let fmt = |a: Amount| locale.money(cur, a);
     let quantities: Vec<u32> = e
         .quantities
         .clone()
@@ -490,7 +545,6 @@ pub(super) async fn render_link(
     })
     .collect();
     let prefill = view.prefill.clone().unwrap_or_default();
-    let (brand_css, style_hash) = brand(&settings);
     let nonce = e.nonce.clone().unwrap_or_else(random_base62);
     // The session this page will open is named by its nonce, so the placeholder is known now.
     let cancel_url = link.cancel_url.as_ref().map(|u| {
@@ -500,11 +554,8 @@ pub(super) async fn render_link(
         )
     });
     let page = LinkPage {
+        shell: Shell::of(&settings, link.livemode),
         cancel_url,
-        brand_css,
-        test_mode: !link.livemode,
-        merchant: settings.business_name.clone(),
-        logo_url: settings.logo_url.clone(),
         image_url: link.image_url.clone(),
         title: link.title.clone(),
         slug: link.slug.as_str().to_owned(),
@@ -548,6 +599,8 @@ pub(super) async fn render_link(
         shown_total: totals.amount_total.minor(),
         inclusive: link.tax.pricing_mode == PricingMode::Inclusive,
         exponent: cur.exponent(),
+        locale: locale.tag().to_owned(),
+        decimal: locale.decimal_mark(),
         hsa_amount: (hsa > Amount::ZERO).then(|| fmt(hsa)),
         email: if e.email.is_empty() {
             prefill.email.unwrap_or_default()
@@ -582,15 +635,9 @@ pub(super) async fn render_link(
         accepts_wallet: link
             .payment_method_types
             .contains(&PaymentMethodType::Wallet),
-        expires: link
-            .expires_at
-            .map(|t| t.to_rfc3339().replace('T', " at ").replace('Z', " UTC")),
+        expires: link.expires_at.map(When::of),
     };
-    Ok(secure(
-        html(status, page.render()),
-        style_hash.as_deref(),
-        link.livemode,
-    ))
+    Ok(page.shell.respond(status, page.render()))
 }
 
 pub(super) async fn gone_for(
@@ -625,19 +672,18 @@ pub(super) async fn gone_for(
             "sold_out" => "Everything on this link has been sold.".to_owned(),
             _ => "Contact the seller if you believe this is a mistake.".to_owned(),
         });
-    Ok(gone_page_with(
+    Ok(gone_page(
         StatusCode::GONE,
-        &settings.business_name,
+        Shell::of(&settings, p.link.value.livemode),
         heading,
         &message,
-        p.link.value.livemode,
-        settings.support_email.as_deref(),
     ))
 }
 
 pub async fn link_page(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let view = match state.link_view(&slug).await {
@@ -654,6 +700,7 @@ pub async fn link_page(
     let mut e = Entered {
         email: q.get("prefilled_email").cloned().unwrap_or_default(),
         currency: q.get("currency").and_then(|c| Currency::parse(c)),
+        accept_language: accept_language(&headers),
         ..Entered::default()
     };
     if let Some(qty) = q.get("quantity").and_then(|v| v.parse::<u32>().ok()) {

@@ -3,15 +3,16 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use paylink_domain::checkout::PaymentStatus;
 use paylink_domain::id::PaymentId;
 use paylink_domain::money::{Amount, Currency};
 
-use super::pages::{brand, gone_page, html, secure};
+use super::pages::{gone_page, Shell};
 use crate::error::ApiError;
+use crate::locale::{accept_language, Locale};
 use crate::state::AppState;
 
 // ---- receipts ------------------------------------------------------------------------
@@ -19,10 +20,7 @@ use crate::state::AppState;
 #[derive(Template)]
 #[template(path = "receipt.html")]
 struct ReceiptPage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
-    logo_url: Option<String>,
+    shell: Shell,
     confirmation: Option<String>,
     number: String,
     status: String,
@@ -34,7 +32,6 @@ struct ReceiptPage {
     tax: Option<String>,
     total: String,
     refunded: Option<String>,
-    support_email: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -45,6 +42,7 @@ pub struct TokenQuery {
 pub async fn receipt(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, ApiError> {
     let Some(id) = PaymentId::parse(&id) else {
@@ -72,6 +70,11 @@ pub async fn receipt(
         .ok()
         .map(|v| v.value);
     let cur: Currency = p.currency;
+    let locale = Locale::negotiate(
+        accept_language(&headers).as_deref(),
+        &settings.default_locale,
+    );
+    let money = |a: Amount| locale.money(cur, a);
     let method = match &p.payment_method.card {
         Some(c) => format!(
             "{} •••• {} (exp. {:02}/{})",
@@ -82,12 +85,8 @@ pub async fn receipt(
         ),
         None => "Mobile wallet".to_owned(),
     };
-    let (brand_css, style_hash) = brand(&settings);
     let page = ReceiptPage {
-        brand_css,
-        test_mode: !p.livemode,
-        merchant: settings.business_name.clone(),
-        logo_url: settings.logo_url.clone(),
+        shell: Shell::of(&settings, p.livemode),
         confirmation: link
             .and_then(|l| l.confirmation_message)
             .or_else(|| Some("Thank you! Your payment was received.".into())),
@@ -110,27 +109,21 @@ pub async fn receipt(
         lines: p
             .line_items
             .iter()
-            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+            .map(|l| (l.name.clone(), l.quantity, money(l.amount_subtotal)))
             .collect(),
-        tax: (p.amount_tax > Amount::ZERO).then(|| cur.format(p.amount_tax)),
-        total: cur.format(p.amount),
-        refunded: (p.amount_refunded > Amount::ZERO).then(|| cur.format(p.amount_refunded)),
-        support_email: settings.support_email.clone(),
+        tax: (p.amount_tax > Amount::ZERO).then(|| money(p.amount_tax)),
+        total: money(p.amount),
+        refunded: (p.amount_refunded > Amount::ZERO).then(|| money(p.amount_refunded)),
     };
-    Ok(secure(
-        html(StatusCode::OK, page.render()),
-        style_hash.as_deref(),
-        p.livemode,
-    ))
+    Ok(page.shell.respond(StatusCode::OK, page.render()))
 }
 
 fn receipt_missing() -> Response {
     gone_page(
         StatusCode::NOT_FOUND,
-        "",
+        Shell::plain(),
         "Receipt not found",
         "Check the link in your e-mail.",
-        true,
     )
 }
 

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
@@ -15,9 +15,10 @@ use paylink_domain::time::Timestamp;
 
 use super::api::PaymentMethodIn;
 use super::form::card_from_form;
-use super::pages::{brand, gone_page, html, secure};
+use super::pages::{gone_page, Shell};
 use super::pay::{authorize, authorize_with_link, pay, settle};
 use crate::error::ApiError;
+use crate::locale::{accept_language, Locale};
 use crate::state::AppState;
 
 // ---- 3-D Secure ----------------------------------------------------------------------
@@ -25,9 +26,7 @@ use crate::state::AppState;
 #[derive(Template)]
 #[template(path = "authenticate.html")]
 struct AuthenticatePage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
+    shell: Shell,
     total: String,
     session_id: String,
     secret: String,
@@ -43,34 +42,33 @@ pub struct SecretQuery {
 pub async fn authenticate_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<SecretQuery>,
 ) -> Result<Response, ApiError> {
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let rec = authorize(&state, &id, &q.s).await?;
     if rec.attempt_status.as_deref() != Some("requires_action") {
+        let settings = state.public_settings(&rec.tenant.merchant_id).await?;
         return Ok(gone_page(
             StatusCode::GONE,
-            "",
+            Shell::of(&settings, rec.session.livemode),
             "Nothing to confirm",
             "This payment needs no confirmation.",
-            rec.session.livemode,
         ));
     }
     let settings = state.public_settings(&rec.tenant.merchant_id).await?;
+    let locale = Locale::negotiate(
+        accept_language(&headers).as_deref(),
+        &settings.default_locale,
+    );
     let page = AuthenticatePage {
-        brand_css: String::new(),
-        test_mode: !rec.session.livemode,
-        merchant: settings.business_name,
-        total: rec.session.currency.format(rec.session.amount_total),
+        shell: Shell::of(&settings, rec.session.livemode),
+        total: locale.money(rec.session.currency, rec.session.amount_total),
         session_id: id.to_string(),
         secret: q.s,
     };
-    Ok(secure(
-        html(StatusCode::OK, page.render()),
-        None,
-        rec.session.livemode,
-    ))
+    Ok(page.shell.respond(StatusCode::OK, page.render()))
 }
 
 #[derive(serde::Deserialize)]
@@ -157,9 +155,7 @@ fn error_message(code: &str) -> String {
 #[derive(Template)]
 #[template(path = "session.html")]
 struct SessionPage {
-    brand_css: String,
-    test_mode: bool,
-    merchant: String,
+    shell: Shell,
     title: String,
     error: Option<String>,
     lines: Vec<(String, u32, String)>,
@@ -175,6 +171,7 @@ async fn render_session(
     state: &AppState,
     id: &CheckoutSessionId,
     secret: &str,
+    accept_language: Option<&str>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
@@ -188,20 +185,19 @@ async fn render_session(
     let settings = state.public_settings(&rec.tenant.merchant_id).await?;
     let s = &rec.session;
     let cur = s.currency;
-    let (brand_css, style_hash) = brand(&settings);
+    let locale = Locale::negotiate(accept_language, &settings.default_locale);
+    let money = |a: Amount| locale.money(cur, a);
     let page = SessionPage {
-        brand_css,
-        test_mode: !s.livemode,
-        merchant: settings.business_name.clone(),
+        shell: Shell::of(&settings, s.livemode),
         title: link.title.clone(),
         error,
         lines: s
             .line_items
             .iter()
-            .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+            .map(|l| (l.name.clone(), l.quantity, money(l.amount_subtotal)))
             .collect(),
-        tax: (s.amount_tax > Amount::ZERO).then(|| cur.format(s.amount_tax)),
-        total: cur.format(s.amount_total),
+        tax: (s.amount_tax > Amount::ZERO).then(|| money(s.amount_tax)),
+        total: money(s.amount_total),
         session_id: id.to_string(),
         secret: secret.to_owned(),
         accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
@@ -209,27 +205,26 @@ async fn render_session(
             .payment_method_types
             .contains(&PaymentMethodType::Wallet),
     };
-    Ok(secure(
-        html(status, page.render()),
-        style_hash.as_deref(),
-        s.livemode,
-    ))
+    Ok(page.shell.respond(status, page.render()))
 }
 
 pub async fn session_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<SecretQuery>,
 ) -> Result<Response, ApiError> {
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let error = q.error.as_deref().map(error_message);
-    render_session(&state, &id, &q.s, error, StatusCode::OK).await
+    let lang = accept_language(&headers);
+    render_session(&state, &id, &q.s, lang.as_deref(), error, StatusCode::OK).await
 }
 
 pub async fn session_submit(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let id =
@@ -242,6 +237,8 @@ pub async fn session_submit(
             .unwrap_or_default()
     };
     let secret = get("s");
+    let lang = accept_language(&headers);
+    let lang = lang.as_deref();
     let method = if get("action") == "wallet" {
         PaymentMethodIn {
             kind: PaymentMethodType::Wallet,
@@ -258,6 +255,7 @@ pub async fn session_submit(
                     &state,
                     &id,
                     &secret,
+                    lang,
                     Some(msg.into()),
                     StatusCode::BAD_REQUEST,
                 )
@@ -285,6 +283,7 @@ pub async fn session_submit(
                 &state,
                 &id,
                 &secret,
+                lang,
                 Some(message),
                 StatusCode::PAYMENT_REQUIRED,
             )
@@ -293,7 +292,7 @@ pub async fn session_submit(
         Err(e) if e.status == StatusCode::NOT_FOUND => Err(e),
         Err(e) => {
             let status = e.status;
-            render_session(&state, &id, &secret, Some(e.message), status).await
+            render_session(&state, &id, &secret, lang, Some(e.message), status).await
         }
     }
 }

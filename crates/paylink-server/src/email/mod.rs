@@ -65,9 +65,11 @@ pub fn link_email(
     message: Option<&str>,
     now: Timestamp,
 ) -> anyhow::Result<Email> {
+    let locale = crate::locale::Locale::of_merchant(settings);
+    let money = |c, a| locale.money(c, a);
     let amount = match (&link.donation, link.default_totals()) {
-        (Some(d), _) => format!("Any amount from {}", link.currency.format(d.minimum)),
-        (None, Some(t)) => link.currency.format(t.amount_total),
+        (Some(d), _) => format!("Any amount from {}", money(link.currency, d.minimum)),
+        (None, Some(t)) => money(link.currency, t.amount_total),
         (None, None) => String::new(),
     };
     let html = LinkEmail {
@@ -115,6 +117,8 @@ pub fn receipt_email(
     to: &str,
     now: Timestamp,
 ) -> anyhow::Result<Email> {
+    let locale = crate::locale::Locale::of_merchant(settings);
+    let money = |c, a| locale.money(c, a);
     let cur = p.currency;
     let url = p.receipt_url.clone().unwrap_or_default();
     let method = match &p.payment_method.card {
@@ -124,20 +128,20 @@ pub fn receipt_email(
     let lines: Vec<(String, u32, String)> = p
         .line_items
         .iter()
-        .map(|l| (l.name.clone(), l.quantity, cur.format(l.amount_subtotal)))
+        .map(|l| (l.name.clone(), l.quantity, money(cur, l.amount_subtotal)))
         .collect();
     let date = p
         .created_at
         .to_rfc3339()
         .replace('T', " ")
         .replace('Z', " UTC");
-    let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| cur.format(p.hsa_fsa_amount));
+    let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| money(cur, p.hsa_fsa_amount));
     let html = ReceiptEmail {
         merchant: &settings.business_name,
         number,
         lines: lines.clone(),
-        tax: (p.amount_tax.minor() > 0).then(|| cur.format(p.amount_tax)),
-        total: cur.format(p.amount),
+        tax: (p.amount_tax.minor() > 0).then(|| money(cur, p.amount_tax)),
+        total: money(cur, p.amount),
         hsa_fsa: hsa_fsa.clone(),
         method: method.clone(),
         date: date.clone(),
@@ -149,10 +153,10 @@ pub fn receipt_email(
     for (name, qty, amount) in &lines {
         text.push_str(&format!("{name} × {qty}: {amount}\n"));
     }
-    if let Some(tax) = (p.amount_tax.minor() > 0).then(|| cur.format(p.amount_tax)) {
+    if let Some(tax) = (p.amount_tax.minor() > 0).then(|| money(cur, p.amount_tax)) {
         text.push_str(&format!("Tax: {tax}\n"));
     }
-    text.push_str(&format!("Total: {}\n", cur.format(p.amount)));
+    text.push_str(&format!("Total: {}\n", money(cur, p.amount)));
     if let Some(h) = &hsa_fsa {
         text.push_str(&format!("HSA/FSA eligible: {h}\n"));
     }

@@ -185,10 +185,10 @@ async fn customer_changes_quantity_pays_and_sees_the_receipt() {
         .await;
     c.goto(link["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(text(c, "h1").await, "Notebooks");
-    assert_eq!(text(c, "#total").await, "12.00 USD");
+    assert_eq!(text(c, "#total").await, "$12.00");
     fill(c, "#q0", "3").await;
     click(c, "button[value=update]").await;
-    wait_text(c, "#total", "36.00 USD").await;
+    wait_text(c, "#total", "$36.00").await;
     fill(c, "#email", "reader@example.com").await;
     fill(c, "#name", "Rea Der").await;
     fill(c, "#cf_gift_note", "Happy birthday").await;
@@ -198,7 +198,7 @@ async fn customer_changes_quantity_pays_and_sees_the_receipt() {
         "Thanks! Your notebooks ship tomorrow."
     );
     assert_eq!(text(c, "#receipt-number").await, "R-000001");
-    assert_eq!(text(c, "#receipt-total").await, "36.00 USD");
+    assert_eq!(text(c, "#receipt-total").await, "$36.00");
     assert!(text(c, "#paid-with").await.contains("Visa •••• 4242"));
     let url = c.current_url().await.unwrap();
     assert!(
@@ -278,7 +278,7 @@ async fn three_d_secure_challenge_is_approved() {
     wait_text(c, "h1", "Confirm your payment").await;
     click(c, "#approve").await;
     assert_eq!(text(c, "#status").await, "Paid");
-    assert_eq!(text(c, "#receipt-total").await, "99.00 USD");
+    assert_eq!(text(c, "#receipt-total").await, "$99.00");
 }
 
 /// A failed 3-D Secure check comes back to this checkout with the reason at the payment
@@ -343,15 +343,15 @@ async fn the_pay_button_names_what_is_charged() {
         )
         .await;
     c.goto(give["url"].as_str().unwrap()).await.unwrap();
-    assert_eq!(text(c, "#pay").await, "Pay 25.00 USD");
+    assert_eq!(text(c, "#pay").await, "Pay $25.00");
     click(c, "input[name=preset][value='5000']").await;
-    assert_eq!(text(c, "#total").await, "50.00 USD");
-    assert_eq!(text(c, "#pay").await, "Pay 50.00 USD");
+    assert_eq!(text(c, "#total").await, "$50.00");
+    assert_eq!(text(c, "#pay").await, "Pay $50.00");
     fill(c, "#amount", "12.34").await;
-    assert_eq!(text(c, "#pay").await, "Pay 12.34 USD");
+    assert_eq!(text(c, "#pay").await, "Pay $12.34");
     fill(c, "#email", "giver@example.com").await;
     pay_with(c, "4242 4242 4242 4242").await;
-    assert_eq!(text(c, "#receipt-total").await, "12.34 USD");
+    assert_eq!(text(c, "#receipt-total").await, "$12.34");
 
     // Quantities with tax added on top, rounded half up per line as the server does.
     let rate = app
@@ -375,8 +375,8 @@ async fn the_pay_button_names_what_is_charged() {
     c.goto(candles["url"].as_str().unwrap()).await.unwrap();
     fill(c, "#q0", "7").await;
     // 7 × 12.99 = 90.93; tax 8.07001… → 8.07; total 99.00.
-    assert_eq!(text(c, "#tax").await, "8.07 USD");
-    assert_eq!(text(c, "#pay").await, "Pay 99.00 USD");
+    assert_eq!(text(c, "#tax").await, "$8.07");
+    assert_eq!(text(c, "#pay").await, "Pay $99.00");
     std::fs::write(
         std::env::temp_dir().join("paylink-live-total-1280.png"),
         c.screenshot().await.unwrap(),
@@ -384,7 +384,7 @@ async fn the_pay_button_names_what_is_charged() {
     .unwrap();
     fill(c, "#email", "wax@example.com").await;
     pay_with(c, "4242 4242 4242 4242").await;
-    assert_eq!(text(c, "#receipt-total").await, "99.00 USD");
+    assert_eq!(text(c, "#receipt-total").await, "$99.00");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,9 +428,9 @@ async fn the_buyer_picks_the_currency() {
             )
             .await;
         c.goto(link["url"].as_str().unwrap()).await.unwrap();
-        assert_eq!(text(c, "#total").await, "250.00 USD");
+        assert_eq!(text(c, "#total").await, "$250.00");
         click(c, ".currencies a[href$='currency=EUR']").await;
-        wait_text(c, "#total", "230.00 EUR").await;
+        wait_text(c, "#total", "€230.00").await;
         std::fs::write(
             std::env::temp_dir().join(format!("paylink-currency-{width}.png")),
             c.screenshot().await.unwrap(),
@@ -438,7 +438,7 @@ async fn the_buyer_picks_the_currency() {
         .unwrap();
         fill(c, "#email", "visitor@example.com").await;
         pay_with(c, "4242 4242 4242 4242").await;
-        assert_eq!(text(c, "#receipt-total").await, "230.00 EUR");
+        assert_eq!(text(c, "#receipt-total").await, "€230.00");
         let p = app.get("/v1/payments").await;
         assert_eq!(p.body["data"][0]["currency"], "EUR");
     }

@@ -275,8 +275,8 @@ async fn receipts_are_emailed(app: TestApp) {
     let m = &mails[0].data;
     assert!(m.contains("Subject: Receipt R-000001 from Acme"), "{m}");
     assert!(m.contains("text/plain") && m.contains("text/html"), "{m}");
-    assert!(m.contains("25.00 USD"), "{m}");
-    assert!(m.contains("HSA/FSA eligible: 20.00 USD"), "{m}");
+    assert!(m.contains("$25.00"), "{m}");
+    assert!(m.contains("HSA/FSA eligible: $20.00"), "{m}");
     // Queued once, with the payment, in the outbox.
     let queued = app.get("/v1/emails").await;
     let receipts: Vec<_> = queued.ok(200)["data"]

@@ -23,6 +23,7 @@ mod email;
 mod errors;
 mod idempotency;
 mod links;
+mod locales;
 mod openapi;
 mod orders;
 mod pages;

@@ -41,7 +41,7 @@ async fn a_shared_link_previews_well(app: TestApp) {
     // Without a description, the price and the merchant.
     let l = app.custom_link("Plain ticket", 1200).await;
     let (_, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
-    assert!(html.contains("<meta property=\"og:description\" content=\"12.00 USD · Acme\">"));
+    assert!(html.contains("<meta property=\"og:description\" content=\"$12.00 · Acme\">"));
     assert!(html.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""));
     let (status, h, icon) = page(&app, "/static/favicon.svg").await;
     assert_eq!(status, 200);
@@ -68,7 +68,7 @@ async fn a_subscription_says_what_is_due_today_and_what_recurs(app: TestApp) {
     let (status, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
     assert_eq!(status, 200);
     assert!(
-        html.contains("<span id=\"due-today\">19.00 USD</span> due today, then <span id=\"recurring\">19.00 USD</span> every month."),
+        html.contains("<span id=\"due-today\">$19.00</span> due today, then <span id=\"recurring\">$19.00</span> every month."),
         "{html}"
     );
     assert!(!html.contains("free trial"));
@@ -95,7 +95,7 @@ async fn the_amount_charged_is_the_amount_shown(app: TestApp) {
     let slug = l["slug"].as_str().unwrap();
     let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
     assert!(
-        html.contains("Pay 25.00 USD")
+        html.contains("Pay $25.00")
             && html.contains("name=\"shown_total\" id=\"shown_total\" value=\"2500\"")
     );
     let no_redirects = reqwest::Client::builder()
@@ -125,8 +125,8 @@ async fn the_amount_charged_is_the_amount_shown(app: TestApp) {
             .unwrap();
         assert_eq!(r.status(), 200);
         let body = r.text().await.unwrap();
-        assert!(body.contains("Your total is now 50.00 USD"), "{body}");
-        assert!(body.contains("Pay 50.00 USD") && body.contains("value=\"5000\""));
+        assert!(body.contains("Your total is now $50.00"), "{body}");
+        assert!(body.contains("Pay $50.00") && body.contains("value=\"5000\""));
     }
     assert_eq!(
         app.get("/v1/payments").await.body["data"]
@@ -284,7 +284,7 @@ async fn the_form_works_without_javascript_and_pays_once(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("id=\"total\">16.00 USD"));
+    assert!(r.text().await.unwrap().contains("id=\"total\">$16.00"));
     // A missing address is reported on the page, and nothing is held.
     let mut incomplete = form(&n, "pay", "4242424242424242");
     incomplete.retain(|(k, _)| !k.starts_with("shipping"));
@@ -336,7 +336,7 @@ async fn the_form_works_without_javascript_and_pays_once(app: TestApp) {
     );
     let (status, _, receipt) = page(&app, to.trim_start_matches(&app.base)).await;
     assert_eq!(status, 200);
-    assert!(receipt.contains("R-000001") && receipt.contains("16.00 USD"));
+    assert!(receipt.contains("R-000001") && receipt.contains("$16.00"));
     // A declined card re-renders the page with the error; a retry on the same page pays.
     let (_, _, html) = page(&app, &format!("/l/{slug}")).await;
     let n2 = nonce(&html);
@@ -373,7 +373,7 @@ async fn receipts_need_their_token(app: TestApp) {
     let path = url.trim_start_matches(&app.base);
     let (status, h, html) = page(&app, path).await;
     assert_eq!(status, 200);
-    assert!(html.contains("7.00 USD") && html.contains("Visa •••• 4242"));
+    assert!(html.contains("$7.00") && html.contains("Visa •••• 4242"));
     assert_eq!(h["cache-control"], "no-store");
     let bare = path.split('?').next().unwrap();
     assert_eq!(page(&app, bare).await.0, 404);
@@ -390,7 +390,7 @@ async fn receipts_need_their_token(app: TestApp) {
     .await
     .ok(201);
     let (_, _, html) = page(&app, path).await;
-    assert!(html.contains("Partially refunded") && html.contains("2.00 USD"));
+    assert!(html.contains("Partially refunded") && html.contains("$2.00"));
 }
 
 both!(the_checkout_url_of_an_api_session_pays);
@@ -409,7 +409,7 @@ async fn the_checkout_url_of_an_api_session_pays(app: TestApp) {
     let r = app.client.get(url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(html.contains("15.00 USD") && html.contains("Via API"));
+    assert!(html.contains("$15.00") && html.contains("Via API"));
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -1,0 +1,213 @@
+//! Money as the customer reads it: `$1,000.00`, `¥12,800`, `1.000,00 €`.
+//!
+//! The locale is the first of the browser's `Accept-Language` that parses, else the
+//! merchant's `default_locale`; the symbol, its place, grouping and decimal mark come from
+//! CLDR through ICU4X's currency formatter, with Latin digits (`-u-nu-latn`) everywhere so
+//! that an amount is never in doubt. The page's script formats with the browser's own CLDR
+//! data (`Intl.NumberFormat`) in the same locale.
+//!
+//! The amount shown is the amount charged: a rendering whose digits are not exactly the
+//! amount's (CLDR gives a currency fewer decimals than ISO 4217, as for `IQD`) is not used,
+//! and the amount is written plainly (`1000.000 IQD`) instead.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
+use axum::http::{header, HeaderMap};
+use icu_decimal::DecimalFormatter;
+use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
+use icu_experimental::dimension::currency::CurrencyType;
+use icu_locale_core::Locale as IcuLocale;
+
+use paylink_domain::money::{Amount, Currency};
+
+/// Formatters are built once per locale and currency; past this many the rest are built per
+/// use (locales come from request headers, so the cache must not grow without bound).
+const CACHE_LIMIT: usize = 512;
+
+type Formatter = Arc<CurrencyFormatter<DecimalFormatter>>;
+
+/// `(locale tag, currency code)` → its formatter, `None` where CLDR has no symbol for it.
+type Formatters = HashMap<(String, String), Option<Formatter>>;
+
+static FORMATTERS: LazyLock<RwLock<Formatters>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// The customer's locale for numbers and money.
+#[derive(Clone, Debug)]
+pub struct Locale {
+    /// BCP 47, with `-u-nu-latn` (what the page hands its script, and the cache key).
+    tag: String,
+    icu: IcuLocale,
+}
+
+impl Locale {
+    /// The first language of `Accept-Language` (by weight) that is a valid locale, else
+    /// `fallback` (the merchant's `default_locale`), else `en-US`.
+    pub fn negotiate(accept_language: Option<&str>, fallback: &str) -> Self {
+        let wanted = accept_language
+            .filter(|h| h.len() <= 512)
+            .map(accept_language::parse)
+            .unwrap_or_default();
+        let found = wanted
+            .iter()
+            .map(String::as_str)
+            .chain([fallback, "en-US"])
+            .filter(|t| t.len() <= 35)
+            .find_map(Self::parse);
+        found.unwrap_or_else(|| Self {
+            tag: "en-US-u-nu-latn".to_owned(),
+            icu: icu_locale_core::locale!("en-US-u-nu-latn"),
+        })
+    }
+
+    /// The merchant's `default_locale` (e-mails, which have no browser to ask).
+    pub fn of_merchant(settings: &paylink_domain::settings::MerchantSettings) -> Self {
+        Self::negotiate(None, &settings.default_locale)
+    }
+
+    /// A locale from its BCP 47 tag, language and region only (extensions are dropped:
+    /// the page chooses its own numbering system).
+    pub fn parse(tag: &str) -> Option<Self> {
+        let parsed: IcuLocale = tag.parse().ok()?;
+        let id = parsed.id;
+        let tag = format!("{id}-u-nu-latn");
+        let icu: IcuLocale = tag.parse().ok()?;
+        Some(Self { tag, icu })
+    }
+
+    /// The BCP 47 tag the page's script formats with.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Language and region only (`de-DE`), as settings keep it.
+    pub fn language_tag(&self) -> String {
+        self.icu.id.to_string()
+    }
+
+    /// `amount` of `currency` as people in this locale write it.
+    pub fn money(&self, currency: Currency, amount: Amount) -> String {
+        let plain = currency.format(amount);
+        let Some(f) = self.formatter(currency) else {
+            return plain;
+        };
+        let mut decimal = fixed_decimal::Decimal::from(amount.minor());
+        decimal.multiply_pow10(-i16::from(currency.exponent()));
+        let shown = f.format_fixed_decimal(&decimal).to_string();
+        if same_digits(&shown, amount, currency.exponent()) {
+            shown
+        } else {
+            plain
+        }
+    }
+
+    /// The decimal mark of this locale (`.` or `,`), for reading typed amounts.
+    pub fn decimal_mark(&self) -> char {
+        let Some(f) = self.formatter(Currency::USD) else {
+            return '.';
+        };
+        let mut one_and_half = fixed_decimal::Decimal::from(150);
+        one_and_half.multiply_pow10(-2);
+        let shown = f.format_fixed_decimal(&one_and_half).to_string();
+        match shown.split_once('1').and_then(|(_, r)| r.chars().next()) {
+            Some(',') => ',',
+            _ => '.',
+        }
+    }
+
+    fn formatter(&self, currency: Currency) -> Option<Formatter> {
+        let code = currency.code();
+        let key = (self.tag.clone(), code.to_owned());
+        if let Some(f) = FORMATTERS.read().ok()?.get(&key) {
+            return f.clone();
+        }
+        let built = CurrencyType::try_from_str(&code.to_ascii_lowercase())
+            .ok()
+            .and_then(|c| {
+                CurrencyFormatter::try_new_symbol((&self.icu).into(), c, Default::default()).ok()
+            })
+            .map(Arc::new);
+        if let Ok(mut cache) = FORMATTERS.write() {
+            if cache.len() < CACHE_LIMIT {
+                cache.insert(key, built.clone());
+            }
+        }
+        built
+    }
+}
+
+/// The request's `Accept-Language`, if it is text.
+pub fn accept_language(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Whether `shown` writes exactly the digits of `amount` with `exponent` decimals (grouping,
+/// symbol and decimal mark aside).
+fn same_digits(shown: &str, amount: Amount, exponent: u8) -> bool {
+    let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+    let mut want = amount.minor().unsigned_abs().to_string();
+    let width = usize::from(exponent) + 1;
+    while want.len() < width {
+        want.insert(0, '0');
+    }
+    digits == want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(tag: &str, code: &str, minor: i64) -> String {
+        Locale::parse(tag)
+            .unwrap()
+            .money(Currency::parse(code).unwrap(), Amount::new(minor).unwrap())
+    }
+
+    #[test]
+    fn money_is_written_as_each_locale_writes_it() {
+        assert_eq!(money("en-US", "USD", 100_000), "$1,000.00");
+        assert_eq!(money("en-US", "JPY", 12_800), "¥12,800");
+        assert_eq!(money("de-DE", "EUR", 100_000), "1.000,00\u{a0}€");
+        assert!(money("en-US", "KWD", 13_363).contains("13.363"));
+        assert_eq!(money("en-US", "USD", 5), "$0.05");
+    }
+
+    #[test]
+    fn an_amount_is_never_rounded_for_display() {
+        for (code, minor) in [("USD", 1), ("KWD", 1), ("JPY", 7), ("IQD", 1_000_001)] {
+            for tag in ["en-US", "de-DE", "ar-EG", "hi-IN", "ja-JP", "fr-CH"] {
+                let shown = money(tag, code, minor);
+                let cur = Currency::parse(code).unwrap();
+                assert!(
+                    same_digits(&shown, Amount::new(minor).unwrap(), cur.exponent()),
+                    "{tag} {code} {minor}: {shown}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_browser_s_language_wins_then_the_merchant_s() {
+        assert_eq!(Locale::negotiate(None, "fr-FR").tag(), "fr-FR-u-nu-latn");
+        let de = Some("en;q=0.5,de-DE,de;q=0.9");
+        assert_eq!(Locale::negotiate(de, "fr-FR").tag(), "de-DE-u-nu-latn");
+        assert_eq!(Locale::negotiate(de, "fr-FR").decimal_mark(), ',');
+        assert_eq!(
+            Locale::negotiate(de, "fr-FR")
+                .money(Currency::parse("EUR").unwrap(), Amount::new(5).unwrap()),
+            "0,05\u{a0}€"
+        );
+        assert_eq!(
+            Locale::negotiate(Some("*"), "nonsense!").tag(),
+            "en-US-u-nu-latn"
+        );
+        let huge = "x".repeat(10_000);
+        assert_eq!(
+            Locale::negotiate(Some(&huge), "en-GB").tag(),
+            "en-GB-u-nu-latn"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Money on the hosted pages as the customer's locale writes it, and amounts typed in it
+//! read the same way.
+
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+both!(
+    money_is_written_in_the_customer_s_locale,
+    a_typed_amount_is_read_in_the_customer_s_locale
+);
+
+async fn page_in(app: &TestApp, path: &str, lang: Option<&str>) -> String {
+    let mut r = app.client.get(format!("{}{path}", app.base));
+    if let Some(l) = lang {
+        r = r.header("accept-language", l);
+    }
+    r.send().await.unwrap().text().await.unwrap()
+}
+
+async fn money_is_written_in_the_customer_s_locale(app: TestApp) {
+    let eur = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Bike", "amount": 100000, "currency": "EUR"}),
+        )
+        .await;
+    let eur = format!("/l/{}", eur["slug"].as_str().unwrap());
+    let html = page_in(&app, &eur, Some("de-DE,de;q=0.9,en;q=0.8")).await;
+    assert!(html.contains("Pay 1.000,00\u{a0}€"), "{html}");
+    assert!(html.contains("data-locale=\"de-DE-u-nu-latn\" data-decimal=\",\""));
+    let html = page_in(&app, &eur, Some("en-US")).await;
+    assert!(html.contains("Pay €1,000.00"), "{html}");
+    let yen = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Tea set", "amount": 12800, "currency": "JPY"}),
+        )
+        .await;
+    let yen = format!("/l/{}", yen["slug"].as_str().unwrap());
+    assert!(page_in(&app, &yen, Some("en-US"))
+        .await
+        .contains("Pay ¥12,800"));
+    let dinar = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Dates", "amount": 13363, "currency": "KWD"}),
+        )
+        .await;
+    let dinar = format!("/l/{}", dinar["slug"].as_str().unwrap());
+    assert!(page_in(&app, &dinar, None).await.contains("13.363"));
+
+    // No language from the browser: the merchant's default; a tag that is not one is refused.
+    app.patch("/v1/settings", json!({"default_locale": "fr-FR"}))
+        .await
+        .ok(200);
+    let html = page_in(&app, &eur, None).await;
+    assert!(html.contains("1\u{202f}000,00\u{a0}€"), "{html}");
+    for bad in ["", "!!", "x".repeat(40).as_str(), "de_DE_x"] {
+        app.patch("/v1/settings", json!({"default_locale": bad}))
+            .await
+            .assert_error(400, "parameter_invalid")
+            .assert_param("default_locale");
+    }
+    // Hostile headers fall back rather than fail.
+    for lang in ["*", ";;;,,,", "zz-ZZ-u-nu-arab", &"de-".repeat(300)] {
+        let html = page_in(&app, &eur, Some(lang)).await;
+        assert!(html.contains("Pay "), "{lang}: {html}");
+    }
+}
+
+/// `25,50` typed on a German page is 25.50, never 2550; an English `1.000` for a currency
+/// with two decimals is refused rather than guessed.
+async fn a_typed_amount_is_read_in_the_customer_s_locale(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Give", "currency": "EUR", "donation": {"minimum": 100, "maximum": 1000000}}),
+        )
+        .await;
+    let path = format!("/l/{}", l["slug"].as_str().unwrap());
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let submit = |lang: &'static str, amount: &'static str, shown: &'static str| {
+        let client = no_redirects.clone();
+        let url = format!("{}{path}", app.base);
+        let page = page_in(&app, &path, Some(lang));
+        async move {
+            let html = page.await;
+            let at = html.find("name=\"nonce\" value=\"").unwrap() + 20;
+            let nonce = html[at..].split('"').next().unwrap().to_owned();
+            client
+                .post(url)
+                .header("accept-language", lang)
+                .form(&[
+                    ("nonce", nonce.as_str()),
+                    ("amount", amount),
+                    ("shown_total", shown),
+                    ("email", "giver@example.com"),
+                    ("card_number", "4242424242424242"),
+                    ("card_exp", "12/30"),
+                    ("card_cvc", "123"),
+                    ("action", "pay"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = submit("en-US", "1.000", "").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Enter the amount"));
+    let r = submit("de-DE", "25,50", "2550").await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let r = submit("en-US", "1,000", "100000").await;
+    assert_eq!(r.status(), 303);
+    let paid = app.get("/v1/payments").await;
+    let mut amounts: Vec<i64> = paid.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["amount"].as_i64().unwrap())
+        .collect();
+    amounts.sort_unstable();
+    assert_eq!(amounts, [2550, 100_000]);
+}
