@@ -32,6 +32,12 @@ impl Timestamp {
         (0..=253_402_300_799).contains(&secs).then_some(Self(secs))
     }
 
+    /// The calendar year and month (1–12) in UTC.
+    pub fn year_month(self) -> (u16, u8) {
+        let t = OffsetDateTime::from_unix_timestamp(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        (u16::try_from(t.year()).unwrap_or(1970), u8::from(t.month()))
+    }
+
     pub fn to_rfc3339(self) -> String {
         OffsetDateTime::from_unix_timestamp(self.0)
             .ok()

@@ -9,7 +9,7 @@
 mod card;
 mod simulated;
 
-pub use card::{luhn_valid, CardBrand};
+pub use card::{digits as card_digits, luhn_valid, CardBrand};
 pub use simulated::SimulatedProcessor;
 
 use async_trait::async_trait;

@@ -17,6 +17,8 @@ use axum::http::{header, HeaderMap};
 use icu_decimal::DecimalFormatter;
 use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
 use icu_experimental::dimension::currency::CurrencyType;
+use icu_experimental::displaynames::multi::RegionDisplayNames;
+use icu_locale_core::subtags::Region;
 use icu_locale_core::Locale as IcuLocale;
 
 use paylink_domain::money::{Amount, Currency};
@@ -31,6 +33,9 @@ type Formatter = Arc<CurrencyFormatter<DecimalFormatter>>;
 type Formatters = HashMap<(String, String), Option<Formatter>>;
 
 static FORMATTERS: LazyLock<RwLock<Formatters>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+static COUNTRIES: LazyLock<RwLock<HashMap<String, Arc<Vec<(String, String)>>>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
 
 /// The customer's locale for numbers and money.
 #[derive(Clone, Debug)]
@@ -115,6 +120,38 @@ impl Locale {
         }
     }
 
+    /// Every ISO 3166-1 country as `(alpha-2 code, name in this locale)`, by name: what a
+    /// country selector offers.
+    pub fn countries(&self) -> Arc<Vec<(String, String)>> {
+        if let Some(list) = COUNTRIES
+            .read()
+            .ok()
+            .and_then(|m| m.get(&self.tag).cloned())
+        {
+            return list;
+        }
+        let names = RegionDisplayNames::try_new((&self.icu).into(), Default::default()).ok();
+        let mut list: Vec<(String, String)> = celes::Country::get_countries()
+            .iter()
+            .map(|c| {
+                let name = names
+                    .as_ref()
+                    .zip(c.alpha2.parse::<Region>().ok())
+                    .and_then(|(n, r)| n.of(r))
+                    .map_or_else(|| c.long_name.to_owned(), str::to_owned);
+                (c.alpha2.to_owned(), name)
+            })
+            .collect();
+        list.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        let list = Arc::new(list);
+        if let Ok(mut m) = COUNTRIES.write() {
+            if m.len() < CACHE_LIMIT {
+                m.insert(self.tag.clone(), list.clone());
+            }
+        }
+        list
+    }
+
     fn formatter(&self, currency: Currency) -> Option<Formatter> {
         let code = currency.code();
         let key = (self.tag.clone(), code.to_owned());
@@ -187,6 +224,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn countries_are_named_in_the_customer_s_language() {
+        let en = Locale::parse("en-US").unwrap().countries();
+        assert!(en.len() >= 249, "{}", en.len());
+        assert!(en.contains(&("US".to_owned(), "United States".to_owned())));
+        assert!(en.contains(&("CI".to_owned(), "Côte d’Ivoire".to_owned())));
+        let de = Locale::parse("de-DE").unwrap().countries();
+        assert!(de.contains(&("DE".to_owned(), "Deutschland".to_owned())));
+        assert!(de
+            .windows(2)
+            .all(|w| w[0].1.to_lowercase() <= w[1].1.to_lowercase()));
     }
 
     #[test]

@@ -116,6 +116,7 @@ document.addEventListener("submit", function (event) {
           total = amount + tax;
         }
       }
+      set("line-total-" + i, format(amount));
       sums.subtotal += amount;
       sums.tax += tax;
       sums.total += total;
@@ -135,6 +136,7 @@ document.addEventListener("submit", function (event) {
     set("subtotal", format(t.subtotal));
     set("tax", format(t.tax));
     set("total", format(t.total));
+    set("headline-total", format(t.total));
     set("hsa", format(t.hsa));
     set("pay", "Pay " + format(t.total));
     set("due-today", format(t.total));
@@ -154,3 +156,54 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
     t.textContent = when.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
   } catch (e) { /* keep the server's text */ }
 });
+
+// Card entry: the number grouped as typed (4-6-5 for American Express, else fours) with its
+// brand named, the expiry slashed after the month. The server reads digits only.
+(function () {
+  var number = document.getElementById("card_number");
+  var brandLabel = document.getElementById("card-brand");
+  var exp = document.getElementById("card_exp");
+  function brandOf(d) {
+    var p2 = parseInt(d.slice(0, 2), 10), p4 = parseInt(d.slice(0, 4), 10);
+    if (/^4/.test(d)) return "Visa";
+    if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return "Mastercard";
+    if (p2 === 34 || p2 === 37) return "Amex";
+    if (/^(6011|65|64[4-9])/.test(d)) return "Discover";
+    if (p4 >= 3528 && p4 <= 3589) return "JCB";
+    if (/^(36|38|30[0-5])/.test(d)) return "Diners";
+    if (/^62/.test(d)) return "UnionPay";
+    return "";
+  }
+  if (number) {
+    number.addEventListener("input", function () {
+      var d = number.value.replace(/\D/g, "").slice(0, 19);
+      var brand = brandOf(d);
+      var groups = brand === "Amex" ? [4, 6, 5] : [4, 4, 4, 4, 3];
+      var out = [], at = 0;
+      for (var i = 0; i < groups.length && at < d.length; i++) {
+        out.push(d.slice(at, at + groups[i]));
+        at += groups[i];
+      }
+      var formatted = out.join(" ");
+      if (formatted !== number.value) number.value = formatted;
+      if (brandLabel) brandLabel.textContent = brand;
+    });
+  }
+  if (exp) {
+    exp.addEventListener("input", function (event) {
+      var deleting = event.inputType && event.inputType.indexOf("delete") === 0;
+      var d = exp.value.replace(/\D/g, "").slice(0, 4);
+      if (d.length === 1 && d > "1") d = "0" + d;
+      var formatted = d.length >= 2 && !(deleting && d.length === 2) ? d.slice(0, 2) + "/" + d.slice(2) : d;
+      if (formatted !== exp.value) exp.value = formatted;
+    });
+  }
+})();
+
+// Receipts print from their button.
+(function () {
+  var button = document.getElementById("print");
+  if (!button) return;
+  button.hidden = false;
+  button.addEventListener("click", function () { window.print(); });
+})();

@@ -17,8 +17,10 @@ use paylink_domain::checkout::{price, Choice};
 use paylink_domain::id::{base62, CheckoutSessionId};
 use paylink_domain::link::{LinkType, PaymentMethodType};
 use paylink_domain::money::{Amount, Currency};
+use paylink_domain::time::Timestamp;
 
 use super::api::{in_currency, open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
+use super::fields::{self, CardFields, FieldErrors};
 use super::pages::{attribution, gone_for, not_found_page, render_link, Entered};
 use super::pay::{pay, PayAnswer};
 use super::LinkView;
@@ -71,6 +73,7 @@ pub async fn submit(
             (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
         }),
         accept_language: accept_language(&headers),
+        card_exp: get("card_exp"),
         ..Entered::default()
     };
     let settings = state.public_settings(&p.tenant.merchant_id).await?;
@@ -88,6 +91,7 @@ pub async fn submit(
         )
         .await;
     }
+    let mut problems = FieldErrors::new();
     if !link.line_items.is_empty() {
         let mut qs = Vec::with_capacity(link.line_items.len());
         for (i, l) in link.line_items.iter().enumerate() {
@@ -97,18 +101,12 @@ pub async fn submit(
             } else {
                 raw.parse::<u32>().ok()
             };
-            match q {
-                Some(q) => qs.push(q),
-                None => {
-                    return render_link(
-                        &state,
-                        &view,
-                        &e,
-                        Some(format!("Enter a whole number of {}", l.name)),
-                        StatusCode::BAD_REQUEST,
-                    )
-                    .await
-                }
+            qs.push(q.unwrap_or(l.quantity));
+            if q.is_none() {
+                problems.insert(
+                    format!("q{i}"),
+                    format!("Enter how many {} you want.", l.name),
+                );
             }
         }
         e.quantities = Some(qs);
@@ -116,29 +114,55 @@ pub async fn submit(
     if link.kind == LinkType::Donation {
         e.amount = if !e.amount_text.is_empty() {
             // Read as the page wrote it: `25,50` is 25.50 to a German customer.
-            match shown
+            let read = shown
                 .currency
-                .parse_major_in(&e.amount_text, locale.decimal_mark())
-            {
-                Some(a) => Some(a),
-                None => {
-                    return render_link(
-                        &state,
-                        &view,
-                        &e,
-                        Some("Enter the amount as a number, e.g. 25.00".into()),
-                        StatusCode::BAD_REQUEST,
-                    )
-                    .await
-                }
+                .parse_major_in(&e.amount_text, locale.decimal_mark());
+            if read.is_none() {
+                let example = format!("25{}00", locale.decimal_mark());
+                problems.insert(
+                    "amount".into(),
+                    format!("Enter the amount as a number, e.g. {example}."),
+                );
             }
+            read
         } else {
             get("preset").parse::<i64>().ok().and_then(Amount::new)
         };
     }
     let action = get("action");
     if action == "update" {
-        return render_link(&state, &view, &e, None, StatusCode::OK).await;
+        let status = if problems.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        e.field_errors = problems;
+        return render_link(&state, &view, &e, None, status).await;
+    }
+    // Everything the customer typed, checked at once, before anything is opened or charged.
+    let (number, exp, cvc) = (get("card_number"), get("card_exp"), get("card_cvc"));
+    let card = (action != "wallet").then(|| CardFields {
+        number: &number,
+        exp: &exp,
+        cvc: &cvc,
+    });
+    let checked = fields::check(
+        &shown,
+        &e,
+        card.as_ref(),
+        &locale.countries(),
+        Timestamp::now(),
+    );
+    for (id, message) in checked {
+        problems.entry(id).or_insert(message);
+    }
+    if !problems.is_empty() {
+        let summary = match problems.len() {
+            1 => "Check the field marked below.".to_owned(),
+            n => format!("Check the {n} fields marked below."),
+        };
+        e.field_errors = problems;
+        return render_link(&state, &view, &e, Some(summary), StatusCode::BAD_REQUEST).await;
     }
     // The amount charged is the amount the customer saw: a cart that prices to another
     // total than the page showed (a preset picked without JavaScript, a quantity changed)
@@ -173,14 +197,14 @@ pub async fn submit(
             card: None,
         }
     } else {
-        match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
+        match card_from_form(&number, &exp, &cvc) {
             Ok(card) => PaymentMethodIn {
                 kind: PaymentMethodType::Card,
                 card: Some(card),
             },
             Err(msg) => {
-                return render_link(&state, &view, &e, Some(msg.into()), StatusCode::BAD_REQUEST)
-                    .await
+                e.field_errors.insert("card_exp".into(), msg.into());
+                return render_link(&state, &view, &e, None, StatusCode::BAD_REQUEST).await;
             }
         }
     };
@@ -226,17 +250,31 @@ pub async fn submit(
                 if err.status == StatusCode::GONE {
                     return gone_for(&state, p, err.code).await;
                 }
-                let status = err.status;
-                return render_link(&state, &view, &e, Some(err.message), status).await;
+                return render_error(&state, &view, e, err).await;
             }
         }
     }
     match pay(&state, &id, &secret, method).await {
-        Ok(answer) => follow(&state, &view, &e, answer).await,
-        Err(err) => {
-            let status = err.status;
-            render_link(&state, &view, &e, Some(err.message), status).await
+        Ok(answer) => follow(&state, &view, e, answer).await,
+        Err(err) => render_error(&state, &view, e, err).await,
+    }
+}
+
+/// The page again with an error the API gave: at its field when it concerns one.
+async fn render_error(
+    state: &AppState,
+    view: &LinkView,
+    mut e: Entered,
+    err: ApiError,
+) -> Result<Response, ApiError> {
+    let status = err.status;
+    match err.param.as_deref().and_then(fields::field_of) {
+        Some(field) => {
+            e.field_errors.insert(field, err.message);
+            let summary = "Check the field marked below.".to_owned();
+            render_link(state, view, &e, Some(summary), status).await
         }
+        None => render_link(state, view, &e, Some(err.message), status).await,
     }
 }
 
@@ -244,7 +282,7 @@ pub async fn submit(
 async fn follow(
     state: &AppState,
     view: &LinkView,
-    e: &Entered,
+    mut e: Entered,
     answer: PayAnswer,
 ) -> Result<Response, ApiError> {
     let url = |key: &str| {
@@ -262,8 +300,15 @@ async fn follow(
     if let Some(u) = url("/next_action/redirect_url") {
         return Ok(Redirect::to(&u).into_response());
     }
+    // A declined card: said at the card, with what to do. The card's number and code are
+    // gone from the page (a page never carries them), the rest is as typed.
     let message = url("/error/message").unwrap_or_else(|| "The payment failed".into());
-    render_link(state, view, e, Some(message), StatusCode::PAYMENT_REQUIRED).await
+    e.field_errors.insert(
+        "card_number".into(),
+        format!("{message}. Try another card."),
+    );
+    let summary = "The payment did not go through: nothing was charged.".to_owned();
+    render_link(state, view, &e, Some(summary), StatusCode::PAYMENT_REQUIRED).await
 }
 
 pub(super) fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardIn, &'static str> {

@@ -1,6 +1,7 @@
 //! The customer side: public JSON, hosted pages, checkout sessions and payment.
 
 pub mod api;
+mod fields;
 pub mod form;
 pub mod pages;
 pub mod pay;

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -26,6 +27,7 @@ use paylink_domain::time::Timestamp;
 use paylink_store::PublicLink;
 
 use super::api::{currencies, in_currency};
+use super::fields::FieldErrors;
 use super::form::session_from_nonce;
 use super::LinkView;
 use crate::error::ApiError;
@@ -256,6 +258,8 @@ struct LineView {
     index: usize,
     name: String,
     unit_price: String,
+    /// Unit price × quantity (before tax).
+    total: String,
     /// Minor units and the tax rate in millionths (empty: none), for the page's script.
     unit_minor: i64,
     rate: String,
@@ -275,6 +279,8 @@ struct DonationView {
 
 struct FieldView {
     key: String,
+    /// `cf_{key}`: the input's id.
+    id: String,
     label: String,
     optional: bool,
     numeric: bool,
@@ -290,6 +296,8 @@ struct AddressView {
     city: String,
     postal_code: String,
     country: String,
+    /// `(code, name)` in the customer's language, by name.
+    countries: Arc<Vec<(String, String)>>,
 }
 
 #[derive(Template)]
@@ -330,6 +338,8 @@ struct LinkPage {
     locale: String,
     decimal: char,
     hsa_amount: Option<String>,
+    /// ` / month` after a subscription's prices.
+    per: String,
     email: String,
     name: String,
     phone: String,
@@ -339,6 +349,55 @@ struct LinkPage {
     accepts_card: bool,
     accepts_wallet: bool,
     expires: Option<When>,
+    card_exp: String,
+    errors: FieldErrors,
+    /// The first field with an error, in page order: it gets the focus.
+    first_error: Option<String>,
+}
+
+impl LinkPage {
+    /// What is wrong with the field `id`, if anything.
+    fn err(&self, id: &str) -> Option<&str> {
+        self.errors.get(id).map(String::as_str)
+    }
+
+    /// The field's attributes when it has an error: marked invalid, described by its
+    /// message, and focused if it is the first (ids are `[A-Za-z0-9_]`, safe as they are).
+    fn invalid(&self, id: &str) -> String {
+        if !self.errors.contains_key(id) {
+            return String::new();
+        }
+        let focus = if self.first_error.as_deref() == Some(id) {
+            " autofocus"
+        } else {
+            ""
+        };
+        format!(" aria-invalid=\"true\" aria-describedby=\"{id}-error\"{focus}")
+    }
+
+    fn err_in(&self, prefix: &str, part: &str) -> Option<&str> {
+        self.err(&format!("{prefix}_{part}"))
+    }
+
+    fn invalid_in(&self, prefix: &str, part: &str) -> String {
+        self.invalid(&format!("{prefix}_{part}"))
+    }
+}
+
+/// The fields of the link page in the order they appear, for the focus.
+fn page_order(link: &paylink_domain::link::PaymentLink) -> Vec<String> {
+    let mut ids: Vec<String> = (0..link.line_items.len())
+        .map(|i| format!("q{i}"))
+        .collect();
+    ids.extend(["amount", "email", "name", "phone"].map(String::from));
+    ids.extend(link.custom_fields.iter().map(|f| format!("cf_{}", f.key)));
+    for prefix in ["billing", "shipping"] {
+        for part in ["line1", "city", "postal_code", "country"] {
+            ids.push(format!("{prefix}_{part}"));
+        }
+    }
+    ids.extend(["card_number", "card_exp", "card_cvc"].map(String::from));
+    ids
 }
 
 /// A moment on a page: `<time datetime="{iso}">{text}</time>`, written in UTC by the server
@@ -374,12 +433,15 @@ pub(super) struct Entered {
     pub(super) currency: Option<Currency>,
     /// The browser's `Accept-Language`: how money is written ([`Locale`]).
     pub(super) accept_language: Option<String>,
+    /// What is wrong with which field, shown at the field.
+    pub(super) field_errors: FieldErrors,
+    /// The card's expiry as typed, kept when the page is shown again (the number and the
+    /// security code never are: a page never carries them).
+    pub(super) card_exp: String,
 }
 
-/// How often a subscription link charges (`every month`). The page says what is charged
-/// today and what recurs; a free trial is not promised, for the first period is charged at
-/// checkout until renewals exist (issue 23).
-fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String> {
+/// A subscription's period as `(count, unit)`: `(1, "month")`, `(3, "month")`.
+fn period(link: &paylink_domain::link::PaymentLink) -> Option<(u32, &'static str)> {
     let s = link.subscription?;
     let unit = match s.interval {
         Interval::Day => "day",
@@ -387,11 +449,26 @@ fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String
         Interval::Month => "month",
         Interval::Year => "year",
     };
-    Some(if s.interval_count == 1 {
-        format!("every {unit}")
-    } else {
-        format!("every {} {unit}s", s.interval_count)
+    Some((s.interval_count, unit))
+}
+
+/// How often a subscription link charges (`every month`). The page says what is charged
+/// today and what recurs; a free trial is not promised, for the first period is charged at
+/// checkout until renewals exist (issue 23).
+fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String> {
+    period(link).map(|(n, unit)| match n {
+        1 => format!("every {unit}"),
+        n => format!("every {n} {unit}s"),
     })
+}
+
+/// ` / month` (` / 3 months`) after a subscription's prices; empty for one-off payments.
+fn per_period(link: &paylink_domain::link::PaymentLink) -> String {
+    match period(link) {
+        None => String::new(),
+        Some((1, unit)) => format!(" / {unit}"),
+        Some((n, unit)) => format!(" / {n} {unit}s"),
+    }
 }
 
 pub(super) async fn render_link(
@@ -449,10 +526,17 @@ pub(super) async fn render_link(
             let sold_out = stock
                 .get(i)
                 .is_some_and(|s| s.available.is_some_and(|a| a + s.held == 0));
+            let quantity = quantities.get(i).copied().unwrap_or(l.quantity);
+            let total = l
+                .unit_amount
+                .checked_mul(quantity)
+                .map(fmt)
+                .unwrap_or_default();
             LineView {
                 index: i,
                 name: l.name.clone(),
                 unit_price: fmt(l.unit_amount),
+                total,
                 unit_minor: l.unit_amount.minor(),
                 rate: l
                     .tax_rate
@@ -460,7 +544,7 @@ pub(super) async fn render_link(
                     .filter(|_| link.tax.collect)
                     .map(|r| r.percentage.millionths().to_string())
                     .unwrap_or_default(),
-                quantity: quantities.get(i).copied().unwrap_or(l.quantity),
+                quantity,
                 min,
                 max,
                 adjustable,
@@ -541,7 +625,11 @@ pub(super) async fn render_link(
         line1: v.get("line1").cloned().unwrap_or_default(),
         city: v.get("city").cloned().unwrap_or_default(),
         postal_code: v.get("postal_code").cloned().unwrap_or_default(),
-        country: v.get("country").cloned().unwrap_or_default(),
+        country: v
+            .get("country")
+            .map(|c| c.to_ascii_uppercase())
+            .unwrap_or_default(),
+        countries: locale.countries(),
     })
     .collect();
     let prefill = view.prefill.clone().unwrap_or_default();
@@ -602,6 +690,7 @@ pub(super) async fn render_link(
         locale: locale.tag().to_owned(),
         decimal: locale.decimal_mark(),
         hsa_amount: (hsa > Amount::ZERO).then(|| fmt(hsa)),
+        per: per_period(link),
         email: if e.email.is_empty() {
             prefill.email.unwrap_or_default()
         } else {
@@ -619,6 +708,7 @@ pub(super) async fn render_link(
             .iter()
             .map(|f| FieldView {
                 key: f.key.clone(),
+                id: format!("cf_{}", f.key),
                 label: f.label.clone(),
                 optional: f.optional,
                 numeric: f.kind == CustomFieldType::Numeric,
@@ -636,6 +726,11 @@ pub(super) async fn render_link(
             .payment_method_types
             .contains(&PaymentMethodType::Wallet),
         expires: link.expires_at.map(When::of),
+        first_error: page_order(link)
+            .into_iter()
+            .find(|id| e.field_errors.contains_key(id)),
+        errors: e.field_errors.clone(),
+        card_exp: e.card_exp.clone(),
     };
     Ok(page.shell.respond(status, page.render()))
 }

@@ -10,7 +10,7 @@ use paylink_domain::checkout::PaymentStatus;
 use paylink_domain::id::PaymentId;
 use paylink_domain::money::{Amount, Currency};
 
-use super::pages::{gone_page, Shell};
+use super::pages::{gone_page, Shell, When};
 use crate::error::ApiError;
 use crate::locale::{accept_language, Locale};
 use crate::state::AppState;
@@ -22,16 +22,24 @@ use crate::state::AppState;
 struct ReceiptPage {
     shell: Shell,
     confirmation: Option<String>,
+    /// The link's title: what was bought.
+    title: Option<String>,
     number: String,
     status: String,
     status_class: String,
-    date: String,
+    date: When,
     method: String,
     email: Option<String>,
     lines: Vec<(String, u32, String)>,
+    /// Shown when tax is added to it.
+    subtotal: Option<String>,
     tax: Option<String>,
     total: String,
     refunded: Option<String>,
+    /// `(label, answer)` of the link's custom fields.
+    custom_fields: Vec<(String, String)>,
+    /// The shipping address, one line each.
+    shipping: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -85,8 +93,15 @@ pub async fn receipt(
         ),
         None => "Mobile wallet".to_owned(),
     };
+    let title = link.as_ref().map(|l| l.title.clone());
+    let subtotal = p
+        .line_items
+        .iter()
+        .try_fold(Amount::ZERO, |a, l| a.checked_add(l.amount_subtotal))
+        .filter(|s| p.amount_tax > Amount::ZERO && *s != p.amount);
     let page = ReceiptPage {
         shell: Shell::of(&settings, p.livemode),
+        title,
         confirmation: link
             .and_then(|l| l.confirmation_message)
             .or_else(|| Some("Thank you! Your payment was received.".into())),
@@ -99,11 +114,7 @@ pub async fn receipt(
         }
         .to_owned(),
         status_class: p.status.as_str().to_owned(),
-        date: p
-            .created_at
-            .to_rfc3339()
-            .replace('T', " ")
-            .replace('Z', " UTC"),
+        date: When::of(p.created_at),
         method,
         email: p.customer.email.clone(),
         lines: p
@@ -111,11 +122,50 @@ pub async fn receipt(
             .iter()
             .map(|l| (l.name.clone(), l.quantity, money(l.amount_subtotal)))
             .collect(),
+        subtotal: subtotal.map(money),
         tax: (p.amount_tax > Amount::ZERO).then(|| money(p.amount_tax)),
         total: money(p.amount),
         refunded: (p.amount_refunded > Amount::ZERO).then(|| money(p.amount_refunded)),
+        custom_fields: p
+            .custom_fields
+            .iter()
+            .map(|f| (f.label.clone(), f.value.clone()))
+            .collect(),
+        shipping: p
+            .customer
+            .shipping_address
+            .as_ref()
+            .map(|a| address_lines(a, &locale))
+            .unwrap_or_default(),
     };
     Ok(page.shell.respond(StatusCode::OK, page.render()))
+}
+
+/// An address as lines to print: street, city with postal code, country by name.
+fn address_lines(a: &paylink_domain::catalog::Address, locale: &Locale) -> Vec<String> {
+    let place = [a.postal_code.as_deref(), a.city.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let country = a.country.as_deref().map(|code| {
+        locale
+            .countries()
+            .iter()
+            .find(|(c, _)| c == code)
+            .map_or_else(|| code.to_owned(), |(_, name)| name.clone())
+    });
+    [
+        a.line1.clone(),
+        a.line2.clone(),
+        Some(place),
+        a.state.clone(),
+        country,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|l| !l.is_empty())
+    .collect()
 }
 
 fn receipt_missing() -> Response {

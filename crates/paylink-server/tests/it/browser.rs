@@ -237,7 +237,25 @@ async fn a_declined_card_shows_the_error_and_can_retry() {
     c.goto(link["url"].as_str().unwrap()).await.unwrap();
     fill(c, "#email", "fan@example.com").await;
     pay_with(c, "4000000000000002").await;
-    assert_eq!(text(c, "#error").await, "Your card was declined");
+    assert_eq!(
+        text(c, "#card_number-error").await,
+        "Your card was declined. Try another card."
+    );
+    assert!(text(c, "#error").await.contains("nothing was charged"));
+    // Said at the card, which has the focus; the e-mail is as typed, the card number gone.
+    let focused = c
+        .execute("return document.activeElement.id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "card_number");
+    let kept = c
+        .find(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("fan@example.com"));
     // The only seat stays held for this customer, who retries with another card.
     fill(c, "#email", "fan@example.com").await;
     pay_with(c, "4242424242424242").await;

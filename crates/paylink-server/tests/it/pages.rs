@@ -295,11 +295,13 @@ async fn the_form_works_without_javascript_and_pays_once(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("A shipping address is required"));
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Check the 2 fields marked below.")
+            && body.contains("id=\"shipping_line1-error\">Enter the street address.")
+            && body.contains("id=\"shipping_country-error\">Choose the country."),
+        "{body}"
+    );
     // Pay, then submit the same page again: one payment, one charge, same receipt.
     let first = no_redirects
         .post(&url)

@@ -1,0 +1,161 @@
+//! The link page's form checked field by field before anything is opened or charged: every
+//! problem at once, in words for customers, each at the field it concerns (keyed by the
+//! field's `id` on the page).
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+
+use paylink_domain::link::{CustomFieldType, PaymentLink};
+use paylink_domain::time::Timestamp;
+use paylink_processors::{card_digits, luhn_valid};
+
+use super::pages::Entered;
+
+/// Field id → what is wrong with it.
+pub(super) type FieldErrors = BTreeMap<String, String>;
+
+/// The card as typed on the page.
+pub(super) struct CardFields<'a> {
+    pub number: &'a str,
+    pub exp: &'a str,
+    pub cvc: &'a str,
+}
+
+/// Everything wrong with what the customer typed (empty when nothing is); `card` is `None`
+/// when they pay with a wallet.
+pub(super) fn check(
+    link: &PaymentLink,
+    e: &Entered,
+    card: Option<&CardFields<'_>>,
+    countries: &[(String, String)],
+    now: Timestamp,
+) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let mut say = |id: &str, message: String| {
+        errors.entry(id.to_owned()).or_insert(message);
+    };
+    if e.email.is_empty() {
+        say("email", "Enter your e-mail address for the receipt.".into());
+    } else if paylink_domain::text::email(&e.email, "email").is_err() {
+        say(
+            "email",
+            "Enter an e-mail address like name@example.com.".into(),
+        );
+    }
+    if link.collect.phone && e.phone.is_empty() {
+        say("phone", "Enter your phone number.".into());
+    }
+    for f in &link.custom_fields {
+        let id = format!("cf_{}", f.key);
+        let v = e.custom.get(&f.key).map(String::as_str).unwrap_or("");
+        if v.is_empty() {
+            if !f.optional {
+                say(&id, format!("Fill in “{}”.", f.label));
+            }
+            continue;
+        }
+        match f.kind {
+            CustomFieldType::Numeric if !v.bytes().all(|b| b.is_ascii_digit()) => {
+                say(&id, format!("“{}” takes digits only.", f.label));
+            }
+            CustomFieldType::Dropdown if !f.options.iter().any(|o| o.value == v) => {
+                say(&id, format!("Choose one of the answers to “{}”.", f.label));
+            }
+            _ if v.chars().count() > 255 => {
+                say(&id, format!("Shorten “{}” to 255 characters.", f.label));
+            }
+            _ => {}
+        }
+    }
+    for (on, prefix, values) in [
+        (link.collect.billing_address, "billing", &e.billing),
+        (link.collect.shipping_address, "shipping", &e.shipping),
+    ] {
+        if !on {
+            continue;
+        }
+        if values.get("line1").is_none_or(String::is_empty) {
+            say(
+                &format!("{prefix}_line1"),
+                "Enter the street address.".into(),
+            );
+        }
+        let country = values.get("country").map(String::as_str).unwrap_or("");
+        if !countries
+            .iter()
+            .any(|(code, _)| code.eq_ignore_ascii_case(country))
+        {
+            say(&format!("{prefix}_country"), "Choose the country.".into());
+        }
+    }
+    if let Some(c) = card {
+        check_card(c, now, &mut say);
+    }
+    errors
+}
+
+fn check_card(c: &CardFields<'_>, now: Timestamp, say: &mut impl FnMut(&str, String)) {
+    match card_digits(&SecretString::from(c.number.to_owned())) {
+        _ if c.number.is_empty() => say("card_number", "Enter your card number.".into()),
+        Some(d) if luhn_valid(&d) => {}
+        Some(_) => say(
+            "card_number",
+            "This card number is not valid. Check it and try again.".into(),
+        ),
+        None => say(
+            "card_number",
+            "Enter the card number as it is on your card.".into(),
+        ),
+    }
+    match expiry(c.exp) {
+        None => say("card_exp", "Enter the expiry date as MM/YY.".into()),
+        Some((month, year)) => {
+            let (y, m) = now.year_month();
+            if (year, month) < (y, m) {
+                say(
+                    "card_exp",
+                    "This card has expired. Use another card.".into(),
+                );
+            }
+        }
+    }
+    let cvc_ok = (3..=4).contains(&c.cvc.len()) && c.cvc.bytes().all(|b| b.is_ascii_digit());
+    if !cvc_ok {
+        say(
+            "card_cvc",
+            "Enter the 3 or 4 digit security code from your card.".into(),
+        );
+    }
+}
+
+/// `MM/YY` (or `MM/YYYY`, spaces allowed) as `(month, full year)`.
+pub(super) fn expiry(exp: &str) -> Option<(u8, u16)> {
+    let (m, y) = exp.split_once('/')?;
+    let month: u8 = m.trim().parse().ok().filter(|m| (1..=12).contains(m))?;
+    let y = y.trim();
+    if !(y.len() == 2 || y.len() == 4) {
+        return None;
+    }
+    let year: u16 = y.parse().ok()?;
+    Some((month, if year < 100 { 2000 + year } else { year }))
+}
+
+/// Where an error the API gave about a checkout (`param`) shows on the page: `email`,
+/// `custom_fields.size` → `cf_size`, `billing_address.country` → `billing_country`; `None`
+/// when it is about no one field.
+pub(super) fn field_of(param: &str) -> Option<String> {
+    if let Some(key) = param.strip_prefix("custom_fields.") {
+        return Some(format!("cf_{key}"));
+    }
+    for prefix in ["billing", "shipping"] {
+        if let Some(part) = param.strip_prefix(&format!("{prefix}_address.")) {
+            return Some(format!("{prefix}_{part}"));
+        }
+    }
+    match param {
+        "email" | "name" | "phone" | "amount" => Some(param.to_owned()),
+        p if p.starts_with("payment_method.card") || p == "card" => Some("card_number".into()),
+        _ => None,
+    }
+}
