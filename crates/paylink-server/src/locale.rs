@@ -34,7 +34,10 @@ type Formatters = HashMap<(String, String), Option<Formatter>>;
 
 static FORMATTERS: LazyLock<RwLock<Formatters>> = LazyLock::new(|| RwLock::new(HashMap::new()));
 
-static COUNTRIES: LazyLock<RwLock<HashMap<String, Arc<Vec<(String, String)>>>>> =
+/// `(alpha-2 code, name)` of every country, by name.
+pub type Countries = Arc<Vec<(String, String)>>;
+
+static COUNTRIES: LazyLock<RwLock<HashMap<String, Countries>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
 /// The customer's locale for numbers and money.
@@ -122,7 +125,7 @@ impl Locale {
 
     /// Every ISO 3166-1 country as `(alpha-2 code, name in this locale)`, by name: what a
     /// country selector offers.
-    pub fn countries(&self) -> Arc<Vec<(String, String)>> {
+    pub fn countries(&self) -> Countries {
         if let Some(list) = COUNTRIES
             .read()
             .ok()
@@ -142,7 +145,7 @@ impl Locale {
                 (c.alpha2.to_owned(), name)
             })
             .collect();
-        list.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        list.sort_by_key(|(_, name)| name.to_lowercase());
         let list = Arc::new(list);
         if let Ok(mut m) = COUNTRIES.write() {
             if m.len() < CACHE_LIMIT {
