@@ -31,3 +31,25 @@ ensure_browser() {
     echo "warning: chromium/chromium-driver missing and cannot be installed here; browser tests will skip" >&2
   fi
 }
+
+# axe-core (npm) for the accessibility checks of the hosted pages, under target/ (the tests
+# read target/axe/node_modules/axe-core/axe.min.js, or PAYLINK_AXE_JS).
+ensure_axe() {
+  local js=target/axe/node_modules/axe-core/axe.min.js
+  if [ -f "$js" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "== installing npm"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      echo "warning: npm missing; the accessibility checks will skip" >&2
+      return 0
+    fi
+  fi
+  echo "== installing axe-core"
+  mkdir -p target/axe
+  npm install --silent --no-audit --no-fund --prefix target/axe axe-core@4 >/dev/null
+}

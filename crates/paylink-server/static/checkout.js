@@ -1,4 +1,6 @@
 // Progressive enhancement only: the page works without this file.
+// With it, totals follow every change at once, so "Update total" is not needed.
+document.documentElement.classList.add("js");
 // Prevents a double submit of the pay form while the first one is on its way.
 document.addEventListener("submit", function (event) {
   var form = event.target;

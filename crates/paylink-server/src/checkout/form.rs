@@ -141,7 +141,8 @@ pub async fn submit(
     }
     // Everything the customer typed, checked at once, before anything is opened or charged.
     let (number, exp, cvc) = (get("card_number"), get("card_exp"), get("card_cvc"));
-    let card = (action != "wallet").then(|| CardFields {
+    let wallet = action == "wallet" || action == "wallet_confirm";
+    let card = (!wallet).then(|| CardFields {
         number: &number,
         exp: &exp,
         cvc: &cvc,
@@ -181,6 +182,11 @@ pub async fn submit(
             return render_link(&state, &view, &e, Some(message), StatusCode::OK).await;
         }
     }
+    // A wallet pays only once the customer has confirmed the amount on the page.
+    if action == "wallet" {
+        e.confirm_wallet = true;
+        return render_link(&state, &view, &e, None, StatusCode::OK).await;
+    }
     let Some(nonce) = e.nonce.clone() else {
         return render_link(
             &state,
@@ -191,7 +197,7 @@ pub async fn submit(
         )
         .await;
     };
-    let method = if action == "wallet" {
+    let method = if wallet {
         PaymentMethodIn {
             kind: PaymentMethodType::Wallet,
             card: None,

@@ -350,6 +350,7 @@ struct LinkPage {
     accepts_wallet: bool,
     expires: Option<When>,
     card_exp: String,
+    confirm_wallet: bool,
     errors: FieldErrors,
     /// The first field with an error, in page order: it gets the focus.
     first_error: Option<String>,
@@ -438,6 +439,8 @@ pub(super) struct Entered {
     /// The card's expiry as typed, kept when the page is shown again (the number and the
     /// security code never are: a page never carries them).
     pub(super) card_exp: String,
+    /// A wallet payment was asked for: the page asks to confirm its amount first.
+    pub(super) confirm_wallet: bool,
 }
 
 /// A subscription's period as `(count, unit)`: `(1, "month")`, `(3, "month")`.
@@ -731,6 +734,7 @@ pub(super) async fn render_link(
             .find(|id| e.field_errors.contains_key(id)),
         errors: e.field_errors.clone(),
         card_exp: e.card_exp.clone(),
+        confirm_wallet: e.confirm_wallet,
     };
     Ok(page.shell.respond(status, page.render()))
 }

@@ -165,6 +165,8 @@ struct SessionPage {
     secret: String,
     accepts_card: bool,
     accepts_wallet: bool,
+    /// A wallet payment was asked for: confirm its amount first.
+    confirm_wallet: bool,
 }
 
 async fn render_session(
@@ -173,6 +175,7 @@ async fn render_session(
     secret: &str,
     accept_language: Option<&str>,
     error: Option<String>,
+    confirm_wallet: bool,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let (rec, link) = authorize_with_link(state, id, secret).await?;
@@ -204,6 +207,7 @@ async fn render_session(
         accepts_wallet: link
             .payment_method_types
             .contains(&PaymentMethodType::Wallet),
+        confirm_wallet,
     };
     Ok(page.shell.respond(status, page.render()))
 }
@@ -218,7 +222,16 @@ pub async fn session_page(
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let error = q.error.as_deref().map(error_message);
     let lang = accept_language(&headers);
-    render_session(&state, &id, &q.s, lang.as_deref(), error, StatusCode::OK).await
+    render_session(
+        &state,
+        &id,
+        &q.s,
+        lang.as_deref(),
+        error,
+        false,
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn session_submit(
@@ -239,7 +252,11 @@ pub async fn session_submit(
     let secret = get("s");
     let lang = accept_language(&headers);
     let lang = lang.as_deref();
-    let method = if get("action") == "wallet" {
+    // A wallet pays only once the customer has confirmed the amount.
+    if get("action") == "wallet" {
+        return render_session(&state, &id, &secret, lang, None, true, StatusCode::OK).await;
+    }
+    let method = if get("action") == "wallet_confirm" {
         PaymentMethodIn {
             kind: PaymentMethodType::Wallet,
             card: None,
@@ -257,6 +274,7 @@ pub async fn session_submit(
                     &secret,
                     lang,
                     Some(msg.into()),
+                    false,
                     StatusCode::BAD_REQUEST,
                 )
                 .await
@@ -285,6 +303,7 @@ pub async fn session_submit(
                 &secret,
                 lang,
                 Some(message),
+                false,
                 StatusCode::PAYMENT_REQUIRED,
             )
             .await
@@ -292,7 +311,7 @@ pub async fn session_submit(
         Err(e) if e.status == StatusCode::NOT_FOUND => Err(e),
         Err(e) => {
             let status = e.status;
-            render_session(&state, &id, &secret, lang, Some(e.message), status).await
+            render_session(&state, &id, &secret, lang, Some(e.message), false, status).await
         }
     }
 }

@@ -1,0 +1,199 @@
+//! The hosted form's answers to a customer's mistakes: all at once, each at its field, in
+//! words for customers, nothing opened or charged, nothing typed lost but the card; and a
+//! wallet that charges only once its amount is confirmed.
+
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+both!(
+    every_mistake_is_said_at_its_field_at_once,
+    a_wallet_charges_only_after_the_customer_confirms
+);
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn nonce_of(app: &TestApp, slug: &str) -> String {
+    let html = app
+        .client
+        .get(format!("{}/l/{slug}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find("name=\"nonce\" value=\"").unwrap() + 20;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Checkout sessions opened so far (there is no API that lists them).
+async fn sessions(app: &TestApp) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM checkout_sessions")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+async fn every_mistake_is_said_at_its_field_at_once(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Workshop", "amount": 4000, "collect": {"phone": true, "billing_address": true},
+                   "custom_fields": [{"key": "seats", "label": "Seats", "type": "numeric"},
+                                     {"key": "level", "label": "Level", "type": "dropdown", "options": [{"label": "Beginner", "value": "b"}]}]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce_of(&app, slug).await;
+    let card = "4242424242424241";
+    let r = no_redirects()
+        .post(&url)
+        .form(&[
+            ("nonce", n.as_str()),
+            ("shown_total", "4000"),
+            ("email", "ada@"),
+            ("name", "Ada <Lovelace>"),
+            ("cf_seats", "two"),
+            ("cf_level", "expert"),
+            ("billing_city", "London"),
+            ("billing_country", "ZZ"),
+            ("card_number", card),
+            ("card_exp", "01/20"),
+            ("card_cvc", "12"),
+            ("action", "pay"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    for (field, says) in [
+        ("email", "Enter an e-mail address like name@example.com."),
+        ("phone", "Enter your phone number."),
+        ("cf_seats", "“Seats” takes digits only."),
+        ("cf_level", "Choose one of the answers to “Level”."),
+        ("billing_line1", "Enter the street address."),
+        ("billing_country", "Choose the country."),
+        (
+            "card_number",
+            "This card number is not valid. Check it and try again.",
+        ),
+        ("card_exp", "This card has expired. Use another card."),
+        (
+            "card_cvc",
+            "Enter the 3 or 4 digit security code from your card.",
+        ),
+    ] {
+        assert!(
+            html.contains(&format!(
+                "<p class=\"field-error\" id=\"{field}-error\">{says}</p>"
+            )),
+            "{field}: {html}"
+        );
+        assert!(
+            html.contains(&format!("id=\"{field}\"")),
+            "{field} is on the page"
+        );
+    }
+    assert!(html.contains("Check the 9 fields marked below."));
+    // The first in page order has the focus; each is marked and described.
+    assert!(html.contains(
+        "id=\"email\" value=\"ada@\" autocomplete=\"email\" required aria-invalid=\"true\" aria-describedby=\"email-error\" autofocus>"
+    ));
+    assert_eq!(html.matches(" autofocus").count(), 1);
+    assert_eq!(html.matches("aria-invalid=\"true\"").count(), 9);
+    // What was typed is kept (escaped), except the card's number and code.
+    assert!(
+        html.contains("value=\"Ada &#60;Lovelace&#62;\"")
+            || html.contains("value=\"Ada &lt;Lovelace&gt;\"")
+    );
+    assert!(html.contains("value=\"two\"") && html.contains("value=\"London\""));
+    assert!(html.contains("value=\"01/20\""));
+    assert!(!html.contains(card) && !html.contains("4242 4241"));
+    // Nothing was opened, held or charged.
+    assert_eq!(sessions(&app).await, 0);
+    assert_eq!(app.processor.charges_made(), 0);
+
+    // Put right, it pays.
+    let r = no_redirects()
+        .post(&url)
+        .form(&[
+            ("nonce", n.as_str()),
+            ("shown_total", "4000"),
+            ("email", "ada@example.com"),
+            ("phone", "+44 20 7946 0000"),
+            ("cf_seats", "2"),
+            ("cf_level", "b"),
+            ("billing_line1", "12 St James's Square"),
+            ("billing_city", "London"),
+            ("billing_country", "gb"),
+            ("card_number", "4242 4242 4242 4242"),
+            ("card_exp", "12/34"),
+            ("card_cvc", "123"),
+            ("action", "pay"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(sessions(&app).await, 1);
+    let p = app.get("/v1/payments").await;
+    let p = &p.body["data"][0];
+    assert_eq!(p["customer"]["billing_address"]["country"], "GB");
+    assert_eq!(p["amount"], 4000);
+}
+
+async fn a_wallet_charges_only_after_the_customer_confirms(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Tap to pay", "amount": 700, "payment_method_types": ["card", "wallet"]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce_of(&app, slug).await;
+    let form = |action: &'static str| {
+        [
+            ("nonce", n.clone()),
+            ("shown_total", "700".to_owned()),
+            ("email", "tap@example.com".to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let r = no_redirects()
+        .post(&url)
+        .form(&form("wallet"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Pay <strong>$7.00</strong> to Acme with your mobile wallet?")
+            && html.contains("id=\"confirm-wallet\" autofocus>Confirm and pay $7.00</button>"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"tap@example.com\""));
+    assert_eq!(app.processor.charges_made(), 0);
+    assert_eq!(sessions(&app).await, 0);
+    let r = no_redirects()
+        .post(&url)
+        .form(&form("wallet_confirm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.processor.charges_made(), 1);
+    assert_eq!(sessions(&app).await, 1);
+    let p = app.get("/v1/payments").await;
+    assert_eq!(p.body["data"][0]["payment_method"]["type"], "wallet");
+}
