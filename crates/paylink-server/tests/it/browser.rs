@@ -26,6 +26,11 @@ impl Drop for Browser {
 }
 
 pub(crate) async fn browser(width: u32) -> Option<Browser> {
+    browser_in(width, "en-US").await
+}
+
+/// A browser whose language (`Accept-Language`, `navigator.language`) is `lang`.
+pub(crate) async fn browser_in(width: u32, lang: &str) -> Option<Browser> {
     let missing = Command::new("chromedriver")
         .arg("--version")
         .output()
@@ -66,11 +71,13 @@ pub(crate) async fn browser(width: u32) -> Option<Browser> {
         "--disable-dev-shm-usage".to_owned(),
         format!("--user-data-dir={}", profile.display()),
         format!("--window-size={width},1000"),
+        format!("--lang={lang}"),
     ];
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({"binary": "/usr/bin/chromium", "args": args}),
+        json!({"binary": "/usr/bin/chromium", "args": args,
+               "prefs": {"intl": {"accept_languages": lang}}}),
     );
     let url = format!("http://127.0.0.1:{port}");
     let mut last = None;
@@ -499,4 +506,33 @@ async fn a_paid_order_s_other_link_says_so() {
         c.screenshot().await.unwrap(),
     )
     .unwrap();
+}
+
+/// A German customer reads and types money the German way, and pays what the page said.
+/// (WebDriver reads the no-break space before `€` as a space.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_german_customer_reads_and_types_euros_the_german_way() {
+    let app = app().await;
+    let Some(b) = browser_in(1280, "de-DE").await else {
+        return;
+    };
+    let c = &b.client;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Spende", "currency": "EUR", "donation": {"minimum": 500, "maximum": 500000, "preset_amounts": [2500, 100000], "default_amount": 2500}}),
+        )
+        .await;
+    c.goto(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(text(c, "#total").await, "25,00 €");
+    click(c, "input[name=preset][value='100000']").await;
+    wait_text(c, "#pay", "Pay 1.000,00 €").await;
+    fill(c, "#amount", "30,50").await;
+    wait_text(c, "#total", "30,50 €").await;
+    assert_eq!(text(c, "#headline-total").await, "30,50 €");
+    fill(c, "#email", "spender@example.de").await;
+    pay_with(c, "4242 4242 4242 4242").await;
+    assert_eq!(text(c, "#receipt-total").await, "30,50 €");
+    let paid = app.get("/v1/payments").await;
+    assert_eq!(paid.body["data"][0]["amount"], 3050);
 }

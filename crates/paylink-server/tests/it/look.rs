@@ -185,6 +185,19 @@ async fn every_customer_page_passes_axe_on_desktop_and_phone() {
         click(c, "#pay-wallet").await;
         assert_eq!(text(c, "#confirm-wallet").await, "Confirm and pay $24.00");
         look(c, axe, "wallet-confirmation", device).await;
+        // The page of a checkout opened through the API (its checkout_url).
+        let session = app
+            .start_checkout(
+                wallet["slug"].as_str().unwrap(),
+                json!({"email": "api@example.com"}),
+            )
+            .await
+            .ok(201)
+            .clone();
+        c.goto(session["checkout_url"].as_str().unwrap())
+            .await
+            .unwrap();
+        look(c, axe, "session", device).await;
         c.goto(&url(&ended)).await.unwrap();
         look(c, axe, "gone", device).await;
         assert_eq!(text(c, "#contact").await, "Contact Acme Pottery");
