@@ -11,7 +11,7 @@
 //! and the amount is written plainly (`1000.000 IQD`) instead.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 
 use axum::http::{header, HeaderMap};
 use icu_decimal::DecimalFormatter;
@@ -23,49 +23,72 @@ use icu_locale_core::Locale as IcuLocale;
 
 use paylink_domain::money::{Amount, Currency};
 
-/// Formatters are built once per locale and currency; past this many the rest are built per
-/// use (locales come from request headers, so the cache must not grow without bound).
+/// Locales, and the answers to `Accept-Language` headers, are kept once built; past this
+/// many each cache stops growing (headers come from anyone) and the rest are built per use.
 const CACHE_LIMIT: usize = 512;
 
 type Formatter = Arc<CurrencyFormatter<DecimalFormatter>>;
 
-/// `(locale tag, currency code)` → its formatter, `None` where CLDR has no symbol for it.
-type Formatters = HashMap<(String, String), Option<Formatter>>;
-
-static FORMATTERS: LazyLock<RwLock<Formatters>> = LazyLock::new(|| RwLock::new(HashMap::new()));
-
 /// `(alpha-2 code, name)` of every country, by name.
 pub type Countries = Arc<Vec<(String, String)>>;
 
-static COUNTRIES: LazyLock<RwLock<HashMap<String, Countries>>> =
+/// Locales by tag.
+static LOCALES: LazyLock<RwLock<HashMap<String, Locale>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
-/// The customer's locale for numbers and money.
+/// The locale chosen for an `Accept-Language` header and a fallback (`"{header}\0{fallback}"`).
+static NEGOTIATED: LazyLock<RwLock<HashMap<String, Locale>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// Inserts into a bounded cache.
+fn remember<V: Clone>(cache: &RwLock<HashMap<String, V>>, key: String, value: &V) {
+    if let Ok(mut m) = cache.write() {
+        if m.len() < CACHE_LIMIT {
+            m.insert(key, value.clone());
+        }
+    }
+}
+
+/// The customer's locale for numbers and money (cheap to clone; its formatters and country
+/// names are built once, when first asked for).
 #[derive(Clone, Debug)]
-pub struct Locale {
-    /// BCP 47, with `-u-nu-latn` (what the page hands its script, and the cache key).
+pub struct Locale(Arc<Data>);
+
+#[derive(Debug)]
+struct Data {
+    /// BCP 47, with `-u-nu-latn` (what the page hands its script).
     tag: String,
     icu: IcuLocale,
+    decimal: OnceLock<char>,
+    /// Per currency; `None` where CLDR has no symbol for it.
+    formatters: RwLock<HashMap<Currency, Option<Formatter>>>,
+    countries: OnceLock<Countries>,
 }
 
 impl Locale {
     /// The first language of `Accept-Language` (by weight) that is a valid locale, else
     /// `fallback` (the merchant's `default_locale`), else `en-US`.
     pub fn negotiate(accept_language: Option<&str>, fallback: &str) -> Self {
-        let wanted = accept_language
-            .filter(|h| h.len() <= 512)
-            .map(accept_language::parse)
-            .unwrap_or_default();
+        let header = accept_language.filter(|h| h.len() <= 512);
+        let key = format!("{}\0{fallback}", header.unwrap_or(""));
+        if let Some(l) = NEGOTIATED.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return l;
+        }
+        let wanted = header.map(accept_language::parse).unwrap_or_default();
         let found = wanted
             .iter()
             .map(String::as_str)
             .chain([fallback, "en-US"])
             .filter(|t| t.len() <= 35)
             .find_map(Self::parse);
-        found.unwrap_or_else(|| Self {
-            tag: "en-US-u-nu-latn".to_owned(),
-            icu: icu_locale_core::locale!("en-US-u-nu-latn"),
-        })
+        let chosen = found.unwrap_or_else(|| {
+            Self::of_tag(
+                "en-US-u-nu-latn".to_owned(),
+                icu_locale_core::locale!("en-US-u-nu-latn"),
+            )
+        });
+        remember(&NEGOTIATED, key, &chosen);
+        chosen
     }
 
     /// The merchant's `default_locale` (e-mails, which have no browser to ask).
@@ -77,27 +100,40 @@ impl Locale {
     /// the page chooses its own numbering system).
     pub fn parse(tag: &str) -> Option<Self> {
         let parsed: IcuLocale = tag.parse().ok()?;
-        let id = parsed.id;
-        let tag = format!("{id}-u-nu-latn");
+        let tag = format!("{}-u-nu-latn", parsed.id);
         let icu: IcuLocale = tag.parse().ok()?;
-        Some(Self { tag, icu })
+        Some(Self::of_tag(tag, icu))
+    }
+
+    fn of_tag(tag: String, icu: IcuLocale) -> Self {
+        if let Some(l) = LOCALES.read().ok().and_then(|m| m.get(&tag).cloned()) {
+            return l;
+        }
+        let l = Self(Arc::new(Data {
+            tag: tag.clone(),
+            icu,
+            decimal: OnceLock::new(),
+            formatters: RwLock::new(HashMap::new()),
+            countries: OnceLock::new(),
+        }));
+        remember(&LOCALES, tag, &l);
+        l
     }
 
     /// The BCP 47 tag the page's script formats with.
     pub fn tag(&self) -> &str {
-        &self.tag
+        &self.0.tag
     }
 
     /// Language and region only (`de-DE`), as settings keep it.
     pub fn language_tag(&self) -> String {
-        self.icu.id.to_string()
+        self.0.icu.id.to_string()
     }
 
     /// `amount` of `currency` as people in this locale write it.
     pub fn money(&self, currency: Currency, amount: Amount) -> String {
-        let plain = currency.format(amount);
         let Some(f) = self.formatter(currency) else {
-            return plain;
+            return self.plain(currency, amount);
         };
         let mut decimal = fixed_decimal::Decimal::from(amount.minor());
         decimal.multiply_pow10(-i16::from(currency.exponent()));
@@ -105,72 +141,82 @@ impl Locale {
         if same_digits(&shown, amount, currency.exponent()) {
             shown
         } else {
-            plain
+            self.plain(currency, amount)
+        }
+    }
+
+    /// `12,50 EUR` where CLDR cannot say it: the locale's decimal mark, no grouping, the
+    /// code (so it reads back as the same amount, [`Currency::parse_major_in`]).
+    fn plain(&self, currency: Currency, amount: Amount) -> String {
+        self.with_mark(currency.format(amount))
+    }
+
+    /// The amount in major units without symbol or grouping (`12,50` in German), for a
+    /// field the customer may edit.
+    pub fn major(&self, currency: Currency, amount: Amount) -> String {
+        self.with_mark(currency.major(amount))
+    }
+
+    fn with_mark(&self, dotted: String) -> String {
+        match self.decimal_mark() {
+            '.' => dotted,
+            mark => dotted.replace('.', &mark.to_string()),
         }
     }
 
     /// The decimal mark of this locale (`.` or `,`), for reading typed amounts.
     pub fn decimal_mark(&self) -> char {
-        let Some(f) = self.formatter(Currency::USD) else {
-            return '.';
-        };
-        let mut one_and_half = fixed_decimal::Decimal::from(150);
-        one_and_half.multiply_pow10(-2);
-        let shown = f.format_fixed_decimal(&one_and_half).to_string();
-        match shown.split_once('1').and_then(|(_, r)| r.chars().next()) {
-            Some(',') => ',',
-            _ => '.',
-        }
+        *self.0.decimal.get_or_init(|| {
+            let Some(f) = self.formatter(Currency::USD) else {
+                return '.';
+            };
+            let mut one_and_half = fixed_decimal::Decimal::from(150);
+            one_and_half.multiply_pow10(-2);
+            let shown = f.format_fixed_decimal(&one_and_half).to_string();
+            match shown.split_once('1').and_then(|(_, r)| r.chars().next()) {
+                Some(',') => ',',
+                _ => '.',
+            }
+        })
     }
 
     /// Every ISO 3166-1 country as `(alpha-2 code, name in this locale)`, by name: what a
     /// country selector offers.
     pub fn countries(&self) -> Countries {
-        if let Some(list) = COUNTRIES
-            .read()
-            .ok()
-            .and_then(|m| m.get(&self.tag).cloned())
-        {
-            return list;
-        }
-        let names = RegionDisplayNames::try_new((&self.icu).into(), Default::default()).ok();
-        let mut list: Vec<(String, String)> = celes::Country::get_countries()
-            .iter()
-            .map(|c| {
-                let name = names
-                    .as_ref()
-                    .zip(c.alpha2.parse::<Region>().ok())
-                    .and_then(|(n, r)| n.of(r))
-                    .map_or_else(|| c.long_name.to_owned(), str::to_owned);
-                (c.alpha2.to_owned(), name)
+        self.0
+            .countries
+            .get_or_init(|| {
+                let names =
+                    RegionDisplayNames::try_new((&self.0.icu).into(), Default::default()).ok();
+                let mut list: Vec<(String, String)> = celes::Country::get_countries()
+                    .iter()
+                    .map(|c| {
+                        let name = names
+                            .as_ref()
+                            .zip(c.alpha2.parse::<Region>().ok())
+                            .and_then(|(n, r)| n.of(r))
+                            .map_or_else(|| c.long_name.to_owned(), str::to_owned);
+                        (c.alpha2.to_owned(), name)
+                    })
+                    .collect();
+                list.sort_by_key(|(_, name)| name.to_lowercase());
+                Arc::new(list)
             })
-            .collect();
-        list.sort_by_key(|(_, name)| name.to_lowercase());
-        let list = Arc::new(list);
-        if let Ok(mut m) = COUNTRIES.write() {
-            if m.len() < CACHE_LIMIT {
-                m.insert(self.tag.clone(), list.clone());
-            }
-        }
-        list
+            .clone()
     }
 
     fn formatter(&self, currency: Currency) -> Option<Formatter> {
-        let code = currency.code();
-        let key = (self.tag.clone(), code.to_owned());
-        if let Some(f) = FORMATTERS.read().ok()?.get(&key) {
+        if let Some(f) = self.0.formatters.read().ok()?.get(&currency) {
             return f.clone();
         }
-        let built = CurrencyType::try_from_str(&code.to_ascii_lowercase())
+        let built = CurrencyType::try_from_str(&currency.code().to_ascii_lowercase())
             .ok()
             .and_then(|c| {
-                CurrencyFormatter::try_new_symbol((&self.icu).into(), c, Default::default()).ok()
+                CurrencyFormatter::try_new_symbol((&self.0.icu).into(), c, Default::default()).ok()
             })
             .map(Arc::new);
-        if let Ok(mut cache) = FORMATTERS.write() {
-            if cache.len() < CACHE_LIMIT {
-                cache.insert(key, built.clone());
-            }
+        if let Ok(mut m) = self.0.formatters.write() {
+            m.insert(currency, built.clone());
         }
         built
     }
@@ -227,6 +273,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    proptest::proptest! {
+        /// Whatever a page writes, in any currency and locale, reads back as the same
+        /// amount (as a customer copying it into the amount field would have it read).
+        #[test]
+        fn every_amount_written_reads_back_the_same(
+            code in proptest::sample::select(every_currency()),
+            tag in proptest::sample::select(vec!["en-US", "de-DE", "fr-FR", "de-CH", "hi-IN", "ja-JP", "ar-EG", "es-ES", "pt-BR", "nl-NL", "sv-SE"]),
+            minor in 0i64..=paylink_domain::money::MAX_AMOUNT,
+        ) {
+            let locale = Locale::parse(tag).unwrap();
+            let cur = Currency::parse(code).unwrap();
+            let amount = Amount::new(minor).unwrap();
+            let shown = locale.money(cur, amount);
+            let number: String = shown
+                .chars()
+                .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '\'' | '\u{2019}') || c.is_whitespace())
+                .collect();
+            let back = cur.parse_major_in(&number, locale.decimal_mark());
+            proptest::prop_assert_eq!(back, Some(amount), "{} {} → {:?}", tag, code, shown);
+            let typed = cur.parse_major_in(&locale.major(cur, amount), locale.decimal_mark());
+            proptest::prop_assert_eq!(typed, Some(amount));
+        }
+    }
+
+    /// Every currency Paylink takes (ISO 4217 in use, and the stablecoins).
+    fn every_currency() -> Vec<&'static str> {
+        static ALL: LazyLock<Vec<String>> = LazyLock::new(|| {
+            let mut all: Vec<String> = (b'A'..=b'Z')
+                .flat_map(|a| (b'A'..=b'Z').flat_map(move |b| (b'A'..=b'Z').map(move |c| [a, b, c])))
+                .map(|c| String::from_utf8_lossy(&c).into_owned())
+                .filter(|c| Currency::parse(c).is_some())
+                .collect();
+            all.extend(["USDC".to_owned(), "EURC".to_owned()]);
+            all
+        });
+        ALL.iter().map(String::as_str).collect()
     }
 
     #[test]

@@ -512,7 +512,17 @@ pub(super) async fn render_link(
     } else {
         Vec::new()
     };
-    let fmt = |a: Amount| locale.money(cur, a);
+    // A page writes the same few amounts several times (a one-line cart's price, subtotal
+    // and total are one amount): each is formatted once.
+    let written = std::cell::RefCell::new(Vec::<(Amount, String)>::new());
+    let fmt = |a: Amount| {
+        if let Some((_, s)) = written.borrow().iter().find(|(x, _)| *x == a) {
+            return s.clone();
+        }
+        let s = locale.money(cur, a);
+        written.borrow_mut().push((a, s.clone()));
+        s
+    };
     let quantities: Vec<u32> = e
         .quantities
         .clone()
@@ -576,7 +586,7 @@ pub(super) async fn render_link(
             } else {
                 chosen
                     .filter(|c| !d.preset_amounts.contains(c))
-                    .map(|c| cur.major(c))
+                    .map(|c| locale.major(cur, c))
                     .unwrap_or_default()
             },
         }
@@ -729,9 +739,13 @@ pub(super) async fn render_link(
             .payment_method_types
             .contains(&PaymentMethodType::Wallet),
         expires: link.expires_at.map(When::of),
-        first_error: page_order(link)
-            .into_iter()
-            .find(|id| e.field_errors.contains_key(id)),
+        first_error: if e.field_errors.is_empty() {
+            None
+        } else {
+            page_order(link)
+                .into_iter()
+                .find(|id| e.field_errors.contains_key(id))
+        },
         errors: e.field_errors.clone(),
         card_exp: e.card_exp.clone(),
         confirm_wallet: e.confirm_wallet,

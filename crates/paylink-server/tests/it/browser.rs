@@ -3,6 +3,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (scripts/test installs them). Without
 //! them the tests skip with a message, except under `CI=true`, where they fail.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,7 +20,14 @@ pub(crate) struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every Chromium process it started: they share its process
+    /// group. (Killing chromedriver alone left hundreds of Chromium processes behind.)
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -53,6 +61,7 @@ pub(crate) async fn browser_in(width: u32, lang: &str) -> Option<Browser> {
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap();
     let profile = std::env::temp_dir().join(format!(
@@ -152,6 +161,17 @@ pub(crate) async fn wait_text(c: &Client, css: &str, expected: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// An input's current value.
+pub(crate) async fn value(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
 }
 
 pub(crate) async fn pay_with(c: &Client, card: &str) {
@@ -257,14 +277,7 @@ async fn a_declined_card_shows_the_error_and_can_retry() {
         .await
         .unwrap();
     assert_eq!(focused, "card_number");
-    let kept = c
-        .find(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap();
-    assert_eq!(kept.as_deref(), Some("fan@example.com"));
+    assert_eq!(value(c, "#email").await, "fan@example.com");
     // The only seat stays held for this customer, who retries with another card.
     fill(c, "#email", "fan@example.com").await;
     pay_with(c, "4242424242424242").await;

@@ -5,19 +5,12 @@
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::TestApp;
+use crate::helpers::{no_redirects, page_nonce, TestApp};
 
 both!(
     every_mistake_is_said_at_its_field_at_once,
     a_wallet_charges_only_after_the_customer_confirms
 );
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 async fn nonce_of(app: &TestApp, slug: &str) -> String {
     let html = app
@@ -29,8 +22,7 @@ async fn nonce_of(app: &TestApp, slug: &str) -> String {
         .text()
         .await
         .unwrap();
-    let at = html.find("name=\"nonce\" value=\"").unwrap() + 20;
-    html[at..].split('"').next().unwrap().to_owned()
+    page_nonce(&html)
 }
 
 /// Checkout sessions opened so far (there is no API that lists them).

@@ -361,6 +361,20 @@ impl TestApp {
     }
 }
 
+/// A client that does not follow redirects: to see where a hosted form sends the customer.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The hidden nonce of a rendered link page (it names the page's checkout session).
+pub fn page_nonce(html: &str) -> String {
+    let at = html.find("name=\"nonce\" value=\"").unwrap() + "name=\"nonce\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
 /// A free port on 127.0.0.1, for the real binary.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::TestApp;
+use crate::helpers::{no_redirects, page_nonce, TestApp};
 
 both!(
     money_is_written_in_the_customer_s_locale,
@@ -80,18 +80,13 @@ async fn a_typed_amount_is_read_in_the_customer_s_locale(app: TestApp) {
         )
         .await;
     let path = format!("/l/{}", l["slug"].as_str().unwrap());
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let no_redirects = no_redirects();
     let submit = |lang: &'static str, amount: &'static str, shown: &'static str| {
         let client = no_redirects.clone();
         let url = format!("{}{path}", app.base);
         let page = page_in(&app, &path, Some(lang));
         async move {
-            let html = page.await;
-            let at = html.find("name=\"nonce\" value=\"").unwrap() + 20;
-            let nonce = html[at..].split('"').next().unwrap().to_owned();
+            let nonce = page_nonce(&page.await);
             client
                 .post(url)
                 .header("accept-language", lang)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
-use crate::browser::{app, browser, click, fill, pay_with, text, wait_text};
+use crate::browser::{app, browser, click, fill, pay_with, text, value, wait_text};
 
 fn axe_source() -> Option<String> {
     let path = std::env::var("PAYLINK_AXE_JS")
@@ -32,6 +32,20 @@ fn axe_source() -> Option<String> {
             None
         }
     }
+}
+
+/// An element's `(x, y, width, height)` on the page.
+async fn rect(c: &Client, css: &str) -> (f64, f64, f64, f64) {
+    let r = c
+        .execute(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+             return [r.x, r.y, r.width, r.height];",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    let n = |i: usize| r[i].as_f64().unwrap();
+    (n(0), n(1), n(2), n(3))
 }
 
 fn shots_dir() -> PathBuf {
@@ -125,10 +139,24 @@ async fn every_customer_page_passes_axe_on_desktop_and_phone() {
         let axe = axe.as_deref();
         c.goto(&url(&cart)).await.unwrap();
         look(c, axe, "link", device).await;
+        // Amount first; on desktop the order beside the details, on a phone above them.
+        let (summary, pay) = (rect(c, ".summary").await, rect(c, ".pay-column").await);
+        if width == 1280 {
+            assert!(pay.0 > summary.0 + summary.2 - 1.0, "{summary:?} {pay:?}");
+        } else {
+            assert!(pay.1 > summary.1 + summary.3 - 1.0, "{summary:?} {pay:?}");
+        }
+        assert_eq!(text(c, "#headline-total").await, "$36.00");
+        assert_eq!(text(c, "#line-total-0").await, "$36.00");
         c.goto(&url(&donation)).await.unwrap();
         look(c, axe, "donation", device).await;
         c.goto(&url(&subscription)).await.unwrap();
         look(c, axe, "subscription", device).await;
+        assert_eq!(
+            text(c, "#subscription-terms").await,
+            "$19.00 due today, then $19.00 every month. Cancel any time."
+        );
+        assert_eq!(text(c, ".line-price").await, "$19.00 / month");
         // Everything wrong at once: each said at its field, the first one focused.
         c.goto(&url(&cart)).await.unwrap();
         fill(c, "#email", "not-an-address").await;
@@ -142,14 +170,7 @@ async fn every_customer_page_passes_axe_on_desktop_and_phone() {
         look(c, axe, "errors", device).await;
         // The typed card is grouped with its brand, the expiry slashed.
         fill(c, "#card_number", "4000000000003220").await;
-        let typed = c
-            .find(Locator::Css("#card_number"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap();
-        assert_eq!(typed.as_deref(), Some("4000 0000 0000 3220"));
+        assert_eq!(value(c, "#card_number").await, "4000 0000 0000 3220");
         assert_eq!(text(c, "#card-brand").await, "Visa");
         fill(c, "#email", "ada@example.com").await;
         fill(c, "#shipping_line1", "1 Kiln Lane").await;
@@ -161,24 +182,25 @@ async fn every_customer_page_passes_axe_on_desktop_and_phone() {
             .await
             .unwrap();
         fill(c, "#card_exp", "1234").await;
-        let exp = c
-            .find(Locator::Css("#card_exp"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap();
-        assert_eq!(exp.as_deref(), Some("12/34"));
+        assert_eq!(value(c, "#card_exp").await, "12/34");
+        fill(c, "#cf_gift_note", "For Grace").await;
         fill(c, "#card_cvc", "123").await;
         click(c, "#pay").await;
         wait_text(c, "h1", "Confirm your payment").await;
         look(c, axe, "three-d-secure", device).await;
+        // The merchant's colour on every page, not only the link's.
+        assert!(c.source().await.unwrap().contains("--brand:#0b6e4f"));
         click(c, "#approve").await;
         assert_eq!(text(c, "#status").await, "Paid");
         assert_eq!(text(c, "#receipt-title").await, "Spring collection");
         assert!(text(c, "#receipt-shipping")
             .await
             .contains("United Kingdom"));
+        assert!(text(c, "#receipt-answers").await.contains("For Grace"));
+        // The date in the customer's own zone and language, not the server's UTC.
+        let date = text(c, ".facts time").await;
+        assert!(!date.is_empty() && !date.contains("UTC"), "{date}");
+        assert!(c.source().await.unwrap().contains("--brand:#0b6e4f"));
         look(c, axe, "receipt", device).await;
         c.goto(&url(&wallet)).await.unwrap();
         fill(c, "#email", "tote@example.com").await;

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::TestApp;
+use crate::helpers::{page_nonce as nonce, TestApp};
 
 both!(
     pages_are_locked_down_and_escape_input,
@@ -158,12 +158,6 @@ async fn page(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, St
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.unwrap())
-}
-
-/// The hidden nonce of a rendered page.
-fn nonce(html: &str) -> String {
-    let at = html.find("name=\"nonce\" value=\"").unwrap() + "name=\"nonce\" value=\"".len();
-    html[at..].split('"').next().unwrap().to_owned()
 }
 
 async fn pages_are_locked_down_and_escape_input(app: TestApp) {
