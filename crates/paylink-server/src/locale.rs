@@ -276,23 +276,25 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
         /// Whatever a page writes, in any currency and locale, reads back as the same
         /// amount (as a customer copying it into the amount field would have it read).
         #[test]
         fn every_amount_written_reads_back_the_same(
             code in proptest::sample::select(every_currency()),
             tag in proptest::sample::select(vec!["en-US", "de-DE", "fr-FR", "de-CH", "hi-IN", "ja-JP", "ar-EG", "es-ES", "pt-BR", "nl-NL", "sv-SE"]),
-            minor in 0i64..=paylink_domain::money::MAX_AMOUNT,
+            minor in proptest::prop_oneof![0i64..100_000, 0i64..=paylink_domain::money::MAX_AMOUNT],
         ) {
             let locale = Locale::parse(tag).unwrap();
             let cur = Currency::parse(code).unwrap();
             let amount = Amount::new(minor).unwrap();
             let shown = locale.money(cur, amount);
-            let number: String = shown
-                .chars()
-                .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '\'' | '\u{2019}') || c.is_whitespace())
-                .collect();
-            let back = cur.parse_major_in(&number, locale.decimal_mark());
+            // The number: from its first digit to its last (symbols such as `Cg.` aside).
+            let first = shown.find(|c: char| c.is_ascii_digit()).unwrap();
+            let last = shown.rfind(|c: char| c.is_ascii_digit()).unwrap();
+            let number = &shown[first..=last];
+            let back = cur.parse_major_in(number, locale.decimal_mark());
             proptest::prop_assert_eq!(back, Some(amount), "{} {} → {:?}", tag, code, shown);
             let typed = cur.parse_major_in(&locale.major(cur, amount), locale.decimal_mark());
             proptest::prop_assert_eq!(typed, Some(amount));
@@ -303,7 +305,9 @@ mod tests {
     fn every_currency() -> Vec<&'static str> {
         static ALL: LazyLock<Vec<String>> = LazyLock::new(|| {
             let mut all: Vec<String> = (b'A'..=b'Z')
-                .flat_map(|a| (b'A'..=b'Z').flat_map(move |b| (b'A'..=b'Z').map(move |c| [a, b, c])))
+                .flat_map(|a| {
+                    (b'A'..=b'Z').flat_map(move |b| (b'A'..=b'Z').map(move |c| [a, b, c]))
+                })
                 .map(|c| String::from_utf8_lossy(&c).into_owned())
                 .filter(|c| Currency::parse(c).is_some())
                 .collect();
