@@ -35,6 +35,12 @@ pub fn is_well_formed(s: &str, prefix: &str) -> bool {
     })
 }
 
+/// The regular expression of an id with this prefix (for the OpenAPI document), the same
+/// rule as [`is_well_formed`].
+pub fn pattern(prefix: &str) -> String {
+    format!("^{prefix}[0-9A-Za-z]{{{RANDOM_LEN}}}$")
+}
+
 /// Why `s` is not an id with this prefix, in words a client can act on.
 pub fn id_error(s: &str, prefix: &str, noun: &str) -> String {
     if s.starts_with(prefix) {
@@ -140,5 +146,12 @@ mod tests {
         assert_eq!(ProductId::parse(a.as_str()), None);
         assert_eq!(PaymentLinkId::parse("plink_short"), None);
         assert_eq!(PaymentLinkId::parse("plink_!!!!!!!!!!!!!!!!!!!!!!"), None);
+    }
+
+    #[test]
+    fn the_pattern_says_what_parsing_accepts() {
+        assert_eq!(pattern("plink_"), "^plink_[0-9A-Za-z]{22}$");
+        let id = PaymentLinkId::generate();
+        assert_eq!(id.as_str().len(), "plink_".len() + RANDOM_LEN);
     }
 }

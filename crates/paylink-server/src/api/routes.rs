@@ -735,6 +735,61 @@ pub fn router(state: &AppState) -> Router<AppState> {
     router
 }
 
+/// The id prefix of each collection a path names (`/v1/products/{id}` takes `prod_…`).
+const ID_PREFIXES: [(&str, &str); 10] = [
+    ("api_keys", paylink_domain::id::ApiKeyId::PREFIX),
+    (
+        "checkout_sessions",
+        paylink_domain::id::CheckoutSessionId::PREFIX,
+    ),
+    ("customers", paylink_domain::id::CustomerId::PREFIX),
+    ("events", paylink_domain::id::EventId::PREFIX),
+    ("orders", paylink_domain::id::OrderId::PREFIX),
+    ("payment_links", paylink_domain::id::PaymentLinkId::PREFIX),
+    ("payments", paylink_domain::id::PaymentId::PREFIX),
+    ("products", paylink_domain::id::ProductId::PREFIX),
+    ("tax_rates", paylink_domain::id::TaxRateId::PREFIX),
+    (
+        "webhook_endpoints",
+        paylink_domain::id::WebhookEndpointId::PREFIX,
+    ),
+];
+
+/// A string of `min..=max` characters, matching `pattern` if given.
+fn text(min: usize, max: usize, pattern: Option<String>) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(pattern)
+        .build()
+}
+
+/// The schema of a path parameter: `{slug}` by the slug rule, `{id}` by the id rule of the
+/// collection before it (what the server accepts; anything else is a 404).
+fn path_schema(path: &str, name: &str) -> utoipa::openapi::schema::Object {
+    if name == "slug" {
+        return text(3, 64, Some("^[a-z0-9]+(-[a-z0-9]+)*$".to_owned()));
+    }
+    let collection = path
+        .split("/{id}")
+        .next()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or("");
+    let prefix = ID_PREFIXES
+        .iter()
+        .find(|(c, _)| *c == collection)
+        .map(|(_, p)| *p);
+    match prefix {
+        Some(p) => {
+            let len = p.len() + paylink_domain::id::RANDOM_LEN;
+            text(len, len, Some(paylink_domain::id::pattern(p)))
+        }
+        None => text(1, 255, None),
+    }
+}
+
 /// The OpenAPI paths and schemas of the table.
 pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
     let mut paths = utoipa::openapi::Paths::new();
@@ -797,7 +852,8 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                     ParameterBuilder::new()
                         .name(name)
                         .parameter_in(ParameterIn::Path)
-                        .required(Required::True),
+                        .required(Required::True)
+                        .schema(Some(path_schema(r.path, name))),
                 );
             }
         }
@@ -814,6 +870,7 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                     .name("Idempotency-Key")
                     .parameter_in(ParameterIn::Header)
                     .required(Required::False)
+                    .schema(Some(text(1, 255, None)))
                     .description(Some("1–255 characters; a retry with the same key and body replays the first answer")),
             );
         }

@@ -21,7 +21,61 @@ fn error_body_snapshot() {
     insta::assert_json_snapshot!("error_body", body);
 }
 
-both!(served_document_lists_every_route);
+both!(
+    served_document_lists_every_route,
+    path_parameters_say_what_the_server_accepts
+);
+
+/// Every `{id}` and `{slug}` has a schema a fuzzer can generate from (issue 20), and the
+/// ids the API hands out match their route's pattern.
+async fn path_parameters_say_what_the_server_accepts(app: TestApp) {
+    let doc: serde_json::Value = serde_json::from_str(&paylink_server::openapi::json()).unwrap();
+    let mut patterns = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let schema = &p["schema"];
+                assert!(
+                    schema.is_object(),
+                    "{method} {path}: parameter {} has no schema",
+                    p["name"]
+                );
+                if p["in"] == "path" {
+                    let pattern = schema["pattern"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{method} {path}: {} has no pattern", p["name"]));
+                    patterns.insert(path.clone(), regex_lite(pattern));
+                }
+            }
+        }
+    }
+    let link = app.custom_link("Pattern", 500).await;
+    let product = app.product("Mug", 900).await;
+    for (path, value) in [
+        ("/v1/payment_links/{id}", link["id"].as_str().unwrap()),
+        ("/v1/products/{id}", product["id"].as_str().unwrap()),
+    ] {
+        let (prefix, len) = &patterns[path];
+        assert!(
+            value.starts_with(prefix.as_str()) && value.len() == *len,
+            "{path}: {value} against {prefix}/{len}"
+        );
+    }
+}
+
+/// `^prefix[0-9A-Za-z]{N}$` as (prefix, total length); other patterns (slugs) as ("", 0).
+fn regex_lite(pattern: &str) -> (String, usize) {
+    match pattern
+        .strip_prefix('^')
+        .and_then(|p| p.split_once("[0-9A-Za-z]{"))
+    {
+        Some((prefix, rest)) => {
+            let n: usize = rest.trim_end_matches("}$").parse().unwrap();
+            (prefix.to_owned(), prefix.len() + n)
+        }
+        None => (String::new(), 0),
+    }
+}
 
 async fn served_document_lists_every_route(app: TestApp) {
     let r = app
