@@ -90,13 +90,24 @@ impl Currency {
     ///   more than three digits follow it (`25,50` is 25.50 everywhere); otherwise it groups
     ///   (`1.000` is a thousand in German, `1,000` in English).
     ///
+    /// Grouped digits must be grouped as numbers are written: the last group three digits,
+    /// the ones before two or three (`12,34,567` in India), the first not starting with 0.
+    ///
     /// So a separator is never silently dropped from a decimal amount: `25,50` is never
-    /// 2550, and `1.000` in English is refused for a currency with two decimals.
+    /// 2550, `1.000` in English is refused for a currency with two decimals, and `1.5.0` or
+    /// `0,001` are refused rather than guessed.
     pub fn parse_major_in(&self, s: &str, decimal: char) -> Option<Amount> {
+        // Spaces and apostrophes group digits; written as one space here.
         let s: String = s
             .trim()
             .chars()
-            .filter(|c| !(c.is_whitespace() || matches!(c, '\'' | '\u{2019}')))
+            .map(|c| {
+                if c.is_whitespace() || matches!(c, '\'' | '\u{2019}') {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         let marks: Vec<(usize, char)> = s
             .char_indices()
@@ -118,13 +129,21 @@ impl Currency {
             _ => None,
         };
         let (int, frac) = match mark {
-            Some(m) => {
-                let (int, frac) = s.rsplit_once(m)?;
-                (int.replace(['.', ','], ""), frac.to_owned())
-            }
-            None => (s.replace(['.', ','], ""), String::new()),
+            Some(m) => s.rsplit_once(m)?,
+            None => (s.as_str(), ""),
         };
-        self.minor_of(&int, &frac)
+        let groups: Vec<&str> = int.split([' ', '.', ',']).collect();
+        if let [first, rest @ ..] = groups.as_slice() {
+            let grouped_well = rest.is_empty()
+                || ((1..=3).contains(&first.len())
+                    && !first.starts_with('0')
+                    && rest.last().is_some_and(|g| g.len() == 3)
+                    && rest.iter().all(|g| (2..=3).contains(&g.len())));
+            if !grouped_well {
+                return None;
+            }
+        }
+        self.minor_of(&groups.concat(), frac)
     }
 
     /// Minor units from the digits before and after the decimal mark.
@@ -366,7 +385,24 @@ mod tests {
         assert_eq!(en(usd, "1.000"), None, "three decimals of a dollar");
         assert_eq!(en(kwd, "1.000"), Some(1000));
         assert_eq!(en(usd, "1'000.50"), Some(100_050));
-        for bad in ["", ",", "1,2,3.4.5", "1.2.3,4,5", "-1", "1e3", "1.000,50.5"] {
+        assert_eq!(en(usd, "12,34,567.00"), Some(123_456_700));
+        assert_eq!(de(eur, "1\u{202f}000,00"), Some(100_000));
+        for bad in [
+            "",
+            ",",
+            "1,2,3.4.5",
+            "1.2.3,4,5",
+            "-1",
+            "1e3",
+            "1.000,50.5",
+            "1.5.0",
+            "2,5,0",
+            "12,34.56",
+            "1'5",
+            "0,001",
+            "25 50",
+            "1,0000",
+        ] {
             assert!(en(usd, bad).is_none(), "{bad:?}");
         }
         assert_eq!(en(usd, "99999999999999999999"), None);

@@ -53,10 +53,12 @@ document.addEventListener("submit", function (event) {
   // (Currency::parse_major_in): of "." and ",", the last is the decimal mark when both
   // appear; one that appears more than once groups; one that appears once is the decimal
   // mark when it is the locale's (data-decimal) or is not followed by exactly three digits.
-  // null when not a number.
+  // Spaces and apostrophes group too; groups are as numbers are written (the last three
+  // digits, the ones before two or three, the first not starting with 0). null when not a
+  // number.
   var decimal = form.dataset.decimal || ".";
   function parseMajor(text) {
-    var s = text.trim().replace(/[\s'\u2019]/g, "");
+    var s = text.trim().replace(/[\s'\u2019]/g, " ");
     var marks = s.match(/[.,]/g) || [];
     var mark = null;
     if (marks.length) {
@@ -76,7 +78,15 @@ document.addEventListener("submit", function (event) {
       whole = s.slice(0, at);
       frac = s.slice(at + 1);
     }
-    whole = whole.replace(/[.,]/g, "");
+    var groups = whole.split(/[ .,]/);
+    if (groups.length > 1) {
+      var first = groups[0], rest = groups.slice(1);
+      var well = first.length >= 1 && first.length <= 3 && first.charAt(0) !== "0" &&
+        rest[rest.length - 1].length === 3 &&
+        rest.every(function (g) { return g.length === 2 || g.length === 3; });
+      if (!well) return null;
+    }
+    whole = groups.join("");
     if (!/^\d+$/.test(whole) || !/^\d*$/.test(frac) || frac.length > exponent) return null;
     while (frac.length < exponent) frac += "0";
     return BigInt(whole + frac);
@@ -142,6 +152,8 @@ document.addEventListener("submit", function (event) {
     set("hsa", format(t.hsa));
     set("pay", "Pay " + format(t.total));
     set("due-today", format(t.total));
+    set("confirm-wallet-amount", format(t.total));
+    set("confirm-wallet-total", format(t.total));
     set("recurring", format(t.total));
     if (shown) shown.value = t.total.toString();
   }

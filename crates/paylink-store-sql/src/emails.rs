@@ -77,6 +77,7 @@ impl SqlStore {
         id: &EmailId,
         error: Option<&str>,
         retry_at: Option<Timestamp>,
+        sent: Option<&Email>,
     ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
         let (status, at) = match (error, retry_at) {
@@ -91,6 +92,9 @@ impl SqlStore {
             .bind(error.map(str::to_owned));
         if let Some(at) = at {
             q.push(", next_attempt_at = ").bind(at);
+        }
+        if let (None, Some(e)) = (error, sent) {
+            q.push(", data = ").bind(json(e)?);
         }
         q.push(" WHERE id = ").bind(id.as_str());
         q.query().execute(&mut *w.tx).await.map_err(backend)?;

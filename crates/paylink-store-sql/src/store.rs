@@ -1016,8 +1016,9 @@ impl Store for SqlStore {
         id: &EmailId,
         error: Option<&str>,
         retry_at: Option<Timestamp>,
+        sent: Option<&paylink_domain::email::Email>,
     ) -> StoreResult<()> {
-        self.finish_email_impl(id, error, retry_at).await
+        self.finish_email_impl(id, error, retry_at, sent).await
     }
 
     // ---- events ------------------------------------------------------------------------

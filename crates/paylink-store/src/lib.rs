@@ -397,12 +397,15 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         lock_secs: i64,
     ) -> StoreResult<Vec<Email>>;
-    /// Records a send attempt: sent, or failed with the next try (`None`: give up).
+    /// Records a send attempt: sent, or failed with the next try (`None`: give up). A
+    /// message composed when it was sent (a receipt, [`Email::receipt_of`]) is kept as
+    /// sent (`sent`), so the outbox shows what went out.
     async fn finish_email(
         &self,
         id: &EmailId,
         error: Option<&str>,
         retry_at: Option<Timestamp>,
+        sent: Option<&Email>,
     ) -> StoreResult<()>;
 
     // ---- events ------------------------------------------------------------------------

@@ -219,10 +219,12 @@ pub async fn list_emails(
         .store
         .list_emails(&auth.tenant, q.status.as_deref(), &q.page()?)
         .await?;
+    // Receipts not sent yet are composed as they would be sent now; one that cannot be
+    // (its payment is gone) is listed as it is rather than failing the list.
     for e in &mut l.data {
-        crate::email::compose(&state, e)
-            .await
-            .map_err(ApiError::internal)?;
+        if let Err(err) = crate::email::compose(&state, e).await {
+            tracing::warn!(email.id = %e.id, error = %err, "composing a receipt failed");
+        }
     }
     Ok(ok(&List::new(l, "/v1/emails")))
 }

@@ -46,6 +46,15 @@ pub(super) fn check(
     if link.collect.phone && e.phone.is_empty() {
         say("phone", "Enter your phone number.".into());
     }
+    // The API's limits, said as a customer reads them.
+    for (id, value, max, what) in [
+        ("name", e.name.as_str(), 200, "your name"),
+        ("phone", e.phone.as_str(), 40, "the phone number"),
+    ] {
+        if value.chars().count() > max {
+            say(id, format!("Shorten {what} to {max} characters."));
+        }
+    }
     for f in &link.custom_fields {
         let id = format!("cf_{}", f.key);
         let v = e.custom.get(&f.key).map(String::as_str).unwrap_or("");
@@ -80,6 +89,18 @@ pub(super) fn check(
                 &format!("{prefix}_line1"),
                 "Enter the street address.".into(),
             );
+        }
+        for (part, max, what) in [
+            ("line1", 200, "the street address"),
+            ("city", 200, "the city"),
+            ("postal_code", 20, "the postal code"),
+        ] {
+            if values.get(part).is_some_and(|v| v.chars().count() > max) {
+                say(
+                    &format!("{prefix}_{part}"),
+                    format!("Shorten {what} to {max} characters."),
+                );
+            }
         }
         let country = values.get("country").map(String::as_str).unwrap_or("");
         if !countries
@@ -132,13 +153,17 @@ fn check_card(c: &CardFields<'_>, now: Timestamp, say: &mut impl FnMut(&str, Str
 /// `MM/YY` (or `MM/YYYY`, spaces allowed) as `(month, full year)`.
 pub(super) fn expiry(exp: &str) -> Option<(u8, u16)> {
     let (m, y) = exp.split_once('/')?;
-    let month: u8 = m.trim().parse().ok().filter(|m| (1..=12).contains(m))?;
-    let y = y.trim();
-    if !(y.len() == 2 || y.len() == 4) {
+    let (m, y) = (m.trim(), y.trim());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(m) && digits(y) && m.len() <= 2 && (y.len() == 2 || y.len() == 4)) {
         return None;
     }
+    let month: u8 = m.parse().ok().filter(|m| (1..=12).contains(m))?;
     let year: u16 = y.parse().ok()?;
-    Some((month, if year < 100 { 2000 + year } else { year }))
+    match y.len() {
+        2 => Some((month, 2000 + year)),
+        _ => (2000..=2099).contains(&year).then_some((month, year)),
+    }
 }
 
 /// Where an error the API gave about a checkout (`param`) shows on the page: `email`,
@@ -155,6 +180,10 @@ pub(super) fn field_of(param: &str) -> Option<String> {
     }
     match param {
         "email" | "name" | "phone" | "amount" => Some(param.to_owned()),
+        p if p.starts_with("quantities[") => p
+            .strip_prefix("quantities[")
+            .and_then(|r| r.strip_suffix(']'))
+            .map(|i| format!("q{i}")),
         p if p.starts_with("payment_method.card") || p == "card" => Some("card_number".into()),
         _ => None,
     }

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use paylink_domain::catalog::Address;
-use paylink_domain::checkout::{price, Choice};
+use paylink_domain::checkout::{price, CheckoutSession, Choice, SessionStatus};
 use paylink_domain::id::{base62, CheckoutSessionId};
 use paylink_domain::link::{LinkType, PaymentMethodType};
 use paylink_domain::money::{Amount, Currency};
@@ -101,12 +101,28 @@ pub async fn submit(
             } else {
                 raw.parse::<u32>().ok()
             };
-            qs.push(q.unwrap_or(l.quantity));
-            if q.is_none() {
-                problems.insert(
-                    format!("q{i}"),
-                    format!("Enter how many {} you want.", l.name),
-                );
+            // A quantity the line does not allow is said at the line, and the page keeps
+            // pricing the one it had (no line total from a number nobody may buy).
+            let (min, max) = match l.adjustable_quantity {
+                Some(a) if a.enabled => (a.minimum, a.maximum),
+                _ => (l.quantity, l.quantity),
+            };
+            match q {
+                Some(q) if (min..=max).contains(&q) => qs.push(q),
+                Some(_) => {
+                    qs.push(l.quantity);
+                    problems.insert(
+                        format!("q{i}"),
+                        format!("Choose between {min} and {max} of {}.", l.name),
+                    );
+                }
+                None => {
+                    qs.push(l.quantity);
+                    problems.insert(
+                        format!("q{i}"),
+                        format!("Enter how many {} you want.", l.name),
+                    );
+                }
             }
         }
         e.quantities = Some(qs);
@@ -129,7 +145,14 @@ pub async fn submit(
             get("preset").parse::<i64>().ok().and_then(Amount::new)
         };
     }
-    let action = get("action");
+    // What the page offers: a submit without a way to pay it (no button pressed, a wallet
+    // on a card-only link) only shows the page again.
+    let takes = |t: PaymentMethodType| link.payment_method_types.contains(&t);
+    let action = match get("action").as_str() {
+        "pay" | "" if takes(PaymentMethodType::Card) => "pay".to_owned(),
+        "wallet" | "wallet_confirm" if takes(PaymentMethodType::Wallet) => get("action"),
+        _ => "update".to_owned(),
+    };
     if action == "update" {
         let status = if problems.is_empty() {
             StatusCode::OK
@@ -158,12 +181,8 @@ pub async fn submit(
         problems.entry(id).or_insert(message);
     }
     if !problems.is_empty() {
-        let summary = match problems.len() {
-            1 => "Check the field marked below.".to_owned(),
-            n => format!("Check the {n} fields marked below."),
-        };
         e.field_errors = problems;
-        return render_link(&state, &view, &e, Some(summary), StatusCode::BAD_REQUEST).await;
+        return render_link(&state, &view, &e, None, StatusCode::BAD_REQUEST).await;
     }
     // The amount charged is the amount the customer saw: a cart that prices to another
     // total than the page showed (a preset picked without JavaScript, a quantity changed)
@@ -172,8 +191,10 @@ pub async fn submit(
         quantities: e.quantities.clone(),
         amount: e.amount,
     };
+    let mut cart_total = None;
     if let Ok(cart) = price(&shown, &choice, &settings) {
         let total = cart.totals.amount_total;
+        cart_total = Some(total);
         if get("shown_total").parse::<i64>().ok() != Some(total.minor()) {
             let message = format!(
                 "Your total is now {}. Check it, then pay.",
@@ -216,28 +237,49 @@ pub async fn submit(
     };
     // The nonce names this page's session: a second submit pays the same one.
     let (id, secret) = session_from_nonce(&nonce);
-    if state.store.get_checkout(&id).await.is_err() {
-        let address = |m: &BTreeMap<String, String>| {
-            (!m.is_empty()).then(|| Address {
-                line1: m.get("line1").cloned(),
-                line2: None,
-                city: m.get("city").cloned(),
-                state: None,
-                postal_code: m.get("postal_code").cloned(),
-                country: m.get("country").map(|c| c.to_ascii_uppercase()),
-            })
-        };
-        let input = CheckoutIn {
-            quantities: e.quantities.clone(),
-            amount: e.amount,
-            currency: e.currency,
-            email: Some(e.email.clone()).filter(|s| !s.is_empty()),
-            name: Some(e.name.clone()).filter(|s| !s.is_empty()),
-            phone: Some(e.phone.clone()).filter(|s| !s.is_empty()),
-            billing_address: address(&e.billing),
-            shipping_address: address(&e.shipping),
-            custom_fields: e.custom.clone(),
-        };
+    let address = |m: &BTreeMap<String, String>| {
+        (!m.is_empty()).then(|| Address {
+            line1: m.get("line1").cloned(),
+            line2: None,
+            city: m.get("city").cloned(),
+            state: None,
+            postal_code: m.get("postal_code").cloned(),
+            country: m.get("country").map(|c| c.to_ascii_uppercase()),
+        })
+    };
+    let input = CheckoutIn {
+        quantities: e.quantities.clone(),
+        amount: e.amount,
+        currency: e.currency,
+        email: Some(e.email.clone()).filter(|s| !s.is_empty()),
+        name: Some(e.name.clone()).filter(|s| !s.is_empty()),
+        phone: Some(e.phone.clone()).filter(|s| !s.is_empty()),
+        billing_address: address(&e.billing),
+        shipping_address: address(&e.shipping),
+        custom_fields: e.custom.clone(),
+    };
+    let existing = state.store.get_checkout(&id).await.ok();
+    if let Some(rec) = &existing {
+        // The page's session was opened by an earlier submit (a double click, or a retry
+        // after a decline). It is paid only if it is for what this submit asks: otherwise
+        // (the amount, the details changed since) the page starts again with a new
+        // session, never charging the old one's total or sending its receipt elsewhere.
+        let same = same_order(&rec.session, &input, shown.currency, cart_total);
+        if rec.session.status == SessionStatus::Open && !same {
+            e.nonce = None;
+            let message =
+                "Your order changed since the last try, so it starts again: check it, then pay.";
+            return render_link(
+                &state,
+                &view,
+                &e,
+                Some(message.into()),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
+    }
+    if existing.is_none() {
         if let Err(err) = open_session_with(
             &state,
             &slug,
@@ -277,11 +319,50 @@ async fn render_error(
     match err.param.as_deref().and_then(fields::field_of) {
         Some(field) => {
             e.field_errors.insert(field, err.message);
-            let summary = "Check the field marked below.".to_owned();
-            render_link(state, view, &e, Some(summary), status).await
+            render_link(state, view, &e, None, status).await
         }
         None => render_link(state, view, &e, Some(err.message), status).await,
     }
+}
+
+/// Whether an open session is for the order a submit asks for: the same total in the same
+/// currency, the same customer details and answers.
+fn same_order(
+    s: &CheckoutSession,
+    input: &CheckoutIn,
+    currency: Currency,
+    total: Option<Amount>,
+) -> bool {
+    let place = |a: &Option<Address>| {
+        a.as_ref().map(|a| {
+            (
+                a.line1.clone(),
+                a.city.clone(),
+                a.postal_code.clone(),
+                a.country.clone(),
+            )
+        })
+    };
+    let answers: BTreeMap<&str, &str> = s
+        .custom_fields
+        .iter()
+        .map(|f| (f.key.as_str(), f.value.as_str()))
+        .collect();
+    let given: BTreeMap<&str, &str> = input
+        .custom_fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.trim()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let c = &s.customer;
+    total == Some(s.amount_total)
+        && s.currency == currency
+        && c.email == input.email
+        && c.name == input.name
+        && c.phone == input.phone
+        && place(&c.billing_address) == place(&input.billing_address)
+        && place(&c.shipping_address) == place(&input.shipping_address)
+        && answers == given
 }
 
 /// Where a pay answer takes the customer on the hosted page.
@@ -321,10 +402,7 @@ pub(super) fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardI
     if number.is_empty() {
         return Err("Enter your card number");
     }
-    let (m, y) = exp.split_once('/').ok_or("Enter the expiry as MM/YY")?;
-    let month: u8 = m.trim().parse().map_err(|_| "Enter the expiry as MM/YY")?;
-    let year: u16 = y.trim().parse().map_err(|_| "Enter the expiry as MM/YY")?;
-    let year = if year < 100 { 2000 + year } else { year };
+    let (month, year) = fields::expiry(exp).ok_or("Enter the expiry as MM/YY")?;
     Ok(CardIn {
         number: SecretString::from(number.to_owned()),
         exp_month: month,

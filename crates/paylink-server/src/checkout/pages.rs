@@ -336,6 +336,8 @@ struct LinkPage {
     exponent: u8,
     /// The customer's locale (BCP 47) and its decimal mark, for the page's script.
     locale: String,
+    /// The locale's language and region (`de-DE`): the country names are in it.
+    language: String,
     decimal: char,
     hsa_amount: Option<String>,
     /// ` / month` after a subscription's prices.
@@ -385,20 +387,56 @@ impl LinkPage {
     }
 }
 
-/// The fields of the link page in the order they appear, for the focus.
+/// The fields the link page shows, in the order they appear (for the focus, and to tell
+/// errors at a field from errors about none).
 fn page_order(link: &paylink_domain::link::PaymentLink) -> Vec<String> {
-    let mut ids: Vec<String> = (0..link.line_items.len())
-        .map(|i| format!("q{i}"))
+    let mut ids: Vec<String> = link
+        .line_items
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.adjustable_quantity.is_some_and(|a| a.enabled))
+        .map(|(i, _)| format!("q{i}"))
         .collect();
-    ids.extend(["amount", "email", "name", "phone"].map(String::from));
+    if link.donation.is_some() {
+        ids.push("amount".into());
+    }
+    ids.extend(["email", "name"].map(String::from));
+    if link.collect.phone {
+        ids.push("phone".into());
+    }
     ids.extend(link.custom_fields.iter().map(|f| format!("cf_{}", f.key)));
-    for prefix in ["billing", "shipping"] {
-        for part in ["line1", "city", "postal_code", "country"] {
-            ids.push(format!("{prefix}_{part}"));
+    for (on, prefix) in [
+        (link.collect.billing_address, "billing"),
+        (link.collect.shipping_address, "shipping"),
+    ] {
+        if on {
+            for part in ["line1", "city", "postal_code", "country"] {
+                ids.push(format!("{prefix}_{part}"));
+            }
         }
     }
-    ids.extend(["card_number", "card_exp", "card_cvc"].map(String::from));
+    if link.payment_method_types.contains(&PaymentMethodType::Card) {
+        ids.extend(["card_number", "card_exp", "card_cvc"].map(String::from));
+    }
     ids
+}
+
+/// The message above the form: the caller's, or how many fields are marked, followed by
+/// the errors that concern no field on the page.
+fn summary(error: Option<String>, errors: &FieldErrors, fields: &[String]) -> Option<String> {
+    let marked = fields.iter().filter(|id| errors.contains_key(*id)).count();
+    let elsewhere: Vec<&str> = errors
+        .iter()
+        .filter(|(id, _)| !fields.contains(id))
+        .map(|(_, m)| m.as_str())
+        .collect();
+    let head = error.or(match marked {
+        0 => None,
+        1 => Some("Check the field marked below.".to_owned()),
+        n => Some(format!("Check the {n} fields marked below.")),
+    });
+    let parts: Vec<&str> = head.iter().map(String::as_str).chain(elsewhere).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// A moment on a page: `<time datetime="{iso}">{text}</time>`, written in UTC by the server
@@ -647,6 +685,11 @@ pub(super) async fn render_link(
     .collect();
     let prefill = view.prefill.clone().unwrap_or_default();
     let nonce = e.nonce.clone().unwrap_or_else(random_base62);
+    let fields = if e.field_errors.is_empty() {
+        Vec::new()
+    } else {
+        page_order(link)
+    };
     // The session this page will open is named by its nonce, so the placeholder is known now.
     let cancel_url = link.cancel_url.as_ref().map(|u| {
         u.replace(
@@ -675,11 +718,15 @@ pub(super) async fn render_link(
             }),
         url: format!("{}/l/{}", state.public_url, base.slug.as_str()),
         subscription_terms: subscription_terms(link),
-        error: error.or(if status == StatusCode::OK {
-            None
-        } else {
-            price_error
-        }),
+        error: summary(
+            error.or(if status == StatusCode::OK || !e.field_errors.is_empty() {
+                None
+            } else {
+                price_error
+            }),
+            &e.field_errors,
+            &fields,
+        ),
         nonce,
         catalog: link.all_products.then(|| super::catalog_fingerprint(link)),
         currency_links,
@@ -739,13 +786,11 @@ pub(super) async fn render_link(
             .payment_method_types
             .contains(&PaymentMethodType::Wallet),
         expires: link.expires_at.map(When::of),
-        first_error: if e.field_errors.is_empty() {
-            None
-        } else {
-            page_order(link)
-                .into_iter()
-                .find(|id| e.field_errors.contains_key(id))
-        },
+        first_error: fields
+            .iter()
+            .find(|id| e.field_errors.contains_key(*id))
+            .cloned(),
+        language: locale.language_tag(),
         errors: e.field_errors.clone(),
         card_exp: e.card_exp.clone(),
         confirm_wallet: e.confirm_wallet,

@@ -45,6 +45,8 @@ struct ReceiptEmail<'a> {
     lines: Vec<(String, u32, String)>,
     tax: Option<String>,
     total: String,
+    /// Refunded before the receipt went out (it is composed when sent).
+    refunded: Option<String>,
     hsa_fsa: Option<String>,
     method: String,
     date: String,
@@ -136,12 +138,14 @@ pub fn receipt_email(
         .replace('T', " ")
         .replace('Z', " UTC");
     let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| money(cur, p.hsa_fsa_amount));
+    let refunded = (p.amount_refunded.minor() > 0).then(|| money(cur, p.amount_refunded));
     let html = ReceiptEmail {
         merchant: &settings.business_name,
         number,
         lines: lines.clone(),
         tax: (p.amount_tax.minor() > 0).then(|| money(cur, p.amount_tax)),
         total: money(cur, p.amount),
+        refunded: refunded.clone(),
         hsa_fsa: hsa_fsa.clone(),
         method: method.clone(),
         date: date.clone(),
@@ -157,6 +161,9 @@ pub fn receipt_email(
         text.push_str(&format!("Tax: {tax}\n"));
     }
     text.push_str(&format!("Total: {}\n", money(cur, p.amount)));
+    if let Some(r) = &refunded {
+        text.push_str(&format!("Refunded: {r}\n"));
+    }
     if let Some(h) = &hsa_fsa {
         text.push_str(&format!("HSA/FSA eligible: {h}\n"));
     }
@@ -305,7 +312,7 @@ impl Mailer {
                 }
             };
             tracing::info!(email.id = %e.id, ok = result.is_ok(), "e-mail attempt");
-            if let Err(err) = store.finish_email(&e.id, error, retry_at).await {
+            if let Err(err) = store.finish_email(&e.id, error, retry_at, Some(e)).await {
                 tracing::warn!(error = %err, "recording an e-mail attempt failed");
             }
         }

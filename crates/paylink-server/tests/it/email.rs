@@ -287,6 +287,25 @@ async fn receipts_are_emailed(app: TestApp) {
         .collect();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0]["related_id"], pid.as_str());
+    // Once sent, the outbox keeps what went out: renaming the business later does not
+    // rewrite it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.get("/v1/emails").await.body["data"][0]["status"] != "sent" {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.patch("/v1/settings", json!({"business_name": "Renamed"}))
+        .await
+        .ok(200);
+    let listed = app.get("/v1/emails").await;
+    assert_eq!(
+        listed.body["data"][0]["subject"], "Receipt R-000001 from Acme",
+        "{}",
+        listed.body
+    );
+    app.patch("/v1/settings", json!({"business_name": "Acme"}))
+        .await
+        .ok(200);
     // Sent again by hand.
     app.post(&format!("/v1/payments/{pid}/receipt/send"), json!({}))
         .await

@@ -9,8 +9,149 @@ use crate::helpers::{no_redirects, page_nonce, TestApp};
 
 both!(
     every_mistake_is_said_at_its_field_at_once,
-    a_wallet_charges_only_after_the_customer_confirms
+    a_wallet_charges_only_after_the_customer_confirms,
+    a_retry_that_changed_the_order_never_pays_the_old_one,
+    limits_and_quantities_are_said_at_their_fields
 );
+
+/// After a decline the page keeps its session for a retry with another card; a retry
+/// that changed the amount or the e-mail must not pay that session (its total, its
+/// address), but start again (found by the outside review).
+async fn a_retry_that_changed_the_order_never_pays_the_old_one(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Give", "currency": "EUR", "donation": {"minimum": 100, "maximum": 100000}, "payment_method_types": ["card", "wallet"]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce_of(&app, slug).await;
+    let submit = |amount: &'static str,
+                  shown: &'static str,
+                  email: &'static str,
+                  card: &'static str,
+                  action: &'static str| {
+        let n = n.clone();
+        let url = url.clone();
+        async move {
+            no_redirects()
+                .post(url)
+                .form(&[
+                    ("nonce", n.as_str()),
+                    ("amount", amount),
+                    ("shown_total", shown),
+                    ("email", email),
+                    ("card_number", card),
+                    ("card_exp", "12/34"),
+                    ("card_cvc", "123"),
+                    ("action", action),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = submit(
+        "250",
+        "25000",
+        "first@example.com",
+        "4000000000000002",
+        "pay",
+    )
+    .await;
+    assert_eq!(r.status(), 402);
+    for (amount, shown, email, action) in [
+        ("2", "200", "second@example.com", "wallet_confirm"),
+        ("5", "500", "first@example.com", "pay"),
+        ("250", "25000", "second@example.com", "pay"),
+    ] {
+        let r = submit(amount, shown, email, "4242424242424242", action).await;
+        assert_eq!(r.status(), 409, "{amount} {email} {action}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("Your order changed since the last try"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(&format!("value=\"{n}\"")),
+            "a new session is offered"
+        );
+    }
+    assert_eq!(app.processor.charges_made(), 1, "only the declined attempt");
+    // The same order with another card pays the held session.
+    let r = submit(
+        "250",
+        "25000",
+        "first@example.com",
+        "4242424242424242",
+        "pay",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let paid = app.get("/v1/payments?status=succeeded").await;
+    let p = &paid.body["data"][0];
+    assert_eq!(
+        (p["amount"].as_i64(), p["customer"]["email"].as_str()),
+        (Some(25000), Some("first@example.com"))
+    );
+}
+
+async fn limits_and_quantities_are_said_at_their_fields(app: TestApp) {
+    let prod = app.product("Tee", 2500).await;
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Tees", "line_items": [{"product_id": prod["id"], "adjustable_quantity": {"enabled": true, "minimum": 1, "maximum": 10}}],
+                   "collect": {"billing_address": true}}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce_of(&app, slug).await;
+    let long = "N".repeat(5000);
+    let r = no_redirects()
+        .post(&url)
+        .form(&[
+            ("nonce", n.as_str()),
+            ("q0", "11"),
+            ("email", "t@example.com"),
+            ("name", long.as_str()),
+            ("billing_line1", "1 Road"),
+            ("billing_city", long.as_str()),
+            ("billing_country", "GB"),
+            ("card_number", "4242424242424242"),
+            ("card_exp", "12/0030"),
+            ("card_cvc", "123"),
+            ("action", "pay"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    for (field, says) in [
+        ("q0", "Choose between 1 and 10 of Tee."),
+        ("name", "Shorten your name to 200 characters."),
+        ("billing_city", "Shorten the city to 200 characters."),
+        ("card_exp", "Enter the expiry date as MM/YY."),
+    ] {
+        assert!(
+            html.contains(&format!(
+                "<p class=\"field-error\" id=\"{field}-error\">{says}</p>"
+            )),
+            "{field}: {html}"
+        );
+    }
+    assert!(html.contains("Check the 4 fields marked below."));
+    assert!(
+        !html.contains("`"),
+        "no developer wording reaches the customer"
+    );
+    // The line keeps pricing a quantity it allows.
+    assert!(html.contains("id=\"line-total-0\">$25.00<"), "{html}");
+    assert_eq!(sessions(&app).await, 0);
+}
 
 async fn nonce_of(app: &TestApp, slug: &str) -> String {
     let html = app
@@ -170,8 +311,8 @@ async fn a_wallet_charges_only_after_the_customer_confirms(app: TestApp) {
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("Pay <strong>$7.00</strong> to Acme with your mobile wallet?")
-            && html.contains("id=\"confirm-wallet\" autofocus>Confirm and pay $7.00</button>"),
+        html.contains("Pay <strong id=\"confirm-wallet-amount\">$7.00</strong> to Acme with your mobile wallet?")
+            && html.contains("id=\"confirm-wallet\">Confirm and pay <span id=\"confirm-wallet-total\">$7.00</span></button>"),
         "{html}"
     );
     assert!(html.contains("value=\"tap@example.com\""));
