@@ -52,6 +52,15 @@ fn list<T: ToSchema>(c: &mut Schemas) -> RefOr<Schema> {
         .into()
 }
 
+/// The schema of an image answer.
+fn binary(_: &mut Schemas) -> RefOr<Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        .into()
+}
+
 fn params<P: IntoParams>() -> Vec<utoipa::openapi::path::Parameter> {
     P::into_params(|| Some(ParameterIn::Query))
 }
@@ -63,8 +72,13 @@ pub struct Route {
     pub tag: &'static str,
     pub access: Access,
     pub body: Option<SchemaFn>,
+    /// Whether a request without a body is answered as one with `{}` (every field
+    /// optional, as Stripe takes a customer with nothing).
+    pub body_optional: bool,
     pub status: u16,
     pub response: SchemaFn,
+    /// The success answer's media type (JSON but for images).
+    pub content_type: &'static str,
     pub query: Option<ParamsFn>,
     pub handler: MethodRouter<AppState>,
 }
@@ -88,8 +102,10 @@ fn route<H: Handler<T, AppState>, T: 'static>(
         tag,
         access,
         body: None,
+        body_optional: false,
         status,
         response,
+        content_type: "application/json",
         query: None,
         handler,
     }
@@ -101,8 +117,20 @@ impl Route {
         self
     }
 
+    fn optional_body(mut self) -> Self {
+        self.body_optional = true;
+        self
+    }
+
     fn query(mut self, f: ParamsFn) -> Self {
         self.query = Some(f);
+        self
+    }
+
+    /// An answer that is an image, not JSON.
+    fn image(mut self, content_type: &'static str) -> Self {
+        self.content_type = content_type;
+        self.response = binary;
         self
     }
 }
@@ -230,6 +258,7 @@ pub fn table() -> Vec<Route> {
             reg::<String>,
             qr::svg,
         )
+        .image("image/svg+xml")
         .query(params::<qr::QrQuery>),
         route(
             get.clone(),
@@ -241,6 +270,7 @@ pub fn table() -> Vec<Route> {
             reg::<String>,
             qr::png,
         )
+        .image("image/png")
         .query(params::<qr::QrQuery>),
         route(
             post.clone(),
@@ -373,7 +403,8 @@ pub fn table() -> Vec<Route> {
             reg::<Customer>,
             create_customer,
         )
-        .body(reg::<CustomerIn>),
+        .body(reg::<CustomerIn>)
+        .optional_body(),
         route(
             get.clone(),
             "/v1/customers",
@@ -532,7 +563,7 @@ pub fn table() -> Vec<Route> {
             "Queue an event for delivery again",
             Scope("webhooks:write"),
             202,
-            reg::<Deleted>,
+            reg::<webhook_endpoints::Redelivered>,
             webhook_endpoints::redeliver,
         ),
         // webhook endpoints
@@ -819,7 +850,7 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                 r.status.to_string(),
                 ResponseBuilder::new()
                     .description("Success")
-                    .content("application/json", json((r.response)(components))),
+                    .content(r.content_type, json((r.response)(components))),
             )
             .response(
                 "4XX",
@@ -842,7 +873,11 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
                     .content("application/json", json(body(components)))
-                    .required(Some(Required::True))
+                    .required(Some(if r.body_optional {
+                        Required::False
+                    } else {
+                        Required::True
+                    }))
                     .build(),
             ));
         }

@@ -289,6 +289,19 @@ pub async fn redeliver(
         .map_err(not_found_as("event"))?;
     Ok(reply(
         StatusCode::ACCEPTED,
-        &serde_json::json!({"id": id, "object": "event", "deliveries_queued": n}),
+        &Redelivered {
+            id: id.to_string(),
+            object: "event",
+            deliveries_queued: n,
+        },
     ))
+}
+
+/// An event queued again: how many deliveries (one per enabled endpoint that wants it).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Redelivered {
+    pub id: String,
+    #[schema(value_type = String, example = "event")]
+    pub object: &'static str,
+    pub deliveries_queued: u64,
 }

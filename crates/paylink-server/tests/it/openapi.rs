@@ -99,5 +99,32 @@ async fn served_document_lists_every_route(app: TestApp) {
         );
     }
     assert!(doc["components"]["schemas"]["PaymentLink"].is_object());
+    // What schemathesis's first run found undocumented: image answers, the redelivery's
+    // answer, a customer created with no body.
+    let paths = &doc["paths"];
+    for (path, kind) in [
+        ("/v1/payment_links/{id}/qr.png", "image/png"),
+        ("/v1/payment_links/{id}/qr.svg", "image/svg+xml"),
+    ] {
+        assert!(
+            paths[path]["get"]["responses"]["200"]["content"][kind].is_object(),
+            "{path}"
+        );
+    }
+    assert!(
+        doc["components"]["schemas"]["Redelivered"]["properties"]["deliveries_queued"].is_object()
+    );
+    assert_eq!(
+        paths["/v1/customers"]["post"]["requestBody"]["required"],
+        false
+    );
+    let r = app
+        .client
+        .post(format!("{}/v1/customers", app.base))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "a customer with nothing, as documented");
     assert!(doc["components"]["schemas"]["PaymentLinkIn"]["properties"]["title"].is_object());
 }
