@@ -32,6 +32,7 @@ macro_rules! list_query {
         #[into_params(parameter_in = Query)]
         pub struct $name {
             /// 1–100, default 10
+            #[param(minimum = 1, maximum = 100)]
             pub limit: Option<u32>,
             /// An object id: the page starts after it.
             pub starting_after: Option<String>,
