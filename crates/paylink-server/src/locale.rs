@@ -17,7 +17,7 @@ use axum::http::{header, HeaderMap};
 use icu_decimal::DecimalFormatter;
 use icu_experimental::dimension::currency::formatter::CurrencyFormatter;
 use icu_experimental::dimension::currency::CurrencyType;
-use icu_experimental::displaynames::multi::RegionDisplayNames;
+use icu_experimental::displaynames::multi::{LanguageDisplayNames, RegionDisplayNames};
 use icu_locale_core::subtags::Region;
 use icu_locale_core::Locale as IcuLocale;
 
@@ -97,9 +97,20 @@ impl Locale {
     }
 
     /// A locale from its BCP 47 tag, language and region only (extensions are dropped:
-    /// the page chooses its own numbering system).
+    /// the page chooses its own numbering system); `None` for a language CLDR does not
+    /// know (`zz`), so negotiation moves on to the next one.
     pub fn parse(tag: &str) -> Option<Self> {
         let parsed: IcuLocale = tag.parse().ok()?;
+        static KNOWN: LazyLock<Option<LanguageDisplayNames>> = LazyLock::new(|| {
+            LanguageDisplayNames::try_new(
+                (&icu_locale_core::locale!("en")).into(),
+                Default::default(),
+            )
+            .ok()
+        });
+        if let Some(names) = KNOWN.as_ref() {
+            names.of(parsed.id.language)?;
+        }
         let tag = format!("{}-u-nu-latn", parsed.id);
         let icu: IcuLocale = tag.parse().ok()?;
         Some(Self::of_tag(tag, icu))
@@ -345,6 +356,12 @@ mod tests {
             Locale::negotiate(Some("*"), "nonsense!").tag(),
             "en-US-u-nu-latn"
         );
+        // A language CLDR does not know is passed over (found by the outside review).
+        assert_eq!(
+            Locale::negotiate(Some("zz, de-DE"), "en-US").tag(),
+            "de-DE-u-nu-latn"
+        );
+        assert!(Locale::parse("zz").is_none());
         let huge = "x".repeat(10_000);
         assert_eq!(
             Locale::negotiate(Some(&huge), "en-GB").tag(),
