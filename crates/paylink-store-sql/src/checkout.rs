@@ -174,6 +174,29 @@ async fn release(
 }
 
 impl SqlStore {
+    pub(crate) async fn end_checkout_impl(
+        &self,
+        t: &Tenant,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        let ended = end_where(
+            &mut w.tx,
+            now,
+            Timestamp::from_unix(i64::MAX / 2),
+            " AND id = $1 AND merchant_id = $2 AND livemode = $3",
+            vec![
+                id.as_str().into(),
+                t.merchant_id.as_str().into(),
+                t.livemode.into(),
+            ],
+        )
+        .await?;
+        w.commit().await?;
+        Ok(ended == 1)
+    }
+
     /// A checkout on a link that holds neither a use nor stock: the shard's count and the
     /// session in one round trip, which writes nothing unless the link is open (at the
     /// cart's version) and has no limit; `false` then, and the transactional path decides

@@ -781,6 +781,15 @@ impl Store for SqlStore {
         self.stuck_attempts_impl(now, stale_before, limit).await
     }
 
+    async fn end_checkout(
+        &self,
+        t: &Tenant,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.end_checkout_impl(t, id, now).await
+    }
+
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64> {
         let mut w = self.begin_write().await?;
         // Sessions being paid are not expired (their attempt decides); picking them here

@@ -288,6 +288,15 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
         public_url: &str,
     ) -> StoreResult<u64>;
+    /// Ends one open session of this tenant now, whatever its time left, giving back what
+    /// it holds (a use of the link's limit, stock, its order); a session being paid at this
+    /// moment is not ended (its payment decides). `false` when there was none to end.
+    async fn end_checkout(
+        &self,
+        t: &Tenant,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
     /// Expires open sessions past their time (every merchant), releasing their holds.
     /// A session whose attempt is `processing` is left to [`Store::stuck_attempts`].
     async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64>;

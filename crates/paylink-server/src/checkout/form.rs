@@ -266,6 +266,12 @@ pub async fn submit(
         // session, never charging the old one's total or sending its receipt elsewhere.
         let same = same_order(&rec.session, &input, shown.currency, cart_total);
         if rec.session.status == SessionStatus::Open && !same {
+            // Its hold goes back at once, so the new session can take it (the last use of a
+            // limited link, the last item in stock).
+            state
+                .store
+                .end_checkout(&rec.tenant, &rec.session.id, Timestamp::now())
+                .await?;
             e.nonce = None;
             let message =
                 "Your order changed since the last try, so it starts again: check it, then pay.";
