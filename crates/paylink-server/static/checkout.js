@@ -49,47 +49,10 @@ document.addEventListener("submit", function (event) {
     return plain + " " + code;
   }
 
-  // Major units as typed to minor units, read as the server reads them
-  // (Currency::parse_major_in): of "." and ",", the last is the decimal mark when both
-  // appear; one that appears more than once groups; one that appears once is the decimal
-  // mark when it is the locale's (data-decimal) or is not followed by exactly three digits.
-  // Spaces and apostrophes group too; groups are as numbers are written (the last three
-  // digits, the ones before two or three, the first not starting with 0). null when not a
-  // number.
   var decimal = form.dataset.decimal || ".";
   function parseMajor(text) {
-    var s = text.trim().replace(/[\s'\u2019]/g, " ");
-    var marks = s.match(/[.,]/g) || [];
-    var mark = null;
-    if (marks.length) {
-      var last = marks[marks.length - 1];
-      var same = marks.filter(function (c) { return c === last; }).length;
-      if (same !== marks.length) {
-        if (same !== 1) return null;
-        mark = last;
-      } else if (marks.length === 1) {
-        var after = s.length - s.lastIndexOf(last) - 1;
-        if (last === decimal || after !== 3) mark = last;
-      }
-    }
-    var whole = s, frac = "";
-    if (mark) {
-      var at = s.lastIndexOf(mark);
-      whole = s.slice(0, at);
-      frac = s.slice(at + 1);
-    }
-    var groups = whole.split(/[ .,]/);
-    if (groups.length > 1) {
-      var first = groups[0], rest = groups.slice(1);
-      var well = first.length >= 1 && first.length <= 3 && first.charAt(0) !== "0" &&
-        rest[rest.length - 1].length === 3 &&
-        rest.every(function (g) { return g.length === 2 || g.length === 3; });
-      if (!well) return null;
-    }
-    whole = groups.join("");
-    if (!/^\d+$/.test(whole) || !/^\d*$/.test(frac) || frac.length > exponent) return null;
-    while (frac.length < exponent) frac += "0";
-    return BigInt(whole + frac);
+    var minor = paylinkParseMajor(text, exponent, decimal);
+    return minor === null ? null : BigInt(minor);
   }
 
   function set(id, text) {
@@ -221,3 +184,46 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
   button.hidden = false;
   button.addEventListener("click", function () { window.print(); });
 })();
+
+// Major units as typed to minor units (a string of digits), read as the server reads them
+// (Currency::parse_major_in; tests/it/locales.rs runs both over one corpus): of "." and
+// ",", the last is the decimal mark when both appear; one that appears more than once
+// groups; one that appears once is the decimal mark when it is the locale's (`decimal`) or
+// is not followed by exactly three digits. Spaces and apostrophes group too; groups are as
+// numbers are written (the last three digits, the ones before two or three, the first not
+// starting with 0). null when not a number.
+function paylinkParseMajor(text, exponent, decimal) {
+  var s = text.trim().replace(/[\s'\u2019]/g, " ");
+  var marks = s.match(/[.,]/g) || [];
+  var mark = null;
+  if (marks.length) {
+    var last = marks[marks.length - 1];
+    var same = marks.filter(function (c) { return c === last; }).length;
+    if (same !== marks.length) {
+      if (same !== 1) return null;
+      mark = last;
+    } else if (marks.length === 1) {
+      var after = s.length - s.lastIndexOf(last) - 1;
+      if (last === decimal || after !== 3) mark = last;
+    }
+  }
+  var whole = s, frac = "";
+  if (mark) {
+    var at = s.lastIndexOf(mark);
+    whole = s.slice(0, at);
+    frac = s.slice(at + 1);
+  }
+  var groups = whole.split(/[ .,]/);
+  if (groups.length > 1) {
+    var first = groups[0], rest = groups.slice(1);
+    var well = first.length >= 1 && first.length <= 3 && first.charAt(0) !== "0" &&
+      rest[rest.length - 1].length === 3 &&
+      rest.every(function (g) { return g.length === 2 || g.length === 3; });
+    if (!well) return null;
+  }
+  whole = groups.join("");
+  if (!/^\d+$/.test(whole) || !/^\d*$/.test(frac) || frac.length > exponent) return null;
+  while (frac.length < exponent) frac += "0";
+  var digits = (whole + frac).replace(/^0+(?=\d)/, "");
+  return digits;
+}

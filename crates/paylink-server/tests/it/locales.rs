@@ -122,3 +122,119 @@ async fn a_typed_amount_is_read_in_the_customer_s_locale(app: TestApp) {
     amounts.sort_unstable();
     assert_eq!(amounts, [2550, 100_000]);
 }
+
+/// The page's script reads a typed amount exactly as the server does: one corpus through
+/// both readers (`paylinkParseMajor` in static/checkout.js, run by Node, and
+/// `Currency::parse_major_in`), in currencies with 0, 2 and 3 decimals and both marks.
+#[test]
+fn the_page_script_reads_amounts_as_the_server_does() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    if Command::new("node").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "node is required under CI=true (scripts/test installs npm for axe-core)"
+        );
+        eprintln!("skipping: node not installed");
+        return;
+    }
+    let corpus = [
+        "25",
+        "25.5",
+        "25,50",
+        "1,000",
+        "1.000",
+        "1.000,50",
+        "1,000.50",
+        "1 000,5",
+        "1'000.50",
+        "12,34,567.00",
+        "0,001",
+        "1.5.0",
+        "2,5,0",
+        "12,34.56",
+        "1'5",
+        "25 50",
+        "1,0000",
+        "",
+        ",",
+        ".5",
+        "5.",
+        "-1",
+        "+5",
+        "1e3",
+        "１２",
+        "٣",
+        " 7 ",
+        "0.05",
+        "00.5",
+        "007",
+        "1\u{202f}000,00",
+        "1\u{a0}000",
+        "10,5",
+        "100.000.000",
+        "1.2.3,4,5",
+        "9999999999",
+        "0",
+        "0,0",
+        "1,23,456",
+        "123,456,789.1",
+        "1.234.567,891",
+        "12 345 678",
+        "1’234",
+    ];
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for code in ["JPY", "USD", "KWD"] {
+        let cur = paylink_domain::money::Currency::parse(code).unwrap();
+        for decimal in ['.', ','] {
+            for text in corpus {
+                cases.push(json!([text, cur.exponent(), decimal.to_string()]));
+                expected.push(
+                    cur.parse_major_in(text, decimal)
+                        .map(|a| a.minor().to_string()),
+                );
+            }
+        }
+    }
+    let runner = r#"
+        const vm = require("vm"), fs = require("fs");
+        const none = () => null;
+        const ctx = {
+          document: {
+            documentElement: { classList: { add() {} } },
+            addEventListener() {}, querySelector: none, getElementById: none,
+            querySelectorAll: () => [],
+          },
+          window: {}, BigInt,
+        };
+        vm.createContext(ctx);
+        vm.runInContext(fs.readFileSync(process.argv[1], "utf8"), ctx);
+        const cases = JSON.parse(fs.readFileSync(0, "utf8"));
+        process.stdout.write(JSON.stringify(cases.map(c => ctx.paylinkParseMajor(c[0], c[1], c[2]))));
+    "#;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/static/checkout.js");
+    let mut child = Command::new("node")
+        .args(["-e", runner, script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&cases).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let read: Vec<Option<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    for ((case, js), rust) in cases.iter().zip(&read).zip(&expected) {
+        assert_eq!(
+            js, rust,
+            "{case}: the script read {js:?}, the server {rust:?}"
+        );
+    }
+    assert_eq!(read.len(), expected.len());
+}
