@@ -261,20 +261,46 @@ pub async fn submit(
     let existing = state.store.get_checkout(&id).await.ok();
     if let Some(rec) = &existing {
         // The page's session was opened by an earlier submit (a double click, or a retry
-        // after a decline). It is paid only if it is for what this submit asks: otherwise
-        // (the amount, the details changed since) the page starts again with a new
-        // session, never charging the old one's total or sending its receipt elsewhere.
-        let same = same_order(&rec.session, &input, shown.currency, cart_total);
-        if rec.session.status == SessionStatus::Open && !same {
-            // Its hold goes back at once, so the new session can take it (the last use of a
-            // limited link, the last item in stock).
-            state
-                .store
-                .end_checkout(&rec.tenant, &rec.session.id, Timestamp::now())
-                .await?;
+        // after a decline). It is paid only if it is this link's and for what this submit
+        // asks; otherwise the page starts again with a new session, never charging the old
+        // one's total or items or sending its receipt elsewhere.
+        let ours = rec.tenant == p.tenant && rec.session.payment_link_id == link.id;
+        let same = ours
+            && same_order(
+                &rec.session,
+                &input,
+                view.prefill.as_ref(),
+                &shown,
+                cart_total,
+            );
+        let restart = match rec.session.status {
+            _ if !ours => Some("Check your order, then pay."),
+            SessionStatus::Expired => Some("This checkout ended; check your order, then pay."),
+            SessionStatus::Open if !same => {
+                // Its hold goes back at once, so the new session can take it (the last use
+                // of a limited link, the last item in stock) — unless it is being paid at
+                // this moment: then that payment decides, and nothing new is offered.
+                let ended = state
+                    .store
+                    .end_checkout(&rec.tenant, &rec.session.id, Timestamp::now())
+                    .await?;
+                if !ended {
+                    let message = "Your previous payment is still being processed. Wait a moment, then reload this page to see how it ended.";
+                    return render_link(
+                        &state,
+                        &view,
+                        &e,
+                        Some(message.into()),
+                        StatusCode::CONFLICT,
+                    )
+                    .await;
+                }
+                Some("Your order changed since the last try, so it starts again: check it, then pay.")
+            }
+            _ => None,
+        };
+        if let Some(message) = restart {
             e.nonce = None;
-            let message =
-                "Your order changed since the last try, so it starts again: check it, then pay.";
             return render_link(
                 &state,
                 &view,
@@ -331,12 +357,14 @@ async fn render_error(
     }
 }
 
-/// Whether an open session is for the order a submit asks for: the same total in the same
-/// currency, the same customer details and answers.
+/// Whether an open session is for the order a submit asks for: the same items and total
+/// in the same currency, the same customer details (with the link's prefill where the form
+/// left a field empty, as the session took them) and answers.
 fn same_order(
     s: &CheckoutSession,
     input: &CheckoutIn,
-    currency: Currency,
+    prefill: Option<&super::Prefill>,
+    link: &paylink_domain::link::PaymentLink,
     total: Option<Amount>,
 ) -> bool {
     let place = |a: &Option<Address>| {
@@ -360,11 +388,56 @@ fn same_order(
         .map(|(k, v)| (k.as_str(), v.trim()))
         .filter(|(_, v)| !v.is_empty())
         .collect();
+    // What was bought, line by line (a donation's one line is its amount, compared above).
+    let items = |lines: Vec<(Option<&str>, &str, u32)>| -> Vec<(Option<String>, String, u32)> {
+        lines
+            .into_iter()
+            .filter(|(_, _, q)| *q > 0)
+            .map(|(p, n, q)| (p.map(str::to_owned), n.to_owned(), q))
+            .collect()
+    };
+    let asked = input.quantities.as_ref().map(|qs| {
+        items(
+            link.line_items
+                .iter()
+                .zip(qs)
+                .map(|(l, q)| {
+                    (
+                        l.product_id.as_ref().map(|p| p.as_str()),
+                        l.name.as_str(),
+                        *q,
+                    )
+                })
+                .collect(),
+        )
+    });
+    let held = items(
+        s.line_items
+            .iter()
+            .map(|l| {
+                (
+                    l.product_id.as_ref().map(|p| p.as_str()),
+                    l.name.as_str(),
+                    l.quantity,
+                )
+            })
+            .collect(),
+    );
+    let same_items = link.line_items.is_empty() || asked.as_ref() == Some(&held);
     let c = &s.customer;
+    let email = input
+        .email
+        .clone()
+        .or_else(|| prefill.and_then(|p| p.email.clone()));
+    let name = input
+        .name
+        .clone()
+        .or_else(|| prefill.and_then(|p| p.name.clone()));
     total == Some(s.amount_total)
-        && s.currency == currency
-        && c.email == input.email
-        && c.name == input.name
+        && same_items
+        && s.currency == link.currency
+        && c.email == email
+        && c.name == name
         && c.phone == input.phone
         && place(&c.billing_address) == place(&input.billing_address)
         && place(&c.shipping_address) == place(&input.shipping_address)

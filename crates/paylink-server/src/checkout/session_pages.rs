@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
+use paylink_domain::checkout::SessionStatus;
 use paylink_domain::id::CheckoutSessionId;
 use paylink_domain::link::PaymentMethodType;
 use paylink_domain::money::Amount;
@@ -187,6 +188,15 @@ async fn render_session(
     }
     let settings = state.public_settings(&rec.tenant.merchant_id).await?;
     let s = &rec.session;
+    if s.status == SessionStatus::Expired {
+        // Ended (its time ran out, or the customer started again): nothing to pay here.
+        return Ok(gone_page(
+            StatusCode::GONE,
+            Shell::of(&settings, s.livemode),
+            "This checkout has ended",
+            "Nothing was charged. Go back to the seller's page to start again.",
+        ));
+    }
     let cur = s.currency;
     let locale = Locale::negotiate(accept_language, &settings.default_locale);
     let money = |a: Amount| locale.money(cur, a);

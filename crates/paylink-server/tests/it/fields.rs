@@ -12,8 +12,173 @@ both!(
     a_wallet_charges_only_after_the_customer_confirms,
     a_retry_that_changed_the_order_never_pays_the_old_one,
     a_retry_with_another_card_pays_the_held_session,
-    limits_and_quantities_are_said_at_their_fields
+    limits_and_quantities_are_said_at_their_fields,
+    other_items_at_the_same_total_start_again,
+    a_nonce_pays_only_its_own_link
 );
+
+fn form<'a>(
+    nonce: &'a str,
+    shown: &'a str,
+    card: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![
+        ("nonce", nonce),
+        ("shown_total", shown),
+        ("email", "buyer@example.com"),
+        ("card_number", card),
+        ("card_exp", "12/34"),
+        ("card_cvc", "123"),
+        ("action", "pay"),
+    ];
+    f.extend_from_slice(extra);
+    f
+}
+
+/// A retry for other items at the same total is another order (second review).
+async fn other_items_at_the_same_total_start_again(app: TestApp) {
+    let red = app.product("Red mug", 500).await;
+    let blue = app.product("Blue mug", 500).await;
+    let adjustable = json!({"enabled": true, "minimum": 0, "maximum": 5});
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Mugs", "line_items": [
+                {"product_id": red["id"], "quantity": 1, "adjustable_quantity": adjustable},
+                {"product_id": blue["id"], "quantity": 0, "adjustable_quantity": adjustable}]}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap();
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce_of(&app, slug).await;
+    let post = |f: Vec<(&str, &str)>| no_redirects().post(&url).form(&f).send();
+    let r = post(form(
+        &n,
+        "500",
+        "4000000000000002",
+        &[("q0", "1"), ("q1", "0")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 402);
+    let r = post(form(
+        &n,
+        "500",
+        "4242424242424242",
+        &[("q0", "0"), ("q1", "1")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 409);
+    let fresh = page_nonce(&r.text().await.unwrap());
+    let r = post(form(
+        &fresh,
+        "500",
+        "4242424242424242",
+        &[("q0", "0"), ("q1", "1")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let p = app.get("/v1/payments?status=succeeded").await;
+    assert_eq!(p.body["data"][0]["line_items"][0]["name"], "Blue mug");
+}
+
+/// A page's nonce names a session of its own link only: posted to another link it neither
+/// pays nor ends that session (second review).
+async fn a_nonce_pays_only_its_own_link(app: TestApp) {
+    let x = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Link X", "amount": 700, "payments_limit": 1}),
+        )
+        .await;
+    let y = app.custom_link("Link Y", 700).await;
+    let n = nonce_of(&app, x["slug"].as_str().unwrap()).await;
+    let x_url = format!("{}/l/{}", app.base, x["slug"].as_str().unwrap());
+    let y_url = format!("{}/l/{}", app.base, y["slug"].as_str().unwrap());
+    let r = no_redirects()
+        .post(&x_url)
+        .form(&form(&n, "700", "4000000000000002", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 402);
+    let r = no_redirects()
+        .post(&y_url)
+        .form(&form(&n, "700", "4242424242424242", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let status: String = sqlx::query_scalar("SELECT status FROM checkout_sessions")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "open", "X's session is untouched");
+    assert_eq!(app.processor.charges_made(), 1);
+}
+
+/// A changed retry while the earlier one is being charged waits for it: it neither ends
+/// that session nor invites a second payment (second review: charged twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_retry_during_a_payment_waits_for_it() {
+    let Some(app) = TestApp::spawn_with(paylink_store_sql::testing::Backend::Sqlite, |c| {
+        c.simulated_processor_latency_ms = 1200;
+    })
+    .await
+    else {
+        return;
+    };
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Give", "donation": {"minimum": 100, "maximum": 100000}}),
+        )
+        .await;
+    let slug = l["slug"].as_str().unwrap().to_owned();
+    let url = format!("{}/l/{slug}", app.base);
+    let n = nonce_of(&app, &slug).await;
+    let post = |f: Vec<(String, String)>| {
+        let url = url.clone();
+        async move { no_redirects().post(url).form(&f).send().await.unwrap() }
+    };
+    let owned = |f: Vec<(&str, &str)>| -> Vec<(String, String)> {
+        f.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
+    let r = post(owned(form(
+        &n,
+        "500",
+        "4000000000000002",
+        &[("amount", "5.00")],
+    )))
+    .await;
+    assert_eq!(r.status(), 402);
+    let same = tokio::spawn(post(owned(form(
+        &n,
+        "500",
+        "4242424242424242",
+        &[("amount", "5.00")],
+    ))));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let changed = post(owned(form(
+        &n,
+        "10000",
+        "4242424242424242",
+        &[("amount", "100.00")],
+    )))
+    .await;
+    assert_eq!(changed.status(), 409);
+    let html = changed.text().await.unwrap();
+    assert!(html.contains("still being processed"), "{html}");
+    assert_eq!(page_nonce(&html), n, "nothing new is offered");
+    assert_eq!(same.await.unwrap().status(), 303);
+    let paid = app.get("/v1/payments?status=succeeded").await;
+    assert_eq!(paid.body["data"].as_array().unwrap().len(), 1);
+}
 
 /// After a decline the page keeps its session for a retry with another card; a retry
 /// that changed the amount or the e-mail must not pay that session (its total, its
@@ -86,9 +251,12 @@ async fn a_retry_that_changed_the_order_never_pays_the_old_one(app: TestApp) {
     let fresh = page_nonce(&html);
     assert_ne!(fresh, n, "a new session is offered");
     assert_eq!(app.processor.charges_made(), 1, "only the declined attempt");
-    // The old session is over: its page cannot pay it any more.
+    // The old session is over: its page cannot pay it any more, and is not a dead end
+    // (a second tab, the back button): it starts again too.
     let r = submit(n.clone(), "250", "25000", "first@example.com", good, "pay").await;
-    assert_ne!(r.status(), 303);
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("This checkout ended") && page_nonce(&html) != n);
     assert_eq!(app.processor.charges_made(), 1);
     // The new one takes the link's only use, which the old one gave back.
     let r = submit(fresh, "2", "200", "second@example.com", good, "pay").await;

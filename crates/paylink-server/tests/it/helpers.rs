@@ -114,7 +114,10 @@ impl TestApp {
         tweak(&mut config);
         let shutdown = CancellationToken::new();
         let server_store: Arc<dyn paylink_store::Store> = store.clone();
-        let processor = Arc::new(SimulatedProcessor::default());
+        // The configured latency, as `serve` gives its processor.
+        let processor = Arc::new(SimulatedProcessor::new(std::time::Duration::from_millis(
+            config.simulated_processor_latency_ms,
+        )));
         let quota = governor::Quota::per_second(
             std::num::NonZeroU32::new(config.rate_limit_per_second).unwrap(),
         )
