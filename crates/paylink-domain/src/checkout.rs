@@ -268,36 +268,44 @@ pub fn custom_field_values(
     }
     let mut out = Vec::new();
     for f in &link.custom_fields {
-        let param = format!("custom_fields.{}", f.key);
-        let value = given
-            .get(&f.key)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty());
-        let Some(v) = value else {
-            if f.optional {
-                continue;
-            }
-            return Err(ValidationError::new(
-                "parameter_missing",
-                param,
-                format!("{} is required", f.label),
-            ));
-        };
-        let ok = match f.kind {
-            CustomFieldType::Text => v.chars().count() <= 255,
-            CustomFieldType::Numeric => v.len() <= 255 && v.bytes().all(|b| b.is_ascii_digit()),
-            CustomFieldType::Dropdown => f.options.iter().any(|o| o.value == v),
-        };
-        if !ok {
-            return Err(invalid(param, format!("{} is not a valid answer", f.label)));
+        if let Some(v) = custom_field_value(f, given.get(&f.key).map(String::as_str))? {
+            out.push(v);
         }
-        out.push(CustomFieldValue {
-            key: f.key.clone(),
-            label: f.label.clone(),
-            value: v.to_owned(),
-        });
     }
     Ok(out)
+}
+
+/// One custom field's answer checked: `None` when an optional field is left empty; a
+/// required one left empty is `parameter_missing`, an answer the field does not take
+/// (not digits, not one of the options, over 255 characters) `parameter_invalid`.
+pub fn custom_field_value(
+    f: &crate::link::CustomField,
+    given: Option<&str>,
+) -> Result<Option<CustomFieldValue>, ValidationError> {
+    let param = format!("custom_fields.{}", f.key);
+    let Some(v) = given.map(str::trim).filter(|v| !v.is_empty()) else {
+        if f.optional {
+            return Ok(None);
+        }
+        return Err(ValidationError::new(
+            "parameter_missing",
+            param,
+            format!("{} is required", f.label),
+        ));
+    };
+    let ok = match f.kind {
+        CustomFieldType::Text => v.chars().count() <= 255,
+        CustomFieldType::Numeric => v.len() <= 255 && v.bytes().all(|b| b.is_ascii_digit()),
+        CustomFieldType::Dropdown => f.options.iter().any(|o| o.value == v),
+    };
+    if !ok {
+        return Err(invalid(param, format!("{} is not a valid answer", f.label)));
+    }
+    Ok(Some(CustomFieldValue {
+        key: f.key.clone(),
+        label: f.label.clone(),
+        value: v.to_owned(),
+    }))
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]

@@ -3,7 +3,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
 
-use crate::api::routes::{openapi_paths, Schemas};
+use crate::api::route_docs::openapi_paths;
+use crate::api::routes::Schemas;
 
 pub fn document() -> OpenApi {
     let mut schemas: Schemas = Vec::new();

@@ -9,6 +9,7 @@ pub mod orders;
 pub mod payment_links;
 pub mod payments;
 pub mod qr;
+pub mod route_docs;
 pub mod routes;
 pub mod settings;
 pub mod webhook_endpoints;

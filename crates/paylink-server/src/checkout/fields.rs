@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 
+use paylink_domain::checkout::custom_field_value;
 use paylink_domain::link::{CustomFieldType, PaymentLink};
 use paylink_domain::time::Timestamp;
 use paylink_processors::{card_digits, luhn_valid};
@@ -55,27 +56,23 @@ pub(super) fn check(
             say(id, format!("Shorten {what} to {max} characters."));
         }
     }
+    // The domain decides what a field takes; here it is said for the kind of field.
     for f in &link.custom_fields {
-        let id = format!("cf_{}", f.key);
-        let v = e.custom.get(&f.key).map(String::as_str).unwrap_or("");
-        if v.is_empty() {
-            if !f.optional {
-                say(&id, format!("Fill in “{}”.", f.label));
-            }
+        let given = e.custom.get(&f.key).map(String::as_str);
+        let Err(problem) = custom_field_value(f, given) else {
             continue;
-        }
-        match f.kind {
-            CustomFieldType::Numeric if !v.bytes().all(|b| b.is_ascii_digit()) => {
-                say(&id, format!("“{}” takes digits only.", f.label));
+        };
+        let message = match (problem.code, f.kind) {
+            ("parameter_missing", _) => format!("Fill in “{}”.", f.label),
+            (_, CustomFieldType::Dropdown) => {
+                format!("Choose one of the answers to “{}”.", f.label)
             }
-            CustomFieldType::Dropdown if !f.options.iter().any(|o| o.value == v) => {
-                say(&id, format!("Choose one of the answers to “{}”.", f.label));
+            (_, CustomFieldType::Numeric) if given.is_some_and(|v| v.trim().len() <= 255) => {
+                format!("“{}” takes digits only.", f.label)
             }
-            _ if v.chars().count() > 255 => {
-                say(&id, format!("Shorten “{}” to 255 characters.", f.label));
-            }
-            _ => {}
-        }
+            _ => format!("Shorten “{}” to 255 characters.", f.label),
+        };
+        say(&format!("cf_{}", f.key), message);
     }
     for (on, prefix, values) in [
         (link.collect.billing_address, "billing", &e.billing),

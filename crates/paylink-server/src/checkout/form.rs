@@ -21,7 +21,8 @@ use paylink_domain::time::Timestamp;
 
 use super::api::{in_currency, open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
 use super::fields::{self, CardFields, FieldErrors};
-use super::pages::{attribution, gone_for, not_found_page, render_link, Entered};
+use super::furniture::not_found_page;
+use super::pages::{attribution, gone_for, render_link, Entered};
 use super::pay::{pay, PayAnswer};
 use super::LinkView;
 use crate::error::ApiError;
@@ -42,13 +43,7 @@ pub async fn submit(
     };
     let p = &view.p;
     let link = p.link.value.clone();
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&fields, k);
     let prefixed = |prefix: &str| -> BTreeMap<String, String> {
         fields
             .iter()
@@ -355,6 +350,15 @@ async fn render_error(
         }
         None => render_link(state, view, &e, Some(err.message), status).await,
     }
+}
+
+/// A submitted form's field, trimmed (empty when absent).
+pub(super) fn field(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// Whether an open session is for the order a submit asks for: the same items and total

@@ -3,6 +3,7 @@
 pub mod api;
 mod fields;
 pub mod form;
+pub mod furniture;
 pub mod pages;
 pub mod pay;
 pub mod receipt_page;

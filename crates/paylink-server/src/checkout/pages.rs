@@ -1,10 +1,6 @@
-//! The hosted pages' furniture (security headers, branding, 404 and 410 pages, static
-//! files) and the link's checkout page; a session's pages and the receipt have modules of
-//! their own.
-//!
-//! Server-rendered with askama (auto-escaped), usable without JavaScript, and served with a
-//! strict Content-Security-Policy: no inline scripts, no third-party resources; the only
-//! inline style is the merchant's brand colour, allowed by its hash.
+//! The link's checkout page (`GET /l/{slug}`, and the page again after a submit); the
+//! furniture every page stands in is in `furniture.rs`, a session's pages and the receipt
+//! have modules of their own.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -12,16 +8,13 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use sha2::{Digest, Sha256};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
 use paylink_domain::checkout::{price, Choice};
 use paylink_domain::id::random_base62;
 use paylink_domain::link::{CustomFieldType, Interval, PaymentMethodType};
 use paylink_domain::money::{Amount, Currency};
-use paylink_domain::settings::MerchantSettings;
 use paylink_domain::tax::PricingMode;
 use paylink_domain::time::Timestamp;
 use paylink_store::PublicLink;
@@ -29,228 +22,11 @@ use paylink_store::PublicLink;
 use super::api::{currencies, in_currency};
 use super::fields::FieldErrors;
 use super::form::session_from_nonce;
+use super::furniture::{gone_page, markdown, not_found_page, plain_summary, Shell, When};
 use super::LinkView;
 use crate::error::ApiError;
 use crate::locale::{accept_language, Locale};
 use crate::state::AppState;
-
-// ---- page furniture ------------------------------------------------------------------
-
-/// Security headers for every page; `style_hash` allows the brand colour's `<style>`.
-pub(super) fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Response {
-    let style = match style_hash {
-        Some(h) => format!("style-src 'self' 'sha256-{h}'"),
-        None => "style-src 'self'".to_owned(),
-    };
-    let forms = if livemode {
-        "form-action 'self' https:"
-    } else {
-        "form-action 'self' https: http://localhost:* http://127.0.0.1:*"
-    };
-    let csp = format!(
-        "default-src 'none'; script-src 'self'; {style}; img-src 'self' https: data:; {forms}; base-uri 'none'; frame-ancestors 'none'"
-    );
-    let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
-/// The brand colour as CSS, with a readable text colour, and the CSP hash of that CSS.
-pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
-    let Some(c) = settings.brand_color.as_deref() else {
-        return (String::new(), None);
-    };
-    let channel = |i: usize| u8::from_str_radix(c.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
-    let lin = |v: u8| {
-        let v = f64::from(v) / 255.0;
-        if v <= 0.03928 {
-            v / 12.92
-        } else {
-            ((v + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    let lum = 0.2126 * lin(channel(1)) + 0.7152 * lin(channel(3)) + 0.0722 * lin(channel(5));
-    let text = if lum > 0.179 { "#16181d" } else { "#ffffff" };
-    let css = format!(":root{{--brand:{c};--brand-text:{text}}}");
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
-    (css, Some(hash))
-}
-
-/// What every hosted page shows around its content: the merchant's name, logo, colour and
-/// contact, and the test-mode banner.
-pub(super) struct Shell {
-    pub(super) brand_css: String,
-    style_hash: Option<String>,
-    pub(super) test_mode: bool,
-    livemode: bool,
-    pub(super) merchant: String,
-    pub(super) logo_url: Option<String>,
-    pub(super) support_email: Option<String>,
-}
-
-impl Shell {
-    /// A merchant's page in a mode.
-    pub(super) fn of(settings: &MerchantSettings, livemode: bool) -> Self {
-        let (brand_css, style_hash) = brand(settings);
-        Self {
-            brand_css,
-            style_hash,
-            test_mode: !livemode,
-            livemode,
-            merchant: settings.business_name.clone(),
-            logo_url: settings.logo_url.clone(),
-            support_email: settings.support_email.clone(),
-        }
-    }
-
-    /// A page of no merchant's (an unknown link or receipt).
-    pub(super) fn plain() -> Self {
-        Self {
-            brand_css: String::new(),
-            style_hash: None,
-            test_mode: false,
-            livemode: true,
-            merchant: String::new(),
-            logo_url: None,
-            support_email: None,
-        }
-    }
-
-    /// The rendered page with the security headers it needs.
-    pub(super) fn respond(
-        &self,
-        status: StatusCode,
-        body: Result<String, askama::Error>,
-    ) -> Response {
-        secure(
-            html(status, body),
-            self.style_hash.as_deref(),
-            self.livemode,
-        )
-    }
-}
-
-pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
-    match body {
-        Ok(b) => (
-            status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            b,
-        )
-            .into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
-    }
-}
-
-/// Markdown rendered safely: raw HTML is shown as text, and links keep only http(s) and
-/// mailto targets.
-pub fn markdown(text: &str) -> String {
-    use pulldown_cmark::{Event, Parser, Tag};
-    let events = Parser::new(text).map(|e| match e {
-        Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => {
-            let ok = ["https://", "http://", "mailto:"]
-                .iter()
-                .any(|p| dest_url.to_ascii_lowercase().starts_with(p));
-            let dest_url = if ok { dest_url } else { "#".into() };
-            Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            })
-        }
-        Event::Start(Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => {
-            let ok = dest_url.to_ascii_lowercase().starts_with("https://");
-            let dest_url = if ok { dest_url } else { "#".into() };
-            Event::Start(Tag::Image {
-                link_type,
-                dest_url,
-                title,
-                id,
-            })
-        }
-        e => e,
-    });
-    let mut out = String::new();
-    pulldown_cmark::html::push_html(&mut out, events);
-    out
-}
-
-/// A description as one line of plain text for link previews (Markdown's marks dropped,
-/// at most 200 characters).
-fn plain_summary(text: &str) -> String {
-    use pulldown_cmark::{Event, Parser};
-    let mut out = String::new();
-    for ev in Parser::new(text) {
-        match ev {
-            Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) => out.push(' '),
-            _ => {}
-        }
-    }
-    let words: Vec<&str> = out.split_whitespace().collect();
-    let one_line = words.join(" ");
-    match one_line.char_indices().nth(200) {
-        Some((at, _)) => format!("{}…", one_line[..at].trim_end()),
-        None => one_line,
-    }
-}
-
-#[derive(Template)]
-#[template(path = "gone.html")]
-struct GonePage {
-    shell: Shell,
-    heading: String,
-    message: String,
-}
-
-/// A page that says why there is nothing to pay, in the merchant's colours with their
-/// contact (or Paylink's plain ones, `Shell::plain`).
-pub(super) fn gone_page(
-    status: StatusCode,
-    shell: Shell,
-    heading: &str,
-    message: &str,
-) -> Response {
-    let page = GonePage {
-        shell,
-        heading: heading.to_owned(),
-        message: message.to_owned(),
-    };
-    page.shell.respond(status, page.render())
-}
-
-pub(super) fn not_found_page() -> Response {
-    gone_page(
-        StatusCode::NOT_FOUND,
-        Shell::plain(),
-        "Payment link not found",
-        "Check the address, or ask the seller for a new link.",
-    )
-}
 
 // ---- the link page -------------------------------------------------------------------
 
@@ -437,21 +213,6 @@ fn summary(error: Option<String>, errors: &FieldErrors, fields: &[String]) -> Op
     });
     let parts: Vec<&str> = head.iter().map(String::as_str).chain(elsewhere).collect();
     (!parts.is_empty()).then(|| parts.join(" "))
-}
-
-/// A moment on a page: `<time datetime="{iso}">{text}</time>`, written in UTC by the server
-/// and in the customer's own time zone and language by the page's script.
-pub(super) struct When {
-    pub(super) iso: String,
-    pub(super) text: String,
-}
-
-impl When {
-    pub(super) fn of(t: Timestamp) -> Self {
-        let iso = t.to_rfc3339();
-        let text = iso.replace('T', " at ").replace('Z', " UTC");
-        Self { iso, text }
-    }
 }
 
 /// What the customer has entered so far (from the query string or a submitted form).
@@ -898,45 +659,4 @@ pub(super) fn attribution<'a>(
         .take(10)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-// ---- static files --------------------------------------------------------------------
-
-pub async fn favicon() -> Response {
-    static_file("image/svg+xml", include_str!("../../static/favicon.svg"))
-}
-
-/// Hosted pages may be indexed; checkouts in progress and receipts may not.
-pub async fn robots() -> Response {
-    static_file(
-        "text/plain; charset=utf-8",
-        "User-agent: *\nDisallow: /c/\nDisallow: /r/\nDisallow: /api/\nDisallow: /v1/\n",
-    )
-}
-
-pub async fn stylesheet() -> Response {
-    static_file(
-        "text/css; charset=utf-8",
-        include_str!("../../static/paylink.css"),
-    )
-}
-
-pub async fn script() -> Response {
-    static_file(
-        "text/javascript; charset=utf-8",
-        include_str!("../../static/checkout.js"),
-    )
-}
-
-fn static_file(kind: &'static str, body: &'static str) -> Response {
-    let mut res = ([(header::CONTENT_TYPE, kind)], body).into_response();
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    res.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    res
 }

@@ -10,7 +10,7 @@ use paylink_domain::checkout::PaymentStatus;
 use paylink_domain::id::PaymentId;
 use paylink_domain::money::{Amount, Currency};
 
-use super::pages::{gone_page, Shell, When};
+use super::furniture::{gone_page, Shell, When};
 use crate::error::ApiError;
 use crate::locale::{accept_language, Locale};
 use crate::state::AppState;

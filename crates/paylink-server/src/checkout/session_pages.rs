@@ -15,8 +15,8 @@ use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 
 use super::api::PaymentMethodIn;
-use super::form::card_from_form;
-use super::pages::{gone_page, Shell};
+use super::form::{card_from_form, field};
+use super::furniture::{gone_page, Shell};
 use super::pay::{authorize, authorize_with_link, pay, settle};
 use crate::error::ApiError;
 use crate::locale::{accept_language, Locale};
@@ -252,13 +252,7 @@ pub async fn session_submit(
 ) -> Result<Response, ApiError> {
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&fields, k);
     let secret = get("s");
     let lang = accept_language(&headers);
     let lang = lang.as_deref();

@@ -1,0 +1,164 @@
+//! The OpenAPI paths of the route table: each route's operation, its parameters with the
+//! schemas the server enforces, and its answers.
+
+use axum::http::Method;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::{ContentBuilder, Required, ResponseBuilder};
+
+use super::routes::{public_table, reg, table, Schemas};
+use crate::auth::Access::{Public, Scope, SecretKey};
+use crate::error::ErrorBody;
+
+/// The id prefix of each collection a path names (`/v1/products/{id}` takes `prod_…`).
+const ID_PREFIXES: [(&str, &str); 10] = [
+    ("api_keys", paylink_domain::id::ApiKeyId::PREFIX),
+    (
+        "checkout_sessions",
+        paylink_domain::id::CheckoutSessionId::PREFIX,
+    ),
+    ("customers", paylink_domain::id::CustomerId::PREFIX),
+    ("events", paylink_domain::id::EventId::PREFIX),
+    ("orders", paylink_domain::id::OrderId::PREFIX),
+    ("payment_links", paylink_domain::id::PaymentLinkId::PREFIX),
+    ("payments", paylink_domain::id::PaymentId::PREFIX),
+    ("products", paylink_domain::id::ProductId::PREFIX),
+    ("tax_rates", paylink_domain::id::TaxRateId::PREFIX),
+    (
+        "webhook_endpoints",
+        paylink_domain::id::WebhookEndpointId::PREFIX,
+    ),
+];
+
+/// A string of `min..=max` characters, matching `pattern` if given.
+fn text(min: usize, max: usize, pattern: Option<String>) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(pattern)
+        .build()
+}
+
+/// The schema of a path parameter: `{slug}` by the slug rule, `{id}` by the id rule of the
+/// collection before it (what the server accepts; anything else is a 404).
+fn path_schema(path: &str, name: &str) -> utoipa::openapi::schema::Object {
+    if name == "slug" {
+        return text(3, 64, Some("^[a-z0-9]+(-[a-z0-9]+)*$".to_owned()));
+    }
+    let collection = path
+        .split("/{id}")
+        .next()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap_or("");
+    let prefix = ID_PREFIXES
+        .iter()
+        .find(|(c, _)| *c == collection)
+        .map(|(_, p)| *p);
+    match prefix {
+        Some(p) => {
+            let len = p.len() + paylink_domain::id::RANDOM_LEN;
+            text(len, len, Some(paylink_domain::id::pattern(p)))
+        }
+        None => text(1, 255, None),
+    }
+}
+
+/// The OpenAPI paths and schemas of the table.
+pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
+    let mut paths = utoipa::openapi::Paths::new();
+    let public: Vec<&str> = public_table().iter().map(|r| r.path).collect();
+    for r in table().into_iter().chain(public_table()) {
+        let is_public = public.contains(&r.path);
+        let method = match r.method {
+            Method::POST => HttpMethod::Post,
+            Method::PATCH => HttpMethod::Patch,
+            Method::DELETE => HttpMethod::Delete,
+            _ => HttpMethod::Get,
+        };
+        let json = |schema| ContentBuilder::new().schema(Some(schema)).build();
+        let error = reg::<ErrorBody>(components);
+        let mut op = OperationBuilder::new()
+            .summary(Some(r.summary))
+            .tag(r.tag)
+            .operation_id(Some(format!(
+                "{}_{}",
+                r.method.as_str().to_lowercase(),
+                r.path
+                    .trim_start_matches("/v1/")
+                    .replace(['/', '{', '}'], "_")
+                    .trim_end_matches('_')
+            )))
+            .response(
+                r.status.to_string(),
+                ResponseBuilder::new()
+                    .description("Success")
+                    .content(r.content_type, json((r.response)(components))),
+            )
+            .response(
+                "4XX",
+                ResponseBuilder::new()
+                    .description("Error")
+                    .content("application/json", json(error.clone())),
+            )
+            .response(
+                "5XX",
+                ResponseBuilder::new()
+                    .description("Error")
+                    .content("application/json", json(error)),
+            );
+        match r.access {
+            Scope(scope) => op = op.description(Some(format!("Requires the `{scope}` scope."))),
+            SecretKey => op = op.description(Some("Requires a secret key.")),
+            Public => {}
+        }
+        if let Some(body) = r.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content("application/json", json(body(components)))
+                    .required(Some(if r.body_optional {
+                        Required::False
+                    } else {
+                        Required::True
+                    }))
+                    .build(),
+            ));
+        }
+        for name in ["id", "slug"] {
+            if r.path.contains(&format!("{{{name}}}")) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .schema(Some(path_schema(r.path, name))),
+                );
+            }
+        }
+        if is_public {
+            // No API key: the customer's browser calls these.
+            op = op.securities(Some(
+                Vec::<utoipa::openapi::security::SecurityRequirement>::new(),
+            ));
+        }
+
+        if r.method != Method::GET {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .schema(Some(text(1, 255, None)))
+                    .description(Some("1–255 characters; a retry with the same key and body replays the first answer")),
+            );
+        }
+        if let Some(q) = r.query {
+            for p in q() {
+                op = op.parameter(p);
+            }
+        }
+        paths.add_path_operation(r.path, vec![method], op.build());
+    }
+    paths
+}
