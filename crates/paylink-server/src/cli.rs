@@ -201,7 +201,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             println!(
                 "Paylink is listening on http://{addr} (database: {})",
-                paylink_store::Store::backend(store.as_ref())
+                paylink_store::ProcessStore::backend(store.as_ref())
             );
             if !config.no_demo {
                 if let Some((demo, link)) =

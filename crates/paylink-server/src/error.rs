@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use paylink_domain::ValidationError;
-use paylink_store::StoreError;
+use paylink_store::{Conflict, StoreError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -158,21 +158,18 @@ impl From<StoreError> for ApiError {
                 "starting_after",
                 "The pagination cursor does not name an object in this list",
             ),
-            StoreError::Conflict(code) => ApiError::conflict(code, conflict_message(code)),
+            StoreError::Conflict(c) => ApiError::conflict(c.code(), conflict_message(c)),
             StoreError::Backend(e) => ApiError::internal(e),
         }
     }
 }
 
-fn conflict_message(code: &str) -> &'static str {
-    match code {
-        "slug_taken" => "That slug is already used by another payment link",
-        "payment_link_has_payments" => "The payment link already has payments",
-        "concurrent_update" => "The object was changed by another request; retry",
-        "order_status_changed" => {
-            "The order's status changed; it can no longer make this transition"
-        }
-        "duplicate_object" => "An object with the same unique value already exists",
+fn conflict_message(c: Conflict) -> &'static str {
+    match c {
+        Conflict::SlugTaken => "That slug is already used by another payment link",
+        Conflict::PaymentLinkHasPayments => "The payment link already has payments",
+        Conflict::ConcurrentUpdate => "The object was changed by another request; retry",
+        Conflict::DuplicateObject => "An object with the same unique value already exists",
         _ => "The request conflicts with the current state of the object",
     }
 }

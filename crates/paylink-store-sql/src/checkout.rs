@@ -8,6 +8,8 @@
 //! on shards instead of its row (see `counters`). Locks are taken in one order everywhere
 //! (products by id, then the link) so transactions never deadlock.
 
+use async_trait::async_trait;
+
 use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
@@ -244,7 +246,7 @@ impl SqlStore {
                 return Ok(());
             }
             if c.link_version.is_some() {
-                return Err(StoreError::Conflict("link_changed"));
+                return Err(StoreError::Conflict(Conflict::LinkChanged));
             }
         }
         let mut w = self.begin_write().await?;
@@ -297,9 +299,9 @@ impl SqlStore {
             };
             // Not enough: sold out, or only while other checkouts hold the rest.
             let reason = if available + int(&row, "inventory_held")? >= n {
-                "stock_reserved"
+                Conflict::StockReserved
             } else {
-                "sold_out"
+                Conflict::SoldOut
             };
             return Err(StoreError::Conflict(reason));
         }
@@ -342,7 +344,7 @@ impl SqlStore {
                     .is_some()
         };
         if !counted && c.link_version.is_some() {
-            return Err(StoreError::Conflict("link_changed"));
+            return Err(StoreError::Conflict(Conflict::LinkChanged));
         }
         if !counted {
             let mut q = Sql::new(&format!("SELECT status, payments_limit, {PAYMENTS_TOTAL} AS paid, {RESERVED_TOTAL} AS held FROM payment_links WHERE id = "));
@@ -357,10 +359,10 @@ impl SqlStore {
             let (paid, held) = (int(&row, "paid")?, int(&row, "held")?);
             let status = text(&row, "status")?;
             return Err(StoreError::Conflict(match limit {
-                _ if status != "active" => "link_inactive",
-                Some(l) if paid >= l => "link_used_up",
-                Some(l) if paid + held >= l => "link_fully_reserved",
-                _ => "link_inactive",
+                _ if status != "active" => Conflict::LinkInactive,
+                Some(l) if paid >= l => Conflict::LinkUsedUp,
+                Some(l) if paid + held >= l => Conflict::LinkFullyReserved,
+                _ => Conflict::LinkInactive,
             }));
         }
         w.commit().await
@@ -684,4 +686,142 @@ fn link_config(row: &AnyRow) -> StoreResult<Option<LinkConfig>> {
             .ok_or_else(|| backend(format!("unknown link status `{status}`")))?;
     }
     Ok(Some(LinkConfig(l)))
+}
+
+#[async_trait]
+impl CheckoutStore for SqlStore {
+    async fn stock_levels(
+        &self,
+        t: &Tenant,
+        products: &[ProductId],
+    ) -> StoreResult<Vec<(ProductId, StockLevel)>> {
+        self.stock_levels_impl(t, products).await
+    }
+
+    async fn next_hold_expiry(&self, link_id: &PaymentLinkId) -> StoreResult<Option<Timestamp>> {
+        self.next_hold_expiry_impl(link_id).await
+    }
+
+    async fn start_checkout(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<()> {
+        self.start_checkout_impl(t, c).await
+    }
+
+    async fn get_checkout(&self, id: &CheckoutSessionId) -> StoreResult<CheckoutRecord> {
+        Ok(self.get_checkout_impl(id, false).await?.0)
+    }
+
+    async fn get_checkout_with_link(
+        &self,
+        id: &CheckoutSessionId,
+    ) -> StoreResult<(CheckoutRecord, Option<LinkConfig>)> {
+        self.get_checkout_impl(id, true).await
+    }
+
+    async fn claim_fresh_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        secret_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<(CheckoutRecord, Option<LinkConfig>, i64)>> {
+        self.claim_fresh_attempt_impl(id, secret_hash, now).await
+    }
+
+    async fn begin_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+        stale_after_secs: i64,
+    ) -> StoreResult<AttemptClaim> {
+        self.begin_attempt_impl(id, now, stale_after_secs).await
+    }
+
+    async fn attempt_requires_action(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        reference: &str,
+    ) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(
+            "UPDATE checkout_sessions SET attempt_status = 'requires_action', attempt_reference = ",
+        );
+        q.bind(reference)
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND attempt_no = ")
+            .bind(attempt_no);
+        q.push(STILL_OPEN);
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await
+    }
+
+    async fn claim_action(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new(
+            "UPDATE checkout_sessions SET attempt_status = 'processing', attempt_started_at = ",
+        );
+        q.bind(now.unix())
+            .push(" WHERE id = ")
+            .bind(id.as_str())
+            .push(" AND attempt_no = ")
+            .bind(attempt_no);
+        q.push(" AND attempt_status = 'requires_action'")
+            .push(STILL_OPEN);
+        let claimed = q.exec(&mut w.tx).await? == 1;
+        w.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn end_attempt(
+        &self,
+        id: &CheckoutSessionId,
+        attempt_no: i64,
+        failed: Option<&Payment>,
+        events: &[Event],
+    ) -> StoreResult<()> {
+        self.end_attempt_impl(id, attempt_no, failed, events).await
+    }
+
+    async fn complete_checkout(&self, t: &Tenant, c: &Completing<'_>) -> StoreResult<Completion> {
+        self.complete_checkout_impl(t, c).await
+    }
+
+    async fn stuck_attempts(
+        &self,
+        now: Timestamp,
+        stale_before: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<CheckoutSessionId>> {
+        self.stuck_attempts_impl(now, stale_before, limit).await
+    }
+
+    async fn end_checkout(
+        &self,
+        t: &Tenant,
+        id: &CheckoutSessionId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.end_checkout_impl(t, id, now).await
+    }
+
+    async fn expire_checkouts(&self, now: Timestamp, limit: i64) -> StoreResult<u64> {
+        let mut w = self.begin_write().await?;
+        // Sessions being paid are not expired (their attempt decides); picking them here
+        // would let a few stuck ones fill every batch.
+        let filter = " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1 AND (attempt_status IS NULL OR attempt_status = 'requires_action') ORDER BY expires_at LIMIT $2)";
+        let n = crate::checkout::expire_where(
+            &mut w.tx,
+            now,
+            filter,
+            vec![now.unix().into(), limit.into()],
+        )
+        .await?;
+        w.commit().await?;
+        Ok(n)
+    }
 }

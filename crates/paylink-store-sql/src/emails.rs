@@ -1,5 +1,8 @@
 //! The e-mail outbox on SQL.
 
+use crate::sql::*;
+use async_trait::async_trait;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -116,4 +119,52 @@ pub(crate) fn email_insert(t: &Tenant, e: &Email) -> StoreResult<Sql> {
             ("data", json(e)?.into()),
         ],
     ))
+}
+
+#[async_trait]
+impl EmailStore for SqlStore {
+    async fn queue_emails(
+        &self,
+        t: &Tenant,
+        emails: &[paylink_domain::email::Email],
+        events: &[Event],
+    ) -> StoreResult<()> {
+        self.queue_emails_impl(t, emails, events).await
+    }
+
+    async fn list_emails(
+        &self,
+        t: &Tenant,
+        status: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<Listed<paylink_domain::email::Email>> {
+        let mut q = Sql::default();
+        if let Some(s) = status {
+            q.push(" AND status = ").bind(s);
+        }
+        map_listed(
+            self.list_rows("emails", crate::emails::EMAIL_COLS, t, q, page, "")
+                .await?,
+            crate::emails::email,
+        )
+    }
+
+    async fn claim_emails(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<paylink_domain::email::Email>> {
+        self.claim_emails_impl(now, limit, lock_secs).await
+    }
+
+    async fn finish_email(
+        &self,
+        id: &EmailId,
+        error: Option<&str>,
+        retry_at: Option<Timestamp>,
+        sent: Option<&paylink_domain::email::Email>,
+    ) -> StoreResult<()> {
+        self.finish_email_impl(id, error, retry_at, sent).await
+    }
 }

@@ -1,6 +1,12 @@
 //! The outbox: events are inserted in the transaction of the change that caused them,
 //! with one delivery queued per webhook endpoint that takes them.
 
+use crate::sql::*;
+use crate::SqlStore;
+use async_trait::async_trait;
+use paylink_domain::id::*;
+use paylink_store::*;
+
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -93,4 +99,32 @@ pub(crate) fn fan_out(t: &Tenant, events: &[FanOut<'_>]) -> Sql {
 
 pub(crate) fn event(row: &AnyRow) -> StoreResult<Event> {
     json_col(row, "data")
+}
+
+#[async_trait]
+impl EventStore for SqlStore {
+    async fn get_event(&self, t: &Tenant, id: &EventId) -> StoreResult<Event> {
+        crate::events::event(
+            &self
+                .fetch_one("events", EVENT_COLS, t, id.as_str(), "")
+                .await?,
+        )
+    }
+
+    async fn list_events(
+        &self,
+        t: &Tenant,
+        f: &EventFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Event>> {
+        let mut q = Sql::default();
+        if let Some(k) = &f.kind {
+            q.push(" AND type = ").bind(k.as_str());
+        }
+        created_filter(&mut q, &f.created);
+        map_listed(
+            self.list_rows("events", EVENT_COLS, t, q, page, "").await?,
+            crate::events::event,
+        )
+    }
 }

@@ -3,7 +3,9 @@
 //! A key is claimed by one atomic insert naming this process; a retry replays the kept
 //! answer, the same key with another request is refused, and a claim left by a request or
 //! a process that died is taken over (after `IDEMPOTENCY_LOCK_SECS`, or at once when its
-//! process stops being seen: see `Store::heartbeat`).
+//! process stops being seen: see `ProcessStore::heartbeat`).
+
+use async_trait::async_trait;
 
 use sqlx::Row;
 
@@ -60,10 +62,10 @@ impl SqlStore {
         match self.write_batch(b).await {
             // A request retrying (or racing) with a known key may meet the first one's slug
             // before its key (SQLite runs the batch in order): the key decides.
-            Err(StoreError::Conflict("slug_taken"))
+            Err(StoreError::Conflict(Conflict::SlugTaken))
                 if self.idempotency_known(t, &a.key, a.now).await? =>
             {
-                Err(StoreError::Conflict("idempotency_key_in_use"))
+                Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse))
             }
             r => r,
         }
@@ -262,7 +264,7 @@ impl SqlStore {
     }
 }
 
-/// Whether the process named by a claim has stopped being seen (see `Store::heartbeat`).
+/// Whether the process named by a claim has stopped being seen (see `ProcessStore::heartbeat`).
 /// A claim without an owner (made before owners were kept) or whose owner has no row is
 /// left to its lock's age.
 pub(crate) async fn owner_gone(
@@ -280,4 +282,42 @@ pub(crate) async fn owner_gone(
         Some(r) => int(&r, "seen_at")? < now.unix() - DEAD_AFTER_SECS,
         None => false,
     })
+}
+
+#[async_trait]
+impl IdempotencyStore for SqlStore {
+    async fn idempotency_begin(
+        &self,
+        t: &Tenant,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> StoreResult<IdempotencyBegin> {
+        self.idempotency_begin_impl(t, key, fingerprint, now).await
+    }
+
+    async fn idempotency_known(&self, t: &Tenant, key: &str, now: Timestamp) -> StoreResult<bool> {
+        self.idempotency_known_impl(t, key, now).await
+    }
+
+    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<bool> {
+        self.idempotency_record_impl(t, answer).await
+    }
+
+    async fn idempotency_finish(
+        &self,
+        t: &Tenant,
+        key: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<()> {
+        self.idempotency_finish_impl(t, key, response).await
+    }
+
+    async fn idempotency_release(&self, t: &Tenant, key: &str) -> StoreResult<()> {
+        self.idempotency_release_impl(t, key).await
+    }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {
+        self.purge_idempotency_keys_impl(before).await
+    }
 }

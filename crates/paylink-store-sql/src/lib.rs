@@ -20,9 +20,9 @@ mod links;
 mod merchants;
 mod orders;
 mod payments;
+mod processes;
 mod sql;
 mod statements;
-mod store;
 pub mod testing;
 mod webhooks;
 mod writer;
@@ -35,7 +35,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{Mutex, MutexGuard, Notify};
 
-use paylink_store::{StoreError, StoreResult};
+use paylink_store::{Conflict, StoreError, StoreResult};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -61,7 +61,7 @@ pub struct SqlStore {
     group: Option<writer::GroupWriter>,
     /// SQLite only: checkpoints the WAL from a reader's connection (held to be dropped).
     _checkpointer: Option<Checkpointer>,
-    /// This process, as its claims name it (see `Store::heartbeat`).
+    /// This process, as its claims name it (see `ProcessStore::heartbeat`).
     instance: String,
     /// Whether this process has cleared the rows of processes long gone (once, at its
     /// first heartbeat).
@@ -398,15 +398,15 @@ pub(crate) fn on_constraint(e: sqlx::Error) -> StoreError {
         if db.is_unique_violation() {
             let what = format!("{} {}", db.constraint().unwrap_or(""), db.message());
             if what.contains("slug") {
-                return StoreError::Conflict("slug_taken");
+                return StoreError::Conflict(Conflict::SlugTaken);
             }
             if what.contains("idempotency") {
-                return StoreError::Conflict("idempotency_key_in_use");
+                return StoreError::Conflict(Conflict::IdempotencyKeyInUse);
             }
-            return StoreError::Conflict("duplicate_object");
+            return StoreError::Conflict(Conflict::DuplicateObject);
         }
         if db.is_check_violation() && db.message().contains("inventory") {
-            return StoreError::Conflict("out_of_stock");
+            return StoreError::Conflict(Conflict::OutOfStock);
         }
     }
     backend(e)

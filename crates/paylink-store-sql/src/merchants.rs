@@ -1,5 +1,12 @@
 //! Rows of `merchants` and `api_keys`.
 
+use crate::catalog::*;
+use crate::sql::*;
+use crate::{Dialect, SqlStore};
+use async_trait::async_trait;
+use paylink_domain::settings::MerchantSettings;
+use paylink_store::*;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -45,4 +52,159 @@ pub(crate) fn api_key(row: &AnyRow) -> StoreResult<ApiKeyRecord> {
         created_at: Timestamp::from_unix(int(row, "created_at")?),
         revoked_at: opt_int(row, "revoked_at")?.map(Timestamp::from_unix),
     })
+}
+
+async fn insert_key(conn: &mut sqlx::AnyConnection, k: &ApiKeyRecord) -> StoreResult<()> {
+    let q = Sql::insert(
+        "api_keys",
+        vec![
+            ("id", k.id.as_str().into()),
+            ("merchant_id", k.merchant_id.as_str().into()),
+            ("livemode", k.livemode.into()),
+            ("kind", k.kind.as_str().into()),
+            ("name", k.name.as_str().into()),
+            ("scopes", json(&k.scopes)?.into()),
+            ("key_hash", k.key_hash.as_str().into()),
+            ("masked", k.masked.as_str().into()),
+            ("created_at", k.created_at.unix().into()),
+            ("revoked_at", k.revoked_at.map(|t| t.unix()).into()),
+        ],
+    );
+    q.exec(conn).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl MerchantStore for SqlStore {
+    async fn create_merchant(&self, m: &Merchant, keys: &[ApiKeyRecord]) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let q = Sql::insert(
+            "merchants",
+            vec![
+                ("id", m.id.as_str().into()),
+                ("name", m.name.as_str().into()),
+                ("email", m.email.as_str().into()),
+                ("password_hash", m.password_hash.clone().into()),
+                ("settings", json(&m.settings)?.into()),
+                ("version", m.version.into()),
+                ("created_at", m.created_at.unix().into()),
+            ],
+        );
+        q.exec(&mut w.tx).await?;
+        if self.dialect == Dialect::Postgres {
+            // The merchant's receipt numbers (migration 0009), from 1.
+            let mut q = Sql::new("SELECT paylink_receipts_create(");
+            q.bind(m.id.as_str()).push(", 1)");
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+        for k in keys {
+            insert_key(&mut w.tx, k).await?;
+        }
+        w.commit().await
+    }
+
+    async fn get_merchant(&self, id: &MerchantId) -> StoreResult<Merchant> {
+        let mut q = Sql::new(&format!(
+            "SELECT {MERCHANT_COLS} FROM merchants WHERE id = "
+        ));
+        q.bind(id.as_str());
+        let row = self.row(&q).await.map_err(backend)?;
+        merchant(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn count_merchants(&self) -> StoreResult<i64> {
+        let row = self
+            .one(&Sql::new("SELECT COUNT(*) AS n FROM merchants"))
+            .await
+            .map_err(backend)?;
+        int(&row, "n")
+    }
+
+    async fn update_settings(
+        &self,
+        id: &MerchantId,
+        settings: &MerchantSettings,
+        version: i64,
+    ) -> StoreResult<Merchant> {
+        let mut w = self.begin_write().await?;
+        let mut q = Sql::new("UPDATE merchants SET settings = ");
+        q.bind(json(settings)?)
+            .push(", version = version + 1 WHERE id = ")
+            .bind(id.as_str());
+        q.push(" AND version = ").bind(version);
+        let done = q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(Conflict::ConcurrentUpdate));
+        }
+        w.commit().await?;
+        self.get_merchant(id).await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        insert_key(&mut w.tx, key).await?;
+        w.commit().await
+    }
+
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {KEY_COLS} FROM api_keys WHERE key_hash = "
+        ));
+        q.bind(key_hash).push(" AND revoked_at IS NULL");
+        let row = self.row(&q).await.map_err(backend)?;
+        row.as_ref().map(api_key).transpose()
+    }
+
+    async fn list_api_keys(&self, t: &Tenant, page: &Page) -> StoreResult<Listed<ApiKeyRecord>> {
+        map_listed(
+            self.list_rows("api_keys", KEY_COLS, t, Sql::default(), page, "")
+                .await?,
+            api_key,
+        )
+    }
+
+    async fn revoke_api_key(
+        &self,
+        t: &Tenant,
+        id: &ApiKeyId,
+        now: Timestamp,
+    ) -> StoreResult<ApiKeyRecord> {
+        let mut w = self.begin_write().await?;
+        if self.dialect == Dialect::Postgres {
+            // Revocations of one merchant's keys take turns (SQLite's writes always do), so
+            // two racing to revoke the last two secret keys cannot both see the other's.
+            let mut q = Sql::new("SELECT id FROM merchants WHERE id = ");
+            q.bind(t.merchant_id.as_str()).push(" FOR UPDATE");
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+        let mut q = Sql::new(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = "));
+        q.bind(id.as_str())
+            .push(" AND ")
+            .tenant(t)
+            .push(" AND revoked_at IS NULL");
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?;
+        let key = api_key(&row.ok_or(StoreError::NotFound)?)?;
+        if key.kind == KeyKind::Secret {
+            let mut q = Sql::new("SELECT COUNT(*) AS n FROM api_keys WHERE ");
+            q.tenant(t)
+                .push(" AND kind = 'secret' AND revoked_at IS NULL AND id <> ")
+                .bind(id.as_str());
+            let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
+            if int(&row, "n")? == 0 {
+                return Err(StoreError::Conflict(Conflict::LastSecretKey));
+            }
+        }
+        let mut q = Sql::new("UPDATE api_keys SET revoked_at = ");
+        q.bind(now.unix()).push(" WHERE id = ").bind(id.as_str());
+        q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        w.commit().await?;
+        Ok(ApiKeyRecord {
+            revoked_at: Some(now),
+            ..key
+        })
+    }
 }

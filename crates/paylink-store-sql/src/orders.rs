@@ -9,6 +9,12 @@
 //! cancellation first ends the checkout that holds it, unless that checkout is being paid
 //! right now.
 
+use crate::catalog::*;
+use crate::events::*;
+use crate::sql::*;
+use async_trait::async_trait;
+use paylink_store::*;
+
 use sqlx::AnyConnection;
 
 use paylink_domain::catalog::{Order, OrderStatus};
@@ -16,7 +22,7 @@ use paylink_domain::checkout::Payment;
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{CheckoutSessionId, OrderId};
 use paylink_domain::time::Timestamp;
-use paylink_store::{StoreError, StoreResult, Tenant};
+use paylink_store::{Conflict, StoreError, StoreResult, Tenant};
 
 use crate::catalog::json;
 use crate::checkout::end_where;
@@ -24,11 +30,11 @@ use crate::sql::{json_col, opt_text, Sql};
 use crate::{backend, SqlStore};
 
 /// What stops a new hold of an order, as the store's conflict code.
-fn refusal(status: &str) -> &'static str {
+fn refusal(status: &str) -> Conflict {
     match status {
-        "paid" => "order_paid",
-        "canceled" => "order_cancelled",
-        _ => "order_reserved",
+        "paid" => Conflict::OrderPaid,
+        "canceled" => Conflict::OrderCancelled,
+        _ => Conflict::OrderReserved,
     }
 }
 
@@ -74,13 +80,13 @@ pub(crate) async fn hold(
             .fetch_optional(&mut *conn)
             .await
             .map_err(backend)?
-            .ok_or(StoreError::Conflict("order_not_found"))?;
+            .ok_or(StoreError::Conflict(Conflict::OrderNotFound))?;
         let status = opt_text(&row, "status")?.unwrap_or_default();
         let Some(holder) = opt_text(&row, "held_by")?.filter(|_| status == "unpaid") else {
             return Err(StoreError::Conflict(refusal(&status)));
         };
         if holder == session.as_str() {
-            return Err(StoreError::Conflict("duplicate_object"));
+            return Err(StoreError::Conflict(Conflict::DuplicateObject));
         }
         // A hold whose checkout is no longer open is let go of (never left behind by this
         // code, but an order must not stay locked by one).
@@ -92,10 +98,10 @@ pub(crate) async fn hold(
             .bind(holder.as_str())
             .push(" AND s.status = 'open')");
         if q.exec(conn).await? == 0 {
-            return Err(StoreError::Conflict("order_reserved"));
+            return Err(StoreError::Conflict(Conflict::OrderReserved));
         }
     }
-    Err(StoreError::Conflict("order_reserved"))
+    Err(StoreError::Conflict(Conflict::OrderReserved))
 }
 
 /// Gives an order back when the checkout `session` that held it ends unpaid.
@@ -222,12 +228,65 @@ impl SqlStore {
             let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
             return Err(StoreError::Conflict(
                 match opt_text(&row, "status")?.as_deref() {
-                    Some("unpaid") | None => "order_being_paid",
+                    Some("unpaid") | None => Conflict::OrderBeingPaid,
                     Some(other) => refusal(other),
                 },
             ));
         }
         w.commit().await?;
         Ok(order)
+    }
+}
+
+#[async_trait]
+impl OrderStore for SqlStore {
+    async fn insert_order(&self, t: &Tenant, o: &Order, events: &[Event]) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let cols = vec![
+            ("status", o.status.as_str().into()),
+            (
+                "customer_id",
+                o.customer_id.as_ref().map(|c| c.to_string()).into(),
+            ),
+        ];
+        insert_doc(
+            &mut w.tx,
+            "orders",
+            t,
+            o.id.as_str(),
+            o.created_at,
+            json(o)?,
+            cols,
+        )
+        .await?;
+        insert_events(&mut w.tx, t, events).await?;
+        w.commit().await
+    }
+
+    async fn get_order(&self, t: &Tenant, id: &OrderId) -> StoreResult<Order> {
+        data_row(&self.fetch_one("orders", "data", t, id.as_str(), "").await?)
+    }
+
+    async fn cancel_order(&self, t: &Tenant, id: &OrderId, now: Timestamp) -> StoreResult<Order> {
+        self.cancel_order_impl(t, id, now).await
+    }
+
+    async fn list_orders(
+        &self,
+        t: &Tenant,
+        f: &OrderFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Order>> {
+        let mut q = Sql::default();
+        if let Some(s) = &f.status {
+            q.push(" AND status = ").bind(s.as_str());
+        }
+        if let Some(c) = &f.customer_id {
+            q.push(" AND customer_id = ").bind(c.as_str());
+        }
+        map_listed(
+            self.list_rows("orders", "data", t, q, page, "").await?,
+            data_row,
+        )
     }
 }

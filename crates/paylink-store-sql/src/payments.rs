@@ -1,6 +1,11 @@
 //! Payments on SQL: recording a successful charge (one round trip, or a transaction when
 //! stock, a limit or an order is involved), failed payments, refunds.
 
+use crate::sql::*;
+use async_trait::async_trait;
+use paylink_domain::id::*;
+use sqlx::Row;
+
 use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
@@ -211,7 +216,7 @@ impl SqlStore {
                 (SessionStatus::Complete, None) => {
                     Err(backend("complete session without a result"))
                 }
-                _ => Err(StoreError::Conflict("checkout_not_open")),
+                _ => Err(StoreError::Conflict(Conflict::CheckoutNotOpen)),
             };
         };
         let session = record(&row)?.session;
@@ -415,8 +420,8 @@ impl SqlStore {
             drop(w);
             let p = self.get_payment_impl(t, &r.payment_id).await?;
             return Err(StoreError::Conflict(match p.status {
-                PaymentStatus::Failed | PaymentStatus::Refunded => "payment_not_refundable",
-                _ => "refund_exceeds_payment",
+                PaymentStatus::Failed | PaymentStatus::Refunded => Conflict::PaymentNotRefundable,
+                _ => Conflict::RefundExceedsPayment,
             }));
         }
         let q = doc_insert(
@@ -500,5 +505,70 @@ impl SqlStore {
                 ))
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl PaymentStore for SqlStore {
+    async fn get_payment(&self, t: &Tenant, id: &PaymentId) -> StoreResult<Payment> {
+        self.get_payment_impl(t, id).await
+    }
+
+    async fn get_payment_public(
+        &self,
+        id: &PaymentId,
+    ) -> StoreResult<(Tenant, Payment, Option<String>)> {
+        let mut q = Sql::new(&format!(
+            "SELECT {} FROM payments WHERE id = ",
+            crate::payments::PAYMENT_COLS
+        ));
+        q.bind(id.as_str());
+        let row = self
+            .row(&q)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let t = Tenant {
+            merchant_id: MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
+            livemode: int(&row, "livemode")? != 0,
+        };
+        let token: Option<String> = row.try_get("receipt_token").map_err(backend)?;
+        Ok((t, crate::payments::payment(&row)?, token))
+    }
+
+    async fn link_takings(
+        &self,
+        t: &Tenant,
+        link: &PaymentLinkId,
+    ) -> StoreResult<Vec<(String, i64, i64)>> {
+        self.link_takings_impl(t, link).await
+    }
+
+    async fn list_payments(
+        &self,
+        t: &Tenant,
+        f: &PaymentFilter,
+        page: &Page,
+    ) -> StoreResult<Listed<Payment>> {
+        let mut q = Sql::default();
+        if let Some(l) = &f.payment_link_id {
+            q.push(" AND payment_link_id = ").bind(l.as_str());
+        }
+        if let Some(s) = &f.status {
+            q.push(" AND status = ").bind(s.as_str());
+        }
+        created_filter(&mut q, &f.created);
+        let rows = self
+            .list_rows("payments", crate::payments::PAYMENT_COLS, t, q, page, "")
+            .await?;
+        map_listed(rows, crate::payments::payment)
+    }
+
+    async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment> {
+        self.insert_refund_impl(t, r).await
+    }
+
+    async fn revert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<()> {
+        self.revert_refund_impl(t, r).await
     }
 }

@@ -1,5 +1,8 @@
 //! Webhook endpoints, delivery jobs and attempts on SQL.
 
+use crate::sql::*;
+use async_trait::async_trait;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -312,5 +315,119 @@ impl SqlStore {
             }
         }
         w.commit().await
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqlStore {
+    async fn insert_webhook_endpoint(
+        &self,
+        t: &Tenant,
+        e: &WebhookEndpoint,
+        secret: &str,
+    ) -> StoreResult<()> {
+        self.insert_endpoint_impl(t, e, secret).await
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<WebhookEndpoint> {
+        crate::webhooks::endpoint(
+            &self
+                .fetch_one(
+                    "webhook_endpoints",
+                    crate::webhooks::ENDPOINT_COLS,
+                    t,
+                    id.as_str(),
+                    "",
+                )
+                .await?,
+        )
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        t: &Tenant,
+        page: &Page,
+    ) -> StoreResult<Listed<WebhookEndpoint>> {
+        let rows = self
+            .list_rows(
+                "webhook_endpoints",
+                crate::webhooks::ENDPOINT_COLS,
+                t,
+                Sql::default(),
+                page,
+                "",
+            )
+            .await?;
+        map_listed(rows, crate::webhooks::endpoint)
+    }
+
+    async fn update_webhook_endpoint(&self, t: &Tenant, e: &WebhookEndpoint) -> StoreResult<()> {
+        self.update_endpoint_impl(t, e).await
+    }
+
+    async fn delete_webhook_endpoint(&self, t: &Tenant, id: &WebhookEndpointId) -> StoreResult<()> {
+        self.delete_endpoint_impl(t, id).await
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+        secret: &str,
+        overlap_until: Timestamp,
+    ) -> StoreResult<()> {
+        self.rotate_impl(t, id, secret, overlap_until).await
+    }
+
+    async fn list_delivery_attempts(
+        &self,
+        t: &Tenant,
+        id: &WebhookEndpointId,
+        page: &Page,
+    ) -> StoreResult<Listed<DeliveryAttempt>> {
+        // The endpoint must be the tenant's; attempts are then listed newest first.
+        self.get_webhook_endpoint(t, id).await?;
+        let limit = i64::from(page.limit.clamp(1, 100));
+        let mut q = Sql::new("SELECT event_id, attempted_at, status_code, latency_ms, error FROM webhook_attempts WHERE endpoint_id = ");
+        q.bind(id.as_str())
+            .push(" ORDER BY seq DESC LIMIT ")
+            .bind(limit + 1);
+        let mut rows = self.rows(&q).await.map_err(backend)?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(100));
+        Ok(Listed {
+            data: rows
+                .iter()
+                .map(crate::webhooks::attempt)
+                .collect::<StoreResult<_>>()?,
+            has_more,
+        })
+    }
+
+    async fn redeliver_event(&self, t: &Tenant, id: &EventId, now: Timestamp) -> StoreResult<u64> {
+        self.redeliver_impl(t, id, now).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lock_secs: i64,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        self.claim_impl(now, limit, lock_secs).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        job: &DeliveryJob,
+        attempt: &DeliveryAttempt,
+        next: DeliveryNext,
+        disable: bool,
+    ) -> StoreResult<()> {
+        self.finish_impl(job, attempt, next, disable).await
     }
 }

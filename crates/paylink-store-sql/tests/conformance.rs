@@ -87,7 +87,7 @@ async fn sqlite_connections_run_with_the_store_settings() {
 /// the rows written per request carry no foreign keys to them (migration 0010), so both
 /// backends refuse the delete that could orphan those rows.
 async fn parents_are_never_deleted(backend: Backend) {
-    use paylink_store::Store;
+    use paylink_store::prelude::*;
     let Some((_db, store)) = fresh_store(backend, ConnectOptions::default()).await else {
         return;
     };
@@ -148,7 +148,7 @@ async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
 /// connections usable: every later statement reads its own answer, not a stale one.
 #[tokio::test]
 async fn postgres_statements_abandoned_midway_leave_usable_connections() {
-    use paylink_store::Store;
+    use paylink_store::prelude::*;
     use std::time::Duration;
     let Some((_db, store)) = postgres_store().await else {
         return;
@@ -179,7 +179,7 @@ async fn postgres_statements_abandoned_midway_leave_usable_connections() {
 /// and are replaced: the store does not stay broken.
 #[tokio::test]
 async fn postgres_connections_closed_under_the_store_are_replaced() {
-    use paylink_store::Store;
+    use paylink_store::prelude::*;
     let Some((db, store)) = postgres_store().await else {
         return;
     };
@@ -219,7 +219,7 @@ async fn postgres_connections_closed_under_the_store_are_replaced() {
 /// database file grows without anyone reading or closing it.
 #[tokio::test]
 async fn sqlite_wal_is_checkpointed_off_the_writer() {
-    use paylink_store::Store;
+    use paylink_store::prelude::*;
     use std::time::Duration;
     let (db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default())
         .await

@@ -67,7 +67,7 @@ pub struct StoredResponse {
 /// The answer to an idempotent request, written in the transaction of the change it
 /// reports: the object and its replayable answer commit together or not at all. A second
 /// request that raced with the same key fails that transaction with
-/// `Conflict("idempotency_key_in_use")` and replays the first one's answer.
+/// `Conflict::IdempotencyKeyInUse` and replays the first one's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotentAnswer {
     pub key: String,

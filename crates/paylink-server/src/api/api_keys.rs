@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use paylink_domain::id::ApiKeyId;
 use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
-use paylink_store::{ApiKeyRecord, KeyKind, StoreError};
+use paylink_store::{ApiKeyRecord, Conflict, KeyKind, StoreError};
 
 use super::{path_id, Deleted, List};
 use crate::auth::{new_key, Auth, SCOPES};
@@ -152,7 +152,7 @@ pub async fn revoke_key(
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("API key"),
-            StoreError::Conflict("last_secret_key") => ApiError::conflict(
+            StoreError::Conflict(Conflict::LastSecretKey) => ApiError::conflict(
                 "last_secret_key",
                 "This is the mode's last active secret key; create another before revoking it \
                  (or, locked out, run `paylink key create --merchant …`)",

@@ -16,7 +16,7 @@ use paylink_domain::money::{Amount, Currency};
 use paylink_domain::tax::PricingMode;
 use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
-use paylink_store::{OrderFilter, StoreError, Tenant};
+use paylink_store::{Conflict, OrderFilter, StoreError, Tenant};
 
 use super::{not_found_as, path_id, settings, List};
 use crate::auth::Auth;
@@ -231,15 +231,15 @@ pub async fn cancel_order(
         Ok(o) => Ok(ok(&o)),
         Err(StoreError::NotFound) => Err(ApiError::not_found("order")),
         // The contract's code for an impossible transition, with the reason in words.
-        Err(StoreError::Conflict("order_paid")) => Err(ApiError::conflict(
+        Err(StoreError::Conflict(Conflict::OrderPaid)) => Err(ApiError::conflict(
             "invalid_state_transition",
             "An order that is `paid` cannot be canceled; refund its payment instead",
         )),
-        Err(StoreError::Conflict("order_cancelled")) => Err(ApiError::conflict(
+        Err(StoreError::Conflict(Conflict::OrderCancelled)) => Err(ApiError::conflict(
             "invalid_state_transition",
             "An order that is `canceled` cannot be canceled again",
         )),
-        Err(StoreError::Conflict("order_being_paid")) => {
+        Err(StoreError::Conflict(Conflict::OrderBeingPaid)) => {
             let mut e = ApiError::conflict(
                 "order_being_paid",
                 "A customer is paying this order right now; try again in a moment",

@@ -19,7 +19,7 @@ use paylink_domain::patch::Patch;
 use paylink_domain::settings::MerchantSettings;
 use paylink_domain::text::Slug;
 use paylink_domain::time::Timestamp;
-use paylink_store::{LinkFilter, StoreError, Tenant, Versioned};
+use paylink_store::{Conflict, LinkFilter, StoreError, Tenant, Versioned};
 
 use super::link_pricing::{
     resolve_pricing, AmountOptionIn, DonationIn, LineItemIn, PricingIn, TaxIn,
@@ -312,18 +312,18 @@ pub async fn create_link(
             .insert_payment_link(t, &link, &[ev], answer.as_ref())
             .await
         {
-            Err(StoreError::Conflict("slug_taken")) if generated && attempts < 5 => {
+            Err(StoreError::Conflict(Conflict::SlugTaken)) if generated && attempts < 5 => {
                 attempts += 1;
                 link.slug = Slug::generate(&link.title);
             }
-            Err(StoreError::Conflict("slug_taken")) => {
+            Err(StoreError::Conflict(Conflict::SlugTaken)) => {
                 return Err(ApiError::conflict(
                     "slug_taken",
                     "That slug is already used by another payment link",
                 )
                 .with_param("slug"))
             }
-            Err(StoreError::Conflict("idempotency_key_in_use")) if answer.is_some() => {
+            Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse)) if answer.is_some() => {
                 return Ok(crate::idempotency::raced())
             }
             r => {
@@ -390,8 +390,8 @@ pub async fn update_link(
             .update_payment_link(t, &link, current.version, patch.touches_pricing(), &[ev])
             .await
         {
-            Err(StoreError::Conflict("concurrent_update")) => continue,
-            Err(StoreError::Conflict("slug_taken")) => {
+            Err(StoreError::Conflict(Conflict::ConcurrentUpdate)) => continue,
+            Err(StoreError::Conflict(Conflict::SlugTaken)) => {
                 return Err(ApiError::conflict(
                     "slug_taken",
                     "That slug is already used by another payment link",
@@ -589,7 +589,7 @@ async fn transition(
             .update_payment_link(t, &link, current.version, false, &[ev])
             .await
         {
-            Err(StoreError::Conflict("concurrent_update")) => continue,
+            Err(StoreError::Conflict(Conflict::ConcurrentUpdate)) => continue,
             r => {
                 r?;
                 return Ok(ok(&present(&state, link, now)));

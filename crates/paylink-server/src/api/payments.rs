@@ -8,7 +8,7 @@ use paylink_domain::checkout::{PaymentStatus, Refund};
 use paylink_domain::id::{PaymentId, PaymentLinkId, RefundId};
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
-use paylink_store::{PaymentFilter, StoreError};
+use paylink_store::{Conflict, PaymentFilter, StoreError};
 
 use super::{created as created_filter, not_found_as, path_id, List};
 use crate::auth::Auth;
@@ -188,7 +188,7 @@ pub async fn refund(
         .insert_refund(t, &r)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict("refund_exceeds_payment") => ApiError::invalid(
+            StoreError::Conflict(Conflict::RefundExceedsPayment) => ApiError::invalid(
                 "refund_exceeds_payment",
                 "amount",
                 format!(
@@ -197,7 +197,7 @@ pub async fn refund(
                 ),
             ),
             StoreError::Conflict(code) => {
-                ApiError::conflict(code, "This payment cannot be refunded")
+                ApiError::conflict(code.code(), "This payment cannot be refunded")
             }
             e => e.into(),
         })?;

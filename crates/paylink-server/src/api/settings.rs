@@ -12,7 +12,7 @@ use paylink_domain::settings::{AmountBounds, MerchantSettings, Processors};
 use paylink_domain::tax::PricingMode;
 use paylink_domain::text::{bounded, email, https_url};
 use paylink_domain::time::DurationSpec;
-use paylink_store::StoreError;
+use paylink_store::{Conflict, StoreError};
 
 use super::merchant;
 use crate::auth::Auth;
@@ -80,7 +80,7 @@ pub async fn update_settings(
         let m = merchant(&state, &auth.tenant).await?;
         let next = apply(m.settings.clone(), &patch)?;
         match state.store.update_settings(&m.id, &next, m.version).await {
-            Err(StoreError::Conflict("concurrent_update")) => continue,
+            Err(StoreError::Conflict(Conflict::ConcurrentUpdate)) => continue,
             r => {
                 let updated = r?;
                 state.forget_settings(&updated.id);

@@ -21,7 +21,7 @@ use paylink_domain::money::{Amount, Currency};
 use paylink_domain::tax::{PricingMode, Totals};
 use paylink_domain::text::{bounded_opt, email};
 use paylink_domain::time::Timestamp;
-use paylink_store::{NewCheckout, StoreError};
+use paylink_store::{Conflict, NewCheckout, StoreError};
 
 use super::{gone, LinkView, MerchantView};
 use crate::error::{ApiError, ApiResult};
@@ -393,23 +393,27 @@ impl Opening<'_> {
         };
         match state.store.start_checkout(&p.tenant, &new).await {
             Ok(()) => Ok((session, secret)),
-            Err(StoreError::Conflict(code @ ("link_fully_reserved" | "stock_reserved"))) => {
+            Err(StoreError::Conflict(
+                c @ (Conflict::LinkFullyReserved | Conflict::StockReserved),
+            )) => {
                 let next = state.store.next_hold_expiry(&link.id).await?.unwrap_or(now);
                 let mut e = ApiError::conflict(
-                    code,
+                    c.code(),
                     "Every remaining unit is held by customers checking out right now; try again shortly",
                 );
                 e.retry_after = Some(u64::try_from(next.unix() - now.unix()).unwrap_or(0).max(1));
                 Err(e)
             }
-            Err(StoreError::Conflict("link_used_up")) => Err(gone("link_paid", Some(link))),
-            Err(StoreError::Conflict("sold_out")) => Err(gone("sold_out", Some(link))),
+            Err(StoreError::Conflict(Conflict::LinkUsedUp)) => Err(gone("link_paid", Some(link))),
+            Err(StoreError::Conflict(Conflict::SoldOut)) => Err(gone("sold_out", Some(link))),
             Err(StoreError::Conflict(
-                code @ ("link_inactive" | "order_paid" | "order_cancelled"),
-            )) => Err(gone(code, Some(link))),
+                c @ (Conflict::LinkInactive | Conflict::OrderPaid | Conflict::OrderCancelled),
+            )) => Err(gone(c.code(), Some(link))),
             // The order is gone from under its link.
-            Err(StoreError::Conflict("order_not_found")) => Err(gone("link_inactive", Some(link))),
-            Err(StoreError::Conflict("order_reserved")) => {
+            Err(StoreError::Conflict(Conflict::OrderNotFound)) => {
+                Err(gone("link_inactive", Some(link)))
+            }
+            Err(StoreError::Conflict(Conflict::OrderReserved)) => {
                 let mut e = ApiError::conflict(
                     "order_reserved",
                     "Someone is paying this order right now; try again shortly",

@@ -126,7 +126,7 @@ async fn test_and_live_never_meet(app: TestApp) {
         "live".into(),
         vec![],
     );
-    paylink_store::Store::insert_api_key(app.store.as_ref(), &record)
+    paylink_store::MerchantStore::insert_api_key(app.store.as_ref(), &record)
         .await
         .unwrap();
     let r = app

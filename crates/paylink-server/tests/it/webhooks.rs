@@ -1,6 +1,7 @@
 //! Webhooks end to end: a real receiver on 127.0.0.1 that checks every signature with its
 //! own HMAC code (not the server's signer).
 
+use paylink_store::prelude::*;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

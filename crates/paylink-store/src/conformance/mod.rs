@@ -250,7 +250,7 @@ async fn merchants_and_keys(store: &dyn Store) {
         store
             .revoke_api_key(&live, &other.id, Timestamp::now())
             .await,
-        Err(StoreError::Conflict("last_secret_key"))
+        Err(StoreError::Conflict(Conflict::LastSecretKey))
     ));
     let spare = key(&m, true, "hash-acme-live-2");
     store.insert_api_key(&spare).await.unwrap();
@@ -300,7 +300,7 @@ async fn merchants_and_keys(store: &dyn Store) {
     );
     assert!(matches!(
         store.update_settings(&m.id, &s, 0).await,
-        Err(StoreError::Conflict("concurrent_update"))
+        Err(StoreError::Conflict(Conflict::ConcurrentUpdate))
     ));
     assert!(store.count_merchants().await.unwrap() >= 2);
 }
@@ -463,7 +463,7 @@ async fn payment_links(store: &dyn Store) {
     let clash = link(&b, "Clash", "summer-sale");
     assert!(matches!(
         store.insert_payment_link(&b, &clash, &[], None).await,
-        Err(StoreError::Conflict("slug_taken"))
+        Err(StoreError::Conflict(Conflict::SlugTaken))
     ));
     // A failed insert writes none of its events.
     assert!(store
@@ -491,7 +491,7 @@ async fn payment_links(store: &dyn Store) {
         store
             .update_payment_link(&a, &changed, got.version, true, &[])
             .await,
-        Err(StoreError::Conflict("concurrent_update"))
+        Err(StoreError::Conflict(Conflict::ConcurrentUpdate))
     ));
     assert!(matches!(
         store
@@ -652,7 +652,7 @@ async fn payment_links(store: &dyn Store) {
     let reuse = link(&a, "Reuse", "summer-sale");
     assert!(matches!(
         store.insert_payment_link(&a, &reuse, &[], None).await,
-        Err(StoreError::Conflict("slug_taken"))
+        Err(StoreError::Conflict(Conflict::SlugTaken))
     ));
 
     let events = store
@@ -789,7 +789,7 @@ async fn idempotency(store: &dyn Store) {
         store
             .insert_payment_link(&a, &second, &[], Some(&answer))
             .await,
-        Err(StoreError::Conflict("idempotency_key_in_use"))
+        Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse))
     ));
     assert!(matches!(
         store.get_payment_link(&a, &second.id).await,
@@ -856,7 +856,7 @@ async fn idempotency(store: &dyn Store) {
         store
             .insert_payment_link(&a, &retried, &[], Some(&k3_later))
             .await,
-        Err(StoreError::Conflict("idempotency_key_in_use"))
+        Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse))
     ));
 }
 
@@ -891,7 +891,7 @@ async fn orders(store: &dyn Store) {
     assert_eq!(canceled.status, OrderStatus::Canceled);
     assert!(matches!(
         store.cancel_order(&a, &order.id, now).await,
-        Err(StoreError::Conflict("order_cancelled"))
+        Err(StoreError::Conflict(Conflict::OrderCancelled))
     ));
     assert_eq!(
         store.get_order(&a, &order.id).await.unwrap().status,

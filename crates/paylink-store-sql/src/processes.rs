@@ -1,0 +1,24 @@
+//! This process: its heartbeat, so that its claims can be taken over when it dies.
+
+use crate::{Dialect, SqlStore};
+use async_trait::async_trait;
+use paylink_domain::time::Timestamp;
+use paylink_store::*;
+
+#[async_trait]
+impl ProcessStore for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    async fn heartbeat(&self, now: Timestamp) -> StoreResult<()> {
+        self.heartbeat_impl(now).await
+    }
+
+    async fn retire(&self) -> StoreResult<()> {
+        self.retire_impl().await
+    }
+}
