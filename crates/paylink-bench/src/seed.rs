@@ -57,10 +57,10 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<Vec<String>>
             .bind(hash)
             .fetch_one(&pool)
             .await?;
-    let t = paylink_store::Tenant {
-        merchant_id: paylink_domain::id::MerchantId::from_trusted(merchant.clone()),
-        livemode: false,
-    };
+    let t = paylink_store::Tenant::stored(
+        paylink_domain::id::MerchantId::from_trusted(merchant.clone()),
+        false,
+    );
     let template: Value = serde_json::to_value(paylink_store::conformance::link(
         &t,
         "Seeded link",

@@ -210,10 +210,10 @@ pub async fn authenticate(
     };
     tracing::Span::current().record(
         "merchant.id",
-        tracing::field::display(&auth.tenant.merchant_id),
+        tracing::field::display(&auth.tenant.merchant_id()),
     );
     req.extensions_mut()
-        .insert(crate::idempotency::IdempotencyScope(auth.tenant.clone()));
+        .insert(crate::idempotency::IdempotencyScope::of(&auth.tenant));
     req.extensions_mut().insert(auth);
     Ok(next.run(req).await)
 }
@@ -252,10 +252,7 @@ async fn identify(
         )));
     };
     Ok(Ok(Auth {
-        tenant: Tenant {
-            merchant_id: record.merchant_id,
-            livemode: record.livemode,
-        },
+        tenant: Tenant::of_key(&record),
         key_id: record.id,
         kind: record.kind,
         scopes: record.scopes,
@@ -310,10 +307,7 @@ mod tests {
     #[test]
     fn write_implies_read() {
         let auth = Auth {
-            tenant: Tenant {
-                merchant_id: paylink_domain::id::MerchantId::generate(),
-                livemode: false,
-            },
+            tenant: Tenant::stored(paylink_domain::id::MerchantId::generate(), false),
             key_id: ApiKeyId::generate(),
             kind: KeyKind::Restricted,
             scopes: vec!["products:write".into()],

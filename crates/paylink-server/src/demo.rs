@@ -62,10 +62,7 @@ pub async fn seed_if_empty(
         return Ok(None);
     }
     let created = create_merchant(store, "Demo Shop", "demo@example.com", None).await?;
-    let t = Tenant {
-        merchant_id: created.merchant.id.clone(),
-        livemode: false,
-    };
+    let t = Tenant::of_merchant(&created.merchant, false);
     let now = Timestamp::now();
     let price = Amount::new(2500).unwrap_or(Amount::ZERO);
     let product = Product {

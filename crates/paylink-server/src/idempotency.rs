@@ -30,10 +30,10 @@ use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 
-/// Whose keys these are: the merchant and mode for the API, a per-client-IP scope for the
-/// public checkout routes (so customers can never collide with each other's keys).
-#[derive(Clone, Debug)]
-pub struct IdempotencyScope(pub paylink_store::Tenant);
+/// Whose keys these are (a request extension, set by authentication): the merchant and
+/// mode for the API, the client's address on the public checkout routes, so customers can
+/// never collide with each other's keys.
+pub use paylink_store::IdempotencyScope;
 
 /// Routes whose handler records its answer with its change.
 const ATOMIC: &[(Method, &str)] = &[(Method::POST, "/v1/payment_links")];
@@ -169,7 +169,7 @@ pub async fn layer(
             )
         })?
         .to_owned();
-    let Some(IdempotencyScope(scope)) = req.extensions().get::<IdempotencyScope>().cloned() else {
+    let Some(scope) = req.extensions().get::<IdempotencyScope>().cloned() else {
         return Ok(next.run(req).await);
     };
 
@@ -281,7 +281,7 @@ pub async fn layer(
 /// What is kept for a key: the answer, sealed or replaced when it shows a secret.
 fn kept(
     state: &AppState,
-    t: &paylink_store::Tenant,
+    t: &IdempotencyScope,
     key: &str,
     parts: &axum::http::response::Parts,
     body: &[u8],
@@ -312,13 +312,13 @@ fn kept(
     }
 }
 
-fn seal_context(t: &paylink_store::Tenant, key: &str) -> String {
-    format!("idempotency:{}:{}:{key}", t.merchant_id, t.livemode)
+fn seal_context(t: &IdempotencyScope, key: &str) -> String {
+    format!("idempotency:{t}:{key}")
 }
 
 fn replay(
     state: &AppState,
-    t: &paylink_store::Tenant,
+    t: &IdempotencyScope,
     key: &str,
     stored: StoredResponse,
 ) -> Result<Response, ApiError> {

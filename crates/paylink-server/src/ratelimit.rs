@@ -39,11 +39,7 @@ pub async fn per_ip(
             not_until.wait_time_from(DefaultClock::default().now()),
         ));
     }
-    let scope = paylink_store::Tenant {
-        merchant_id: paylink_domain::id::MerchantId::from_trusted(format!("public:{ip}")),
-        livemode: false,
-    };
     req.extensions_mut()
-        .insert(crate::idempotency::IdempotencyScope(scope));
+        .insert(crate::idempotency::IdempotencyScope::Client(ip));
     Ok(next.run(req).await)
 }

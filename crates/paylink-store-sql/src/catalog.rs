@@ -44,8 +44,8 @@ pub(crate) fn doc_insert(
 ) -> Sql {
     let mut all = vec![
         ("id", Arg::from(id)),
-        ("merchant_id", t.merchant_id.as_str().into()),
-        ("livemode", t.livemode.into()),
+        ("merchant_id", t.merchant_id().as_str().into()),
+        ("livemode", t.livemode().into()),
         ("created_at", created_at.unix().into()),
         ("data", data.into()),
     ];

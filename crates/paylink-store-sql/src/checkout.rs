@@ -49,10 +49,10 @@ pub(crate) fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
 }
 
 pub(crate) fn tenant_of(row: &AnyRow) -> StoreResult<Tenant> {
-    Ok(Tenant {
-        merchant_id: MerchantId::from_trusted(text(row, "merchant_id")?),
-        livemode: int(row, "livemode")? != 0,
-    })
+    Ok(Tenant::stored(
+        MerchantId::from_trusted(text(row, "merchant_id")?),
+        int(row, "livemode")? != 0,
+    ))
 }
 
 fn session_status(s: &str) -> SessionStatus {
@@ -139,7 +139,7 @@ pub(crate) async fn end_where(
             &[Event::new(
                 EventType::CheckoutSessionExpired,
                 &session,
-                t.livemode,
+                t.livemode(),
                 now,
             )],
         )
@@ -190,8 +190,8 @@ impl SqlStore {
             " AND id = $1 AND merchant_id = $2 AND livemode = $3",
             vec![
                 id.as_str().into(),
-                t.merchant_id.as_str().into(),
-                t.livemode.into(),
+                t.merchant_id().as_str().into(),
+                t.livemode().into(),
             ],
         )
         .await?;
@@ -650,8 +650,8 @@ fn session_insert(
         "checkout_sessions",
         vec![
             ("id", s.id.as_str().into()),
-            ("merchant_id", t.merchant_id.as_str().into()),
-            ("livemode", t.livemode.into()),
+            ("merchant_id", t.merchant_id().as_str().into()),
+            ("livemode", t.livemode().into()),
             ("payment_link_id", s.payment_link_id.as_str().into()),
             ("created_at", s.created_at.unix().into()),
             ("expires_at", s.expires_at.unix().into()),

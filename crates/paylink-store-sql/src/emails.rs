@@ -111,8 +111,8 @@ pub(crate) fn email_insert(t: &Tenant, e: &Email) -> StoreResult<Sql> {
         "emails",
         vec![
             ("id", e.id.as_str().into()),
-            ("merchant_id", t.merchant_id.as_str().into()),
-            ("livemode", t.livemode.into()),
+            ("merchant_id", t.merchant_id().as_str().into()),
+            ("livemode", t.livemode().into()),
             ("created_at", e.created_at.unix().into()),
             ("status", e.status.as_str().into()),
             ("next_attempt_at", e.created_at.unix().into()),

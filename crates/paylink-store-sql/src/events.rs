@@ -29,9 +29,9 @@ pub(crate) fn event_writes(b: &mut Batch, t: &Tenant, events: &[Event]) -> Store
         q.push(if i == 0 { "(" } else { ", (" })
             .bind(e.id.as_str())
             .push(", ")
-            .bind(t.merchant_id.as_str());
+            .bind(t.merchant_id().as_str());
         q.push(", ")
-            .bind(t.livemode)
+            .bind(t.livemode())
             .push(", ")
             .bind(e.kind.as_str())
             .push(", ")

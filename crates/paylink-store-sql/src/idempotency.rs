@@ -20,13 +20,14 @@ const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
 impl SqlStore {
     /// `INSERT` of a key with its answer already recorded.
-    pub(crate) fn answer_insert(&self, t: &Tenant, a: &IdempotentAnswer) -> Sql {
+    pub(crate) fn answer_insert(&self, scope: &IdempotencyScope, a: &IdempotentAnswer) -> Sql {
         let mut q = Sql::new(
             "INSERT INTO idempotency_keys (merchant_id, livemode, key, fingerprint, locked_at, created_at, response_status, response_body) VALUES (",
         );
-        q.bind(t.merchant_id.as_str())
+        let (owner, livemode) = scope.owner();
+        q.bind(owner.as_ref())
             .push(", ")
-            .bind(t.livemode)
+            .bind(livemode)
             .push(", ")
             .bind(a.key.as_str());
         q.push(", ")
@@ -56,14 +57,14 @@ impl SqlStore {
     pub(crate) async fn write_answered(
         &self,
         b: Batch,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         a: &IdempotentAnswer,
     ) -> StoreResult<()> {
         match self.write_batch(b).await {
             // A request retrying (or racing) with a known key may meet the first one's slug
             // before its key (SQLite runs the batch in order): the key decides.
             Err(StoreError::Conflict(Conflict::SlugTaken))
-                if self.idempotency_known(t, &a.key, a.now).await? =>
+                if self.idempotency_known(scope, &a.key, a.now).await? =>
             {
                 Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse))
             }
@@ -74,12 +75,12 @@ impl SqlStore {
     /// Deletes `key` if it is older than the retention period; whether it did.
     pub(crate) async fn forget_stale_key(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         key: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        q.tenant(t)
+        q.scope(scope)
             .push(" AND key = ")
             .bind(key)
             .push(" AND created_at < ")
@@ -125,16 +126,17 @@ impl SqlStore {
 
     pub(crate) async fn idempotency_begin_impl(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         key: &str,
         fingerprint: &str,
         now: Timestamp,
     ) -> StoreResult<IdempotencyBegin> {
+        let (owner, livemode) = scope.owner();
         let mut claim = Sql::insert(
             "idempotency_keys",
             vec![
-                ("merchant_id", t.merchant_id.as_str().into()),
-                ("livemode", t.livemode.into()),
+                ("merchant_id", owner.as_ref().into()),
+                ("livemode", livemode.into()),
                 ("key", key.into()),
                 ("fingerprint", fingerprint.into()),
                 ("locked_at", now.unix().into()),
@@ -150,7 +152,7 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         // A key older than the retention period is forgotten and may be used afresh.
         let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        q.tenant(t)
+        q.scope(scope)
             .push(" AND key = ")
             .bind(key)
             .push(" AND created_at < ")
@@ -161,7 +163,7 @@ impl SqlStore {
             return Ok(IdempotencyBegin::Started);
         }
         let mut q = Sql::new("SELECT fingerprint, response_status, response_body, locked_at, owner FROM idempotency_keys WHERE ");
-        q.tenant(t).push(" AND key = ").bind(key);
+        q.scope(scope).push(" AND key = ").bind(key);
         let row = q.query().fetch_one(&mut *w.tx).await.map_err(backend)?;
         let stored_fp: String = row.try_get("fingerprint").map_err(backend)?;
         let outcome = if stored_fp != fingerprint {
@@ -181,7 +183,7 @@ impl SqlStore {
                 .push(", owner = ")
                 .bind(self.instance.as_str())
                 .push(" WHERE ")
-                .tenant(t)
+                .scope(scope)
                 .push(" AND key = ")
                 .bind(key);
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
@@ -195,12 +197,12 @@ impl SqlStore {
 
     pub(crate) async fn idempotency_known_impl(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         key: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut q = Sql::new("SELECT created_at FROM idempotency_keys WHERE ");
-        q.tenant(t)
+        q.scope(scope)
             .push(" AND key = ")
             .bind(key)
             .push(" AND created_at >= ")
@@ -210,11 +212,11 @@ impl SqlStore {
 
     pub(crate) async fn idempotency_record_impl(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         answer: &IdempotentAnswer,
     ) -> StoreResult<bool> {
         // A key older than the retention period is forgotten: this answer takes its place.
-        let mut q = self.answer_insert(t, answer);
+        let mut q = self.answer_insert(scope, answer);
         q.push(
             " ON CONFLICT (merchant_id, livemode, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
              locked_at = excluded.locked_at, created_at = excluded.created_at, \
@@ -227,7 +229,7 @@ impl SqlStore {
 
     pub(crate) async fn idempotency_finish_impl(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         key: &str,
         response: &StoredResponse,
     ) -> StoreResult<()> {
@@ -235,7 +237,7 @@ impl SqlStore {
         q.bind(i64::from(response.status))
             .push(", response_body = ");
         self.body_blob(&mut q, &response.body);
-        q.push(" WHERE ").tenant(t).push(" AND key = ").bind(key);
+        q.push(" WHERE ").scope(scope).push(" AND key = ").bind(key);
         // Only while the claim is still this process's (not taken over as if it had died).
         q.push(" AND (owner IS NULL OR owner = ")
             .bind(self.instance.as_str())
@@ -243,9 +245,13 @@ impl SqlStore {
         self.write_one(&q).await.map(drop)
     }
 
-    pub(crate) async fn idempotency_release_impl(&self, t: &Tenant, key: &str) -> StoreResult<()> {
+    pub(crate) async fn idempotency_release_impl(
+        &self,
+        scope: &IdempotencyScope,
+        key: &str,
+    ) -> StoreResult<()> {
         let mut q = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        q.tenant(t)
+        q.scope(scope)
             .push(" AND key = ")
             .bind(key)
             .push(" AND response_status IS NULL AND (owner IS NULL OR owner = ")
@@ -288,33 +294,43 @@ pub(crate) async fn owner_gone(
 impl IdempotencyStore for SqlStore {
     async fn idempotency_begin(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         key: &str,
         fingerprint: &str,
         now: Timestamp,
     ) -> StoreResult<IdempotencyBegin> {
-        self.idempotency_begin_impl(t, key, fingerprint, now).await
+        self.idempotency_begin_impl(scope, key, fingerprint, now)
+            .await
     }
 
-    async fn idempotency_known(&self, t: &Tenant, key: &str, now: Timestamp) -> StoreResult<bool> {
-        self.idempotency_known_impl(t, key, now).await
+    async fn idempotency_known(
+        &self,
+        scope: &IdempotencyScope,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.idempotency_known_impl(scope, key, now).await
     }
 
-    async fn idempotency_record(&self, t: &Tenant, answer: &IdempotentAnswer) -> StoreResult<bool> {
-        self.idempotency_record_impl(t, answer).await
+    async fn idempotency_record(
+        &self,
+        scope: &IdempotencyScope,
+        answer: &IdempotentAnswer,
+    ) -> StoreResult<bool> {
+        self.idempotency_record_impl(scope, answer).await
     }
 
     async fn idempotency_finish(
         &self,
-        t: &Tenant,
+        scope: &IdempotencyScope,
         key: &str,
         response: &StoredResponse,
     ) -> StoreResult<()> {
-        self.idempotency_finish_impl(t, key, response).await
+        self.idempotency_finish_impl(scope, key, response).await
     }
 
-    async fn idempotency_release(&self, t: &Tenant, key: &str) -> StoreResult<()> {
-        self.idempotency_release_impl(t, key).await
+    async fn idempotency_release(&self, scope: &IdempotencyScope, key: &str) -> StoreResult<()> {
+        self.idempotency_release_impl(scope, key).await
     }
 
     async fn purge_idempotency_keys(&self, before: Timestamp) -> StoreResult<u64> {

@@ -89,14 +89,15 @@ impl LinkStore for SqlStore {
         // The answer last: PostgreSQL runs a batch's last statement before the others, so a
         // request racing with the same key stops there (waiting for the first to commit)
         // before writing anything; on SQLite the transaction simply rolls back.
-        b.push(self.answer_insert(t, a));
+        let scope = IdempotencyScope::of(t);
+        b.push(self.answer_insert(&scope, a));
         let again = b.clone();
-        match self.write_answered(b, t, a).await {
+        match self.write_answered(b, &scope, a).await {
             // A key older than the retention period is forgotten: drop it and try once more.
             Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse))
-                if self.forget_stale_key(t, &a.key, a.now).await? =>
+                if self.forget_stale_key(&scope, &a.key, a.now).await? =>
             {
-                self.write_answered(again, t, a).await
+                self.write_answered(again, &scope, a).await
             }
             r => r,
         }
@@ -290,17 +291,17 @@ impl LinkStore for SqlStore {
         q.push(&format!(" RETURNING merchant_id, livemode, {LINK_COLS}"));
         let rows = q.query().fetch_all(&mut *w.tx).await.map_err(backend)?;
         for row in &rows {
-            let t = Tenant {
-                merchant_id: MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
-                livemode: int(row, "livemode")? != 0,
-            };
+            let t = Tenant::stored(
+                MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
+                int(row, "livemode")? != 0,
+            );
             let mut l = link(row)?.value;
             l.url = format!("{public_url}/l/{}", l.slug.as_str());
             l.refresh_status(now);
             let ev = Event::new(
                 paylink_domain::event::EventType::PaymentLinkExpired,
                 &l,
-                t.livemode,
+                t.livemode(),
                 now,
             );
             insert_events(&mut w.tx, &t, &[ev]).await?;

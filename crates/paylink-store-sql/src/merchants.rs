@@ -174,7 +174,7 @@ impl MerchantStore for SqlStore {
             // Revocations of one merchant's keys take turns (SQLite's writes always do), so
             // two racing to revoke the last two secret keys cannot both see the other's.
             let mut q = Sql::new("SELECT id FROM merchants WHERE id = ");
-            q.bind(t.merchant_id.as_str()).push(" FOR UPDATE");
+            q.bind(t.merchant_id().as_str()).push(" FOR UPDATE");
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
         let mut q = Sql::new(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = "));

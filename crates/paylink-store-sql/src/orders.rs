@@ -157,7 +157,7 @@ pub(crate) async fn pay(
     Ok(Some(Event::new(
         EventType::OrderPaid,
         &order,
-        t.livemode,
+        t.livemode(),
         now,
     )))
 }

@@ -51,7 +51,7 @@ async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
     } else {
         "UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = "
     });
-    q.bind(t.merchant_id.as_str()).push(if pg {
+    q.bind(t.merchant_id().as_str()).push(if pg {
         ") AS receipt_seq"
     } else {
         " RETURNING receipt_seq"
@@ -111,11 +111,11 @@ fn succeeded_writes(
 ) -> StoreResult<()> {
     let now = payment.created_at;
     let row = payment_insert(t, payment, receipt_token)?;
-    let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode, now);
+    let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode(), now);
     let completed = Event::new(
         EventType::CheckoutSessionCompleted,
         session,
-        t.livemode,
+        t.livemode(),
         now,
     );
     let mut events = vec![succeeded, completed];
@@ -123,8 +123,8 @@ fn succeeded_writes(
     b.push(row);
     if let Some(o) = order {
         b.push(crate::orders::paid_order_insert(t, o)?);
-        events.push(Event::new(EventType::OrderCreated, o, t.livemode, now));
-        events.push(Event::new(EventType::OrderPaid, o, t.livemode, now));
+        events.push(Event::new(EventType::OrderCreated, o, t.livemode(), now));
+        events.push(Event::new(EventType::OrderPaid, o, t.livemode(), now));
     }
     let events_at = b.len();
     event_writes(b, t, &events)?;
@@ -288,7 +288,12 @@ impl SqlStore {
             if l.status == LinkStatus::Paid
                 && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
             {
-                events.push(Event::new(EventType::PaymentLinkPaid, &l, t.livemode, now));
+                events.push(Event::new(
+                    EventType::PaymentLinkPaid,
+                    &l,
+                    t.livemode(),
+                    now,
+                ));
             }
         }
         insert_events(&mut w.tx, t, &events).await?;
@@ -321,7 +326,7 @@ impl SqlStore {
         session.status = SessionStatus::Complete;
         session.payment_id = Some(c.payment.id.clone());
         let (_, receipt_token) = receipted(c.payment, 0);
-        let merchant = t.merchant_id.as_str();
+        let merchant = t.merchant_id().as_str();
         let paid = Counts::paid(c.collected.minor());
         let link_id = c.payment.payment_link_id.as_str();
         let mut completion = session_completion(t, c);
@@ -446,7 +451,7 @@ impl SqlStore {
             &[Event::new(
                 EventType::PaymentRefunded,
                 &refunded,
-                t.livemode,
+                t.livemode(),
                 r.created_at,
             )],
         )
@@ -528,10 +533,10 @@ impl PaymentStore for SqlStore {
             .await
             .map_err(backend)?
             .ok_or(StoreError::NotFound)?;
-        let t = Tenant {
-            merchant_id: MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
-            livemode: int(&row, "livemode")? != 0,
-        };
+        let t = Tenant::stored(
+            MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
+            int(&row, "livemode")? != 0,
+        );
         let token: Option<String> = row.try_get("receipt_token").map_err(backend)?;
         Ok((t, crate::payments::payment(&row)?, token))
     }

@@ -52,8 +52,8 @@ impl SqlStore {
             "webhook_endpoints",
             vec![
                 ("id", e.id.as_str().into()),
-                ("merchant_id", t.merchant_id.as_str().into()),
-                ("livemode", t.livemode.into()),
+                ("merchant_id", t.merchant_id().as_str().into()),
+                ("livemode", t.livemode().into()),
                 ("created_at", e.created_at.unix().into()),
                 ("url", e.url.as_str().into()),
                 ("status", e.status.as_str().into()),
@@ -225,12 +225,10 @@ impl SqlStore {
             }
             jobs.push(DeliveryJob {
                 delivery_id: row.try_get("id").map_err(backend)?,
-                tenant: Tenant {
-                    merchant_id: MerchantId::from_trusted(
-                        row.try_get("merchant_id").map_err(backend)?,
-                    ),
-                    livemode: int(row, "livemode")? != 0,
-                },
+                tenant: Tenant::stored(
+                    MerchantId::from_trusted(row.try_get("merchant_id").map_err(backend)?),
+                    int(row, "livemode")? != 0,
+                ),
                 event_id,
                 body: d.try_get("body").map_err(backend)?,
                 endpoint_id,
@@ -304,7 +302,7 @@ impl SqlStore {
                 let ev = Event::new(
                     EventType::WebhookEndpointDisabled,
                     &e,
-                    job.tenant.livemode,
+                    job.tenant.livemode(),
                     a.attempted_at,
                 );
                 insert_events(&mut w.tx, &job.tenant, &[ev]).await?;

@@ -93,10 +93,7 @@ async fn parents_are_never_deleted(backend: Backend) {
     };
     let m = paylink_store::conformance::merchant("Keeper");
     store.create_merchant(&m, &[]).await.unwrap();
-    let t = paylink_store::Tenant {
-        merchant_id: m.id.clone(),
-        livemode: false,
-    };
+    let t = paylink_store::Tenant::of_merchant(&m, false);
     let l = paylink_store::conformance::link(&t, "Kept", "kept-link");
     store.insert_payment_link(&t, &l, &[], None).await.unwrap();
     for (table, id) in [

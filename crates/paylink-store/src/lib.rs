@@ -18,11 +18,73 @@ pub use records::*;
 
 use paylink_domain::id::*;
 
-/// Whose data, in which mode. Built only by the server's auth layer.
+/// Whose data, in which mode. Its fields are private: a tenant comes from a credential the
+/// store authenticated ([`Tenant::of_key`]), from a merchant record the store holds
+/// ([`Tenant::of_merchant`]), or from a row a backend read ([`Tenant::stored`]) — never
+/// from what a request says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenant {
-    pub merchant_id: MerchantId,
-    pub livemode: bool,
+    merchant_id: MerchantId,
+    livemode: bool,
+}
+
+impl Tenant {
+    /// The tenant an API key acts for (the key was found by its hash).
+    pub fn of_key(key: &ApiKeyRecord) -> Self {
+        Self::stored(key.merchant_id.clone(), key.livemode)
+    }
+
+    /// A merchant's data in one mode.
+    pub fn of_merchant(m: &Merchant, livemode: bool) -> Self {
+        Self::stored(m.id.clone(), livemode)
+    }
+
+    /// For backends: the tenant a stored row names.
+    pub fn stored(merchant_id: MerchantId, livemode: bool) -> Self {
+        Self {
+            merchant_id,
+            livemode,
+        }
+    }
+
+    pub fn merchant_id(&self) -> &MerchantId {
+        &self.merchant_id
+    }
+
+    pub fn livemode(&self) -> bool {
+        self.livemode
+    }
+}
+
+/// Whose idempotency keys these are: two scopes never see each other's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyScope {
+    /// A merchant's requests in one mode.
+    Tenant(Tenant),
+    /// The customer side, where nobody signs in: one client address's requests.
+    Client(std::net::IpAddr),
+}
+
+impl IdempotencyScope {
+    pub fn of(t: &Tenant) -> Self {
+        Self::Tenant(t.clone())
+    }
+
+    /// How the scope is stored: the owner (`merchant_id` column) and the mode. A client's
+    /// owner is `public:{ip}`, which no merchant id can be (ids are `mer_` + base62).
+    pub fn owner(&self) -> (std::borrow::Cow<'_, str>, bool) {
+        match self {
+            Self::Tenant(t) => (t.merchant_id.as_str().into(), t.livemode),
+            Self::Client(ip) => (format!("public:{ip}").into(), false),
+        }
+    }
+}
+
+impl std::fmt::Display for IdempotencyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (owner, livemode) = self.owner();
+        write!(f, "{owner}:{livemode}")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

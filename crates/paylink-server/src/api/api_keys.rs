@@ -76,8 +76,8 @@ pub async fn create_key(
     Json(input): Json<ApiKeyIn>,
 ) -> ApiResult<Response> {
     bounded(&input.name, "name", 1, 100)?;
-    let livemode = input.livemode.unwrap_or(auth.tenant.livemode);
-    if livemode != auth.tenant.livemode {
+    let livemode = input.livemode.unwrap_or(auth.tenant.livemode());
+    if livemode != auth.tenant.livemode() {
         return Err(ApiError::forbidden(
             "A key can only create keys of its own mode",
         ));
@@ -114,7 +114,7 @@ pub async fn create_key(
         }
     };
     let (secret, record) = new_key(
-        &auth.tenant.merchant_id,
+        &auth.tenant.merchant_id(),
         kind,
         livemode,
         input.name,

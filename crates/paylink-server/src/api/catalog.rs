@@ -126,7 +126,7 @@ pub async fn create_product(
         inventory: input.inventory,
         active: input.active,
         metadata: Metadata::parse(input.metadata)?,
-        livemode: t.livemode,
+        livemode: t.livemode(),
         created_at: now,
         updated_at: now,
     };
@@ -299,7 +299,7 @@ pub async fn create_customer(
         phone: input.phone,
         address: input.address,
         metadata: Metadata::parse(input.metadata)?,
-        livemode: t.livemode,
+        livemode: t.livemode(),
         created_at: now,
         updated_at: now,
     };
@@ -426,7 +426,7 @@ pub async fn create_tax_rate(
         inclusive: input.inclusive,
         active: input.active,
         metadata: Metadata::parse(input.metadata)?,
-        livemode: t.livemode,
+        livemode: t.livemode(),
         created_at: now,
         updated_at: now,
     };

@@ -132,7 +132,7 @@ pub async fn send_link(
         emails.push(e);
     }
     let sent = serde_json::json!({"payment_link": shown, "recipients": emails.iter().map(|e| &e.to).collect::<Vec<_>>()});
-    let ev = Event::new(EventType::PaymentLinkSent, &sent, t.livemode, now);
+    let ev = Event::new(EventType::PaymentLinkSent, &sent, t.livemode(), now);
     state.store.queue_emails(t, &emails, &[ev]).await?;
     Ok(reply(
         StatusCode::ACCEPTED,

@@ -187,11 +187,11 @@ pub async fn create_order(
         status: OrderStatus::Unpaid,
         payment_id: None,
         metadata: Metadata::parse(input.metadata)?,
-        livemode: t.livemode,
+        livemode: t.livemode(),
         created_at: now,
         updated_at: now,
     };
-    let ev = Event::new(EventType::OrderCreated, &order, t.livemode, now);
+    let ev = Event::new(EventType::OrderCreated, &order, t.livemode(), now);
     state.store.insert_order(t, &order, &[ev]).await?;
     Ok(created(&order))
 }

@@ -195,12 +195,12 @@ pub async fn create_link(
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
     let settings = settings(&state, t).await?;
-    if !settings.payments_enabled(t.livemode) {
+    if !settings.payments_enabled(t.livemode()) {
         return Err(ApiError::conflict(
             "payments_not_enabled",
             format!(
                 "No payment processor is set up for {} mode",
-                if t.livemode { "live" } else { "test" }
+                if t.livemode() { "live" } else { "test" }
             ),
         ));
     }
@@ -288,7 +288,7 @@ pub async fn create_link(
             kind: CreatorType::ApiKey,
             id: auth.key_id.to_string(),
         },
-        livemode: t.livemode,
+        livemode: t.livemode(),
         created_at: now,
         updated_at: now,
     };
@@ -302,7 +302,7 @@ pub async fn create_link(
     loop {
         let shown = present(&state, link.clone(), now);
         let body = serde_json::to_vec(&shown).map_err(ApiError::internal)?;
-        let ev = Event::new(EventType::PaymentLinkCreated, &shown, t.livemode, now);
+        let ev = Event::new(EventType::PaymentLinkCreated, &shown, t.livemode(), now);
         // With an Idempotency-Key, the answer is written with the link (one commit).
         let answer = deferred
             .as_ref()
@@ -382,7 +382,7 @@ pub async fn update_link(
         let ev = Event::new(
             EventType::PaymentLinkUpdated,
             &present(&state, link.clone(), now),
-            t.livemode,
+            t.livemode(),
             now,
         );
         match state
@@ -583,7 +583,7 @@ async fn transition(
         if !changed {
             return Ok(ok(&present(&state, link, now)));
         }
-        let ev = Event::new(kind, &present(&state, link.clone(), now), t.livemode, now);
+        let ev = Event::new(kind, &present(&state, link.clone(), now), t.livemode(), now);
         match state
             .store
             .update_payment_link(t, &link, current.version, false, &[ev])
@@ -650,7 +650,7 @@ pub async fn delete_link(
     let ev = Event::new(
         EventType::PaymentLinkDeleted,
         &present(&state, link.clone(), now),
-        t.livemode,
+        t.livemode(),
         now,
     );
     state

@@ -180,7 +180,7 @@ pub async fn refund(
         reason: input.reason.map(|r| r.as_str().to_owned()),
         status: "succeeded".into(),
         processor_reference: String::new(),
-        livemode: t.livemode,
+        livemode: t.livemode(),
         created_at: Timestamp::now(),
     };
     state

@@ -125,7 +125,7 @@ pub async fn create_endpoint(
         enabled_events: input.enabled_events,
         description: input.description,
         status: EndpointStatus::Enabled,
-        livemode: auth.tenant.livemode,
+        livemode: auth.tenant.livemode(),
         created_at: now,
         updated_at: now,
     };

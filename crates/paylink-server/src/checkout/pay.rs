@@ -367,7 +367,7 @@ pub async fn settle(
             p.processor_reference = Some(reference);
             // Orders are the one list of what was sold: a payment that pays no order makes
             // one, unless the merchant turned that off.
-            let settings = state.public_settings(&t.merchant_id).await?;
+            let settings = state.public_settings(&t.merchant_id()).await?;
             let new_order = (p.order_id.is_none() && settings.create_orders).then(|| {
                 let o = order_of(
                     &p,
@@ -426,7 +426,7 @@ pub async fn settle(
             let mut p = new_payment(rec, link, kind, &card, state.processor.name());
             p.status = PaymentStatus::Failed;
             p.failure_code = Some(code.to_owned());
-            let ev = Event::new(EventType::PaymentFailed, &p, t.livemode, p.created_at);
+            let ev = Event::new(EventType::PaymentFailed, &p, t.livemode(), p.created_at);
             state
                 .store
                 .end_attempt(id, attempt_no, Some(&p), &[ev])

@@ -435,10 +435,10 @@ async fn two_workers_deliver_a_thousand_events_once_each() {
     };
     let rx = Receiver::start().await;
     endpoint(&app, &rx.url, json!(["payment_link.created"])).await;
-    let t = paylink_store::Tenant {
-        merchant_id: paylink_domain::id::MerchantId::parse(&app.merchant_id).unwrap(),
-        livemode: false,
-    };
+    let t = paylink_store::Tenant::stored(
+        paylink_domain::id::MerchantId::parse(&app.merchant_id).unwrap(),
+        false,
+    );
     let now = paylink_domain::time::Timestamp::now();
     for i in 0..1000 {
         let l = paylink_store::conformance::link(&t, &format!("Bulk {i}"), &format!("bulk-{i}"));

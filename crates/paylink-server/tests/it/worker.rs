@@ -2,7 +2,7 @@
 
 use paylink_domain::id::MerchantId;
 use paylink_domain::time::Timestamp;
-use paylink_store::{IdempotencyBegin, Store, Tenant};
+use paylink_store::{IdempotencyBegin, IdempotencyScope, Store, Tenant};
 
 use crate::both;
 use crate::helpers::TestApp;
@@ -10,22 +10,19 @@ use crate::helpers::TestApp;
 both!(a_worker_round_purges_expired_idempotency_keys);
 
 async fn a_worker_round_purges_expired_idempotency_keys(app: TestApp) {
-    let t = Tenant {
-        merchant_id: MerchantId::parse(&app.merchant_id).unwrap(),
-        livemode: false,
-    };
+    let t = Tenant::stored(MerchantId::parse(&app.merchant_id).unwrap(), false);
     let store: &dyn Store = app.store.as_ref();
     let long_ago = Timestamp::now().plus_seconds(-(25 * 3600));
     assert_eq!(
         store
-            .idempotency_begin(&t, "old", "fp", long_ago)
+            .idempotency_begin(&IdempotencyScope::of(&t), "old", "fp", long_ago)
             .await
             .unwrap(),
         IdempotencyBegin::Started
     );
     assert_eq!(
         store
-            .idempotency_begin(&t, "fresh", "fp", Timestamp::now())
+            .idempotency_begin(&IdempotencyScope::of(&t), "fresh", "fp", Timestamp::now())
             .await
             .unwrap(),
         IdempotencyBegin::Started

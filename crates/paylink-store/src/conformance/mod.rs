@@ -187,14 +187,8 @@ async fn merchants_and_keys(store: &dyn Store) {
     let other = key(&m, true, "hash-acme-live");
     store.insert_api_key(&other).await.unwrap();
     let (test, live) = (
-        Tenant {
-            merchant_id: m.id.clone(),
-            livemode: false,
-        },
-        Tenant {
-            merchant_id: m.id.clone(),
-            livemode: true,
-        },
+        Tenant::of_merchant(&m, false),
+        Tenant::of_merchant(&m, true),
     );
     let all = Page {
         limit: 100,
@@ -281,10 +275,7 @@ async fn merchants_and_keys(store: &dyn Store) {
     // Another merchant cannot revoke Acme's key.
     let b = merchant("Bravo");
     store.create_merchant(&b, &[]).await.unwrap();
-    let bravo = Tenant {
-        merchant_id: b.id.clone(),
-        livemode: false,
-    };
+    let bravo = Tenant::of_merchant(&b, false);
     assert!(matches!(
         store.revoke_api_key(&bravo, &k.id, Timestamp::now()).await,
         Err(StoreError::NotFound)
@@ -308,19 +299,13 @@ async fn merchants_and_keys(store: &dyn Store) {
 async fn tenant(store: &dyn Store, name: &str) -> Tenant {
     let m = merchant(name);
     store.create_merchant(&m, &[]).await.unwrap();
-    Tenant {
-        merchant_id: m.id,
-        livemode: false,
-    }
+    Tenant::of_merchant(&m, false)
 }
 
 async fn catalog_tenancy_and_pages(store: &dyn Store) {
     let a = tenant(store, "Alpha").await;
     let b = tenant(store, "Beta").await;
-    let a_live = Tenant {
-        livemode: true,
-        ..a.clone()
-    };
+    let a_live = Tenant::stored(a.merchant_id().clone(), true);
 
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -698,29 +683,38 @@ async fn idempotency(store: &dyn Store) {
     let b = tenant(store, "Idem2").await;
     let now = Timestamp::now();
     assert_eq!(
-        store.idempotency_begin(&a, "k1", "fp1", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k1", "fp1", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
     assert_eq!(
-        store.idempotency_begin(&a, "k1", "fp1", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k1", "fp1", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::InFlight
     );
     assert_eq!(
-        store.idempotency_begin(&a, "k1", "fp2", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k1", "fp2", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Mismatch
     );
     // Keys are scoped to merchant and mode.
     assert_eq!(
-        store.idempotency_begin(&b, "k1", "fp1", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&b), "k1", "fp1", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
-    let a_live = Tenant {
-        livemode: true,
-        ..a.clone()
-    };
+    let a_live = Tenant::stored(a.merchant_id().clone(), true);
     assert_eq!(
         store
-            .idempotency_begin(&a_live, "k1", "fp1", now)
+            .idempotency_begin(&IdempotencyScope::of(&a_live), "k1", "fp1", now)
             .await
             .unwrap(),
         IdempotencyBegin::Started
@@ -730,26 +724,41 @@ async fn idempotency(store: &dyn Store) {
         status: 201,
         body: br#"{"id":"x","emoji":"\u00e9"}"#.to_vec(),
     };
-    store.idempotency_finish(&a, "k1", &resp).await.unwrap();
+    store
+        .idempotency_finish(&IdempotencyScope::of(&a), "k1", &resp)
+        .await
+        .unwrap();
     assert_eq!(
-        store.idempotency_begin(&a, "k1", "fp1", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k1", "fp1", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Replay(resp)
     );
     // Released keys can be used again; finished ones are not released.
-    store.idempotency_release(&b, "k1").await.unwrap();
+    store
+        .idempotency_release(&IdempotencyScope::of(&b), "k1")
+        .await
+        .unwrap();
     assert_eq!(
-        store.idempotency_begin(&b, "k1", "fp9", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&b), "k1", "fp9", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
     // A claim left by a crashed request is taken over after its lock expires.
     assert_eq!(
-        store.idempotency_begin(&a, "k2", "fp", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k2", "fp", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Started
     );
     let later = now.plus_seconds(120);
     assert_eq!(
         store
-            .idempotency_begin(&a, "k2", "fp", later)
+            .idempotency_begin(&IdempotencyScope::of(&a), "k2", "fp", later)
             .await
             .unwrap(),
         IdempotencyBegin::Started
@@ -758,7 +767,7 @@ async fn idempotency(store: &dyn Store) {
     let tomorrow = now.plus_seconds(25 * 3600);
     assert_eq!(
         store
-            .idempotency_begin(&a, "k1", "other", tomorrow)
+            .idempotency_begin(&IdempotencyScope::of(&a), "k1", "other", tomorrow)
             .await
             .unwrap(),
         IdempotencyBegin::Started
@@ -766,7 +775,10 @@ async fn idempotency(store: &dyn Store) {
 
     // An answer written with its change: the key is known and replays; a second change
     // with the same key is refused whole.
-    assert!(!store.idempotency_known(&a, "k3", now).await.unwrap());
+    assert!(!store
+        .idempotency_known(&IdempotencyScope::of(&a), "k3", now)
+        .await
+        .unwrap());
     let answer = IdempotentAnswer {
         key: "k3".into(),
         fingerprint: "fp3".into(),
@@ -781,9 +793,18 @@ async fn idempotency(store: &dyn Store) {
         .insert_payment_link(&a, &first, &[], Some(&answer))
         .await
         .unwrap();
-    assert!(store.idempotency_known(&a, "k3", now).await.unwrap());
-    assert!(!store.idempotency_known(&b, "k3", now).await.unwrap());
-    assert!(!store.idempotency_known(&a, "k3", tomorrow).await.unwrap());
+    assert!(store
+        .idempotency_known(&IdempotencyScope::of(&a), "k3", now)
+        .await
+        .unwrap());
+    assert!(!store
+        .idempotency_known(&IdempotencyScope::of(&b), "k3", now)
+        .await
+        .unwrap());
+    assert!(!store
+        .idempotency_known(&IdempotencyScope::of(&a), "k3", tomorrow)
+        .await
+        .unwrap());
     let second = link(&a, "Answered twice", "answered-twice");
     assert!(matches!(
         store
@@ -796,7 +817,10 @@ async fn idempotency(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        store.idempotency_begin(&a, "k3", "fp3", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k3", "fp3", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Replay(answer.response.clone())
     );
     // Recording an answer without a change leaves an existing key alone.
@@ -809,18 +833,30 @@ async fn idempotency(store: &dyn Store) {
         },
         now,
     };
-    assert!(!store.idempotency_record(&a, &refused).await.unwrap());
+    assert!(!store
+        .idempotency_record(&IdempotencyScope::of(&a), &refused)
+        .await
+        .unwrap());
     assert_eq!(
-        store.idempotency_begin(&a, "k3", "fp3", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k3", "fp3", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Replay(answer.response.clone())
     );
     let k4 = IdempotentAnswer {
         key: "k4".into(),
         ..refused
     };
-    assert!(store.idempotency_record(&a, &k4).await.unwrap());
+    assert!(store
+        .idempotency_record(&IdempotencyScope::of(&a), &k4)
+        .await
+        .unwrap());
     assert_eq!(
-        store.idempotency_begin(&a, "k4", "fp4", now).await.unwrap(),
+        store
+            .idempotency_begin(&IdempotencyScope::of(&a), "k4", "fp4", now)
+            .await
+            .unwrap(),
         IdempotencyBegin::Replay(k4.response.clone())
     );
     // After the retention period a key is forgotten: a new answer or change takes it over.
@@ -829,10 +865,13 @@ async fn idempotency(store: &dyn Store) {
         fingerprint: "fp5".into(),
         ..k4
     };
-    assert!(store.idempotency_record(&a, &later).await.unwrap());
+    assert!(store
+        .idempotency_record(&IdempotencyScope::of(&a), &later)
+        .await
+        .unwrap());
     assert_eq!(
         store
-            .idempotency_begin(&a, "k4", "fp5", tomorrow)
+            .idempotency_begin(&IdempotencyScope::of(&a), "k4", "fp5", tomorrow)
             .await
             .unwrap(),
         IdempotencyBegin::Replay(later.response.clone())

@@ -1,6 +1,5 @@
 //! The conformance of claims across processes: two handles on one database.
 
-use paylink_domain::id::MerchantId;
 use paylink_domain::time::Timestamp;
 
 use crate::*;
@@ -12,10 +11,7 @@ pub async fn claims_of_dead_processes(a: &dyn Store, b: &dyn Store) {
     let now = Timestamp::now();
     a.heartbeat(now).await.unwrap();
     b.heartbeat(now).await.unwrap();
-    let t = Tenant {
-        merchant_id: MerchantId::from_trusted("public:127.0.0.9".into()),
-        livemode: false,
-    };
+    let t = IdempotencyScope::Client("127.0.0.9".parse().unwrap());
     assert!(matches!(
         a.idempotency_begin(&t, "k1", "fp", now).await.unwrap(),
         IdempotencyBegin::Started
