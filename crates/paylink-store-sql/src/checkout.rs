@@ -19,12 +19,14 @@ use paylink_domain::checkout::{CheckoutSession, Payment, SessionStatus};
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{CheckoutSessionId, MerchantId, PaymentId, PaymentLinkId, ProductId};
 use paylink_domain::link::{LinkStatus, PaymentLink};
+use paylink_domain::states::AttemptState;
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
 use crate::catalog::json;
 use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TOTAL};
 use crate::events::insert_events;
+use crate::guards::*;
 use crate::idempotency::owner_gone;
 use crate::links::{link, LINK_COLS};
 use crate::payments::insert_payment;
@@ -83,7 +85,11 @@ pub(crate) fn record(row: &AnyRow) -> StoreResult<CheckoutRecord> {
         session,
         secret_hash: text(row, "secret_hash")?,
         attempt_no: int(row, "attempt_no")?,
-        attempt_status: opt_text(row, "attempt_status")?,
+        attempt: {
+            let stored = opt_text(row, "attempt_status")?;
+            AttemptState::from_stored(stored.as_deref())
+                .ok_or_else(|| backend(format!("unknown attempt status {stored:?}")))?
+        },
         attempt_reference: opt_text(row, "attempt_reference")?,
         result,
     })
@@ -114,7 +120,7 @@ pub(crate) async fn end_where(
         "UPDATE checkout_sessions SET status = 'expired' WHERE status = 'open' AND expires_at <= ",
     );
     q.bind(cutoff.unix());
-    q.push(" AND (attempt_status IS NULL OR attempt_status = 'requires_action')");
+    q.push(&MAY_END);
     q.append(filter, args);
     q.push(" RETURNING id, merchant_id, livemode, payment_link_id, order_id, stock, data");
     let rows = q.query().fetch_all(&mut *conn).await.map_err(backend)?;
@@ -383,9 +389,8 @@ impl SqlStore {
             .push(" WHERE id = ")
             .bind(id.as_str())
             .push(STILL_OPEN)
-            .push(
-                " AND (attempt_status IS NULL OR attempt_status <> 'processing') AND expires_at > ",
-            )
+            .push(&MAY_BEGIN)
+            .push(" AND expires_at > ")
             .bind(now.unix())
             .push(" RETURNING attempt_no");
         if let Some(row) = self.write_one_row(&q).await? {
@@ -410,7 +415,7 @@ impl SqlStore {
                     .ok_or_else(|| backend("complete session without a result"))?,
             ),
             SessionStatus::Expired => AttemptClaim::Expired,
-            SessionStatus::Open if rec.attempt_status.as_deref() == Some("processing") => {
+            SessionStatus::Open if rec.attempt == AttemptState::Processing => {
                 let started = opt_int(&row, "attempt_started_at")?.unwrap_or(0);
                 // Left behind by a request that died, or by a process that did.
                 if started < now.unix() - stale_after
@@ -508,7 +513,8 @@ impl SqlStore {
             .push(" AND secret_hash = ")
             .bind(secret_hash)
             .push(STILL_OPEN)
-            .push(" AND attempt_status IS NULL AND expires_at > ")
+            .push(&IDLE)
+            .push(" AND expires_at > ")
             .bind(now.unix());
         q.push(&format!(" RETURNING {SESSION_COLS}, {LINK_CONFIG_COLS}"));
         let Some(row) = self.write_one_row(&q).await? else {
@@ -592,7 +598,8 @@ impl SqlStore {
         let mut q =
             Sql::new("SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= ");
         q.bind(now.unix())
-            .push(" AND attempt_status = 'processing' AND attempt_started_at < ")
+            .push(&PROCESSING)
+            .push(" AND attempt_started_at < ")
             .bind(stale_before.unix())
             .push(" ORDER BY expires_at LIMIT ")
             .bind(limit);
@@ -750,7 +757,7 @@ impl CheckoutStore for SqlStore {
             .bind(id.as_str())
             .push(" AND attempt_no = ")
             .bind(attempt_no);
-        q.push(STILL_OPEN);
+        q.push(STILL_OPEN).push(&MAY_REQUIRE_ACTION);
         q.query().execute(&mut *w.tx).await.map_err(backend)?;
         w.commit().await
     }
@@ -770,8 +777,7 @@ impl CheckoutStore for SqlStore {
             .bind(id.as_str())
             .push(" AND attempt_no = ")
             .bind(attempt_no);
-        q.push(" AND attempt_status = 'requires_action'")
-            .push(STILL_OPEN);
+        q.push(&MAY_RESUME_ACTION).push(STILL_OPEN);
         let claimed = q.exec(&mut w.tx).await? == 1;
         w.commit().await?;
         Ok(claimed)
@@ -813,11 +819,15 @@ impl CheckoutStore for SqlStore {
         let mut w = self.begin_write().await?;
         // Sessions being paid are not expired (their attempt decides); picking them here
         // would let a few stuck ones fill every batch.
-        let filter = " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1 AND (attempt_status IS NULL OR attempt_status = 'requires_action') ORDER BY expires_at LIMIT $2)";
+        let filter = format!(
+            " AND id IN (SELECT id FROM checkout_sessions WHERE status = 'open' AND expires_at <= $1{} \
+             ORDER BY expires_at LIMIT $2)",
+            *MAY_END
+        );
         let n = crate::checkout::expire_where(
             &mut w.tx,
             now,
-            filter,
+            &filter,
             vec![now.unix().into(), limit.into()],
         )
         .await?;

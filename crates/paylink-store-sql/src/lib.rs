@@ -15,6 +15,7 @@ mod checkout;
 mod counters;
 mod emails;
 mod events;
+mod guards;
 mod idempotency;
 mod links;
 mod merchants;

@@ -17,11 +17,13 @@ use paylink_domain::email::Email;
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{random_base62, PaymentId, PaymentLinkId};
 use paylink_domain::link::{LinkStatus, PaymentLink};
+use paylink_domain::money::Amount;
+use paylink_domain::states::{self, RefundRefusal};
 use paylink_store::*;
 
 use crate::catalog::{doc_insert, json};
 use crate::checkout::{record, text, SESSION_COLS, STILL_OPEN};
-use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL};
+use crate::counters::{shard_add, Counts};
 use crate::events::{event_writes, insert_events};
 use crate::links::{link, LINK_COLS};
 use crate::sql::{changed_or_refuse, int, is_postgres, json_col, opt_int, refused, Batch, Sql};
@@ -254,7 +256,8 @@ impl SqlStore {
         )?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
-        q.bind(c.collected.minor()).push(&format!(", version = version + 1, status = CASE WHEN payments_limit IS NOT NULL AND {PAYMENTS_TOTAL} + 1 >= payments_limit AND status IN ('active', 'inactive') THEN 'paid' ELSE status END WHERE id = "));
+        q.bind(c.collected.minor())
+            .push(", version = version + 1 WHERE id = ");
         q.bind(link_id);
         q.push(&format!(" RETURNING payments_limit, {LINK_COLS}"));
         let on_row = q;
@@ -285,9 +288,18 @@ impl SqlStore {
                 .map(u32::try_from)
                 .transpose()
                 .map_err(backend)?;
-            if l.status == LinkStatus::Paid
-                && l.payments_limit.is_some_and(|lim| l.payments_count == lim)
-            {
+            // Whether this payment used the link up is the domain's rule; the row is
+            // locked by the count above, so nobody changes its status meanwhile.
+            let was = l.status;
+            l.settle_paid_status();
+            if l.status != was && l.status == LinkStatus::Paid {
+                let mut q = Sql::new("UPDATE payment_links SET status = ");
+                q.bind(l.status.as_str())
+                    .push(" WHERE id = ")
+                    .bind(link_id)
+                    .push(" AND status = ")
+                    .bind(was.as_str());
+                q.exec(&mut w.tx).await?;
                 events.push(Event::new(
                     EventType::PaymentLinkPaid,
                     &l,
@@ -410,24 +422,19 @@ impl SqlStore {
     pub(crate) async fn insert_refund_impl(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment> {
         let mut w = self.begin_write().await?;
         let amount = r.amount.minor();
-        let mut q = Sql::new("UPDATE payments SET amount_refunded = amount_refunded + ");
-        q.bind(amount)
-            .push(", status = CASE WHEN amount_refunded + ")
-            .bind(amount);
-        q.push(" >= amount THEN 'refunded' ELSE 'partially_refunded' END WHERE id = ")
-            .bind(r.payment_id.as_str());
-        q.push(" AND ")
-            .owned_by(t)
-            .push(" AND status IN ('succeeded', 'partially_refunded') AND amount_refunded + ")
-            .bind(amount);
-        q.push(" <= amount");
-        if q.exec(&mut w.tx).await? == 0 {
-            drop(w);
-            let p = self.get_payment_impl(t, &r.payment_id).await?;
-            return Err(StoreError::Conflict(match p.status {
-                PaymentStatus::Failed | PaymentStatus::Refunded => Conflict::PaymentNotRefundable,
-                _ => Conflict::RefundExceedsPayment,
-            }));
+        // The domain decides ([`states::refund`]); the write only checks that nobody
+        // refunded meanwhile, and reads again if someone did.
+        loop {
+            let (status, paid, refunded) = refund_state(&mut w.tx, t, &r.payment_id).await?;
+            let (total, after) = states::refund(status, paid, refunded, r.amount).map_err(|e| {
+                StoreError::Conflict(match e {
+                    RefundRefusal::NotRefundable => Conflict::PaymentNotRefundable,
+                    RefundRefusal::ExceedsPayment => Conflict::RefundExceedsPayment,
+                })
+            })?;
+            if set_refunded(&mut w.tx, &r.payment_id, (status, refunded), (after, total)).await? {
+                break;
+            }
         }
         let q = doc_insert(
             "refunds",
@@ -465,13 +472,15 @@ impl SqlStore {
         let mut q = Sql::new("DELETE FROM refunds WHERE id = ");
         q.bind(r.id.as_str()).push(" AND ").owned_by(t);
         if q.exec(&mut w.tx).await? == 1 {
-            let mut q = Sql::new("UPDATE payments SET amount_refunded = amount_refunded - ");
-            q.bind(r.amount.minor())
-                .push(", status = CASE WHEN amount_refunded - ")
-                .bind(r.amount.minor());
-            q.push(" = 0 THEN 'succeeded' ELSE 'partially_refunded' END WHERE id = ")
-                .bind(r.payment_id.as_str());
-            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+            loop {
+                let (status, paid, refunded) = refund_state(&mut w.tx, t, &r.payment_id).await?;
+                let (total, after) = states::unrefund(paid, refunded, r.amount);
+                if set_refunded(&mut w.tx, &r.payment_id, (status, refunded), (after, total))
+                    .await?
+                {
+                    break;
+                }
+            }
         }
         w.commit().await
     }
@@ -576,4 +585,51 @@ impl PaymentStore for SqlStore {
     async fn revert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<()> {
         self.revert_refund_impl(t, r).await
     }
+}
+
+/// A payment's status, amount and refunded total, read in the caller's transaction.
+async fn refund_state(
+    conn: &mut AnyConnection,
+    t: &Tenant,
+    id: &PaymentId,
+) -> StoreResult<(PaymentStatus, Amount, Amount)> {
+    let mut q = Sql::new("SELECT status, amount, amount_refunded FROM payments WHERE id = ");
+    q.bind(id.as_str()).push(" AND ").owned_by(t);
+    let row = q
+        .query()
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+    let status = text(&row, "status")?;
+    let amount = |col: &str| {
+        int(&row, col).and_then(|n| Amount::new(n).ok_or_else(|| backend(format!("bad {col}"))))
+    };
+    Ok((
+        PaymentStatus::parse(&status)
+            .ok_or_else(|| backend(format!("unknown payment status `{status}`")))?,
+        amount("amount")?,
+        amount("amount_refunded")?,
+    ))
+}
+
+/// Moves a payment from `(status, refunded)` as read to `(status, refunded)` decided by
+/// the domain; `false` if another refund changed it in between (read again).
+async fn set_refunded(
+    conn: &mut AnyConnection,
+    id: &PaymentId,
+    (was, was_refunded): (PaymentStatus, Amount),
+    (now, refunded): (PaymentStatus, Amount),
+) -> StoreResult<bool> {
+    let mut q = Sql::new("UPDATE payments SET amount_refunded = ");
+    q.bind(refunded.minor())
+        .push(", status = ")
+        .bind(now.as_str())
+        .push(" WHERE id = ")
+        .bind(id.as_str());
+    q.push(" AND status = ")
+        .bind(was.as_str())
+        .push(" AND amount_refunded = ")
+        .bind(was_refunded.minor());
+    Ok(q.exec(conn).await? == 1)
 }

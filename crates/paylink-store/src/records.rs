@@ -187,7 +187,7 @@ pub struct CheckoutRecord {
     pub session: paylink_domain::checkout::CheckoutSession,
     pub secret_hash: String,
     pub attempt_no: i64,
-    pub attempt_status: Option<String>,
+    pub attempt: paylink_domain::states::AttemptState,
     pub attempt_reference: Option<String>,
     /// The first final answer, when the session is complete.
     pub result: Option<StoredResponse>,

@@ -49,7 +49,7 @@ pub async fn authenticate_page(
     let id =
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let rec = authorize(&state, &id, &q.s).await?;
-    if rec.attempt_status.as_deref() != Some("requires_action") {
+    if rec.attempt != paylink_domain::states::AttemptState::RequiresAction {
         let settings = state.public_settings(&rec.tenant.merchant_id()).await?;
         return Ok(gone_page(
             StatusCode::GONE,
@@ -103,7 +103,7 @@ pub async fn authenticate(
         return Ok(Redirect::to(&to).into_response());
     }
     let reference = rec.attempt_reference.clone().unwrap_or_default();
-    if rec.attempt_status.as_deref() != Some("requires_action")
+    if rec.attempt != paylink_domain::states::AttemptState::RequiresAction
         || !state
             .store
             .claim_action(&id, rec.attempt_no, Timestamp::now())
