@@ -365,6 +365,12 @@ pub struct CheckoutSession {
     pub created_at: Timestamp,
 }
 
+/// A receipt number as customers see it: `R-` and at least six digits (`R-000042`), from
+/// the merchant's count of payments that took one.
+pub fn receipt_number(seq: i64) -> String {
+    format!("R-{seq:06}")
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {

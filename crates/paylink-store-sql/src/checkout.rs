@@ -25,13 +25,13 @@ use paylink_store::*;
 
 use crate::catalog::json;
 use crate::counters::{shard_add, Counts, PAYMENTS_TOTAL, RESERVED_TOTAL, USED_TOTAL};
+use crate::dialect::Guarded;
 use crate::events::insert_events;
 use crate::guards::*;
 use crate::idempotency::owner_gone;
 use crate::links::{link, LINK_COLS};
 use crate::payments::insert_payment;
-use crate::sql::{changed_or_refuse, int, json_col, opt_int, opt_text, refused, Arg, Batch, Sql};
-use crate::Dialect;
+use crate::sql::{int, json_col, opt_int, opt_text, refused, Arg, Batch, Sql};
 use crate::{backend, SqlStore};
 
 /// ` AND …`: the session, found by its id, is still open. Written as a range rather than
@@ -206,42 +206,29 @@ impl SqlStore {
     }
 
     /// A checkout on a link that holds neither a use nor stock: the shard's count and the
-    /// session in one round trip, which writes nothing unless the link is open (at the
-    /// cart's version) and has no limit; `false` then, and the transactional path decides
-    /// and says why.
+    /// session in one round trip (a guarded write, [`Guarded`]), which writes nothing
+    /// unless the link is open (at the cart's version) and has no limit; `false` then, and
+    /// the transactional path decides and says why.
     ///
-    /// On PostgreSQL it is one statement that does not wait for its WAL flush: if
-    /// PostgreSQL itself crashed within the next few hundred milliseconds, the session (and
-    /// its count) could be lost together and the customer would start again. Nothing can be
-    /// charged on a lost session: paying first records the attempt with a flushed commit,
-    /// and that flush writes the session's WAL too. On SQLite it is one write of the group
-    /// commit ([`SqlStore::sqlite_atomic`]), refused by `paylink_guard` if the shard counted
-    /// nothing.
+    /// On PostgreSQL the statement does not wait for its WAL flush
+    /// ([`Dialect::unflushed_commit`]): if PostgreSQL itself crashed within the next few
+    /// hundred milliseconds, the session (and its count) could be lost together and the
+    /// customer would start again. Nothing can be charged on a lost session: paying first
+    /// records the attempt with a flushed commit, and that flush writes the session's WAL too.
     async fn start_plain(&self, t: &Tenant, c: &NewCheckout) -> StoreResult<bool> {
         let link_id = c.session.payment_link_id.as_str();
-        let open = |q: &mut Sql| open_at(q, t, c);
-        match self.dialect {
-            Dialect::Postgres => {
-                let mut q = Sql::new("WITH c AS (");
-                q.append_sql(shard_add(self.dialect, link_id, Counts::started(), open));
-                q.push(") ")
-                    .append_sql(session_insert(t, c, &BTreeMap::new(), Some("c"))?)
-                    .push(
-                        " RETURNING id, set_config('synchronous_commit', 'off', true) AS commit_mode",
-                    );
-                Ok(self.write_one_row(&q).await?.is_some())
-            }
-            Dialect::Sqlite => {
-                let mut b = Batch::default();
-                b.push(shard_add(self.dialect, link_id, Counts::started(), open));
-                b.push(changed_or_refuse());
-                b.push(session_insert(t, c, &BTreeMap::new(), None)?);
-                match self.sqlite_atomic(b).await {
-                    Ok(_) => Ok(true),
-                    Err(e) if refused(&e) => Ok(false),
-                    Err(e) => Err(crate::on_constraint(e)),
-                }
-            }
+        let mut g = Guarded::new(self.dialect);
+        g.guard(shard_add(self.dialect, link_id, Counts::started(), |q| {
+            open_at(q, t, c)
+        }));
+        g.push(session_insert(t, c, &BTreeMap::new())?);
+        match self
+            .write_guarded(g, Sql::new(self.dialect.unflushed_commit()))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if refused(&e) => Ok(false),
+            Err(e) => Err(crate::on_constraint(e)),
         }
     }
 
@@ -317,7 +304,7 @@ impl SqlStore {
             crate::orders::hold(&mut w.tx, t, order_id, &c.session.id).await?;
         }
 
-        let q = session_insert(t, c, &held, None)?;
+        let q = session_insert(t, c, &held)?;
         let mut b = Batch::default();
         b.push(q);
 
@@ -645,15 +632,10 @@ fn open_at(q: &mut Sql, t: &Tenant, c: &NewCheckout) {
     }
 }
 
-/// The new session's row, holding `held` stock (`from`: see [`Sql::insert_from`]).
-fn session_insert(
-    t: &Tenant,
-    c: &NewCheckout,
-    held: &BTreeMap<String, u32>,
-    from: Option<&str>,
-) -> StoreResult<Sql> {
+/// The new session's row, holding `held` stock.
+fn session_insert(t: &Tenant, c: &NewCheckout, held: &BTreeMap<String, u32>) -> StoreResult<Sql> {
     let s = &c.session;
-    Ok(Sql::insert_from(
+    Ok(Sql::insert(
         "checkout_sessions",
         vec![
             ("id", s.id.as_str().into()),
@@ -671,7 +653,6 @@ fn session_insert(
             ),
             ("data", json(s)?.into()),
         ],
-        from,
     ))
 }
 

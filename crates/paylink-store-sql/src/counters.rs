@@ -102,10 +102,7 @@ pub(crate) fn shard_add(
         "INSERT INTO link_counters (link_id, shard, checkouts_started, reserved_count, \
          payments_count, amount_collected) SELECT id, ",
     );
-    q.push(match dialect {
-        Dialect::Postgres => "pg_backend_pid() % 64",
-        Dialect::Sqlite => "0",
-    });
+    q.push(dialect.shard());
     q.push(", ")
         .bind(c.checkouts_started)
         .push(", ")
@@ -117,9 +114,7 @@ pub(crate) fn shard_add(
     q.push(" FROM payment_links WHERE id = ").bind(link_id);
     guard(&mut q);
     q.push(" AND payments_limit IS NULL");
-    if dialect == Dialect::Postgres {
-        q.push(" FOR KEY SHARE");
-    }
+    q.push(dialect.key_share());
     q.push(
         " ON CONFLICT (link_id, shard) DO UPDATE SET \
          checkouts_started = link_counters.checkouts_started + excluded.checkouts_started, \
@@ -135,9 +130,5 @@ pub(crate) fn shard_add(
 /// change waits for shard writes in flight and new ones wait for it (see above). `None`
 /// on SQLite, whose writes already run one at a time.
 pub(crate) fn lock_link(dialect: Dialect, link_id: &str) -> Option<Sql> {
-    (dialect == Dialect::Postgres).then(|| {
-        let mut q = Sql::new("SELECT id FROM payment_links WHERE id = ");
-        q.bind(link_id).push(" FOR UPDATE");
-        q
-    })
+    dialect.lock_row("payment_links", link_id)
 }

@@ -15,7 +15,7 @@ use paylink_store::*;
 use crate::catalog::json;
 use crate::events::insert_events;
 use crate::sql::{int, json_col, Sql};
-use crate::{backend, Dialect, SqlStore};
+use crate::{backend, SqlStore};
 
 pub(crate) const EMAIL_COLS: &str = "status, attempts, last_error, data";
 
@@ -51,11 +51,7 @@ impl SqlStore {
         lock_secs: i64,
     ) -> StoreResult<Vec<Email>> {
         let mut w = self.begin_write().await?;
-        let skip_locked = if self.dialect == Dialect::Postgres {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let skip_locked = self.dialect.skip_locked();
         let mut q = Sql::new("UPDATE emails SET locked_until = ");
         q.bind(now.unix() + lock_secs)
             .push(" WHERE (locked_until IS NULL OR locked_until < ")

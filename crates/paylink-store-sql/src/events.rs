@@ -2,7 +2,7 @@
 //! with one delivery queued per webhook endpoint that takes them.
 
 use crate::sql::*;
-use crate::SqlStore;
+use crate::{backend, SqlStore};
 use async_trait::async_trait;
 use paylink_domain::id::*;
 use paylink_store::*;
@@ -15,16 +15,29 @@ use paylink_store::{StoreResult, Tenant};
 
 use crate::sql::{json_col, to_json, Batch, Sql};
 
-pub(crate) const EVENT_COLS: &str = "data";
+pub(crate) const EVENT_COLS: &str = "data, receipt_seq";
 
 /// The writes of `events`: one multi-row insert and one fan-out for all of them, whatever
 /// their number (two statements; on PostgreSQL part of the caller's one batched statement).
 pub(crate) fn event_writes(b: &mut Batch, t: &Tenant, events: &[Event]) -> StoreResult<()> {
+    event_writes_numbered(b, t, events, Arg::Int(None))
+}
+
+/// [`event_writes`], the first event (a payment's) keeping its payment's receipt number
+/// (`receipt_seq`; see [`event`]).
+pub(crate) fn event_writes_numbered(
+    b: &mut Batch,
+    t: &Tenant,
+    events: &[Event],
+    receipt_seq: Arg,
+) -> StoreResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let mut q =
-        Sql::new("INSERT INTO events (id, merchant_id, livemode, type, created_at, data) VALUES ");
+    let mut receipt_seq = Some(receipt_seq);
+    let mut q = Sql::new(
+        "INSERT INTO events (id, merchant_id, livemode, type, created_at, receipt_seq, data) VALUES ",
+    );
     for (i, e) in events.iter().enumerate() {
         q.push(if i == 0 { "(" } else { ", (" })
             .bind(e.id.as_str())
@@ -35,7 +48,9 @@ pub(crate) fn event_writes(b: &mut Batch, t: &Tenant, events: &[Event]) -> Store
             .push(", ")
             .bind(e.kind.as_str())
             .push(", ")
-            .bind(e.created_at.unix());
+            .bind(e.created_at.unix())
+            .push(", ")
+            .bind(receipt_seq.take().unwrap_or(Arg::Int(None)));
         q.push(", ").bind(to_json(e)?).push(")");
     }
     b.push(q);
@@ -98,7 +113,30 @@ pub(crate) fn fan_out(t: &Tenant, events: &[FanOut<'_>]) -> Sql {
 }
 
 pub(crate) fn event(row: &AnyRow) -> StoreResult<Event> {
-    json_col(row, "data")
+    let e: Event = json_col(row, "data")?;
+    Ok(numbered(e, opt_int(row, "receipt_seq")?))
+}
+
+/// An event about a payment, with the receipt number its payment took (written beside it,
+/// as `receipt_seq`, by the write that took it).
+fn numbered(mut e: Event, receipt_seq: Option<i64>) -> Event {
+    if let (Some(seq), Some(object)) = (receipt_seq, e.data.object.as_object_mut()) {
+        object.insert(
+            "receipt_number".into(),
+            paylink_domain::checkout::receipt_number(seq).into(),
+        );
+    }
+    e
+}
+
+/// An event's JSON as delivered: as written, or with its payment's receipt number.
+pub(crate) fn event_body(data: String, receipt_seq: Option<i64>) -> StoreResult<String> {
+    if receipt_seq.is_none() {
+        return Ok(data);
+    }
+    let e: Event =
+        serde_json::from_str(&data).map_err(|e| backend(format!("corrupt `events.data`: {e}")))?;
+    to_json(&numbered(e, receipt_seq))
 }
 
 #[async_trait]

@@ -13,7 +13,7 @@ use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
 use crate::sql::{int, opt_int, opt_text, Batch, Sql};
-use crate::{backend, Dialect, SqlStore};
+use crate::{backend, SqlStore};
 
 /// Idempotency keys are honoured for 24 hours.
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -45,11 +45,7 @@ impl SqlStore {
     /// A response body as the `response_body` column holds it. Bodies are UTF-8 JSON,
     /// bound as text so both backends take the same type.
     fn body_blob(&self, q: &mut Sql, body: &[u8]) {
-        let body = String::from_utf8_lossy(body).into_owned();
-        match self.dialect {
-            Dialect::Sqlite => q.push("CAST(").bind(body).push(" AS BLOB)"),
-            Dialect::Postgres => q.push("convert_to(").bind(body).push(", 'UTF8')"),
-        };
+        self.dialect.bytes(q, body);
     }
 }
 impl SqlStore {

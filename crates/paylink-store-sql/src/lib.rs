@@ -13,6 +13,7 @@
 mod catalog;
 mod checkout;
 mod counters;
+mod dialect;
 mod emails;
 mod events;
 mod guards;
@@ -38,11 +39,7 @@ use tokio::sync::{Mutex, MutexGuard, Notify};
 
 use paylink_store::{Conflict, StoreError, StoreResult};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
+pub use dialect::Dialect;
 
 pub struct SqlStore {
     pool: AnyPool,
@@ -372,6 +369,27 @@ impl SqlStore {
                 Ok(())
             }
         }
+    }
+}
+
+impl SqlStore {
+    /// A guarded write ([`dialect::Guarded`]) in one round trip: its answer's row, or the
+    /// error that refused it ([`sql::refused`]: a guard found nothing, nothing stayed). On
+    /// PostgreSQL one statement committed on its own, on SQLite one write of the group
+    /// commit.
+    async fn write_guarded(
+        &self,
+        g: dialect::Guarded,
+        answer: sql::Sql,
+    ) -> Result<sqlx::any::AnyRow, sqlx::Error> {
+        let Some(q) = g.finish(answer) else {
+            return Err(sqlx::Error::RowNotFound);
+        };
+        let row = match self.group.as_ref() {
+            Some(group) => group.write(q).await?.pop(),
+            None => self.row(&q).await?,
+        };
+        row.ok_or(sqlx::Error::RowNotFound)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::catalog::*;
 use crate::sql::*;
-use crate::{Dialect, SqlStore};
+use crate::SqlStore;
 use async_trait::async_trait;
 use paylink_domain::settings::MerchantSettings;
 use paylink_store::*;
@@ -91,10 +91,7 @@ impl MerchantStore for SqlStore {
             ],
         );
         q.exec(&mut w.tx).await?;
-        if self.dialect == Dialect::Postgres {
-            // The merchant's receipt numbers (migration 0009), from 1.
-            let mut q = Sql::new("SELECT paylink_receipts_create(");
-            q.bind(m.id.as_str()).push(", 1)");
+        if let Some(q) = self.dialect.create_receipts(m.id.as_str()) {
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
         for k in keys {
@@ -170,11 +167,9 @@ impl MerchantStore for SqlStore {
         now: Timestamp,
     ) -> StoreResult<ApiKeyRecord> {
         let mut w = self.begin_write().await?;
-        if self.dialect == Dialect::Postgres {
-            // Revocations of one merchant's keys take turns (SQLite's writes always do), so
-            // two racing to revoke the last two secret keys cannot both see the other's.
-            let mut q = Sql::new("SELECT id FROM merchants WHERE id = ");
-            q.bind(t.merchant_id().as_str()).push(" FOR UPDATE");
+        // Revocations of one merchant's keys take turns, so two racing to revoke the last
+        // two secret keys cannot both see the other's.
+        if let Some(q) = self.dialect.lock_row("merchants", t.merchant_id().as_str()) {
             q.query().execute(&mut *w.tx).await.map_err(backend)?;
         }
         let mut q = Sql::new(&format!("SELECT {KEY_COLS} FROM api_keys WHERE id = "));

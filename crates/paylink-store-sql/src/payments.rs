@@ -12,10 +12,12 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use paylink_domain::catalog::Order;
-use paylink_domain::checkout::{CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus};
+use paylink_domain::checkout::{
+    receipt_number, CheckoutSession, Payment, PaymentStatus, Refund, SessionStatus,
+};
 use paylink_domain::email::Email;
 use paylink_domain::event::{Event, EventType};
-use paylink_domain::id::{random_base62, PaymentId, PaymentLinkId};
+use paylink_domain::id::{PaymentId, PaymentLinkId};
 use paylink_domain::link::{LinkStatus, PaymentLink};
 use paylink_domain::money::Amount;
 use paylink_domain::states::{self, RefundRefusal};
@@ -24,14 +26,14 @@ use paylink_store::*;
 use crate::catalog::{doc_insert, json};
 use crate::checkout::{record, text, SESSION_COLS, STILL_OPEN};
 use crate::counters::{shard_add, Counts};
-use crate::events::{event_writes, insert_events};
+use crate::dialect::Guarded;
+use crate::events::{event_writes_numbered, insert_events};
 use crate::links::{link, LINK_COLS};
-use crate::sql::{changed_or_refuse, int, is_postgres, json_col, opt_int, refused, Batch, Sql};
-use crate::Dialect;
+use crate::sql::{int, json_col, opt_int, refused, Arg, Batch, Sql};
 use crate::{backend, SqlStore};
 
 pub(crate) const PAYMENT_COLS: &str =
-    "status, amount_refunded, receipt_token, merchant_id, livemode, data";
+    "status, amount_refunded, receipt_seq, receipt_token, merchant_id, livemode, data";
 
 pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
     let mut p: Payment = json_col(row, "data")?;
@@ -40,24 +42,17 @@ pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
         .ok_or_else(|| backend(format!("unknown payment status `{status}`")))?;
     p.amount_refunded = paylink_domain::money::Amount::new(int(row, "amount_refunded")?)
         .ok_or_else(|| backend("bad amount_refunded"))?;
+    // Payments recorded before migration 0014 keep their number in their JSON.
+    if let Some(seq) = opt_int(row, "receipt_seq")? {
+        p.receipt_number = Some(receipt_number(seq));
+    }
     Ok(p)
 }
 
-/// The merchant's next receipt number, in the caller's transaction: on PostgreSQL from the
-/// merchant's sequence (migration 0009), which holds no lock; on SQLite from
-/// `merchants.receipt_seq`, under the one writer's lock anyway.
+/// The merchant's next receipt number, in the caller's transaction (see
+/// [`Dialect::next_receipt`](crate::Dialect::next_receipt)).
 async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
-    let pg = is_postgres(conn);
-    let mut q = Sql::new(if pg {
-        "SELECT paylink_next_receipt("
-    } else {
-        "UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = "
-    });
-    q.bind(t.merchant_id().as_str()).push(if pg {
-        ") AS receipt_seq"
-    } else {
-        " RETURNING receipt_seq"
-    });
+    let q = crate::Dialect::of(conn).next_receipt(t.merchant_id().as_str());
     int(
         &q.query().fetch_one(&mut *conn).await.map_err(backend)?,
         "receipt_seq",
@@ -68,13 +63,22 @@ pub(crate) async fn insert_payment(
     conn: &mut AnyConnection,
     t: &Tenant,
     p: &Payment,
-    receipt_token: Option<String>,
+    receipt_token: Option<&str>,
 ) -> StoreResult<()> {
-    payment_insert(t, p, receipt_token)?.exec(conn).await?;
+    payment_insert(t, p, receipt_token, Arg::Int(None))?
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
-fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> StoreResult<Sql> {
+/// The payment's row; `receipt_seq` is its receipt number's (a value, or an expression of
+/// the write that takes it), none for a failed payment.
+fn payment_insert(
+    t: &Tenant,
+    p: &Payment,
+    receipt_token: Option<&str>,
+    receipt_seq: Arg,
+) -> StoreResult<Sql> {
     Ok(doc_insert(
         "payments",
         t,
@@ -89,30 +93,34 @@ fn payment_insert(t: &Tenant, p: &Payment, receipt_token: Option<String>) -> Sto
             ("amount_refunded", p.amount_refunded.minor().into()),
             ("currency", p.currency.code().into()),
             ("receipt_token", receipt_token.into()),
+            ("receipt_seq", receipt_seq),
         ],
     ))
 }
 
 /// A successful payment's row and its two events (`payment.succeeded`,
 /// `checkout_session.completed` with the completed `session`), the order it makes with its
-/// two (`order.created`, `order.paid`), and its receipt e-mail in the outbox.
-/// With `numbered` (`a, b`: SQL of the last two arguments to `replace(json, a, b)`), the
-/// payment's JSON and its event's are written with `a` replaced by `b`: how a number only
-/// the write knows replaces a placeholder. (The receipt names its payment and is composed
-/// when sent, so it needs no number.)
+/// two (`order.created`, `order.paid`), and its receipt e-mail in the outbox. The payment
+/// and its event keep `receipt_seq`, the number it took (readers format it). (The receipt
+/// e-mail names its payment and is composed when sent, so it needs no number.)
 #[allow(clippy::too_many_arguments)]
 fn succeeded_writes(
     b: &mut Batch,
     t: &Tenant,
     payment: &Payment,
-    receipt_token: Option<String>,
+    receipt_token: Option<&str>,
+    receipt_seq: Arg,
     session: &CheckoutSession,
     order: Option<&Order>,
     receipt: Option<&Email>,
-    numbered: Option<&Sql>,
 ) -> StoreResult<()> {
     let now = payment.created_at;
-    let row = payment_insert(t, payment, receipt_token)?;
+    b.push(payment_insert(
+        t,
+        payment,
+        receipt_token,
+        receipt_seq.clone(),
+    )?);
     let succeeded = Event::new(EventType::PaymentSucceeded, payment, t.livemode(), now);
     let completed = Event::new(
         EventType::CheckoutSessionCompleted,
@@ -121,30 +129,14 @@ fn succeeded_writes(
         now,
     );
     let mut events = vec![succeeded, completed];
-    let at = b.len();
-    b.push(row);
     if let Some(o) = order {
         b.push(crate::orders::paid_order_insert(t, o)?);
         events.push(Event::new(EventType::OrderCreated, o, t.livemode(), now));
         events.push(Event::new(EventType::OrderPaid, o, t.livemode(), now));
     }
-    let events_at = b.len();
-    event_writes(b, t, &events)?;
+    event_writes_numbered(b, t, &events, receipt_seq)?;
     if let Some(e) = receipt {
         b.push(crate::emails::email_insert(t, e)?);
-    }
-    if let Some(numbered) = numbered {
-        // `data` is the fifth argument of a document row (`doc_insert`) and the sixth of the
-        // first event's (`event_writes`), the payment's.
-        let mut after = Sql::new(", ");
-        after.append_sql(numbered.clone()).push(")");
-        let wrap = |b: &mut Batch, i: usize, n: usize| {
-            b.get_mut(i)
-                .is_some_and(|q| q.wrap_arg(n, "replace(", &after))
-        };
-        if !(wrap(b, at, 5) && wrap(b, events_at, 6)) {
-            return Err(backend("receipt number placeholder not found"));
-        }
     }
     Ok(())
 }
@@ -170,16 +162,11 @@ fn session_completion(t: &Tenant, c: &Completing<'_>) -> Sql {
     q
 }
 
-/// The payment with its receipt number, and its receipt URL's token.
-fn receipted(p: &Payment, seq: i64) -> (Payment, Option<String>) {
+/// The payment with its receipt number.
+fn receipted(p: &Payment, seq: i64) -> Payment {
     let mut payment = p.clone();
-    payment.receipt_number = Some(format!("R-{seq:06}"));
-    let token = payment
-        .receipt_url
-        .as_deref()
-        .and_then(|u| u.split("t=").nth(1))
-        .map(str::to_owned);
-    (payment, token)
+    payment.receipt_number = Some(receipt_number(seq));
+    payment
 }
 
 impl SqlStore {
@@ -227,7 +214,7 @@ impl SqlStore {
 
         // Receipt numbers count up per merchant (see `receipt_seq`).
         let seq = receipt_seq(&mut w.tx, t).await?;
-        let (payment, token) = receipted(c.payment, seq);
+        let payment = receipted(c.payment, seq);
 
         // Products, then the link's counters last: the lock order of every transaction
         // here, and the hot row of a busy limited link is held only from there to the commit.
@@ -247,12 +234,12 @@ impl SqlStore {
         succeeded_writes(
             &mut b,
             t,
-            &payment,
-            token,
+            c.payment,
+            c.receipt_token,
+            seq.into(),
             &session,
             c.new_order,
             c.receipt,
-            None,
         )?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
@@ -314,21 +301,12 @@ impl SqlStore {
     }
 
     /// A completion that holds no stock and pays no order, on a link without a limit, in one
-    /// round trip: the session, the link's shard, the payment and its events (instead of
-    /// `BEGIN`, three statements and `COMMIT`). It keeps all of that only if the session was
-    /// still open at this attempt with no stock held, and the link still had no limit (the
-    /// shard write's guard); otherwise nothing stays and `None` sends the caller down the
-    /// transactional path, which finds out what changed and answers for it.
-    ///
-    /// Either way the receipt number is only known inside the write, so the payment and its
-    /// event are built with a placeholder number (a random token no input can contain) that
-    /// the write replaces as it writes their JSON (`replace()`, see `succeeded_writes`):
-    /// - On PostgreSQL it is one autocommit statement. Its first clause takes the number
-    ///   from the merchant's sequence (migration 0009); it ends with `paylink_refuse` when a
-    ///   guard failed.
-    /// - On SQLite it is one write of the group commit ([`SqlStore::sqlite_atomic`]) with
-    ///   `paylink_guard` after each guarded write; the number is `merchants.receipt_seq`,
-    ///   incremented just before.
+    /// round trip: the session, the link's shard, the payment with its receipt number and
+    /// its events (instead of `BEGIN`, four statements and `COMMIT`), as one guarded write
+    /// ([`Guarded`]). It keeps all of that only if the session was still open at this
+    /// attempt with no stock held, and the link still had no limit (the shard write's
+    /// guard); otherwise nothing stays and `None` sends the caller down the transactional
+    /// path, which finds out what changed and answers for it.
     async fn complete_in_one(
         &self,
         t: &Tenant,
@@ -337,83 +315,33 @@ impl SqlStore {
         let mut session = c.session.clone();
         session.status = SessionStatus::Complete;
         session.payment_id = Some(c.payment.id.clone());
-        let (_, receipt_token) = receipted(c.payment, 0);
-        let merchant = t.merchant_id().as_str();
-        let paid = Counts::paid(c.collected.minor());
         let link_id = c.payment.payment_link_id.as_str();
+        let mut g = Guarded::new(self.dialect);
+        let seq = g.take_receipt(t.merchant_id().as_str());
         let mut completion = session_completion(t, c);
-        completion.push(" AND stock = '{}'");
+        completion.push(" AND stock = '{}' RETURNING id");
+        g.guard(completion);
+        let paid = Counts::paid(c.collected.minor());
+        g.guard(shard_add(self.dialect, link_id, paid, |_| {}));
         let mut b = Batch::default();
-        let placeholder = format!("R-pending-{}", random_base62());
-        let mut pending = c.payment.clone();
-        pending.receipt_number = Some(placeholder.clone());
-        // What the placeholder is replaced by (`replace(json, a, b)`'s `a, b`), and the
-        // statement that ends the write and returns its number.
-        let (numbered, last) = match self.dialect {
-            Dialect::Postgres => {
-                // `b0` the number, `b1` the session, `b2` the shard (see `Batch::joined`).
-                let mut number = Sql::new("SELECT ");
-                number
-                    .bind(placeholder)
-                    .push("::text AS placeholder, n AS receipt_seq, paylink_receipt_number(n) AS number FROM (SELECT paylink_next_receipt(")
-                    .bind(merchant)
-                    .push(") AS n) s");
-                b.push(number);
-                completion.push(" RETURNING id");
-                b.push(completion);
-                b.push(shard_add(self.dialect, link_id, paid, |_| {}));
-                (
-                    Sql::new("(SELECT placeholder FROM b0), (SELECT number FROM b0)"),
-                    Sql::new(
-                        "SELECT CASE WHEN EXISTS (SELECT 1 FROM b1) AND EXISTS (SELECT 1 FROM b2) \
-                         THEN (SELECT receipt_seq FROM b0) \
-                         ELSE paylink_refuse('completion guards failed') END AS receipt_seq",
-                    ),
-                )
-            }
-            Dialect::Sqlite => {
-                b.push(completion).push(changed_or_refuse());
-                b.push(shard_add(self.dialect, link_id, paid, |_| {}));
-                b.push(changed_or_refuse());
-                let mut seq =
-                    Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
-                seq.bind(merchant);
-                b.push(seq);
-                let mut numbered = Sql::new("");
-                numbered
-                    .bind(placeholder)
-                    .push(", (SELECT printf('R-%06d', receipt_seq) FROM merchants WHERE id = ")
-                    .bind(merchant)
-                    .push(")");
-                let mut last = Sql::new("SELECT receipt_seq FROM merchants WHERE id = ");
-                last.bind(merchant);
-                (numbered, last)
-            }
-        };
         succeeded_writes(
             &mut b,
             t,
-            &pending,
-            receipt_token,
+            c.payment,
+            c.receipt_token,
+            seq.clone(),
             &session,
             c.new_order,
             c.receipt,
-            Some(&numbered),
         )?;
-        b.push(last);
-        let done = match self.dialect {
-            Dialect::Sqlite => self.sqlite_atomic(b).await.map(|mut rows| rows.pop()),
-            Dialect::Postgres => {
-                let q = b.joined().ok_or_else(|| backend("empty batch"))?;
-                self.row(&q).await
-            }
-        };
-        match done {
-            Ok(Some(row)) => {
-                let payment = receipted(c.payment, int(&row, "receipt_seq")?).0;
+        g.push_all(b);
+        let mut answer = Sql::new("");
+        answer.bind(seq).push(" AS receipt_seq");
+        match self.write_guarded(g, answer).await {
+            Ok(row) => {
+                let payment = receipted(c.payment, int(&row, "receipt_seq")?);
                 Ok(Some(Completion::Recorded(Box::new(payment))))
             }
-            Ok(None) => Err(backend("no receipt number")),
             Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(crate::on_constraint(e)),
         }

@@ -1,6 +1,6 @@
 //! This process: its heartbeat, so that its claims can be taken over when it dies.
 
-use crate::{Dialect, SqlStore};
+use crate::SqlStore;
 use async_trait::async_trait;
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
@@ -8,10 +8,7 @@ use paylink_store::*;
 #[async_trait]
 impl ProcessStore for SqlStore {
     fn backend(&self) -> &'static str {
-        match self.dialect {
-            Dialect::Sqlite => "sqlite",
-            Dialect::Postgres => "postgres",
-        }
+        self.dialect.name()
     }
 
     async fn heartbeat(&self, now: Timestamp) -> StoreResult<()> {

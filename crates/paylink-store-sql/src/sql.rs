@@ -9,7 +9,7 @@ use sqlx::{Any, Row};
 
 use paylink_store::{Created, IdempotencyScope, Listed, Page, StoreError, StoreResult, Tenant};
 
-use crate::{backend, SqlStore};
+use crate::{backend, Dialect, SqlStore};
 
 /// A value bound to a placeholder. Only the types both backends share: integers, text
 /// and bytes. Booleans are stored as 0/1 integers.
@@ -17,6 +17,9 @@ use crate::{backend, SqlStore};
 pub(crate) enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
+    /// Not a value but SQL that computes one inside the statement (its own arguments
+    /// numbered from `$1`): [`Sql::bind`] writes it in place of a placeholder.
+    Expr(Box<Sql>),
 }
 
 impl From<i64> for Arg {
@@ -77,8 +80,13 @@ impl Sql {
 
     /// Appends a placeholder for `arg`.
     pub fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
-        self.args.push(arg.into());
-        let _ = write!(self.text, "${}", self.args.len());
+        match arg.into() {
+            Arg::Expr(e) => self.append(&e.text, e.args),
+            arg => {
+                self.args.push(arg);
+                let _ = write!(self.text, "${}", self.args.len());
+            }
+        }
         self
     }
 
@@ -165,6 +173,8 @@ impl Sql {
             q = match a {
                 Arg::Int(v) => q.bind(*v),
                 Arg::Text(v) => q.bind(v.clone()),
+                // `bind` writes expressions into the text: never an argument.
+                Arg::Expr(_) => q.bind(None::<i64>),
             };
         }
         q
@@ -190,8 +200,8 @@ impl Batch {
         self.0.len()
     }
 
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut Sql> {
-        self.0.get_mut(i)
+    pub fn into_statements(self) -> Vec<Sql> {
+        self.0
     }
 
     /// PostgreSQL's form: `WITH b0 AS (…), b1 AS (…) <last>`.
@@ -224,11 +234,7 @@ impl Batch {
 
     /// The batch as one statement (PostgreSQL) or one string of statements (SQLite).
     fn one(self, conn: &sqlx::AnyConnection) -> Option<Sql> {
-        if is_postgres(conn) {
-            self.joined()
-        } else {
-            self.chained()
-        }
+        Dialect::of(conn).one(self)
     }
 
     /// Runs the batch in the caller's transaction and returns the last statement's row
@@ -255,12 +261,6 @@ impl Batch {
         }
         Ok(())
     }
-}
-
-/// Whether `conn` is a PostgreSQL connection (a transaction's connection knows, where the
-/// store's `Dialect` is not at hand).
-pub(crate) fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
-    conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME
 }
 
 /// SQLite, inside a one-call transaction (`Batch::in_transaction`): refuses the whole
@@ -386,30 +386,6 @@ impl SqlStore {
 
 impl Sql {
     /// Appends SQL written with its own `$1..$n` numbering, shifting it after ours.
-    /// Wraps the placeholder of the `n`th argument bound (1-based) in `before$n` and
-    /// `after`, whose own arguments are bound after this statement's. Whether it was found.
-    pub fn wrap_arg(&mut self, n: usize, before: &str, after: &Sql) -> bool {
-        let needle = format!("${n}");
-        let digit_follows = |at: usize| {
-            self.text
-                .get(at + needle.len()..)
-                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
-        };
-        let Some(at) = self
-            .text
-            .match_indices(&needle)
-            .map(|(at, _)| at)
-            .find(|&at| !digit_follows(at))
-        else {
-            return false;
-        };
-        let tail = self.text.split_off(at + needle.len());
-        self.append(&after.text, after.args.clone());
-        self.text.push_str(&tail);
-        self.text.insert_str(at, before);
-        true
-    }
-
     pub fn append(&mut self, text: &str, args: Vec<Arg>) {
         let offset = self.args.len();
         let mut out = String::with_capacity(text.len());
@@ -457,33 +433,26 @@ pub(crate) fn map_listed<T>(
 mod tests {
     use super::*;
 
-    /// `wrap_arg` wraps the placeholder it is asked for (not `$10` for `$1`), and the
-    /// wrapping's own arguments are numbered after the statement's.
+    /// An expression bound in place of a value is written into the text, its own
+    /// arguments numbered after the statement's (not `$10` read as `$1`).
     #[test]
-    fn wrap_arg_wraps_one_placeholder_and_numbers_its_arguments() {
+    fn expressions_are_written_in_place_with_their_arguments_renumbered() {
         let mut q = Sql::new("INSERT INTO t VALUES (");
         for i in 0..10_i64 {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(i);
+            q.bind(i).push(", ");
         }
-        q.push(")");
-        let mut after = Sql::new(", ");
-        after.bind("a").push(", ").bind("b").push(")");
-        assert!(q.wrap_arg(10, "replace(", &after));
+        let mut e = Sql::new("(SELECT n FROM m WHERE id = ");
+        e.bind("a").push(" AND k = ").bind("b").push(")");
+        q.bind(Arg::Expr(Box::new(e)))
+            .push(", ")
+            .bind(10_i64)
+            .push(")");
         assert!(
-            q.text.ends_with("$9, replace($10, $11, $12))"),
+            q.text
+                .ends_with("$10, (SELECT n FROM m WHERE id = $11 AND k = $12), $13)"),
             "{}",
             q.text
         );
-        assert!(q.wrap_arg(1, "f(", &Sql::new(")")));
-        assert!(
-            q.text.starts_with("INSERT INTO t VALUES (f($1), $2,"),
-            "{}",
-            q.text
-        );
-        assert_eq!(q.args.len(), 12);
-        assert!(!q.wrap_arg(13, "g(", &Sql::new(")")));
+        assert_eq!(q.args.len(), 13);
     }
 }

@@ -15,7 +15,7 @@ use paylink_store::*;
 use crate::catalog::json;
 use crate::events::{fan_out, insert_events, FanOut};
 use crate::sql::{int, json_col, opt_int, Sql};
-use crate::{backend, Dialect, SqlStore};
+use crate::{backend, SqlStore};
 
 pub(crate) const ENDPOINT_COLS: &str = "status, data";
 
@@ -179,10 +179,7 @@ impl SqlStore {
         lock_secs: i64,
     ) -> StoreResult<Vec<DeliveryJob>> {
         let mut w = self.begin_write().await?;
-        let skip_locked = match self.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
+        let skip_locked = self.dialect.skip_locked();
         let mut q = Sql::new("UPDATE webhook_deliveries SET locked_until = ");
         q.bind(now.unix() + lock_secs);
         q.push(" WHERE (locked_until IS NULL OR locked_until < ")
@@ -200,7 +197,7 @@ impl SqlStore {
         for row in &claimed {
             let event_id: String = row.try_get("event_id").map_err(backend)?;
             let endpoint_id: String = row.try_get("endpoint_id").map_err(backend)?;
-            let mut q = Sql::new("SELECT e.data AS body, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.failing_since \
+            let mut q = Sql::new("SELECT e.data AS body, e.receipt_seq, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.failing_since \
                  FROM events e, webhook_endpoints w WHERE e.id = ");
             q.bind(event_id.as_str())
                 .push(" AND w.id = ")
@@ -230,7 +227,10 @@ impl SqlStore {
                     int(row, "livemode")? != 0,
                 ),
                 event_id,
-                body: d.try_get("body").map_err(backend)?,
+                body: crate::events::event_body(
+                    d.try_get("body").map_err(backend)?,
+                    opt_int(&d, "receipt_seq")?,
+                )?,
                 endpoint_id,
                 url: d.try_get("url").map_err(backend)?,
                 secrets,

@@ -224,6 +224,9 @@ pub struct Completing<'a> {
     pub payment: &'a paylink_domain::checkout::Payment,
     /// The customer's answer, kept for replays.
     pub response: &'a StoredResponse,
+    /// The token of the payment's receipt URL (`/r/{id}?t={token}`), which the public
+    /// receipt page asks for.
+    pub receipt_token: Option<&'a str>,
     /// The link's public URL, for its `payment_link.paid` event.
     pub link_url: &'a str,
     /// Whether the link had a `payments_limit` when it was read. It only chooses the

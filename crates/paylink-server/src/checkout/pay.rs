@@ -378,7 +378,8 @@ pub async fn settle(
                 p.order_id = Some(o.id.clone());
                 o
             });
-            let receipt_url = format!("{}/r/{}?t={}", state.public_url, p.id, random_base62());
+            let receipt_token = random_base62();
+            let receipt_url = format!("{}/r/{}?t={receipt_token}", state.public_url, p.id);
             p.receipt_url = Some(receipt_url.clone());
             let body = json!({
                 "status": "succeeded",
@@ -397,6 +398,7 @@ pub async fn settle(
                 attempt_no,
                 payment: &p,
                 response: &stored,
+                receipt_token: Some(&receipt_token),
                 link_url: &link_url,
                 link_limited: link.payments_limit.is_some(),
                 new_order: new_order.as_ref(),
