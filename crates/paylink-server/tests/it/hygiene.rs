@@ -78,9 +78,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 async fn hygiene(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend).await else {
-        return;
-    };
+    let db = TestDatabase::create(backend).await;
     let password = "Tangerine-Harbor-Quietly-41";
     let mut create = Command::new(env!("CARGO_BIN_EXE_paylink"))
         .args([
