@@ -229,3 +229,56 @@ async fn sqlite_wal_is_checkpointed_off_the_writer() {
     assert!(grown, "database file stayed at {} bytes", size());
     store.close().await;
 }
+
+/// A migration that has landed (listed in `landed-migrations.txt`) is still the file that
+/// landed, byte for byte: a database that ran it keeps its checksum, and sqlx refuses to
+/// migrate it against a changed file. Every migration is listed, so each new one is frozen
+/// as soon as it is committed.
+#[test]
+fn landed_migrations_are_never_edited() {
+    let list = include_str!("../landed-migrations.txt");
+    let mut landed = std::collections::BTreeMap::new();
+    for line in list.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [backend, version, checksum] = fields[..] else {
+            panic!("landed-migrations.txt: `{line}` is not `<backend> <version> <checksum>`");
+        };
+        let listed_before = landed.insert((backend.to_owned(), version.to_owned()), checksum);
+        assert!(
+            listed_before.is_none(),
+            "landed-migrations.txt lists {backend} {version} twice"
+        );
+    }
+    let mut problems = Vec::new();
+    for (backend, migrator) in [
+        ("sqlite", sqlx::migrate!("./migrations/sqlite")),
+        ("postgres", sqlx::migrate!("./migrations/postgres")),
+    ] {
+        for m in migrator.iter() {
+            let version = format!("{:04}", m.version);
+            let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            let name = format!("{backend} {version} ({})", m.description);
+            match landed.remove(&(backend.to_owned(), version.clone())) {
+                Some(listed) if listed == checksum => {}
+                Some(_) => problems.push(format!(
+                    "migration {name} has landed and must never be edited; add a new \
+                     migration instead"
+                )),
+                None => problems.push(format!(
+                    "migration {name} is not in landed-migrations.txt: once it is committed, \
+                     append its line there: `{backend} {version} {checksum}`"
+                )),
+            }
+        }
+    }
+    for (backend, version) in landed.keys() {
+        problems.push(format!(
+            "migration {backend} {version} has landed and must never be edited; add a new \
+             migration instead (it is missing from migrations/{backend})"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
