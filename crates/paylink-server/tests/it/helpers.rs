@@ -376,6 +376,14 @@ pub fn page_nonce(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
+/// The real `paylink` binary, without the tests' own `PAYLINK_TEST_POSTGRES_URL`: the binary
+/// reads every `PAYLINK_` variable as configuration and refuses one it does not know.
+pub fn paylink_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
+    c.env_remove("PAYLINK_TEST_POSTGRES_URL");
+    c
+}
+
 /// A free port on 127.0.0.1, for the real binary.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -477,7 +477,7 @@ async fn two_workers_deliver_a_thousand_events_once_each_postgres() {
 /// The real binary, killed with SIGKILL while deliveries are pending, loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_event_is_lost_when_the_server_is_killed_postgres() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let db = paylink_store_sql::testing::TestDatabase::create(
         paylink_store_sql::testing::Backend::Postgres,
     )
@@ -492,7 +492,7 @@ async fn no_event_is_lost_when_the_server_is_killed_postgres() {
         .port();
     let master_key = hex::encode(rand::random::<[u8; 32]>());
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_paylink"))
+        crate::helpers::paylink_command()
             .args([
                 "serve",
                 "--bind",
@@ -515,7 +515,7 @@ async fn no_event_is_lost_when_the_server_is_killed_postgres() {
             .spawn()
             .unwrap()
     };
-    let created = Command::new(env!("CARGO_BIN_EXE_paylink"))
+    let created = crate::helpers::paylink_command()
         .args([
             "merchant",
             "create",
