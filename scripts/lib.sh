@@ -1,8 +1,35 @@
 # Shared helpers for scripts/: make sure the machine has what the suite needs.
 
+# The PostgreSQL server the tests use (the default is crates/paylink-store-sql/src/testing.rs's).
+postgres_url() {
+  echo "${PAYLINK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+}
+
+# Whether a PostgreSQL server answers at postgres_url (up is enough: one that then refuses
+# the tests' connections fails them, it does not skip them).
+postgres_answers() {
+  local url
+  url="$(postgres_url)"
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -t 3 -d "$url"
+  elif command -v psql >/dev/null 2>&1; then
+    PGCONNECT_TIMEOUT=3 psql -w -Atq -c 'SELECT 1' "$url" >/dev/null 2>&1
+  else
+    # No client tools: whether anything listens at the URL's host and port.
+    local hostport="${url#*://}"
+    hostport="${hostport#*@}"
+    hostport="${hostport%%/*}"
+    hostport="${hostport%%\?*}"
+    local host="${hostport%:*}" port="${hostport##*:}"
+    [ "$port" = "$hostport" ] && port=5432
+    timeout 3 bash -c ": >/dev/tcp/$host/$port" 2>/dev/null
+  fi
+}
+
 # Starts the local PostgreSQL cluster when it is installed but not running.
 ensure_postgres() {
-  local url="${PAYLINK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+  local url
+  url="$(postgres_url)"
   if command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then
     return 0
   fi

@@ -4,18 +4,16 @@
 use paylink_store_sql::testing::{Backend, TestDatabase};
 use paylink_store_sql::{ConnectOptions, SqlStore};
 
-/// A migrated store on a fresh database (`None`: no PostgreSQL here, outside CI).
-async fn fresh_store(backend: Backend, opts: ConnectOptions) -> Option<(TestDatabase, SqlStore)> {
-    let db = TestDatabase::create(backend).await?;
+/// A migrated store on a fresh database.
+async fn fresh_store(backend: Backend, opts: ConnectOptions) -> (TestDatabase, SqlStore) {
+    let db = TestDatabase::create(backend).await;
     let store = SqlStore::connect(&db.url, &opts).await.unwrap();
     store.migrate().await.unwrap();
-    Some((db, store))
+    (db, store)
 }
 
 async fn run(backend: Backend) {
-    let Some((_db, store)) = fresh_store(backend, ConnectOptions::default()).await else {
-        return;
-    };
+    let (_db, store) = fresh_store(backend, ConnectOptions::default()).await;
     // Migrating twice is a no-op.
     store.migrate().await.unwrap();
     paylink_store::conformance::story(&store).await;
@@ -23,9 +21,7 @@ async fn run(backend: Backend) {
 }
 
 async fn two_processes(backend: Backend) {
-    let Some((db, a)) = fresh_store(backend, ConnectOptions::default()).await else {
-        return;
-    };
+    let (db, a) = fresh_store(backend, ConnectOptions::default()).await;
     let b = SqlStore::connect(&db.url, &ConnectOptions::default())
         .await
         .unwrap();
@@ -61,9 +57,7 @@ async fn story_on_postgres() {
 /// file first, and created and deleted that file per group).
 #[tokio::test]
 async fn sqlite_connections_run_with_the_store_settings() {
-    let (_db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default())
-        .await
-        .unwrap();
+    let (_db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default()).await;
     let mut conn = store.pool().acquire().await.unwrap();
     for (pragma, want) in [
         ("journal_mode", "wal"),
@@ -88,9 +82,7 @@ async fn sqlite_connections_run_with_the_store_settings() {
 /// backends refuse the delete that could orphan those rows.
 async fn parents_are_never_deleted(backend: Backend) {
     use paylink_store::prelude::*;
-    let Some((_db, store)) = fresh_store(backend, ConnectOptions::default()).await else {
-        return;
-    };
+    let (_db, store) = fresh_store(backend, ConnectOptions::default()).await;
     let m = paylink_store::conformance::merchant("Keeper");
     store.create_merchant(&m, &[]).await.unwrap();
     let t = paylink_store::Tenant::of_merchant(&m, false);
@@ -133,7 +125,7 @@ async fn parents_are_never_deleted_on_postgres() {
 
 /// A PostgreSQL store on a fresh database, with 8 connections (2 for transactions, 6 for
 /// statements on their own).
-async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
+async fn postgres_store() -> (TestDatabase, SqlStore) {
     let opts = ConnectOptions {
         max_connections: 8,
         ..ConnectOptions::default()
@@ -147,9 +139,7 @@ async fn postgres_store() -> Option<(TestDatabase, SqlStore)> {
 async fn postgres_statements_abandoned_midway_leave_usable_connections() {
     use paylink_store::prelude::*;
     use std::time::Duration;
-    let Some((_db, store)) = postgres_store().await else {
-        return;
-    };
+    let (_db, store) = postgres_store().await;
     // Every read of `merchants` waits while another transaction holds this lock.
     let mut locker = store.pool().begin().await.unwrap();
     sqlx::query("LOCK TABLE merchants IN ACCESS EXCLUSIVE MODE")
@@ -177,9 +167,7 @@ async fn postgres_statements_abandoned_midway_leave_usable_connections() {
 #[tokio::test]
 async fn postgres_connections_closed_under_the_store_are_replaced() {
     use paylink_store::prelude::*;
-    let Some((db, store)) = postgres_store().await else {
-        return;
-    };
+    let (db, store) = postgres_store().await;
     // Open every statement connection.
     let opened = (0..24).map(|_| store.count_merchants());
     for n in futures_util::future::join_all(opened).await {
@@ -218,9 +206,7 @@ async fn postgres_connections_closed_under_the_store_are_replaced() {
 async fn sqlite_wal_is_checkpointed_off_the_writer() {
     use paylink_store::prelude::*;
     use std::time::Duration;
-    let (db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default())
-        .await
-        .unwrap();
+    let (db, store) = fresh_store(Backend::Sqlite, ConnectOptions::default()).await;
     let path = db.url.trim_start_matches("sqlite://").to_owned();
     let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let before = size();
@@ -239,4 +225,57 @@ async fn sqlite_wal_is_checkpointed_off_the_writer() {
     }
     assert!(grown, "database file stayed at {} bytes", size());
     store.close().await;
+}
+
+/// A migration that has landed (listed in `landed-migrations.txt`) is still the file that
+/// landed, byte for byte: a database that ran it keeps its checksum, and sqlx refuses to
+/// migrate it against a changed file. Every migration is listed, so each new one is frozen
+/// as soon as it is committed.
+#[test]
+fn landed_migrations_are_never_edited() {
+    let list = include_str!("../landed-migrations.txt");
+    let mut landed = std::collections::BTreeMap::new();
+    for line in list.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [backend, version, checksum] = fields[..] else {
+            panic!("landed-migrations.txt: `{line}` is not `<backend> <version> <checksum>`");
+        };
+        let listed_before = landed.insert((backend.to_owned(), version.to_owned()), checksum);
+        assert!(
+            listed_before.is_none(),
+            "landed-migrations.txt lists {backend} {version} twice"
+        );
+    }
+    let mut problems = Vec::new();
+    for (backend, migrator) in [
+        ("sqlite", sqlx::migrate!("./migrations/sqlite")),
+        ("postgres", sqlx::migrate!("./migrations/postgres")),
+    ] {
+        for m in migrator.iter() {
+            let version = format!("{:04}", m.version);
+            let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            let name = format!("{backend} {version} ({})", m.description);
+            match landed.remove(&(backend.to_owned(), version.clone())) {
+                Some(listed) if listed == checksum => {}
+                Some(_) => problems.push(format!(
+                    "migration {name} has landed and must never be edited; add a new \
+                     migration instead"
+                )),
+                None => problems.push(format!(
+                    "migration {name} is not in landed-migrations.txt: once it is committed, \
+                     append its line there: `{backend} {version} {checksum}`"
+                )),
+            }
+        }
+    }
+    for (backend, version) in landed.keys() {
+        problems.push(format!(
+            "migration {backend} {version} has landed and must never be edited; add a new \
+             migration instead (it is missing from migrations/{backend})"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -182,7 +182,7 @@ pub(crate) async fn pay_with(c: &Client, card: &str) {
 }
 
 pub(crate) async fn app() -> TestApp {
-    TestApp::spawn(Backend::Sqlite).await.unwrap()
+    TestApp::spawn(Backend::Sqlite).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,11 +171,20 @@ async fn payments_limit_is_never_exceeded(app: TestApp) {
 /// customers are paying must still hold for everyone who comes after it. A checkout
 /// started before the limit (which may keep its hold) is one sent before the PATCH
 /// returned, so payments never exceed the larger of the limit and those.
+///
+/// Customers keep coming after the PATCH has returned (another N of them), so a run whose
+/// limit was set always has customers the limit must stop: it is reached and stops them.
+/// The PATCH may also come too late (more than K paid already) or lose its races; runs go
+/// on past `runs()` until one has set the limit, and the test fails if none did.
 async fn a_limit_set_mid_stampede_holds(app: TestApp) {
     const K: usize = 10;
+    /// Runs past `runs()`, only while the limit has not yet been set in any.
+    const EXTRA_RUNS: u64 = 10;
     let mut limited_runs = 0;
-    let mut paid_before = Vec::new();
-    for run in 0..runs() {
+    let mut limited = Vec::new();
+    let (mut too_late, mut lost_races) = (0, 0);
+    let mut run = 0;
+    while run < runs() || (limited_runs == 0 && run < runs() + EXTRA_RUNS) {
         let l = app
             .create(
                 "/v1/payment_links",
@@ -185,21 +194,29 @@ async fn a_limit_set_mid_stampede_holds(app: TestApp) {
         let id = l["id"].as_str().unwrap().to_owned();
         let path = format!("/v1/payment_links/{id}");
         let slug = l["slug"].as_str().unwrap().to_owned();
+        let slugs = std::slice::from_ref(&slug);
         let delay =
             Duration::from_micros(rand::rngs::StdRng::seed_from_u64(run).random_range(0..4000));
         let limit = async {
             tokio::time::sleep(delay).await;
-            let r = app.patch(&path, json!({"payments_limit": K})).await;
-            (r, Instant::now())
+            let (r, at) = set_limit(&app, &path, K).await;
+            // Customers who come after the limit, while the stampede may still be running.
+            let late = if r.status == 200 {
+                buyers(&app, slugs, 900 + run).await
+            } else {
+                Vec::new()
+            };
+            (r, at, late)
         };
-        let (paid, (patched, patched_at)) =
-            tokio::join!(buyers(&app, std::slice::from_ref(&slug), 500 + run), limit);
-        let count = paid.iter().flatten().count();
-        let before = paid
+        let (early, (patched, patched_at, late)) =
+            tokio::join!(buyers(&app, slugs, 500 + run), limit);
+        let count = early.iter().chain(&late).flatten().count();
+        let before = early
             .iter()
             .flatten()
             .filter(|sent| **sent < patched_at)
             .count();
+        let late_paid = late.iter().flatten().count();
         let after = app.get(&path).await;
         assert_eq!(
             after.ok(200)["payments_count"].as_u64(),
@@ -215,33 +232,59 @@ async fn a_limit_set_mid_stampede_holds(app: TestApp) {
         match patched.status.as_u16() {
             200 => {
                 limited_runs += 1;
-                paid_before.push(before);
+                limited.push((before, count));
                 assert!(
                     count <= K.max(before),
                     "run {run}: {count} paid, limit {K}, {before} sent before the limit"
                 );
-                let status = after.body["status"].as_str();
+                // N customers came after the limit: it was reached, and it stopped them.
+                assert!(
+                    count >= K && late_paid <= K,
+                    "run {run}: {count} paid, {late_paid} of {N} sent after the limit {K}"
+                );
                 assert_eq!(
-                    status == Some("paid"),
-                    count >= K,
-                    "run {run}: {status:?} at {count}"
+                    after.body["status"].as_str(),
+                    Some("paid"),
+                    "run {run}: {count} paid"
                 );
             }
-            // The limit came too late (more than K paid already), or lost its races.
+            // The limit came too late (more than K paid already).
             400 => {
                 patched.assert_error(400, "payments_limit_below_count");
+                too_late += 1;
             }
+            // It lost its races every time it was tried.
             _ => {
                 patched.assert_error(409, "concurrent_update");
+                lost_races += 1;
             }
         }
+        run += 1;
     }
     eprintln!(
-        "concurrency[{:?}]: {} runs × N={N}, limit {K} set mid-run ({limited_runs} took effect; \
-         paid buyers sent before it: {paid_before:?})",
+        "concurrency[{:?}]: {run} runs × N={N} (+N after the limit), limit {K} set mid-run \
+         ({limited_runs} took effect, {too_late} too late, {lost_races} lost their races; \
+         (paid buyers sent before it, paid in all): {limited:?})",
         app.backend,
-        runs()
     );
+    assert!(
+        limited_runs > 0,
+        "the limit was never set in {run} runs: it always came too late or lost its races"
+    );
+}
+
+/// Sets a link's payments limit as a merchant would: again while the answer is
+/// `409 concurrent_update` (purchases kept changing the link), a few times. Returns the
+/// last answer and when it came.
+async fn set_limit(app: &TestApp, path: &str, k: usize) -> (crate::helpers::Resp, Instant) {
+    let mut tries = 0;
+    loop {
+        let r = app.patch(path, json!({"payments_limit": k})).await;
+        tries += 1;
+        if r.status != 409 || tries == 5 {
+            return (r, Instant::now());
+        }
+    }
 }
 
 async fn shared_stock_is_never_oversold(app: TestApp) {

@@ -117,9 +117,7 @@ impl Sink {
 
 async fn app_with_smtp(backend: paylink_store_sql::testing::Backend, sink: &Sink) -> TestApp {
     let url = format!("smtp://127.0.0.1:{}", sink.port);
-    let app = TestApp::spawn_with(backend, |c| c.smtp_url = Some(url.clone().into()))
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.smtp_url = Some(url.clone().into())).await;
     app.start_worker(|c| {
         c.smtp_url = Some(url.into());
         c.email_from = Some("Acme <billing@acme.test>".into());

@@ -124,13 +124,10 @@ async fn a_nonce_pays_only_its_own_link(app: TestApp) {
 /// that session nor invites a second payment (second review: charged twice).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_retry_during_a_payment_waits_for_it() {
-    let Some(app) = TestApp::spawn_with(paylink_store_sql::testing::Backend::Sqlite, |c| {
+    let app = TestApp::spawn_with(paylink_store_sql::testing::Backend::Sqlite, |c| {
         c.simulated_processor_latency_ms = 1200;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let l = app
         .create(
             "/v1/payment_links",

@@ -36,15 +36,13 @@ macro_rules! both {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    if let Some(app) = $crate::helpers::TestApp::spawn(paylink_store_sql::testing::Backend::Sqlite).await {
-                        super::$name(app).await;
-                    }
+                    let app = $crate::helpers::TestApp::spawn(paylink_store_sql::testing::Backend::Sqlite).await;
+                    super::$name(app).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(app) = $crate::helpers::TestApp::spawn(paylink_store_sql::testing::Backend::Postgres).await {
-                        super::$name(app).await;
-                    }
+                    let app = $crate::helpers::TestApp::spawn(paylink_store_sql::testing::Backend::Postgres).await;
+                    super::$name(app).await;
                 }
             }
         )*
@@ -93,12 +91,12 @@ impl Resp {
 }
 
 impl TestApp {
-    pub async fn spawn(backend: Backend) -> Option<Self> {
+    pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
-        let db = TestDatabase::create(backend).await?;
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDatabase::create(backend).await;
         let store = Arc::new(
             SqlStore::connect(&db.url, &ConnectOptions::default())
                 .await
@@ -153,7 +151,7 @@ impl TestApp {
             paylink_server::demo::create_merchant(store.as_ref(), "Acme", "acme@example.com", None)
                 .await
                 .unwrap();
-        Some(Self {
+        Self {
             db_url: db.url.clone(),
             backend,
             base: format!("http://{addr}"),
@@ -165,7 +163,7 @@ impl TestApp {
             master_key,
             shutdown,
             _db: db,
-        })
+        }
     }
 
     /// Another merchant on the same server; returns its test secret key.
@@ -326,7 +324,7 @@ impl TestApp {
 
 impl TestApp {
     /// A server whose webhooks may reach this machine, retrying fast.
-    pub async fn spawn_for_webhooks(backend: Backend) -> Option<Self> {
+    pub async fn spawn_for_webhooks(backend: Backend) -> Self {
         Self::spawn_with(backend, |c| {
             c.webhook_allow_networks = Some("127.0.0.0/8".into());
             c.webhook_retry_schedule = Some("100ms,100ms,100ms".into());
@@ -376,6 +374,14 @@ pub fn no_redirects() -> reqwest::Client {
 pub fn page_nonce(html: &str) -> String {
     let at = html.find("name=\"nonce\" value=\"").unwrap() + "name=\"nonce\" value=\"".len();
     html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The real `paylink` binary, without the tests' own `PAYLINK_TEST_POSTGRES_URL`: the binary
+/// reads every `PAYLINK_` variable as configuration and refuses one it does not know.
+pub fn paylink_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
+    c.env_remove("PAYLINK_TEST_POSTGRES_URL");
+    c
 }
 
 /// A free port on 127.0.0.1, for the real binary.

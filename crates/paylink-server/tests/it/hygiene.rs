@@ -78,11 +78,9 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 async fn hygiene(backend: Backend) {
-    let Some(db) = TestDatabase::create(backend).await else {
-        return;
-    };
+    let db = TestDatabase::create(backend).await;
     let password = "Tangerine-Harbor-Quietly-41";
-    let mut create = Command::new(env!("CARGO_BIN_EXE_paylink"))
+    let mut create = crate::helpers::paylink_command()
         .args([
             "merchant",
             "create",
@@ -115,7 +113,7 @@ async fn hygiene(backend: Backend) {
     let log_path =
         std::env::temp_dir().join(format!("paylink-hygiene-{}.log", rand::random::<u64>()));
     let log_file = std::fs::File::create(&log_path).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_paylink"))
+    let mut server = crate::helpers::paylink_command()
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &db.url])
         .env("PAYLINK_NO_DEMO", "true")

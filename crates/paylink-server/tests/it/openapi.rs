@@ -10,21 +10,30 @@ fn openapi_document_snapshot() {
     insta::assert_json_snapshot!("openapi", doc);
 }
 
-#[test]
-fn error_body_snapshot() {
-    let e = paylink_server::error::ApiError::invalid(
-        "slug_invalid",
-        "slug",
-        "`slug` must be 3–64 characters",
-    );
-    let body = serde_json::json!({"error": {"type": e.kind, "code": e.code, "message": e.message, "param": e.param}});
-    insta::assert_json_snapshot!("error_body", body);
-}
-
 both!(
     served_document_lists_every_route,
-    path_parameters_say_what_the_server_accepts
+    path_parameters_say_what_the_server_accepts,
+    served_error_body_snapshot
 );
+
+/// The error object exactly as the server sends it, for a payment link whose slug it
+/// refuses: the whole body, the same on both backends (one snapshot for both).
+async fn served_error_body_snapshot(app: TestApp) {
+    let r = app
+        .post(
+            "/v1/payment_links",
+            serde_json::json!({"title": "Error body", "amount": 500, "slug": "ab"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "body: {}", r.body);
+    assert_eq!(
+        r.headers[reqwest::header::CONTENT_TYPE],
+        "application/json",
+        "body: {}",
+        r.body
+    );
+    insta::assert_json_snapshot!("error_body", r.body);
+}
 
 /// Every `{id}` and `{slug}` has a schema a fuzzer can generate from (issue 20), and the
 /// ids the API hands out match their route's pattern.

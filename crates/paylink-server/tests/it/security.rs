@@ -43,7 +43,7 @@ fn shows_no_secret(r: &Resp) {
 async fn hooks_allowed(app: TestApp) -> TestApp {
     let backend = app.backend;
     drop(app);
-    TestApp::spawn_for_webhooks(backend).await.unwrap()
+    TestApp::spawn_for_webhooks(backend).await
 }
 
 async fn a_stored_answer_is_replayed_only_to_its_maker_with_the_scope(app: TestApp) {
@@ -450,9 +450,7 @@ async fn api_keys_list_in_pages(app: TestApp) {
 async fn failed_authentication_is_throttled_per_address(app: TestApp) {
     let backend = app.backend;
     drop(app);
-    let app = TestApp::spawn_with(backend, |c| c.auth_failures_per_minute = 5)
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.auth_failures_per_minute = 5).await;
     let guess = |k: String| {
         let app = &app;
         async move {
