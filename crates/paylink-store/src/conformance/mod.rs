@@ -27,6 +27,8 @@ use crate::*;
 mod attempts;
 mod catalog;
 mod checkout;
+#[cfg(test)]
+mod coverage;
 mod fixtures;
 mod housekeeping;
 mod links;
