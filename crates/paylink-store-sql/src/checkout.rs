@@ -352,6 +352,9 @@ impl SqlStore {
             let (paid, held) = (int(&row, "paid")?, int(&row, "held")?);
             let status = text(&row, "status")?;
             return Err(StoreError::Conflict(match limit {
+                // Paid: its uses are used up (the limit may have been raised since, and the
+                // link not yet settled by the merchant's edit).
+                _ if status == LinkStatus::Paid.as_str() => Conflict::LinkUsedUp,
                 _ if status != "active" => Conflict::LinkInactive,
                 Some(l) if paid >= l => Conflict::LinkUsedUp,
                 Some(l) if paid + held >= l => Conflict::LinkFullyReserved,

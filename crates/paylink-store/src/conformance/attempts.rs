@@ -47,7 +47,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         .unwrap();
     assert_eq!(attempt_no, 1);
     assert_eq!((rec.session.id.clone(), rec.attempt_no), (s.id.clone(), 1));
-    assert_eq!(rec.attempt_status.as_deref(), Some("processing"));
+    assert_eq!(rec.attempt.as_stored(), Some("processing"));
     assert_eq!(config.unwrap().0.id, lamps.id);
     // One attempt at a time.
     assert!(store
@@ -67,12 +67,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get_checkout(&s.id)
-            .await
-            .unwrap()
-            .attempt_status
-            .as_deref(),
+        store.get_checkout(&s.id).await.unwrap().attempt.as_stored(),
         Some("processing")
     );
     store
@@ -81,10 +76,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         .unwrap();
     let rec = store.get_checkout(&s.id).await.unwrap();
     assert_eq!(
-        (
-            rec.attempt_status.as_deref(),
-            rec.attempt_reference.as_deref()
-        ),
+        (rec.attempt.as_stored(), rec.attempt_reference.as_deref()),
         (Some("requires_action"), Some("3ds_ref"))
     );
     assert!(store
@@ -122,7 +114,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
     assert_eq!(store.get_event(&t, &failed.id).await.unwrap(), failed);
     let rec = store.get_checkout(&s.id).await.unwrap();
     assert_eq!(
-        (rec.session.status, rec.attempt_status, rec.attempt_no),
+        (rec.session.status, rec.attempt.as_stored(), rec.attempt_no),
         (SessionStatus::Open, None, 1)
     );
     assert_eq!(
@@ -137,12 +129,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        store
-            .get_checkout(&s.id)
-            .await
-            .unwrap()
-            .attempt_status
-            .as_deref(),
+        store.get_checkout(&s.id).await.unwrap().attempt.as_stored(),
         Some("processing")
     );
 
@@ -177,7 +164,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         (
             rec.session.status,
             rec.session.payment_id.clone(),
-            rec.attempt_status.clone()
+            rec.attempt.as_stored()
         ),
         (SessionStatus::Complete, Some(payment.id.clone()), None)
     );
@@ -265,17 +252,12 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         "https://pay.example/l/paid"
     );
     assert_eq!(stock(store, &t, &p.id).await, (Some(1), 0));
-    // Used up: refused. BUG: the contract (`start_checkout`; `Conflict::LinkUsedUp`, "the
-    // link's payment limit is reached", and `LinkInactive` lists no `paid`) says
-    // `link_used_up`; both backends answer `link_inactive`, because the refusal checks the
-    // link's status (`paid` since the last payment) before its limit, so `link_used_up` is
-    // never answered once a limited link is paid up (the server then says `link_inactive`,
-    // not `link_paid`). Restore when `checkout::start_checkout_impl` is fixed:
-    // assert!(matches!(
-    //     open(store, &t, &lamps, at(E + 60), 600).await,
-    //     Err(StoreError::Conflict(Conflict::LinkUsedUp))
-    // ));
-    assert!(open(store, &t, &lamps, at(E + 60), 600).await.is_err());
+    // Used up: refused as used up (a paid link is not "inactive": the server answers
+    // `link_paid`).
+    assert!(matches!(
+        open(store, &t, &lamps, at(E + 60), 600).await,
+        Err(StoreError::Conflict(Conflict::LinkUsedUp))
+    ));
 
     plain_completions(store, &m, &t).await;
     expired_on_paying(store, &t, &p).await;

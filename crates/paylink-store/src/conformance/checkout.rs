@@ -98,7 +98,7 @@ pub async fn holds_and_refusals(store: &dyn Store) {
     assert_eq!(
         (
             rec.attempt_no,
-            rec.attempt_status.clone(),
+            rec.attempt.as_stored(),
             rec.attempt_reference.clone()
         ),
         (0, None, None)

@@ -213,6 +213,8 @@ pub fn answer_of(p: &Payment) -> StoredResponse {
 /// it pays `l`'s order.
 pub struct Paid {
     pub payment: Payment,
+    /// The receipt URL's token, as the server makes it.
+    pub token: String,
     pub order: Option<Order>,
     pub receipt: Email,
     pub answer: StoredResponse,
@@ -230,6 +232,7 @@ impl Paid {
         let answer = answer_of(&payment);
         Self {
             payment,
+            token: format!("tok{}", s.id),
             order,
             receipt,
             answer,
@@ -247,6 +250,7 @@ impl Paid {
             attempt_no,
             payment: &self.payment,
             response: &self.answer,
+            receipt_token: Some(&self.token),
             link_url: "https://pay.example/l/paid",
             link_limited: l.payments_limit.is_some(),
             collected: self.payment.amount,
