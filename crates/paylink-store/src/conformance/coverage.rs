@@ -20,6 +20,7 @@ const TRAITS: &[(&str, &str)] = &[
 /// The conformance sources (this directory but this file), by module name.
 const PARTS: &[(&str, &str)] = &[
     ("mod", include_str!("mod.rs")),
+    ("attempt_rules", include_str!("attempt_rules.rs")),
     ("attempts", include_str!("attempts.rs")),
     ("catalog", include_str!("catalog.rs")),
     ("checkout", include_str!("checkout.rs")),

@@ -24,6 +24,7 @@ use paylink_domain::time::Timestamp;
 
 use crate::*;
 
+mod attempt_rules;
 mod attempts;
 mod catalog;
 mod checkout;
@@ -181,6 +182,7 @@ pub async fn story(store: &dyn Store) {
     checkout::holds_and_refusals(store).await;
     races::races(store).await;
     attempts::attempts_and_completion(store).await;
+    attempt_rules::attempt_rules(store).await;
     order_holds::order_holds(store).await;
     payments::refunds_and_takings(store).await;
     webhooks::endpoints_and_deliveries(store).await;
