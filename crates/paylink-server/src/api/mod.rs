@@ -1,4 +1,5 @@
-//! The merchant API under `/v1`: one module per resource, all listed in [`routes`].
+//! The merchant API under `/v1`: one module per resource, each declaring its routes next to
+//! its handlers; [`routes`] gathers them.
 
 pub mod api_keys;
 pub mod catalog;
