@@ -156,7 +156,7 @@ pub async fn create_key(
         }
     };
     let (secret, record) = new_key(
-        &auth.tenant.merchant_id(),
+        auth.tenant.merchant_id(),
         kind,
         livemode,
         input.name,

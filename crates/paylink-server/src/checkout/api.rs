@@ -162,7 +162,7 @@ pub async fn build_preview(
     currency: Option<Currency>,
 ) -> ApiResult<(Preview, paylink_domain::settings::MerchantSettings)> {
     let (p, stock) = (&view.p, &view.stock);
-    let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+    let settings = state.public_settings(p.tenant.merchant_id()).await?;
     let link = &*in_currency(&p.link.value, currency)?;
     let lines = link
         .line_items
@@ -388,7 +388,7 @@ impl Opening<'_> {
         let p = &view.p;
         let base = &p.link.value;
         let link = &*in_currency(base, input.currency)?;
-        let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+        let settings = state.public_settings(p.tenant.merchant_id()).await?;
         let cart = price(
             link,
             &Choice {
