@@ -2,6 +2,7 @@
 //! manage keys, and only keys of their own mode, so a test key can never mint a live one.
 
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -10,13 +11,54 @@ use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
 use paylink_store::{ApiKeyRecord, Conflict, KeyKind, StoreError};
 
+use super::routes::{list, params, reg, route, Route};
 use super::{path_id, Deleted, List};
+use crate::auth::Access::SecretKey;
 use crate::auth::{new_key, Auth, SCOPES};
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency::shown_once;
 use crate::json::{created, ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Account";
+    vec![
+        route(
+            Method::POST,
+            "/v1/api_keys",
+            tag,
+            "Create an API key (shown once)",
+            SecretKey,
+            201,
+            reg::<ApiKeyOut>,
+            create_key,
+        )
+        .body(reg::<ApiKeyIn>),
+        route(
+            Method::GET,
+            "/v1/api_keys",
+            tag,
+            "List API keys (masked)",
+            SecretKey,
+            200,
+            list::<ApiKeyOut>,
+            list_keys,
+        )
+        .query(params::<ApiKeyListQuery>),
+        route(
+            Method::DELETE,
+            "/v1/api_keys/{id}",
+            tag,
+            "Revoke an API key",
+            SecretKey,
+            200,
+            reg::<Deleted>,
+            revoke_key,
+        ),
+    ]
+}
 
 #[derive(Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -114,7 +156,7 @@ pub async fn create_key(
         }
     };
     let (secret, record) = new_key(
-        &auth.tenant.merchant_id(),
+        auth.tenant.merchant_id(),
         kind,
         livemode,
         input.name,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -16,14 +17,176 @@ use paylink_domain::text::{bounded, bounded_opt, email, https_url};
 use paylink_domain::time::Timestamp;
 use paylink_store::{CustomerFilter, ProductFilter, TaxRateFilter, Tenant};
 
+use super::routes::{list, params, reg, route, Route};
 use super::{not_found_as, path_id, settings, Deleted, List};
 use paylink_domain::link::{validate_currency_options, CurrencyOptions};
 
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Catalog";
+    vec![
+        // products
+        route(
+            Method::POST,
+            "/v1/products",
+            tag,
+            "Create a product",
+            Scope("products:write"),
+            201,
+            reg::<Product>,
+            create_product,
+        )
+        .body(reg::<ProductIn>),
+        route(
+            Method::GET,
+            "/v1/products",
+            tag,
+            "List products",
+            Scope("products:read"),
+            200,
+            list::<Product>,
+            list_products,
+        )
+        .query(params::<ProductListQuery>),
+        route(
+            Method::GET,
+            "/v1/products/{id}",
+            tag,
+            "Retrieve a product",
+            Scope("products:read"),
+            200,
+            reg::<Product>,
+            get_product,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/products/{id}",
+            tag,
+            "Update a product",
+            Scope("products:write"),
+            200,
+            reg::<Product>,
+            update_product,
+        )
+        .body(reg::<ProductPatch>),
+        route(
+            Method::DELETE,
+            "/v1/products/{id}",
+            tag,
+            "Archive a product",
+            Scope("products:write"),
+            200,
+            reg::<Product>,
+            archive_product,
+        ),
+        // customers
+        route(
+            Method::POST,
+            "/v1/customers",
+            tag,
+            "Create a customer",
+            Scope("customers:write"),
+            201,
+            reg::<Customer>,
+            create_customer,
+        )
+        .body(reg::<CustomerIn>)
+        .optional_body(),
+        route(
+            Method::GET,
+            "/v1/customers",
+            tag,
+            "List customers",
+            Scope("customers:read"),
+            200,
+            list::<Customer>,
+            list_customers,
+        )
+        .query(params::<CustomerListQuery>),
+        route(
+            Method::GET,
+            "/v1/customers/{id}",
+            tag,
+            "Retrieve a customer",
+            Scope("customers:read"),
+            200,
+            reg::<Customer>,
+            get_customer,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/customers/{id}",
+            tag,
+            "Update a customer",
+            Scope("customers:write"),
+            200,
+            reg::<Customer>,
+            update_customer,
+        )
+        .body(reg::<CustomerPatch>),
+        route(
+            Method::DELETE,
+            "/v1/customers/{id}",
+            tag,
+            "Delete a customer",
+            Scope("customers:write"),
+            200,
+            reg::<Deleted>,
+            delete_customer,
+        ),
+        // tax rates
+        route(
+            Method::POST,
+            "/v1/tax_rates",
+            tag,
+            "Create a tax rate",
+            Scope("tax_rates:write"),
+            201,
+            reg::<TaxRate>,
+            create_tax_rate,
+        )
+        .body(reg::<TaxRateIn>),
+        route(
+            Method::GET,
+            "/v1/tax_rates",
+            tag,
+            "List tax rates",
+            Scope("tax_rates:read"),
+            200,
+            list::<TaxRate>,
+            list_tax_rates,
+        )
+        .query(params::<TaxRateListQuery>),
+        route(
+            Method::GET,
+            "/v1/tax_rates/{id}",
+            tag,
+            "Retrieve a tax rate",
+            Scope("tax_rates:read"),
+            200,
+            reg::<TaxRate>,
+            get_tax_rate,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/tax_rates/{id}",
+            tag,
+            "Update a tax rate",
+            Scope("tax_rates:write"),
+            200,
+            reg::<TaxRate>,
+            update_tax_rate,
+        )
+        .body(reg::<TaxRatePatch>),
+    ]
+}
 
 // ---- products ------------------------------------------------------------------------
 

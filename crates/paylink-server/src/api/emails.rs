@@ -1,7 +1,7 @@
 //! Sending links and receipts by e-mail, and the e-mail outbox.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -12,12 +12,53 @@ use paylink_domain::text::{bounded_opt, email as check_email};
 use paylink_domain::time::Timestamp;
 
 use super::payment_links::present;
+use super::routes::{list, params, reg, route, Route};
 use super::{not_found_as, path_id, settings, List};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ok, reply, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        route(
+            Method::POST,
+            "/v1/payment_links/{id}/send",
+            "Payment links",
+            "E-mail the link to customers",
+            Scope("payment_links:write"),
+            202,
+            reg::<Queued>,
+            send_link,
+        )
+        .body(reg::<SendLinkIn>),
+        route(
+            Method::POST,
+            "/v1/payments/{id}/receipt/send",
+            "Payments",
+            "E-mail the receipt",
+            Scope("payments:read"),
+            202,
+            reg::<Queued>,
+            send_receipt,
+        )
+        .body(reg::<SendReceiptIn>),
+        route(
+            Method::GET,
+            "/v1/emails",
+            "Account",
+            "The e-mail outbox",
+            Scope("payment_links:read"),
+            200,
+            list::<Email>,
+            list_emails,
+        )
+        .query(params::<EmailListQuery>),
+    ]
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,17 +1,61 @@
-//! The event log: what happened, newest first.
+//! The event log: what happened, newest first, and queueing an event for delivery again.
 
 use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use serde::Serialize;
 
+use paylink_domain::event::Event;
 use paylink_domain::id::EventId;
+use paylink_domain::time::Timestamp;
 use paylink_store::EventFilter;
 
+use super::routes::{list, params, reg, route, Route};
 use super::{created, not_found_as, path_id, List};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::ApiResult;
-use crate::json::{ok, Query};
+use crate::json::{ok, reply, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Account";
+    vec![
+        route(
+            Method::GET,
+            "/v1/events",
+            tag,
+            "List events",
+            Scope("events:read"),
+            200,
+            list::<Event>,
+            list_events,
+        )
+        .query(params::<EventListQuery>),
+        route(
+            Method::GET,
+            "/v1/events/{id}",
+            tag,
+            "Retrieve an event",
+            Scope("events:read"),
+            200,
+            reg::<Event>,
+            get_event,
+        ),
+        route(
+            Method::POST,
+            "/v1/events/{id}/redeliver",
+            tag,
+            "Queue an event for delivery again",
+            Scope("webhooks:write"),
+            202,
+            reg::<Redelivered>,
+            redeliver,
+        ),
+    ]
+}
 
 list_query!(EventListQuery {
     /// An event type such as `payment_link.created`.
@@ -50,4 +94,34 @@ pub async fn get_event(
         .get_event(&auth.tenant, &id)
         .await
         .map_err(not_found_as("event"))?))
+}
+
+pub async fn redeliver(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&id, EventId::parse, "event")?;
+    let n = state
+        .store
+        .redeliver_event(&auth.tenant, &id, Timestamp::now())
+        .await
+        .map_err(not_found_as("event"))?;
+    Ok(reply(
+        StatusCode::ACCEPTED,
+        &Redelivered {
+            id: id.to_string(),
+            object: "event",
+            deliveries_queued: n,
+        },
+    ))
+}
+
+/// An event queued again: how many deliveries (one per enabled endpoint that wants it).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Redelivered {
+    pub id: String,
+    #[schema(value_type = String, example = "event")]
+    pub object: &'static str,
+    pub deliveries_queued: u64,
 }

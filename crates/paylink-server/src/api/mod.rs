@@ -1,4 +1,5 @@
-//! The merchant API under `/v1`: one module per resource, all listed in [`routes`].
+//! The merchant API under `/v1`: one module per resource, each declaring its routes next to
+//! its handlers; [`routes`] gathers them.
 
 pub mod api_keys;
 pub mod catalog;
@@ -140,7 +141,7 @@ impl Deleted {
 }
 
 pub async fn merchant(state: &AppState, t: &Tenant) -> ApiResult<Merchant> {
-    Ok(state.store.get_merchant(&t.merchant_id()).await?)
+    Ok(state.store.get_merchant(t.merchant_id()).await?)
 }
 
 /// The merchant's settings for defaults and checks (kept briefly: see
@@ -149,7 +150,7 @@ pub async fn settings(
     state: &AppState,
     t: &Tenant,
 ) -> ApiResult<paylink_domain::settings::MerchantSettings> {
-    Ok(state.public_settings(&t.merchant_id()).await?)
+    Ok(state.public_settings(t.merchant_id()).await?)
 }
 
 /// Maps "not found" from the store to a 404 naming the kind of object.

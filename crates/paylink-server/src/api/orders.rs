@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -18,12 +19,63 @@ use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, OrderFilter, StoreError, Tenant};
 
+use super::routes::{list, params, reg, route, Route};
 use super::{not_found_as, path_id, settings, List};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Catalog";
+    vec![
+        route(
+            Method::POST,
+            "/v1/orders",
+            tag,
+            "Create an order (emits order.created)",
+            Scope("orders:write"),
+            201,
+            reg::<Order>,
+            create_order,
+        )
+        .body(reg::<OrderIn>),
+        route(
+            Method::GET,
+            "/v1/orders",
+            tag,
+            "List orders",
+            Scope("orders:read"),
+            200,
+            list::<Order>,
+            list_orders,
+        )
+        .query(params::<OrderListQuery>),
+        route(
+            Method::GET,
+            "/v1/orders/{id}",
+            tag,
+            "Retrieve an order",
+            Scope("orders:read"),
+            200,
+            reg::<Order>,
+            get_order,
+        ),
+        route(
+            Method::POST,
+            "/v1/orders/{id}/cancel",
+            tag,
+            "Cancel an unpaid order",
+            Scope("orders:write"),
+            200,
+            reg::<Order>,
+            cancel_order,
+        ),
+    ]
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

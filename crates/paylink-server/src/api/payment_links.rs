@@ -1,4 +1,5 @@
-//! Payment links: create, read, update, state transitions, delete, list.
+//! Payment links: create, read, update, state transitions, delete, list, and a link's
+//! payments.
 //!
 //! Create and PATCH both build a whole [`PaymentLink`] (resolving products, tax rates,
 //! orders and customers into snapshots here, at the edge) and then run the domain's
@@ -10,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 
+use paylink_domain::checkout::Payment;
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{CustomerId, OrderId, PaymentLinkId};
 use paylink_domain::link::*;
@@ -25,14 +27,118 @@ use super::link_pricing::{
     resolve_pricing, AmountOptionIn, DonationIn, LineItemIn, PricingIn, TaxIn,
 };
 use super::orders::currency_mismatch;
+use super::payments::{self, PaymentListQuery};
+use super::routes::{list, params, reg, route, Route};
 use super::{created as created_filter, not_found_as, path_id, settings, Deleted, List};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 
 use crate::json::{ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Payment links";
+    vec![
+        route(
+            Method::POST,
+            "/v1/payment_links",
+            tag,
+            "Create a payment link",
+            Scope("payment_links:write"),
+            201,
+            reg::<PaymentLink>,
+            create_link,
+        )
+        .body(reg::<PaymentLinkIn>),
+        route(
+            Method::GET,
+            "/v1/payment_links",
+            tag,
+            "List payment links",
+            Scope("payment_links:read"),
+            200,
+            list::<PaymentLink>,
+            list_links,
+        )
+        .query(params::<LinkListQuery>),
+        route(
+            Method::GET,
+            "/v1/payment_links/{id}",
+            tag,
+            "Retrieve a payment link",
+            Scope("payment_links:read"),
+            200,
+            reg::<PaymentLink>,
+            get_link,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/payment_links/{id}",
+            tag,
+            "Update a payment link",
+            Scope("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            update_link,
+        )
+        .body(reg::<PaymentLinkPatch>),
+        route(
+            Method::DELETE,
+            "/v1/payment_links/{id}",
+            tag,
+            "Delete a payment link without payments",
+            Scope("payment_links:write"),
+            200,
+            reg::<Deleted>,
+            delete_link,
+        ),
+        route(
+            Method::POST,
+            "/v1/payment_links/{id}/activate",
+            tag,
+            "Activate a payment link",
+            Scope("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            activate_link,
+        ),
+        route(
+            Method::POST,
+            "/v1/payment_links/{id}/deactivate",
+            tag,
+            "Deactivate a payment link",
+            Scope("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            deactivate_link,
+        ),
+        route(
+            Method::POST,
+            "/v1/payment_links/{id}/cancel",
+            tag,
+            "Cancel a payment link (terminal)",
+            Scope("payment_links:write"),
+            200,
+            reg::<PaymentLink>,
+            cancel_link,
+        ),
+        route(
+            Method::GET,
+            "/v1/payment_links/{id}/payments",
+            tag,
+            "List a link's payments",
+            Scope("payments:read"),
+            200,
+            list::<Payment>,
+            list_link_payments,
+        )
+        .query(params::<PaymentListQuery>),
+    ]
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -736,4 +842,26 @@ pub async fn list_links(
         .await?;
     let l = l.map(|x| present(&state, x, now));
     Ok(ok(&List::new(l, "/v1/payment_links")))
+}
+
+pub async fn list_link_payments(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<PaymentListQuery>,
+) -> ApiResult<Response> {
+    let link_id = path_id(&id, PaymentLinkId::parse, "payment link")?;
+    state
+        .store
+        .get_payment_link(&auth.tenant, &link_id)
+        .await
+        .map_err(not_found_as("payment link"))?;
+    payments::list_page(
+        &state,
+        &auth,
+        &q,
+        Some(link_id),
+        &format!("/v1/payment_links/{id}/payments"),
+    )
+    .await
 }

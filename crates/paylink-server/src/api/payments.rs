@@ -1,21 +1,63 @@
 //! Payments and refunds, for the merchant.
 
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
 
-use paylink_domain::checkout::{PaymentStatus, Refund};
+use paylink_domain::checkout::{Payment, PaymentStatus, Refund};
 use paylink_domain::id::{PaymentId, PaymentLinkId, RefundId};
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, PaymentFilter, StoreError};
 
+use super::routes::{list, params, reg, route, Route};
 use super::{created as created_filter, not_found_as, path_id, List};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Payments";
+    vec![
+        route(
+            Method::GET,
+            "/v1/payments",
+            tag,
+            "List payments",
+            Scope("payments:read"),
+            200,
+            list::<Payment>,
+            list_payments,
+        )
+        .query(params::<PaymentListQuery>),
+        route(
+            Method::GET,
+            "/v1/payments/{id}",
+            tag,
+            "Retrieve a payment",
+            Scope("payments:read"),
+            200,
+            reg::<Payment>,
+            get_payment,
+        ),
+        route(
+            Method::POST,
+            "/v1/payments/{id}/refunds",
+            tag,
+            "Refund a payment, fully or partly",
+            Scope("refunds:write"),
+            201,
+            reg::<Refund>,
+            refund,
+        )
+        .body(reg::<RefundIn>),
+    ]
+}
 
 list_query!(PaymentListQuery {
     payment_link_id: Option<String>,
@@ -27,7 +69,8 @@ list_query!(PaymentListQuery {
     created_lte: Option<String>,
 });
 
-async fn list(
+/// A page of payments, all of them or one link's (`link`), answered as a list at `url`.
+pub(super) async fn list_page(
     state: &AppState,
     auth: &Auth,
     q: &PaymentListQuery,
@@ -71,29 +114,7 @@ pub async fn list_payments(
     auth: Auth,
     Query(q): Query<PaymentListQuery>,
 ) -> ApiResult<Response> {
-    list(&state, &auth, &q, None, "/v1/payments").await
-}
-
-pub async fn list_link_payments(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-    Query(q): Query<PaymentListQuery>,
-) -> ApiResult<Response> {
-    let link_id = path_id(&id, PaymentLinkId::parse, "payment link")?;
-    state
-        .store
-        .get_payment_link(&auth.tenant, &link_id)
-        .await
-        .map_err(not_found_as("payment link"))?;
-    list(
-        &state,
-        &auth,
-        &q,
-        Some(link_id),
-        &format!("/v1/payment_links/{id}/payments"),
-    )
-    .await
+    list_page(&state, &auth, &q, None, "/v1/payments").await
 }
 
 pub async fn get_payment(

@@ -2,17 +2,50 @@
 //! and a `size` in pixels (64–2048, default 512).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use qrcode::{EcLevel, QrCode};
 
 use paylink_domain::id::PaymentLinkId;
 
+use super::routes::{params, reg, route, Route};
 use super::{not_found_as, path_id};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Query;
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Payment links";
+    vec![
+        route(
+            Method::GET,
+            "/v1/payment_links/{id}/qr.svg",
+            tag,
+            "The link's QR code as SVG",
+            Scope("payment_links:read"),
+            200,
+            reg::<String>,
+            svg,
+        )
+        .image("image/svg+xml")
+        .query(params::<QrQuery>),
+        route(
+            Method::GET,
+            "/v1/payment_links/{id}/qr.png",
+            tag,
+            "The link's QR code as PNG",
+            Scope("payment_links:read"),
+            200,
+            reg::<String>,
+            png,
+        )
+        .image("image/png")
+        .query(params::<QrQuery>),
+    ]
+}
 
 const QUIET_ZONE: usize = 4;
 

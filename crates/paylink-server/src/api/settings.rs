@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +16,40 @@ use paylink_domain::time::DurationSpec;
 use paylink_store::{Conflict, StoreError};
 
 use super::merchant;
+use super::routes::{reg, route, Route};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ok, Json};
 use crate::state::AppState;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Account";
+    vec![
+        route(
+            Method::GET,
+            "/v1/settings",
+            tag,
+            "Retrieve settings",
+            Scope("settings:read"),
+            200,
+            reg::<SettingsOut>,
+            get_settings,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/settings",
+            tag,
+            "Update settings",
+            Scope("settings:write"),
+            200,
+            reg::<SettingsOut>,
+            update_settings,
+        )
+        .body(reg::<SettingsPatch>),
+    ]
+}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SettingsOut {

@@ -1,26 +1,108 @@
 //! Webhook endpoints: the secret is shown at creation and on rotation only.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::Method;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use paylink_domain::event::EventType;
-use paylink_domain::id::{EventId, WebhookEndpointId};
+use paylink_domain::id::WebhookEndpointId;
 use paylink_domain::text::bounded_opt;
 use paylink_domain::time::Timestamp;
 use paylink_domain::webhook::{EndpointStatus, WebhookEndpoint};
 use paylink_store::DeliveryAttempt;
 
+use super::routes::{list, reg, route, Route};
 use super::{not_found_as, path_id, Deleted, List};
+use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency::shown_once;
-use crate::json::{created, ok, reply, Json, Query};
+use crate::json::{created, ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
 use crate::webhooks::sign::new_secret;
 use crate::webhooks::ssrf::Guard;
+
+/// The routes of this module's handlers (see [`super::routes`]).
+pub(super) fn routes() -> Vec<Route> {
+    let tag = "Webhooks";
+    vec![
+        route(
+            Method::POST,
+            "/v1/webhook_endpoints",
+            tag,
+            "Create a webhook endpoint (its secret is shown once)",
+            Scope("webhooks:write"),
+            201,
+            reg::<EndpointWithSecret>,
+            create_endpoint,
+        )
+        .body(reg::<EndpointIn>),
+        route(
+            Method::GET,
+            "/v1/webhook_endpoints",
+            tag,
+            "List webhook endpoints",
+            Scope("webhooks:read"),
+            200,
+            list::<WebhookEndpoint>,
+            list_endpoints,
+        ),
+        route(
+            Method::GET,
+            "/v1/webhook_endpoints/{id}",
+            tag,
+            "Retrieve a webhook endpoint",
+            Scope("webhooks:read"),
+            200,
+            reg::<WebhookEndpoint>,
+            get_endpoint,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/webhook_endpoints/{id}",
+            tag,
+            "Update a webhook endpoint",
+            Scope("webhooks:write"),
+            200,
+            reg::<WebhookEndpoint>,
+            update_endpoint,
+        )
+        .body(reg::<EndpointPatch>),
+        route(
+            Method::DELETE,
+            "/v1/webhook_endpoints/{id}",
+            tag,
+            "Delete a webhook endpoint",
+            Scope("webhooks:write"),
+            200,
+            reg::<Deleted>,
+            delete_endpoint,
+        ),
+        route(
+            Method::POST,
+            "/v1/webhook_endpoints/{id}/rotate_secret",
+            tag,
+            "Rotate the signing secret (both sign during the overlap)",
+            Scope("webhooks:write"),
+            200,
+            reg::<EndpointWithSecret>,
+            rotate_secret,
+        )
+        .body(reg::<RotateIn>),
+        route(
+            Method::GET,
+            "/v1/webhook_endpoints/{id}/deliveries",
+            tag,
+            "List delivery attempts",
+            Scope("webhooks:read"),
+            200,
+            list::<AttemptOut>,
+            list_deliveries,
+        ),
+    ]
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -274,34 +356,4 @@ pub async fn list_deliveries(
         l.map(AttemptOut::from),
         &format!("/v1/webhook_endpoints/{id}/deliveries"),
     )))
-}
-
-pub async fn redeliver(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let id = path_id(&id, EventId::parse, "event")?;
-    let n = state
-        .store
-        .redeliver_event(&auth.tenant, &id, Timestamp::now())
-        .await
-        .map_err(not_found_as("event"))?;
-    Ok(reply(
-        StatusCode::ACCEPTED,
-        &Redelivered {
-            id: id.to_string(),
-            object: "event",
-            deliveries_queued: n,
-        },
-    ))
-}
-
-/// An event queued again: how many deliveries (one per enabled endpoint that wants it).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct Redelivered {
-    pub id: String,
-    #[schema(value_type = String, example = "event")]
-    pub object: &'static str,
-    pub deliveries_queued: u64,
 }

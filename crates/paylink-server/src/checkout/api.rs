@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -24,9 +24,52 @@ use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, NewCheckout, StoreError};
 
 use super::{gone, LinkView, MerchantView};
+use crate::api::routes::{params, reg, route, Route};
+use crate::auth::Access::Public;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
 use crate::state::AppState;
+
+/// The public JSON routes (see [`crate::api::routes::public_table`]): no key, limited per
+/// client IP.
+pub fn routes() -> Vec<Route> {
+    let tag = "Public checkout";
+    vec![
+        route(
+            Method::GET,
+            "/api/public/links/{slug}",
+            tag,
+            "Preview a payment link",
+            Public,
+            200,
+            reg::<Preview>,
+            preview,
+        )
+        .query(params::<PreviewQuery>),
+        route(
+            Method::POST,
+            "/api/public/links/{slug}/checkout",
+            tag,
+            "Start a checkout (holds one use and the stock)",
+            Public,
+            201,
+            reg::<CheckoutOut>,
+            start,
+        )
+        .body(reg::<CheckoutIn>),
+        route(
+            Method::POST,
+            "/api/public/checkout_sessions/{id}/pay",
+            tag,
+            "Pay a checkout session",
+            Public,
+            200,
+            reg::<PayOut>,
+            pay,
+        )
+        .body(reg::<PayIn>),
+    ]
+}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PreviewLine {
@@ -119,7 +162,7 @@ pub async fn build_preview(
     currency: Option<Currency>,
 ) -> ApiResult<(Preview, paylink_domain::settings::MerchantSettings)> {
     let (p, stock) = (&view.p, &view.stock);
-    let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+    let settings = state.public_settings(p.tenant.merchant_id()).await?;
     let link = &*in_currency(&p.link.value, currency)?;
     let lines = link
         .line_items
@@ -345,7 +388,7 @@ impl Opening<'_> {
         let p = &view.p;
         let base = &p.link.value;
         let link = &*in_currency(base, input.currency)?;
-        let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+        let settings = state.public_settings(p.tenant.merchant_id()).await?;
         let cart = price(
             link,
             &Choice {
