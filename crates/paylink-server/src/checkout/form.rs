@@ -71,7 +71,7 @@ pub async fn submit(
         card_exp: get("card_exp"),
         ..Entered::default()
     };
-    let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+    let settings = state.public_settings(p.tenant.merchant_id()).await?;
     let locale = Locale::negotiate(e.accept_language.as_deref(), &settings.default_locale);
     // A storefront whose products or prices changed since the page was shown: show it
     // again as it is now, with nothing chosen, rather than charge what was not seen.

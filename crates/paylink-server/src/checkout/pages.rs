@@ -283,7 +283,7 @@ pub(super) async fn render_link(
     let (p, stock) = (&view.p, &view.stock);
     let base = &p.link.value;
     let link = &*in_currency(base, e.currency).unwrap_or(Cow::Borrowed(base));
-    let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+    let settings = state.public_settings(p.tenant.merchant_id()).await?;
     let locale = Locale::negotiate(e.accept_language.as_deref(), &settings.default_locale);
     let cur = link.currency;
     let offered = currencies(base);
@@ -564,7 +564,7 @@ pub(super) async fn gone_for(
     p: &PublicLink,
     code: &str,
 ) -> Result<Response, ApiError> {
-    let settings = state.public_settings(&p.tenant.merchant_id()).await?;
+    let settings = state.public_settings(p.tenant.merchant_id()).await?;
     let heading = match code {
         "link_expired" => "This link has expired",
         "link_paid" => "Already paid",

@@ -367,7 +367,7 @@ pub async fn settle(
             p.processor_reference = Some(reference);
             // Orders are the one list of what was sold: a payment that pays no order makes
             // one, unless the merchant turned that off.
-            let settings = state.public_settings(&t.merchant_id()).await?;
+            let settings = state.public_settings(t.merchant_id()).await?;
             let new_order = (p.order_id.is_none() && settings.create_orders).then(|| {
                 let o = order_of(
                     &p,

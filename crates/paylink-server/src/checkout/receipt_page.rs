@@ -70,7 +70,7 @@ pub async fn receipt(
     if !ok {
         return Ok(receipt_missing());
     }
-    let settings = state.public_settings(&tenant.merchant_id()).await?;
+    let settings = state.public_settings(tenant.merchant_id()).await?;
     let link = state
         .store
         .get_payment_link(&tenant, &p.payment_link_id)

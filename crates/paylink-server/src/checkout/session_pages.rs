@@ -50,7 +50,7 @@ pub async fn authenticate_page(
         CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let rec = authorize(&state, &id, &q.s).await?;
     if rec.attempt != paylink_domain::states::AttemptState::RequiresAction {
-        let settings = state.public_settings(&rec.tenant.merchant_id()).await?;
+        let settings = state.public_settings(rec.tenant.merchant_id()).await?;
         return Ok(gone_page(
             StatusCode::GONE,
             Shell::of(&settings, rec.session.livemode),
@@ -58,7 +58,7 @@ pub async fn authenticate_page(
             "This payment needs no confirmation.",
         ));
     }
-    let settings = state.public_settings(&rec.tenant.merchant_id()).await?;
+    let settings = state.public_settings(rec.tenant.merchant_id()).await?;
     let locale = Locale::negotiate(
         accept_language(&headers).as_deref(),
         &settings.default_locale,
@@ -186,7 +186,7 @@ async fn render_session(
             return Ok(Redirect::to(u).into_response());
         }
     }
-    let settings = state.public_settings(&rec.tenant.merchant_id()).await?;
+    let settings = state.public_settings(rec.tenant.merchant_id()).await?;
     let s = &rec.session;
     if s.status == SessionStatus::Expired {
         // Ended (its time ran out, or the customer started again): nothing to pay here.

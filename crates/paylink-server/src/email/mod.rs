@@ -197,7 +197,7 @@ pub async fn compose(state: &AppState, e: &mut Email) -> anyhow::Result<()> {
     let id = PaymentId::parse(&e.related_id)
         .ok_or_else(|| anyhow::anyhow!("receipt {} names no payment", e.id))?;
     let (tenant, p, _) = state.store.get_payment_public(&id).await?;
-    let settings = state.public_settings(&tenant.merchant_id()).await?;
+    let settings = state.public_settings(tenant.merchant_id()).await?;
     let number = p.receipt_number.as_deref().unwrap_or_default();
     let full = receipt_email(&settings, &p, number, &e.to, e.created_at)?;
     e.subject = full.subject;
