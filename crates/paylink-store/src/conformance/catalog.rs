@@ -9,8 +9,8 @@ use paylink_domain::metadata::Metadata;
 use paylink_domain::tax::TaxPercentage;
 use paylink_domain::time::Timestamp;
 
+use super::*;
 use super::{merchant, page};
-use crate::*;
 
 fn customer(t: &Tenant, email: Option<&str>) -> Customer {
     let now = Timestamp::now();
@@ -296,4 +296,135 @@ pub async fn tax_rates(store: &dyn Store) {
         store.get_tax_rate(&t, &TaxRateId::generate()).await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn catalog_tenancy_and_pages(store: &dyn Store) {
+    let a = tenant(store, "Alpha").await;
+    let b = tenant(store, "Beta").await;
+    let a_live = Tenant::stored(a.merchant_id().clone(), true);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let p = product(&a, &format!("P{i}"), 100 + i, Some(10));
+        store.insert_product(&a, &p).await.unwrap();
+        ids.push(p.id);
+    }
+    let first = store.get_product(&a, &ids[0]).await.unwrap();
+    assert_eq!(
+        (first.name.as_str(), first.inventory),
+        ("P0", Some(Inventory { available: 10 }))
+    );
+    // Another merchant, or the other mode, sees nothing.
+    assert!(matches!(
+        store.get_product(&b, &ids[0]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_product(&a_live, &ids[0]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store
+        .list_products(&b, &ProductFilter::default(), &page(10))
+        .await
+        .unwrap()
+        .data
+        .is_empty());
+    assert!(matches!(
+        store.update_product(&b, &first, false).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Newest first, with cursors both ways.
+    let p1 = store
+        .list_products(&a, &ProductFilter::default(), &page(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        p1.data.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![ids[4].clone(), ids[3].clone()]
+    );
+    assert!(p1.has_more);
+    let after = Page {
+        limit: 2,
+        starting_after: Some(ids[3].to_string()),
+        ending_before: None,
+    };
+    let p2 = store
+        .list_products(&a, &ProductFilter::default(), &after)
+        .await
+        .unwrap();
+    assert_eq!(
+        p2.data.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![ids[2].clone(), ids[1].clone()]
+    );
+    assert!(p2.has_more);
+    let last = Page {
+        limit: 2,
+        starting_after: Some(ids[1].to_string()),
+        ending_before: None,
+    };
+    let p3 = store
+        .list_products(&a, &ProductFilter::default(), &last)
+        .await
+        .unwrap();
+    assert_eq!(p3.data.len(), 1);
+    assert!(!p3.has_more);
+    let before = Page {
+        limit: 2,
+        starting_after: None,
+        ending_before: Some(ids[1].to_string()),
+    };
+    let p4 = store
+        .list_products(&a, &ProductFilter::default(), &before)
+        .await
+        .unwrap();
+    assert_eq!(
+        p4.data.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![ids[3].clone(), ids[2].clone()]
+    );
+    assert!(p4.has_more);
+    // A cursor from another merchant is not a cursor here.
+    let foreign = Page {
+        limit: 2,
+        starting_after: Some(ids[1].to_string()),
+        ending_before: None,
+    };
+    assert!(matches!(
+        store
+            .list_products(&b, &ProductFilter::default(), &foreign)
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
+
+    // Updates keep stock unless asked; filters see `active`.
+    let mut p = first.clone();
+    p.active = false;
+    p.inventory = Some(Inventory { available: 99 });
+    store.update_product(&a, &p, false).await.unwrap();
+    let got = store.get_product(&a, &p.id).await.unwrap();
+    assert_eq!(
+        (got.active, got.inventory),
+        (false, Some(Inventory { available: 10 }))
+    );
+    store.update_product(&a, &p, true).await.unwrap();
+    assert_eq!(
+        store.get_product(&a, &p.id).await.unwrap().inventory,
+        Some(Inventory { available: 99 })
+    );
+    let active = store
+        .list_products(&a, &ProductFilter { active: Some(true) }, &page(100))
+        .await
+        .unwrap();
+    assert_eq!(active.data.len(), 4);
+    let inactive = store
+        .list_products(
+            &a,
+            &ProductFilter {
+                active: Some(false),
+            },
+            &page(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(inactive.data.len(), 1);
 }

@@ -6,8 +6,8 @@ use paylink_domain::id::*;
 use paylink_domain::link::LinkStatus;
 
 use super::fixtures::*;
+use super::*;
 use super::{link, merchant, page};
-use crate::*;
 
 /// This part's epoch (see `fixtures`).
 const E: i64 = 900_000_000;
@@ -227,4 +227,249 @@ async fn expiry_events(store: &dyn Store, t: &Tenant) {
             first.id.clone()
         ]
     );
+}
+
+pub async fn payment_links(store: &dyn Store) {
+    let a = tenant(store, "Links").await;
+    let b = tenant(store, "Other").await;
+    let now = Timestamp::now();
+    let mut l = link(&a, "Summer 100% sale", "summer-sale");
+    l.reference_id = Some("ref-1".into());
+    let created = Event::new(EventType::PaymentLinkCreated, &l, false, now);
+    store
+        .insert_payment_link(&a, &l, std::slice::from_ref(&created), None)
+        .await
+        .unwrap();
+    // Slugs are unique across every merchant.
+    let clash = link(&b, "Clash", "summer-sale");
+    assert!(matches!(
+        store.insert_payment_link(&b, &clash, &[], None).await,
+        Err(StoreError::Conflict(Conflict::SlugTaken))
+    ));
+    // A failed insert writes none of its events.
+    assert!(store
+        .list_events(&b, &EventFilter::default(), &page(10))
+        .await
+        .unwrap()
+        .data
+        .is_empty());
+
+    let got = store.get_payment_link(&a, &l.id).await.unwrap();
+    assert_eq!(got.value, l);
+    assert!(matches!(
+        store.get_payment_link(&b, &l.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Version-guarded updates.
+    let mut changed = got.value.clone();
+    changed.title = "Summer sale".into();
+    store
+        .update_payment_link(&a, &changed, got.version, true, &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .update_payment_link(&a, &changed, got.version, true, &[])
+            .await,
+        Err(StoreError::Conflict(Conflict::ConcurrentUpdate))
+    ));
+    assert!(matches!(
+        store
+            .update_payment_link(&b, &changed, got.version + 1, true, &[])
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let mut expired = changed.clone();
+    expired.status = LinkStatus::Expired;
+    assert!(store
+        .update_payment_link(&a, &expired, got.version + 1, false, &[])
+        .await
+        .is_err());
+
+    // Filters: status computed from expires_at, type, reference, title search.
+    let mut old = link(&a, "Old offer", "old-offer");
+    old.expires_at = Some(now.plus_seconds(-10));
+    store
+        .insert_payment_link(&a, &old, &[], None)
+        .await
+        .unwrap();
+    let mut inactive = link(&a, "Paused 50_50", "paused");
+    inactive.status = LinkStatus::Inactive;
+    store
+        .insert_payment_link(&a, &inactive, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        slugs(store, &a, all_links(now)).await,
+        vec!["paused", "old-offer", "summer-sale"]
+    );
+    assert_eq!(
+        slugs(
+            store,
+            &a,
+            LinkFilter {
+                status: Some(LinkStatus::Expired),
+                ..all_links(now)
+            }
+        )
+        .await,
+        vec!["old-offer"]
+    );
+    assert_eq!(
+        slugs(
+            store,
+            &a,
+            LinkFilter {
+                status: Some(LinkStatus::Active),
+                ..all_links(now)
+            }
+        )
+        .await,
+        vec!["summer-sale"]
+    );
+    assert_eq!(
+        slugs(
+            store,
+            &a,
+            LinkFilter {
+                status: Some(LinkStatus::Inactive),
+                ..all_links(now)
+            }
+        )
+        .await,
+        vec!["paused"]
+    );
+    assert_eq!(
+        slugs(
+            store,
+            &a,
+            LinkFilter {
+                reference_id: Some("ref-1".into()),
+                ..all_links(now)
+            }
+        )
+        .await,
+        vec!["summer-sale"]
+    );
+    assert_eq!(
+        slugs(
+            store,
+            &a,
+            LinkFilter {
+                q: Some("SUMMER".into()),
+                ..all_links(now)
+            }
+        )
+        .await,
+        vec!["summer-sale"]
+    );
+    // `%` and `_` are literal characters in a search, not wildcards.
+    assert_eq!(
+        slugs(
+            store,
+            &a,
+            LinkFilter {
+                q: Some("0_5".into()),
+                ..all_links(now)
+            }
+        )
+        .await,
+        vec!["paused"]
+    );
+    assert!(slugs(
+        store,
+        &a,
+        LinkFilter {
+            q: Some("%".into()),
+            ..all_links(now)
+        }
+    )
+    .await
+    .is_empty());
+    assert!(slugs(
+        store,
+        &a,
+        LinkFilter {
+            kind: Some(LinkType::Donation),
+            ..all_links(now)
+        }
+    )
+    .await
+    .is_empty());
+    let future = Created {
+        gte: Some(now.plus_seconds(3600)),
+        lte: None,
+    };
+    assert!(slugs(
+        store,
+        &a,
+        LinkFilter {
+            created: future,
+            ..all_links(now)
+        }
+    )
+    .await
+    .is_empty());
+
+    // Delete: gone from every read, events written with it, slug stays taken.
+    let deleted = Event::new(EventType::PaymentLinkDeleted, &l, false, now);
+    store
+        .delete_payment_link(&a, &l.id, now, std::slice::from_ref(&deleted))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_payment_link(&a, &l.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_payment_link(&a, &l.id, now, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        slugs(store, &a, all_links(now)).await,
+        vec!["paused", "old-offer"]
+    );
+    let reuse = link(&a, "Reuse", "summer-sale");
+    assert!(matches!(
+        store.insert_payment_link(&a, &reuse, &[], None).await,
+        Err(StoreError::Conflict(Conflict::SlugTaken))
+    ));
+
+    let events = store
+        .list_events(&a, &EventFilter::default(), &page(10))
+        .await
+        .unwrap();
+    let kinds: Vec<_> = events.data.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![EventType::PaymentLinkDeleted, EventType::PaymentLinkCreated]
+    );
+    assert_eq!(store.get_event(&a, &created.id).await.unwrap(), created);
+    assert!(matches!(
+        store.get_event(&b, &created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let only = EventFilter {
+        kind: Some("payment_link.created".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        store
+            .list_events(&a, &only, &page(10))
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
+}
+
+async fn slugs(store: &dyn Store, t: &Tenant, f: LinkFilter) -> Vec<String> {
+    let listed = store.list_payment_links(t, &f, &page(100)).await.unwrap();
+    listed
+        .data
+        .into_iter()
+        .map(|l| l.slug.as_str().to_owned())
+        .collect()
 }
