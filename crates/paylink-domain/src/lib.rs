@@ -15,6 +15,7 @@ pub mod money;
 pub mod patch;
 pub mod prices;
 pub mod settings;
+pub mod shape;
 pub mod states;
 pub mod tax;
 pub mod text;

@@ -15,6 +15,7 @@ pub use crate::prices::{
     validate_currency_options, CurrencyOptions, CurrencyPrice, LinkCurrencyOption,
 };
 use crate::settings::MerchantSettings;
+use crate::shape::{forbids, max_lines, needs};
 use crate::tax::{price_cart, CartLine, PricingMode, Totals};
 use crate::text::{bounded, bounded_opt, email, https_url, url_host, Slug};
 use crate::time::Timestamp;
@@ -478,65 +479,48 @@ impl PaymentLink {
         Ok(())
     }
 
-    /// Which fields go with which type.
+    /// Which fields go with which type (the rules of [`crate::shape`]).
     fn validate_shape(&self) -> Result<(), ValidationError> {
         let t = self.kind;
-        let needs = |present: bool, param: &str, what: &str| {
-            if present {
-                Ok(())
-            } else {
-                Err(ValidationError::new(
-                    "parameter_missing",
-                    param,
-                    format!("a `{}` link needs `{what}`", t.as_str()),
-                ))
-            }
-        };
-        let forbids = |present: bool, param: &str| {
-            if present {
-                Err(invalid(
-                    param,
-                    format!("`{param}` is not allowed on a `{}` link", t.as_str()),
-                ))
-            } else {
-                Ok(())
-            }
-        };
         forbids(
+            t,
             self.donation.is_some() && t != LinkType::Donation,
             "donation",
         )?;
         forbids(
+            t,
             self.subscription.is_some() && t != LinkType::Subscription,
             "subscription",
         )?;
-        forbids(self.order_id.is_some() && t != LinkType::Order, "order_id")?;
-        forbids(self.all_products && t != LinkType::Products, "all_products")?;
+        forbids(
+            t,
+            self.order_id.is_some() && t != LinkType::Order,
+            "order_id",
+        )?;
+        forbids(
+            t,
+            self.all_products && t != LinkType::Products,
+            "all_products",
+        )?;
+        let lines = !self.line_items.is_empty();
         match t {
-            LinkType::Products => needs(
-                !self.line_items.is_empty(),
-                "line_items",
-                "line_items or all_products",
-            ),
-            LinkType::Custom => needs(
-                !self.line_items.is_empty(),
-                "line_items",
-                "line_items or amount",
-            ),
+            LinkType::Products => needs(t, lines, "line_items", "line_items or all_products"),
+            LinkType::Custom => needs(t, lines, "line_items", "line_items or amount"),
             LinkType::Donation => {
-                forbids(!self.line_items.is_empty(), "line_items")?;
-                needs(self.donation.is_some(), "donation", "donation")
+                forbids(t, lines, "line_items")?;
+                needs(t, self.donation.is_some(), "donation", "donation")
             }
             LinkType::Subscription => {
-                needs(self.subscription.is_some(), "subscription", "subscription")?;
                 needs(
-                    !self.line_items.is_empty(),
-                    "line_items",
-                    "line_items or amount",
-                )
+                    t,
+                    self.subscription.is_some(),
+                    "subscription",
+                    "subscription",
+                )?;
+                needs(t, lines, "line_items", "line_items or amount")
             }
             LinkType::Order => {
-                needs(self.order_id.is_some(), "order_id", "order_id")?;
+                needs(t, self.order_id.is_some(), "order_id", "order_id")?;
                 if self.payments_limit != Some(1) {
                     return Err(ValidationError::new(
                         "invalid_payments_limit_for_order_link",
@@ -550,13 +534,7 @@ impl PaymentLink {
     }
 
     fn validate_lines(&self) -> Result<(), ValidationError> {
-        let max_lines = if self.all_products { 100 } else { 20 };
-        if self.line_items.len() > max_lines {
-            return Err(invalid(
-                "line_items",
-                format!("a link can have at most {max_lines} line items"),
-            ));
-        }
+        max_lines(self.line_items.len(), self.all_products)?;
         for (i, l) in self.line_items.iter().enumerate() {
             let p = format!("line_items[{i}]");
             bounded(&l.name, &format!("{p}.name"), 1, 250)?;

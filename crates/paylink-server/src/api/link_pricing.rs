@@ -114,13 +114,17 @@ pub(super) async fn resolve_pricing(
     settings: &MerchantSettings,
     p: PricingIn<'_>,
 ) -> ApiResult<Pricing> {
-    if p.currency_options.is_some() && p.amount.is_none() {
-        return Err(ApiError::invalid(
-            "parameter_invalid",
-            "currency_options",
-            "`currency_options` goes with `amount`; lines take `line_items[].currency_options`",
-        ));
+    // Which fields go with the link's type, before anything is looked up.
+    paylink_domain::shape::LinkRequest {
+        kind: Some(p.kind),
+        amount: p.amount.is_some(),
+        currency_options: p.currency_options.is_some(),
+        line_items: p.line_items.as_ref().map(Vec::len),
+        all_products: p.all_products,
+        donation: p.donation.is_some(),
+        order_id: p.order_id.is_some(),
     }
+    .check()?;
     let tax_in = p.tax.unwrap_or(TaxIn {
         collect: false,
         tax_rate_id: None,
@@ -136,34 +140,12 @@ pub(super) async fn resolve_pricing(
     let mut pricing_mode = tax_in.pricing_mode;
     let mut collect = tax_in.collect;
 
-    if p.amount.is_some() && p.line_items.is_some() {
-        return Err(ApiError::invalid(
-            "parameter_invalid",
-            "amount",
-            "Give `amount` or `line_items`, not both",
-        ));
-    }
     match p.kind {
         LinkType::Order => {
-            let id = p.order_id.clone().ok_or_else(|| {
-                ApiError::invalid(
-                    "parameter_missing",
-                    "order_id",
-                    "An `order` link needs `order_id`",
-                )
-            })?;
-            for (present, field) in [
-                (p.line_items.is_some(), "line_items"),
-                (p.amount.is_some(), "amount"),
-            ] {
-                if present {
-                    return Err(ApiError::invalid(
-                        "parameter_invalid",
-                        field,
-                        "An `order` link takes its lines from the order",
-                    ));
-                }
-            }
+            // `LinkRequest::check` made sure an order link names its order.
+            let Some(id) = p.order_id.clone() else {
+                return Err(ApiError::internal("an order link without `order_id`"));
+            };
             let order =
                 state.store.get_order(t, &id).await.map_err(|_| {
                     ApiError::missing_reference("order_not_found", "order_id", "order")
@@ -202,23 +184,8 @@ pub(super) async fn resolve_pricing(
                 })
                 .collect();
         }
-        LinkType::Donation => {
-            if p.line_items.is_some() || p.amount.is_some() {
-                return Err(ApiError::invalid(
-                    "parameter_invalid",
-                    "line_items",
-                    "A donation link takes no line items",
-                ));
-            }
-        }
+        LinkType::Donation => {}
         _ if p.all_products => {
-            if p.line_items.is_some() || p.amount.is_some() {
-                return Err(ApiError::invalid(
-                    "parameter_invalid",
-                    "line_items",
-                    "Give `all_products` or `line_items`, not both",
-                ));
-            }
             let c = currency.unwrap_or(settings.default_currency);
             currency = Some(c);
             let page = paylink_store::Page {
@@ -268,13 +235,6 @@ pub(super) async fn resolve_pricing(
                 }],
                 (None, None) => Vec::new(),
             };
-            if items.len() > 20 {
-                return Err(ApiError::invalid(
-                    "parameter_invalid",
-                    "line_items",
-                    "A link can have at most 20 line items",
-                ));
-            }
             for (i, item) in items.into_iter().enumerate() {
                 let param = format!("line_items[{i}]");
                 let line = match (item.product_id, item.name, item.unit_amount) {
@@ -364,32 +324,16 @@ pub(super) async fn resolve_pricing(
         }
     }
     let currency = currency.unwrap_or(settings.default_currency);
-    let donation = match (p.kind, p.donation) {
-        (LinkType::Donation, Some(d)) => {
-            let bounds = settings.bounds(currency);
-            Some(Donation {
-                minimum: d.minimum.unwrap_or(bounds.minimum),
-                maximum: d.maximum.unwrap_or(bounds.maximum),
-                preset_amounts: d.preset_amounts,
-                default_amount: d.default_amount,
-            })
+    // Only a donation link has one (`LinkRequest::check`).
+    let donation = p.donation.map(|d| {
+        let bounds = settings.bounds(currency);
+        Donation {
+            minimum: d.minimum.unwrap_or(bounds.minimum),
+            maximum: d.maximum.unwrap_or(bounds.maximum),
+            preset_amounts: d.preset_amounts,
+            default_amount: d.default_amount,
         }
-        (LinkType::Donation, None) => {
-            return Err(ApiError::invalid(
-                "parameter_missing",
-                "donation",
-                "A `donation` link needs `donation`",
-            ))
-        }
-        (_, Some(_)) => {
-            return Err(ApiError::invalid(
-                "parameter_invalid",
-                "donation",
-                "Only a `donation` link takes `donation`",
-            ))
-        }
-        (_, None) => None,
-    };
+    });
     if !collect {
         for l in &mut lines {
             l.tax_rate = None;
