@@ -24,6 +24,7 @@ use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, NewCheckout, StoreError};
 
 use super::{gone, LinkView, MerchantView};
+use crate::api::path::PathId;
 use crate::api::routes::{params, reg, route, Route};
 use crate::auth::Access::Public;
 use crate::error::{ApiError, ApiResult};
@@ -615,11 +616,9 @@ pub struct PayIn {
 
 pub async fn pay(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<CheckoutSessionId>,
     Json(input): Json<PayIn>,
 ) -> ApiResult<Response> {
-    let id =
-        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let answer = super::pay::pay(&state, &id, &input.client_secret, input.payment_method).await?;
     // A 3-D Secure answer names a URL carrying the client secret: kept sealed for retries.
     Ok(crate::idempotency::sealed(answer.into_response()))

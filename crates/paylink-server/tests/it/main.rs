@@ -29,6 +29,7 @@ mod look;
 mod openapi;
 mod orders;
 mod pages;
+mod path_ids;
 mod pricing;
 mod qr;
 mod security;
