@@ -30,6 +30,7 @@ mod openapi;
 mod orders;
 mod pages;
 mod path_ids;
+mod pay_out;
 mod pricing;
 mod qr;
 mod security;
