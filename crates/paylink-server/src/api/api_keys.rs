@@ -1,7 +1,7 @@
 //! API keys: created (and shown) once, listed masked, revoked at once. Only secret keys
 //! manage keys, and only keys of their own mode, so a test key can never mint a live one.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,9 @@ use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
 use paylink_store::{ApiKeyRecord, Conflict, KeyKind, StoreError};
 
+use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{path_id, Deleted, List};
+use super::{Deleted, List};
 use crate::auth::Access::SecretKey;
 use crate::auth::{new_key, Auth, SCOPES};
 use crate::error::{ApiError, ApiResult};
@@ -185,9 +186,8 @@ pub async fn list_keys(
 pub async fn revoke_key(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApiKeyId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, ApiKeyId::parse, "API key")?;
     let revoked = state
         .store
         .revoke_api_key(&auth.tenant, &id, Timestamp::now())

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
@@ -17,8 +17,9 @@ use paylink_domain::text::{bounded, bounded_opt, email, https_url};
 use paylink_domain::time::Timestamp;
 use paylink_store::{CustomerFilter, ProductFilter, TaxRateFilter, Tenant};
 
+use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{not_found_as, path_id, settings, Deleted, List};
+use super::{not_found_as, settings, Deleted, List};
 use paylink_domain::link::{validate_currency_options, CurrencyOptions};
 
 use crate::auth::Access::Scope;
@@ -302,9 +303,8 @@ pub async fn create_product(
 pub async fn get_product(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<ProductId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, ProductId::parse, "product")?;
     let p = state
         .store
         .get_product(&auth.tenant, &id)
@@ -316,11 +316,10 @@ pub async fn get_product(
 pub async fn update_product(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<ProductId>,
     Json(patch): Json<ProductPatch>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, ProductId::parse, "product")?;
     let mut p = state
         .store
         .get_product(t, &id)
@@ -365,10 +364,9 @@ pub async fn update_product(
 pub async fn archive_product(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<ProductId>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, ProductId::parse, "product")?;
     let mut p = state
         .store
         .get_product(t, &id)
@@ -474,9 +472,8 @@ pub async fn create_customer(
 pub async fn get_customer(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<CustomerId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, CustomerId::parse, "customer")?;
     Ok(ok(&state
         .store
         .get_customer(&auth.tenant, &id)
@@ -487,11 +484,10 @@ pub async fn get_customer(
 pub async fn update_customer(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<CustomerId>,
     Json(patch): Json<CustomerPatch>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, CustomerId::parse, "customer")?;
     let mut c = state
         .store
         .get_customer(t, &id)
@@ -513,9 +509,8 @@ pub async fn update_customer(
 pub async fn delete_customer(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<CustomerId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, CustomerId::parse, "customer")?;
     state
         .store
         .delete_customer(&auth.tenant, &id)
@@ -600,9 +595,8 @@ pub async fn create_tax_rate(
 pub async fn get_tax_rate(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<TaxRateId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, TaxRateId::parse, "tax rate")?;
     Ok(ok(&state
         .store
         .get_tax_rate(&auth.tenant, &id)
@@ -613,11 +607,10 @@ pub async fn get_tax_rate(
 pub async fn update_tax_rate(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<TaxRateId>,
     Json(patch): Json<TaxRatePatch>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, TaxRateId::parse, "tax rate")?;
     for (field, v) in [
         ("percentage", &patch.percentage),
         ("inclusive", &patch.inclusive),

@@ -1,6 +1,6 @@
 //! Sending links and receipts by e-mail, and the e-mail outbox.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -11,9 +11,10 @@ use paylink_domain::id::{CustomerId, PaymentId, PaymentLinkId};
 use paylink_domain::text::{bounded_opt, email as check_email};
 use paylink_domain::time::Timestamp;
 
+use super::path::PathId;
 use super::payment_links::present;
 use super::routes::{list, params, reg, route, Route};
-use super::{not_found_as, path_id, settings, List};
+use super::{not_found_as, settings, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -106,11 +107,10 @@ fn status(state: &AppState) -> EmailStatus {
 pub async fn send_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
     Json(input): Json<SendLinkIn>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, PaymentLinkId::parse, "payment link")?;
     let link = state
         .store
         .get_payment_link(t, &id)
@@ -188,11 +188,10 @@ pub async fn send_link(
 pub async fn send_receipt(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentId>,
     Json(input): Json<SendReceiptIn>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, PaymentId::parse, "payment")?;
     let p = state
         .store
         .get_payment(t, &id)

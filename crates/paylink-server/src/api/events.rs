@@ -1,6 +1,6 @@
 //! The event log: what happened, newest first, and queueing an event for delivery again.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
@@ -10,8 +10,9 @@ use paylink_domain::id::EventId;
 use paylink_domain::time::Timestamp;
 use paylink_store::EventFilter;
 
+use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{created, not_found_as, path_id, List};
+use super::{created, not_found_as, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -86,9 +87,8 @@ pub async fn list_events(
 pub async fn get_event(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<EventId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, EventId::parse, "event")?;
     Ok(ok(&state
         .store
         .get_event(&auth.tenant, &id)
@@ -99,9 +99,8 @@ pub async fn get_event(
 pub async fn redeliver(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<EventId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, EventId::parse, "event")?;
     let n = state
         .store
         .redeliver_event(&auth.tenant, &id, Timestamp::now())

@@ -7,6 +7,7 @@ pub mod emails;
 pub mod events;
 pub mod link_pricing;
 pub mod orders;
+pub mod path;
 pub mod payment_links;
 pub mod payments;
 pub mod qr;
@@ -159,9 +160,4 @@ pub fn not_found_as(what: &'static str) -> impl Fn(paylink_store::StoreError) ->
         paylink_store::StoreError::NotFound => ApiError::not_found(what),
         e => e.into(),
     }
-}
-
-/// Parses a path id of the expected type; a malformed id is simply not found.
-pub fn path_id<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str) -> ApiResult<T> {
-    parse(raw).ok_or_else(|| ApiError::not_found(what))
 }

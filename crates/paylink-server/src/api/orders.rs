@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
@@ -19,8 +19,9 @@ use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, OrderFilter, StoreError, Tenant};
 
+use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{not_found_as, path_id, settings, List};
+use super::{not_found_as, settings, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -259,9 +260,8 @@ pub fn currency_mismatch(param: &str, found: Currency, expected: Currency) -> Ap
 pub async fn get_order(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<OrderId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, OrderId::parse, "order")?;
     Ok(ok(&state
         .store
         .get_order(&auth.tenant, &id)
@@ -272,9 +272,8 @@ pub async fn get_order(
 pub async fn cancel_order(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<OrderId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, OrderId::parse, "order")?;
     match state
         .store
         .cancel_order(&auth.tenant, &id, Timestamp::now())

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -27,9 +27,10 @@ use super::link_pricing::{
     resolve_pricing, AmountOptionIn, DonationIn, LineItemIn, PricingIn, TaxIn,
 };
 use super::orders::currency_mismatch;
+use super::path::PathId;
 use super::payments::{self, PaymentListQuery};
 use super::routes::{list, params, reg, route, Route};
-use super::{created as created_filter, not_found_as, path_id, settings, Deleted, List};
+use super::{created as created_filter, not_found_as, settings, Deleted, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -444,11 +445,14 @@ pub async fn create_link(
     }
 }
 
-async fn load(state: &AppState, t: &Tenant, id: &str) -> ApiResult<Versioned<PaymentLink>> {
-    let id = path_id(id, PaymentLinkId::parse, "payment link")?;
+async fn load(
+    state: &AppState,
+    t: &Tenant,
+    id: &PaymentLinkId,
+) -> ApiResult<Versioned<PaymentLink>> {
     state
         .store
-        .get_payment_link(t, &id)
+        .get_payment_link(t, id)
         .await
         .map_err(not_found_as("payment link"))
 }
@@ -456,7 +460,7 @@ async fn load(state: &AppState, t: &Tenant, id: &str) -> ApiResult<Versioned<Pay
 pub async fn get_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     let mut link = load(&state, &auth.tenant, &id).await?.value;
     if !link.currency_options.is_empty() {
@@ -474,7 +478,7 @@ pub async fn get_link(
 pub async fn update_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
     Json(patch): Json<PaymentLinkPatch>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
@@ -662,7 +666,7 @@ async fn apply_patch(
 async fn transition(
     state: AppState,
     auth: Auth,
-    id: String,
+    id: PaymentLinkId,
     action: &'static str,
     kind: EventType,
 ) -> ApiResult<Response> {
@@ -711,7 +715,7 @@ async fn transition(
 pub async fn activate_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     transition(state, auth, id, "activate", EventType::PaymentLinkActivated).await
 }
@@ -719,7 +723,7 @@ pub async fn activate_link(
 pub async fn deactivate_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     transition(
         state,
@@ -734,7 +738,7 @@ pub async fn deactivate_link(
 pub async fn cancel_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     transition(state, auth, id, "cancel", EventType::PaymentLinkCancelled).await
 }
@@ -742,7 +746,7 @@ pub async fn cancel_link(
 pub async fn delete_link(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
     let link = load(&state, t, &id).await?.value;
@@ -847,21 +851,14 @@ pub async fn list_links(
 pub async fn list_link_payments(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
     Query(q): Query<PaymentListQuery>,
+    PathId(link_id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
-    let link_id = path_id(&id, PaymentLinkId::parse, "payment link")?;
     state
         .store
         .get_payment_link(&auth.tenant, &link_id)
         .await
         .map_err(not_found_as("payment link"))?;
-    payments::list_page(
-        &state,
-        &auth,
-        &q,
-        Some(link_id),
-        &format!("/v1/payment_links/{id}/payments"),
-    )
-    .await
+    let url = format!("/v1/payment_links/{link_id}/payments");
+    payments::list_page(&state, &auth, &q, Some(link_id), &url).await
 }

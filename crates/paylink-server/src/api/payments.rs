@@ -1,6 +1,6 @@
 //! Payments and refunds, for the merchant.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
@@ -11,8 +11,9 @@ use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, PaymentFilter, StoreError};
 
+use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{created as created_filter, not_found_as, path_id, List};
+use super::{created as created_filter, not_found_as, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -120,9 +121,8 @@ pub async fn list_payments(
 pub async fn get_payment(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, PaymentId::parse, "payment")?;
     Ok(ok(&state
         .store
         .get_payment(&auth.tenant, &id)
@@ -161,11 +161,10 @@ pub struct RefundIn {
 pub async fn refund(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<PaymentId>,
     Json(input): Json<RefundIn>,
 ) -> ApiResult<Response> {
     let t = &auth.tenant;
-    let id = path_id(&id, PaymentId::parse, "payment")?;
     let p = state
         .store
         .get_payment(t, &id)

@@ -1,15 +1,16 @@
 //! QR codes of payment links, as SVG and PNG: error correction M, a 4-module quiet zone,
 //! and a `size` in pixels (64–2048, default 512).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use qrcode::{EcLevel, QrCode};
 
 use paylink_domain::id::PaymentLinkId;
 
+use super::not_found_as;
+use super::path::PathId;
 use super::routes::{params, reg, route, Route};
-use super::{not_found_as, path_id};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -60,13 +61,12 @@ pub struct QrQuery {
 async fn link_url(
     state: &AppState,
     auth: &Auth,
-    id: &str,
+    id: &PaymentLinkId,
     q: &QrQuery,
 ) -> ApiResult<(String, u32)> {
-    let id = path_id(id, PaymentLinkId::parse, "payment link")?;
     let link = state
         .store
-        .get_payment_link(&auth.tenant, &id)
+        .get_payment_link(&auth.tenant, id)
         .await
         .map_err(not_found_as("payment link"))?
         .value;
@@ -102,8 +102,8 @@ fn image(content_type: &'static str, body: Vec<u8>) -> Response {
 pub async fn svg(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
     Query(q): Query<QrQuery>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     let (url, size) = link_url(&state, &auth, &id, &q).await?;
     let svg = code(&url)?
@@ -130,8 +130,8 @@ pub async fn svg(
 pub async fn png(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
     Query(q): Query<QrQuery>,
+    PathId(id): PathId<PaymentLinkId>,
 ) -> ApiResult<Response> {
     let (url, size) = link_url(&state, &auth, &id, &q).await?;
     Ok(image("image/png", render_png(&code(&url)?, size)?))

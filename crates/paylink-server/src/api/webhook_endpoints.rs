@@ -1,6 +1,6 @@
 //! Webhook endpoints: the secret is shown at creation and on rotation only.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -12,8 +12,9 @@ use paylink_domain::time::Timestamp;
 use paylink_domain::webhook::{EndpointStatus, WebhookEndpoint};
 use paylink_store::DeliveryAttempt;
 
+use super::path::PathId;
 use super::routes::{list, reg, route, Route};
-use super::{not_found_as, path_id, Deleted, List};
+use super::{not_found_as, Deleted, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -228,9 +229,8 @@ pub async fn create_endpoint(
 pub async fn get_endpoint(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
     Ok(ok(&state
         .store
         .get_webhook_endpoint(&auth.tenant, &id)
@@ -255,10 +255,9 @@ pub async fn list_endpoints(
 pub async fn update_endpoint(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
     Json(p): Json<EndpointPatch>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
     let mut e = state
         .store
         .get_webhook_endpoint(&auth.tenant, &id)
@@ -290,9 +289,8 @@ pub async fn update_endpoint(
 pub async fn delete_endpoint(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
     state
         .store
         .delete_webhook_endpoint(&auth.tenant, &id)
@@ -304,10 +302,9 @@ pub async fn delete_endpoint(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
     Json(r): Json<RotateIn>,
 ) -> ApiResult<Response> {
-    let id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
     let overlap = r.overlap_seconds.unwrap_or(86_400);
     if !(0..=7 * 86_400).contains(&overlap) {
         return Err(ApiError::invalid(
@@ -343,10 +340,9 @@ list_query!(AttemptListQuery {});
 pub async fn list_deliveries(
     State(state): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
     Query(q): Query<AttemptListQuery>,
+    PathId(endpoint_id): PathId<WebhookEndpointId>,
 ) -> ApiResult<Response> {
-    let endpoint_id = path_id(&id, WebhookEndpointId::parse, "webhook endpoint")?;
     let l = state
         .store
         .list_delivery_attempts(&auth.tenant, &endpoint_id, &q.page()?)
@@ -354,6 +350,6 @@ pub async fn list_deliveries(
         .map_err(not_found_as("webhook endpoint"))?;
     Ok(ok(&List::new(
         l.map(AttemptOut::from),
-        &format!("/v1/webhook_endpoints/{id}/deliveries"),
+        &format!("/v1/webhook_endpoints/{endpoint_id}/deliveries"),
     )))
 }

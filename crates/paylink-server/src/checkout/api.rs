@@ -12,7 +12,7 @@ use paylink_domain::catalog::Address;
 use paylink_domain::checkout::{
     custom_field_values, price, CheckoutSession, Choice, CustomerDetails, SessionStatus,
 };
-use paylink_domain::id::{random_base62, CheckoutSessionId};
+use paylink_domain::id::{random_base62, CheckoutSessionId, PaymentId};
 use paylink_domain::link::{
     AdjustableQuantity, Collect, CustomField, Donation, LinkType, PaymentLink, PaymentMethodType,
     Prefill, SubscriptionTerms,
@@ -23,11 +23,13 @@ use paylink_domain::text::{bounded_opt, email};
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, NewCheckout, StoreError};
 
+use super::pay::PayAnswer;
 use super::{gone, LinkView, MerchantView};
+use crate::api::path::PathId;
 use crate::api::routes::{params, reg, route, Route};
 use crate::auth::Access::Public;
 use crate::error::{ApiError, ApiResult};
-use crate::json::{created, ok, Json, Query};
+use crate::json::{created, ok, reply, Json, Query};
 use crate::state::AppState;
 
 /// The public JSON routes (see [`crate::api::routes::public_table`]): no key, limited per
@@ -593,17 +595,89 @@ pub struct PaymentMethodIn {
     pub card: Option<CardIn>,
 }
 
-/// `succeeded` (200, with `payment_id`, `receipt_url`, `redirect_url`), `requires_action`
-/// (200, with `next_action.redirect_url`) or `failed` (402, with `decline_code`).
-#[derive(Serialize, utoipa::ToSchema)]
+/// A pay request's answer: `succeeded` (200, with `payment_id`, `receipt_url` and
+/// `redirect_url`), `requires_action` (200, with `next_action`) or `failed` (402, with
+/// `decline_code`, the `error` it means and, when trying again may work, `retryable`).
+// The endpoint answers every outcome through this type (see `pay_response`), so its body
+// holds what the document says and nothing else.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PayOut {
-    pub status: String,
-    pub payment_id: Option<String>,
+    pub status: PayStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub payment_id: Option<PaymentId>,
+    /// The receipt page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub receipt_url: Option<String>,
+    /// Where to send the customer: the link's `success_url`, or the receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub redirect_url: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub next_action: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_action: Option<NextAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub decline_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<PayError>,
+    /// Present (and `true`) when nothing was charged and the same card may be tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub retryable: Option<bool>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum PayStatus {
+    Succeeded,
+    RequiresAction,
+    Failed,
+}
+
+/// What the customer must do before the payment can complete.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NextAction {
+    #[serde(rename = "type")]
+    pub kind: NextActionType,
+    /// The card's authentication page (3-D Secure); it carries the client secret.
+    pub redirect_url: String,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum NextActionType {
+    Redirect,
+}
+
+/// Why a payment failed, in the shape of the API's error object (`type` is
+/// `processor_error`, `code` the decline code).
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: String,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+/// The answer of [`super::pay::pay`] as a [`PayOut`]. One that does not parse as one is a
+/// drift between the two (the tests pay every outcome to catch it): it is logged and
+/// answered as it is, for the outcome behind it (a charge, a decline) has happened and was
+/// stored either way.
+fn pay_response(answer: PayAnswer) -> Response {
+    match PayOut::deserialize(&answer.body) {
+        Ok(out) => reply(status_of(answer.status), &out),
+        Err(e) => {
+            tracing::error!(error = %e, status = answer.status, "a pay answer is not a PayOut");
+            answer.into_response()
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -615,14 +689,12 @@ pub struct PayIn {
 
 pub async fn pay(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<CheckoutSessionId>,
     Json(input): Json<PayIn>,
 ) -> ApiResult<Response> {
-    let id =
-        CheckoutSessionId::parse(&id).ok_or_else(|| ApiError::not_found("checkout session"))?;
     let answer = super::pay::pay(&state, &id, &input.client_secret, input.payment_method).await?;
     // A 3-D Secure answer names a URL carrying the client secret: kept sealed for retries.
-    Ok(crate::idempotency::sealed(answer.into_response()))
+    Ok(crate::idempotency::sealed(pay_response(answer)))
 }
 
 /// An HTTP status for a stored answer.

@@ -29,6 +29,8 @@ mod look;
 mod openapi;
 mod orders;
 mod pages;
+mod path_ids;
+mod pay_out;
 mod pricing;
 mod qr;
 mod security;
