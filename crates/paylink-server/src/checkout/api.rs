@@ -630,6 +630,22 @@ pub struct PayOut {
     pub retryable: Option<bool>,
 }
 
+impl PayOut {
+    /// An answer with this status and nothing else yet.
+    pub fn of(status: PayStatus) -> Self {
+        Self {
+            status,
+            payment_id: None,
+            receipt_url: None,
+            redirect_url: None,
+            next_action: None,
+            decline_code: None,
+            error: None,
+            retryable: None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "snake_case")]
 pub enum PayStatus {
@@ -666,10 +682,10 @@ pub struct PayError {
     pub param: Option<String>,
 }
 
-/// The answer of [`super::pay::pay`] as a [`PayOut`]. One that does not parse as one is a
-/// drift between the two (the tests pay every outcome to catch it): it is logged and
-/// answered as it is, for the outcome behind it (a charge, a decline) has happened and was
-/// stored either way.
+/// The answer of [`super::pay::pay`] (built as a [`PayOut`], or replayed as it was kept)
+/// as a [`PayOut`]. One that does not parse as one would be an answer kept by an older
+/// version that drifted: it is logged and answered as it is, for the outcome behind it (a
+/// charge, a decline) has happened and was stored either way.
 fn pay_response(answer: PayAnswer) -> Response {
     match PayOut::deserialize(&answer.body) {
         Ok(out) => reply(status_of(answer.status), &out),

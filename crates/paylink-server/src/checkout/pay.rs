@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use paylink_domain::checkout::{
     order_of, CardDetails, Payment, PaymentMethodDetails, PaymentStatus,
@@ -34,7 +33,10 @@ use paylink_store::{
     AttemptClaim, CheckoutRecord, Completing, Completion, LinkConfig, StoreError, StoredResponse,
 };
 
-use super::api::{secret_hash, status_of, PaymentMethodIn};
+use super::api::{
+    secret_hash, status_of, NextAction, NextActionType, PayError, PayOut, PayStatus,
+    PaymentMethodIn,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -381,11 +383,11 @@ pub async fn settle(
             let receipt_token = random_base62();
             let receipt_url = format!("{}/r/{}?t={receipt_token}", state.public_url, p.id);
             p.receipt_url = Some(receipt_url.clone());
-            let body = json!({
-                "status": "succeeded",
-                "payment_id": p.id,
-                "receipt_url": receipt_url,
-                "redirect_url": redirect_url(link, id, &p.id, &receipt_url),
+            let body = body_of(PayOut {
+                payment_id: Some(p.id.clone()),
+                redirect_url: Some(redirect_url(link, id, &p.id, &receipt_url)),
+                receipt_url: Some(receipt_url.clone()),
+                ..PayOut::of(PayStatus::Succeeded)
             });
             let stored = StoredResponse {
                 status: 200,
@@ -435,7 +437,7 @@ pub async fn settle(
                 .await?;
             Ok(PayAnswer {
                 status: 402,
-                body: declined(code, decline_message(code)),
+                body: body_of(failed(code, decline_message(code))),
             })
         }
         Ok(ChargeOutcome::RequiresAction { reference, .. }) => {
@@ -446,7 +448,13 @@ pub async fn settle(
             let url = format!("{}/c/{}/authenticate?s={}", state.public_url, id, secret);
             Ok(PayAnswer {
                 status: 200,
-                body: json!({"status": "requires_action", "next_action": {"type": "redirect", "redirect_url": url}}),
+                body: body_of(PayOut {
+                    next_action: Some(NextAction {
+                        kind: NextActionType::Redirect,
+                        redirect_url: url,
+                    }),
+                    ..PayOut::of(PayStatus::RequiresAction)
+                }),
             })
         }
         Err(ProcessorError::Invalid(code)) => {
@@ -467,21 +475,32 @@ pub async fn settle(
         Err(ProcessorError::Retryable(code)) => {
             // A retryable error means nothing was charged: the session is free to try again.
             state.store.end_attempt(id, attempt_no, None, &[]).await?;
-            let mut body = declined(code, "The payment could not be processed; please try again");
-            if let Some(obj) = body.as_object_mut() {
-                obj.insert("retryable".into(), json!(true));
-            }
+            let body = body_of(PayOut {
+                retryable: Some(true),
+                ..failed(code, "The payment could not be processed; please try again")
+            });
             Ok(PayAnswer { status: 402, body })
         }
     }
 }
 
-fn declined(code: &str, message: &str) -> serde_json::Value {
-    json!({
-        "status": "failed",
-        "decline_code": code,
-        "error": {"type": "processor_error", "code": code, "message": message, "param": null},
-    })
+/// A declined payment's answer.
+fn failed(code: &str, message: &str) -> PayOut {
+    PayOut {
+        decline_code: Some(code.to_owned()),
+        error: Some(PayError {
+            kind: "processor_error".into(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+            param: None,
+        }),
+        ..PayOut::of(PayStatus::Failed)
+    }
+}
+
+/// An answer as it is sent and kept: the document's `PayOut`, nothing else.
+fn body_of(out: PayOut) -> serde_json::Value {
+    serde_json::to_value(out).unwrap_or_default()
 }
 
 pub fn decline_message(code: &str) -> &'static str {
