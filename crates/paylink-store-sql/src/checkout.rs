@@ -221,7 +221,7 @@ impl SqlStore {
         }));
         g.push(session_insert(t, c, &BTreeMap::new())?);
         match self
-            .write_guarded(g, Sql::new(self.dialect.unflushed_commit()))
+            .write_guarded(g, self.dialect.unflushed_commit().map(Sql::new))
             .await
         {
             Ok(_) => Ok(true),

@@ -99,10 +99,12 @@ impl Dialect {
     /// What a guarded write answers when its commit need not wait for the disk: on
     /// PostgreSQL it turns `synchronous_commit` off for its own transaction (see
     /// `start_plain`); SQLite's group commit decides its syncs for itself.
-    pub(crate) fn unflushed_commit(self) -> &'static str {
+    pub(crate) fn unflushed_commit(self) -> Option<&'static str> {
         match self {
-            Dialect::Postgres => "set_config('synchronous_commit', 'off', true) AS commit_mode",
-            Dialect::Sqlite => "1 AS commit_mode",
+            Dialect::Postgres => {
+                Some("set_config('synchronous_commit', 'off', true) AS commit_mode")
+            }
+            Dialect::Sqlite => None,
         }
     }
 
@@ -165,11 +167,21 @@ impl Guarded {
     }
 
     /// A statement the write depends on: if it changes no row, nothing of the write stays.
-    pub fn guard(&mut self, q: Sql) -> &mut Self {
+    pub fn guard(&mut self, mut q: Sql) -> &mut Self {
         self.guards.push(self.batch.len());
-        self.batch.push(q);
-        if self.dialect == Dialect::Sqlite {
-            self.batch.push(changed_or_refuse());
+        match self.dialect {
+            // What the guard's `EXISTS` reads.
+            Dialect::Postgres if !q.text.contains(" RETURNING ") => {
+                q.push(" RETURNING 1");
+                self.batch.push(q);
+            }
+            Dialect::Postgres => {
+                self.batch.push(q);
+            }
+            // Rows returned would only cost the one writer.
+            Dialect::Sqlite => {
+                self.batch.push(q).push(changed_or_refuse());
+            }
         }
         self
     }
@@ -177,29 +189,35 @@ impl Guarded {
     /// Takes the merchant's next receipt number inside the write, and returns the
     /// expression that reads it in the write's later statements.
     pub fn take_receipt(&mut self, merchant: &str) -> Arg {
-        let q = self.dialect.next_receipt(merchant);
         let mut read = Sql::new("(SELECT receipt_seq FROM ");
         match self.dialect {
             // A `WITH` clause runs once, however often it is read.
             Dialect::Postgres => {
                 read.push(&format!("b{})", self.batch.len()));
+                self.batch.push(self.dialect.next_receipt(merchant));
             }
             // The one writer's row, as the increment just left it.
             Dialect::Sqlite => {
                 read.push("merchants WHERE id = ").bind(merchant).push(")");
+                let mut q =
+                    Sql::new("UPDATE merchants SET receipt_seq = receipt_seq + 1 WHERE id = ");
+                q.bind(merchant);
+                self.batch.push(q);
             }
         }
-        self.batch.push(q);
         Arg::Expr(Box::new(read))
     }
 
-    /// The write's statements with its last, `SELECT {answer}` (one row), as sent.
-    pub fn finish(mut self, answer: Sql) -> Option<Sql> {
+    /// The write's statements as sent, the last one `SELECT {answer}` (one row) when
+    /// there is an answer (on PostgreSQL always, for its guards).
+    pub fn finish(mut self, answer: Option<Sql>) -> Option<Sql> {
         match self.dialect {
             Dialect::Sqlite => {
-                let mut last = Sql::new("SELECT ");
-                last.append_sql(answer);
-                self.batch.push(last);
+                if let Some(answer) = answer {
+                    let mut last = Sql::new("SELECT ");
+                    last.append_sql(answer);
+                    self.batch.push(last);
+                }
                 self.batch.chained()
             }
             Dialect::Postgres => {
@@ -211,11 +229,15 @@ impl Guarded {
                         .map(|i| format!("EXISTS (SELECT 1 FROM b{i})"))
                         .collect();
                     last.push(&format!(
-                        "CASE WHEN {} THEN 0 ELSE paylink_refuse('a guard of the write failed') END AS guarded, ",
+                        "CASE WHEN {} THEN 0 ELSE paylink_refuse('a guard of the write failed') END AS guarded",
                         found.join(" AND ")
                     ));
+                } else {
+                    last.push("0 AS guarded");
                 }
-                last.append_sql(answer);
+                if let Some(answer) = answer {
+                    last.push(", ").append_sql(answer);
+                }
                 self.batch.push(last);
                 self.batch.joined()
             }

@@ -381,16 +381,15 @@ impl SqlStore {
     async fn write_guarded(
         &self,
         g: dialect::Guarded,
-        answer: sql::Sql,
-    ) -> Result<sqlx::any::AnyRow, sqlx::Error> {
+        answer: Option<sql::Sql>,
+    ) -> Result<Option<sqlx::any::AnyRow>, sqlx::Error> {
         let Some(q) = g.finish(answer) else {
-            return Err(sqlx::Error::RowNotFound);
+            return Ok(None);
         };
-        let row = match self.group.as_ref() {
-            Some(group) => group.write(q).await?.pop(),
-            None => self.row(&q).await?,
-        };
-        row.ok_or(sqlx::Error::RowNotFound)
+        match self.group.as_ref() {
+            Some(group) => Ok(group.write(q).await?.pop()),
+            None => self.row(&q).await,
+        }
     }
 }
 

@@ -319,7 +319,7 @@ impl SqlStore {
         let mut g = Guarded::new(self.dialect);
         let seq = g.take_receipt(t.merchant_id().as_str());
         let mut completion = session_completion(t, c);
-        completion.push(" AND stock = '{}' RETURNING id");
+        completion.push(" AND stock = '{}'");
         g.guard(completion);
         let paid = Counts::paid(c.collected.minor());
         g.guard(shard_add(self.dialect, link_id, paid, |_| {}));
@@ -337,11 +337,12 @@ impl SqlStore {
         g.push_all(b);
         let mut answer = Sql::new("");
         answer.bind(seq).push(" AS receipt_seq");
-        match self.write_guarded(g, answer).await {
-            Ok(row) => {
+        match self.write_guarded(g, Some(answer)).await {
+            Ok(Some(row)) => {
                 let payment = receipted(c.payment, int(&row, "receipt_seq")?);
                 Ok(Some(Completion::Recorded(Box::new(payment))))
             }
+            Ok(None) => Err(backend("no receipt number")),
             Err(e) if refused(&e) => Ok(None),
             Err(e) => Err(crate::on_constraint(e)),
         }
