@@ -23,6 +23,22 @@ use crate::sql::{int, opt_int, opt_text, Sql};
 use crate::{backend, SqlStore};
 
 impl SqlStore {
+    /// `UPDATE checkout_sessions SET` a new attempt, processing, claimed by this process
+    /// `WHERE id = $` (the caller adds its guards).
+    fn new_attempt(&self, id: &CheckoutSessionId, now: Timestamp) -> Sql {
+        let mut q = Sql::new(&format!(
+            "UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = '{}', \
+             attempt_reference = NULL, attempt_started_at = ",
+            AttemptState::Processing.as_stored().unwrap_or("processing")
+        ));
+        q.bind(now.unix())
+            .push(", attempt_owner = ")
+            .bind(self.instance.as_str())
+            .push(" WHERE id = ")
+            .bind(id.as_str());
+        q
+    }
+
     pub(crate) async fn begin_attempt_impl(
         &self,
         id: &CheckoutSessionId,
@@ -30,14 +46,8 @@ impl SqlStore {
         stale_after: i64,
     ) -> StoreResult<AttemptClaim> {
         // The usual case, an open session nobody is paying, is one statement.
-        let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
-             attempt_reference = NULL, attempt_started_at = ");
-        q.bind(now.unix())
-            .push(", attempt_owner = ")
-            .bind(self.instance.as_str())
-            .push(" WHERE id = ")
-            .bind(id.as_str())
-            .push(STILL_OPEN)
+        let mut q = self.new_attempt(id, now);
+        q.push(STILL_OPEN)
             .push(&MAY_BEGIN)
             .push(" AND expires_at > ")
             .bind(now.unix())
@@ -94,15 +104,8 @@ impl SqlStore {
                 AttemptClaim::Expired
             }
             SessionStatus::Open => {
-                let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
-                     attempt_reference = NULL, attempt_started_at = ");
-                q.bind(now.unix())
-                    .push(", attempt_owner = ")
-                    .bind(self.instance.as_str())
-                    .push(" WHERE id = ")
-                    .bind(id.as_str())
-                    .push(" AND attempt_no = ")
-                    .bind(attempt);
+                let mut q = self.new_attempt(id, now);
+                q.push(" AND attempt_no = ").bind(attempt);
                 q.push(STILL_OPEN);
                 match q.exec(&mut w.tx).await? {
                     1 => AttemptClaim::Claimed {
@@ -152,14 +155,8 @@ impl SqlStore {
         secret_hash: &str,
         now: Timestamp,
     ) -> StoreResult<Option<(CheckoutRecord, Option<LinkConfig>, i64)>> {
-        let mut q = Sql::new("UPDATE checkout_sessions SET attempt_no = attempt_no + 1, attempt_status = 'processing', \
-             attempt_reference = NULL, attempt_started_at = ");
-        q.bind(now.unix())
-            .push(", attempt_owner = ")
-            .bind(self.instance.as_str())
-            .push(" WHERE id = ")
-            .bind(id.as_str())
-            .push(" AND secret_hash = ")
+        let mut q = self.new_attempt(id, now);
+        q.push(" AND secret_hash = ")
             .bind(secret_hash)
             .push(STILL_OPEN)
             .push(&IDLE)
