@@ -33,6 +33,8 @@ pub const SCOPES: &[&str] = &[
     "orders:read",
     "orders:write",
     "payments:read",
+    // Acting on a payment outside refunds: e-mailing its receipt to an address.
+    "payments:write",
     "refunds:write",
     "events:read",
     "webhooks:read",

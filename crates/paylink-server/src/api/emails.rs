@@ -41,7 +41,7 @@ pub(super) fn routes() -> Vec<Route> {
             "/v1/payments/{id}/receipt/send",
             "Payments",
             "E-mail the receipt",
-            Scope("payments:read"),
+            Scope("payments:write"),
             202,
             reg::<Queued>,
             send_receipt,

@@ -14,7 +14,43 @@ both!(
     the_last_secret_key_of_a_mode_stays,
     api_keys_list_in_pages,
     failed_authentication_is_throttled_per_address,
+    reading_payments_does_not_send_their_receipts,
 );
+
+/// E-mailing a receipt sends a customer's payment to an address the caller names: a key
+/// that may only read payments may not (outside review, session 13).
+async fn reading_payments_does_not_send_their_receipts(app: TestApp) {
+    let l = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Receipts", "amount": 1500}),
+        )
+        .await;
+    let (_, paid) = app.buy(l["slug"].as_str().unwrap()).await;
+    let pid = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = format!("/v1/payments/{pid}/receipt/send");
+    let body = json!({"email": "someone@example.com"});
+    let reader = restricted(&app, json!(["payments:read"])).await;
+    app.call(
+        Some(&reader),
+        Method::GET,
+        &format!("/v1/payments/{pid}"),
+        None,
+        None,
+    )
+    .await
+    .ok(200);
+    app.call(Some(&reader), Method::POST, &send, Some(body.clone()), None)
+        .await
+        .assert_error(403, "insufficient_permissions");
+    let writer = restricted(&app, json!(["payments:write"])).await;
+    app.call(Some(&writer), Method::POST, &send, Some(body), None)
+        .await
+        .ok(202);
+}
 
 async fn restricted(app: &TestApp, scopes: Value) -> String {
     let k = app
