@@ -71,7 +71,7 @@ impl IdempotencyScope {
     }
 
     /// How the scope is stored: the owner (`merchant_id` column) and the mode. A client's
-    /// owner is `public:{ip}`, which no merchant id can be (ids are `mer_` + base62).
+    /// owner is `public:{ip}`, which no merchant id can be (ids are `acct_` + base62).
     pub fn owner(&self) -> (std::borrow::Cow<'_, str>, bool) {
         match self {
             Self::Tenant(t) => (t.merchant_id.as_str().into(), t.livemode),
