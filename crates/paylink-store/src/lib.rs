@@ -111,50 +111,36 @@ pub const HEARTBEAT_SECS: u64 = 2;
 /// customer's retry waits on a claim its crashed process left (plus under a second).
 pub const DEAD_AFTER_SECS: i64 = 6;
 
-/// Everything Paylink keeps, one trait per aggregate (see [`store`](crate::store)). A backend
-/// implements each of them; `Store` is their sum, what the server holds as `Arc<dyn Store>`.
-/// Callers bring the aggregates' traits into scope with `use paylink_store::prelude::*`.
-pub trait Store:
-    ProcessStore
-    + MerchantStore
-    + IdempotencyStore
-    + CatalogStore
-    + OrderStore
-    + LinkStore
-    + CheckoutStore
-    + PaymentStore
-    + WebhookStore
-    + EmailStore
-    + EventStore
-    + Send
-    + Sync
-    + 'static
-{
-}
+/// `Store`, the sum of the aggregates' traits, and the prelude that names them: the list
+/// is written once.
+macro_rules! store_of {
+    ($($aggregate:ident),+ $(,)?) => {
+        /// Everything Paylink keeps, one trait per aggregate (see [`store`](crate::store)).
+        /// A backend implements each of them; `Store` is their sum, what the server holds
+        /// as `Arc<dyn Store>` (whose methods need no import). Code holding a concrete
+        /// backend brings the traits into scope with `use paylink_store::prelude::*`.
+        pub trait Store: $($aggregate +)+ Send + Sync + 'static {}
 
-impl<S> Store for S where
-    S: ProcessStore
-        + MerchantStore
-        + IdempotencyStore
-        + CatalogStore
-        + OrderStore
-        + LinkStore
-        + CheckoutStore
-        + PaymentStore
-        + WebhookStore
-        + EmailStore
-        + EventStore
-        + Send
-        + Sync
-        + 'static
-{
-}
+        impl<S> Store for S where S: $($aggregate +)+ Send + Sync + 'static {}
 
-/// The aggregates' traits, for calling the store's methods.
-pub mod prelude {
-    pub use crate::store::{
-        CatalogStore, CheckoutStore, EmailStore, EventStore, IdempotencyStore, LinkStore,
-        MerchantStore, OrderStore, PaymentStore, ProcessStore, WebhookStore,
+        /// The aggregates' traits, for calling a concrete store's methods.
+        pub mod prelude {
+            pub use crate::store::{$($aggregate),+};
+            pub use crate::Store;
+        }
     };
-    pub use crate::Store;
 }
+
+store_of!(
+    ProcessStore,
+    MerchantStore,
+    IdempotencyStore,
+    CatalogStore,
+    OrderStore,
+    LinkStore,
+    CheckoutStore,
+    PaymentStore,
+    WebhookStore,
+    EmailStore,
+    EventStore,
+);

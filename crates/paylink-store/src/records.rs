@@ -215,7 +215,7 @@ pub enum AttemptClaim {
 #[derive(Clone, Debug)]
 pub struct LinkConfig(pub paylink_domain::link::PaymentLink);
 
-/// A successful charge to record ([`crate::Store::complete_checkout`]).
+/// A successful charge to record ([`crate::CheckoutStore::complete_checkout`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Completing<'a> {
     /// The session as read when its attempt began.
