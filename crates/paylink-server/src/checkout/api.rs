@@ -23,13 +23,12 @@ use paylink_domain::text::{bounded_opt, email};
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, NewCheckout, StoreError};
 
-use super::pay::PayAnswer;
 use super::{gone, LinkView, MerchantView};
 use crate::api::path::PathId;
 use crate::api::routes::{params, reg, route, Route};
 use crate::auth::Access::Public;
 use crate::error::{ApiError, ApiResult};
-use crate::json::{created, ok, reply, Json, Query};
+use crate::json::{created, ok, Json, Query};
 use crate::state::AppState;
 
 /// The public JSON routes (see [`crate::api::routes::public_table`]): no key, limited per
@@ -598,7 +597,7 @@ pub struct PaymentMethodIn {
 /// A pay request's answer: `succeeded` (200, with `payment_id`, `receipt_url` and
 /// `redirect_url`), `requires_action` (200, with `next_action`) or `failed` (402, with
 /// `decline_code`, the `error` it means and, when trying again may work, `retryable`).
-// The endpoint answers every outcome through this type (see `pay_response`), so its body
+// `pay.rs` builds every outcome as this type (and keeps it for replays), so its body
 // holds what the document says and nothing else.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -682,20 +681,6 @@ pub struct PayError {
     pub param: Option<String>,
 }
 
-/// The answer of [`super::pay::pay`] (built as a [`PayOut`], or replayed as it was kept)
-/// as a [`PayOut`]. One that does not parse as one would be an answer kept by an older
-/// version that drifted: it is logged and answered as it is, for the outcome behind it (a
-/// charge, a decline) has happened and was stored either way.
-fn pay_response(answer: PayAnswer) -> Response {
-    match PayOut::deserialize(&answer.body) {
-        Ok(out) => reply(status_of(answer.status), &out),
-        Err(e) => {
-            tracing::error!(error = %e, status = answer.status, "a pay answer is not a PayOut");
-            answer.into_response()
-        }
-    }
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayIn {
@@ -710,7 +695,7 @@ pub async fn pay(
 ) -> ApiResult<Response> {
     let answer = super::pay::pay(&state, &id, &input.client_secret, input.payment_method).await?;
     // A 3-D Secure answer names a URL carrying the client secret: kept sealed for retries.
-    Ok(crate::idempotency::sealed(pay_response(answer)))
+    Ok(crate::idempotency::sealed(answer.into_response()))
 }
 
 /// An HTTP status for a stored answer.
