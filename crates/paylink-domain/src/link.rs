@@ -274,6 +274,12 @@ pub struct PaymentLink {
     pub payment_method_types: Vec<PaymentMethodType>,
     pub payments_limit: Option<u32>,
     pub payments_count: u32,
+    /// While `paid`: the status it had before its uses ran out, and goes back to when its
+    /// limit rises (a link deactivated with a checkout in progress stays deactivated).
+    /// Kept by the store in a column of its own, never shown.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub paid_from: Option<LinkStatus>,
     pub expires_at: Option<Timestamp>,
     pub opens_at: Option<Timestamp>,
     pub success_url: Option<String>,
@@ -352,14 +358,20 @@ impl PaymentLink {
         Ok(true)
     }
 
-    /// The link is `paid` when its uses are used up, `active` again when the limit rises.
+    /// The link is `paid` when its uses are used up, and back to what it was (`active` or
+    /// `inactive`) when its limit rises.
     pub fn settle_paid_status(&mut self) {
         let used_up = self
             .payments_limit
             .is_some_and(|l| self.payments_count >= l);
         match self.status {
-            LinkStatus::Active | LinkStatus::Inactive if used_up => self.status = LinkStatus::Paid,
-            LinkStatus::Paid if !used_up => self.status = LinkStatus::Active,
+            was @ (LinkStatus::Active | LinkStatus::Inactive) if used_up => {
+                self.status = LinkStatus::Paid;
+                self.paid_from = Some(was);
+            }
+            LinkStatus::Paid if !used_up => {
+                self.status = self.paid_from.take().unwrap_or(LinkStatus::Active);
+            }
             _ => {}
         }
     }

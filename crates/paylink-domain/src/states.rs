@@ -74,6 +74,8 @@ pub enum RefundRefusal {
     NotRefundable,
     /// It would give back more than was paid.
     ExceedsPayment,
+    /// It would give back nothing.
+    Empty,
 }
 
 /// A refund of `amount` on a payment of `paid` in `status` with `refunded` given back so
@@ -89,6 +91,9 @@ pub fn refund(
         PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded
     ) {
         return Err(RefundRefusal::NotRefundable);
+    }
+    if amount == Amount::ZERO {
+        return Err(RefundRefusal::Empty);
     }
     let total = refunded
         .checked_add(amount)
@@ -141,6 +146,15 @@ mod tests {
         assert_eq!(
             refund(Failed, a(1000), a(0), a(1)),
             Err(RefundRefusal::NotRefundable)
+        );
+        assert_eq!(
+            refund(Succeeded, a(1000), a(0), a(0)),
+            Err(RefundRefusal::Empty)
+        );
+        assert_eq!(
+            refund(Refunded, a(1000), a(1000), a(0)),
+            Err(RefundRefusal::NotRefundable),
+            "a payment refunded in full is not refundable, whatever the amount"
         );
         assert_eq!(
             refund(Succeeded, Amount::MAX, a(0), Amount::MAX),

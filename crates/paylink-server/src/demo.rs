@@ -127,6 +127,7 @@ pub async fn seed_if_empty(
         payment_method_types: vec![PaymentMethodType::Card, PaymentMethodType::Wallet],
         payments_limit: None,
         payments_count: 0,
+        paid_from: None,
         expires_at: None,
         opens_at: None,
         success_url: None,

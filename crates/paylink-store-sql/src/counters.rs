@@ -42,7 +42,7 @@ macro_rules! total {
 
 /// The columns a link is read from (see `links::link`), counters with their shards.
 pub(crate) const LINK_COLS: &str = concat!(
-    "status, expires_at, views, version, data, ",
+    "status, paid_from, expires_at, views, version, data, ",
     total!("payments_count"),
     " AS payments_count, ",
     total!("checkouts_started"),

@@ -28,6 +28,12 @@ pub(crate) fn link(row: &AnyRow) -> StoreResult<Versioned<PaymentLink>> {
     let status: String = row.try_get("status").map_err(backend)?;
     l.status = LinkStatus::parse(&status)
         .ok_or_else(|| backend(format!("unknown link status `{status}`")))?;
+    l.paid_from = match opt_text(row, "paid_from")? {
+        None => None,
+        Some(s) => Some(
+            LinkStatus::parse(&s).ok_or_else(|| backend(format!("unknown link status `{s}`")))?,
+        ),
+    };
     // The column is what list filters judge `expired` by; reading it too keeps them in step.
     l.expires_at = opt_int(row, "expires_at")?.map(Timestamp::from_unix);
     let payments = int(row, "payments_count")?;
@@ -51,6 +57,10 @@ pub(crate) fn link_columns(l: &PaymentLink) -> Vec<(&'static str, Arg)> {
         ("slug", l.slug.as_str().into()),
         // `expired` is computed on read and never stored; callers keep the stored status.
         ("status", l.status.as_str().into()),
+        (
+            "paid_from",
+            l.paid_from.map(|s| s.as_str().to_owned()).into(),
+        ),
         ("type", l.kind.as_str().into()),
         ("title_lower", l.title.to_lowercase().into()),
         ("reference_id", l.reference_id.clone().into()),
@@ -149,6 +159,16 @@ impl LinkStore for SqlStore {
         if let Some(n) = seen {
             guard.push(&format!(" AND {PAYMENTS_TOTAL} = ")).bind(n);
         }
+        // A changed limit must leave room for the uses open checkouts hold: each of them
+        // may still be paid, and completing a held checkout is never refused.
+        if let Some(limit) = l.payments_limit {
+            guard
+                .push(" AND (payments_limit = ")
+                .bind(i64::from(limit))
+                .push(&format!(" OR {USED_TOTAL} <= "))
+                .bind(i64::from(limit))
+                .push(")");
+        }
         let mut q = Sql::new("UPDATE payment_links SET data = ");
         q.bind(json(l)?);
         for (n, v) in cols {
@@ -165,6 +185,11 @@ impl LinkStore for SqlStore {
             let current = self.get_payment_link(t, &l.id).await?;
             if require_no_payments && current.value.payments_count > 0 {
                 return Err(StoreError::Conflict(Conflict::PaymentLinkHasPayments));
+            }
+            let unchanged = current.version == version
+                && seen.is_none_or(|n| i64::from(current.value.payments_count) == n);
+            if unchanged && l.payments_limit.is_some() {
+                return Err(StoreError::Conflict(Conflict::PaymentsLimitBelowReserved));
             }
             return Err(StoreError::Conflict(Conflict::ConcurrentUpdate));
         }

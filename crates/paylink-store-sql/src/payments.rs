@@ -282,6 +282,8 @@ impl SqlStore {
             if l.status != was && l.status == LinkStatus::Paid {
                 let mut q = Sql::new("UPDATE payment_links SET status = ");
                 q.bind(l.status.as_str())
+                    .push(", paid_from = ")
+                    .bind(was.as_str())
                     .push(" WHERE id = ")
                     .bind(link_id)
                     .push(" AND status = ")
@@ -359,6 +361,7 @@ impl SqlStore {
                 StoreError::Conflict(match e {
                     RefundRefusal::NotRefundable => Conflict::PaymentNotRefundable,
                     RefundRefusal::ExceedsPayment => Conflict::RefundExceedsPayment,
+                    RefundRefusal::Empty => return backend("a refund of nothing"),
                 })
             })?;
             if set_refunded(&mut w.tx, &r.payment_id, (status, refunded), (after, total)).await? {

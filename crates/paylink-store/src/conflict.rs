@@ -24,6 +24,8 @@ pub enum Conflict {
     LinkUsedUp,
     /// The link's remaining uses are all held by open checkouts.
     LinkFullyReserved,
+    /// A new `payments_limit` is below the link's payments plus the uses open checkouts hold.
+    PaymentsLimitBelowReserved,
     /// A product has no stock left.
     SoldOut,
     /// A product's remaining stock is held by open checkouts.
@@ -61,6 +63,7 @@ impl Conflict {
             LinkInactive => "link_inactive",
             LinkUsedUp => "link_used_up",
             LinkFullyReserved => "link_fully_reserved",
+            PaymentsLimitBelowReserved => "payments_limit_below_reserved",
             SoldOut => "sold_out",
             StockReserved => "stock_reserved",
             OutOfStock => "out_of_stock",

@@ -380,6 +380,7 @@ pub async fn create_link(
             .unwrap_or_else(|| vec![PaymentMethodType::Card]),
         payments_limit,
         payments_count: 0,
+        paid_from: None,
         expires_at,
         opens_at: input.opens_at,
         success_url: input.success_url,
@@ -507,6 +508,15 @@ pub async fn update_link(
                     "That slug is already used by another payment link",
                 )
                 .with_param("slug"))
+            }
+            Err(StoreError::Conflict(Conflict::PaymentsLimitBelowReserved)) => {
+                return Err(ApiError::conflict(
+                    "payments_limit_below_reserved",
+                    "`payments_limit` cannot go below the payments made plus the checkouts \
+                     in progress, which may still be paid; try again when they end, or \
+                     deactivate the link to stop new ones",
+                )
+                .with_param("payments_limit"))
             }
             r => {
                 r?;

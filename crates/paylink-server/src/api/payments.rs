@@ -8,6 +8,7 @@ use serde::Deserialize;
 use paylink_domain::checkout::{Payment, PaymentStatus, Refund};
 use paylink_domain::id::{PaymentId, PaymentLinkId, RefundId};
 use paylink_domain::money::Amount;
+use paylink_domain::states::{self, RefundRefusal};
 use paylink_domain::time::Timestamp;
 use paylink_store::{Conflict, PaymentFilter, StoreError};
 
@@ -156,6 +157,26 @@ pub struct RefundIn {
     pub reason: Option<RefundReason>,
 }
 
+fn not_refundable() -> ApiError {
+    ApiError::conflict(
+        "payment_not_refundable",
+        "Only a succeeded payment not yet refunded in full can be refunded",
+    )
+}
+
+/// What is left to refund of `p`, as the error says it.
+fn exceeds(p: &Payment) -> ApiError {
+    let left = p
+        .amount
+        .checked_sub(p.amount_refunded)
+        .unwrap_or(Amount::ZERO);
+    ApiError::invalid(
+        "refund_exceeds_payment",
+        "amount",
+        format!("At most {} can still be refunded", p.currency.format(left)),
+    )
+}
+
 /// Refunds part or all of a payment; the refunded total never exceeds what was paid.
 /// The refund is reserved in the database first, so two racing refunds cannot both pass.
 pub async fn refund(
@@ -175,22 +196,23 @@ pub async fn refund(
         .checked_sub(p.amount_refunded)
         .unwrap_or(Amount::ZERO);
     let amount = input.amount.unwrap_or(remaining);
-    if amount == Amount::ZERO {
-        return Err(ApiError::invalid(
+    // The domain's rule first, so the answer names the real reason (a payment refunded in
+    // full is not refundable, whatever the amount asked); the store checks it again.
+    states::refund(p.status, p.amount, p.amount_refunded, amount).map_err(|e| match e {
+        RefundRefusal::NotRefundable => not_refundable(),
+        RefundRefusal::Empty => ApiError::invalid(
             "amount_invalid",
             "amount",
             "A refund must be at least one minor unit",
-        ));
-    }
+        ),
+        RefundRefusal::ExceedsPayment => exceeds(&p),
+    })?;
     let reference = p
         .processor_reference
         .clone()
         .filter(|_| p.status != PaymentStatus::Failed);
     let Some(reference) = reference else {
-        return Err(ApiError::conflict(
-            "payment_not_refundable",
-            "Only a succeeded payment can be refunded",
-        ));
+        return Err(not_refundable());
     };
     let r = Refund {
         id: RefundId::generate(),
@@ -203,24 +225,16 @@ pub async fn refund(
         livemode: t.livemode(),
         created_at: Timestamp::now(),
     };
-    state
-        .store
-        .insert_refund(t, &r)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(Conflict::RefundExceedsPayment) => ApiError::invalid(
-                "refund_exceeds_payment",
-                "amount",
-                format!(
-                    "At most {} can still be refunded",
-                    p.currency.format(remaining)
-                ),
-            ),
-            StoreError::Conflict(code) => {
-                ApiError::conflict(code.code(), "This payment cannot be refunded")
-            }
-            e => e.into(),
-        })?;
+    match state.store.insert_refund(t, &r).await {
+        // Another refund got in first: say what is left now, not what was when we read.
+        Err(StoreError::Conflict(Conflict::RefundExceedsPayment)) => {
+            return Err(exceeds(&state.store.get_payment(t, &r.payment_id).await?))
+        }
+        Err(StoreError::Conflict(Conflict::PaymentNotRefundable)) => return Err(not_refundable()),
+        r => {
+            r?;
+        }
+    }
     match state
         .processor
         .refund(&reference, amount, r.id.as_str())

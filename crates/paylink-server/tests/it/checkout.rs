@@ -904,6 +904,14 @@ async fn refunds_never_exceed_the_payment(app: TestApp) {
     app.post(&path, json!({"amount": 1}))
         .await
         .assert_error(409, "payment_not_refundable");
+    // "The rest" of a payment refunded in full is not an empty refund: it is refused for
+    // what the payment is, not for the amount.
+    app.post(&path, json!({}))
+        .await
+        .assert_error(409, "payment_not_refundable");
+    app.post(&path, json!({"amount": 0}))
+        .await
+        .assert_error(409, "payment_not_refundable");
     assert_eq!(
         app.get("/v1/events?type=payment.refunded").await.body["data"]
             .as_array()
@@ -926,27 +934,39 @@ async fn refunds_never_exceed_the_payment(app: TestApp) {
             pid.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            client
+            let r = client
                 .post(format!("{base}/v1/payments/{pid}/refunds"))
                 .bearer_auth(key)
                 .json(&json!({"amount": 2000}))
                 .send()
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
         }));
     }
     let mut ok = 0;
     for t in tasks {
-        if t.await.unwrap() == 201 {
+        let (status, body) = t.await.unwrap();
+        if status == 201 {
             ok += 1;
+        } else {
+            // Each loser says what is left after the winners, not what it read before them.
+            assert_eq!(
+                (status, body["error"]["message"].as_str()),
+                (400, Some("At most 10.00 USD can still be refunded")),
+                "{body}"
+            );
         }
     }
     assert_eq!(ok, 2);
+    let p = app.get(&format!("/v1/payments/{pid}")).await;
     assert_eq!(
-        app.get(&format!("/v1/payments/{pid}")).await.body["amount_refunded"],
-        4000
+        (
+            p.body["amount"].as_i64(),
+            p.body["amount_refunded"].as_i64()
+        ),
+        (Some(5000), Some(4000))
     );
 }
 

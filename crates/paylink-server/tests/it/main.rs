@@ -23,6 +23,7 @@ mod email;
 mod errors;
 mod fields;
 mod idempotency;
+mod limits;
 mod links;
 mod locales;
 mod look;

@@ -236,7 +236,10 @@ pub async fn attempts_and_completion(store: &dyn Store) {
     let second = pay(store, &t, &lamps, &s2, at(E + 51)).await;
     assert_eq!(second.receipt_number.as_deref(), Some("R-000002"));
     let l = store.get_payment_link(&t, &lamps.id).await.unwrap().value;
-    assert_eq!((l.payments_count, l.status), (2, LinkStatus::Paid));
+    assert_eq!(
+        (l.payments_count, l.status, l.paid_from),
+        (2, LinkStatus::Paid, Some(LinkStatus::Active))
+    );
     let only_paid = EventFilter {
         kind: Some("payment_link.paid".into()),
         ..EventFilter::default()

@@ -158,6 +158,35 @@ pub async fn holds_and_refusals(store: &dyn Store) {
         1
     );
 
+    // A limit set below the uses open checkouts hold is refused (each may still be paid);
+    // exactly the holds fit.
+    let free = product_link(&t, "holds-free", &[], None);
+    store
+        .insert_payment_link(&t, &free, &[], None)
+        .await
+        .unwrap();
+    for n in 0..2 {
+        open(store, &t, &free, at(E + n), 10_000).await.unwrap();
+    }
+    let current = store.get_payment_link(&t, &free.id).await.unwrap();
+    let mut limited = current.value.clone();
+    limited.payments_limit = Some(1);
+    assert!(matches!(
+        store
+            .update_payment_link(&t, &limited, current.version, false, &[])
+            .await,
+        Err(StoreError::Conflict(Conflict::PaymentsLimitBelowReserved))
+    ));
+    limited.payments_limit = Some(2);
+    store
+        .update_payment_link(&t, &limited, current.version, false, &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        open(store, &t, &free, at(E + 5), 10_000).await,
+        Err(StoreError::Conflict(Conflict::LinkFullyReserved))
+    ));
+
     // Nothing left to sell, a link closed to buyers, a link changed since it was read.
     let gone = product(&t, "Rare", 900, Some(0));
     store.insert_product(&t, &gone).await.unwrap();

@@ -129,6 +129,7 @@ pub fn link(t: &Tenant, title: &str, slug: &str) -> PaymentLink {
         payment_method_types: vec![PaymentMethodType::Card],
         payments_limit: None,
         payments_count: 0,
+        paid_from: None,
         expires_at: None,
         opens_at: None,
         success_url: None,
