@@ -54,14 +54,51 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         bytes
     };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let param = if path == "." { String::new() } else { path };
-        json_error(&inner, param)
-    })?;
+    let value: T = match serde_path_to_error::deserialize(&mut *de) {
+        Ok(v) => v,
+        // JSON has one number type: `500.0` is the integer 500 (as JSON Schema says). Only
+        // a body that was refused for a float is read again, so a right one costs nothing.
+        Err(e)
+            if e.inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
+        {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| json_error(&e, String::new()))?;
+            integral_floats_to_integers(&mut v);
+            return serde_path_to_error::deserialize(v).map_err(path_error);
+        }
+        Err(e) => return Err(path_error(e)),
+    };
     de.end().map_err(|e| json_error(&e, String::new()))?;
     Ok(value)
+}
+
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let param = if path == "." { String::new() } else { path };
+    json_error(&inner, param)
+}
+
+/// Rewrites every number with no fraction that a double holds exactly (|n| ≤ 2⁵³) as an
+/// integer; other numbers stay as they are and are refused as before.
+fn integral_floats_to_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) {
+                // In range and integral: the cast is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *v = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 fn json_error(e: &serde_json::Error, param: String) -> ApiError {
@@ -152,4 +189,41 @@ pub fn ok<T: Serialize>(body: &T) -> Response {
 
 pub fn created<T: Serialize>(body: &T) -> Response {
     reply(StatusCode::CREATED, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        amount: i64,
+        quantities: Vec<u32>,
+    }
+
+    #[test]
+    fn integral_floats_are_integers() {
+        let b: Body = parse(br#"{"amount": 500.0, "quantities": [1.0, 2]}"#).unwrap();
+        assert_eq!(
+            b,
+            Body {
+                amount: 500,
+                quantities: vec![1, 2]
+            }
+        );
+        for (body, param) in [
+            (&br#"{"amount": 5.5, "quantities": []}"#[..], "amount"),
+            (br#"{"amount": 1e300, "quantities": []}"#, "amount"),
+            (
+                br#"{"amount": 9007199254740994.0, "quantities": []}"#,
+                "amount",
+            ),
+            (br#"{"amount": 1, "quantities": [-1.0]}"#, "quantities[0]"),
+            (br#"{"amount": 1.0, "quantities": [], "x": 1}"#, "x"),
+        ] {
+            let e = parse::<Body>(body).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(param), "{e:?}");
+        }
+    }
 }

@@ -57,7 +57,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             reg::<Deleted>,
             revoke_key,
-        ),
+        )
+        .errors(409, &["last_secret_key"]),
     ]
 }
 

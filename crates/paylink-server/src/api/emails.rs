@@ -35,6 +35,7 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<Queued>,
             send_link,
         )
+        .errors(400, &["recipient_not_found"])
         .body(reg::<SendLinkIn>),
         route(
             Method::POST,

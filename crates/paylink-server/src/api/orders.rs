@@ -43,6 +43,14 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<Order>,
             create_order,
         )
+        .errors(
+            400,
+            &[
+                "customer_not_found",
+                "tax_rate_not_found",
+                "amount_out_of_bounds",
+            ],
+        )
         .body(reg::<OrderIn>),
         route(
             Method::GET,
@@ -74,7 +82,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             reg::<Order>,
             cancel_order,
-        ),
+        )
+        .errors(409, &["invalid_state_transition", "order_being_paid"]),
     ]
 }
 

@@ -54,6 +54,20 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<PaymentLink>,
             create_link,
         )
+        .errors(
+            400,
+            &[
+                "amount_out_of_bounds",
+                "currency_mismatch",
+                "invalid_redirect_url",
+                "product_not_found",
+                "order_not_found",
+                "customer_not_found",
+                "tax_rate_not_found",
+                "invalid_payments_limit_for_order_link",
+            ],
+        )
+        .errors(409, &["payments_not_enabled", "slug_taken"])
         .body(reg::<PaymentLinkIn>),
         route(
             Method::GET,
@@ -86,6 +100,29 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<PaymentLink>,
             update_link,
         )
+        .errors(
+            400,
+            &[
+                "amount_out_of_bounds",
+                "currency_mismatch",
+                "invalid_redirect_url",
+                "product_not_found",
+                "order_not_found",
+                "customer_not_found",
+                "tax_rate_not_found",
+                "invalid_payments_limit_for_order_link",
+                "payments_limit_below_count",
+            ],
+        )
+        .errors(
+            409,
+            &[
+                "payment_link_has_payments",
+                "payments_limit_below_reserved",
+                "slug_taken",
+                "concurrent_update",
+            ],
+        )
         .body(reg::<PaymentLinkPatch>),
         route(
             Method::DELETE,
@@ -96,7 +133,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             reg::<Deleted>,
             delete_link,
-        ),
+        )
+        .errors(409, &["payment_link_has_payments"]),
         route(
             Method::POST,
             "/v1/payment_links/{id}/activate",
@@ -106,7 +144,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             reg::<PaymentLink>,
             activate_link,
-        ),
+        )
+        .errors(409, &["invalid_state_transition", "concurrent_update"]),
         route(
             Method::POST,
             "/v1/payment_links/{id}/deactivate",
@@ -116,7 +155,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             reg::<PaymentLink>,
             deactivate_link,
-        ),
+        )
+        .errors(409, &["invalid_state_transition", "concurrent_update"]),
         route(
             Method::POST,
             "/v1/payment_links/{id}/cancel",
@@ -126,7 +166,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             reg::<PaymentLink>,
             cancel_link,
-        ),
+        )
+        .errors(409, &["invalid_state_transition", "concurrent_update"]),
         route(
             Method::GET,
             "/v1/payment_links/{id}/payments",

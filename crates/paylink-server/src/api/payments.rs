@@ -57,6 +57,9 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<Refund>,
             refund,
         )
+        .errors(400, &["amount_invalid", "refund_exceeds_payment"])
+        .errors(409, &["payment_not_refundable"])
+        .errors(502, &["refund_failed"])
         .body(reg::<RefundIn>),
     ]
 }

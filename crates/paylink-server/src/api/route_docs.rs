@@ -6,7 +6,7 @@ use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, Para
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::{ContentBuilder, Required, ResponseBuilder};
 
-use super::routes::{public_table, reg, table, Schemas};
+use super::routes::{public_table, reg, table, Route, Schemas};
 use crate::auth::Access::{Public, Scope, SecretKey};
 use crate::error::ErrorBody;
 
@@ -65,6 +65,67 @@ fn path_schema(path: &str, name: &str) -> utoipa::openapi::schema::Object {
     }
 }
 
+/// Every error status `r` answers, with its codes: those every route of its kind answers
+/// (the edge, authentication, idempotency, the body and path extractors, rate limits), then
+/// the route's own ([`super::routes::Route::errors`]).
+fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
+    let mut out: std::collections::BTreeMap<u16, Vec<&'static str>> = Default::default();
+    let mut add = |status: u16, codes: &[&'static str]| {
+        let v = out.entry(status).or_default();
+        for c in codes {
+            if !v.contains(c) {
+                v.push(c);
+            }
+        }
+    };
+    // The edge refuses NUL and undecodable bytes anywhere, and bad query strings.
+    add(400, &["parameter_invalid", "invalid_request"]);
+    if r.query.is_some() {
+        add(400, &["invalid_cursor"]);
+    }
+    if r.body.is_some() {
+        add(
+            400,
+            &[
+                "invalid_json",
+                "parameter_missing",
+                "parameter_unknown",
+                "body_unreadable",
+            ],
+        );
+        add(413, &["body_too_large"]);
+        add(415, &["unsupported_media_type"]);
+    }
+    if !is_public {
+        add(401, &["api_key_missing", "api_key_invalid"]);
+    }
+    if matches!(r.access, Scope(_) | SecretKey) {
+        add(403, &["insufficient_permissions"]);
+    }
+    if r.path.contains("{id}") || r.path.contains("{slug}") {
+        add(404, &["resource_missing"]);
+    }
+    if r.method != Method::GET {
+        add(409, &["idempotency_key_in_use"]);
+        add(422, &["idempotency_key_reused"]);
+    }
+    add(429, &["rate_limit_exceeded"]);
+    add(500, &["internal_error"]);
+    for (status, codes) in &r.errors {
+        add(*status, codes);
+    }
+    out.into_iter().collect()
+}
+
+fn describe(status: u16, codes: &[&str]) -> String {
+    let reason = axum::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    format!("{reason}: {}", codes.join(", "))
+}
+
 /// The OpenAPI paths and schemas of the table.
 pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
     let mut paths = utoipa::openapi::Paths::new();
@@ -95,19 +156,23 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                 ResponseBuilder::new()
                     .description("Success")
                     .content(r.content_type, json((r.response)(components))),
-            )
-            .response(
-                "4XX",
-                ResponseBuilder::new()
-                    .description("Error")
-                    .content("application/json", json(error.clone())),
-            )
-            .response(
-                "5XX",
-                ResponseBuilder::new()
-                    .description("Error")
-                    .content("application/json", json(error)),
             );
+        for (status, description, schema) in &r.answers {
+            op = op.response(
+                status.to_string(),
+                ResponseBuilder::new()
+                    .description(*description)
+                    .content("application/json", json(schema(components))),
+            );
+        }
+        for (status, codes) in error_answers(&r, is_public) {
+            op = op.response(
+                status.to_string(),
+                ResponseBuilder::new()
+                    .description(describe(status, &codes))
+                    .content("application/json", json(error.clone())),
+            );
+        }
         match r.access {
             Scope(scope) => op = op.description(Some(format!("Requires the `{scope}` scope."))),
             SecretKey => op = op.description(Some("Requires a secret key.")),

@@ -79,6 +79,11 @@ pub struct Route {
     /// The success answer's media type (JSON but for images).
     pub content_type: &'static str,
     pub query: Option<ParamsFn>,
+    /// Error codes this route answers beyond those every route of its kind does (see
+    /// `route_docs`), by status.
+    pub errors: Vec<(u16, &'static [&'static str])>,
+    /// Answers other than the success and the error body (the pay route's `402`).
+    pub answers: Vec<(u16, &'static str, SchemaFn)>,
     pub handler: MethodRouter<AppState>,
 }
 
@@ -106,6 +111,8 @@ pub(crate) fn route<H: Handler<T, AppState>, T: 'static>(
         response,
         content_type: "application/json",
         query: None,
+        errors: Vec::new(),
+        answers: Vec::new(),
         handler,
     }
 }
@@ -123,6 +130,19 @@ impl Route {
 
     pub(crate) fn query(mut self, f: ParamsFn) -> Self {
         self.query = Some(f);
+        self
+    }
+
+    /// Error codes this route answers with `status`, beyond the ones every route of its
+    /// kind answers.
+    pub(crate) fn errors(mut self, status: u16, codes: &'static [&'static str]) -> Self {
+        self.errors.push((status, codes));
+        self
+    }
+
+    /// Another answer than the success and the error body.
+    pub(crate) fn answer(mut self, status: u16, description: &'static str, f: SchemaFn) -> Self {
+        self.answers.push((status, description, f));
         self
     }
 

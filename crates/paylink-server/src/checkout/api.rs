@@ -46,6 +46,19 @@ pub fn routes() -> Vec<Route> {
             reg::<Preview>,
             preview,
         )
+        .errors(
+            410,
+            &[
+                "link_inactive",
+                "link_expired",
+                "link_paid",
+                "link_cancelled",
+                "link_not_open",
+                "sold_out",
+                "order_paid",
+                "order_cancelled",
+            ],
+        )
         .query(params::<PreviewQuery>),
         route(
             Method::POST,
@@ -57,6 +70,29 @@ pub fn routes() -> Vec<Route> {
             reg::<CheckoutOut>,
             start,
         )
+        .errors(400, &["currency_not_offered", "amount_out_of_bounds"])
+        .errors(
+            409,
+            &[
+                "link_fully_reserved",
+                "stock_reserved",
+                "order_reserved",
+                "link_changed",
+            ],
+        )
+        .errors(
+            410,
+            &[
+                "link_inactive",
+                "link_expired",
+                "link_paid",
+                "link_cancelled",
+                "link_not_open",
+                "sold_out",
+                "order_paid",
+                "order_cancelled",
+            ],
+        )
         .body(reg::<CheckoutIn>),
         route(
             Method::POST,
@@ -67,6 +103,23 @@ pub fn routes() -> Vec<Route> {
             200,
             reg::<PayOut>,
             pay,
+        )
+        .errors(
+            400,
+            &[
+                "payment_method_not_allowed",
+                "invalid_card_number",
+                "invalid_expiry",
+                "invalid_cvc",
+            ],
+        )
+        .errors(409, &["payment_in_progress"])
+        .errors(410, &["checkout_session_expired"])
+        .errors(502, &["processor_timeout", "processor_error"])
+        .answer(
+            402,
+            "Declined: `{status: failed, decline_code}`",
+            reg::<PayOut>,
         )
         .body(reg::<PayIn>),
     ]

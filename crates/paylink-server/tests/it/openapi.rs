@@ -108,6 +108,30 @@ async fn served_document_lists_every_route(app: TestApp) {
         );
     }
     assert!(doc["components"]["schemas"]["PaymentLink"].is_object());
+    // Each status an operation answers is documented on its own, with its error codes, so
+    // a fuzzer can tell a wrong status from a right one: no `4XX`/`5XX` ranges.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert!(
+                statuses.iter().all(|s| s.parse::<u16>().is_ok()),
+                "{method} {path}: {statuses:?}"
+            );
+            for s in ["400", "429", "500"] {
+                assert!(statuses.contains(&&s.to_owned()), "{method} {path}: {s}");
+            }
+        }
+    }
+    let pay = &doc["paths"]["/api/public/checkout_sessions/{id}/pay"]["post"]["responses"];
+    assert_eq!(
+        pay["402"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PayOut"
+    );
+    let refunds = &doc["paths"]["/v1/payments/{id}/refunds"]["post"]["responses"];
+    assert!(refunds["409"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("`payment_not_refundable`"));
     // What schemathesis's first run found undocumented: image answers, the redelivery's
     // answer, a customer created with no body.
     let paths = &doc["paths"];
