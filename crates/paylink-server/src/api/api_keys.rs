@@ -72,6 +72,11 @@ pub enum KindIn {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyIn {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     pub kind: KindIn,
     /// Restricted keys only: the scopes they carry.

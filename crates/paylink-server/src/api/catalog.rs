@@ -194,6 +194,11 @@ pub(super) fn routes() -> Vec<Route> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductIn {
+    #[schema(
+        min_length = 1,
+        max_length = 250,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     pub description: Option<String>,
     pub image_url: Option<String>,
@@ -544,6 +549,11 @@ pub async fn list_customers(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaxRateIn {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub display_name: String,
     /// Decimal string with up to 4 places, 0–100 (`"8.25"`).
     pub percentage: TaxPercentage,
@@ -560,6 +570,11 @@ pub struct TaxRateIn {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaxRatePatch {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub display_name: Option<String>,
     pub active: Option<bool>,
     pub metadata: Option<BTreeMap<String, String>>,

@@ -107,6 +107,7 @@ fn one() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct OrderIn {
     pub customer_id: Option<CustomerId>,
+    #[schema(min_items = 1, max_items = 100)]
     pub line_items: Vec<OrderLineIn>,
     pub currency: Option<Currency>,
     /// Applies to every line; otherwise each product line uses its product's rate.

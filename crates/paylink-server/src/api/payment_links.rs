@@ -189,6 +189,11 @@ pub struct PaymentLinkIn {
     /// product lines or `all_products` make `products`; anything else is `custom`.
     #[serde(rename = "type")]
     pub kind: Option<LinkType>,
+    #[schema(
+        min_length = 3,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
     /// Generated from the title when absent.
     pub slug: Option<String>,

@@ -110,6 +110,7 @@ pub(super) fn routes() -> Vec<Route> {
 pub struct EndpointIn {
     pub url: String,
     /// Event types, or `["*"]`.
+    #[schema(min_items = 1, max_items = 50)]
     pub enabled_events: Vec<String>,
     pub description: Option<String>,
 }
@@ -118,6 +119,7 @@ pub struct EndpointIn {
 #[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
     pub url: Option<String>,
+    #[schema(min_items = 1, max_items = 50)]
     pub enabled_events: Option<Vec<String>>,
     pub description: Option<String>,
     /// `enabled` or `disabled`; enabling restarts the failure clock.
@@ -128,6 +130,7 @@ pub struct EndpointPatch {
 #[serde(deny_unknown_fields)]
 pub struct RotateIn {
     /// How long the old secret still signs (default 86400, at most 7 days).
+    #[schema(minimum = 0, maximum = 604800)]
     pub overlap_seconds: Option<i64>,
 }
 
