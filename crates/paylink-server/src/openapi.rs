@@ -41,7 +41,68 @@ pub fn document() -> OpenApi {
 }
 
 pub fn json() -> String {
-    document()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    {
+        for (name, schema) in schemas.iter_mut() {
+            let input = name.ends_with("In") || name.ends_with("Patch");
+            everywhere(schema, Some(name), input);
+        }
+    }
+    if let Some(paths) = doc.get_mut("paths") {
+        everywhere(paths, None, true);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Rules the server applies to every request, written into every schema they concern:
+/// - no text sent holds a NUL character (the edge refuses it in any field, path or query):
+///   on request bodies' own types (`…In`, `…Patch`) and parameters; answers may echo it
+///   (an error naming an unknown field);
+/// - `metadata` is string pairs, keys of 1–40 characters, values of at most 500.
+fn everywhere(v: &mut serde_json::Value, name: Option<&str>, input: bool) {
+    use serde_json::{json, Value};
+    let Value::Object(o) = v else {
+        if let Value::Array(items) = v {
+            items.iter_mut().for_each(|i| everywhere(i, None, input));
+        }
+        return;
+    };
+    let is_string = o.get("type").is_some_and(|t| {
+        t == "string"
+            || t.as_array()
+                .is_some_and(|a| a.iter().any(|t| t == "string"))
+    });
+    let free = !["pattern", "enum", "format", "$ref"]
+        .iter()
+        .any(|k| o.contains_key(*k));
+    if input && is_string && free {
+        o.insert("pattern".into(), json!("^[^\\u0000]*$"));
+    }
+    if matches!(name, Some("metadata" | "Metadata")) && o.get("additionalProperties").is_some() {
+        o.insert(
+            "propertyNames".into(),
+            json!({"minLength": 1, "maxLength": 40}),
+        );
+        o.insert(
+            "additionalProperties".into(),
+            json!({"type": "string", "maxLength": 500}),
+        );
+    }
+    // Answers live under `responses`: leave them as they are.
+    for (k, child) in o.iter_mut() {
+        match k.as_str() {
+            "responses" => {}
+            "properties" => {
+                if let Value::Object(props) = child {
+                    for (pname, p) in props.iter_mut() {
+                        everywhere(p, Some(pname), input);
+                    }
+                }
+            }
+            _ => everywhere(child, None, input),
+        }
+    }
 }
