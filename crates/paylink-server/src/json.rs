@@ -1,5 +1,8 @@
 //! JSON in and out: a body extractor whose every rejection is the contract's error object,
-//! naming the offending field path (`line_items[2].quantity`).
+//! naming the offending field path (`line_items[2].quantity`). Structs are read from JSON
+//! objects only ([`objects`]).
+
+mod objects;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -10,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ApiError;
+use objects::Objects;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -54,7 +58,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         bytes
     };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(Objects(&mut *de)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let param = if path == "." { String::new() } else { path };

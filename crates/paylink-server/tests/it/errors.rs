@@ -69,6 +69,19 @@ async fn malformed_bodies(app: TestApp) {
     raw(&app, Method::POST, "/v1/products", "")
         .await
         .assert_error(400, "parameter_missing");
+    // An object is never read from an array of its fields in order.
+    raw(&app, Method::POST, "/v1/products", "[\"Mug\", 500]")
+        .await
+        .assert_error(400, "parameter_invalid");
+    raw(
+        &app,
+        Method::POST,
+        "/v1/products",
+        "{\"name\": \"Mug\", \"unit_amount\": 500, \"inventory\": [3]}",
+    )
+    .await
+    .assert_error(400, "parameter_invalid")
+    .assert_param("inventory");
     let r = raw(
         &app,
         Method::POST,
