@@ -1,16 +1,17 @@
 //! JSON in and out: a body extractor whose every rejection is the contract's error object,
 //! naming the offending field path (`line_items[2].quantity`). Structs are read from JSON
-//! objects only ([`objects`]).
+//! objects only ([`objects`]); a route that documents no body takes none ([`no_body`]).
 
 mod objects;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use objects::Objects;
@@ -39,6 +40,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         })?;
         parse(&bytes).map(Json)
     }
+}
+
+/// The body of a route that documents none: nothing, or `{}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+/// For a route that documents no body (an action, a delete): a body other than nothing or
+/// `{}` is refused as a route with a body refuses it (`invalid_json`, `parameter_unknown`,
+/// …), never ignored while the action goes ahead.
+pub async fn no_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return too_large().into_response();
+    };
+    if let Err(mut e) = parse::<NoBody>(&bytes) {
+        if e.code == "parameter_invalid" {
+            e.message = "This route takes no body: send none, or `{}`".into();
+        }
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 pub fn too_large() -> ApiError {
