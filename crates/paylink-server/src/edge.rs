@@ -4,6 +4,8 @@
 //!   `%00` in a form) or bytes that are not UTF-8 in the path or query are refused here, once
 //!   for every route, with `400 parameter_invalid`. PostgreSQL cannot store NUL in text
 //!   and SQLite would; refusing it at the edge makes both backends answer alike.
+//! - **Bodies too large** are answered `413` with `Connection: close`: their rest is never
+//!   read, so the connection ends with the answer.
 //! - **Error bodies**: an error answered by the framework rather than by a handler (a path
 //!   or form that does not parse, `413`, `415`) goes out as the contract's JSON error object,
 //!   never as bare text.
@@ -23,7 +25,17 @@ pub async fn guard(req: Request, next: Next) -> Response {
     }
     let req = match check_body(req).await {
         Ok(req) => req,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            let mut res = e.into_response();
+            // The rest of a body too large is never read, so the connection cannot carry
+            // another request: hyper closes it, and the answer says so, or a client that
+            // keeps it alive sends its next request into a closed socket.
+            if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                res.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return res;
+        }
     };
     as_json_error(next.run(req).await)
 }

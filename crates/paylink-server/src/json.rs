@@ -1,15 +1,20 @@
 //! JSON in and out: a body extractor whose every rejection is the contract's error object,
-//! naming the offending field path (`line_items[2].quantity`).
+//! naming the offending field path (`line_items[2].quantity`). Structs are read from JSON
+//! objects only ([`objects`]); a route that documents no body takes none ([`no_body`]).
 
-use axum::body::Bytes;
+mod objects;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use objects::Objects;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -37,6 +42,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// The body of a route that documents none: nothing, or `{}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoBody {}
+
+/// For a route that documents no body (an action, a delete): a body other than nothing or
+/// `{}` is refused as a route with a body refuses it (`invalid_json`, `parameter_unknown`,
+/// …), never ignored while the action goes ahead.
+pub async fn no_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return too_large().into_response();
+    };
+    if let Err(mut e) = parse::<NoBody>(&bytes) {
+        if e.code == "parameter_invalid" {
+            e.message = "This route takes no body: send none, or `{}`".into();
+        }
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
 pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -54,7 +82,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         bytes
     };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = match serde_path_to_error::deserialize(&mut *de) {
+    let value: T = match serde_path_to_error::deserialize(Objects(&mut *de)) {
         Ok(v) => v,
         // JSON has one number type: `500.0` is the integer 500 (as JSON Schema says). Only
         // a body that was refused for a float is read again, so a right one costs nothing.
@@ -66,7 +94,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let mut v: serde_json::Value =
                 serde_json::from_slice(bytes).map_err(|e| json_error(&e, String::new()))?;
             integral_floats_to_integers(&mut v);
-            return serde_path_to_error::deserialize(v).map_err(path_error);
+            return serde_path_to_error::deserialize(Objects(v)).map_err(path_error);
         }
         Err(e) => return Err(path_error(e)),
     };

@@ -188,11 +188,22 @@ pub fn public_table() -> Vec<Route> {
     crate::checkout::api::routes()
 }
 
+/// The route's handler; one that documents no body refuses any but nothing or `{}`
+/// ([`crate::json::no_body`]), as the handler's own extractor would.
+fn handler(r: Route) -> MethodRouter<AppState> {
+    if r.body.is_none() && r.method != Method::GET {
+        r.handler
+            .route_layer(middleware::from_fn(crate::json::no_body))
+    } else {
+        r.handler
+    }
+}
+
 /// The router of the public table.
 pub fn public_router() -> Router<AppState> {
-    public_table()
-        .into_iter()
-        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
+    public_table().into_iter().fold(Router::new(), |r, route| {
+        r.route(route.path, handler(route))
+    })
 }
 
 /// The authenticated router of the table. Each route decides who may call it before its
@@ -202,8 +213,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     for r in table() {
         let access = r.access;
-        let handler = r
-            .handler
+        let path = r.path;
+        let handler = handler(r)
             .route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 crate::idempotency::layer,
@@ -211,7 +222,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             .route_layer(middleware::from_fn(move |req, next| {
                 crate::auth::authorize(access, req, next)
             }));
-        router = router.route(r.path, handler);
+        router = router.route(path, handler);
     }
     router
 }

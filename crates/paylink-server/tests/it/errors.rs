@@ -8,6 +8,7 @@ use crate::helpers::TestApp;
 
 both!(
     malformed_bodies,
+    bodies_on_routes_that_take_none,
     oversized_bodies,
     unknown_routes_and_methods,
     ids_of_the_wrong_shape,
@@ -69,6 +70,19 @@ async fn malformed_bodies(app: TestApp) {
     raw(&app, Method::POST, "/v1/products", "")
         .await
         .assert_error(400, "parameter_missing");
+    // An object is never read from an array of its fields in order.
+    raw(&app, Method::POST, "/v1/products", "[\"Mug\", 500]")
+        .await
+        .assert_error(400, "parameter_invalid");
+    raw(
+        &app,
+        Method::POST,
+        "/v1/products",
+        "{\"name\": \"Mug\", \"unit_amount\": 500, \"inventory\": [3]}",
+    )
+    .await
+    .assert_error(400, "parameter_invalid")
+    .assert_param("inventory");
     let r = raw(
         &app,
         Method::POST,
@@ -113,11 +127,53 @@ async fn malformed_bodies(app: TestApp) {
     );
 }
 
+/// An action or a delete documents no body: nothing or `{}` is taken, anything else is
+/// refused as a body route refuses it, and the action does not happen.
+async fn bodies_on_routes_that_take_none(app: TestApp) {
+    let link = app.custom_link("Stays active", 100).await;
+    let path = format!(
+        "/v1/payment_links/{}/deactivate",
+        link["id"].as_str().unwrap()
+    );
+    for (body, code) in [
+        ("{\"reason\": \"x\"}", "parameter_unknown"),
+        ("{not json", "invalid_json"),
+        ("[[[[", "parameter_invalid"),
+        ("[]", "parameter_invalid"),
+    ] {
+        let r = raw(&app, Method::POST, &path, body).await;
+        r.assert_error(400, code);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("NoBody"), "{message}");
+    }
+    let id = link["id"].as_str().unwrap();
+    raw(
+        &app,
+        Method::DELETE,
+        &format!("/v1/payment_links/{id}"),
+        "{\"force\": true}",
+    )
+    .await
+    .assert_error(400, "parameter_unknown");
+    let now = app.get(&format!("/v1/payment_links/{id}")).await;
+    assert_eq!(now.ok(200)["status"], "active");
+    raw(&app, Method::POST, &path, "{}").await.ok(200);
+    raw(
+        &app,
+        Method::POST,
+        &format!("/v1/payment_links/{id}/activate"),
+        "",
+    )
+    .await
+    .ok(200);
+}
+
 async fn oversized_bodies(app: TestApp) {
     let big = json!({"title": "Big", "amount": 1, "description": "x".repeat(70 * 1024)});
-    app.post("/v1/payment_links", big.clone())
-        .await
-        .assert_error(413, "body_too_large");
+    let r = app.post("/v1/payment_links", big.clone()).await;
+    r.assert_error(413, "body_too_large");
+    // The rest of the body is never read: the connection ends, and the answer says so.
+    assert_eq!(r.headers["connection"], "close");
     let r = app
         .call(
             Some(&app.key),

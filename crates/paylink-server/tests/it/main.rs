@@ -11,6 +11,7 @@ mod helpers;
 mod hygiene;
 
 mod api_keys;
+mod bad_input;
 mod browser;
 mod catalog;
 mod checkout;
