@@ -367,21 +367,26 @@ fn field_cases(cx: &Ctx, f: &Field, out: &mut Vec<Case>) {
     };
     let currency = schema::names(doc, s, "Currency");
     let prefix = schema::id_prefix(doc, s);
-    // A string the document constrains (a pattern, format, enum, currency or id) takes
-    // none of these; a free one may keep them, as sent.
-    let constrained = currency
-        || prefix.is_some()
-        || ["pattern", "format", "enum"]
-            .iter()
-            .any(|k| text.get(*k).is_some());
+    // A string the document constrains (a format, enum, currency or id, or a pattern or
+    // length it does not meet) takes none of these; one it allows may keep them, as sent.
+    let constrained =
+        currency || prefix.is_some() || ["format", "enum"].iter().any(|k| text.get(*k).is_some());
+    let allowed = |v: &str| {
+        let n = v.chars().count() as u64;
+        let pattern = text.get("pattern").and_then(Value::as_str);
+        !constrained
+            && pattern.is_none_or(|p| regex::Regex::new(p).is_ok_and(|r| r.is_match(v)))
+            && text["maxLength"].as_u64().is_none_or(|m| n <= m)
+            && text["minLength"].as_u64().is_none_or(|m| n >= m)
+    };
     let just_under = "x".repeat(60 * 1024);
     for v in SQL.map(str::to_owned).into_iter().chain([just_under]) {
-        let v = json!(v);
-        let expect = if constrained {
-            Expect::Refused
+        let expect = if allowed(&v) {
+            kept(&json!(v))
         } else {
-            kept(&v)
+            Expect::Refused
         };
+        let v = json!(v);
         push(shorten(&v.to_string()), set(v), expect);
     }
     push("100 KB string".into(), set(json!(long())), Expect::Refused);
