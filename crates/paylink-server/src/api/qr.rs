@@ -55,6 +55,7 @@ const QUIET_ZONE: usize = 4;
 #[into_params(parameter_in = Query)]
 pub struct QrQuery {
     /// Width and height in pixels, 64–2048 (default 512).
+    #[param(minimum = 64, maximum = 2048)]
     pub size: Option<u32>,
 }
 

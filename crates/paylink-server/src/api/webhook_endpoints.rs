@@ -13,7 +13,7 @@ use paylink_domain::webhook::{EndpointStatus, WebhookEndpoint};
 use paylink_store::DeliveryAttempt;
 
 use super::path::PathId;
-use super::routes::{list, reg, route, Route};
+use super::routes::{list, params, reg, route, Route};
 use super::{not_found_as, Deleted, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
@@ -49,7 +49,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             list::<WebhookEndpoint>,
             list_endpoints,
-        ),
+        )
+        .query(params::<EndpointListQuery>),
         route(
             Method::GET,
             "/v1/webhook_endpoints/{id}",
@@ -101,7 +102,8 @@ pub(super) fn routes() -> Vec<Route> {
             200,
             list::<AttemptOut>,
             list_deliveries,
-        ),
+        )
+        .query(params::<AttemptListQuery>),
     ]
 }
 
