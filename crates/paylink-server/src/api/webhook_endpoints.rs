@@ -340,7 +340,23 @@ pub async fn rotate_secret(
     ))
 }
 
-list_query!(AttemptListQuery {});
+/// The newest attempts first. Attempts have no id of their own for a cursor to name, so
+/// this list takes no `starting_after` / `ending_before` (they used to be taken and
+/// ignored, which sent a client paging through it round in circles).
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AttemptListQuery {
+    /// 1–100, default 10
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+impl AttemptListQuery {
+    fn page(&self) -> ApiResult<paylink_store::Page> {
+        super::page(self.limit, &None, &None)
+    }
+}
 
 pub async fn list_deliveries(
     State(state): State<AppState>,

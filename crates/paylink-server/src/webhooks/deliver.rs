@@ -141,9 +141,15 @@ impl Deliverer {
                     if let Some(r) = retry_after {
                         delay = delay.max(r.min(MAX_RETRY_AFTER));
                     }
-                    // Timestamps are whole seconds: round the wait up so it is never skipped.
-                    DeliveryNext::RetryAt(attempted_at.plus_seconds(
-                        i64::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(i64::MAX),
+                    // From the answer (a `Retry-After` counts from there, not from when the
+                    // attempt began), rounded up to the whole second timestamps keep, so
+                    // the wait is never cut short.
+                    let answered = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let due = (answered + delay).as_millis().div_ceil(1000);
+                    DeliveryNext::RetryAt(Timestamp::from_unix(
+                        i64::try_from(due).unwrap_or(i64::MAX),
                     ))
                 }
             }

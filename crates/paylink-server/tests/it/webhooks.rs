@@ -319,6 +319,22 @@ async fn retries_follow_failures_and_retry_after(app: TestApp) {
         .collect();
     assert_eq!(codes, vec![json!(500), Value::Null, json!(503), json!(200)]);
     assert_eq!(log.body["data"][2]["error"], "timeout");
+    // Attempts have no id a cursor could name: paging by cursor is refused, not ignored.
+    let newest = app
+        .get(&format!("/v1/webhook_endpoints/{id}/deliveries?limit=2"))
+        .await;
+    assert_eq!(
+        (
+            newest.ok(200)["data"].as_array().unwrap().len(),
+            newest.body["has_more"].as_bool()
+        ),
+        (2, Some(true))
+    );
+    app.get(&format!(
+        "/v1/webhook_endpoints/{id}/deliveries?starting_after={id}"
+    ))
+    .await
+    .assert_error(400, "parameter_unknown");
 }
 
 async fn rotation_signs_with_both_secrets(app: TestApp) {
