@@ -96,8 +96,9 @@ fn assert_refused(guard: &Guard, url: &str) {
     };
     match parsed.host() {
         Some(Host::Domain(d)) => {
-            // What getaddrinfo would read as an address must already be one.
-            let last = d.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+            // What getaddrinfo would read as an address must already be one (WHATWG: a
+            // name ending in a number, after one trailing dot, is an IPv4 address or invalid).
+            let last = d.strip_suffix('.').unwrap_or(d).rsplit('.').next().unwrap_or("");
             let numeric = !last.is_empty()
                 && (last.bytes().all(|b| b.is_ascii_digit())
                     || last
