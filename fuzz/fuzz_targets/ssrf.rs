@@ -98,7 +98,12 @@ fn assert_refused(guard: &Guard, url: &str) {
         Some(Host::Domain(d)) => {
             // What getaddrinfo would read as an address must already be one (WHATWG: a
             // name ending in a number, after one trailing dot, is an IPv4 address or invalid).
-            let last = d.strip_suffix('.').unwrap_or(d).rsplit('.').next().unwrap_or("");
+            let last = d
+                .strip_suffix('.')
+                .unwrap_or(d)
+                .rsplit('.')
+                .next()
+                .unwrap_or("");
             let numeric = !last.is_empty()
                 && (last.bytes().all(|b| b.is_ascii_digit())
                     || last

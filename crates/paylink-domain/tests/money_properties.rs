@@ -2,6 +2,7 @@
 //! as they are written, a checkout's cart charges the sum of its lines with each line's tax
 //! rounded half up (docs/decisions.md), and refunds never give back more than was paid.
 //! (`src/tax.rs` holds the properties of `price_cart` and `line_tax` themselves.)
+#![allow(clippy::unwrap_used)]
 
 use std::sync::LazyLock;
 
