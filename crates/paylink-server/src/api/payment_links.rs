@@ -358,6 +358,63 @@ pub async fn create_link(
         ));
     }
     let now = Timestamp::now();
+    let created_by = CreatedBy {
+        kind: CreatorType::ApiKey,
+        id: auth.key_id.to_string(),
+    };
+    let (mut link, generated) = build_link(&state, t, &settings, input, created_by, now).await?;
+    // A generated slug that collides is generated again; a chosen one is the client's to fix.
+    let mut attempts = 0;
+    loop {
+        let shown = present(&state, link.clone(), now);
+        let body = serde_json::to_vec(&shown).map_err(ApiError::internal)?;
+        let ev = Event::new(EventType::PaymentLinkCreated, &shown, t.livemode(), now);
+        // With an Idempotency-Key, the answer is written with the link (one commit).
+        let answer = deferred
+            .as_ref()
+            .map(|d| d.answer(StatusCode::CREATED, &body, now));
+        match state
+            .store
+            .insert_payment_link(t, &link, &[ev], answer.as_ref())
+            .await
+        {
+            Err(StoreError::Conflict(Conflict::SlugTaken)) if generated && attempts < 5 => {
+                attempts += 1;
+                link.slug = Slug::generate(&link.title);
+            }
+            Err(StoreError::Conflict(Conflict::SlugTaken)) => {
+                return Err(ApiError::conflict(
+                    "slug_taken",
+                    "That slug is already used by another payment link",
+                )
+                .with_param("slug"))
+            }
+            Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse)) if answer.is_some() => {
+                return Ok(crate::idempotency::raced())
+            }
+            r => {
+                r?;
+                return Ok(crate::idempotency::answered(
+                    StatusCode::CREATED,
+                    body,
+                    answer.is_some(),
+                ));
+            }
+        }
+    }
+}
+
+/// The link a create request asks for: its customer, products, tax rates and order looked
+/// up, the whole link checked by the domain's rules; nothing is written. With it, whether
+/// its slug was generated (a generated slug that collides is generated again).
+pub async fn build_link(
+    state: &AppState,
+    t: &Tenant,
+    settings: &MerchantSettings,
+    input: PaymentLinkIn,
+    created_by: CreatedBy,
+    now: Timestamp,
+) -> ApiResult<(PaymentLink, bool)> {
     let kind = infer_type(&input);
     if input.subscription.is_some() && kind != LinkType::Subscription {
         return Err(ApiError::invalid(
@@ -373,11 +430,11 @@ pub async fn create_link(
     if let Some(e) = input.expires_at {
         future_expiry(e, now)?;
     }
-    check_customer(&state, t, &input.customer_id).await?;
+    check_customer(state, t, &input.customer_id).await?;
     let pricing = resolve_pricing(
-        &state,
+        state,
         t,
-        &settings,
+        settings,
         PricingIn {
             kind,
             title: &input.title,
@@ -438,58 +495,14 @@ pub async fn create_link(
         reference_id: input.reference_id,
         metadata: Metadata::parse(input.metadata)?,
         stats: LinkStats::default(),
-        created_by: CreatedBy {
-            kind: CreatorType::ApiKey,
-            id: auth.key_id.to_string(),
-        },
+        created_by,
         livemode: t.livemode(),
         created_at: now,
         updated_at: now,
     };
     link.currency_options = link.offered_currencies();
-    link.validate(&LinkRules {
-        settings: &settings,
-        now,
-    })?;
-    // A generated slug that collides is generated again; a chosen one is the client's to fix.
-    let mut attempts = 0;
-    loop {
-        let shown = present(&state, link.clone(), now);
-        let body = serde_json::to_vec(&shown).map_err(ApiError::internal)?;
-        let ev = Event::new(EventType::PaymentLinkCreated, &shown, t.livemode(), now);
-        // With an Idempotency-Key, the answer is written with the link (one commit).
-        let answer = deferred
-            .as_ref()
-            .map(|d| d.answer(StatusCode::CREATED, &body, now));
-        match state
-            .store
-            .insert_payment_link(t, &link, &[ev], answer.as_ref())
-            .await
-        {
-            Err(StoreError::Conflict(Conflict::SlugTaken)) if generated && attempts < 5 => {
-                attempts += 1;
-                link.slug = Slug::generate(&link.title);
-            }
-            Err(StoreError::Conflict(Conflict::SlugTaken)) => {
-                return Err(ApiError::conflict(
-                    "slug_taken",
-                    "That slug is already used by another payment link",
-                )
-                .with_param("slug"))
-            }
-            Err(StoreError::Conflict(Conflict::IdempotencyKeyInUse)) if answer.is_some() => {
-                return Ok(crate::idempotency::raced())
-            }
-            r => {
-                r?;
-                return Ok(crate::idempotency::answered(
-                    StatusCode::CREATED,
-                    body,
-                    answer.is_some(),
-                ));
-            }
-        }
-    }
+    link.validate(&LinkRules { settings, now })?;
+    Ok((link, generated))
 }
 
 async fn load(

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use paylink_domain::catalog::Address;
 use paylink_domain::checkout::{
-    custom_field_values, price, CheckoutSession, Choice, CustomerDetails, SessionStatus,
+    custom_field_values, price, CheckoutSession, Choice, CustomFieldValue, CustomerDetails,
+    PricedCart, SessionStatus,
 };
 use paylink_domain::id::{random_base62, CheckoutSessionId, PaymentId};
 use paylink_domain::link::{
@@ -18,6 +19,7 @@ use paylink_domain::link::{
     Prefill, SubscriptionTerms,
 };
 use paylink_domain::money::{Amount, Currency};
+use paylink_domain::settings::MerchantSettings;
 use paylink_domain::tax::{PricingMode, Totals};
 use paylink_domain::text::{bounded_opt, email};
 use paylink_domain::time::Timestamp;
@@ -440,27 +442,14 @@ impl Opening<'_> {
             now,
         } = self;
         let p = &view.p;
-        let base = &p.link.value;
-        let link = &*in_currency(base, input.currency)?;
         let settings = state.public_settings(p.tenant.merchant_id()).await?;
-        let cart = price(
+        let Start {
             link,
-            &Choice {
-                quantities: input.quantities,
-                amount: input.amount,
-            },
-            &settings,
-        )?;
-        let custom = custom_field_values(link, &input.custom_fields)?;
-        let customer = customer_details(
-            link,
-            view.prefill.as_ref(),
-            input.email,
-            input.name,
-            input.phone,
-            input.billing_address,
-            input.shipping_address,
-        )?;
+            cart,
+            custom,
+            customer,
+        } = read_start(&p.link.value, view.prefill.as_ref(), input, &settings)?;
+        let link = &*link;
         let session = CheckoutSession {
             id,
             payment_link_id: link.id.clone(),
@@ -521,6 +510,51 @@ impl Opening<'_> {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// What a start request makes of a link: the link as sold in the currency asked for, the
+/// cart priced with the customer's choices, the custom fields' answers and the customer's
+/// details, all checked; nothing is held yet.
+pub struct Start<'a> {
+    pub link: std::borrow::Cow<'a, PaymentLink>,
+    pub cart: PricedCart,
+    pub custom: Vec<CustomFieldValue>,
+    pub customer: CustomerDetails,
+}
+
+/// Reads a start request against the link (`prefill` is the page's, for what the request
+/// leaves out). Pure: the store then holds what it says, or refuses.
+pub fn read_start<'a>(
+    base: &'a PaymentLink,
+    prefill: Option<&Prefill>,
+    input: CheckoutIn,
+    settings: &MerchantSettings,
+) -> ApiResult<Start<'a>> {
+    let link = in_currency(base, input.currency)?;
+    let cart = price(
+        &link,
+        &Choice {
+            quantities: input.quantities,
+            amount: input.amount,
+        },
+        settings,
+    )?;
+    let custom = custom_field_values(&link, &input.custom_fields)?;
+    let customer = customer_details(
+        &link,
+        prefill,
+        input.email,
+        input.name,
+        input.phone,
+        input.billing_address,
+        input.shipping_address,
+    )?;
+    Ok(Start {
+        link,
+        cart,
+        custom,
+        customer,
+    })
 }
 
 fn customer_details(

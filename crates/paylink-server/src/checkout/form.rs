@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use paylink_domain::catalog::Address;
 use paylink_domain::checkout::{price, CheckoutSession, Choice, SessionStatus};
 use paylink_domain::id::{base62, CheckoutSessionId};
-use paylink_domain::link::{LinkType, PaymentMethodType};
+use paylink_domain::link::{LinkType, PaymentLink, PaymentMethodType};
 use paylink_domain::money::{Amount, Currency};
 use paylink_domain::time::Timestamp;
 
@@ -43,40 +43,17 @@ pub async fn submit(
     };
     let p = &view.p;
     let link = p.link.value.clone();
-    let get = |k: &str| field(&fields, k);
-    let prefixed = |prefix: &str| -> BTreeMap<String, String> {
-        fields
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix(prefix)
-                    .map(|rest| (rest.to_owned(), v.trim().to_owned()))
-            })
-            .filter(|(_, v)| !v.is_empty())
-            .collect()
-    };
-    let mut e = Entered {
-        email: get("email"),
-        name: get("name"),
-        phone: get("phone"),
-        custom: prefixed("cf_"),
-        billing: prefixed("billing_"),
-        shipping: prefixed("shipping_"),
-        attribution: attribution(fields.iter().map(|(k, v)| (k, v))),
-        amount_text: get("amount"),
-        currency: Currency::parse(&get("currency")),
-        nonce: Some(get("nonce")).filter(|n| {
-            (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
-        }),
-        accept_language: accept_language(&headers),
-        card_exp: get("card_exp"),
-        ..Entered::default()
-    };
     let settings = state.public_settings(p.tenant.merchant_id()).await?;
-    let locale = Locale::negotiate(e.accept_language.as_deref(), &settings.default_locale);
+    let language = accept_language(&headers);
+    let locale = Locale::negotiate(language.as_deref(), &settings.default_locale);
+    let (mut e, action) = read_form(&link, &fields, language, &locale, Timestamp::now());
+    let get = |k: &str| field(&fields, k);
     // A storefront whose products or prices changed since the page was shown: show it
     // again as it is now, with nothing chosen, rather than charge what was not seen.
     let shown = in_currency(&link, e.currency).unwrap_or(Cow::Borrowed(&link));
     if link.all_products && get("catalog") != super::catalog_fingerprint(&shown) {
+        e.quantities = None;
+        e.field_errors.clear();
         return render_link(
             &state,
             &view,
@@ -86,99 +63,19 @@ pub async fn submit(
         )
         .await;
     }
-    let mut problems = FieldErrors::new();
-    if !link.line_items.is_empty() {
-        let mut qs = Vec::with_capacity(link.line_items.len());
-        for (i, l) in link.line_items.iter().enumerate() {
-            let raw = get(&format!("q{i}"));
-            let q = if raw.is_empty() {
-                Some(l.quantity)
-            } else {
-                raw.parse::<u32>().ok()
-            };
-            // A quantity the line does not allow is said at the line, and the page keeps
-            // pricing the one it had (no line total from a number nobody may buy).
-            let (min, max) = match l.adjustable_quantity {
-                Some(a) if a.enabled => (a.minimum, a.maximum),
-                _ => (l.quantity, l.quantity),
-            };
-            match q {
-                Some(q) if (min..=max).contains(&q) => qs.push(q),
-                Some(_) => {
-                    qs.push(l.quantity);
-                    problems.insert(
-                        format!("q{i}"),
-                        format!("Choose between {min} and {max} of {}.", l.name),
-                    );
-                }
-                None => {
-                    qs.push(l.quantity);
-                    problems.insert(
-                        format!("q{i}"),
-                        format!("Enter how many {} you want.", l.name),
-                    );
-                }
-            }
-        }
-        e.quantities = Some(qs);
-    }
-    if link.kind == LinkType::Donation {
-        e.amount = if !e.amount_text.is_empty() {
-            // Read as the page wrote it: `25,50` is 25.50 to a German customer.
-            let read = shown
-                .currency
-                .parse_major_in(&e.amount_text, locale.decimal_mark());
-            if read.is_none() {
-                let example = format!("25{}00", locale.decimal_mark());
-                problems.insert(
-                    "amount".into(),
-                    format!("Enter the amount as a number, e.g. {example}."),
-                );
-            }
-            read
-        } else {
-            get("preset").parse::<i64>().ok().and_then(Amount::new)
-        };
-    }
-    // What the page offers: a submit without a way to pay it (no button pressed, a wallet
-    // on a card-only link) only shows the page again.
-    let takes = |t: PaymentMethodType| link.payment_method_types.contains(&t);
-    let action = match get("action").as_str() {
-        "pay" | "" if takes(PaymentMethodType::Card) => "pay".to_owned(),
-        "wallet" | "wallet_confirm" if takes(PaymentMethodType::Wallet) => get("action"),
-        _ => "update".to_owned(),
-    };
     if action == "update" {
-        let status = if problems.is_empty() {
+        let status = if e.field_errors.is_empty() {
             StatusCode::OK
         } else {
             StatusCode::BAD_REQUEST
         };
-        e.field_errors = problems;
         return render_link(&state, &view, &e, None, status).await;
     }
-    // Everything the customer typed, checked at once, before anything is opened or charged.
-    let (number, exp, cvc) = (get("card_number"), get("card_exp"), get("card_cvc"));
-    let wallet = action == "wallet" || action == "wallet_confirm";
-    let card = (!wallet).then(|| CardFields {
-        number: &number,
-        exp: &exp,
-        cvc: &cvc,
-    });
-    let checked = fields::check(
-        &shown,
-        &e,
-        card.as_ref(),
-        &locale.countries(),
-        Timestamp::now(),
-    );
-    for (id, message) in checked {
-        problems.entry(id).or_insert(message);
-    }
-    if !problems.is_empty() {
-        e.field_errors = problems;
+    if !e.field_errors.is_empty() {
         return render_link(&state, &view, &e, None, StatusCode::BAD_REQUEST).await;
     }
+    let (number, exp, cvc) = (get("card_number"), get("card_exp"), get("card_cvc"));
+    let wallet = action == "wallet" || action == "wallet_confirm";
     // The amount charged is the amount the customer saw: a cart that prices to another
     // total than the page showed (a preset picked without JavaScript, a quantity changed)
     // is shown again with its total, and nothing is charged until they confirm it.
@@ -350,6 +247,129 @@ async fn render_error(
         }
         None => render_link(state, view, &e, Some(err.message), status).await,
     }
+}
+
+/// A submitted form read against its link, as the page wrote it: what the customer
+/// entered (quantities; a donation's amount in the customer's locale, `25,50` in German),
+/// the action asked for (`update` when the page offers no way to pay as asked), and in
+/// `field_errors` every problem by field id: the cart's only when the action is `update`,
+/// all of them (contact, custom fields, addresses, card) otherwise. Pure: nothing is
+/// opened or charged.
+pub fn read_form(
+    link: &PaymentLink,
+    fields: &[(String, String)],
+    accept_language: Option<String>,
+    locale: &Locale,
+    now: Timestamp,
+) -> (Entered, String) {
+    let get = |k: &str| field(fields, k);
+    let prefixed = |prefix: &str| -> BTreeMap<String, String> {
+        fields
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(prefix)
+                    .map(|rest| (rest.to_owned(), v.trim().to_owned()))
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    };
+    let mut e = Entered {
+        email: get("email"),
+        name: get("name"),
+        phone: get("phone"),
+        custom: prefixed("cf_"),
+        billing: prefixed("billing_"),
+        shipping: prefixed("shipping_"),
+        attribution: attribution(fields.iter().map(|(k, v)| (k, v))),
+        amount_text: get("amount"),
+        currency: Currency::parse(&get("currency")),
+        nonce: Some(get("nonce")).filter(|n| {
+            (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
+        }),
+        accept_language,
+        card_exp: get("card_exp"),
+        ..Entered::default()
+    };
+    let shown = in_currency(link, e.currency).unwrap_or(Cow::Borrowed(link));
+    let mut problems = FieldErrors::new();
+    if !link.line_items.is_empty() {
+        let mut qs = Vec::with_capacity(link.line_items.len());
+        for (i, l) in link.line_items.iter().enumerate() {
+            let raw = get(&format!("q{i}"));
+            let q = if raw.is_empty() {
+                Some(l.quantity)
+            } else {
+                raw.parse::<u32>().ok()
+            };
+            // A quantity the line does not allow is said at the line, and the page keeps
+            // pricing the one it had (no line total from a number nobody may buy).
+            let (min, max) = match l.adjustable_quantity {
+                Some(a) if a.enabled => (a.minimum, a.maximum),
+                _ => (l.quantity, l.quantity),
+            };
+            match q {
+                Some(q) if (min..=max).contains(&q) => qs.push(q),
+                Some(_) => {
+                    qs.push(l.quantity);
+                    problems.insert(
+                        format!("q{i}"),
+                        format!("Choose between {min} and {max} of {}.", l.name),
+                    );
+                }
+                None => {
+                    qs.push(l.quantity);
+                    problems.insert(
+                        format!("q{i}"),
+                        format!("Enter how many {} you want.", l.name),
+                    );
+                }
+            }
+        }
+        e.quantities = Some(qs);
+    }
+    if link.kind == LinkType::Donation {
+        e.amount = if !e.amount_text.is_empty() {
+            // Read as the page wrote it: `25,50` is 25.50 to a German customer.
+            let read = shown
+                .currency
+                .parse_major_in(&e.amount_text, locale.decimal_mark());
+            if read.is_none() {
+                let example = format!("25{}00", locale.decimal_mark());
+                problems.insert(
+                    "amount".into(),
+                    format!("Enter the amount as a number, e.g. {example}."),
+                );
+            }
+            read
+        } else {
+            get("preset").parse::<i64>().ok().and_then(Amount::new)
+        };
+    }
+    // What the page offers: a submit without a way to pay it (no button pressed, a wallet
+    // on a card-only link) only shows the page again.
+    let takes = |t: PaymentMethodType| link.payment_method_types.contains(&t);
+    let action = match get("action").as_str() {
+        "pay" | "" if takes(PaymentMethodType::Card) => "pay".to_owned(),
+        "wallet" | "wallet_confirm" if takes(PaymentMethodType::Wallet) => get("action"),
+        _ => "update".to_owned(),
+    };
+    if action != "update" {
+        // Everything the customer typed, checked at once, before anything is opened or
+        // charged.
+        let (number, exp, cvc) = (get("card_number"), get("card_exp"), get("card_cvc"));
+        let wallet = action == "wallet" || action == "wallet_confirm";
+        let card = (!wallet).then(|| CardFields {
+            number: &number,
+            exp: &exp,
+            cvc: &cvc,
+        });
+        let checked = fields::check(&shown, &e, card.as_ref(), &locale.countries(), now);
+        for (id, message) in checked {
+            problems.entry(id).or_insert(message);
+        }
+    }
+    e.field_errors = problems;
+    (e, action)
 }
 
 /// A submitted form's field, trimmed (empty when absent).

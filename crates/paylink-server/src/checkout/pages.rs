@@ -217,9 +217,9 @@ fn summary(error: Option<String>, errors: &FieldErrors, fields: &[String]) -> Op
 
 /// What the customer has entered so far (from the query string or a submitted form).
 #[derive(Default, Clone)]
-pub(super) struct Entered {
-    pub(super) quantities: Option<Vec<u32>>,
-    pub(super) amount: Option<Amount>,
+pub struct Entered {
+    pub quantities: Option<Vec<u32>>,
+    pub amount: Option<Amount>,
     pub(super) amount_text: String,
     pub(super) email: String,
     pub(super) name: String,
@@ -230,11 +230,11 @@ pub(super) struct Entered {
     pub(super) attribution: BTreeMap<String, String>,
     pub(super) nonce: Option<String>,
     /// The currency picked (the link's own when `None`).
-    pub(super) currency: Option<Currency>,
+    pub currency: Option<Currency>,
     /// The browser's `Accept-Language`: how money is written ([`Locale`]).
     pub(super) accept_language: Option<String>,
     /// What is wrong with which field, shown at the field.
-    pub(super) field_errors: FieldErrors,
+    pub field_errors: FieldErrors,
     /// The card's expiry as typed, kept when the page is shown again (the number and the
     /// security code never are: a page never carries them).
     pub(super) card_exp: String,

@@ -1,6 +1,7 @@
 //! The SSRF guard: webhook URLs must not reach loopback, private, link-local, CGNAT,
-//! multicast, unspecified, reserved or metadata addresses (nor IPv4-mapped or NAT64 forms
-//! of them), unless the operator allows a range with `PAYLINK_WEBHOOK_ALLOW_NETWORKS`.
+//! multicast, unspecified, reserved, documentation, benchmarking or metadata addresses (nor
+//! IPv4-mapped, IPv4-compatible, NAT64 or 6to4 forms of them, nor IPv6 outside global
+//! unicast), unless the operator allows a range with `PAYLINK_WEBHOOK_ALLOW_NETWORKS`.
 //!
 //! URLs are parsed with the WHATWG rules, which turn decimal, octal, hex and shortened
 //! IPv4 forms (`http://2130706433/`, `http://0x7f.1/`) into the address they mean. Host
@@ -50,20 +51,28 @@ fn v6_forbidden(ip: Ipv6Addr) -> bool {
         return v4_forbidden(v4);
     }
     let s = ip.segments();
-    // NAT64 (64:ff9b::/96) and IPv4-compatible (::a.b.c.d) forms carry an IPv4 address.
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // NAT64 (64:ff9b::/96) and IPv4-compatible (::a.b.c.d, `::` and `::1` among them) forms
+    // carry an IPv4 address, and reach what it reaches.
     if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0))
-        || (s[..6].iter().all(|x| *x == 0) && s[6] != 0)
+        || s[..6].iter().all(|x| *x == 0)
     {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return v4_forbidden(v4);
+        return v4_forbidden(v4(s[6], s[7]));
     }
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00
-        || (s[0] & 0xffc0) == 0xfe80
-        || (s[0] & 0xffc0) == 0xfec0
+    // 6to4 (2002:AABB:CCDD::/48) carries one too: a relay delivers to it.
+    if s[0] == 0x2002 && v4_forbidden(v4(s[1], s[2])) {
+        return true;
+    }
+    // Only global unicast (2000::/3) is public: outside it are loopback, unspecified,
+    // unique-local, link-local, site-local, multicast, discard-only (100::/64), local-use
+    // NAT64 (64:ff9b:1::/48), SRv6 (5f00::/16) and unassigned space. Inside it, the
+    // documentation (2001:db8::/32, 3fff::/20), benchmarking (2001:2::/48) and ORCHID
+    // (2001:10::/28) blocks are not reachable either.
+    (s[0] & 0xe000) != 0x2000
         || (s[0] == 0x2001 && s[1] == 0x0db8)
+        || (s[0] == 0x3fff && s[1] < 0x1000)
+        || (s[0] == 0x2001 && s[1] == 0x0002 && s[2] == 0)
+        || (s[0] == 0x2001 && (s[1] & 0xfff0) == 0x0010)
 }
 
 /// Whether an address is internal (before any operator exemption).
@@ -206,6 +215,20 @@ mod tests {
                 "http://[fec0::1]/",
                 "http://[2001:db8::1]/",
                 "http://[::127.0.0.1]/",
+                // Found by the `ssrf` fuzz target: 6to4 forms of internal addresses, the
+                // IPv4-compatible range below ::1.0.0 and the special blocks of IPv6.
+                "http://[2002:7f00:1::1]/",
+                "http://[2002:c0a8:101::]/",
+                "http://[2002:a9fe:a9fe::1]/",
+                "http://[::2]/",
+                "http://[::0.0.255.255]/",
+                "http://[64:ff9b:1::a00:1]/",
+                "http://[100::1]/",
+                "http://[2001:2::1]/",
+                "http://[2001:10::1]/",
+                "http://[3fff::1]/",
+                "http://[5f00::1]/",
+                "http://[4000::1]/",
                 "http://localhost/",
                 "http://localhost:8080/x",
                 "http://LOCALHOST/",
@@ -234,6 +257,8 @@ mod tests {
             "https://93.184.216.34/hook",
             "https://[2606:4700::6810:85e5]/x",
             "http://8.8.8.8:8080/",
+            "https://[2002:808:808::1]/",
+            "https://[64:ff9b::808:808]/",
         ] {
             assert!(!refused(&guard, ok), "{ok} was refused");
         }
