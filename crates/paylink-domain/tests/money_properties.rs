@@ -154,6 +154,7 @@ proptest! {
                     (refunded, status) = (total, s);
                 }
                 Err(RefundRefusal::NotRefundable) => prop_assert!(!refundable),
+                Err(RefundRefusal::Empty) => prop_assert!(refundable && ask == Amount::ZERO),
                 Err(RefundRefusal::ExceedsPayment) => prop_assert!(refundable && !fits),
             }
             prop_assert!(refunded <= paid);
@@ -302,6 +303,7 @@ fn link_of(lines: Vec<LinkLineItem>, mode: PricingMode, collect: bool) -> Paymen
         payment_method_types: vec![PaymentMethodType::Card],
         payments_limit: None,
         payments_count: 0,
+        paid_from: None,
         expires_at: None,
         opens_at: None,
         success_url: None,
