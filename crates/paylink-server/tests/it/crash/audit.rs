@@ -96,6 +96,7 @@ impl Links {
         }
     }
 
+    /// The open link's, the limited one's and the shop's.
     pub(super) fn slugs(&self) -> Vec<String> {
         self.all
             .iter()

@@ -24,8 +24,8 @@ use super::{merchant, paylink};
 use crate::helpers::{free_port, wait_up};
 
 /// Customers in all, and how many are at the checkout at once.
-const CUSTOMERS: usize = 240;
-const AT_ONCE: usize = 8;
+const CUSTOMERS: usize = 300;
+const AT_ONCE: usize = 12;
 /// Each processor call: half before the charge is made, half before its answer arrives.
 const LATENCY_MS: &str = "400";
 /// Uses of the limited link and units of the product: both sell out during the stream.
@@ -124,12 +124,17 @@ async fn send(req: reqwest::RequestBuilder) -> Result<(u16, Value), reqwest::Err
 
 /// Customer `n`: which link, and how they behave.
 async fn customer(st: &Street, n: usize) -> Outcome {
-    let slug = &st.slugs[n % st.slugs.len()];
+    // Half buy from the open link, a quarter each from the limited ones.
+    let slug = &st.slugs[[0, 1, 0, 2][n % 4]];
     // Some send idempotency keys as an API client would; the others send a form again.
-    let keyed = n % 2 == 1;
+    let keyed = (n / 4) % 2 == 1;
     // Some lose heart when the page fails and never come back.
     let impatient = n.is_multiple_of(3);
-    let mut card = if n.is_multiple_of(5) { CARD_DECLINED } else { CARD_OK };
+    let mut card = if n.is_multiple_of(5) {
+        CARD_DECLINED
+    } else {
+        CARD_OK
+    };
     let mut sessions = Vec::new();
     let mut tries = 0;
     'session: loop {
