@@ -27,9 +27,27 @@ async fn a_payment_cut_by_a_crash_is_retried_within_seconds_postgres() {
     cut_by_a_crash(Backend::Postgres).await;
 }
 
+/// A process of the real binary, killed when dropped: a failing test leaves none behind.
+pub(super) struct Process(Child);
+
+impl Process {
+    /// `kill -9`, and waits until it is gone.
+    pub(super) fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The real binary on `db` with the tests' settings, `env` and `args`.
-pub(super) fn paylink(db: &str, master: &str, env: &[(&str, &str)], args: &[&str]) -> Child {
-    crate::helpers::paylink_command()
+pub(super) fn paylink(db: &str, master: &str, env: &[(&str, &str)], args: &[&str]) -> Process {
+    let child = crate::helpers::paylink_command()
         .args(args)
         .args(["--database-url", db])
         .env("PAYLINK_NO_DEMO", "true")
@@ -39,10 +57,11 @@ pub(super) fn paylink(db: &str, master: &str, env: &[(&str, &str)], args: &[&str
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Process(child)
 }
 
-fn serve(db: &str, port: u16, key: &str) -> Child {
+fn serve(db: &str, port: u16, key: &str) -> Process {
     // The processor takes 2 s: long enough to die in the middle of a call.
     let bind = format!("127.0.0.1:{port}");
     let args = ["serve", "--no-worker", "--bind", &bind];
@@ -132,8 +151,7 @@ async fn cut_by_a_crash(backend: Backend) {
     // The first attempt is with the processor when the process dies.
     let first = tokio::spawn(pay());
     tokio::time::sleep(Duration::from_millis(700)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     assert!(first.await.unwrap().is_err(), "the answer was lost");
     let mut server = serve(&db.url, port, &master);
     wait_up(&client, &base).await;
@@ -182,6 +200,5 @@ async fn cut_by_a_crash(backend: Backend) {
         .filter(|p| p["status"] == "succeeded")
         .count();
     assert_eq!(succeeded, 1, "{payments}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }

@@ -8,7 +8,6 @@
 //! own ledger, in a file that outlives the process. `audit` then checks every answer
 //! against the database and the ledger.
 
-use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ use paylink_store_sql::{ConnectOptions, SqlStore};
 
 use super::audit::{self, Chosen, Crash, Links, Outcome};
 use super::ledger;
-use super::{merchant, paylink};
+use super::{merchant, paylink, Process};
 use crate::helpers::{free_port, wait_up};
 
 /// Customers in all, and how many are at the checkout at once.
@@ -47,7 +46,7 @@ async fn a_stream_of_customers_survives_a_kill_postgres() {
     stream(Backend::Postgres).await;
 }
 
-/// How the binary is started, each time the same.
+/// How the binary is started, each time the same (and the ledger, removed when dropped).
 struct Setup {
     db: String,
     master: String,
@@ -67,7 +66,7 @@ impl Setup {
     }
 
     /// `paylink serve`, with its worker as deployed.
-    fn serve(&self) -> Child {
+    fn serve(&self) -> Process {
         paylink(
             &self.db,
             &self.master,
@@ -78,13 +77,19 @@ impl Setup {
 
     /// `paylink worker` alone, taking attempts unanswered for a second as stranded (the
     /// customers are gone by then).
-    fn worker(&self) -> Child {
+    fn worker(&self) -> Process {
         let mut env = self.env().to_vec();
         env.extend([
             ("PAYLINK_WORKER_TICK_MS", "200"),
             ("PAYLINK_ATTEMPT_STALE_AFTER_SECS", "1"),
         ]);
         paylink(&self.db, &self.master, &env, &["worker"])
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ledger);
     }
 }
 
@@ -258,7 +263,7 @@ async fn queue(st: Arc<Street>) -> Vec<Outcome> {
 /// killed, how many pay requests were in flight, and the two.
 async fn kill_mid_stream(
     st: &Street,
-    server: &mut Child,
+    server: &mut Process,
     ledger_file: &str,
 ) -> (Instant, usize, Chosen) {
     while st.finished.load(SeqCst) < CUSTOMERS / 3 || st.paying.load(SeqCst) < AT_ONCE / 2 {
@@ -289,8 +294,7 @@ async fn kill_mid_stream(
     };
     *st.chosen.lock().unwrap() = Some(chosen.clone());
     let in_flight = st.paying.load(SeqCst);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     (Instant::now(), in_flight, chosen)
 }
 
@@ -365,8 +369,7 @@ async fn stream(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+    worker.kill();
     let report = audit::check(
         &client,
         &base,
@@ -392,8 +395,6 @@ async fn stream(backend: Backend) {
         st.cut.load(SeqCst) > 0,
         "the kill cut no customer's request"
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     store.close().await;
-    let _ = std::fs::remove_file(&ledger);
 }
