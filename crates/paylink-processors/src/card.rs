@@ -28,6 +28,22 @@ impl CardBrand {
         }
     }
 
+    /// The brand [`CardBrand::as_str`] names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            CardBrand::Visa,
+            CardBrand::Mastercard,
+            CardBrand::Amex,
+            CardBrand::Discover,
+            CardBrand::Jcb,
+            CardBrand::DinersClub,
+            CardBrand::UnionPay,
+            CardBrand::Unknown,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == name)
+    }
+
     pub fn detect(digits: &str) -> Self {
         let p2: u32 = digits.get(..2).and_then(|s| s.parse().ok()).unwrap_or(0);
         let p4: u32 = digits.get(..4).and_then(|s| s.parse().ok()).unwrap_or(0);

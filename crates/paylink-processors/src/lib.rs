@@ -7,6 +7,7 @@
 //! returns only brand, last 4 and expiry.
 
 mod card;
+mod ledger;
 mod simulated;
 
 pub use card::{digits as card_digits, luhn_valid, CardBrand};

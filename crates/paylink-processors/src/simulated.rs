@@ -11,11 +11,14 @@
 //! | any other Luhn-valid number | succeeds |
 //!
 //! Like a real processor it remembers every charge by idempotency key, so a repeated
-//! request answers the first outcome and never charges twice.
+//! request answers the first outcome and never charges twice. Given a ledger file
+//! ([`SimulatedProcessor::with_ledger`]) it remembers them beyond the process, and shares
+//! them with every process that uses the same file.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +28,7 @@ use sha2::{Digest, Sha256};
 use paylink_domain::money::Amount;
 
 use crate::card::{digits, luhn_valid, CardBrand};
+use crate::ledger::Ledger;
 use crate::{
     CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, Processor, ProcessorError,
 };
@@ -34,6 +38,8 @@ pub struct SimulatedProcessor {
     latency: Duration,
     /// Outcome of every charge, by idempotency key.
     charges: Mutex<HashMap<String, ChargeOutcome>>,
+    /// The file every outcome is also written to, when there is one (locked after `charges`).
+    ledger: Option<Mutex<Ledger>>,
     /// Refunds by idempotency key, with the charge they belong to.
     refunds: Mutex<HashMap<String, (String, Amount)>>,
     /// How many charges were actually made (tests use it to prove "never twice").
@@ -45,6 +51,16 @@ fn reference(prefix: &str, key: &str) -> String {
     format!("{prefix}_{}", h.get(..24).unwrap_or(&h))
 }
 
+fn poisoned<T>(_: T) -> ProcessorError {
+    ProcessorError::Retryable("poisoned")
+}
+
+async fn pause(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
 impl SimulatedProcessor {
     /// `latency` is added to every call, to model a real processor in benchmarks.
     pub fn new(latency: Duration) -> Self {
@@ -54,15 +70,62 @@ impl SimulatedProcessor {
         }
     }
 
+    /// A processor whose charges are also appended to the file at `path` (its format is the
+    /// `ledger` module's), and which knows every charge already there or appended later by
+    /// another process.
+    pub fn with_ledger(latency: Duration, path: &Path) -> std::io::Result<Self> {
+        let mut ledger = Ledger::open(path)?;
+        let mut charges = HashMap::new();
+        ledger.catch_up(&mut charges)?;
+        Ok(Self {
+            latency,
+            charges: Mutex::new(charges),
+            ledger: Some(Mutex::new(ledger)),
+            ..Self::default()
+        })
+    }
+
     /// Charges that reached a final or pending outcome (not repeats of an earlier key).
     pub fn charges_made(&self) -> u64 {
         self.charged.load(Ordering::SeqCst)
     }
 
-    async fn pause(&self) {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+    /// The charges, with what other processes wrote to the ledger since the last look.
+    fn charges(&self) -> Result<MutexGuard<'_, HashMap<String, ChargeOutcome>>, ProcessorError> {
+        let mut charges = self.charges.lock().map_err(poisoned)?;
+        if let Some(l) = &self.ledger {
+            l.lock()
+                .map_err(poisoned)?
+                .catch_up(&mut charges)
+                .map_err(|_| ProcessorError::Retryable("ledger_unreadable"))?;
         }
+        Ok(charges)
+    }
+
+    /// Writes an outcome to the ledger, if there is one, before anyone hears of it. A
+    /// charge that could not be written was not made.
+    fn write_down(&self, key: &str, outcome: &ChargeOutcome) -> Result<(), ProcessorError> {
+        if let Some(l) = &self.ledger {
+            l.lock()
+                .map_err(poisoned)?
+                .record(key, outcome)
+                .map_err(|_| ProcessorError::Retryable("ledger_unwritable"))?;
+        }
+        Ok(())
+    }
+
+    /// The charge itself, once per key.
+    fn charge_now(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        let mut charges = self.charges()?;
+        if let Some(known) = charges.get(&req.idempotency_key) {
+            return Ok(known.clone());
+        }
+        // Invalid requests and transient errors are not remembered, as with real processors.
+        let outcome = Self::decide(&req)?;
+        self.write_down(&req.idempotency_key, &outcome)?;
+        self.charged.fetch_add(1, Ordering::SeqCst);
+        charges.insert(req.idempotency_key, outcome.clone());
+        Ok(outcome)
     }
 
     fn decide(req: &ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
@@ -142,26 +205,14 @@ impl Processor for SimulatedProcessor {
     }
 
     async fn charge(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
-        self.pause().await;
-        if let Some(known) = self
-            .charges
-            .lock()
-            .map_err(|_| ProcessorError::Retryable("poisoned"))?
-            .get(&req.idempotency_key)
-        {
-            return Ok(known.clone());
-        }
-        // Invalid requests and transient errors are not remembered, as with real processors.
-        let outcome = Self::decide(&req)?;
-        let mut charges = self
-            .charges
-            .lock()
-            .map_err(|_| ProcessorError::Retryable("poisoned"))?;
-        let entry = charges.entry(req.idempotency_key).or_insert_with(|| {
-            self.charged.fetch_add(1, Ordering::SeqCst);
-            outcome
-        });
-        Ok(entry.clone())
+        // Half the latency on the way there, half on the way back: the charge is made (and
+        // written down) before its answer arrives, as with a real processor, so a caller
+        // that dies meanwhile leaves a charge it never heard of.
+        let there = self.latency / 2;
+        pause(there).await;
+        let outcome = self.charge_now(req)?;
+        pause(self.latency.saturating_sub(there)).await;
+        Ok(outcome)
     }
 
     async fn complete_action(
@@ -169,47 +220,43 @@ impl Processor for SimulatedProcessor {
         reference: &str,
         approved: bool,
     ) -> Result<ChargeOutcome, ProcessorError> {
-        self.pause().await;
-        let mut charges = self
-            .charges
-            .lock()
-            .map_err(|_| ProcessorError::Retryable("poisoned"))?;
-        let entry = charges
-            .values_mut()
-            .find(|o| match o {
+        pause(self.latency).await;
+        let mut charges = self.charges()?;
+        let (key, entry) = charges
+            .iter()
+            .find(|(_, o)| match o {
                 ChargeOutcome::RequiresAction { reference: r, .. }
                 | ChargeOutcome::Succeeded { reference: r, .. } => r == reference,
                 ChargeOutcome::Declined { .. } => false,
             })
             .ok_or(ProcessorError::Invalid("unknown_charge"))?;
-        if let ChargeOutcome::RequiresAction { card, .. } = entry {
-            let card = card.clone();
-            *entry = if approved {
-                ChargeOutcome::Succeeded {
-                    reference: reference.to_owned(),
-                    card,
-                }
-            } else {
-                ChargeOutcome::Declined {
-                    code: "authentication_failed",
-                    card,
-                }
-            };
-        }
-        Ok(entry.clone())
+        let ChargeOutcome::RequiresAction { card, .. } = entry else {
+            // Already settled: the first outcome stands.
+            return Ok(entry.clone());
+        };
+        let settled = if approved {
+            ChargeOutcome::Succeeded {
+                reference: reference.to_owned(),
+                card: card.clone(),
+            }
+        } else {
+            ChargeOutcome::Declined {
+                code: "authentication_failed",
+                card: card.clone(),
+            }
+        };
+        let key = key.clone();
+        self.write_down(&key, &settled)?;
+        charges.insert(key, settled.clone());
+        Ok(settled)
     }
 
     async fn find_charge(
         &self,
         idempotency_key: &str,
     ) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        self.pause().await;
-        Ok(self
-            .charges
-            .lock()
-            .map_err(|_| ProcessorError::Retryable("poisoned"))?
-            .get(idempotency_key)
-            .cloned())
+        pause(self.latency).await;
+        Ok(self.charges()?.get(idempotency_key).cloned())
     }
 
     async fn refund(
@@ -218,7 +265,7 @@ impl Processor for SimulatedProcessor {
         amount: Amount,
         idempotency_key: &str,
     ) -> Result<String, ProcessorError> {
-        self.pause().await;
+        pause(self.latency).await;
         let mut refunds = self
             .refunds
             .lock()
@@ -337,6 +384,60 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// A file in the temporary directory, removed when dropped.
+    struct TempLedger(std::path::PathBuf);
+
+    impl TempLedger {
+        fn new(name: &str) -> Self {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            Self(std::env::temp_dir().join(format!(
+                "paylink-ledger-{name}-{}-{nanos}",
+                std::process::id()
+            )))
+        }
+    }
+
+    impl Drop for TempLedger {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// What one process charged, another (started before or after) knows: it answers the
+    /// same outcome without charging again, and finds the charge by its key.
+    #[tokio::test]
+    async fn a_ledger_is_shared_by_processes_and_outlives_them() {
+        let file = TempLedger::new("shared");
+        let early = SimulatedProcessor::with_ledger(Duration::ZERO, &file.0).unwrap();
+        let first = SimulatedProcessor::with_ledger(Duration::ZERO, &file.0).unwrap();
+        let ok = first.charge(req("a", "4242424242424242", 0)).await.unwrap();
+        let declined = first.charge(req("b", "4000000000000002", 0)).await.unwrap();
+        let ChargeOutcome::RequiresAction { reference, .. } =
+            first.charge(req("c", "4000000000003220", 0)).await.unwrap()
+        else {
+            panic!()
+        };
+        let settled = first.complete_action(&reference, true).await.unwrap();
+        assert!(first.charge(req("d", "4000000000000119", 0)).await.is_err());
+        drop(first);
+        let later = SimulatedProcessor::with_ledger(Duration::ZERO, &file.0).unwrap();
+        for p in [&early, &later] {
+            assert_eq!(p.find_charge("a").await.unwrap(), Some(ok.clone()));
+            assert_eq!(p.find_charge("b").await.unwrap(), Some(declined.clone()));
+            assert_eq!(p.find_charge("c").await.unwrap(), Some(settled.clone()));
+            // A transient error charged nothing.
+            assert_eq!(p.find_charge("d").await.unwrap(), None);
+            assert_eq!(p.charge(req("a", "4242424242424242", 0)).await.unwrap(), ok);
+            assert_eq!(p.charges_made(), 0);
+        }
+        let text = std::fs::read_to_string(&file.0).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(!text.contains("4242424242424242"), "{text}");
     }
 
     #[test]

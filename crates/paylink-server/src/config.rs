@@ -45,6 +45,10 @@ pub struct Config {
     pub no_demo: bool,
     /// Added to every call of the simulated processor, to model a real one.
     pub simulated_processor_latency_ms: u64,
+    /// A file where the simulated processor appends every charge before it answers, and
+    /// reads back those of earlier and other processes: its own records, as a real
+    /// processor keeps, for crash tests. Unset: it remembers charges in memory only.
+    pub simulated_processor_ledger: Option<PathBuf>,
     /// Longest wait for one processor call.
     pub processor_timeout_ms: u64,
     /// A payment attempt still `processing` after this long is taken to have died and is
@@ -265,6 +269,7 @@ impl Config {
             db_max_connections: d.db_max_connections,
             no_demo: true,
             simulated_processor_latency_ms: d.simulated_processor_latency_ms,
+            simulated_processor_ledger: None,
             processor_timeout_ms: d.processor_timeout_ms,
             attempt_stale_after_secs: d.attempt_stale_after_secs,
             public_rate_limit_per_second: 10_000,

@@ -7,6 +7,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use paylink_domain::id::MerchantId;
 use paylink_domain::settings::MerchantSettings;
 use paylink_processors::{Processor, SimulatedProcessor};
@@ -118,10 +120,17 @@ impl AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> anyhow::Result<Self> {
-        let processor: Arc<dyn Processor> = Arc::new(SimulatedProcessor::new(
-            Duration::from_millis(config.simulated_processor_latency_ms),
-        ));
-        Self::with(store, config, processor)
+        let latency = Duration::from_millis(config.simulated_processor_latency_ms);
+        let processor = match &config.simulated_processor_ledger {
+            Some(path) => SimulatedProcessor::with_ledger(latency, path).with_context(|| {
+                format!(
+                    "opening the simulated processor's ledger {}",
+                    path.display()
+                )
+            })?,
+            None => SimulatedProcessor::new(latency),
+        };
+        Self::with(store, config, Arc::new(processor))
     }
 
     /// The state with a given processor and the configured limits.

@@ -1,6 +1,12 @@
 //! The real binary killed with SIGKILL while a payment is with the processor: the
 //! customer's retry is taken over within seconds (not the 60 s of the idempotency lock or
-//! the 30 s of `attempt_stale_after_secs`), and the session is paid once.
+//! the 30 s of `attempt_stale_after_secs`), and the session is paid once. `stream` does the
+//! same to a stream of customers, and `audit` checks what they were told against the
+//! database and the processor's own records.
+
+mod audit;
+mod ledger;
+mod stream;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -21,31 +27,54 @@ async fn a_payment_cut_by_a_crash_is_retried_within_seconds_postgres() {
     cut_by_a_crash(Backend::Postgres).await;
 }
 
-fn serve(db: &str, port: u16, key: &str) -> Child {
-    crate::helpers::paylink_command()
-        .args([
-            "serve",
-            "--no-worker",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            db,
-            // The processor takes 2 s: long enough to die in the middle of a call.
-            "--simulated-processor-latency-ms",
-            "2000",
-        ])
+/// A process of the real binary, killed when dropped: a failing test leaves none behind.
+pub(super) struct Process(Child);
+
+impl Process {
+    /// `kill -9`, and waits until it is gone.
+    pub(super) fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary on `db` with the tests' settings, `env` and `args`.
+pub(super) fn paylink(db: &str, master: &str, env: &[(&str, &str)], args: &[&str]) -> Process {
+    let child = crate::helpers::paylink_command()
+        .args(args)
+        .args(["--database-url", db])
         .env("PAYLINK_NO_DEMO", "true")
-        .env("PAYLINK_MASTER_KEY", key)
+        .env("PAYLINK_MASTER_KEY", master)
         .env("PAYLINK_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Process(child)
 }
 
-async fn cut_by_a_crash(backend: Backend) {
-    let db = TestDatabase::create(backend).await;
-    let master = hex::encode(rand::random::<[u8; 32]>());
+fn serve(db: &str, port: u16, key: &str) -> Process {
+    // The processor takes 2 s: long enough to die in the middle of a call.
+    let bind = format!("127.0.0.1:{port}");
+    let args = ["serve", "--no-worker", "--bind", &bind];
+    paylink(
+        db,
+        key,
+        &[("PAYLINK_SIMULATED_PROCESSOR_LATENCY_MS", "2000")],
+        &args,
+    )
+}
+
+/// A merchant made with `paylink merchant create`; returns its secret key.
+pub(super) fn merchant(db: &str) -> String {
     let created = crate::helpers::paylink_command()
         .args([
             "merchant",
@@ -55,15 +84,21 @@ async fn cut_by_a_crash(backend: Backend) {
             "--email",
             "c@example.com",
         ])
-        .args(["--database-url", &db.url])
+        .args(["--database-url", db])
         .env("PAYLINK_LOG", "warn")
         .output()
         .unwrap();
     assert!(created.status.success());
-    let key = serde_json::from_slice::<Value>(&created.stdout).unwrap()["secret_key"]
+    serde_json::from_slice::<Value>(&created.stdout).unwrap()["secret_key"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+async fn cut_by_a_crash(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let master = hex::encode(rand::random::<[u8; 32]>());
+    let key = merchant(&db.url);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -116,8 +151,7 @@ async fn cut_by_a_crash(backend: Backend) {
     // The first attempt is with the processor when the process dies.
     let first = tokio::spawn(pay());
     tokio::time::sleep(Duration::from_millis(700)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     assert!(first.await.unwrap().is_err(), "the answer was lost");
     let mut server = serve(&db.url, port, &master);
     wait_up(&client, &base).await;
@@ -166,6 +200,5 @@ async fn cut_by_a_crash(backend: Backend) {
         .filter(|p| p["status"] == "succeeded")
         .count();
     assert_eq!(succeeded, 1, "{payments}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
