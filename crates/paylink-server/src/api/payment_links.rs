@@ -40,6 +40,18 @@ use crate::json::{ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
 
+/// What creating or changing a link refuses, beyond any body's errors.
+const LINK_REFUSALS: &[&str] = &[
+    "amount_out_of_bounds",
+    "currency_mismatch",
+    "invalid_redirect_url",
+    "product_not_found",
+    "order_not_found",
+    "customer_not_found",
+    "tax_rate_not_found",
+    "invalid_payments_limit_for_order_link",
+];
+
 /// The routes of this module's handlers (see [`super::routes`]).
 pub(super) fn routes() -> Vec<Route> {
     let tag = "Payment links";
@@ -54,19 +66,7 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<PaymentLink>,
             create_link,
         )
-        .errors(
-            400,
-            &[
-                "amount_out_of_bounds",
-                "currency_mismatch",
-                "invalid_redirect_url",
-                "product_not_found",
-                "order_not_found",
-                "customer_not_found",
-                "tax_rate_not_found",
-                "invalid_payments_limit_for_order_link",
-            ],
-        )
+        .errors(400, LINK_REFUSALS)
         .errors(409, &["payments_not_enabled", "slug_taken"])
         .body(reg::<PaymentLinkIn>),
         route(
@@ -100,20 +100,8 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<PaymentLink>,
             update_link,
         )
-        .errors(
-            400,
-            &[
-                "amount_out_of_bounds",
-                "currency_mismatch",
-                "invalid_redirect_url",
-                "product_not_found",
-                "order_not_found",
-                "customer_not_found",
-                "tax_rate_not_found",
-                "invalid_payments_limit_for_order_link",
-                "payments_limit_below_count",
-            ],
-        )
+        .errors(400, LINK_REFUSALS)
+        .errors(400, &["payments_limit_below_count"])
         .errors(
             409,
             &[

@@ -33,6 +33,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::{created, ok, Json, Query};
 use crate::state::AppState;
 
+/// Why a link takes no more customers (`410`).
+const GONE: &[&str] = &[
+    "link_inactive",
+    "link_expired",
+    "link_paid",
+    "link_cancelled",
+    "link_not_open",
+    "sold_out",
+    "order_paid",
+    "order_cancelled",
+];
+
 /// The public JSON routes (see [`crate::api::routes::public_table`]): no key, limited per
 /// client IP.
 pub fn routes() -> Vec<Route> {
@@ -48,19 +60,7 @@ pub fn routes() -> Vec<Route> {
             reg::<Preview>,
             preview,
         )
-        .errors(
-            410,
-            &[
-                "link_inactive",
-                "link_expired",
-                "link_paid",
-                "link_cancelled",
-                "link_not_open",
-                "sold_out",
-                "order_paid",
-                "order_cancelled",
-            ],
-        )
+        .errors(410, GONE)
         .query(params::<PreviewQuery>),
         route(
             Method::POST,
@@ -82,19 +82,7 @@ pub fn routes() -> Vec<Route> {
                 "link_changed",
             ],
         )
-        .errors(
-            410,
-            &[
-                "link_inactive",
-                "link_expired",
-                "link_paid",
-                "link_cancelled",
-                "link_not_open",
-                "sold_out",
-                "order_paid",
-                "order_cancelled",
-            ],
-        )
+        .errors(410, GONE)
         .body(reg::<CheckoutIn>),
         route(
             Method::POST,
