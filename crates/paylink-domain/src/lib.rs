@@ -13,6 +13,7 @@ pub mod link;
 pub mod metadata;
 pub mod money;
 pub mod patch;
+pub mod pattern;
 pub mod prices;
 pub mod settings;
 pub mod shape;

@@ -81,7 +81,7 @@ fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
     // The edge refuses NUL and undecodable bytes anywhere, and bad query strings.
     add(400, &["parameter_invalid", "invalid_request"]);
     if r.query.is_some() {
-        add(400, &["invalid_cursor"]);
+        add(422, &["invalid_cursor", "parameters_exclusive"]);
     }
     if r.body.is_some() {
         add(
@@ -111,8 +111,15 @@ fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
     }
     add(429, &["rate_limit_exceeded"]);
     add(500, &["internal_error"]);
+    // A route names its refusals of requests as 400s; those the document allows the shape
+    // of are answered 422 (`crate::error::UNPROCESSABLE`, one list for both).
     for (status, codes) in &r.errors {
-        add(*status, codes);
+        for code in *codes {
+            match *status {
+                400 => add(crate::error::invalid_status(code).as_u16(), &[code]),
+                s => add(s, &[code]),
+            }
+        }
     }
     out.into_iter().collect()
 }
