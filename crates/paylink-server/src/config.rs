@@ -23,6 +23,9 @@ pub struct Config {
     pub email_from: Option<String>,
     /// Comma-separated CIDRs exempt from the webhook SSRF guard.
     pub webhook_allow_networks: Option<String>,
+    /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` are
+    /// believed (see `proxies`); unset, the TCP peer is the client.
+    pub trusted_proxies: Option<String>,
     pub webhook_retry_schedule: Option<String>,
     /// Delays between e-mail send retries, e.g. `30s,2m,10m,1h,6h`.
     pub email_retry_schedule: Option<String>,
@@ -202,6 +205,7 @@ impl Config {
             self.auth_failures_per_minute > 0,
             "auth_failures_per_minute must be positive"
         );
+        crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref())?;
         if let Some(k) = &self.master_key {
             crate::secrets::parse_key(k.expose_secret())?;
         }
@@ -260,6 +264,7 @@ impl Config {
             smtp_url: None,
             email_from: None,
             webhook_allow_networks: None,
+            trusted_proxies: None,
             webhook_retry_schedule: None,
             email_retry_schedule: None,
 

@@ -34,6 +34,7 @@ mod pages;
 mod path_ids;
 mod pay_out;
 mod pricing;
+mod proxies;
 mod qr;
 mod security;
 mod settings;
