@@ -46,6 +46,10 @@ pub struct Config {
     /// Skip creating the demo merchant on first start.
     #[serde(deserialize_with = "flexible_bool")]
     pub no_demo: bool,
+    /// Create the demo merchant on an empty PostgreSQL database too (on SQLite it is made
+    /// unless `no_demo`): instances of a real deployment never make one unasked.
+    #[serde(deserialize_with = "flexible_bool")]
+    pub demo: bool,
     /// Added to every call of the simulated processor, to model a real one.
     pub simulated_processor_latency_ms: u64,
     /// A file where the simulated processor appends every charge before it answers, and
@@ -108,6 +112,7 @@ struct Defaults {
     rate_limit_burst: u32,
     db_max_connections: u32,
     no_demo: bool,
+    demo: bool,
     simulated_processor_latency_ms: u64,
     processor_timeout_ms: u64,
     attempt_stale_after_secs: i64,
@@ -131,6 +136,7 @@ impl Default for Defaults {
             rate_limit_burst: 200,
             db_max_connections: 16,
             no_demo: false,
+            demo: false,
             simulated_processor_latency_ms: 0,
             processor_timeout_ms: 20_000,
             attempt_stale_after_secs: 30,
@@ -273,6 +279,7 @@ impl Config {
             rate_limit_burst: d.rate_limit_burst,
             db_max_connections: d.db_max_connections,
             no_demo: true,
+            demo: false,
             simulated_processor_latency_ms: d.simulated_processor_latency_ms,
             simulated_processor_ledger: None,
             processor_timeout_ms: d.processor_timeout_ms,

@@ -14,6 +14,7 @@ pub mod edge;
 pub mod email;
 pub mod error;
 pub mod idempotency;
+pub mod instance;
 pub mod json;
 pub mod listener;
 pub mod locale;

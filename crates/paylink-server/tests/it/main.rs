@@ -19,6 +19,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod currencies;
+mod deploy;
 mod edge;
 mod email;
 mod errors;
