@@ -40,6 +40,8 @@ pub struct Shared {
     pub ip_limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<crate::auth::FailedAuth>,
+    /// Woken when a merchant's data changed through this instance (see [`crate::changes`]).
+    pub changed: Arc<tokio::sync::Notify>,
     /// Whose forwarding headers name the client (see [`crate::proxies`]).
     pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Seals secrets kept at rest (webhook secrets, checkout answers kept for retries).
@@ -73,6 +75,13 @@ impl AppState {
         self.settings_cache
             .put(id.clone(), settings.clone(), ticket);
         Ok(settings)
+    }
+
+    /// Drops everything cached (another instance changed something).
+    pub fn forget_everything(&self) {
+        self.links_cache.forget_all();
+        self.settings_cache.forget_all();
+        self.keys_cache.forget_all();
     }
 
     /// Drops a merchant's cached settings (after they change).
@@ -178,6 +187,7 @@ impl AppState {
             )),
             sealer,
             store,
+            changed: Arc::default(),
             trusted_proxies: crate::proxies::TrustedProxies::parse(
                 config.trusted_proxies.as_deref(),
             )?,

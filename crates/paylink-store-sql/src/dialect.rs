@@ -50,6 +50,15 @@ impl Dialect {
         }
     }
 
+    /// The statement that tells every process on the database that something changed
+    /// (see `changes`); none on SQLite, which one process serves.
+    pub(crate) fn announce(self, channel: &str) -> Option<String> {
+        match self {
+            Dialect::Postgres => Some(format!("SELECT pg_notify('{channel}', ")),
+            Dialect::Sqlite => None,
+        }
+    }
+
     /// The counter shard a write adds to (see `counters`): one per PostgreSQL connection, so
     /// two purchases in flight rarely share a row; one on SQLite, which writes one at a time.
     pub(crate) fn shard(self) -> &'static str {

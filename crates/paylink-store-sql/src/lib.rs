@@ -12,6 +12,7 @@
 
 mod attempts;
 mod catalog;
+mod changes;
 mod checkout;
 mod counters;
 mod dialect;
@@ -62,6 +63,10 @@ pub struct SqlStore {
     _checkpointer: Option<Checkpointer>,
     /// This process, as its claims name it (see `ProcessStore::heartbeat`).
     instance: String,
+    /// PostgreSQL only: where to listen for other processes' changes (see `changes`).
+    listen_url: Option<String>,
+    /// Cancelled by `close`: change feeds hang up their connections too.
+    closing: tokio_util::sync::CancellationToken,
     /// Whether this process has cleared the rows of processes long gone (once, at its
     /// first heartbeat).
     instances_swept: std::sync::atomic::AtomicBool,
@@ -230,6 +235,8 @@ impl SqlStore {
             turns,
             group,
             instance: format!("ins_{}", paylink_domain::id::random_base62()),
+            listen_url: (dialect == Dialect::Postgres).then(|| url.clone()),
+            closing: Default::default(),
             instances_swept: Default::default(),
         })
     }
@@ -252,6 +259,7 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.closing.cancel();
         if let Some(w) = &self.writer {
             w.close().await;
         }
