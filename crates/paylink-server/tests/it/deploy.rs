@@ -288,3 +288,33 @@ async fn a_change_on_one_instance_reaches_the_other_postgres() {
     a.wait().unwrap();
     b.wait().unwrap();
 }
+
+/// A pool PostgreSQL could never fill is said at start, not found out under load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfillable_pool_is_said_at_start_postgres() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let client = reqwest::Client::new();
+    for (max, warned) in [("4", false), ("100000", true)] {
+        let port = free_port();
+        let server = serve(
+            &["--database-url", &db.url],
+            port,
+            &[
+                ("PAYLINK_DB_MAX_CONNECTIONS", max),
+                ("PAYLINK_NO_DEMO", "1"),
+            ],
+        );
+        wait_up(&client, &format!("http://127.0.0.1:{port}")).await;
+        std::process::Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        let out = server.wait_with_output().unwrap();
+        assert_eq!(
+            said(&out).contains("cannot be filled"),
+            warned,
+            "db_max_connections {max}: {}",
+            said(&out)
+        );
+    }
+}
