@@ -12,6 +12,7 @@ mod hygiene;
 
 mod api_keys;
 mod bad_input;
+mod behind_nginx;
 mod browser;
 mod catalog;
 mod checkout;
