@@ -76,6 +76,21 @@ ensure_nginx() {
   fi
 }
 
+# Debian's redis-server for the shared rate limits' test (tests/it/shared_limits.rs).
+ensure_redis() {
+  if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing redis-server"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    if command -v service >/dev/null 2>&1; then service redis-server stop >/dev/null 2>&1 || true; fi
+  else
+    echo "warning: redis-server missing and cannot be installed here; its test will fail" >&2
+  fi
+}
+
 # axe-core (npm) for the accessibility checks of the hosted pages, under target/ (the tests
 # read target/axe/node_modules/axe-core/axe.min.js, or PAYLINK_AXE_JS).
 ensure_axe() {

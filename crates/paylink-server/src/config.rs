@@ -23,6 +23,9 @@ pub struct Config {
     pub email_from: Option<String>,
     /// Comma-separated CIDRs exempt from the webhook SSRF guard.
     pub webhook_allow_networks: Option<String>,
+    /// `redis://…`: rate limits shared by every instance (see `shared_limits`); unset, each
+    /// instance limits on its own.
+    pub redis_url: Option<SecretString>,
     /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` are
     /// believed (see `proxies`); unset, the TCP peer is the client.
     pub trusted_proxies: Option<String>,
@@ -271,6 +274,7 @@ impl Config {
             email_from: None,
             webhook_allow_networks: None,
             trusted_proxies: None,
+            redis_url: None,
             webhook_retry_schedule: None,
             email_retry_schedule: None,
 

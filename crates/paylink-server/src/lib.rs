@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod proxies;
 pub mod ratelimit;
 pub mod secrets;
+pub mod shared_limits;
 pub mod state;
 pub mod views;
 pub mod webhooks;

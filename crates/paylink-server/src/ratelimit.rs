@@ -1,4 +1,6 @@
-//! Per-key rate limiting (a GCRA token bucket per API key, in memory per process).
+//! Rate limits: per API key and per client IP on the public routes (GCRA). In Redis when
+//! it is configured, shared by every instance ([`crate::shared_limits`]); otherwise, and
+//! whenever Redis cannot be reached, in this process's memory.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -7,7 +9,17 @@ use governor::clock::{Clock, DefaultClock};
 
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::shared_limits::Verdict;
 use crate::state::AppState;
+
+/// Redis's verdict on `key`, or `Unavailable` (decide locally) when there is no Redis.
+async fn shared(state: &AppState, key: &str, per_second: u32, burst: u32) -> Verdict {
+    match &state.shared_limits {
+        // The local limiter's burst is at least the rate; so is this one.
+        Some(s) => s.check(key, per_second, burst.max(per_second)).await,
+        None => Verdict::Unavailable,
+    }
+}
 
 pub async fn per_key(
     State(state): State<AppState>,
@@ -15,10 +27,23 @@ pub async fn per_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(auth) = req.extensions().get::<Auth>() {
-        if let Err(not_until) = state.key_limiter.check_key(&auth.key_id.to_string()) {
+        let key = auth.key_id.to_string();
+        let c = &state.config;
+        let name = format!("key:{key}");
+        let verdict = shared(&state, &name, c.rate_limit_per_second, c.rate_limit_burst).await;
+        let wait = match verdict {
+            Verdict::Allowed => None,
+            Verdict::Wait(d) => Some(d),
+            Verdict::Unavailable => state
+                .key_limiter
+                .check_key(&key)
+                .err()
+                .map(|n| n.wait_time_from(DefaultClock::default().now())),
+        };
+        if let Some(wait) = wait {
             return Err(ApiError::rate_limited(
                 "Too many requests with this API key; slow down",
-                not_until.wait_time_from(DefaultClock::default().now()),
+                wait,
             ));
         }
     }
@@ -33,11 +58,26 @@ pub async fn per_ip(
     next: Next,
 ) -> Result<Response, ApiError> {
     let ip = addr.ip();
-    if let Err(not_until) = state.ip_limiter.check_key(&ip) {
-        return Err(ApiError::rate_limited(
-            "Too many requests; slow down",
-            not_until.wait_time_from(DefaultClock::default().now()),
-        ));
+    let c = &state.config;
+    let name = format!("ip:{ip}");
+    let verdict = shared(
+        &state,
+        &name,
+        c.public_rate_limit_per_second,
+        c.public_rate_limit_burst,
+    )
+    .await;
+    let wait = match verdict {
+        Verdict::Allowed => None,
+        Verdict::Wait(d) => Some(d),
+        Verdict::Unavailable => state
+            .ip_limiter
+            .check_key(&ip)
+            .err()
+            .map(|n| n.wait_time_from(DefaultClock::default().now())),
+    };
+    if let Some(wait) = wait {
+        return Err(ApiError::rate_limited("Too many requests; slow down", wait));
     }
     req.extensions_mut()
         .insert(crate::idempotency::IdempotencyScope::Client(ip));

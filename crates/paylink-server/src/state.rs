@@ -40,6 +40,8 @@ pub struct Shared {
     pub ip_limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<crate::auth::FailedAuth>,
+    /// Limits shared with the other instances, when Redis is configured.
+    pub shared_limits: Option<Arc<crate::shared_limits::SharedLimits>>,
     /// Woken when a merchant's data changed through this instance (see [`crate::changes`]).
     pub changed: Arc<tokio::sync::Notify>,
     /// Whose forwarding headers name the client (see [`crate::proxies`]).
@@ -188,6 +190,10 @@ impl AppState {
             sealer,
             store,
             changed: Arc::default(),
+            shared_limits: match &config.redis_url {
+                Some(url) => Some(Arc::new(crate::shared_limits::SharedLimits::connect(url)?)),
+                None => None,
+            },
             trusted_proxies: crate::proxies::TrustedProxies::parse(
                 config.trusted_proxies.as_deref(),
             )?,

@@ -40,6 +40,7 @@ mod proxies;
 mod qr;
 mod security;
 mod settings;
+mod shared_limits;
 mod tenancy;
 mod webhooks;
 mod worker;
