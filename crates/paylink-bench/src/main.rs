@@ -13,6 +13,7 @@
 
 mod baselines;
 mod load;
+mod nginx;
 mod seed;
 
 use std::process::{Child, Command, Stdio};
@@ -32,7 +33,7 @@ struct Args {
     /// A few seconds per figure and fewer seeded links (finishes in about two minutes).
     #[arg(long)]
     quick: bool,
-    /// Only these figures, comma-separated: pages, create, purchase, scale, slow (for
+    /// Only these figures, comma-separated: pages, create, purchase, nginx, scale, slow (for
     /// profiling one path; the default is all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -426,6 +427,13 @@ async fn backend_run(
     }
     let loaded = rss_mib(pid);
 
+    // 3b. PostgreSQL: purchases through nginx to two instances, against one instance.
+    if s.wants("nginx") && db.starts_with("postgres") {
+        if let Some(row) = two_instances(bin, db, &client, &base, &slug, s).await? {
+            rows.push(row);
+        }
+    }
+
     drop(server);
 
     // 4. Scale: the public preview and the list at two sizes of the links table. Each
@@ -511,4 +519,39 @@ async fn backend_run(
         "\nmemory: idle {idle:.1} MiB, after load {loaded:.1} MiB, after the slow-processor run {slow_rss:.1} MiB (targets ≤ 40 / ≤ 150)"
     );
     Ok(rows)
+}
+
+/// Purchases through nginx to two instances, against one instance directly (the figure's
+/// baseline): on two cores, the cost of the proxy and a second process, not scaling.
+async fn two_instances(
+    bin: &std::path::Path,
+    db: &str,
+    client: &reqwest::Client,
+    one: &str,
+    slug: &str,
+    s: &Settings,
+) -> anyhow::Result<Option<Row>> {
+    let (_second, second) = start_paylink(bin, db, 0, 1_000).await?;
+    let port = |base: &str| -> anyhow::Result<u16> {
+        Ok(base.rsplit(':').next().unwrap_or_default().parse()?)
+    };
+    let front = free_port()?;
+    let Some(_nginx) = nginx::start(front, port(one)?, port(&second)?)? else {
+        eprintln!("nginx is not installed: no two-instance figure");
+        return Ok(None);
+    };
+    let through = format!("http://127.0.0.1:{front}");
+    wait_up(client, &format!("{through}/healthz")).await?;
+    let loads = [
+        load::purchase_load(client, one, slug, 64),
+        load::purchase_load(client, &through, slug, 64),
+    ];
+    let [direct, proxied] = <[Measure; 2]>::try_from(in_turns(&loads, s, ROUNDS).await)
+        .map_err(|_| anyhow::anyhow!("two loads, two measures"))?;
+    Ok(Some(Row {
+        figure: "checkout + pay via nginx, 2 instances vs 1 direct (64 conns)".into(),
+        ours: proxied,
+        baseline: Some(direct),
+        target: "overhead on 2 cores, not scaling",
+    }))
 }
