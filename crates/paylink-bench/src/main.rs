@@ -432,6 +432,7 @@ async fn backend_run(
         if let Some(row) = two_instances(bin, db, &client, &base, &slug, s).await? {
             rows.push(row);
         }
+        rows.push(change_seen_elsewhere(bin, db, &client, &base, &key).await?);
     }
 
     drop(server);
@@ -519,6 +520,73 @@ async fn backend_run(
         "\nmemory: idle {idle:.1} MiB, after load {loaded:.1} MiB, after the slow-processor run {slow_rss:.1} MiB (targets ≤ 40 / ≤ 150)"
     );
     Ok(rows)
+}
+
+/// How long a change made through one instance takes to be seen by another: a link
+/// deactivated and activated again through this one, 100 times, with the other's preview
+/// asked every millisecond until it follows (the change feed; caches kept a minute).
+async fn change_seen_elsewhere(
+    bin: &std::path::Path,
+    db: &str,
+    client: &reqwest::Client,
+    one: &str,
+    key: &str,
+) -> anyhow::Result<Row> {
+    let (_other, other) = start_paylink(bin, db, 0, 60_000).await?;
+    let link: Value = client
+        .post(format!("{one}/v1/payment_links"))
+        .bearer_auth(key)
+        .json(&json!({"title": "Seen elsewhere", "amount": 500}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let (id, slug) = (
+        link["id"].as_str().unwrap_or_default(),
+        link["slug"].as_str().unwrap_or_default(),
+    );
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for i in 0..100 {
+        let (action, want) = if i % 2 == 0 { ("deactivate", 410) } else { ("activate", 200) };
+        // The other instance has the link's current state cached before each change.
+        let _ = client.get(format!("{other}/api/public/links/{slug}")).send().await?;
+        client
+            .post(format!("{one}/v1/payment_links/{id}/{action}"))
+            .bearer_auth(key)
+            .send()
+            .await?;
+        // From the moment the change is answered (made) to the other instance showing it.
+        let started = Instant::now();
+        loop {
+            let r = client.get(format!("{other}/api/public/links/{slug}")).send().await?;
+            if r.status().as_u16() == want {
+                lat.push(started.elapsed());
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(5) {
+                errors += 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    lat.sort_unstable();
+    let at = |q: f64| {
+        let i = ((lat.len() as f64 - 1.0) * q).round() as usize;
+        lat.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(Row {
+        figure: "a change seen by the other instance (ms, 100 changes)".into(),
+        ours: Measure {
+            rps: f64::NAN,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            errors,
+        },
+        baseline: None,
+        target: "p99 < 50 ms",
+    })
 }
 
 /// Purchases through nginx to two instances, against one instance directly (the figure's
