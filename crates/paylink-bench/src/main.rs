@@ -548,9 +548,16 @@ async fn change_seen_elsewhere(
     let mut lat = Vec::new();
     let mut errors = 0;
     for i in 0..100 {
-        let (action, want) = if i % 2 == 0 { ("deactivate", 410) } else { ("activate", 200) };
+        let (action, want) = if i % 2 == 0 {
+            ("deactivate", 410)
+        } else {
+            ("activate", 200)
+        };
         // The other instance has the link's current state cached before each change.
-        let _ = client.get(format!("{other}/api/public/links/{slug}")).send().await?;
+        let _ = client
+            .get(format!("{other}/api/public/links/{slug}"))
+            .send()
+            .await?;
         client
             .post(format!("{one}/v1/payment_links/{id}/{action}"))
             .bearer_auth(key)
@@ -559,7 +566,10 @@ async fn change_seen_elsewhere(
         // From the moment the change is answered (made) to the other instance showing it.
         let started = Instant::now();
         loop {
-            let r = client.get(format!("{other}/api/public/links/{slug}")).send().await?;
+            let r = client
+                .get(format!("{other}/api/public/links/{slug}"))
+                .send()
+                .await?;
             if r.status().as_u16() == want {
                 lat.push(started.elapsed());
                 break;

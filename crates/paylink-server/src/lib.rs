@@ -19,6 +19,7 @@ pub mod instance;
 pub mod json;
 pub mod listener;
 pub mod locale;
+pub mod nets;
 pub mod openapi;
 pub mod proxies;
 pub mod ratelimit;

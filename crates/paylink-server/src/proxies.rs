@@ -17,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
+use crate::nets::canonical;
 use crate::state::AppState;
 
 /// The TCP peer of a request whose client address came from forwarding headers.
@@ -30,18 +31,7 @@ pub struct TrustedProxies(Vec<IpNet>);
 impl TrustedProxies {
     /// Comma-separated CIDRs or addresses (`10.0.0.0/8, 127.0.0.1`); empty trusts none.
     pub fn parse(list: Option<&str>) -> anyhow::Result<Self> {
-        let nets = list
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| anyhow::anyhow!("trusted_proxies: `{s}` is not a CIDR or address"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self(nets))
+        Ok(Self(crate::nets::parse(list, "trusted_proxies")?))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,14 +63,6 @@ impl TrustedProxies {
             }
         }
         client
-    }
-}
-
-/// IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are their IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 

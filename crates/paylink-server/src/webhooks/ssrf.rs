@@ -86,24 +86,13 @@ pub fn is_internal(ip: IpAddr) -> bool {
 impl Guard {
     /// From `PAYLINK_WEBHOOK_ALLOW_NETWORKS` (comma-separated CIDRs).
     pub fn from_config(allow: Option<&str>) -> anyhow::Result<Self> {
-        let allow = allow
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .map_err(|e| anyhow::anyhow!("webhook_allow_networks: `{s}`: {e}"))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Self { allow })
+        Ok(Self {
+            allow: crate::nets::parse(allow, "webhook_allow_networks")?,
+        })
     }
 
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Refusal> {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = crate::nets::canonical(ip);
         if is_internal(ip) && !self.allow.iter().any(|n| n.contains(&ip)) {
             return Err(Refusal::Internal(ip));
         }
