@@ -10,6 +10,7 @@
 //! `SQLITE_BUSY`. The writes known whole in advance (the hot ones) are committed in groups
 //! by one task (see `writer`); the others take the lock for a transaction of their own.
 
+mod accounts;
 mod attempts;
 mod catalog;
 mod checkout;

@@ -6,6 +6,7 @@
 //!
 //! [`conformance`] holds the story that every backend must pass.
 
+mod accounts;
 mod conflict;
 pub mod conformance;
 mod records;
@@ -14,6 +15,7 @@ pub mod store;
 pub use conflict::Conflict;
 pub use store::*;
 
+pub use accounts::*;
 pub use records::*;
 
 use paylink_domain::id::*;
@@ -143,4 +145,5 @@ store_of!(
     WebhookStore,
     EmailStore,
     EventStore,
+    AccountStore,
 );
