@@ -170,6 +170,16 @@ impl Grant {
             Grant::Member(role) => role.holds(scope),
         }
     }
+
+    /// Whether the caller may give, change or take away the role `other` (a secret key acts
+    /// as an owner; a restricted key manages nobody).
+    pub fn manages(&self, other: Role) -> bool {
+        match self {
+            Grant::SecretKey => true,
+            Grant::Restricted(_) => false,
+            Grant::Member(role) => role.manages(other),
+        }
+    }
 }
 
 #[cfg(test)]

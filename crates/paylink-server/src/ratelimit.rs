@@ -15,7 +15,7 @@ pub async fn per_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(auth) = req.extensions().get::<Auth>() {
-        if let Err(not_until) = state.key_limiter.check_key(&auth.key_id.to_string()) {
+        if let Err(not_until) = state.key_limiter.check_key(&auth.credential().to_owned()) {
             return Err(ApiError::rate_limited(
                 "Too many requests with this API key; slow down",
                 not_until.wait_time_from(DefaultClock::default().now()),

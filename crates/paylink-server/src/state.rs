@@ -40,6 +40,8 @@ pub struct Shared {
     pub ip_limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<crate::auth::FailedAuth>,
+    /// Sign-in attempts per e-mail and per client address.
+    pub logins: Arc<crate::accounts::LoginThrottle>,
     /// Seals secrets kept at rest (webhook secrets, checkout answers kept for retries).
     pub sealer: Arc<crate::secrets::Sealer>,
     pub processor: Arc<dyn Processor>,
@@ -172,6 +174,9 @@ impl AppState {
         let sealer = Arc::new(config.sealer()?);
         Ok(Self(Arc::new(Shared {
             auth_failures: Arc::new(crate::auth::FailedAuth::new(
+                config.auth_failures_per_minute,
+            )),
+            logins: Arc::new(crate::accounts::LoginThrottle::new(
                 config.auth_failures_per_minute,
             )),
             sealer,

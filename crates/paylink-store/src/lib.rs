@@ -36,6 +36,12 @@ impl Tenant {
         Self::stored(key.merchant_id.clone(), key.livemode)
     }
 
+    /// The tenant a signed-in session acts for (the session was found by its token's hash),
+    /// in the mode the request chose.
+    pub fn of_session(s: &SignedIn, livemode: bool) -> Self {
+        Self::stored(s.session.merchant_id.clone(), livemode)
+    }
+
     /// A merchant's data in one mode.
     pub fn of_merchant(m: &Merchant, livemode: bool) -> Self {
         Self::stored(m.id.clone(), livemode)

@@ -7,11 +7,15 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::{ContentBuilder, Required, ResponseBuilder};
 
 use super::routes::{public_table, reg, table, Route, Schemas};
-use crate::auth::Access::{Public, Scope, SecretKey};
+use crate::auth::Access::{Person, Public, Scope};
 use crate::error::ErrorBody;
 
 /// The id prefix of each collection a path names (`/v1/products/{id}` takes `prod_…`).
-const ID_PREFIXES: [(&str, &str); 10] = [
+const ID_PREFIXES: [(&str, &str); 14] = [
+    ("sessions", paylink_domain::id::SessionId::PREFIX),
+    ("invitations", paylink_domain::id::InvitationId::PREFIX),
+    ("members", paylink_domain::id::UserId::PREFIX),
+    ("audit_log", paylink_domain::id::AuditEntryId::PREFIX),
     ("api_keys", paylink_domain::id::ApiKeyId::PREFIX),
     (
         "checkout_sessions",
@@ -97,9 +101,16 @@ fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
         add(415, &["unsupported_media_type"]);
     }
     if !is_public {
-        add(401, &["api_key_missing", "api_key_invalid"]);
+        add(
+            401,
+            &["api_key_missing", "api_key_invalid", "session_invalid"],
+        );
+        if r.method != Method::GET {
+            // A cookie session's unsafe request without its CSRF token.
+            add(403, &["csrf_failed"]);
+        }
     }
-    if matches!(r.access, Scope(_) | SecretKey) {
+    if matches!(r.access, Scope(_) | Person) {
         add(403, &["insufficient_permissions"]);
     }
     if r.path.contains("{id}") || r.path.contains("{slug}") {
@@ -175,7 +186,11 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
         }
         match r.access {
             Scope(scope) => op = op.description(Some(format!("Requires the `{scope}` scope."))),
-            SecretKey => op = op.description(Some("Requires a secret key.")),
+            Person => {
+                op = op.description(Some(
+                    "Requires a signed-in person (`Authorization: Token …`).",
+                ))
+            }
             Public => {}
         }
         if let Some(body) = r.body {

@@ -191,6 +191,13 @@ pub fn receipt_email(
 /// from the payment and the merchant's settings as they are now; other messages are left
 /// as they are.
 pub async fn compose(state: &AppState, e: &mut Email) -> anyhow::Result<()> {
+    // A message that carries a sign-in token (an invitation, a password reset) is kept
+    // sealed in the outbox (`accounts::recovery`), opened only to be sent.
+    if crate::secrets::Sealer::is_sealed(&e.text_body) {
+        e.text_body = state.sealer.open(&e.text_body, e.id.as_str())?;
+        e.html_body = state.sealer.open(&e.html_body, e.id.as_str())?;
+        return Ok(());
+    }
     if e.is_composed() {
         return Ok(());
     }
