@@ -10,6 +10,7 @@
 mod helpers;
 mod hygiene;
 
+mod accounts;
 mod api_keys;
 mod bad_input;
 mod browser;
@@ -37,6 +38,7 @@ mod pricing;
 mod qr;
 mod security;
 mod settings;
+mod team;
 mod tenancy;
 mod webhooks;
 mod worker;
