@@ -201,7 +201,8 @@ async fn role_of(state: &AppState, auth: &Auth, user: &UserId) -> ApiResult<Role
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
-    pub role: Role,
+    /// The new role (absent: unchanged).
+    pub role: Option<Role>,
 }
 
 pub async fn change_role(
@@ -212,10 +213,11 @@ pub async fn change_role(
 ) -> ApiResult<Response> {
     let old = role_of(&state, &auth, &id).await?;
     may_manage(&auth, old)?;
-    may_manage(&auth, input.role)?;
+    let role = input.role.unwrap_or(old);
+    may_manage(&auth, role)?;
     let m = state
         .store
-        .set_role(auth.tenant.merchant_id(), &id, input.role)
+        .set_role(auth.tenant.merchant_id(), &id, role)
         .await
         .map_err(member_error)?;
     let u = state.store.get_user(&id).await?;

@@ -51,6 +51,10 @@ fn path_schema(path: &str, name: &str) -> utoipa::openapi::schema::Object {
     if name == "slug" {
         return text(3, 64, Some("^[a-z0-9]+(-[a-z0-9]+)*$".to_owned()));
     }
+    if name == "token" {
+        // An invitation's or a reset's token (`accounts::tokens`).
+        return text(44, 44, Some("^[0-9A-Za-z]{44}$".to_owned()));
+    }
     let collection = path
         .split("/{id}")
         .next()
@@ -205,7 +209,7 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                     .build(),
             ));
         }
-        for name in ["id", "slug"] {
+        for name in ["id", "slug", "token"] {
             if r.path.contains(&format!("{{{name}}}")) {
                 op = op.parameter(
                     ParameterBuilder::new()
