@@ -153,6 +153,7 @@ pub async fn change_password(
 ) -> ApiResult<Response> {
     let (user_id, session) = auth.person()?;
     let origin = Origin::of(addr.ip(), &headers);
+    super::at_most(&input.current_password, "current_password", 1024)?;
     let user = state.store.get_user(user_id).await?;
     state.logins.attempt(&user.email, origin.ip)?;
     let current: String = input

@@ -67,6 +67,18 @@ pub fn link_invalid(what: &str) -> ApiError {
     )
 }
 
+/// `400 parameter_invalid` when `v` is longer than the document's `maxLength` for `param`.
+pub fn at_most(v: &str, param: &str, max: usize) -> Result<(), ApiError> {
+    if v.chars().count() > max {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            param,
+            format!("`{param}` has at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Sign-in attempts per e-mail address and per client address (IPv6 by /64), GCRA buckets
 /// in memory: 10 per address of e-mail then one a minute; `auth_failures_per_minute` per
 /// client. Every attempt counts, checked before the password is, so guessing is slow

@@ -151,6 +151,7 @@ pub async fn forgot(
     Json(input): Json<ForgotIn>,
 ) -> ApiResult<Response> {
     let origin = Origin::of(addr.ip(), &headers);
+    paylink_domain::text::email(&input.email, "email")?;
     state.logins.attempt(&input.email, origin.ip)?;
     if let Err(e) = send_reset(&state, &input.email, &origin).await {
         // Logged, not answered: the answer must not depend on the account.
@@ -329,6 +330,10 @@ pub async fn accept(
     Json(input): Json<AcceptIn>,
 ) -> ApiResult<Response> {
     let origin = Origin::of(addr.ip(), &headers);
+    super::at_most(&input.password, "password", 1024)?;
+    if let Some(n) = &input.name {
+        super::at_most(n, "name", 100)?;
+    }
     let user = do_accept(&state, &token, input.name, input.password, &origin).await?;
     Ok(ok(&UserOut::load(&state, &user).await?))
 }

@@ -220,6 +220,11 @@ pub async fn login(
     Json(input): Json<LoginIn>,
 ) -> ApiResult<Response> {
     let origin = Origin::of(addr.ip(), &headers);
+    super::at_most(&input.email, "email", 254)?;
+    super::at_most(&input.password, "password", 1024)?;
+    if let Some(t) = &input.totp {
+        super::at_most(t, "totp", 64)?;
+    }
     let user = check_password(&state, &input.email, &input.password, &origin).await?;
     if user.totp_secret.is_some() {
         // Second factors are not enrolled yet (issue 21, TOTP): an account that has one

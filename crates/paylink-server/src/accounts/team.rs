@@ -252,6 +252,7 @@ pub async fn invite(
     auth: Auth,
     Json(input): Json<InvitationIn>,
 ) -> ApiResult<Response> {
+    super::at_most(&input.email, "email", 254)?;
     paylink_domain::text::email(&input.email, "email")?;
     may_manage(&auth, input.role)?;
     let merchant = auth.tenant.merchant_id();
