@@ -141,7 +141,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), merchant.id = tracing::field::Empty)
+            tracing::info_span!("request", method = %req.method(), path = %accounts::tokens::redact_path(req.uri().path()), merchant.id = tracing::field::Empty)
         }))
         .with_state(state)
 }

@@ -74,6 +74,20 @@ pub fn set_cookie(token: Option<&str>, max_age: i64, secure: bool) -> String {
     }
 }
 
+/// The paths whose segment after these prefixes is a token (an invitation's, a reset's).
+const TOKEN_PATHS: [&str; 4] = ["/invite/", "/reset/", "/auth/reset/", "/auth/invitations/"];
+
+/// `path` as it may be logged: a token in it is replaced by `…`.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in TOKEN_PATHS {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            return format!("{prefix}…{tail}").into();
+        }
+    }
+    path.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +107,11 @@ mod tests {
         );
         assert_eq!(cookie_token(&h).as_deref(), Some(t.as_str()));
         assert!(set_cookie(Some(&t), 60, true).ends_with("; Secure"));
+        assert_eq!(
+            redact_path(&format!("/auth/invitations/{t}/accept")),
+            "/auth/invitations/…/accept"
+        );
+        assert_eq!(redact_path(&format!("/reset/{t}")), "/reset/…");
+        assert_eq!(redact_path("/v1/me"), "/v1/me");
     }
 }

@@ -36,6 +36,7 @@ mod path_ids;
 mod pay_out;
 mod pricing;
 mod qr;
+mod roles;
 mod security;
 mod settings;
 mod team;
