@@ -196,7 +196,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     &pw,
                 )
                 .await?;
-                out["user_id"] = serde_json::json!(owner.id);
+                if let Some(o) = out.as_object_mut() {
+                    o.insert("user_id".into(), serde_json::json!(owner.id));
+                }
             }
             println!("{out}");
             store.close().await;

@@ -33,7 +33,8 @@ pub fn csrf(token: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"paylink-csrf\n");
     h.update(token.as_bytes());
-    hex::encode(&h.finalize()[..16])
+    let digest = h.finalize();
+    hex::encode(digest.get(..16).unwrap_or_default())
 }
 
 /// Whether `sent` is the session's CSRF token (compared in constant time).
