@@ -88,6 +88,7 @@ both!(
     cookie_sessions_need_the_csrf_token,
     the_login_form_sets_a_safe_cookie,
     sessions_are_listed_and_ended_and_a_new_password_ends_the_others,
+    a_planted_session_cookie_is_never_signed_in,
 );
 
 async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
@@ -551,4 +552,52 @@ async fn sessions_are_listed_and_ended_and_a_new_password_ends_the_others(app: T
         .await
         .assert_error(401, "invalid_credentials");
     login(&app, "support@acme.example", new).await.ok(200);
+}
+
+async fn a_planted_session_cookie_is_never_signed_in(app: TestApp) {
+    member(&app, None, Role::Owner, "owner@acme.example").await;
+    // An attacker plants a token of their choosing in the victim's browser…
+    let planted = "A".repeat(44);
+    let client = no_redirects();
+    let page = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let form_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page.text().await.unwrap();
+    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let form_token = html[at..].split('"').next().unwrap().to_owned();
+    let res = client
+        .post(format!("{}/login", app.base))
+        .header(
+            "Cookie",
+            format!("{form_cookie}; paylink_session={planted}"),
+        )
+        .form(&[
+            ("email", "owner@acme.example"),
+            ("password", PW),
+            ("form_token", &form_token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // …the sign-in answers a new token of its own, and the planted one stays nobody's.
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(!cookie.contains(&planted), "{cookie}");
+    let r = app
+        .client
+        .get(format!("{}/v1/me", app.base))
+        .header("Cookie", format!("paylink_session={planted}"))
+        .send()
+        .await
+        .unwrap();
+    into_resp(r).await.assert_error(401, "session_invalid");
 }

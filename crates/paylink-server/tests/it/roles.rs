@@ -18,7 +18,99 @@ use crate::accounts::{as_person, signed_in, PW};
 use crate::both;
 use crate::helpers::{free_port, no_redirects, paylink_command, wait_up, TestApp};
 
-both!(every_route_refuses_exactly_the_roles_below_it);
+both!(
+    every_route_refuses_exactly_the_roles_below_it,
+    the_cli_refuses_bad_users
+);
+
+/// `paylink args…` with `stdin`: whether it succeeded, and its stdout and stderr.
+fn cli_try(db: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = paylink_command()
+        .args(args)
+        .env("PAYLINK_DATABASE_URL", db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn the_cli_refuses_bad_users(app: TestApp) {
+    let m = app.merchant_id.as_str();
+    let create = |email: &str, role: &str, pw: &str| {
+        cli_try(
+            &app.db_url,
+            &[
+                "user",
+                "create",
+                "--merchant",
+                m,
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            &format!("{pw}\n"),
+        )
+    };
+    let (ok, out, _) = create("sam@acme.example", "support", PW);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["user_id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(v["role"], "support");
+    crate::accounts::login(&app, "sam@acme.example", PW)
+        .await
+        .ok(200);
+    for (email, role, pw, says) in [
+        ("x@acme.example", "boss", PW, "not a role"),
+        ("x@acme.example", "viewer", "password1234", "too easy"),
+        ("x@acme.example", "viewer", "short", "at least 12"),
+        ("sam@acme.example", "viewer", PW, "exists"),
+        ("not-an-email", "viewer", PW, "email"),
+    ] {
+        let (ok, _, err) = create(email, role, pw);
+        assert!(!ok && err.contains(says), "{email} {role}: {err}");
+    }
+    let (ok, _, err) = cli_try(
+        &app.db_url,
+        &["user", "reset-password", "--email", "ghost@acme.example"],
+        "",
+    );
+    assert!(!ok && err.contains("no user"), "{err}");
+    let (ok, out, _) = cli_try(
+        &app.db_url,
+        &["user", "reset-password", "--email", "SAM@acme.example"],
+        "",
+    );
+    assert!(ok);
+    let token = out.trim().rsplit('/').next().unwrap().to_owned();
+    let r = app
+        .call(
+            None,
+            Method::POST,
+            &format!("/auth/reset/{token}"),
+            Some(json!({"password": "sam's own new passphrase"})),
+            None,
+        )
+        .await;
+    r.ok(200);
+    crate::accounts::login(&app, "sam@acme.example", "sam's own new passphrase")
+        .await
+        .ok(200);
+}
 
 /// The route's path with a well-formed id of its collection's kind (any id: permission is
 /// decided before the id is looked at).
