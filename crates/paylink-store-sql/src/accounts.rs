@@ -393,6 +393,52 @@ impl AccountStore for SqlStore {
         w.commit().await
     }
 
+    async fn set_totp(
+        &self,
+        u: &UserId,
+        secret: Option<&str>,
+        recovery_hashes: &[String],
+    ) -> StoreResult<()> {
+        let mut q = Sql::new("UPDATE users SET totp_secret = ");
+        q.bind(secret)
+            .push(", recovery_codes = ")
+            .bind(crate::sql::to_json(&recovery_hashes)?)
+            .push(" WHERE id = ")
+            .bind(u.as_str());
+        match self.write_one(&q).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn use_recovery_code(&self, u: &UserId, hash: &str) -> StoreResult<bool> {
+        let mut w = self.begin_write().await?;
+        if let Some(q) = self.dialect.lock_row("users", u.as_str()) {
+            q.query().execute(&mut *w.tx).await.map_err(backend)?;
+        }
+        let mut q = Sql::new("SELECT recovery_codes FROM users WHERE id = ");
+        q.bind(u.as_str());
+        let row = q
+            .query()
+            .fetch_optional(&mut *w.tx)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let mut codes: Vec<String> = crate::sql::json_col(&row, "recovery_codes")?;
+        let before = codes.len();
+        codes.retain(|c| c != hash);
+        if codes.len() == before {
+            return Ok(false);
+        }
+        let mut q = Sql::new("UPDATE users SET recovery_codes = ");
+        q.bind(crate::sql::to_json(&codes)?)
+            .push(" WHERE id = ")
+            .bind(u.as_str());
+        q.exec(&mut w.tx).await?;
+        w.commit().await?;
+        Ok(true)
+    }
+
     async fn create_invitation(&self, i: &Invitation) -> StoreResult<()> {
         let q = Sql::insert(
             "invitations",

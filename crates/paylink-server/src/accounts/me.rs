@@ -155,13 +155,14 @@ pub async fn change_password(
     let origin = Origin::of(addr.ip(), &headers);
     super::at_most(&input.current_password, "current_password", 1024)?;
     let user = state.store.get_user(user_id).await?;
-    state.logins.attempt(&user.email, origin.ip)?;
+    state.logins.check(&user.email, origin.ip)?;
     let current: String = input
         .current_password
         .chars()
         .take(passwords::MAX_LEN * 4)
         .collect();
     if !passwords::verify_blocking(Some(user.password_hash.clone()), current).await {
+        state.logins.failed(&user.email, origin.ip);
         return Err(ApiError::invalid(
             "incorrect_password",
             "current_password",

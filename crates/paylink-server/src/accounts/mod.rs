@@ -15,15 +15,13 @@ pub mod provision;
 pub mod recovery;
 pub mod sessions;
 pub mod team;
+pub mod throttle;
 pub mod tokens;
+pub mod totp;
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 
 use paylink_domain::access::Role;
@@ -79,64 +77,7 @@ pub fn at_most(v: &str, param: &str, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Sign-in attempts per e-mail address and per client address (IPv6 by /64), GCRA buckets
-/// in memory: 10 per address of e-mail then one a minute; `auth_failures_per_minute` per
-/// client. Every attempt counts, checked before the password is, so guessing is slow
-/// whether or not the account exists.
-pub struct LoginThrottle {
-    by_email: DefaultKeyedRateLimiter<String>,
-    by_ip: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl LoginThrottle {
-    pub fn new(per_ip_per_minute: u32) -> Self {
-        let per_ip = NonZeroU32::new(per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
-        let ten = NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN);
-        let email_quota = Quota::with_period(Duration::from_secs(60))
-            .map(|q| q.allow_burst(ten))
-            .unwrap_or_else(|| Quota::per_minute(ten));
-        Self {
-            by_email: RateLimiter::keyed(email_quota),
-            by_ip: RateLimiter::keyed(Quota::per_minute(per_ip).allow_burst(per_ip)),
-        }
-    }
-
-    /// Counts an attempt for `email` from `ip`; `429 too_many_attempts` when either has
-    /// none left.
-    pub fn attempt(&self, email: &str, ip: IpAddr) -> Result<(), ApiError> {
-        let ip = match ip {
-            IpAddr::V6(v6) => {
-                let mut o = v6.octets();
-                o.iter_mut().skip(8).for_each(|b| *b = 0);
-                IpAddr::V6(o.into())
-            }
-            v4 => v4,
-        };
-        if self.by_ip.len() > 100_000 {
-            self.by_ip.retain_recent();
-        }
-        if self.by_email.len() > 100_000 {
-            self.by_email.retain_recent();
-        }
-        let now = DefaultClock::default().now();
-        let refused = self
-            .by_ip
-            .check_key(&ip)
-            .err()
-            .or_else(|| self.by_email.check_key(&email.to_lowercase()).err());
-        match refused {
-            None => Ok(()),
-            Some(not_until) => {
-                let mut e = ApiError::rate_limited(
-                    "Too many sign-in attempts; wait before trying again",
-                    not_until.wait_time_from(now),
-                );
-                e.code = "too_many_attempts";
-                Err(e)
-            }
-        }
-    }
-}
+pub use throttle::LoginThrottle;
 
 /// Where a request came from, for sessions and the audit log.
 #[derive(Clone, Debug)]
@@ -242,10 +183,15 @@ impl UserOut {
 
 /// The routes of people on their own account, the team and the audit log (`/v1`).
 pub fn routes() -> Vec<crate::api::routes::Route> {
-    [me::routes(), team::routes(), audit::routes()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        me::routes(),
+        totp::routes(),
+        team::routes(),
+        audit::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The routes that take no credential: signing in and out, recovery, invitations.

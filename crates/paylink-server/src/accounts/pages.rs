@@ -21,12 +21,12 @@ use paylink_store::SESSION_MAX_SECS;
 
 use super::{recovery, sessions, tokens, Origin};
 use crate::checkout::furniture::{html, secure};
-use crate::error::ApiError;
 use crate::state::AppState;
 
 const FORM_COOKIE: &str = "paylink_form";
 
 struct Field {
+    required: bool,
     name: &'static str,
     label: &'static str,
     kind: &'static str,
@@ -36,6 +36,7 @@ struct Field {
 
 fn field(name: &'static str, label: &'static str, kind: &'static str, ac: &'static str) -> Field {
     Field {
+        required: true,
         name,
         label,
         kind,
@@ -135,6 +136,8 @@ pub struct LoginForm {
     #[serde(default)]
     password: String,
     #[serde(default)]
+    totp: String,
+    #[serde(default)]
     form_token: String,
 }
 
@@ -150,12 +153,20 @@ pub async fn login_submit(
         return login_page(Some(msg), &f.email).respond(StatusCode::FORBIDDEN, secure_cookie);
     }
     let origin = Origin::of(addr.ip(), &headers);
+    let code = Some(f.totp.trim()).filter(|c| !c.is_empty());
     let signed = match sessions::check_password(&state, &f.email, &f.password, &origin).await {
-        Ok(user) if user.totp_secret.is_some() => Err(ApiError::unauthorized(
-            "totp_required",
-            "This account needs its second factor, which this form does not take yet",
-        )),
-        Ok(user) => sessions::start(&state, &user, None, &origin).await,
+        Ok(user) => match super::totp::check(&state, &user, code).await {
+            Ok(()) => {
+                state.logins.succeeded(&f.email);
+                sessions::start(&state, &user, None, &origin).await
+            }
+            Err(e) => {
+                if e.code == "totp_invalid" {
+                    state.logins.failed(&f.email, origin.ip);
+                }
+                Err(e)
+            }
+        },
         Err(e) => Err(e),
     };
     match signed {

@@ -129,7 +129,7 @@ pub async fn check_password(
     password: &str,
     origin: &Origin,
 ) -> ApiResult<User> {
-    state.logins.attempt(email, origin.ip)?;
+    state.logins.check(email, origin.ip)?;
     let user = if email.len() <= 254 {
         state.store.find_user_by_email(email).await?
     } else {
@@ -138,6 +138,9 @@ pub async fn check_password(
     let password = password.chars().take(passwords::MAX_LEN * 4).collect();
     let ok =
         passwords::verify_blocking(user.as_ref().map(|u| u.password_hash.clone()), password).await;
+    if !ok {
+        state.logins.failed(email, origin.ip);
+    }
     match user {
         Some(u) if ok => Ok(u),
         Some(u) => {
@@ -226,18 +229,13 @@ pub async fn login(
         super::at_most(t, "totp", 64)?;
     }
     let user = check_password(&state, &input.email, &input.password, &origin).await?;
-    if user.totp_secret.is_some() {
-        // Second factors are not enrolled yet (issue 21, TOTP): an account that has one
-        // cannot be let in by its password alone.
-        return Err(ApiError::unauthorized(
-            if input.totp.is_some() {
-                "totp_invalid"
-            } else {
-                "totp_required"
-            },
-            "This account needs its second factor",
-        ));
+    if let Err(e) = super::totp::check(&state, &user, input.totp.as_deref()).await {
+        if e.code == "totp_invalid" {
+            state.logins.failed(&input.email, origin.ip);
+        }
+        return Err(e);
     }
+    state.logins.succeeded(&input.email);
     let (token, session) = start(&state, &user, input.merchant_id.as_ref(), &origin).await?;
     let out = LoginOut {
         access_token: token,

@@ -466,6 +466,34 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
     let op_token = link.trim().rsplit('/').next().unwrap().to_owned();
     assert_eq!(op_token.len(), 44, "{link}");
     secrets.push(op_token);
+    // A second factor: its secret and recovery codes are secrets too.
+    let (s, e) = post(&base, Some(&owner), "/v1/me/totp", json!({})).await;
+    assert_eq!(s, 200, "{e}");
+    let totp_secret = e["secret"].as_str().unwrap().to_owned();
+    let (s, on) = post(
+        &base,
+        Some(&owner),
+        "/v1/me/totp/confirm",
+        json!({"enrollment": e["enrollment"], "code": crate::accounts::code_of(&totp_secret)}),
+    )
+    .await;
+    assert_eq!(s, 200, "{on}");
+    secrets.push(totp_secret);
+    let recovery: Vec<String> = on["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let (s, _) = post(
+        &base,
+        None,
+        "/auth/login",
+        json!({"email": "owner@acme.example", "password": PW, "totp": recovery[0]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    secrets.extend(recovery);
     let changed = "owner passphrase after a change";
     secrets.push(changed.into());
     let r = reqwest::Client::new()

@@ -10,6 +10,8 @@ CREATE TABLE users (
     name TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     totp_secret TEXT,
+    -- SHA-256 of the unused recovery codes, a JSON array.
+    recovery_codes TEXT NOT NULL DEFAULT '[]',
     created_at BIGINT NOT NULL,
     last_login_at BIGINT
 );

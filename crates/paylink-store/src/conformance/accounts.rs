@@ -213,6 +213,31 @@ pub async fn users_sessions_and_team(store: &dyn Store) {
         .count();
     assert_eq!(owners, 1);
 
+    // A second factor: the sealed secret kept, recovery codes used once each.
+    store
+        .set_totp(&dev.id, Some("enc1:sealed"), &["h1".into(), "h2".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_user(&dev.id)
+            .await
+            .unwrap()
+            .totp_secret
+            .as_deref(),
+        Some("enc1:sealed")
+    );
+    let (a, b) = both(
+        store.use_recovery_code(&dev.id, "h1"),
+        store.use_recovery_code(&dev.id, "h1"),
+    )
+    .await;
+    assert!(a.unwrap() != b.unwrap(), "a recovery code is used once");
+    assert!(!store.use_recovery_code(&dev.id, "h3").await.unwrap());
+    assert!(store.use_recovery_code(&dev.id, "h2").await.unwrap());
+    store.set_totp(&dev.id, None, &[]).await.unwrap();
+    assert!(store.get_user(&dev.id).await.unwrap().totp_secret.is_none());
+
     invitations_and_resets(store, &m, &dev, now).await;
     audit_log(store, &m, &dev, now).await;
 }

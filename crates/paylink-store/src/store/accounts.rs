@@ -65,6 +65,19 @@ pub trait AccountStore: Send + Sync {
         keep: Option<&SessionId>,
     ) -> StoreResult<()>;
 
+    /// Sets (or with `None`, removes) the user's sealed TOTP secret and replaces their
+    /// recovery codes' hashes.
+    async fn set_totp(
+        &self,
+        user: &UserId,
+        secret: Option<&str>,
+        recovery_hashes: &[String],
+    ) -> StoreResult<()>;
+
+    /// Uses one recovery code of the user (by its hash): `true` if it was unused, and now it
+    /// is used (decided atomically: two racing uses, one succeeds).
+    async fn use_recovery_code(&self, user: &UserId, hash: &str) -> StoreResult<bool>;
+
     async fn create_invitation(&self, inv: &Invitation) -> StoreResult<()>;
 
     /// The merchant's pending invitations (not accepted, revoked nor expired), newest first.

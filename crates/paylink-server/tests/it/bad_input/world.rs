@@ -185,6 +185,8 @@ pub fn base(schema: &str, w: &World) -> Value {
         }
         "InvitationIn" => json!({"email": "corpus-new@example.com", "role": "viewer"}),
         "MemberPatch" => json!({"role": "viewer"}),
+        "ConfirmIn" => json!({"enrollment": "enc1:corpus", "code": "123456"}),
+        "DisableIn" => json!({"password": "not the password"}),
         other => panic!("no valid body for {other}: add one to bad_input/world.rs"),
     }
 }
