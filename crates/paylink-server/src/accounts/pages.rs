@@ -116,9 +116,17 @@ fn login_page(error: Option<String>, email: &str) -> AccountPage {
     let mut p = AccountPage::new("Sign in", "/login".into(), "Sign in");
     let mut e = field("email", "E-mail", "email", "username");
     e.value = email.to_owned();
+    let mut code = field(
+        "totp",
+        "Authentication code (if you turned it on)",
+        "text",
+        "one-time-code",
+    );
+    code.required = false;
     p.fields = vec![
         e,
         field("password", "Password", "password", "current-password"),
+        code,
     ];
     p.error = error;
     p.links = vec![("/forgot", "Forgot your password?")];

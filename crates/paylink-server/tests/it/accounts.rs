@@ -680,6 +680,11 @@ async fn a_second_factor_guards_the_sign_in(app: TestApp) {
     with("123456".into())
         .await
         .assert_error(401, "totp_invalid");
+    // The form asks for it too.
+    let (cookie, res) = form_login(&app, "owner@acme.example", PW).await;
+    assert!(cookie.is_none());
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.text().await.unwrap().contains("authenticator app"));
     // A wrong password with a right code is still the same refusal as ever.
     let r = app
         .call(

@@ -10,6 +10,7 @@
 mod helpers;
 mod hygiene;
 
+mod account_pages;
 mod accounts;
 mod api_keys;
 mod bad_input;
