@@ -331,6 +331,13 @@ async fn create_key(
         Vec::new(),
     );
     store.insert_api_key(&record).await?;
+    crate::accounts::provision::operator_audit(
+        store,
+        &merchant.id,
+        "api_keys.create",
+        record.id.as_str(),
+    )
+    .await?;
     Ok(serde_json::json!({
         "merchant_id": merchant.id,
         "key_id": record.id,

@@ -4,11 +4,34 @@
 use std::io::Read;
 
 use paylink_domain::access::Role;
-use paylink_domain::id::{MerchantId, UserId};
+use paylink_domain::id::{AuditEntryId, MerchantId, UserId};
 use paylink_domain::time::Timestamp;
-use paylink_store::{Store, StoreError, User};
+use paylink_store::{Actor, AuditEntry, Store, StoreError, User};
 
 use super::{passwords, recovery};
+
+/// Records an operator's command in the merchant's audit log (no actor, no address: it
+/// came from the command line, `user_agent` says so).
+pub async fn operator_audit(
+    store: &dyn Store,
+    merchant: &MerchantId,
+    action: &str,
+    object_id: &str,
+) -> anyhow::Result<()> {
+    store
+        .append_audit(&[AuditEntry {
+            id: AuditEntryId::generate(),
+            merchant_id: merchant.clone(),
+            actor: Actor::Anonymous,
+            action: action.to_owned(),
+            object_id: Some(object_id.to_owned()),
+            ip: None,
+            user_agent: Some("paylink (command line)".into()),
+            created_at: Timestamp::now(),
+        }])
+        .await?;
+    Ok(())
+}
 
 /// The password on standard input (its last line break dropped).
 pub fn password_from_stdin() -> anyhow::Result<String> {
@@ -57,6 +80,7 @@ pub async fn create_user(
             ),
             e => e.into(),
         })?;
+    operator_audit(store, merchant, "team.members.create", user.id.as_str()).await?;
     Ok(user)
 }
 
@@ -71,5 +95,14 @@ pub async fn reset_link(
         .await?
         .ok_or_else(|| anyhow::anyhow!("no user with the e-mail {email}"))?;
     let token = recovery::new_reset(store, &user.id).await?;
+    for m in store.memberships(&user.id).await? {
+        operator_audit(
+            store,
+            &m.merchant_id,
+            "user.reset_link_created",
+            user.id.as_str(),
+        )
+        .await?;
+    }
     Ok(format!("{public_url}/reset/{token}"))
 }

@@ -168,9 +168,14 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
             )))
             .response(
                 r.status.to_string(),
-                ResponseBuilder::new()
-                    .description("Success")
-                    .content(r.content_type, json((r.response)(components))),
+                if r.status == 204 {
+                    // No Content: an answer without a body (`POST /auth/logout`).
+                    ResponseBuilder::new().description("Success (no body)")
+                } else {
+                    ResponseBuilder::new()
+                        .description("Success")
+                        .content(r.content_type, json((r.response)(components)))
+                },
             );
         for (status, description, schema) in &r.answers {
             op = op.response(

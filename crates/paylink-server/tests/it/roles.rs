@@ -110,6 +110,17 @@ async fn the_cli_refuses_bad_users(app: TestApp) {
     crate::accounts::login(&app, "sam@acme.example", "sam's own new passphrase")
         .await
         .ok(200);
+    // The operator's commands are in the audit log.
+    let log = app.get("/v1/audit_log?limit=100").await;
+    let actions: Vec<&str> = log.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in ["team.members.create", "user.reset_link_created"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
 }
 
 /// The route's path with a well-formed id of its collection's kind (any id: permission is
