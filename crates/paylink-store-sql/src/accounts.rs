@@ -1,17 +1,18 @@
-//! Rows of `users`, `memberships`, `user_sessions`, `invitations`, `password_resets` and
-//! `audit_log`. Rules that must hold under races (one owner at least, an invitation or a
-//! reset used once) are decided inside one write transaction each.
+//! Rows of `users`, `memberships`, `user_sessions`, `invitations` and `password_resets`
+//! (the audit log's are in `audit.rs`). Rules that must hold under races (one owner at
+//! least, an invitation, a reset or a recovery code used once) are decided inside one write
+//! transaction each.
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use paylink_domain::access::Role;
-use paylink_domain::id::{AuditEntryId, InvitationId, MerchantId, SessionId, UserId};
+use paylink_domain::id::{InvitationId, MerchantId, SessionId, UserId};
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
-use crate::sql::{created_filter, int, opt_int, opt_text, Sql};
+use crate::sql::{int, opt_int, opt_text, Sql};
 use crate::{backend, SqlStore};
 
 const USER_COLS: &str =
@@ -20,9 +21,6 @@ const SESSION_COLS: &str = "s.id AS s_id, s.token_hash, s.user_id, s.merchant_id
      s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.user_agent, s.ip";
 const INVITATION_COLS: &str = "id, merchant_id, email, role, token_hash, invited_by, \
      created_at, expires_at, accepted_at, revoked_at";
-const AUDIT_COLS: &str =
-    "id, merchant_id, actor_type, actor_id, action, object_id, ip, user_agent, created_at";
-
 /// Only refreshed when older than this: a request a second does not write a second.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -86,26 +84,6 @@ fn invitation(row: &AnyRow) -> StoreResult<Invitation> {
         expires_at: Timestamp::from_unix(int(row, "expires_at")?),
         accepted_at: opt_int(row, "accepted_at")?.map(Timestamp::from_unix),
         revoked_at: opt_int(row, "revoked_at")?.map(Timestamp::from_unix),
-    })
-}
-
-fn audit(row: &AnyRow) -> StoreResult<AuditEntry> {
-    let kind = text(row, "actor_type")?;
-    let id = opt_text(row, "actor_id")?;
-    let actor = match (kind.as_str(), id) {
-        ("api_key", Some(id)) => Actor::ApiKey(id),
-        ("user", Some(id)) => Actor::User(id),
-        _ => Actor::Anonymous,
-    };
-    Ok(AuditEntry {
-        id: AuditEntryId::from_trusted(text(row, "id")?),
-        merchant_id: MerchantId::from_trusted(text(row, "merchant_id")?),
-        actor,
-        action: text(row, "action")?,
-        object_id: opt_text(row, "object_id")?,
-        ip: opt_text(row, "ip")?,
-        user_agent: opt_text(row, "user_agent")?,
-        created_at: Timestamp::from_unix(int(row, "created_at")?),
     })
 }
 
@@ -611,34 +589,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
-        // One statement each, in order: the entries' `seq` is the log's order (PostgreSQL's
-        // data-modifying `WITH` clauses would insert in no set order).
-        let row = |e: &AuditEntry| {
-            Sql::insert(
-                "audit_log",
-                vec![
-                    ("id", e.id.as_str().into()),
-                    ("merchant_id", e.merchant_id.as_str().into()),
-                    ("actor_type", e.actor.kind().into()),
-                    ("actor_id", e.actor.id().into()),
-                    ("action", e.action.as_str().into()),
-                    ("object_id", e.object_id.clone().into()),
-                    ("ip", e.ip.clone().into()),
-                    ("user_agent", e.user_agent.clone().into()),
-                    ("created_at", e.created_at.unix().into()),
-                ],
-            )
-        };
-        // The common case, an entry of a request: one statement in the group commit.
-        if let [e] = entries {
-            self.write_one(&row(e)).await?;
-            return Ok(());
-        }
-        let mut w = self.begin_write().await?;
-        for e in entries {
-            row(e).exec(&mut w.tx).await?;
-        }
-        w.commit().await
+        self.audit_append(entries).await
     }
 
     async fn list_audit(
@@ -647,56 +598,6 @@ impl AccountStore for SqlStore {
         filter: &AuditFilter,
         page: &Page,
     ) -> StoreResult<Listed<AuditEntry>> {
-        let limit = i64::from(page.limit.clamp(1, 100));
-        let cursor = match (&page.starting_after, &page.ending_before) {
-            (Some(id), _) => Some((id, true)),
-            (None, Some(id)) => Some((id, false)),
-            (None, None) => None,
-        };
-        let cursor = match cursor {
-            Some((id, after)) => {
-                let mut q = Sql::new("SELECT seq FROM audit_log WHERE id = ");
-                q.bind(id.as_str())
-                    .push(" AND merchant_id = ")
-                    .bind(merchant.as_str());
-                let row = self.row(&q).await.map_err(backend)?;
-                let row = row.ok_or(StoreError::InvalidCursor)?;
-                Some((int(&row, "seq")?, after))
-            }
-            None => None,
-        };
-        let mut q = Sql::new(&format!(
-            "SELECT {AUDIT_COLS} FROM audit_log WHERE merchant_id = "
-        ));
-        q.bind(merchant.as_str());
-        if let Some(a) = &filter.actor_id {
-            q.push(" AND actor_id = ").bind(a.as_str());
-        }
-        if let Some(a) = &filter.action {
-            q.push(" AND action = ").bind(a.as_str());
-        }
-        created_filter(&mut q, &filter.created);
-        let ascending = matches!(cursor, Some((_, false)));
-        match cursor {
-            Some((seq, true)) => q.push(" AND seq < ").bind(seq),
-            Some((seq, false)) => q.push(" AND seq > ").bind(seq),
-            None => &mut q,
-        };
-        q.push(if ascending {
-            " ORDER BY seq ASC LIMIT "
-        } else {
-            " ORDER BY seq DESC LIMIT "
-        })
-        .bind(limit + 1);
-        let mut rows = self.rows(&q).await.map_err(backend)?;
-        let has_more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(100));
-        if ascending {
-            rows.reverse();
-        }
-        Ok(Listed {
-            data: rows.iter().map(audit).collect::<StoreResult<_>>()?,
-            has_more,
-        })
+        self.audit_list(merchant, filter, page).await
     }
 }

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod attempts;
+mod audit;
 mod catalog;
 mod checkout;
 mod counters;

@@ -42,5 +42,6 @@ mod security;
 mod settings;
 mod team;
 mod tenancy;
+mod totp;
 mod webhooks;
 mod worker;

@@ -257,45 +257,6 @@ async fn post(base: &str, auth: Option<&str>, path: &str, body: Value) -> (u16, 
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-/// Every row of every table as text.
-async fn dump(db: &TestDatabase, backend: Backend) -> Vec<u8> {
-    match backend {
-        Backend::Sqlite => {
-            let path = db.url.trim_start_matches("sqlite://").to_owned();
-            let mut all = std::fs::read(&path).unwrap();
-            for ext in ["-wal", "-journal"] {
-                if let Ok(more) = std::fs::read(format!("{path}{ext}")) {
-                    all.extend(more);
-                }
-            }
-            all
-        }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            let tables: Vec<(String,)> = sqlx::query_as(
-                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            let mut all = Vec::new();
-            for (t,) in tables {
-                let rows: Vec<(String,)> =
-                    sqlx::query_as(&format!("SELECT t::text FROM \"{t}\" t"))
-                        .fetch_all(&pool)
-                        .await
-                        .unwrap();
-                for (r,) in rows {
-                    all.extend(r.into_bytes());
-                    all.push(b'\n');
-                }
-            }
-            pool.close().await;
-            all
-        }
-    }
-}
-
 mod no_secret_at_rest_or_in_logs {
     use super::*;
 
@@ -485,7 +446,7 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
         &base,
         Some(&owner),
         "/v1/me/totp/confirm",
-        json!({"enrollment": e["enrollment"], "code": crate::accounts::code_of(&totp_secret)}),
+        json!({"enrollment": e["enrollment"], "code": crate::totp::code_of(&totp_secret)}),
     )
     .await;
     assert_eq!(s, 200, "{on}");
@@ -527,7 +488,7 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
         String::from_utf8_lossy(&logged).contains("/auth/login"),
         "the log holds the requests"
     );
-    let stored = dump(&db, backend).await;
+    let stored = crate::hygiene::dump(&db, backend).await;
     assert!(stored.len() > 1000);
     for secret in &secrets {
         let found = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret.as_bytes());
