@@ -131,7 +131,7 @@ pub async fn record(
 }
 
 /// A membership as the API shows it.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct MembershipOut {
     pub merchant_id: MerchantId,
     pub merchant_name: String,

@@ -86,6 +86,8 @@ pub struct LoginOut {
     /// The membership the session acts on.
     pub merchant_id: MerchantId,
     pub user: UserOut,
+    /// The user's memberships (as in `user`): a later sign-in may choose another.
+    pub memberships: Vec<super::MembershipOut>,
 }
 
 /// The caller of a session token, or why it is refused (see `auth::identify`).
@@ -237,12 +239,14 @@ pub async fn login(
     }
     state.logins.succeeded(&input.email);
     let (token, session) = start(&state, &user, input.merchant_id.as_ref(), &origin).await?;
+    let user = UserOut::load(&state, &user.id).await?;
     let out = LoginOut {
         access_token: token,
         expires_at: session.expires_at,
         session_id: session.id.clone(),
         merchant_id: session.merchant_id.clone(),
-        user: UserOut::load(&state, &user.id).await?,
+        memberships: user.memberships.clone(),
+        user,
     };
     Ok(shown_once(ok(&out), "session", session.id))
 }

@@ -105,6 +105,7 @@ async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
         app.merchant_id
     );
     assert_eq!(body["merchant_id"], app.merchant_id);
+    assert_eq!(body["memberships"], body["user"]["memberships"]);
     assert!(body["expires_at"].is_string());
     assert!(body["user"].get("password_hash").is_none());
 
