@@ -89,6 +89,7 @@ both!(
     the_login_form_sets_a_safe_cookie,
     sessions_are_listed_and_ended_and_a_new_password_ends_the_others,
     a_planted_session_cookie_is_never_signed_in,
+    behind_https_the_cookie_is_secure,
 );
 
 async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
@@ -601,4 +602,17 @@ async fn a_planted_session_cookie_is_never_signed_in(app: TestApp) {
         .await
         .unwrap();
     into_resp(r).await.assert_error(401, "session_invalid");
+}
+
+async fn behind_https_the_cookie_is_secure(app: TestApp) {
+    // The same server behind an https public URL (a proxy in front): Secure cookies.
+    let app = TestApp::spawn_with(app.backend, |c| {
+        c.public_url = Some("https://pay.example".into());
+    })
+    .await;
+    member(&app, None, Role::Owner, "owner@acme.example").await;
+    let (cookie, _) = form_login(&app, "owner@acme.example", PW).await;
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
 }
