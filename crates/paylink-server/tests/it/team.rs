@@ -64,6 +64,7 @@ both!(
     the_last_owner_stays_and_admins_leave_owners_alone,
     password_resets_are_used_once_within_the_hour,
     the_audit_log_records_writes_and_sign_ins,
+    someone_with_an_account_joins_a_second_merchant,
 );
 
 async fn invitations_are_used_once_within_seven_days(app: TestApp) {
@@ -469,4 +470,58 @@ async fn the_audit_log_records_writes_and_sign_ins(app: TestApp) {
     as_person(&app, &viewer, Method::GET, "/v1/audit_log", None, &[])
         .await
         .assert_error(403, "insufficient_permissions");
+}
+
+async fn someone_with_an_account_joins_a_second_merchant(app: TestApp) {
+    // A member of another merchant, invited here, proves it with their own password.
+    app.other_merchant("Elsewhere").await;
+    let (other_id,): (String,) =
+        sqlx::query_as("SELECT id FROM merchants WHERE name = 'Elsewhere'")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    member(&app, Some(&other_id), Role::Owner, "pat@elsewhere.example").await;
+    app.create(
+        "/v1/team/invitations",
+        json!({"email": "Pat@Elsewhere.example", "role": "support"}),
+    )
+    .await;
+    let token = mailed_token(&app, "invitation", "pat@elsewhere.example").await;
+    accept(&app, &token, json!({"password": "not my password at all"}))
+        .await
+        .assert_error(401, "invalid_credentials");
+    let joined = accept(&app, &token, json!({"password": PW})).await;
+    let memberships = joined.ok(200)["memberships"].as_array().unwrap().clone();
+    assert_eq!(memberships.len(), 2);
+    // Signing in picks the merchant; the oldest membership without one.
+    let here = app
+        .call(
+            None,
+            Method::POST,
+            "/auth/login",
+            Some(json!({"email": "pat@elsewhere.example", "password": PW, "merchant_id": app.merchant_id})),
+            None,
+        )
+        .await;
+    let token = here.ok(200)["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(here.body["merchant_id"], app.merchant_id);
+    let me = as_person(&app, &token, Method::GET, "/v1/team/members", None, &[]).await;
+    assert!(me.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["email"] == "pat@elsewhere.example" && m["role"] == "support"));
+    // Support may not create links here.
+    as_person(
+        &app,
+        &token,
+        Method::POST,
+        "/v1/payment_links",
+        Some(json!({"title": "Nope", "amount": 100})),
+        &[],
+    )
+    .await
+    .assert_error(403, "insufficient_permissions");
+    let default = login(&app, "pat@elsewhere.example", PW).await;
+    assert_eq!(default.ok(200)["merchant_id"], other_id.as_str());
 }
