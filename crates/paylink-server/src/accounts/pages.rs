@@ -72,6 +72,12 @@ impl AccountPage {
         }
     }
 
+    /// The page again, saying its form expired (its token did not match the cookie's).
+    fn expired(mut self, secure_cookie: bool) -> Response {
+        self.error = Some("This form expired; please try again".into());
+        self.respond(StatusCode::FORBIDDEN, secure_cookie)
+    }
+
     /// The page, its form token's cookie and the security headers.
     fn respond(self, status: StatusCode, secure_cookie: bool) -> Response {
         let cookie = format!(
@@ -157,28 +163,13 @@ pub async fn login_submit(
 ) -> Response {
     let secure_cookie = https(&state);
     if !form_ok(&headers, &f.form_token) {
-        let msg = "This form expired; please try again".to_owned();
-        return login_page(Some(msg), &f.email).respond(StatusCode::FORBIDDEN, secure_cookie);
+        return login_page(None, &f.email).expired(secure_cookie);
     }
     let origin = Origin::of(addr.ip(), &headers);
     let code = Some(f.totp.trim()).filter(|c| !c.is_empty());
-    let signed = match sessions::check_password(&state, &f.email, &f.password, &origin).await {
-        Ok(user) => match super::totp::check(&state, &user, code).await {
-            Ok(()) => {
-                state.logins.succeeded(&f.email);
-                sessions::start(&state, &user, None, &origin).await
-            }
-            Err(e) => {
-                if e.code == "totp_invalid" {
-                    state.logins.failed(&f.email, origin.ip);
-                }
-                Err(e)
-            }
-        },
-        Err(e) => Err(e),
-    };
+    let signed = sessions::sign_in(&state, &f.email, &f.password, code, None, &origin).await;
     match signed {
-        Ok((token, _)) => see_other(
+        Ok((_, token, _)) => see_other(
             "/dashboard",
             Some(tokens::set_cookie(
                 Some(&token),
@@ -217,9 +208,7 @@ pub async fn forgot_submit(
     Form(f): Form<EmailForm>,
 ) -> Response {
     if !form_ok(&headers, &f.form_token) {
-        let mut p = forgot_page();
-        p.error = Some("This form expired; please try again".into());
-        return p.respond(StatusCode::FORBIDDEN, https(&state));
+        return forgot_page().expired(https(&state));
     }
     let origin = Origin::of(addr.ip(), &headers);
     let mut p = AccountPage::new("Check your e-mail", String::new(), "");
@@ -288,9 +277,7 @@ pub async fn reset_submit(
 ) -> Response {
     let secure_cookie = https(&state);
     if !form_ok(&headers, &f.form_token) {
-        let mut p = reset_page(&token);
-        p.error = Some("This form expired; please try again".into());
-        return p.respond(StatusCode::FORBIDDEN, secure_cookie);
+        return reset_page(&token).expired(secure_cookie);
     }
     let origin = Origin::of(addr.ip(), &headers);
     match recovery::do_reset(&state, &token, f.password, &origin).await {
@@ -379,8 +366,7 @@ pub async fn invite_submit(
         return invalid_link_page("Invitation").respond(StatusCode::NOT_FOUND, secure_cookie);
     };
     if !form_ok(&headers, &f.form_token) {
-        page.error = Some("This form expired; please try again".into());
-        return page.respond(StatusCode::FORBIDDEN, secure_cookie);
+        return page.expired(secure_cookie);
     }
     let origin = Origin::of(addr.ip(), &headers);
     match recovery::do_accept(&state, &token, f.name, f.password, &origin).await {

@@ -218,6 +218,28 @@ pub async fn start(
     Ok((token, session))
 }
 
+/// The whole sign-in, for the API and the form alike: the password (throttled), the second
+/// factor if the account has one (a wrong code counts as a failure), then a new session.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    totp: Option<&str>,
+    merchant: Option<&MerchantId>,
+    origin: &Origin,
+) -> ApiResult<(User, String, SessionRecord)> {
+    let user = check_password(state, email, password, origin).await?;
+    if let Err(e) = super::totp::check(state, &user, totp).await {
+        if e.code == "totp_invalid" {
+            state.logins.failed(email, origin.ip);
+        }
+        return Err(e);
+    }
+    state.logins.succeeded(email);
+    let (token, session) = start(state, &user, merchant, origin).await?;
+    Ok((user, token, session))
+}
+
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -230,15 +252,15 @@ pub async fn login(
     if let Some(t) = &input.totp {
         super::at_most(t, "totp", 64)?;
     }
-    let user = check_password(&state, &input.email, &input.password, &origin).await?;
-    if let Err(e) = super::totp::check(&state, &user, input.totp.as_deref()).await {
-        if e.code == "totp_invalid" {
-            state.logins.failed(&input.email, origin.ip);
-        }
-        return Err(e);
-    }
-    state.logins.succeeded(&input.email);
-    let (token, session) = start(&state, &user, input.merchant_id.as_ref(), &origin).await?;
+    let (user, token, session) = sign_in(
+        &state,
+        &input.email,
+        &input.password,
+        input.totp.as_deref(),
+        input.merchant_id.as_ref(),
+        &origin,
+    )
+    .await?;
     let user = UserOut::load(&state, &user.id).await?;
     let out = LoginOut {
         access_token: token,
