@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -118,8 +118,30 @@ fn see_other(to: &str, cookie: Option<String>) -> Response {
     secure(res, None, true)
 }
 
-fn login_page(error: Option<String>, email: &str) -> AccountPage {
-    let mut p = AccountPage::new("Sign in", "/login".into(), "Sign in");
+/// Where a sign-in goes on to: `next` when it points inside the dashboard (never to
+/// another site: no `//`, no backslash), else `/dashboard`.
+pub fn next_of(query: Option<&str>) -> Option<String> {
+    let next = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())?;
+    let inside = next.starts_with("/dashboard")
+        && matches!(next.as_bytes().get(10), None | Some(b'/' | b'?'))
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.len() <= 512
+        && !next.chars().any(char::is_control);
+    inside.then_some(next)
+}
+
+fn login_page(error: Option<String>, email: &str, next: Option<&str>) -> AccountPage {
+    let action = match next {
+        Some(n) => format!(
+            "/login?next={}",
+            form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
+        ),
+        None => "/login".into(),
+    };
+    let mut p = AccountPage::new("Sign in", action, "Sign in");
     let mut e = field("email", "E-mail", "email", "username");
     e.value = email.to_owned();
     let mut code = field(
@@ -139,8 +161,9 @@ fn login_page(error: Option<String>, email: &str) -> AccountPage {
     p
 }
 
-pub async fn login_form(State(state): State<AppState>) -> Response {
-    login_page(None, "").respond(StatusCode::OK, https(&state))
+pub async fn login_form(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let next = next_of(q.as_deref());
+    login_page(None, "", next.as_deref()).respond(StatusCode::OK, https(&state))
 }
 
 #[derive(Deserialize)]
@@ -158,26 +181,30 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let secure_cookie = https(&state);
+    let next = next_of(q.as_deref());
     if !form_ok(&headers, &f.form_token) {
-        return login_page(None, &f.email).expired(secure_cookie);
+        return login_page(None, &f.email, next.as_deref()).expired(secure_cookie);
     }
     let origin = Origin::of(addr.ip(), &headers);
     let code = Some(f.totp.trim()).filter(|c| !c.is_empty());
     let signed = sessions::sign_in(&state, &f.email, &f.password, code, None, &origin).await;
     match signed {
         Ok((_, token, _)) => see_other(
-            "/dashboard",
+            next.as_deref().unwrap_or("/dashboard"),
             Some(tokens::set_cookie(
                 Some(&token),
                 SESSION_MAX_SECS,
                 secure_cookie,
             )),
         ),
-        Err(e) => login_page(Some(e.message), &f.email).respond(e.status, secure_cookie),
+        Err(e) => {
+            login_page(Some(e.message), &f.email, next.as_deref()).respond(e.status, secure_cookie)
+        }
     }
 }
 
@@ -400,4 +427,35 @@ pub async fn logout_submit(
     let origin = Origin::of(addr.ip(), &headers);
     let _ = sessions::end(&state, &token, &origin).await;
     see_other("/login", Some(tokens::set_cookie(None, 0, https(&state))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_of;
+
+    #[test]
+    fn next_stays_inside_the_dashboard() {
+        let n = |q: &str| next_of(Some(q));
+        assert_eq!(
+            n("next=/dashboard/links").as_deref(),
+            Some("/dashboard/links")
+        );
+        assert_eq!(
+            n("next=%2Fdashboard%3Fa%3D1").as_deref(),
+            Some("/dashboard?a=1")
+        );
+        assert_eq!(n("next=/dashboard").as_deref(), Some("/dashboard"));
+        for bad in [
+            "next=https://evil.example/dashboard",
+            "next=//evil.example",
+            "next=/dashboardx",
+            "next=/dashboard//evil.example",
+            "next=/dashboard/%5C%5Cevil",
+            "next=/v1/me",
+            "other=/dashboard",
+        ] {
+            assert_eq!(n(bad), None, "{bad}");
+        }
+        assert_eq!(next_of(None), None);
+    }
 }

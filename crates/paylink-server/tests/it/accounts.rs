@@ -90,6 +90,7 @@ both!(
     sessions_are_listed_and_ended_and_a_new_password_ends_the_others,
     a_planted_session_cookie_is_never_signed_in,
     behind_https_the_cookie_is_secure,
+    the_login_form_goes_on_to_next_inside_the_dashboard_only,
 );
 
 async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
@@ -311,9 +312,19 @@ pub async fn form_login(
     email: &str,
     password: &str,
 ) -> (Option<String>, reqwest::Response) {
+    form_login_at(app, "/login", email, password).await
+}
+
+/// [`form_login`] from the page at `path` (`/login?next=…`), posting where its form says.
+pub async fn form_login_at(
+    app: &TestApp,
+    path: &str,
+    email: &str,
+    password: &str,
+) -> (Option<String>, reqwest::Response) {
     let client = no_redirects();
     let page = client
-        .get(format!("{}/login", app.base))
+        .get(format!("{}{path}", app.base))
         .send()
         .await
         .unwrap();
@@ -329,8 +340,10 @@ pub async fn form_login(
     let html = page.text().await.unwrap();
     let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
     let form_token = html[at..].split('"').next().unwrap().to_owned();
+    let at = html.find("action=\"").unwrap() + 8;
+    let action = html[at..].split('"').next().unwrap().replace("&amp;", "&");
     let res = client
-        .post(format!("{}/login", app.base))
+        .post(format!("{}{action}", app.base))
         .header("Cookie", form_cookie)
         .form(&[
             ("email", email),
@@ -615,4 +628,21 @@ async fn behind_https_the_cookie_is_secure(app: TestApp) {
     let cookie = cookie.unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+}
+
+async fn the_login_form_goes_on_to_next_inside_the_dashboard_only(app: TestApp) {
+    member(&app, None, Role::Viewer, "viewer@acme.example").await;
+    for (next, lands) in [
+        (
+            "%2Fdashboard%2Flinks%3Fstatus%3Dactive",
+            "/dashboard/links?status=active",
+        ),
+        ("https%3A%2F%2Fevil.example%2Fdashboard", "/dashboard"),
+        ("%2F%2Fevil.example", "/dashboard"),
+    ] {
+        let path = format!("/login?next={next}");
+        let (cookie, res) = form_login_at(&app, &path, "viewer@acme.example", PW).await;
+        assert!(cookie.is_some());
+        assert_eq!(res.headers()["location"], lands, "{next}");
+    }
 }
