@@ -19,6 +19,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod concurrency;
+mod cookies;
 mod crash;
 mod currencies;
 mod edge;

@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use paylink_domain::access::Role;
 
-use crate::accounts::{as_person, form_login, login, signed_in, PW};
+use crate::accounts::{as_person, login, signed_in, PW};
 use crate::both;
+use crate::cookies::form_login;
 use crate::helpers::TestApp;
 
 both!(a_second_factor_guards_the_sign_in);
