@@ -15,6 +15,7 @@ pub const MAX_QUANTITY: u32 = 999_999;
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
     /// Units that can still be sold (excluding units held by open checkouts).
+    #[schema(maximum = 999999)]
     pub available: u32,
 }
 
@@ -29,6 +30,7 @@ pub struct Product {
     pub currency: Currency,
     /// Prices in other currencies, by upper-case code (`{"EUR": {"unit_amount": 900}}`).
     #[serde(default)]
+    #[schema(schema_with = crate::prices::currency_options_schema)]
     pub currency_options: crate::prices::CurrencyOptions,
     pub tax_rate_id: Option<TaxRateId>,
     pub hsa_fsa_eligible: bool,
@@ -44,12 +46,38 @@ pub struct Product {
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub line1: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub line2: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub city: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub state: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: Option<String>,
 }
 

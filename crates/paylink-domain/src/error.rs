@@ -43,3 +43,9 @@ impl std::error::Error for ValidationError {}
 pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> ValidationError {
     ValidationError::new("parameter_invalid", param, message)
 }
+
+/// `parameters_inconsistent`: each field is well formed, and together they disagree
+/// (a minimum above its maximum, a duplicate key, an option on a field that takes none).
+pub fn inconsistent(param: impl Into<String>, message: impl Into<String>) -> ValidationError {
+    ValidationError::new("parameters_inconsistent", param, message)
+}

@@ -14,6 +14,7 @@ pub mod link;
 pub mod metadata;
 pub mod money;
 pub mod patch;
+pub mod pattern;
 pub mod prices;
 pub mod settings;
 pub mod shape;

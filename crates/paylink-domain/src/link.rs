@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 use crate::catalog::{TaxRateSnapshot, MAX_QUANTITY};
-use crate::error::{invalid, ValidationError};
+use crate::error::{inconsistent, invalid, ValidationError};
 use crate::id::{CustomerId, OrderId, PaymentLinkId, ProductId};
 use crate::metadata::Metadata;
 use crate::money::{Amount, Currency};
@@ -82,8 +82,10 @@ impl LinkStatus {
 pub struct AdjustableQuantity {
     pub enabled: bool,
     #[serde(default)]
+    #[schema(maximum = 999999)]
     pub minimum: u32,
     #[serde(default = "default_max_quantity")]
+    #[schema(minimum = 1, maximum = 999999)]
     pub maximum: u32,
 }
 
@@ -105,6 +107,7 @@ pub struct LinkLineItem {
     pub tax_rate: Option<TaxRateSnapshot>,
     /// The line's price in other currencies the buyer may pick, by code (`EUR`).
     #[serde(default, skip_serializing_if = "CurrencyOptions::is_empty")]
+    #[schema(schema_with = crate::prices::currency_options_schema)]
     pub currency_options: CurrencyOptions,
 }
 
@@ -130,8 +133,10 @@ pub enum Interval {
 pub struct SubscriptionTerms {
     pub interval: Interval,
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 1096)]
     pub interval_count: u32,
     #[serde(default)]
+    #[schema(maximum = 730)]
     pub trial_period_days: u32,
 }
 
@@ -140,6 +145,9 @@ fn one() -> u32 {
 }
 
 impl SubscriptionTerms {
+    /// The longest interval_count of any interval (36 months of days).
+    pub const MAX_COUNT: u32 = 1096;
+
     /// The longest interval_count for the interval: 36 months' worth.
     pub fn max_count(interval: Interval) -> u32 {
         match interval {
@@ -180,18 +188,35 @@ pub enum CustomFieldType {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DropdownOption {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub label: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub value: String,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomField {
+    #[schema(min_length = 1, max_length = 200, pattern = "^[A-Za-z0-9_]*$")]
     pub key: String,
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub label: String,
     #[serde(rename = "type")]
     pub kind: CustomFieldType,
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub options: Vec<DropdownOption>,
     #[serde(default)]
     pub optional: bool,
@@ -208,7 +233,16 @@ pub enum PaymentMethodType {
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prefill {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@.\s\u0000-\u001F\u007F-\u009F]$"
+    )]
     pub email: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
 }
 
@@ -561,22 +595,28 @@ impl PaymentLink {
             let custom = self.line_items.iter().all(|l| l.product_id.is_none());
             let first = self.line_items.first().map(|f| f.currency_options.keys());
             if custom && first.is_some_and(|f| !f.eq(l.currency_options.keys())) {
-                return Err(invalid(
+                return Err(inconsistent(
                     format!("{p}.currency_options"),
                     "every line must offer the same other currencies",
                 ));
             }
             if self.kind == LinkType::Products && l.product_id.is_none() {
                 return Err(ValidationError::new(
-                    "parameter_missing",
+                    "parameter_required",
                     format!("{p}.product_id"),
                     "`product_id` is required",
                 ));
             }
             let (min, max) = match l.adjustable_quantity {
                 Some(a) if a.enabled => {
-                    if a.minimum > a.maximum || a.maximum == 0 || a.maximum > MAX_QUANTITY {
+                    if a.maximum == 0 || a.maximum > MAX_QUANTITY || a.minimum > MAX_QUANTITY {
                         return Err(invalid(
+                            format!("{p}.adjustable_quantity"),
+                            format!("`adjustable_quantity` needs 0 ≤ minimum ≤ maximum, 1 ≤ maximum ≤ {MAX_QUANTITY}"),
+                        ));
+                    }
+                    if a.minimum > a.maximum {
+                        return Err(inconsistent(
                             format!("{p}.adjustable_quantity"),
                             format!("`adjustable_quantity` needs 0 ≤ minimum ≤ maximum, 1 ≤ maximum ≤ {MAX_QUANTITY}"),
                         ));
@@ -603,7 +643,7 @@ impl PaymentLink {
                 .iter()
                 .position(|l| !l.currency_options.is_empty())
             {
-                return Err(invalid(
+                return Err(inconsistent(
                     format!("line_items[{i}].currency_options"),
                     "this link's amount cannot be offered in other currencies",
                 ));
@@ -636,7 +676,7 @@ impl PaymentLink {
         };
         if let Some(d) = &self.donation {
             if d.minimum > d.maximum {
-                return Err(invalid(
+                return Err(inconsistent(
                     "donation.minimum",
                     "`donation.minimum` must not exceed `donation.maximum`",
                 ));
@@ -656,7 +696,7 @@ impl PaymentLink {
             let mut seen = HashSet::new();
             for (i, a) in d.preset_amounts.iter().enumerate() {
                 if *a < d.minimum || *a > d.maximum || !seen.insert(*a) {
-                    return Err(invalid(
+                    return Err(inconsistent(
                         format!("donation.preset_amounts[{i}]"),
                         "preset amounts must be distinct and within the donation's minimum and maximum",
                     ));
@@ -664,7 +704,7 @@ impl PaymentLink {
             }
             if let Some(a) = d.default_amount {
                 if a < d.minimum || a > d.maximum {
-                    return Err(invalid(
+                    return Err(inconsistent(
                         "donation.default_amount",
                         "`default_amount` must be within minimum and maximum",
                     ));
@@ -715,7 +755,7 @@ impl PaymentLink {
         }
         if let (Some(o), Some(e)) = (self.opens_at, self.expires_at) {
             if o >= e {
-                return Err(invalid(
+                return Err(inconsistent(
                     "opens_at",
                     "`opens_at` must be before `expires_at`",
                 ));
@@ -723,8 +763,14 @@ impl PaymentLink {
         }
         if let Some(s) = &self.subscription {
             let max = SubscriptionTerms::max_count(s.interval);
-            if s.interval_count < 1 || s.interval_count > max {
+            if s.interval_count < 1 || s.interval_count > SubscriptionTerms::MAX_COUNT {
                 return Err(invalid(
+                    "subscription.interval_count",
+                    format!("`interval_count` must be between 1 and {max} for this interval (36 months' worth)"),
+                ));
+            }
+            if s.interval_count > max {
+                return Err(inconsistent(
                     "subscription.interval_count",
                     format!("`interval_count` must be between 1 and {max} for this interval (36 months' worth)"),
                 ));
@@ -760,7 +806,7 @@ impl PaymentLink {
                 ));
             }
             if !keys.insert(f.key.as_str()) {
-                return Err(invalid(
+                return Err(inconsistent(
                     format!("{p}.key"),
                     "custom field keys must be unique",
                 ));
@@ -769,7 +815,7 @@ impl PaymentLink {
             match f.kind {
                 CustomFieldType::Dropdown => {
                     if f.options.is_empty() || f.options.len() > 200 {
-                        return Err(invalid(
+                        return Err(inconsistent(
                             format!("{p}.options"),
                             "a dropdown needs 1–200 options",
                         ));
@@ -779,7 +825,7 @@ impl PaymentLink {
                         bounded(&o.label, &format!("{p}.options[{j}].label"), 1, 100)?;
                         bounded(&o.value, &format!("{p}.options[{j}].value"), 1, 100)?;
                         if !values.insert(o.value.as_str()) {
-                            return Err(invalid(
+                            return Err(inconsistent(
                                 format!("{p}.options[{j}].value"),
                                 "option values must be unique",
                             ));
@@ -787,7 +833,7 @@ impl PaymentLink {
                     }
                 }
                 _ if !f.options.is_empty() => {
-                    return Err(invalid(
+                    return Err(inconsistent(
                         format!("{p}.options"),
                         "only dropdown fields take options",
                     ));
@@ -800,8 +846,14 @@ impl PaymentLink {
 
     fn validate_payment_methods(&self) -> Result<(), ValidationError> {
         let unique: HashSet<_> = self.payment_method_types.iter().collect();
-        if self.payment_method_types.is_empty() || unique.len() != self.payment_method_types.len() {
+        if self.payment_method_types.is_empty() {
             return Err(invalid(
+                "payment_method_types",
+                "`payment_method_types` must list card and/or wallet, once each",
+            ));
+        }
+        if unique.len() != self.payment_method_types.len() {
+            return Err(inconsistent(
                 "payment_method_types",
                 "`payment_method_types` must list card and/or wallet, once each",
             ));

@@ -52,6 +52,42 @@ impl Currency {
         Some(Self { code, exponent })
     }
 
+    /// Every supported code, upper case: ISO 4217 currencies in current use, then the
+    /// stablecoins.
+    pub fn codes() -> Vec<&'static str> {
+        // Every three-letter code, asked of the ISO table: no iterator feature needed.
+        let letters = b'A'..=b'Z';
+        let mut codes: Vec<&'static str> = letters
+            .clone()
+            .flat_map(|a| letters.clone().map(move |b| [a, b]))
+            .flat_map(|[a, b]| (b'A'..=b'Z').map(move |c| [a, b, c]))
+            .filter_map(|code| iso_currency::Currency::from_code(std::str::from_utf8(&code).ok()?))
+            .map(|c| c.code())
+            .filter(|c| Self::parse(c).is_some())
+            .collect();
+        codes.extend(STABLECOINS);
+        codes
+    }
+
+    /// The rule of [`Currency::parse`] as a regular expression: any supported code, in any
+    /// case (`[Uu][Ss][Dd]`), for the OpenAPI document.
+    pub fn pattern() -> String {
+        Self::pattern_of(|c| format!("[{}{}]", c, c.to_ascii_lowercase()))
+    }
+
+    /// Any supported code in upper case, as the keys of `currency_options` take them.
+    pub fn upper_case_pattern() -> String {
+        Self::pattern_of(String::from)
+    }
+
+    fn pattern_of(either: impl Fn(char) -> String) -> String {
+        let codes: Vec<String> = Self::codes()
+            .iter()
+            .map(|code| code.chars().map(&either).collect())
+            .collect();
+        format!("^(?:{})$", codes.join("|"))
+    }
+
     fn kind(&self) -> Code {
         if self.code[0] == 0xFF {
             Code::Stable(usize::from(self.code[1]))
@@ -229,6 +265,7 @@ impl utoipa::PartialSchema for Currency {
             .description(Some(
                 "ISO 4217 code or USDC/EURC; any case in, upper case out",
             ))
+            .pattern(Some(Currency::pattern()))
             .into()
     }
 }

@@ -65,6 +65,18 @@ impl<T: utoipa::ToSchema> utoipa::ToSchema for Patch<T> {
     }
 }
 
+/// A PATCH field's schema with its own rules: `null`, or `inner` (for `schema_with`,
+/// where utoipa's derive would drop a field's length and pattern rules).
+pub fn or_null(inner: utoipa::openapi::schema::Object) -> utoipa::openapi::schema::Schema {
+    let one_of = utoipa::openapi::schema::OneOfBuilder::new()
+        .item(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Null),
+        )
+        .item(inner)
+        .build();
+    utoipa::openapi::schema::Schema::OneOf(one_of)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

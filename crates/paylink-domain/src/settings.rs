@@ -12,6 +12,7 @@ use crate::time::DurationSpec;
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmountBounds {
+    #[schema(value_type = i64, minimum = 1, maximum = 999_999_999_999_999.0)]
     pub minimum: Amount,
     pub maximum: Amount,
 }
@@ -19,6 +20,7 @@ pub struct AmountBounds {
 /// Which payment processor serves each mode. The built-in `simulated` processor serves
 /// test mode only; no live processor is built in yet.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Processors {
     pub test: Option<String>,
     pub live: Option<String>,

@@ -12,27 +12,33 @@ pub const MAX_LINES: usize = 20;
 /// The most products a storefront (`all_products`) lists.
 pub const MAX_STOREFRONT_LINES: usize = 100;
 
-/// `parameter_missing` unless `present`: a `{t}` link needs `{what}`.
+/// `parameter_required` unless `present`: a `{t}` link needs `{what}` (a rule across
+/// fields, so not `parameter_missing`, which the document's `required` says).
 pub fn needs(t: LinkType, present: bool, param: &str, what: &str) -> Result<(), ValidationError> {
     if present {
         return Ok(());
     }
     Err(ValidationError::new(
-        "parameter_missing",
+        "parameter_required",
         param,
         format!("a `{}` link needs `{what}`", t.as_str()),
     ))
 }
 
-/// `parameter_invalid` if `present`: `{param}` is not allowed on a `{t}` link.
+/// `parameters_exclusive` if `present`: `{param}` is not allowed on a `{t}` link.
 pub fn forbids(t: LinkType, present: bool, param: &str) -> Result<(), ValidationError> {
     if !present {
         return Ok(());
     }
-    Err(invalid(
+    Err(exclusive(
         param,
         format!("`{param}` is not allowed on a `{}` link", t.as_str()),
     ))
+}
+
+/// `parameters_exclusive`: `param` does not go with another field given.
+pub fn exclusive(param: &str, message: impl Into<String>) -> ValidationError {
+    ValidationError::new("parameters_exclusive", param, message)
 }
 
 /// The pricing fields a link request gives, before they are resolved.
@@ -54,13 +60,17 @@ impl LinkRequest {
         let t = self.kind.unwrap_or(LinkType::Custom);
         let lines = self.line_items.is_some();
         if self.currency_options && !self.amount {
-            return Err(invalid(
+            return Err(ValidationError::new(
+                "parameter_required",
                 "currency_options",
                 "`currency_options` goes with `amount`; lines take `line_items[].currency_options`",
             ));
         }
         if self.amount && lines {
-            return Err(invalid("amount", "give `amount` or `line_items`, not both"));
+            return Err(exclusive(
+                "amount",
+                "give `amount` or `line_items`, not both",
+            ));
         }
         forbids(t, self.donation && t != LinkType::Donation, "donation")?;
         forbids(t, self.order_id && t != LinkType::Order, "order_id")?;
@@ -70,7 +80,7 @@ impl LinkRequest {
             "all_products",
         )?;
         if self.all_products && (lines || self.amount) {
-            return Err(invalid(
+            return Err(exclusive(
                 "line_items",
                 "give `all_products` or `line_items`, not both",
             ));
@@ -136,7 +146,7 @@ mod tests {
                 line_items: Some(1),
                 ..custom
             }),
-            Some(("parameter_invalid", "amount".into()))
+            Some(("parameters_exclusive", "amount".into()))
         );
         assert_eq!(
             check(LinkRequest {
@@ -150,20 +160,23 @@ mod tests {
                 donation: true,
                 ..custom
             }),
-            Some(("parameter_invalid", "donation".into()))
+            Some(("parameters_exclusive", "donation".into()))
         );
         let order = LinkRequest {
             kind: Some(LinkType::Order),
             ..Default::default()
         };
-        assert_eq!(check(order), Some(("parameter_missing", "order_id".into())));
+        assert_eq!(
+            check(order),
+            Some(("parameter_required", "order_id".into()))
+        );
         assert_eq!(
             check(LinkRequest {
                 order_id: true,
                 amount: true,
                 ..order
             }),
-            Some(("parameter_invalid", "amount".into()))
+            Some(("parameters_exclusive", "amount".into()))
         );
         let donation = LinkRequest {
             kind: Some(LinkType::Donation),
@@ -171,7 +184,7 @@ mod tests {
         };
         assert_eq!(
             check(donation),
-            Some(("parameter_missing", "donation".into()))
+            Some(("parameter_required", "donation".into()))
         );
         assert_eq!(
             check(LinkRequest {
@@ -179,7 +192,7 @@ mod tests {
                 line_items: Some(1),
                 ..donation
             }),
-            Some(("parameter_invalid", "line_items".into()))
+            Some(("parameters_exclusive", "line_items".into()))
         );
         assert_eq!(
             check(LinkRequest {
@@ -188,7 +201,7 @@ mod tests {
                 line_items: Some(2),
                 ..Default::default()
             }),
-            Some(("parameter_invalid", "line_items".into()))
+            Some(("parameters_exclusive", "line_items".into()))
         );
     }
 }

@@ -86,7 +86,9 @@ impl utoipa::PartialSchema for TaxPercentage {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(r"^[0-9]{1,3}(\.[0-9]{1,4})?$"))
+            .pattern(Some(
+                r"^(?:0?[0-9]{1,2}(?:\.[0-9]{1,4})?|100(?:\.0{1,4})?)$",
+            ))
             .examples(["8.25"])
             .into()
     }
@@ -217,6 +219,17 @@ mod tests {
     use super::*;
     use crate::money::MAX_AMOUNT;
     use proptest::prelude::*;
+
+    proptest! {
+        // The document's pattern for a percentage says what parsing accepts.
+        #[test]
+        fn the_percentage_pattern_says_what_parse_accepts(s in r"[0-9]{0,4}(\.[0-9]{0,5})?") {
+            use utoipa::PartialSchema;
+            let schema = serde_json::to_value(TaxPercentage::schema()).unwrap();
+            let re = regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+            prop_assert_eq!(re.is_match(&s), TaxPercentage::parse(&s).is_some(), "{:?}", s);
+        }
+    }
 
     fn amt(v: i64) -> Amount {
         Amount::new(v).unwrap()

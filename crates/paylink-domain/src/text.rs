@@ -96,9 +96,34 @@ pub fn bounded_opt(
     value.map_or(Ok(()), |v| bounded(v, param, min, max))
 }
 
-/// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, ≤ 254.
+/// What [`bounded`] allows: no control character but tab, line feed and carriage return.
+/// The OpenAPI document writes it beside each field's bounds.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+/// What [`email`] allows, as a regular expression (with `maxLength` 254).
+pub const EMAIL_PATTERN: &str = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@.\s\u0000-\u001F\u007F-\u009F]$";
+
+/// What [`https_url`] allows, as a regular expression (with `maxLength` 2048).
+pub const HTTPS_URL_PATTERN: &str =
+    r"^https://[^/?#\s\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]*$";
+
+/// The schema of a string of `min..=max` characters matching `pattern`.
+pub fn schema(min: usize, max: usize, pattern: &str) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .build()
+}
+
+/// A telephone number as customers' `phone` takes it.
+pub const PHONE_PATTERN: &str = r"^[0-9 +\-().]{3,32}$";
+
+/// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, ≤ 254
+/// characters.
 pub fn email(value: &str, param: &str) -> Result<(), ValidationError> {
-    let ok = value.len() <= 254
+    let ok = value.chars().count() <= 254
         && value.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.contains('@')
@@ -120,7 +145,7 @@ pub fn email(value: &str, param: &str) -> Result<(), ValidationError> {
 
 /// An absolute `https` URL of at most 2048 characters (images, logos).
 pub fn https_url(value: &str, param: &str) -> Result<(), ValidationError> {
-    let ok = value.len() <= 2048
+    let ok = value.chars().count() <= 2048
         && value.strip_prefix("https://").is_some_and(|rest| {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             !host.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -165,6 +190,23 @@ pub fn url_host(value: &str) -> Option<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn re(pattern: &str) -> regex::Regex {
+        regex::Regex::new(pattern).unwrap()
+    }
+
+    proptest! {
+        // The patterns the document shows say what the checks accept (lengths aside).
+        #[test]
+        fn patterns_say_what_checks_accept(
+            s in r"(https://)?[a-z.@/ \t\u{0}\u{85}\u{2003}\u{1F}é?#-]{0,12}",
+        ) {
+            prop_assert_eq!(re(TEXT_PATTERN).is_match(&s), bounded(&s, "x", 0, 100).is_ok(), "{:?}", s);
+            prop_assert_eq!(re(EMAIL_PATTERN).is_match(&s), email(&s, "x").is_ok(), "{:?}", s);
+            prop_assert_eq!(re(HTTPS_URL_PATTERN).is_match(&s), https_url(&s, "x").is_ok(), "{:?}", s);
+        }
+    }
 
     #[test]
     fn slugs() {

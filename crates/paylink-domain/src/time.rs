@@ -25,12 +25,16 @@ impl Timestamp {
     }
 
     /// Parses an RFC 3339 string with any offset; the result is UTC, truncated to seconds.
+    /// Times before 1970 are read as 1970-01-01T00:00:00Z and times after 9999 as
+    /// 9999-12-31T23:59:59Z, so that every stored time formats back (an expiry before 1970
+    /// has passed as surely as one at 1970; one after 9999 is as far off).
     pub fn parse(s: &str) -> Option<Self> {
         let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
-        // Keep within years 1970..=9999 so formatting always round-trips.
-        let secs = t.unix_timestamp();
-        (0..=253_402_300_799).contains(&secs).then_some(Self(secs))
+        Some(Self(t.unix_timestamp().clamp(0, Self::MAX_UNIX)))
     }
+
+    /// 9999-12-31T23:59:59Z, the last time RFC 3339 can write.
+    const MAX_UNIX: i64 = 253_402_300_799;
 
     /// The calendar year and month (1–12) in UTC.
     pub fn year_month(self) -> (u16, u8) {
@@ -93,25 +97,57 @@ impl DurationSpec {
         }
     }
 
+    /// Parses `{count}{unit}`: a count of digits without sign or leading zero, a unit of
+    /// [`Self::UNITS`], at most [`Self::MAX_SECONDS`] in all.
     pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
         let unit = s.chars().last()?;
-        let count: i64 = s.get(..s.len().checked_sub(1)?)?.parse().ok()?;
-        let per = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        // Up to ten years: anything longer is surely a typo.
+        let digits = s.get(..s.len().checked_sub(1)?)?;
+        if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let count: i64 = digits.parse().ok()?;
+        let per = Self::UNITS.iter().find(|(u, _)| *u == unit)?.1;
         let secs = count.checked_mul(per)?;
-        (count > 0 && secs <= 10 * 366 * 86_400).then_some(Self {
+        (count > 0 && secs <= Self::MAX_SECONDS).then_some(Self {
             secs,
             text_unit: unit,
             count,
         })
+    }
+
+    /// The units and their seconds.
+    pub const UNITS: [(char, i64); 5] = [
+        ('s', 1),
+        ('m', 60),
+        ('h', 3600),
+        ('d', 86_400),
+        ('w', 604_800),
+    ];
+
+    /// Up to ten years: anything longer is surely a typo.
+    pub const MAX_SECONDS: i64 = 10 * 366 * 86_400;
+
+    /// The durations of `min..=max` seconds that [`Self::parse`] reads, as a regular
+    /// expression for the OpenAPI document.
+    pub fn pattern(min: i64, max: i64) -> String {
+        let max = max.min(Self::MAX_SECONDS);
+        let units: Vec<String> = Self::UNITS
+            .iter()
+            .filter_map(|&(unit, per)| {
+                let lo = u64::try_from((min + per - 1) / per).ok()?.max(1);
+                let hi = u64::try_from(max / per).ok()?;
+                (lo <= hi).then(|| format!("{}{unit}", crate::pattern::integer_range(lo, hi)))
+            })
+            .collect();
+        format!("^(?:{})$", units.join("|"))
+    }
+
+    /// The schema of a duration of `min..=max` seconds.
+    pub fn schema_between(min: i64, max: i64) -> utoipa::openapi::schema::Object {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(Self::pattern(min, max)))
+            .build()
     }
 
     pub fn seconds(self) -> i64 {
@@ -135,10 +171,7 @@ impl<'de> Deserialize<'de> for DurationSpec {
 
 impl utoipa::PartialSchema for DurationSpec {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^[0-9]+[smhdw]$"))
-            .into()
+        Self::schema_between(1, Self::MAX_SECONDS).into()
     }
 }
 impl utoipa::ToSchema for DurationSpec {}
@@ -154,6 +187,41 @@ mod tests {
         let t = Timestamp::parse("2026-12-31T23:59:59.750+02:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-12-31T21:59:59Z");
         assert!(Timestamp::parse("yesterday").is_none());
+        // Before 1970 and after 9999 (UTC) are read as the nearest time that formats.
+        let early = Timestamp::parse("1737-04-14T01:40:39+08:18").unwrap();
+        assert_eq!(early.to_rfc3339(), "1970-01-01T00:00:00Z");
+        let late = Timestamp::parse("9999-12-31T23:59:59-01:00").unwrap();
+        assert_eq!(late.to_rfc3339(), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn the_pattern_says_what_parsing_accepts() {
+        let re = regex::Regex::new(&DurationSpec::pattern(60, 86_400)).unwrap();
+        for s in ["1m", "24h", "1440m", "86400s", "60s", "1d"] {
+            assert!(re.is_match(s) && DurationSpec::parse(s).is_some(), "{s}");
+        }
+        for s in ["59s", "25h", "2d", "01m", "+1m", " 1m", "1", "m", "0h"] {
+            assert!(!re.is_match(s), "{s}");
+        }
+        let all = regex::Regex::new(&DurationSpec::pattern(1, i64::MAX)).unwrap();
+        for count in [
+            0i64,
+            1,
+            9,
+            10,
+            522,
+            523,
+            3660,
+            3661,
+            87_840,
+            316_224_000,
+            316_224_001,
+        ] {
+            for (unit, _) in DurationSpec::UNITS {
+                let s = format!("{count}{unit}");
+                assert_eq!(all.is_match(&s), DurationSpec::parse(&s).is_some(), "{s}");
+            }
+        }
     }
 
     #[test]

@@ -258,6 +258,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Worker => {
+            crate::instance::check_public_url(&config, None)?;
             let store = crate::open_store(&config).await?;
             let token = CancellationToken::new();
             shutdown_on_signals(token.clone());
@@ -267,6 +268,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { no_worker } => {
+            crate::instance::check_public_url(&config, Some(config.bind))?;
+            let _only_server = crate::instance::lock_sqlite(&config)?;
             let store = crate::open_store(&config).await?;
             // One state for the server and its worker: the worker settles stuck payments
             // with the processor the server charged through.
@@ -282,7 +285,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "Paylink is listening on http://{addr} (database: {})",
                 paylink_store::ProcessStore::backend(store.as_ref())
             );
-            if !config.no_demo {
+            // A demo on an empty SQLite database unless refused; on PostgreSQL only asked.
+            let sqlite = paylink_store::ProcessStore::backend(store.as_ref()) == "sqlite";
+            if !config.no_demo && (sqlite || config.demo) {
                 if let Some((demo, link)) =
                     crate::demo::seed_if_empty(store.as_ref(), &public_url).await?
                 {

@@ -23,6 +23,9 @@ pub struct Config {
     pub email_from: Option<String>,
     /// Comma-separated CIDRs exempt from the webhook SSRF guard.
     pub webhook_allow_networks: Option<String>,
+    /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` are
+    /// believed (see `proxies`); unset, the TCP peer is the client.
+    pub trusted_proxies: Option<String>,
     pub webhook_retry_schedule: Option<String>,
     /// Delays between e-mail send retries, e.g. `30s,2m,10m,1h,6h`.
     pub email_retry_schedule: Option<String>,
@@ -43,6 +46,10 @@ pub struct Config {
     /// Skip creating the demo merchant on first start.
     #[serde(deserialize_with = "flexible_bool")]
     pub no_demo: bool,
+    /// Create the demo merchant on an empty PostgreSQL database too (on SQLite it is made
+    /// unless `no_demo`): instances of a real deployment never make one unasked.
+    #[serde(deserialize_with = "flexible_bool")]
+    pub demo: bool,
     /// Added to every call of the simulated processor, to model a real one.
     pub simulated_processor_latency_ms: u64,
     /// A file where the simulated processor appends every charge before it answers, and
@@ -105,6 +112,7 @@ struct Defaults {
     rate_limit_burst: u32,
     db_max_connections: u32,
     no_demo: bool,
+    demo: bool,
     simulated_processor_latency_ms: u64,
     processor_timeout_ms: u64,
     attempt_stale_after_secs: i64,
@@ -128,6 +136,7 @@ impl Default for Defaults {
             rate_limit_burst: 200,
             db_max_connections: 16,
             no_demo: false,
+            demo: false,
             simulated_processor_latency_ms: 0,
             processor_timeout_ms: 20_000,
             attempt_stale_after_secs: 30,
@@ -202,6 +211,7 @@ impl Config {
             self.auth_failures_per_minute > 0,
             "auth_failures_per_minute must be positive"
         );
+        crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref())?;
         if let Some(k) = &self.master_key {
             crate::secrets::parse_key(k.expose_secret())?;
         }
@@ -260,6 +270,7 @@ impl Config {
             smtp_url: None,
             email_from: None,
             webhook_allow_networks: None,
+            trusted_proxies: None,
             webhook_retry_schedule: None,
             email_retry_schedule: None,
 
@@ -268,6 +279,7 @@ impl Config {
             rate_limit_burst: d.rate_limit_burst,
             db_max_connections: d.db_max_connections,
             no_demo: true,
+            demo: false,
             simulated_processor_latency_ms: d.simulated_processor_latency_ms,
             simulated_processor_ledger: None,
             processor_timeout_ms: d.processor_timeout_ms,

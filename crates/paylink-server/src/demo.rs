@@ -27,11 +27,25 @@ pub async fn create_merchant(
     email: &str,
     password_hash: Option<String>,
 ) -> anyhow::Result<NewMerchant> {
+    create_merchant_as(store, MerchantId::generate(), name, email, password_hash).await
+}
+
+/// The demo merchant's id: always the same, so that instances started together on an
+/// empty database create it once (the second insert is a conflict, not a second demo).
+const DEMO_ID: &str = "acct_DemoShop00000000000000";
+
+async fn create_merchant_as(
+    store: &dyn Store,
+    id: MerchantId,
+    name: &str,
+    email: &str,
+    password_hash: Option<String>,
+) -> anyhow::Result<NewMerchant> {
     paylink_domain::text::email(email, "email").map_err(|e| anyhow::anyhow!("{}", e.message))?;
     paylink_domain::text::bounded(name, "name", 1, 100)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let merchant = Merchant {
-        id: MerchantId::generate(),
+        id,
         name: name.to_owned(),
         email: email.to_owned(),
         password_hash,
@@ -61,7 +75,20 @@ pub async fn seed_if_empty(
     if store.count_merchants().await? > 0 {
         return Ok(None);
     }
-    let created = create_merchant(store, "Demo Shop", "demo@example.com", None).await?;
+    let id = MerchantId::from_trusted(DEMO_ID.to_owned());
+    let created = match create_merchant_as(store, id, "Demo Shop", "demo@example.com", None).await {
+        Ok(c) => c,
+        // Another instance made it first.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<paylink_store::StoreError>(),
+                Some(paylink_store::StoreError::Conflict(_))
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
     let t = Tenant::of_merchant(&created.merchant, false);
     let now = Timestamp::now();
     let price = Amount::new(2500).unwrap_or(Amount::ZERO);

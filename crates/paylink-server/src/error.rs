@@ -40,6 +40,53 @@ pub struct ErrorDetail {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// The codes of `invalid_request_error`s answered `422`: the request has a shape the
+/// OpenAPI document allows, and what it names, its parts together or the merchant's state
+/// and settings refuse it. Every other `invalid_request_error` is a `400`: the document
+/// says what was wrong with it. One list, read by the answers and by the document.
+pub const UNPROCESSABLE: &[&str] = &[
+    // References to objects that do not exist (or are another merchant's).
+    "customer_not_found",
+    "invalid_cursor",
+    "order_not_found",
+    "product_not_found",
+    "recipient_not_found",
+    "tax_rate_not_found",
+    // The state of what is named.
+    "currency_mismatch",
+    "expires_at_in_past",
+    "parameter_immutable",
+    "payments_limit_below_count",
+    "refund_exceeds_payment",
+    "tax_rate_inactive",
+    // The merchant's settings and the mode (a redirect's host on the allowlist).
+    "amount_out_of_bounds",
+    "invalid_redirect_url",
+    "locale_unsupported",
+    "processor_not_available",
+    // Rules across fields: one that needs another, two that do not go together.
+    "invalid_payments_limit_for_order_link",
+    "parameter_required",
+    "parameters_exclusive",
+    "parameters_inconsistent",
+    "quantity_invalid",
+    "webhook_url_refused",
+    // Accounts: a password the estimator finds guessable, a current password or a
+    // second-factor code that is not right (the document cannot say either).
+    "incorrect_password",
+    "password_too_weak",
+    "totp_invalid",
+];
+
+/// `400`, or `422` for the codes of [`UNPROCESSABLE`].
+pub fn invalid_status(code: &str) -> StatusCode {
+    if UNPROCESSABLE.contains(&code) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
 impl ApiError {
     pub fn new(
         status: StatusCode,
@@ -67,13 +114,7 @@ impl ApiError {
         param: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            code,
-            message,
-        )
-        .with_param(param)
+        Self::new(invalid_status(code), "invalid_request_error", code, message).with_param(param)
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -139,7 +180,7 @@ impl ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
+            status: invalid_status(e.code),
             kind: "invalid_request_error",
             code: e.code,
             message: e.message,

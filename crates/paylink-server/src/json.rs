@@ -76,7 +76,8 @@ pub fn too_large() -> ApiError {
 
 /// Parses a JSON body, mapping each failure to a clear error with its field path.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+    // No body (or JSON's own whitespace only) is an empty object; a form feed is no JSON.
+    let bytes: &[u8] = if bytes.iter().all(|b| b" \t\r\n".contains(b)) {
         b"{}"
     } else {
         bytes

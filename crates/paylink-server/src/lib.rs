@@ -15,10 +15,12 @@ pub mod edge;
 pub mod email;
 pub mod error;
 pub mod idempotency;
+pub mod instance;
 pub mod json;
 pub mod listener;
 pub mod locale;
 pub mod openapi;
+pub mod proxies;
 pub mod ratelimit;
 pub mod secrets;
 pub mod state;
@@ -138,6 +140,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(edge::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), proxies::layer))
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

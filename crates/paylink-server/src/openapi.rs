@@ -57,13 +57,13 @@ pub fn document() -> OpenApi {
 
 pub fn json() -> String {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    let inputs = request_components(&doc);
     if let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(|s| s.as_object_mut())
     {
         for (name, schema) in schemas.iter_mut() {
-            let input = name.ends_with("In") || name.ends_with("Patch");
-            everywhere(schema, Some(name), input);
+            everywhere(schema, Some(name), inputs.contains(name));
         }
     }
     if let Some(paths) = doc.get_mut("paths") {
@@ -72,11 +72,46 @@ pub fn json() -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// The components a request may hold: those its body names, and theirs in turn.
+fn request_components(doc: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(r) = o.get("$ref").and_then(|r| r.as_str()) {
+                    out.extend(r.strip_prefix("#/components/schemas/").map(str::to_owned));
+                }
+                o.values().for_each(|c| refs(c, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| refs(c, out)),
+            _ => {}
+        }
+    }
+    let mut todo = Vec::new();
+    let paths = doc.get("paths").and_then(|p| p.as_object());
+    for op in paths.into_iter().flat_map(|p| p.values()) {
+        for method in op.as_object().into_iter().flat_map(|m| m.values()) {
+            if let Some(body) = method.get("requestBody") {
+                refs(body, &mut todo);
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        let pointer = format!("/components/schemas/{name}");
+        if seen.insert(name) {
+            if let Some(schema) = doc.pointer(&pointer) {
+                refs(schema, &mut todo);
+            }
+        }
+    }
+    seen
+}
+
 /// Rules the server applies to every request, written into every schema they concern:
 /// - no text sent holds a NUL character (the edge refuses it in any field, path or query):
-///   on request bodies' own types (`…In`, `…Patch`) and parameters; answers may echo it
-///   (an error naming an unknown field);
-/// - `metadata` is string pairs, keys of 1–40 characters, values of at most 500.
+///   on the types request bodies hold and on parameters;
+/// - `metadata` is string pairs, keys of 1–40 characters, values of at most 500;
+/// - `currency_options` are keyed by supported currency codes in upper case.
 fn everywhere(v: &mut serde_json::Value, name: Option<&str>, input: bool) {
     use serde_json::{json, Value};
     let Value::Object(o) = v else {
@@ -99,11 +134,17 @@ fn everywhere(v: &mut serde_json::Value, name: Option<&str>, input: bool) {
     if matches!(name, Some("metadata" | "Metadata")) && o.get("additionalProperties").is_some() {
         o.insert(
             "propertyNames".into(),
-            json!({"minLength": 1, "maxLength": 40}),
+            json!({"minLength": 1, "maxLength": 40, "pattern": "^[^\\u0000]*$"}),
         );
         o.insert(
             "additionalProperties".into(),
             json!({"type": "string", "maxLength": 500}),
+        );
+    }
+    if name == Some("currency_options") && o.get("additionalProperties").is_some() {
+        o.insert(
+            "propertyNames".into(),
+            json!({"pattern": paylink_domain::money::Currency::upper_case_pattern()}),
         );
     }
     // Answers live under `responses`: leave them as they are.

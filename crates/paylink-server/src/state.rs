@@ -42,6 +42,8 @@ pub struct Shared {
     pub auth_failures: Arc<crate::auth::FailedAuth>,
     /// Sign-in attempts per e-mail and per client address.
     pub logins: Arc<crate::accounts::LoginThrottle>,
+    /// Whose forwarding headers name the client (see [`crate::proxies`]).
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Seals secrets kept at rest (webhook secrets, checkout answers kept for retries).
     pub sealer: Arc<crate::secrets::Sealer>,
     pub processor: Arc<dyn Processor>,
@@ -181,6 +183,9 @@ impl AppState {
             )),
             sealer,
             store,
+            trusted_proxies: crate::proxies::TrustedProxies::parse(
+                config.trusted_proxies.as_deref(),
+            )?,
             public_url: Arc::from(config.public_url()),
             config: Arc::new(config),
             key_limiter: Arc::new(RateLimiter::keyed(key_quota)),

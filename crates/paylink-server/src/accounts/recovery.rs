@@ -134,10 +134,17 @@ pub async fn new_reset(store: &dyn Store, user: &UserId) -> Result<String, Store
     Ok(token)
 }
 
+crate::patch_text_schema!(name_or_null, 1, 100, paylink_domain::text::TEXT_PATTERN);
+
+/// An e-mail address, by the rule `text::email` checks.
+fn email_schema() -> utoipa::openapi::schema::Object {
+    paylink_domain::text::schema(1, 254, paylink_domain::text::EMAIL_PATTERN)
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotIn {
-    #[schema(max_length = 254)]
+    #[schema(schema_with = email_schema)]
     pub email: String,
 }
 
@@ -254,7 +261,7 @@ pub async fn reset(
 #[serde(deny_unknown_fields)]
 pub struct AcceptIn {
     /// Your name (a new account only).
-    #[schema(max_length = 100)]
+    #[schema(schema_with = name_or_null)]
     pub name: Option<String>,
     /// A new account's password, or the existing account's.
     #[schema(max_length = 1024)]

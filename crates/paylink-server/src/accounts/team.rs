@@ -239,10 +239,15 @@ pub async fn remove_member(
     Ok(ok(&Deleted::new(id, "member")))
 }
 
+/// An e-mail address, by the rule `text::email` checks.
+fn email_schema() -> utoipa::openapi::schema::Object {
+    paylink_domain::text::schema(1, 254, paylink_domain::text::EMAIL_PATTERN)
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationIn {
-    #[schema(max_length = 254)]
+    #[schema(schema_with = email_schema)]
     pub email: String,
     pub role: Role,
 }

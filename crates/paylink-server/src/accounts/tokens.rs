@@ -23,6 +23,9 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The document's pattern of a token in a path (what [`well_formed`] checks).
+pub const TOKEN_PATTERN: &str = "^[0-9A-Za-z]{44}$";
+
 /// Whether `s` can be a token at all (junk is refused before any query).
 pub fn well_formed(s: &str) -> bool {
     s.len() == 44 && s.bytes().all(|b| b.is_ascii_alphanumeric())

@@ -37,6 +37,7 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<ApiKeyOut>,
             create_key,
         )
+        .errors(400, &["parameters_exclusive", "parameter_required"])
         .body(reg::<ApiKeyIn>),
         route(
             Method::GET,
@@ -82,9 +83,22 @@ pub struct ApiKeyIn {
     pub kind: KindIn,
     /// Restricted keys only: the scopes they carry.
     #[serde(default)]
+    #[schema(schema_with = scopes_schema)]
     pub scopes: Vec<String>,
     /// Must match the mode of the key making the request (default: that mode).
     pub livemode: Option<bool>,
+}
+
+/// An array of [`SCOPES`].
+fn scopes_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(SCOPES.iter().copied())),
+        )
+        .build()
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -142,7 +156,7 @@ pub async fn create_key(
         KindIn::Secret => {
             if !input.scopes.is_empty() {
                 return Err(ApiError::invalid(
-                    "parameter_invalid",
+                    "parameters_exclusive",
                     "scopes",
                     "Secret keys carry every scope; omit `scopes`",
                 ));
@@ -152,7 +166,7 @@ pub async fn create_key(
         KindIn::Restricted => {
             if input.scopes.is_empty() {
                 return Err(ApiError::invalid(
-                    "parameter_missing",
+                    "parameter_required",
                     "scopes",
                     "A restricted key needs at least one scope",
                 ));

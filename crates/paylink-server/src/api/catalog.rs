@@ -189,6 +189,13 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
+/// The schema of a field that takes only `null`.
+fn only_null() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .build()
+}
+
 // ---- products ------------------------------------------------------------------------
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -200,13 +207,23 @@ pub struct ProductIn {
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub name: String,
+    #[schema(
+        min_length = 0,
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub description: Option<String>,
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https://[^/?#\s\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub image_url: Option<String>,
     pub unit_amount: Amount,
     /// Default: the merchant's `default_currency`.
     pub currency: Option<Currency>,
     /// Prices in other currencies buyers may pay in (`{"EUR": {"unit_amount": 900}}`).
     #[serde(default)]
+    #[schema(schema_with = paylink_domain::prices::currency_options_schema)]
     pub currency_options: CurrencyOptions,
     pub tax_rate_id: Option<TaxRateId>,
     #[serde(default)]
@@ -225,14 +242,22 @@ fn yes() -> bool {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 250,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = product_description)]
     pub description: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = image_url_or_null)]
     pub image_url: Patch<String>,
     pub unit_amount: Option<Amount>,
     pub currency: Option<Currency>,
     /// Replaces the whole map.
+    #[schema(schema_with = paylink_domain::prices::currency_options_or_null)]
     pub currency_options: Option<CurrencyOptions>,
     #[serde(default)]
     pub tax_rate_id: Patch<TaxRateId>,
@@ -406,8 +431,18 @@ pub async fn list_products(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@.\s\u0000-\u001F\u007F-\u009F]$"
+    )]
     pub email: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
+    #[schema(pattern = r"^[0-9 +\-().]{3,32}$")]
     pub phone: Option<String>,
     pub address: Option<Address>,
     #[serde(default)]
@@ -418,10 +453,13 @@ pub struct CustomerIn {
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
     #[serde(default)]
+    #[schema(schema_with = email_or_null)]
     pub email: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = customer_name)]
     pub name: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = phone_or_null)]
     pub phone: Patch<String>,
     #[serde(default)]
     pub address: Patch<Address>,
@@ -578,9 +616,11 @@ pub struct TaxRatePatch {
     pub display_name: Option<String>,
     pub active: Option<bool>,
     pub metadata: Option<BTreeMap<String, String>>,
-    #[schema(value_type = Option<String>)]
+    /// Fixed once created: only `null` is taken (create a new tax rate instead).
+    #[schema(schema_with = only_null)]
     pub percentage: Option<serde_json::Value>,
-    #[schema(value_type = Option<bool>)]
+    /// Fixed once created: only `null` is taken.
+    #[schema(schema_with = only_null)]
     pub inclusive: Option<serde_json::Value>,
 }
 
@@ -674,3 +714,20 @@ pub async fn list_tax_rates(
         .await?;
     Ok(ok(&List::new(l, "/v1/tax_rates")))
 }
+
+crate::patch_text_schema!(
+    product_description,
+    0,
+    5000,
+    paylink_domain::text::TEXT_PATTERN
+);
+crate::patch_text_schema!(
+    image_url_or_null,
+    0,
+    2048,
+    paylink_domain::text::HTTPS_URL_PATTERN
+);
+
+crate::patch_text_schema!(email_or_null, 0, 254, paylink_domain::text::EMAIL_PATTERN);
+crate::patch_text_schema!(customer_name, 1, 256, paylink_domain::text::TEXT_PATTERN);
+crate::patch_text_schema!(phone_or_null, 3, 32, paylink_domain::text::PHONE_PATTERN);

@@ -35,7 +35,14 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<Queued>,
             send_link,
         )
-        .errors(400, &["recipient_not_found"])
+        .errors(
+            400,
+            &[
+                "recipient_not_found",
+                "parameter_required",
+                "parameters_exclusive",
+            ],
+        )
         .body(reg::<SendLinkIn>),
         route(
             Method::POST,
@@ -66,6 +73,10 @@ pub(super) fn routes() -> Vec<Route> {
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
     pub customer_id: Option<CustomerId>,
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@.\s\u0000-\u001F\u007F-\u009F]$"
+    )]
     pub email: Option<String>,
 }
 
@@ -75,9 +86,15 @@ pub struct SendLinkIn {
     /// 1–50 recipients, each `{customer_id}` or `{email}`. (Parsed as empty when absent so
     /// that an unknown link answers 404 before the list is judged.)
     #[serde(default)]
+    #[schema(required = true, min_items = 1, max_items = 50)]
     pub recipients: Vec<Recipient>,
 
     /// A note shown above the link (≤ 1000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub message: Option<String>,
 }
 
@@ -85,6 +102,10 @@ pub struct SendLinkIn {
 #[serde(deny_unknown_fields)]
 pub struct SendReceiptIn {
     /// Default: the e-mail the customer gave at checkout.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@.\s\u0000-\u001F\u007F-\u009F]$"
+    )]
     pub email: Option<String>,
 }
 
@@ -153,9 +174,16 @@ pub async fn send_link(
                 check_email(e, &format!("{param}.email"))?;
                 e.clone()
             }
-            _ => {
+            (Some(_), Some(_)) => {
                 return Err(ApiError::invalid(
-                    "parameter_invalid",
+                    "parameters_exclusive",
+                    param,
+                    "Each recipient needs `customer_id` or `email`, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "parameter_required",
                     param,
                     "Each recipient needs `customer_id` or `email`",
                 ))
@@ -242,8 +270,7 @@ pub async fn send_receipt(
 }
 
 list_query!(EmailListQuery {
-    /// `pending`, `sent`, `failed` or `held`
-    status: Option<String>,
+    status: Option<EmailStatus>,
 });
 
 pub async fn list_emails(
@@ -251,14 +278,9 @@ pub async fn list_emails(
     auth: Auth,
     Query(q): Query<EmailListQuery>,
 ) -> ApiResult<Response> {
-    if let Some(s) = &q.status {
-        EmailStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid("parameter_invalid", "status", "Unknown e-mail status")
-        })?;
-    }
     let mut l = state
         .store
-        .list_emails(&auth.tenant, q.status.as_deref(), &q.page()?)
+        .list_emails(&auth.tenant, q.status.map(|s| s.as_str()), &q.page()?)
         .await?;
     // Receipts not sent yet are composed as they would be sent now; one that cannot be
     // (its payment is gone) is listed as it is rather than failing the list.

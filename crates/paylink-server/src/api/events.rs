@@ -62,9 +62,13 @@ list_query!(EventListQuery {
     /// An event type such as `payment_link.created`.
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// An RFC 3339 time or Unix seconds.
     #[serde(rename = "created[gte]")]
+    #[param(schema_with = crate::api::created_schema)]
     created_gte: Option<String>,
+    /// An RFC 3339 time or Unix seconds.
     #[serde(rename = "created[lte]")]
+    #[param(schema_with = crate::api::created_schema)]
     created_lte: Option<String>,
 });
 

@@ -24,9 +24,15 @@ pub struct LineItemIn {
     /// `products` and `subscription` links: a catalog product.
     pub product_id: Option<ProductId>,
     /// `custom` and `subscription` links: a line of your own.
+    #[schema(
+        min_length = 1,
+        max_length = 250,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     pub unit_amount: Option<Amount>,
     #[serde(default = "one")]
+    #[schema(maximum = 999999)]
     pub quantity: u32,
     pub adjustable_quantity: Option<AdjustableQuantity>,
     pub hsa_fsa_eligible: Option<bool>,
@@ -34,6 +40,7 @@ pub struct LineItemIn {
     /// {"unit_amount": 900}}`); every line offers the same ones. Product lines take their
     /// product's.
     #[serde(default)]
+    #[schema(schema_with = paylink_domain::prices::currency_options_schema)]
     pub currency_options: CurrencyOptions,
 }
 
@@ -56,6 +63,7 @@ pub struct DonationIn {
     /// Default: the merchant's maximum for the currency.
     pub maximum: Option<Amount>,
     #[serde(default)]
+    #[schema(max_items = 5)]
     pub preset_amounts: Vec<Amount>,
     pub default_amount: Option<Amount>,
 }
@@ -241,7 +249,7 @@ pub(super) async fn resolve_pricing(
                     (Some(pid), None, None) => {
                         if p.kind == LinkType::Custom {
                             return Err(ApiError::invalid(
-                                "parameter_invalid",
+                                "parameters_exclusive",
                                 format!("{param}.product_id"),
                                 "A `custom` link takes `name` and `unit_amount`; use a `products` link for catalog items",
                             ));
@@ -262,7 +270,7 @@ pub(super) async fn resolve_pricing(
                         }
                         if !item.currency_options.is_empty() {
                             return Err(ApiError::invalid(
-                                "parameter_invalid",
+                                "parameters_exclusive",
                                 format!("{param}.currency_options"),
                                 "A product line takes its prices in other currencies from the product",
                             ));
@@ -294,7 +302,7 @@ pub(super) async fn resolve_pricing(
                     (None, Some(name), Some(unit_amount)) => {
                         if p.kind == LinkType::Products {
                             return Err(ApiError::invalid(
-                                "parameter_missing",
+                                "parameter_required",
                                 format!("{param}.product_id"),
                                 "A `products` link takes catalog products: `product_id`",
                             ));
@@ -313,7 +321,7 @@ pub(super) async fn resolve_pricing(
                     }
                     _ => {
                         return Err(ApiError::invalid(
-                            "parameter_invalid",
+                            "parameter_required",
                             param,
                             "Each line needs either `product_id`, or `name` and `unit_amount`",
                         ))

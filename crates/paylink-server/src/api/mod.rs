@@ -24,6 +24,17 @@ use paylink_store::{Created, Listed, Merchant, Page, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// Declares `fn $name()`: the schema of a PATCH text field, `null` or text of
+/// `$min..=$max` characters matching `$pattern` (the rules of `paylink_domain::text`).
+#[macro_export]
+macro_rules! patch_text_schema {
+    ($name:ident, $min:expr, $max:expr, $pattern:expr) => {
+        fn $name() -> utoipa::openapi::schema::Schema {
+            paylink_domain::patch::or_null(paylink_domain::text::schema($min, $max, $pattern))
+        }
+    };
+}
+
 /// Declares a list endpoint's query: its filters plus `limit`, `starting_after` and
 /// `ending_before`; unknown parameters are refused.
 #[macro_export]
@@ -67,7 +78,7 @@ pub fn page(
     }
     if after.is_some() && before.is_some() {
         return Err(ApiError::invalid(
-            "parameter_invalid",
+            "parameters_exclusive",
             "ending_before",
             "Use `starting_after` or `ending_before`, not both",
         ));
@@ -79,20 +90,51 @@ pub fn page(
     })
 }
 
-/// Parses `created[gte]` / `created[lte]`.
+/// The schema of `created[gte]` / `created[lte]`: an RFC 3339 time or Unix seconds.
+pub fn created_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(UNIX_SECONDS)),
+        )
+        .build();
+    utoipa::openapi::schema::Schema::OneOf(one_of)
+}
+
+/// Unix seconds as a filter takes them: an optional minus and 1–18 digits.
+const UNIX_SECONDS: &str = "^-?[0-9]{1,18}$";
+
+/// Parses `created[gte]` / `created[lte]`: any RFC 3339 time (a filter may name times
+/// before 1970 or after 9999, unlike stored ones) or Unix seconds.
 pub fn created(gte: &Option<String>, lte: &Option<String>) -> ApiResult<Created> {
     let parse = |v: &Option<String>, param: &str| {
         v.as_deref()
             .map(|s| {
-                Timestamp::parse(s)
-                    .or_else(|| s.parse::<i64>().ok().map(Timestamp::from_unix))
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "parameter_invalid",
-                            param,
-                            format!("`{param}` must be an RFC 3339 time or Unix seconds"),
-                        )
-                    })
+                let rfc3339 = || {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                        .map(|t| Timestamp::from_unix(t.unix_timestamp()))
+                };
+                let digits = s.strip_prefix('-').unwrap_or(s);
+                let unix = || {
+                    ((1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| s.parse::<i64>().ok().map(Timestamp::from_unix))
+                        .flatten()
+                };
+                rfc3339().or_else(unix).ok_or_else(|| {
+                    ApiError::invalid(
+                        "parameter_invalid",
+                        param,
+                        format!("`{param}` must be an RFC 3339 time or Unix seconds"),
+                    )
+                })
             })
             .transpose()
     };

@@ -48,6 +48,10 @@ pub(super) fn routes() -> Vec<Route> {
             &[
                 "customer_not_found",
                 "tax_rate_not_found",
+                "tax_rate_inactive",
+                "product_not_found",
+                "currency_mismatch",
+                "quantity_invalid",
                 "amount_out_of_bounds",
             ],
         )
@@ -216,7 +220,7 @@ pub async fn create_order(
             }
             _ => {
                 return Err(ApiError::invalid(
-                    "parameter_invalid",
+                    "parameter_required",
                     p,
                     "Each line needs either `product_id`, or `name` and `unit_amount`",
                 ))
@@ -313,9 +317,8 @@ pub async fn cancel_order(
 }
 
 list_query!(OrderListQuery {
-    /// `unpaid`, `paid` or `canceled`
-    status: Option<String>,
-    customer_id: Option<String>,
+    status: Option<OrderStatus>,
+    customer_id: Option<CustomerId>,
 });
 
 pub async fn list_orders(
@@ -323,23 +326,9 @@ pub async fn list_orders(
     auth: Auth,
     Query(q): Query<OrderListQuery>,
 ) -> ApiResult<Response> {
-    if let Some(s) = &q.status {
-        if !["unpaid", "paid", "canceled"].contains(&s.as_str()) {
-            return Err(ApiError::invalid(
-                "parameter_invalid",
-                "status",
-                "`status` must be unpaid, paid or canceled",
-            ));
-        }
-    }
-    let customer_id = match &q.customer_id {
-        Some(c) => Some(CustomerId::parse(c).ok_or_else(|| {
-            ApiError::invalid("parameter_invalid", "customer_id", "Not a customer id")
-        })?),
-        None => None,
-    };
+    let customer_id = q.customer_id.clone();
     let f = OrderFilter {
-        status: q.status.clone(),
+        status: q.status.map(|s| s.as_str().to_owned()),
         customer_id,
     };
     let l = state

@@ -52,6 +52,10 @@ const LINK_REFUSALS: &[&str] = &[
     "customer_not_found",
     "tax_rate_not_found",
     "invalid_payments_limit_for_order_link",
+    "parameter_required",
+    "parameters_exclusive",
+    "parameters_inconsistent",
+    "quantity_invalid",
 ];
 
 /// The routes of this module's handlers (see [`super::routes`]).
@@ -186,11 +190,22 @@ pub struct PaymentLinkIn {
     )]
     pub title: String,
     /// Generated from the title when absent.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
+    #[schema(
+        min_length = 0,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub description: Option<String>,
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https://[^/?#\s\u0000-\u001F\u007F-\u009F][^\s\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub image_url: Option<String>,
     /// Default: the products', the order's, or the merchant's default currency.
     pub currency: Option<Currency>,
+    #[schema(min_items = 1, max_items = 20)]
     pub line_items: Option<Vec<LineItemIn>>,
     /// Shortcut for one line named after the title.
     pub amount: Option<Amount>,
@@ -204,18 +219,36 @@ pub struct PaymentLinkIn {
     pub order_id: Option<OrderId>,
     pub tax: Option<TaxIn>,
     pub collect: Option<Collect>,
+    #[schema(max_items = 5)]
     pub custom_fields: Option<Vec<CustomField>>,
+    #[schema(min_items = 1, max_items = 2)]
     pub payment_method_types: Option<Vec<PaymentMethodType>>,
+    #[schema(minimum = 1, maximum = 1000000)]
     pub payments_limit: Option<u32>,
     /// Default: now + the merchant's `default_link_expiry`, if set.
     pub expires_at: Option<Timestamp>,
     pub opens_at: Option<Timestamp>,
     pub success_url: Option<String>,
     pub cancel_url: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub confirmation_message: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub inactive_message: Option<String>,
     pub customer_id: Option<CustomerId>,
     pub prefill: Option<Prefill>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub reference_id: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -349,7 +382,7 @@ pub async fn build_link(
     let kind = infer_type(&input);
     if input.subscription.is_some() && kind != LinkType::Subscription {
         return Err(ApiError::invalid(
-            "parameter_invalid",
+            "parameters_exclusive",
             "subscription",
             "Only a `subscription` link takes `subscription`",
         ));
@@ -581,18 +614,21 @@ pub async fn delete_link(
 }
 
 list_query!(LinkListQuery {
-    /// `active`, `inactive`, `expired`, `paid` or `cancelled`
-    status: Option<String>,
-    /// `products`, `custom`, `donation`, `subscription` or `order`
+    status: Option<LinkStatus>,
     #[serde(rename = "type")]
-    kind: Option<String>,
+    kind: Option<LinkType>,
     reference_id: Option<String>,
-    customer_id: Option<String>,
+    customer_id: Option<CustomerId>,
+    /// An RFC 3339 time or Unix seconds.
     #[serde(rename = "created[gte]")]
+    #[param(schema_with = crate::api::created_schema)]
     created_gte: Option<String>,
+    /// An RFC 3339 time or Unix seconds.
     #[serde(rename = "created[lte]")]
+    #[param(schema_with = crate::api::created_schema)]
     created_lte: Option<String>,
     /// Case-insensitive search in titles.
+    #[param(max_length = 100)]
     q: Option<String>,
 });
 
@@ -601,31 +637,7 @@ pub async fn list_links(
     auth: Auth,
     Query(q): Query<LinkListQuery>,
 ) -> ApiResult<Response> {
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            LinkStatus::parse(s)
-                .ok_or_else(|| ApiError::invalid("parameter_invalid", "status", "Unknown status"))
-        })
-        .transpose()?;
-    let kind = q
-        .kind
-        .as_deref()
-        .map(|s| {
-            serde_json::from_value::<LinkType>(serde_json::Value::String(s.to_owned()))
-                .map_err(|_| ApiError::invalid("parameter_invalid", "type", "Unknown link type"))
-        })
-        .transpose()?;
-    let customer_id = q
-        .customer_id
-        .as_deref()
-        .map(|c| {
-            CustomerId::parse(c).ok_or_else(|| {
-                ApiError::invalid("parameter_invalid", "customer_id", "Not a customer id")
-            })
-        })
-        .transpose()?;
+    let (status, kind, customer_id) = (q.status, q.kind, q.customer_id.clone());
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 100) {
         return Err(ApiError::invalid(
             "parameter_invalid",

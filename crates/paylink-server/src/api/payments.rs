@@ -65,12 +65,15 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 list_query!(PaymentListQuery {
-    payment_link_id: Option<String>,
-    /// `succeeded`, `failed`, `partially_refunded` or `refunded`
-    status: Option<String>,
+    payment_link_id: Option<PaymentLinkId>,
+    status: Option<PaymentStatus>,
+    /// An RFC 3339 time or Unix seconds.
     #[serde(rename = "created[gte]")]
+    #[param(schema_with = crate::api::created_schema)]
     created_gte: Option<String>,
+    /// An RFC 3339 time or Unix seconds.
     #[serde(rename = "created[lte]")]
+    #[param(schema_with = crate::api::created_schema)]
     created_lte: Option<String>,
 });
 
@@ -82,29 +85,9 @@ pub(super) async fn list_page(
     link: Option<PaymentLinkId>,
     url: &str,
 ) -> ApiResult<Response> {
-    if let Some(s) = &q.status {
-        if PaymentStatus::parse(s).is_none() {
-            return Err(ApiError::invalid(
-                "parameter_invalid",
-                "status",
-                "Unknown payment status",
-            ));
-        }
-    }
-    let link = match (link, &q.payment_link_id) {
-        (Some(l), _) => Some(l),
-        (None, Some(raw)) => Some(PaymentLinkId::parse(raw).ok_or_else(|| {
-            ApiError::invalid(
-                "parameter_invalid",
-                "payment_link_id",
-                "Not a payment link id",
-            )
-        })?),
-        (None, None) => None,
-    };
     let f = PaymentFilter {
-        payment_link_id: link,
-        status: q.status.clone(),
+        payment_link_id: link.or_else(|| q.payment_link_id.clone()),
+        status: q.status.map(|s| s.as_str().to_owned()),
         created: created_filter(&q.created_gte, &q.created_lte)?,
     };
     let l = state

@@ -53,7 +53,11 @@ fn path_schema(path: &str, name: &str) -> utoipa::openapi::schema::Object {
     }
     if name == "token" {
         // An invitation's or a reset's token (`accounts::tokens`).
-        return text(44, 44, Some("^[0-9A-Za-z]{44}$".to_owned()));
+        return text(
+            44,
+            44,
+            Some(crate::accounts::tokens::TOKEN_PATTERN.to_owned()),
+        );
     }
     let collection = path
         .split("/{id}")
@@ -89,7 +93,7 @@ fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
     // The edge refuses NUL and undecodable bytes anywhere, and bad query strings.
     add(400, &["parameter_invalid", "invalid_request"]);
     if r.query.is_some() {
-        add(400, &["invalid_cursor"]);
+        add(422, &["invalid_cursor", "parameters_exclusive"]);
     }
     if r.body.is_some() {
         add(
@@ -126,8 +130,15 @@ fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
     }
     add(429, &["rate_limit_exceeded"]);
     add(500, &["internal_error"]);
+    // A route names its refusals of requests as 400s; those the document allows the shape
+    // of are answered 422 (`crate::error::UNPROCESSABLE`, one list for both).
     for (status, codes) in &r.errors {
-        add(*status, codes);
+        for code in *codes {
+            match *status {
+                400 => add(crate::error::invalid_status(code).as_u16(), &[code]),
+                s => add(s, &[code]),
+            }
+        }
     }
     out.into_iter().collect()
 }

@@ -47,6 +47,14 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<SettingsOut>,
             update_settings,
         )
+        .errors(
+            400,
+            &[
+                "locale_unsupported",
+                "processor_not_available",
+                "parameters_inconsistent",
+            ],
+        )
         .body(reg::<SettingsPatch>),
     ]
 }
@@ -63,22 +71,33 @@ pub struct SettingsOut {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub business_name: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = email_or_null)]
     pub support_email: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = color_or_null)]
     pub brand_color: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = image_url_or_null)]
     pub logo_url: Patch<String>,
     pub default_currency: Option<Currency>,
     pub pricing_mode: Option<PricingMode>,
     /// Replaces the whole map: currency code → `{minimum, maximum}`.
+    #[schema(schema_with = bounds_schema)]
     pub amount_bounds: Option<BTreeMap<String, AmountBounds>>,
     #[serde(default)]
     pub default_link_expiry: Patch<DurationSpec>,
     /// 1 minute to 24 hours.
+    #[schema(schema_with = ttl_schema)]
     pub checkout_session_ttl: Option<DurationSpec>,
     /// Hosts allowed in redirect URLs; empty allows any https host.
+    #[schema(schema_with = allowlist_schema)]
     pub redirect_allowlist: Option<Vec<String>>,
     pub processors: Option<Processors>,
     /// E-mail a receipt after every successful payment whose customer gave an e-mail.
@@ -87,6 +106,7 @@ pub struct SettingsPatch {
     pub create_orders: Option<bool>,
     /// How the hosted pages write money when the customer's browser names no language
     /// (BCP 47 language and region, e.g. `de-DE`).
+    #[schema(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
     pub default_locale: Option<String>,
 }
 
@@ -163,16 +183,20 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
         s.create_orders = v;
     }
     if let Some(tag) = &p.default_locale {
-        let parsed = (tag.len() <= 35)
-            .then(|| crate::locale::Locale::parse(tag))
-            .flatten()
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "parameter_invalid",
-                    "default_locale",
-                    "Give a language tag such as en-US or de-DE",
-                )
-            })?;
+        if !locale_shaped(tag) {
+            return Err(ApiError::invalid(
+                "parameter_invalid",
+                "default_locale",
+                "Give a language tag such as en-US or de-DE",
+            ));
+        }
+        let parsed = crate::locale::Locale::parse(tag).ok_or_else(|| {
+            ApiError::invalid(
+                "locale_unsupported",
+                "default_locale",
+                "Give a language tag such as en-US or de-DE",
+            )
+        })?;
         s.default_locale = parsed.language_tag();
     }
     if let Some(bounds) = &p.amount_bounds {
@@ -186,9 +210,16 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
                     format!("Unsupported currency `{code}`"),
                 )
             })?;
-            if b.minimum.minor() < 1 || b.minimum > b.maximum {
+            if b.minimum.minor() < 1 {
                 return Err(ApiError::invalid(
                     "parameter_invalid",
+                    param,
+                    "Bounds need 1 ≤ minimum ≤ maximum",
+                ));
+            }
+            if b.minimum > b.maximum {
+                return Err(ApiError::invalid(
+                    "parameters_inconsistent",
                     param,
                     "Bounds need 1 ≤ minimum ≤ maximum",
                 ));
@@ -199,7 +230,7 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
     }
     s.default_link_expiry = p.default_link_expiry.clone().apply(s.default_link_expiry);
     if let Some(ttl) = p.checkout_session_ttl {
-        if !(60..=86_400).contains(&ttl.seconds()) {
+        if !(TTL_SECONDS.0..=TTL_SECONDS.1).contains(&ttl.seconds()) {
             return Err(ApiError::invalid(
                 "parameter_invalid",
                 "checkout_session_ttl",
@@ -252,3 +283,65 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
     }
     Ok(s)
 }
+
+/// A language tag's shape, as the document's pattern for `default_locale` says: 2–3
+/// letters, then `-` and 1–8 letters or digits at a time, at most 35 characters. Whether
+/// the language is one we can write is asked of ICU after.
+fn locale_shaped(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let language = parts.next().unwrap_or("");
+    tag.len() <= 35
+        && (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// How long a checkout session may hold stock: 1 minute to 24 hours, in seconds.
+const TTL_SECONDS: (i64, i64) = (60, 86_400);
+
+/// A duration of [`TTL_SECONDS`], or `null` (left as it is).
+fn ttl_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut o = DurationSpec::schema_between(TTL_SECONDS.0, TTL_SECONDS.1);
+    o.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    o
+}
+
+/// Currency code (any case) → bounds, as `amount_bounds` takes them, or `null`.
+fn bounds_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    use utoipa::PartialSchema;
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(Currency::pattern())),
+        ))
+        .additional_properties(Some(AmountBounds::schema()))
+        .build()
+}
+
+/// Up to 50 host names (`shop.example.com`), or `null`.
+fn allowlist_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(253))
+                .pattern(Some("^[A-Za-z0-9-](?:[A-Za-z0-9.-]*[A-Za-z0-9-])?$")),
+        )
+        .max_items(Some(50))
+        .build()
+}
+
+crate::patch_text_schema!(email_or_null, 0, 254, paylink_domain::text::EMAIL_PATTERN);
+crate::patch_text_schema!(color_or_null, 7, 7, "^#[0-9A-Fa-f]{6}$");
+crate::patch_text_schema!(
+    image_url_or_null,
+    0,
+    2048,
+    paylink_domain::text::HTTPS_URL_PATTERN
+);

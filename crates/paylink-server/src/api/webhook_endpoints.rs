@@ -39,6 +39,7 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<EndpointWithSecret>,
             create_endpoint,
         )
+        .errors(400, &["invalid_webhook_url", "webhook_url_refused"])
         .body(reg::<EndpointIn>),
         route(
             Method::GET,
@@ -71,6 +72,7 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<WebhookEndpoint>,
             update_endpoint,
         )
+        .errors(400, &["invalid_webhook_url", "webhook_url_refused"])
         .body(reg::<EndpointPatch>),
         route(
             Method::DELETE,
@@ -110,19 +112,39 @@ pub(super) fn routes() -> Vec<Route> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointIn {
+    /// An http(s) URL whose host resolves to public addresses only.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(?::(?:[0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+    )]
     pub url: String,
     /// Event types, or `["*"]`.
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(schema_with = event_types)]
     pub enabled_events: Vec<String>,
+    #[schema(
+        min_length = 0,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub description: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
+    /// An http(s) URL whose host resolves to public addresses only.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9-]+\.)*[A-Za-z][A-Za-z0-9-]*(?::(?:[0-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?#][^\s\u0000-\u001F\u007F-\u009F]*)?$"
+    )]
     pub url: Option<String>,
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(schema_with = event_types_or_null)]
     pub enabled_events: Option<Vec<String>>,
+    #[schema(
+        min_length = 0,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub description: Option<String>,
     /// `enabled` or `disabled`; enabling restarts the failure clock.
     pub status: Option<EndpointStatus>,
@@ -165,6 +187,32 @@ impl From<DeliveryAttempt> for AttemptOut {
     }
 }
 
+/// 1–50 event types, or `"*"`: what [`check_events`] takes.
+fn event_types() -> utoipa::openapi::schema::Array {
+    event_types_of(utoipa::openapi::schema::Type::Array.into())
+}
+
+/// [`event_types`], or `null` (left as it is).
+fn event_types_or_null() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    event_types_of(SchemaType::from_iter([Type::Array, Type::Null]))
+}
+
+fn event_types_of(kind: utoipa::openapi::schema::SchemaType) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let names = EventType::ALL.iter().map(|t| t.as_str()).chain(["*"]);
+    ArrayBuilder::new()
+        .schema_type(kind)
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(50))
+        .build()
+}
+
 fn check_events(events: &[String]) -> ApiResult<()> {
     if events.is_empty() || events.len() > 50 {
         return Err(ApiError::invalid(
@@ -194,7 +242,7 @@ async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     guard
         .resolve(&parsed)
         .await
-        .map_err(|e| ApiError::invalid("invalid_webhook_url", "url", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("webhook_url_refused", "url", e.to_string()))?;
     Ok(())
 }
 

@@ -655,7 +655,9 @@ pub async fn start(
 pub struct CardIn {
     #[schema(value_type = String)]
     pub number: secrecy::SecretString,
+    #[schema(minimum = 1, maximum = 12)]
     pub exp_month: u8,
+    #[schema(minimum = 2000, maximum = 2100)]
     pub exp_year: u16,
     #[schema(value_type = String)]
     pub cvc: secrecy::SecretString,

@@ -138,13 +138,13 @@ fn method_data(link: &PaymentLink, m: PaymentMethodIn) -> ApiResult<PaymentMetho
             cvc: c.cvc,
         }),
         (PaymentMethodType::Card, None) => Err(ApiError::invalid(
-            "parameter_missing",
+            "parameter_required",
             "payment_method.card",
             "Card details are required",
         )),
         (PaymentMethodType::Wallet, None) => Ok(PaymentMethodData::Wallet),
         (PaymentMethodType::Wallet, Some(_)) => Err(ApiError::invalid(
-            "parameter_invalid",
+            "parameters_exclusive",
             "payment_method.card",
             "A wallet payment takes no card details",
         )),

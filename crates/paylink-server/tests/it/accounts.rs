@@ -282,7 +282,7 @@ async fn weak_passwords_are_refused(app: TestApp) {
             &[],
         )
         .await;
-        r.assert_error(400, "password_too_weak")
+        r.assert_error(422, "password_too_weak")
             .assert_param("new_password");
         assert!(
             !r.raw.windows(weak.len()).any(|w| w == weak.as_bytes()) || weak.len() < 6,
@@ -298,7 +298,7 @@ async fn weak_passwords_are_refused(app: TestApp) {
         &[],
     )
     .await
-    .assert_error(400, "incorrect_password")
+    .assert_error(422, "incorrect_password")
     .assert_param("current_password");
 }
 

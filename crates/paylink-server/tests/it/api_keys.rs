@@ -58,13 +58,13 @@ async fn keys_are_shown_once_and_revoked_at_once(app: TestApp) {
     .assert_param("scopes[0]");
     app.post("/v1/api_keys", json!({"name": "r", "kind": "restricted"}))
         .await
-        .assert_error(400, "parameter_missing");
+        .assert_error(422, "parameter_required");
     app.post(
         "/v1/api_keys",
         json!({"name": "s", "kind": "secret", "scopes": ["products:read"]}),
     )
     .await
-    .assert_error(400, "parameter_invalid");
+    .assert_error(422, "parameters_exclusive");
 }
 
 async fn scopes_are_enforced(app: TestApp) {

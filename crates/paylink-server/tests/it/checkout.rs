@@ -608,7 +608,7 @@ async fn a_limit_set_later_counts_earlier_checkouts(app: TestApp) {
         .assert_error(410, "link_paid");
     app.patch(&path, json!({"payments_limit": 1}))
         .await
-        .assert_error(400, "payments_limit_below_count");
+        .assert_error(422, "payments_limit_below_count");
 
     // The store has the last word, whatever the server last read: a limit it has not seen
     // (set behind its back here) still refuses, and the refused checkout leaves no trace.
@@ -884,7 +884,7 @@ async fn refunds_never_exceed_the_payment(app: TestApp) {
     );
     app.post(&path, json!({"amount": 3001}))
         .await
-        .assert_error(400, "refund_exceeds_payment");
+        .assert_error(422, "refund_exceeds_payment");
     app.post(&path, json!({"amount": 0}))
         .await
         .assert_error(400, "amount_invalid");
@@ -954,7 +954,7 @@ async fn refunds_never_exceed_the_payment(app: TestApp) {
             // Each loser says what is left after the winners, not what it read before them.
             assert_eq!(
                 (status, body["error"]["message"].as_str()),
-                (400, Some("At most 10.00 USD can still be refunded")),
+                (422, Some("At most 10.00 USD can still be refunded")),
                 "{body}"
             );
         }
@@ -1007,7 +1007,7 @@ async fn donations_tax_and_hsa(app: TestApp) {
     let (_, slug) = link(&app, json!({"title": "Give", "donation": {"minimum": 500, "maximum": 10000, "preset_amounts": [1000, 2500]}})).await;
     app.start_checkout(&slug, json!({"email": "d@example.com", "amount": 499}))
         .await
-        .assert_error(400, "amount_out_of_bounds");
+        .assert_error(422, "amount_out_of_bounds");
     app.start_checkout(&slug, json!({"email": "d@example.com"}))
         .await
         .assert_error(400, "parameter_missing")
@@ -1094,13 +1094,13 @@ async fn donations_tax_and_hsa(app: TestApp) {
         json!({"email": "h@example.com", "quantities": [1, 4]}),
     )
     .await
-    .assert_error(400, "quantity_invalid");
+    .assert_error(422, "quantity_invalid");
     app.start_checkout(
         &slug,
         json!({"email": "h@example.com", "quantities": [2, 0]}),
     )
     .await
-    .assert_error(400, "quantity_invalid");
+    .assert_error(422, "quantity_invalid");
 }
 
 async fn payments_are_per_merchant(app: TestApp) {

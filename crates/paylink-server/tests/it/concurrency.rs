@@ -267,8 +267,8 @@ async fn a_limit_set_mid_stampede_holds(app: TestApp) {
                 );
             }
             // The limit came too late: more than K paid already, or paid and held.
-            400 => {
-                patched.assert_error(400, "payments_limit_below_count");
+            422 => {
+                patched.assert_error(422, "payments_limit_below_count");
                 too_late += 1;
             }
             409 if patched.body["error"]["code"] == "payments_limit_below_reserved" => {

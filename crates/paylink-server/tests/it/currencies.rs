@@ -93,27 +93,31 @@ async fn a_fixed_amount_link_is_paid_in_the_buyer_s_currency(app: TestApp) {
         json!({"title": "Too cheap", "amount": 1000, "currency_options": {"EUR": {"amount": 900}}}),
     )
     .await
-    .assert_error(400, "amount_out_of_bounds")
+    .assert_error(422, "amount_out_of_bounds")
     .assert_param("currency_options.EUR");
     // Codes: known, upper case, not the base again; not for donations.
-    for (options, code) in [
-        (json!({"eur": {"amount": 900}}), "currency_invalid"),
-        (json!({"XYZ": {"amount": 900}}), "currency_invalid"),
-        (json!({"USD": {"amount": 900}}), "parameter_invalid"),
+    for (options, status, code) in [
+        (json!({"eur": {"amount": 900}}), 400, "currency_invalid"),
+        (json!({"XYZ": {"amount": 900}}), 400, "currency_invalid"),
+        (
+            json!({"USD": {"amount": 900}}),
+            422,
+            "parameters_inconsistent",
+        ),
     ] {
         app.post(
             "/v1/payment_links",
             json!({"title": "Codes", "amount": 1000, "currency_options": options}),
         )
         .await
-        .assert_error(400, code);
+        .assert_error(status, code);
     }
     app.post(
         "/v1/payment_links",
         json!({"title": "Give", "donation": {"minimum": 100, "maximum": 1000}, "currency_options": {"EUR": {"amount": 900}}}),
     )
     .await
-    .assert_error(400, "parameter_invalid")
+    .assert_error(422, "parameter_required")
     .assert_param("currency_options");
 }
 
@@ -144,7 +148,7 @@ async fn lines_and_products_carry_their_prices(app: TestApp) {
         ]}),
     )
     .await
-    .assert_error(400, "parameter_invalid")
+    .assert_error(422, "parameters_inconsistent")
     .assert_param("line_items[1].currency_options");
 
     // Products: their prices per currency, taxed the same in each.
@@ -193,7 +197,7 @@ async fn lines_and_products_carry_their_prices(app: TestApp) {
         json!({"title": "Mugs", "line_items": [{"product_id": p["id"], "currency_options": {"GBP": {"unit_amount": 1}}}]}),
     )
     .await
-    .assert_error(400, "parameter_invalid")
+    .assert_error(422, "parameters_exclusive")
     .assert_param("line_items[0].currency_options");
 }
 

@@ -198,7 +198,7 @@ async fn links_are_emailed_as_html_and_text_with_qr(app: TestApp) {
         json!({"recipients": [{"customer_id": "cus_0000000000000000000000"}]}),
     )
     .await
-    .assert_error(400, "recipient_not_found");
+    .assert_error(422, "recipient_not_found");
     app.post(&path, json!({"recipients": []}))
         .await
         .assert_error(400, "parameter_invalid");

@@ -265,7 +265,7 @@ async fn body_ids_say_which_kind_and_messages_are_spelled(app: TestApp) {
         json!({"title": "Ids", "line_items": [{"product_id": "prod_0000000000000000000000"}]}),
     )
     .await
-    .assert_error(400, "product_not_found")
+    .assert_error(422, "product_not_found")
     .assert_param("line_items[0].product_id");
 
     let l = app.custom_link("Spelled", 100).await;

@@ -95,7 +95,7 @@ async fn a_limit_leaves_room_for_held_checkouts(app: TestApp) {
     // A limit may still not go below what was paid.
     app.patch(&path, json!({"payments_limit": 4}))
         .await
-        .assert_error(400, "payments_limit_below_count");
+        .assert_error(422, "payments_limit_below_count");
     // An unrelated edit of a link whose uses are all paid is not refused.
     app.patch(&path, json!({"title": "Sold out"})).await.ok(200);
 }

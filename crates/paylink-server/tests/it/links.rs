@@ -180,8 +180,8 @@ async fn validation_rules(app: TestApp) {
         (with("slug", json!("-abc")), 400, "slug_invalid", "slug"),
         (
             json!({"title": "Lines", "line_items": []}),
-            400,
-            "parameter_missing",
+            422,
+            "parameter_required",
             "line_items",
         ),
         (
@@ -192,20 +192,20 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             json!({"title": "Lines", "line_items": [{"name": "x", "unit_amount": 1, "quantity": 0}]}),
-            400,
+            422,
             "quantity_invalid",
             "line_items[0].quantity",
         ),
         (
             json!({"title": "Lines", "line_items": [{"name": "x", "unit_amount": 1, "adjustable_quantity": {"enabled": true, "minimum": 5, "maximum": 2}}]}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "line_items[0].adjustable_quantity",
         ),
         (
             json!({"title": "Both", "amount": 1, "line_items": [line.clone()]}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_exclusive",
             "amount",
         ),
         (
@@ -226,8 +226,8 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             with("custom_fields", json!([field("a"), field("a")])),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "custom_fields[1].key",
         ),
         (
@@ -235,8 +235,8 @@ async fn validation_rules(app: TestApp) {
                 "custom_fields",
                 json!([{"key": "size", "label": "Size", "type": "dropdown"}]),
             ),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "custom_fields[0].options",
         ),
         (
@@ -265,8 +265,8 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             with("payment_method_types", json!(["card", "card"])),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "payment_method_types",
         ),
         (
@@ -277,7 +277,7 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             with("expires_at", json!("2020-01-01T00:00:00Z")),
-            400,
+            422,
             "expires_at_in_past",
             "expires_at",
         ),
@@ -289,8 +289,8 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             json!({"title": "Window", "amount": 100, "opens_at": "2099-02-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "opens_at",
         ),
         (
@@ -307,7 +307,7 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             with("customer_id", json!("cus_0000000000000000000000")),
-            400,
+            422,
             "customer_not_found",
             "customer_id",
         ),
@@ -319,20 +319,20 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             json!({"title": "Prod", "line_items": [{"product_id": "prod_0000000000000000000000"}]}),
-            400,
+            422,
             "product_not_found",
             "line_items[0].product_id",
         ),
         (
             json!({"title": "Prod", "type": "products", "line_items": [{"name": "x", "unit_amount": 1}]}),
-            400,
-            "parameter_missing",
+            422,
+            "parameter_required",
             "line_items[0].product_id",
         ),
         (
             json!({"title": "Donate", "donation": {"minimum": 500, "maximum": 100}}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "donation.minimum",
         ),
         (
@@ -343,32 +343,32 @@ async fn validation_rules(app: TestApp) {
         ),
         (
             json!({"title": "Donate", "donation": {"minimum": 100, "maximum": 1000, "preset_amounts": [5000]}}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "donation.preset_amounts[0]",
         ),
         (
             json!({"title": "Donate", "donation": {"minimum": 100, "maximum": 1000, "default_amount": 50}}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "donation.default_amount",
         ),
         (
             json!({"title": "Donate", "type": "donation"}),
-            400,
-            "parameter_missing",
+            422,
+            "parameter_required",
             "donation",
         ),
         (
             json!({"title": "Sub", "amount": 100, "subscription": {"interval": "month", "interval_count": 37}}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "subscription.interval_count",
         ),
         (
             json!({"title": "Sub", "amount": 100, "subscription": {"interval": "year", "interval_count": 4}}),
-            400,
-            "parameter_invalid",
+            422,
+            "parameters_inconsistent",
             "subscription.interval_count",
         ),
         (
@@ -446,11 +446,11 @@ async fn amounts_and_bounds(app: TestApp) {
         json!({"title": "Too cheap", "amount": 49}),
     )
     .await
-    .assert_error(400, "amount_out_of_bounds")
+    .assert_error(422, "amount_out_of_bounds")
     .assert_param("line_items[0].unit_amount");
     app.post("/v1/payment_links", json!({"title": "Too dear", "line_items": [{"name": "a", "unit_amount": 60000, "quantity": 2}]}))
         .await
-        .assert_error(400, "amount_out_of_bounds");
+        .assert_error(422, "amount_out_of_bounds");
     app.create(
         "/v1/payment_links",
         json!({"title": "Just right", "amount": 100000}),
@@ -461,7 +461,7 @@ async fn amounts_and_bounds(app: TestApp) {
         json!({"title": "Donate", "donation": {"minimum": 10}}),
     )
     .await
-    .assert_error(400, "amount_out_of_bounds")
+    .assert_error(422, "amount_out_of_bounds")
     .assert_param("donation.minimum");
     // Donation bounds default to the merchant's.
     let d = app
@@ -506,7 +506,7 @@ async fn amounts_and_bounds(app: TestApp) {
     );
     app.post("/v1/payment_links", json!({"title": "Taxed", "amount": 100, "tax": {"collect": true, "tax_rate_id": "txr_0000000000000000000000"}}))
         .await
-        .assert_error(400, "tax_rate_not_found");
+        .assert_error(422, "tax_rate_not_found");
 }
 
 async fn redirects_and_payments_enabled(app: TestApp) {
@@ -527,7 +527,7 @@ async fn redirects_and_payments_enabled(app: TestApp) {
     ] {
         app.post("/v1/payment_links", link(bad))
             .await
-            .assert_error(400, "invalid_redirect_url")
+            .assert_error(422, "invalid_redirect_url")
             .assert_param("success_url");
     }
     app.patch(
@@ -538,14 +538,14 @@ async fn redirects_and_payments_enabled(app: TestApp) {
     .ok(200);
     app.post("/v1/payment_links", link("https://evil.example.net/x"))
         .await
-        .assert_error(400, "invalid_redirect_url");
+        .assert_error(422, "invalid_redirect_url");
     app.create("/v1/payment_links", link("https://SHOP.example.com/x"))
         .await;
     let cancel =
         json!({"title": "Redirects", "amount": 100, "cancel_url": "https://elsewhere.org/"});
     app.post("/v1/payment_links", cancel)
         .await
-        .assert_error(400, "invalid_redirect_url")
+        .assert_error(422, "invalid_redirect_url")
         .assert_param("cancel_url");
 
     // Without a processor for the mode, links cannot be created.
@@ -577,7 +577,7 @@ async fn redirects_and_payments_enabled(app: TestApp) {
         json!({"processors": {"test": "simulated", "live": "simulated"}}),
     )
     .await
-    .assert_error(400, "processor_not_available");
+    .assert_error(422, "processor_not_available");
 }
 
 async fn order_links(app: TestApp) {
@@ -609,27 +609,27 @@ async fn order_links(app: TestApp) {
         json!({"title": "Pay order", "order_id": order["id"], "payments_limit": 2}),
     )
     .await
-    .assert_error(400, "invalid_payments_limit_for_order_link")
+    .assert_error(422, "invalid_payments_limit_for_order_link")
     .assert_param("payments_limit");
     app.post(
         "/v1/payment_links",
         json!({"title": "Pay order", "order_id": "ord_0000000000000000000000"}),
     )
     .await
-    .assert_error(400, "order_not_found")
+    .assert_error(422, "order_not_found")
     .assert_param("order_id");
     app.post(
         "/v1/payment_links",
         json!({"title": "Pay order", "order_id": order["id"], "currency": "eur"}),
     )
     .await
-    .assert_error(400, "currency_mismatch");
+    .assert_error(422, "currency_mismatch");
     app.patch(
         &format!("/v1/payment_links/{}", id(&l)),
         json!({"payments_limit": 5}),
     )
     .await
-    .assert_error(400, "invalid_payments_limit_for_order_link");
+    .assert_error(422, "invalid_payments_limit_for_order_link");
     app.post(&format!("/v1/orders/{}/cancel", id(&order)), json!({}))
         .await
         .ok(200);
@@ -651,7 +651,7 @@ async fn order_links(app: TestApp) {
         json!({"title": "Wine", "currency": "usd", "line_items": [{"product_id": eur["id"]}]}),
     )
     .await
-    .assert_error(400, "currency_mismatch")
+    .assert_error(422, "currency_mismatch")
     .assert_param("line_items[0].product_id");
 }
 
@@ -771,7 +771,7 @@ async fn rules_once_paid(app: TestApp) {
         .assert_error(409, "payment_link_has_payments");
     app.patch(&path, json!({"payments_limit": 1}))
         .await
-        .assert_error(400, "payments_limit_below_count");
+        .assert_error(422, "payments_limit_below_count");
     let p = app
         .patch(
             &path,
@@ -916,7 +916,7 @@ async fn patch_updates_and_revalidates(app: TestApp) {
         json!({"opens_at": "2099-01-01T00:00:00Z", "expires_at": "2098-01-01T00:00:00Z"}),
     )
     .await
-    .assert_error(400, "parameter_invalid");
+    .assert_error(422, "parameters_inconsistent");
     app.patch(&path, json!({"slug": "Bad Slug"}))
         .await
         .assert_error(400, "slug_invalid");

@@ -10,6 +10,65 @@ fn openapi_document_snapshot() {
     insta::assert_json_snapshot!("openapi", doc);
 }
 
+/// Patterns are written beside the fields they check, so each must be one the domain
+/// checks by (`paylink_domain::text`'s and the others here): a literal that drifted from
+/// its check, or a new one nobody checked, fails here.
+#[test]
+fn every_pattern_is_one_the_server_checks_by() {
+    use paylink_domain::{money::Currency, text, time::DurationSpec};
+    fn patterns(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(p) = o.get("pattern").and_then(|p| p.as_str()) {
+                    out.push(p.to_owned());
+                }
+                o.values().for_each(|c| patterns(c, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| patterns(c, out)),
+            _ => {}
+        }
+    }
+    let doc: serde_json::Value = serde_json::from_str(&paylink_server::openapi::json()).unwrap();
+    let mut found = Vec::new();
+    patterns(&doc, &mut found);
+    let ids = regex::Regex::new(r"^\^[a-z]+_\[0-9A-Za-z\]\{22\}\$$").unwrap();
+    let known = [
+        text::TEXT_PATTERN.to_owned(),
+        text::EMAIL_PATTERN.to_owned(),
+        text::HTTPS_URL_PATTERN.to_owned(),
+        text::PHONE_PATTERN.to_owned(),
+        Currency::pattern(),
+        Currency::upper_case_pattern(),
+        DurationSpec::pattern(1, DurationSpec::MAX_SECONDS),
+        DurationSpec::pattern(60, 86_400),
+        "^[^\\u0000]*$".to_owned(),
+        "^[a-z0-9]+(-[a-z0-9]+)*$".to_owned(),
+        "^-?[0-9]{1,18}$".to_owned(),
+        paylink_server::accounts::tokens::TOKEN_PATTERN.to_owned(),
+    ];
+    let unknown: std::collections::BTreeSet<_> = found
+        .iter()
+        .filter(|p| !known.contains(p) && !ids.is_match(p))
+        .collect();
+    // Rules of one field each, checked beside it (their tests name them).
+    let single = [
+        "^[A-Z]{2}$",
+        "^#[0-9A-Fa-f]{6}$",
+        "^[A-Za-z0-9_]*$",
+        "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
+        "^[A-Za-z0-9-](?:[A-Za-z0-9.-]*[A-Za-z0-9-])?$",
+        "^(?:0?[0-9]{1,2}(?:\\.[0-9]{1,4})?|100(?:\\.0{1,4})?)$",
+    ];
+    let rest: Vec<_> = unknown
+        .iter()
+        .filter(|p| !single.contains(&p.as_str()) && !p.starts_with("^[Hh][Tt][Tt][Pp][Ss]?://"))
+        .collect();
+    assert!(
+        rest.is_empty(),
+        "patterns no check is known to use: {rest:#?}"
+    );
+}
+
 both!(
     served_document_lists_every_route,
     path_parameters_say_what_the_server_accepts,

@@ -412,27 +412,27 @@ async fn order_validation(app: TestApp) {
         json!({"line_items": [{"product_id": "prod_0000000000000000000000"}]}),
     )
     .await
-    .assert_error(400, "product_not_found")
+    .assert_error(422, "product_not_found")
     .assert_param("line_items[0].product_id");
     app.post(
         "/v1/orders",
         json!({"currency": "usd", "line_items": [{"product_id": eur["id"]}]}),
     )
     .await
-    .assert_error(400, "currency_mismatch");
+    .assert_error(422, "currency_mismatch");
     app.post(
         "/v1/orders",
         json!({"line_items": [{"name": "A", "unit_amount": 1, "quantity": 0}]}),
     )
     .await
-    .assert_error(400, "quantity_invalid")
+    .assert_error(422, "quantity_invalid")
     .assert_param("line_items[0].quantity");
     app.post("/v1/orders", json!({"line_items": [{"name": "A"}]}))
         .await
-        .assert_error(400, "parameter_invalid");
+        .assert_error(422, "parameter_required");
     app.post("/v1/orders", json!({"customer_id": "cus_0000000000000000000000", "line_items": [{"name": "A", "unit_amount": 1}]}))
         .await
-        .assert_error(400, "customer_not_found");
+        .assert_error(422, "customer_not_found");
     // Overflow is a clear 400, not a wrap or a 500.
     app.post("/v1/orders", json!({"line_items": [{"name": "A", "unit_amount": 999_999_999_999_999_i64, "quantity": 999_999}]}))
         .await

@@ -462,7 +462,7 @@ async fn api_keys_list_in_pages(app: TestApp) {
     assert_eq!(back.ok(200)["data"][0]["id"], ids[0]);
     app.get("/v1/api_keys?starting_after=garbage")
         .await
-        .assert_error(400, "invalid_cursor");
+        .assert_error(422, "invalid_cursor");
     // Another merchant's key id is no cursor here.
     let other = app.other_merchant("Elsewhere").await;
     let theirs = app_keys(&app, &other).await;
@@ -471,7 +471,7 @@ async fn api_keys_list_in_pages(app: TestApp) {
         theirs[0]["id"].as_str().unwrap()
     ))
     .await
-    .assert_error(400, "invalid_cursor");
+    .assert_error(422, "invalid_cursor");
     app.get("/v1/api_keys?limit=0")
         .await
         .assert_error(400, "parameter_invalid");

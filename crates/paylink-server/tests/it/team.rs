@@ -100,7 +100,7 @@ async fn invitations_are_used_once_within_seven_days(app: TestApp) {
         json!({"name": "Nia", "password": "password1234"}),
     )
     .await
-    .assert_error(400, "password_too_weak")
+    .assert_error(422, "password_too_weak")
     .assert_param("password");
     let joined = accept(&app, &token, json!({"name": "Nia", "password": PW})).await;
     assert_eq!(joined.ok(200)["memberships"][0]["role"], "developer");
@@ -333,7 +333,7 @@ async fn password_resets_are_used_once_within_the_hour(app: TestApp) {
     let new = "a brand new passphrase here";
     do_reset(&app, &reset, "password1234")
         .await
-        .assert_error(400, "password_too_weak");
+        .assert_error(422, "password_too_weak");
     do_reset(&app, &reset, new).await.ok(200);
     // Once only; every session ended; the new password works.
     do_reset(&app, &reset, new)

@@ -109,7 +109,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
             None,
         )
         .await;
-    r.assert_error(400, "product_not_found");
+    r.assert_error(422, "product_not_found");
     let r = app
         .call(
             Some(&other),
@@ -119,7 +119,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
             None,
         )
         .await;
-    r.assert_error(400, "order_not_found");
+    r.assert_error(422, "order_not_found");
     // Lists are per merchant, and the owner still sees everything.
     let r = app
         .call(Some(&other), Method::GET, "/v1/payment_links", None, None)

@@ -41,7 +41,7 @@ async fn a_second_factor_guards_the_sign_in(app: TestApp) {
         Some(json!({"enrollment": e["enrollment"], "code": "000000"})),
     )
     .await
-    .assert_error(400, "totp_invalid");
+    .assert_error(422, "totp_invalid");
     // Another account's enrolment does not either.
     let other = signed_in(&app, Role::Viewer, "viewer@acme.example").await;
     as_person(
@@ -117,7 +117,7 @@ async fn a_second_factor_guards_the_sign_in(app: TestApp) {
     // Turning it off needs the password.
     post("/v1/me/totp/disable", Some(json!({"password": "nope"})))
         .await
-        .assert_error(400, "incorrect_password");
+        .assert_error(422, "incorrect_password");
     let off = post("/v1/me/totp/disable", Some(json!({"password": PW}))).await;
     assert_eq!(off.ok(200)["totp_enabled"], false);
     login(&app, "owner@acme.example", PW).await.ok(200);

@@ -8,13 +8,22 @@ use super::*;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentLinkPatch {
+    #[schema(
+        min_length = 3,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
+    #[schema(min_length = 3, max_length = 64, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = link_description)]
     pub description: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = image_url_or_null)]
     pub image_url: Patch<String>,
     pub currency: Option<Currency>,
+    #[schema(min_items = 1, max_items = 20)]
     pub line_items: Option<Vec<LineItemIn>>,
     pub amount: Option<Amount>,
     /// With `amount` (see the create request).
@@ -23,9 +32,12 @@ pub struct PaymentLinkPatch {
     pub subscription: Option<SubscriptionTerms>,
     pub tax: Option<TaxIn>,
     pub collect: Option<Collect>,
+    #[schema(max_items = 5)]
     pub custom_fields: Option<Vec<CustomField>>,
+    #[schema(min_items = 1, max_items = 2)]
     pub payment_method_types: Option<Vec<PaymentMethodType>>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub payments_limit: Patch<u32>,
     #[serde(default)]
     pub expires_at: Patch<Timestamp>,
@@ -36,14 +48,17 @@ pub struct PaymentLinkPatch {
     #[serde(default)]
     pub cancel_url: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = message_or_null)]
     pub confirmation_message: Patch<String>,
     #[serde(default)]
+    #[schema(schema_with = message_or_null)]
     pub inactive_message: Patch<String>,
     #[serde(default)]
     pub customer_id: Patch<CustomerId>,
     #[serde(default)]
     pub prefill: Patch<Prefill>,
     #[serde(default)]
+    #[schema(schema_with = reference_or_null)]
     pub reference_id: Patch<String>,
     /// Keys set to `""` are removed.
     pub metadata: Option<BTreeMap<String, String>>,
@@ -132,14 +147,14 @@ async fn apply_patch(
         }
         if link.kind == LinkType::Order {
             return Err(ApiError::invalid(
-                "parameter_invalid",
+                "parameters_exclusive",
                 "line_items",
                 "An `order` link's pricing comes from its order",
             ));
         }
         if link.all_products && (patch.line_items.is_some() || patch.amount.is_some()) {
             return Err(ApiError::invalid(
-                "parameter_invalid",
+                "parameters_exclusive",
                 "line_items",
                 "An `all_products` link has no line items to set",
             ));
@@ -196,7 +211,7 @@ async fn apply_patch(
         if let Some(s) = patch.subscription {
             if link.kind != LinkType::Subscription {
                 return Err(ApiError::invalid(
-                    "parameter_invalid",
+                    "parameters_exclusive",
                     "subscription",
                     "Only a `subscription` link takes `subscription`",
                 ));
@@ -257,3 +272,18 @@ async fn apply_patch(
     link.validate(&LinkRules { settings, now })?;
     Ok(link)
 }
+
+crate::patch_text_schema!(link_description, 0, 500, paylink_domain::text::TEXT_PATTERN);
+crate::patch_text_schema!(
+    image_url_or_null,
+    0,
+    2048,
+    paylink_domain::text::HTTPS_URL_PATTERN
+);
+crate::patch_text_schema!(message_or_null, 1, 500, paylink_domain::text::TEXT_PATTERN);
+crate::patch_text_schema!(
+    reference_or_null,
+    1,
+    200,
+    paylink_domain::text::TEXT_PATTERN
+);

@@ -79,9 +79,12 @@ impl Setup {
     /// customers are gone by then).
     fn worker(&self) -> Process {
         let mut env = self.env().to_vec();
+        // A worker writes link URLs into events: it is told the server's.
+        let public = format!("http://{}", self.bind);
         env.extend([
             ("PAYLINK_WORKER_TICK_MS", "200"),
             ("PAYLINK_ATTEMPT_STALE_AFTER_SECS", "1"),
+            ("PAYLINK_PUBLIC_URL", &public),
         ]);
         paylink(&self.db, &self.master, &env, &["worker"])
     }
