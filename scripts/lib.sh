@@ -59,6 +59,23 @@ ensure_browser() {
   fi
 }
 
+# Debian's nginx for the deployment test (tests/it/behind_nginx.rs runs the guide's config).
+ensure_nginx() {
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+    return 0
+  fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing nginx"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    # Only the binary is wanted: no service of its own on port 80.
+    if command -v service >/dev/null 2>&1; then service nginx stop >/dev/null 2>&1 || true; fi
+  else
+    echo "warning: nginx missing and cannot be installed here; the deployment test will fail" >&2
+  fi
+}
+
 # axe-core (npm) for the accessibility checks of the hosted pages, under target/ (the tests
 # read target/axe/node_modules/axe-core/axe.min.js, or PAYLINK_AXE_JS).
 ensure_axe() {

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod changes;
 pub mod checkout;
 pub mod cli;
 pub mod config;
@@ -162,6 +163,7 @@ async fn forget_public_views(
     let res = next.run(req).await;
     if writes && res.status().is_success() {
         state.links_cache.forget_all();
+        changes::changed(&state);
     }
     res
 }
@@ -211,6 +213,7 @@ pub async fn serve_state(
     // request still with the processor keeps its claims.
     let beating = CancellationToken::new();
     let heartbeat = tokio::spawn(heartbeats(store.clone(), beating.clone()));
+    let hearing = tokio::spawn(changes::run(state.clone(), beating.clone()));
     let flusher = tokio::spawn(views::run(
         state.views.clone(),
         state.store.clone(),
@@ -228,6 +231,7 @@ pub async fn serve_state(
     // The last views are written before the process ends.
     let _ = flusher.await;
     let _ = heartbeat.await;
+    let _ = hearing.await;
     // Every request has been answered: nothing this process claimed is still in flight.
     if let Err(e) = store.retire().await {
         tracing::warn!(error = %e, "marking this process gone failed");

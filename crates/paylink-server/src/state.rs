@@ -42,6 +42,8 @@ pub struct Shared {
     pub auth_failures: Arc<crate::auth::FailedAuth>,
     /// Sign-in attempts per e-mail and per client address.
     pub logins: Arc<crate::accounts::LoginThrottle>,
+    /// Woken when a merchant's data changed through this instance (see [`crate::changes`]).
+    pub changed: Arc<tokio::sync::Notify>,
     /// Whose forwarding headers name the client (see [`crate::proxies`]).
     pub trusted_proxies: crate::proxies::TrustedProxies,
     /// Seals secrets kept at rest (webhook secrets, checkout answers kept for retries).
@@ -75,6 +77,13 @@ impl AppState {
         self.settings_cache
             .put(id.clone(), settings.clone(), ticket);
         Ok(settings)
+    }
+
+    /// Drops everything cached (another instance changed something).
+    pub fn forget_everything(&self) {
+        self.links_cache.forget_all();
+        self.settings_cache.forget_all();
+        self.keys_cache.forget_all();
     }
 
     /// Drops a merchant's cached settings (after they change).
@@ -183,6 +192,7 @@ impl AppState {
             )),
             sealer,
             store,
+            changed: Arc::default(),
             trusted_proxies: crate::proxies::TrustedProxies::parse(
                 config.trusted_proxies.as_deref(),
             )?,

@@ -50,6 +50,28 @@ impl Dialect {
         }
     }
 
+    /// How many more connections the database would accept now (its limit, less those
+    /// kept for superusers and those open); none on SQLite, which has no such limit.
+    pub(crate) fn connection_room(self) -> Option<&'static str> {
+        match self {
+            Dialect::Postgres => Some(
+                "SELECT (current_setting('max_connections')::int \
+                 - current_setting('superuser_reserved_connections')::int \
+                 - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'))::bigint",
+            ),
+            Dialect::Sqlite => None,
+        }
+    }
+
+    /// The statement that tells every process on the database that something changed
+    /// (see `changes`); none on SQLite, which one process serves.
+    pub(crate) fn announce(self, channel: &str) -> Option<String> {
+        match self {
+            Dialect::Postgres => Some(format!("SELECT pg_notify('{channel}', ")),
+            Dialect::Sqlite => None,
+        }
+    }
+
     /// The counter shard a write adds to (see `counters`): one per PostgreSQL connection, so
     /// two purchases in flight rarely share a row; one on SQLite, which writes one at a time.
     pub(crate) fn shard(self) -> &'static str {

@@ -14,6 +14,7 @@ mod accounts;
 mod attempts;
 mod audit;
 mod catalog;
+mod changes;
 mod checkout;
 mod counters;
 mod dialect;
@@ -64,6 +65,10 @@ pub struct SqlStore {
     _checkpointer: Option<Checkpointer>,
     /// This process, as its claims name it (see `ProcessStore::heartbeat`).
     instance: String,
+    /// PostgreSQL only: where to listen for other processes' changes (see `changes`).
+    listen_url: Option<String>,
+    /// Cancelled by `close`: change feeds hang up their connections too.
+    closing: tokio_util::sync::CancellationToken,
     /// Whether this process has cleared the rows of processes long gone (once, at its
     /// first heartbeat).
     instances_swept: std::sync::atomic::AtomicBool,
@@ -220,6 +225,9 @@ impl SqlStore {
             )),
             _ => None,
         };
+        if let Some(room) = dialect.connection_room() {
+            warn_if_unfillable(&pool, room, opts.max_connections).await;
+        }
         let checkpointer =
             (dialect == Dialect::Sqlite).then(|| Checkpointer::spawn(pool.clone(), turns.clone()));
         Ok(Self {
@@ -232,6 +240,8 @@ impl SqlStore {
             turns,
             group,
             instance: format!("ins_{}", paylink_domain::id::random_base62()),
+            listen_url: (dialect == Dialect::Postgres).then(|| url.clone()),
+            closing: Default::default(),
             instances_swept: Default::default(),
         })
     }
@@ -254,6 +264,7 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.closing.cancel();
         if let Some(w) = &self.writer {
             w.close().await;
         }
@@ -440,5 +451,31 @@ fn redact_url(url: &str) -> String {
             format!("{scheme}://***@{host}")
         }
         None => url.to_owned(),
+    }
+}
+
+/// Warns when the database would not accept this process's whole pool (plus its change
+/// feed's connection) beside the connections already open: requests would then wait for
+/// connections that never come. (Not an error: the pool fills lazily, and other processes
+/// may close theirs.)
+async fn warn_if_unfillable(pool: &AnyPool, room: &str, wanted: u32) {
+    use sqlx::Row;
+    let room: i64 = match sqlx::query(room).fetch_one(pool).await {
+        Ok(row) => row.try_get(0).unwrap_or(i64::MAX),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not ask PostgreSQL how many connections it takes");
+            return;
+        }
+    };
+    // The connection that asked is one of the pool's own; the change feed needs one more.
+    let available = room.saturating_add(1);
+    if available < i64::from(wanted) + 1 {
+        tracing::warn!(
+            db_max_connections = wanted,
+            available,
+            "the connection pool cannot be filled: PostgreSQL takes {available} more \
+             connections beside those open; lower db_max_connections or raise PostgreSQL's \
+             max_connections"
+        );
     }
 }

@@ -18,4 +18,12 @@ impl ProcessStore for SqlStore {
     async fn retire(&self) -> StoreResult<()> {
         self.retire_impl().await
     }
+
+    async fn announce_change(&self) -> StoreResult<()> {
+        self.announce_change_impl().await
+    }
+
+    async fn watch_changes(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>> {
+        self.watch_changes_impl().await
+    }
 }

@@ -26,6 +26,7 @@ async fn two_processes(backend: Backend) {
         .await
         .unwrap();
     paylink_store::conformance::claims_of_dead_processes(&a, &b).await;
+    paylink_store::conformance::changes_reach_other_processes(&a, &b).await;
     a.close().await;
     b.close().await;
 }

@@ -14,6 +14,7 @@ mod account_pages;
 mod accounts;
 mod api_keys;
 mod bad_input;
+mod behind_nginx;
 mod browser;
 mod catalog;
 mod checkout;

@@ -16,11 +16,11 @@ use crate::both;
 use crate::helpers::TestApp;
 
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
     signatures: String,
-    body: String,
+    pub(crate) body: String,
     at: Instant,
 }
 
@@ -33,14 +33,14 @@ enum Answer {
 }
 
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let mut r = Receiver::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         r.url = format!("http://{}/hooks", listener.local_addr().unwrap());
@@ -91,7 +91,7 @@ impl Receiver {
         self.script.lock().unwrap().extend(answers.iter().copied());
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 

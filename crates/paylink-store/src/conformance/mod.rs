@@ -43,7 +43,7 @@ mod payments;
 mod processes;
 mod races;
 mod webhooks;
-pub use processes::claims_of_dead_processes;
+pub use processes::{changes_reach_other_processes, claims_of_dead_processes};
 
 pub fn merchant(name: &str) -> Merchant {
     Merchant {

@@ -4,6 +4,23 @@ use paylink_domain::time::Timestamp;
 
 use crate::*;
 
+/// A change announced through one handle is heard through another: on PostgreSQL by
+/// LISTEN/NOTIFY; SQLite, served by one process, has no one else to tell.
+pub async fn changes_reach_other_processes(a: &dyn Store, b: &dyn Store) {
+    let Some(mut feed) = b.watch_changes().await.unwrap() else {
+        assert_eq!(b.backend(), "sqlite", "only SQLite has no change feed");
+        a.announce_change().await.unwrap();
+        return;
+    };
+    // The listener's own announcement is told apart from another's.
+    b.announce_change().await.unwrap();
+    assert!(!feed.next().await.unwrap(), "its own announcement");
+    a.announce_change().await.unwrap();
+    assert!(feed.next().await.unwrap(), "another process's announcement");
+    a.announce_change().await.unwrap();
+    assert!(feed.next().await.unwrap(), "and the next one");
+}
+
 /// Claims name their process: `a` and `b` are two processes' handles on one database.
 /// A claim in flight stays its owner's while the owner is seen, and is taken over at once
 /// when the owner stops being seen or shuts down cleanly.

@@ -24,5 +24,5 @@ pub use links::LinkStore;
 pub use merchants::MerchantStore;
 pub use orders::OrderStore;
 pub use payments::PaymentStore;
-pub use processes::ProcessStore;
+pub use processes::{ChangeFeed, ProcessStore};
 pub use webhooks::WebhookStore;
