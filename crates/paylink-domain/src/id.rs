@@ -129,7 +129,10 @@ define_id!(SubscriptionId, "sub_", "subscription");
 define_id!(EventId, "evt_", "event");
 define_id!(WebhookEndpointId, "we_", "webhook endpoint");
 define_id!(ApiKeyId, "key_", "API key");
-define_id!(UserId, "user_", "user");
+define_id!(UserId, "usr_", "user");
+define_id!(SessionId, "ses_", "session");
+define_id!(InvitationId, "inv_", "invitation");
+define_id!(AuditEntryId, "aud_", "audit entry");
 define_id!(EmailId, "em_", "e-mail");
 
 #[cfg(test)]

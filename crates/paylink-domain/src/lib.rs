@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O. Requests are parsed at the edge into the newtypes
 //! defined here, so the rest of the system never handles a raw amount, currency or slug.
 
+pub mod access;
 pub mod catalog;
 pub mod checkout;
 pub mod email;

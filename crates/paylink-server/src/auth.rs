@@ -13,76 +13,88 @@ use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use paylink_domain::id::{random_base62, ApiKeyId};
+use paylink_domain::access::Grant;
+use paylink_domain::id::{random_base62, ApiKeyId, SessionId, UserId};
+use paylink_domain::link::{CreatedBy, CreatorType};
 use paylink_domain::time::Timestamp;
 use paylink_store::{ApiKeyRecord, KeyKind, Tenant};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Every scope a restricted key can carry. `X:write` implies `X:read`.
-pub const SCOPES: &[&str] = &[
-    "payment_links:read",
-    "payment_links:write",
-    "products:read",
-    "products:write",
-    "customers:read",
-    "customers:write",
-    "tax_rates:read",
-    "tax_rates:write",
-    "orders:read",
-    "orders:write",
-    "payments:read",
-    // Acting on a payment outside refunds: e-mailing its receipt to an address.
-    "payments:write",
-    "refunds:write",
-    "events:read",
-    "webhooks:read",
-    "webhooks:write",
-    "settings:read",
-    "settings:write",
-];
+/// Every scope a restricted key can carry (the domain's list: see
+/// [`paylink_domain::access`], which decides for keys and people alike).
+pub use paylink_domain::access::KEY_SCOPES as SCOPES;
+
+/// Who is calling: a key, or a person through one of their sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    ApiKey(ApiKeyId),
+    User { id: UserId, session: SessionId },
+}
 
 /// The caller, as established by the auth middleware.
 #[derive(Clone, Debug)]
 pub struct Auth {
     pub tenant: Tenant,
-    pub key_id: ApiKeyId,
-    pub kind: KeyKind,
-    pub scopes: Vec<String>,
+    pub caller: Caller,
+    pub grant: Grant,
+    /// Authenticated by the session cookie (unsafe requests then need the CSRF token).
+    pub cookie: bool,
 }
 
 impl Auth {
     pub fn has_scope(&self, scope: &str) -> bool {
-        if self.kind == KeyKind::Secret {
-            return true;
-        }
-        let write = scope.strip_suffix(":read").map(|r| format!("{r}:write"));
-        self.scopes
-            .iter()
-            .any(|s| s == scope || Some(s) == write.as_ref())
+        self.grant.allows(scope)
     }
 
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
         if self.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "This key lacks the `{scope}` scope"
-            )))
+            return Ok(());
         }
+        Err(ApiError::forbidden(match &self.grant {
+            Grant::Member(role) => format!("The `{role}` role may not do this (`{scope}`)"),
+            _ => format!("This key lacks the `{scope}` scope"),
+        }))
     }
 
     /// Who made a request, for idempotency: a stored answer is replayed to its maker only.
     pub fn credential(&self) -> &str {
-        self.key_id.as_str()
+        match &self.caller {
+            Caller::ApiKey(id) => id.as_str(),
+            Caller::User { id, .. } => id.as_str(),
+        }
     }
 
-    pub fn require_secret(&self) -> Result<(), ApiError> {
-        if self.kind == KeyKind::Secret {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("Only a secret key can manage API keys"))
+    /// `created_by` of the objects the caller creates.
+    pub fn created_by(&self) -> CreatedBy {
+        match &self.caller {
+            Caller::ApiKey(id) => CreatedBy {
+                kind: CreatorType::ApiKey,
+                id: id.to_string(),
+            },
+            Caller::User { id, .. } => CreatedBy {
+                kind: CreatorType::User,
+                id: id.to_string(),
+            },
+        }
+    }
+
+    /// The audit log's actor.
+    pub fn actor(&self) -> paylink_store::Actor {
+        match &self.caller {
+            Caller::ApiKey(id) => paylink_store::Actor::ApiKey(id.to_string()),
+            Caller::User { id, .. } => paylink_store::Actor::User(id.to_string()),
+        }
+    }
+
+    /// The signed-in person, or `403` for a key.
+    pub fn person(&self) -> Result<(&UserId, &SessionId), ApiError> {
+        match &self.caller {
+            Caller::User { id, session } => Ok((id, session)),
+            Caller::ApiKey(_) => Err(ApiError::forbidden(
+                "Only a signed-in person has an account; send `Authorization: Token …`",
+            )),
         }
     }
 }
@@ -193,23 +205,31 @@ pub fn client_ip(req: &Request) -> IpAddr {
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
-/// Resolves `Authorization: Bearer …` into an [`Auth`] in the request's extensions.
+/// Resolves the request's credential into an [`Auth`] in its extensions: `Authorization:
+/// Bearer <key>`, `Authorization: Token <access_token>` or the `paylink_session` cookie.
+/// A cookie-authenticated unsafe request must carry the session's CSRF token.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&req);
-    let header = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .cloned();
-    let auth = match identify(&state, header).await? {
+    let auth = match identify(&state, req.headers()).await? {
         Ok(auth) => auth,
         Err(refusal) => {
             return Err(state.auth_failures.failed(ip).unwrap_or(refusal));
         }
     };
+    if auth.cookie && !req.method().is_safe() {
+        let sent = req
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok());
+        let token = crate::accounts::tokens::cookie_token(req.headers());
+        if !token.is_some_and(|t| crate::accounts::tokens::csrf_matches(&t, sent)) {
+            return Err(crate::accounts::csrf_failed());
+        }
+    }
     tracing::Span::current().record(
         "merchant.id",
         tracing::field::display(&auth.tenant.merchant_id()),
@@ -223,17 +243,25 @@ pub async fn authenticate(
 /// The caller named by the request's credential, or why it is refused.
 async fn identify(
     state: &AppState,
-    header: Option<axum::http::HeaderValue>,
+    headers: &axum::http::HeaderMap,
 ) -> Result<Result<Auth, ApiError>, ApiError> {
+    let header = headers.get(axum::http::header::AUTHORIZATION);
+    if header.is_none() {
+        if let Some(token) = crate::accounts::tokens::cookie_token(headers) {
+            return crate::accounts::sessions::identify(state, &token, headers, true).await;
+        }
+    }
     let Some(header) = header else {
         return Ok(Err(ApiError::unauthorized(
             "api_key_missing",
             "No API key provided; send `Authorization: Bearer sk_test_…`",
         )));
     };
-    let Some(key) = header
-        .to_str()
-        .ok()
+    let text = header.to_str().ok();
+    if let Some(token) = text.and_then(|h| h.strip_prefix("Token ")).map(str::trim) {
+        return crate::accounts::sessions::identify(state, token, headers, false).await;
+    }
+    let Some(key) = text
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 200)
@@ -255,19 +283,23 @@ async fn identify(
     };
     Ok(Ok(Auth {
         tenant: Tenant::of_key(&record),
-        key_id: record.id,
-        kind: record.kind,
-        scopes: record.scopes,
+        caller: Caller::ApiKey(record.id),
+        grant: match record.kind {
+            KeyKind::Secret => Grant::SecretKey,
+            KeyKind::Restricted => Grant::Restricted(record.scopes),
+        },
+        cookie: false,
     }))
 }
 
 /// What a route asks of its caller, declared beside it in the route table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// An API key carrying this scope (secret keys carry every scope).
+    /// A caller granted this scope ([`Grant::allows`]: secret keys hold every scope, restricted
+    /// keys theirs, people their role's).
     Scope(&'static str),
-    /// A secret key: managing keys is not a scope a restricted key can be given.
-    SecretKey,
+    /// A signed-in person, acting on their own account (`/v1/me`).
+    Person,
     /// The customer side: no credential.
     Public,
 }
@@ -279,7 +311,9 @@ pub async fn authorize(access: Access, req: Request, next: Next) -> Result<Respo
     if let Some(auth) = req.extensions().get::<Auth>() {
         match access {
             Access::Scope(scope) => auth.require(scope)?,
-            Access::SecretKey => auth.require_secret()?,
+            Access::Person => {
+                auth.person()?;
+            }
             Access::Public => {}
         }
     }
@@ -310,9 +344,9 @@ mod tests {
     fn write_implies_read() {
         let auth = Auth {
             tenant: Tenant::stored(paylink_domain::id::MerchantId::generate(), false),
-            key_id: ApiKeyId::generate(),
-            kind: KeyKind::Restricted,
-            scopes: vec!["products:write".into()],
+            caller: Caller::ApiKey(ApiKeyId::generate()),
+            grant: Grant::Restricted(vec!["products:write".into()]),
+            cookie: false,
         };
         assert!(auth.has_scope("products:read"));
         assert!(auth.has_scope("products:write"));

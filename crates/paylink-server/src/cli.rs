@@ -1,6 +1,5 @@
 //! The `paylink` command line.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +58,36 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Manage people who sign in.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a member to a merchant; prints {"user_id", "merchant_id", "role"}.
+    Create {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, developer, support or viewer.
+        #[arg(long)]
+        role: String,
+        /// Their name (default: the e-mail's local part).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print a one-time link (valid an hour) that sets the user's password.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,13 +104,14 @@ pub enum KeyCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum MerchantCommand {
-    /// Create a merchant; prints {"merchant_id", "secret_key"}.
+    /// Create a merchant; prints {"merchant_id", "secret_key"} (and "user_id" with
+    /// --password-stdin: the owner who signs in with --email and that password).
     Create {
         #[arg(long)]
         name: String,
         #[arg(long)]
         email: String,
-        /// Read a dashboard password from standard input.
+        /// Read the owner's password from standard input: also creates the owner user.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -145,25 +175,32 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => {
-            let password_hash = if password_stdin {
-                let mut pw = String::new();
-                std::io::stdin().read_to_string(&mut pw)?;
-                let pw = pw.trim_end_matches(['\n', '\r']);
-                anyhow::ensure!(
-                    pw.len() >= 10,
-                    "the password must be at least 10 characters"
-                );
-                Some(hash_password(pw)?)
+            use crate::accounts::provision;
+            let password = if password_stdin {
+                let pw = provision::password_from_stdin()?;
+                provision::check_password(&pw, &email, &name)?;
+                Some(pw)
             } else {
                 None
             };
             let store = crate::open_store(&config).await?;
-            let created =
-                crate::demo::create_merchant(store.as_ref(), &name, &email, password_hash).await?;
-            println!(
-                "{}",
-                serde_json::json!({"merchant_id": created.merchant.id, "secret_key": created.secret_key})
-            );
+            let created = crate::demo::create_merchant(store.as_ref(), &name, &email, None).await?;
+            let mut out = serde_json::json!({"merchant_id": created.merchant.id, "secret_key": created.secret_key});
+            if let Some(pw) = password {
+                let owner = provision::create_user(
+                    store.as_ref(),
+                    &created.merchant.id,
+                    &email,
+                    &name,
+                    paylink_domain::access::Role::Owner,
+                    &pw,
+                )
+                .await?;
+                if let Some(o) = out.as_object_mut() {
+                    o.insert("user_id".into(), serde_json::json!(owner.id));
+                }
+            }
+            println!("{out}");
             store.close().await;
             Ok(())
         }
@@ -174,6 +211,48 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("`{merchant}` is not a merchant id (acct_…)"))?;
             let store = crate::open_store(&config).await?;
             let result = create_key(store.as_ref(), &id, live).await;
+            store.close().await;
+            println!("{}", result?);
+            Ok(())
+        }
+        Command::User { command } => {
+            use crate::accounts::provision;
+            let store = crate::open_store(&config).await?;
+            let result = match command {
+                UserCommand::Create {
+                    merchant,
+                    email,
+                    role,
+                    name,
+                    password_stdin,
+                } => {
+                    let id = paylink_domain::id::MerchantId::parse(&merchant).ok_or_else(|| {
+                        anyhow::anyhow!("`{merchant}` is not a merchant id (acct_…)")
+                    })?;
+                    let role = paylink_domain::access::Role::parse(&role).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "`{role}` is not a role: owner, admin, developer, support or viewer"
+                        )
+                    })?;
+                    anyhow::ensure!(
+                        password_stdin,
+                        "give the password on standard input with --password-stdin"
+                    );
+                    let name =
+                        name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
+                    let pw = provision::password_from_stdin()?;
+                    provision::check_password(&pw, &email, &name)?;
+                    provision::create_user(store.as_ref(), &id, &email, &name, role, &pw)
+                        .await
+                        .map(|u| {
+                            serde_json::json!({"user_id": u.id, "merchant_id": id, "role": role})
+                                .to_string()
+                        })
+                }
+                UserCommand::ResetPassword { email } => {
+                    provision::reset_link(store.as_ref(), &config.public_url(), &email).await
+                }
+            };
             store.close().await;
             println!("{}", result?);
             Ok(())
@@ -257,19 +336,17 @@ async fn create_key(
         Vec::new(),
     );
     store.insert_api_key(&record).await?;
+    crate::accounts::provision::operator_audit(
+        store,
+        &merchant.id,
+        "api_keys.create",
+        record.id.as_str(),
+    )
+    .await?;
     Ok(serde_json::json!({
         "merchant_id": merchant.id,
         "key_id": record.id,
         "livemode": live,
         "secret_key": secret,
     }))
-}
-
-fn hash_password(pw: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(pw.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
 }

@@ -71,6 +71,11 @@ pub const UNPROCESSABLE: &[&str] = &[
     "parameters_inconsistent",
     "quantity_invalid",
     "webhook_url_refused",
+    // Accounts: a password the estimator finds guessable, a current password or a
+    // second-factor code that is not right (the document cannot say either).
+    "incorrect_password",
+    "password_too_weak",
+    "totp_invalid",
 ];
 
 /// `400`, or `422` for the codes of [`UNPROCESSABLE`].

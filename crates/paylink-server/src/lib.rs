@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; [`run`] serves on a listener until the
 //! cancellation token fires, so tests and embedders start the real server the same way.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -75,6 +76,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
+            accounts::audit::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
             ratelimit::per_key,
         ))
         .route_layer(middleware::from_fn_with_state(
@@ -93,6 +98,26 @@ pub fn app(state: AppState) -> Router {
                 .post(checkout::session_pages::authenticate),
         )
         .route("/r/{id}", get(checkout::receipt_page::receipt))
+        .route(
+            "/login",
+            get(accounts::pages::login_form).post(accounts::pages::login_submit),
+        )
+        .route(
+            "/forgot",
+            get(accounts::pages::forgot_form).post(accounts::pages::forgot_submit),
+        )
+        .route(
+            "/reset/{token}",
+            get(accounts::pages::reset_form).post(accounts::pages::reset_submit),
+        )
+        .route(
+            "/invite/{token}",
+            get(accounts::pages::invite_form).post(accounts::pages::invite_submit),
+        )
+        .route(
+            "/logout",
+            axum::routing::post(accounts::pages::logout_submit),
+        )
         .route(
             "/c/{id}",
             get(checkout::session_pages::session_page)
@@ -122,7 +147,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(json::MAX_BODY))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), merchant.id = tracing::field::Empty)
+            tracing::info_span!("request", method = %req.method(), path = %accounts::tokens::redact_path(req.uri().path()), merchant.id = tracing::field::Empty)
         }))
         .with_state(state)
 }

@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, built from the route table and the types' schemas.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder};
 
 use crate::api::route_docs::openapi_paths;
@@ -25,6 +27,16 @@ pub fn document() -> OpenApi {
                     .build(),
             ),
         )
+        .security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "A person's session: `Authorization: Token <access_token>` from `POST /auth/login` \
+                 (or the dashboard's `paylink_session` cookie, whose unsafe requests also send \
+                 `X-CSRF-Token`). Acts with the member's role, in test mode unless \
+                 `Paylink-Mode: live` is sent.",
+            ))),
+        )
         .build();
     OpenApiBuilder::new()
         .info(
@@ -36,7 +48,10 @@ pub fn document() -> OpenApi {
         )
         .paths(paths)
         .components(Some(components))
-        .security(Some(vec![SecurityRequirement::new("api_key", Vec::<String>::new())]))
+        .security(Some(vec![
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ]))
         .build()
 }
 

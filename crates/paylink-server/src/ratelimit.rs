@@ -27,7 +27,8 @@ pub async fn per_key(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(auth) = req.extensions().get::<Auth>() {
-        let key = auth.key_id.to_string();
+        // A key's limit, or a person's (their session's credential).
+        let key = auth.credential().to_owned();
         let c = &state.config;
         let name = format!("key:{key}");
         let verdict = shared(&state, &name, c.rate_limit_per_second, c.rate_limit_burst).await;

@@ -42,6 +42,8 @@ pub struct Shared {
     pub auth_failures: Arc<crate::auth::FailedAuth>,
     /// Limits shared with the other instances, when Redis is configured.
     pub shared_limits: Option<Arc<crate::shared_limits::SharedLimits>>,
+    /// Sign-in attempts per e-mail and per client address.
+    pub logins: Arc<crate::accounts::LoginThrottle>,
     /// Woken when a merchant's data changed through this instance (see [`crate::changes`]).
     pub changed: Arc<tokio::sync::Notify>,
     /// Whose forwarding headers name the client (see [`crate::proxies`]).
@@ -185,6 +187,9 @@ impl AppState {
         let sealer = Arc::new(config.sealer()?);
         Ok(Self(Arc::new(Shared {
             auth_failures: Arc::new(crate::auth::FailedAuth::new(
+                config.auth_failures_per_minute,
+            )),
+            logins: Arc::new(crate::accounts::LoginThrottle::new(
                 config.auth_failures_per_minute,
             )),
             sealer,

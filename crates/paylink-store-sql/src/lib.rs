@@ -10,7 +10,9 @@
 //! `SQLITE_BUSY`. The writes known whole in advance (the hot ones) are committed in groups
 //! by one task (see `writer`); the others take the lock for a transaction of their own.
 
+mod accounts;
 mod attempts;
+mod audit;
 mod catalog;
 mod changes;
 mod checkout;

@@ -342,28 +342,9 @@ impl SqlStore {
             std::mem::take(&mut filters.args),
         );
         q.append(&ftext, fargs);
-        let ascending = matches!(cursor, Some((_, false)));
-        match cursor {
-            Some((seq, true)) => q.push(" AND seq < ").bind(seq),
-            Some((seq, false)) => q.push(" AND seq > ").bind(seq),
-            None => &mut q,
-        };
-        q.push(if ascending {
-            " ORDER BY seq ASC LIMIT "
-        } else {
-            " ORDER BY seq DESC LIMIT "
-        })
-        .bind(limit + 1);
-        let mut rows = self.rows(&q).await.map_err(backend)?;
-        let has_more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(100));
-        if ascending {
-            rows.reverse();
-        }
-        Ok(Listed {
-            data: rows,
-            has_more,
-        })
+        let ascending = page_tail(&mut q, cursor, limit);
+        let rows = self.rows(&q).await.map_err(backend)?;
+        Ok(page_rows(rows, limit, ascending))
     }
 
     async fn cursor_seq(
@@ -405,6 +386,38 @@ impl Sql {
         }
         self.text.push_str(&out);
         self.args.extend(args);
+    }
+}
+
+/// Ends a list query: the cursor's condition (`(seq, true)`: after it, newest first;
+/// `false`: before it), the order and `limit + 1` rows (the extra one says whether more
+/// follow). Whether the rows come oldest first (then [`page_rows`] turns them).
+pub(crate) fn page_tail(q: &mut Sql, cursor: Option<(i64, bool)>, limit: i64) -> bool {
+    let ascending = matches!(cursor, Some((_, false)));
+    match cursor {
+        Some((seq, true)) => q.push(" AND seq < ").bind(seq),
+        Some((seq, false)) => q.push(" AND seq > ").bind(seq),
+        None => q,
+    };
+    q.push(if ascending {
+        " ORDER BY seq ASC LIMIT "
+    } else {
+        " ORDER BY seq DESC LIMIT "
+    })
+    .bind(limit + 1);
+    ascending
+}
+
+/// The rows of a [`page_tail`] query as a page, newest first.
+pub(crate) fn page_rows(mut rows: Vec<AnyRow>, limit: i64, ascending: bool) -> Listed<AnyRow> {
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(100));
+    if ascending {
+        rows.reverse();
+    }
+    Listed {
+        data: rows,
+        has_more,
     }
 }
 

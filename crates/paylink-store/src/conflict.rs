@@ -46,6 +46,8 @@ pub enum Conflict {
     RefundExceedsPayment,
     /// The payment failed or is refunded in full.
     PaymentNotRefundable,
+    /// The change would leave the merchant without an owner.
+    LastOwner,
 }
 
 impl Conflict {
@@ -75,6 +77,7 @@ impl Conflict {
             CheckoutNotOpen => "checkout_not_open",
             RefundExceedsPayment => "refund_exceeds_payment",
             PaymentNotRefundable => "payment_not_refundable",
+            LastOwner => "last_owner",
         }
     }
 }

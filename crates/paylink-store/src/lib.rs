@@ -6,6 +6,7 @@
 //!
 //! [`conformance`] holds the story that every backend must pass.
 
+mod accounts;
 mod conflict;
 pub mod conformance;
 mod records;
@@ -14,6 +15,7 @@ pub mod store;
 pub use conflict::Conflict;
 pub use store::*;
 
+pub use accounts::*;
 pub use records::*;
 
 use paylink_domain::id::*;
@@ -32,6 +34,12 @@ impl Tenant {
     /// The tenant an API key acts for (the key was found by its hash).
     pub fn of_key(key: &ApiKeyRecord) -> Self {
         Self::stored(key.merchant_id.clone(), key.livemode)
+    }
+
+    /// The tenant a signed-in session acts for (the session was found by its token's hash),
+    /// in the mode the request chose.
+    pub fn of_session(s: &SignedIn, livemode: bool) -> Self {
+        Self::stored(s.session.merchant_id.clone(), livemode)
     }
 
     /// A merchant's data in one mode.
@@ -143,4 +151,5 @@ store_of!(
     WebhookStore,
     EmailStore,
     EventStore,
+    AccountStore,
 );

@@ -1,5 +1,6 @@
-//! API keys: created (and shown) once, listed masked, revoked at once. Only secret keys
-//! manage keys, and only keys of their own mode, so a test key can never mint a live one.
+//! API keys: created (and shown) once, listed masked, revoked at once. Only secret keys and
+//! people whose role holds `api_keys:write` manage keys (a restricted key never holds it),
+//! and only keys of their own mode, so a test key can never mint a live one.
 
 use axum::extract::State;
 use axum::http::Method;
@@ -14,7 +15,7 @@ use paylink_store::{ApiKeyRecord, Conflict, KeyKind, StoreError};
 use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
 use super::{Deleted, List};
-use crate::auth::Access::SecretKey;
+use crate::auth::Access::Scope;
 use crate::auth::{new_key, Auth, SCOPES};
 use crate::error::{ApiError, ApiResult};
 use crate::idempotency::shown_once;
@@ -31,7 +32,7 @@ pub(super) fn routes() -> Vec<Route> {
             "/v1/api_keys",
             tag,
             "Create an API key (shown once)",
-            SecretKey,
+            Scope("api_keys:write"),
             201,
             reg::<ApiKeyOut>,
             create_key,
@@ -43,7 +44,7 @@ pub(super) fn routes() -> Vec<Route> {
             "/v1/api_keys",
             tag,
             "List API keys (masked)",
-            SecretKey,
+            Scope("api_keys:read"),
             200,
             list::<ApiKeyOut>,
             list_keys,
@@ -54,7 +55,7 @@ pub(super) fn routes() -> Vec<Route> {
             "/v1/api_keys/{id}",
             tag,
             "Revoke an API key",
-            SecretKey,
+            Scope("api_keys:write"),
             200,
             reg::<Deleted>,
             revoke_key,
@@ -144,6 +145,12 @@ pub async fn create_key(
         return Err(ApiError::forbidden(
             "A key can only create keys of its own mode",
         ));
+    }
+    // The contract: only owners make live keys.
+    if livemode
+        && matches!(auth.grant, paylink_domain::access::Grant::Member(r) if r != paylink_domain::access::Role::Owner)
+    {
+        return Err(ApiError::forbidden("Only an owner can create live keys"));
     }
     let kind = match input.kind {
         KindIn::Secret => {

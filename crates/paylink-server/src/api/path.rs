@@ -12,8 +12,8 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
 use paylink_domain::id::{
-    ApiKeyId, CheckoutSessionId, CustomerId, EventId, OrderId, PaymentId, PaymentLinkId, ProductId,
-    TaxRateId, WebhookEndpointId,
+    ApiKeyId, CheckoutSessionId, CustomerId, EventId, InvitationId, OrderId, PaymentId,
+    PaymentLinkId, ProductId, SessionId, TaxRateId, UserId, WebhookEndpointId,
 };
 
 use crate::error::ApiError;
@@ -49,6 +49,9 @@ path_id_kinds! {
     ProductId => "product",
     TaxRateId => "tax rate",
     WebhookEndpointId => "webhook endpoint",
+    SessionId => "session",
+    InvitationId => "invitation",
+    UserId => "member",
 }
 
 /// The route's `{id}`, parsed as a `T`; anything else is `404 resource_missing`.

@@ -325,10 +325,7 @@ pub async fn create_link(
         ));
     }
     let now = Timestamp::now();
-    let created_by = CreatedBy {
-        kind: CreatorType::ApiKey,
-        id: auth.key_id.to_string(),
-    };
+    let created_by = auth.created_by();
     let (mut link, generated) = build_link(&state, t, &settings, input, created_by, now).await?;
     // A generated slug that collides is generated again; a chosen one is the client's to fix.
     let mut attempts = 0;

@@ -7,11 +7,15 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::{ContentBuilder, Required, ResponseBuilder};
 
 use super::routes::{public_table, reg, table, Route, Schemas};
-use crate::auth::Access::{Public, Scope, SecretKey};
+use crate::auth::Access::{Person, Public, Scope};
 use crate::error::ErrorBody;
 
 /// The id prefix of each collection a path names (`/v1/products/{id}` takes `prod_…`).
-const ID_PREFIXES: [(&str, &str); 10] = [
+const ID_PREFIXES: [(&str, &str); 14] = [
+    ("sessions", paylink_domain::id::SessionId::PREFIX),
+    ("invitations", paylink_domain::id::InvitationId::PREFIX),
+    ("members", paylink_domain::id::UserId::PREFIX),
+    ("audit_log", paylink_domain::id::AuditEntryId::PREFIX),
     ("api_keys", paylink_domain::id::ApiKeyId::PREFIX),
     (
         "checkout_sessions",
@@ -46,6 +50,14 @@ fn text(min: usize, max: usize, pattern: Option<String>) -> utoipa::openapi::sch
 fn path_schema(path: &str, name: &str) -> utoipa::openapi::schema::Object {
     if name == "slug" {
         return text(3, 64, Some("^[a-z0-9]+(-[a-z0-9]+)*$".to_owned()));
+    }
+    if name == "token" {
+        // An invitation's or a reset's token (`accounts::tokens`).
+        return text(
+            44,
+            44,
+            Some(crate::accounts::tokens::TOKEN_PATTERN.to_owned()),
+        );
     }
     let collection = path
         .split("/{id}")
@@ -97,9 +109,16 @@ fn error_answers(r: &Route, is_public: bool) -> Vec<(u16, Vec<&'static str>)> {
         add(415, &["unsupported_media_type"]);
     }
     if !is_public {
-        add(401, &["api_key_missing", "api_key_invalid"]);
+        add(
+            401,
+            &["api_key_missing", "api_key_invalid", "session_invalid"],
+        );
+        if r.method != Method::GET {
+            // A cookie session's unsafe request without its CSRF token.
+            add(403, &["csrf_failed"]);
+        }
     }
-    if matches!(r.access, Scope(_) | SecretKey) {
+    if matches!(r.access, Scope(_) | Person) {
         add(403, &["insufficient_permissions"]);
     }
     if r.path.contains("{id}") || r.path.contains("{slug}") {
@@ -160,9 +179,14 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
             )))
             .response(
                 r.status.to_string(),
-                ResponseBuilder::new()
-                    .description("Success")
-                    .content(r.content_type, json((r.response)(components))),
+                if r.status == 204 {
+                    // No Content: an answer without a body (`POST /auth/logout`).
+                    ResponseBuilder::new().description("Success (no body)")
+                } else {
+                    ResponseBuilder::new()
+                        .description("Success")
+                        .content(r.content_type, json((r.response)(components)))
+                },
             );
         for (status, description, schema) in &r.answers {
             op = op.response(
@@ -182,7 +206,11 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
         }
         match r.access {
             Scope(scope) => op = op.description(Some(format!("Requires the `{scope}` scope."))),
-            SecretKey => op = op.description(Some("Requires a secret key.")),
+            Person => {
+                op = op.description(Some(
+                    "Requires a signed-in person (`Authorization: Token …`).",
+                ))
+            }
             Public => {}
         }
         if let Some(body) = r.body {
@@ -197,7 +225,7 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
                     .build(),
             ));
         }
-        for name in ["id", "slug"] {
+        for name in ["id", "slug", "token"] {
             if r.path.contains(&format!("{{{name}}}")) {
                 op = op.parameter(
                     ParameterBuilder::new()

@@ -177,6 +177,7 @@ pub fn table() -> Vec<Route> {
         webhook_endpoints::routes(),
         settings::routes(),
         api_keys::routes(),
+        crate::accounts::routes(),
     ]
     .into_iter()
     .flatten()
@@ -185,7 +186,9 @@ pub fn table() -> Vec<Route> {
 
 /// The public JSON routes of the customer side: no key, limited per client IP.
 pub fn public_table() -> Vec<Route> {
-    crate::checkout::api::routes()
+    let mut routes = crate::checkout::api::routes();
+    routes.extend(crate::accounts::public_routes());
+    routes
 }
 
 /// The route's handler; one that documents no body refuses any but nothing or `{}`

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 // ---- page furniture ------------------------------------------------------------------
 
 /// Security headers for every page; `style_hash` allows the brand colour's `<style>`.
-pub(super) fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Response {
+pub(crate) fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool) -> Response {
     let style = match style_hash {
         Some(h) => format!("style-src 'self' 'sha256-{h}'"),
         None => "style-src 'self'".to_owned(),
@@ -125,7 +125,7 @@ impl Shell {
     }
 }
 
-pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(crate) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(b) => (
             status,

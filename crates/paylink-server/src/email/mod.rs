@@ -206,6 +206,18 @@ pub async fn compose(state: &AppState, e: &mut Email) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The message as it goes out: one that carries a sign-in token (an invitation, a password
+/// reset) is kept sealed in the outbox (`accounts::recovery`), so neither the database nor
+/// `GET /v1/emails` shows the token; it is opened only here, to be sent.
+fn unseal(state: &AppState, e: &Email) -> anyhow::Result<Email> {
+    let mut out = e.clone();
+    if crate::secrets::Sealer::is_sealed(&e.text_body) {
+        out.text_body = state.sealer.open(&e.text_body, e.id.as_str())?;
+        out.html_body = state.sealer.open(&e.html_body, e.id.as_str())?;
+    }
+    Ok(out)
+}
+
 /// Sends queued messages over SMTP.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -284,8 +296,9 @@ impl Mailer {
             }
         };
         for e in &mut emails {
+            // Kept as composed (a receipt), sent as opened (a message sealed in the outbox).
             let built = match compose(state, e).await {
-                Ok(()) => self.build(e),
+                Ok(()) => unseal(state, e).and_then(|opened| self.build(&opened)),
                 Err(err) => Err(err),
             };
             let result = match built {

@@ -79,15 +79,16 @@ async fn merchant_create_and_migrate(backend: Backend) {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["merchant_id"].as_str().unwrap().starts_with("acct_"));
     assert!(v["secret_key"].as_str().unwrap().starts_with("sk_test_"));
-    // The password is stored as an argon2 hash, never as given.
+    // The owner's password is stored as an argon2id hash, never as given.
+    assert!(v["user_id"].as_str().unwrap().starts_with("usr_"));
     let store = paylink_store_sql::SqlStore::connect(&db.url, &Default::default())
         .await
         .unwrap();
-    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM merchants")
+    let (hash,): (String,) = sqlx::query_as("SELECT password_hash FROM users")
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert!(hash.starts_with("$argon2") && !hash.contains("horse"));
+    assert!(hash.starts_with("$argon2id") && !hash.contains("horse"));
     store.close().await;
     let bad = paylink()
         .args([

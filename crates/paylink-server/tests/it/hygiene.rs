@@ -23,7 +23,7 @@ async fn no_secret_in_the_database_or_the_log_postgres() {
 
 /// Everything the database holds, as bytes: the SQLite files themselves (free pages and
 /// the WAL included), or every row of every PostgreSQL table as text.
-async fn dump(db: &TestDatabase, backend: Backend) -> Vec<u8> {
+pub(crate) async fn dump(db: &TestDatabase, backend: Backend) -> Vec<u8> {
     match backend {
         Backend::Sqlite => {
             let path = db.url.trim_start_matches("sqlite://");

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::browser::{app, browser, click, fill, pay_with, text, value, wait_text};
 
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     let path = std::env::var("PAYLINK_AXE_JS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -56,7 +56,7 @@ fn shots_dir() -> PathBuf {
 
 /// Screenshots the page as `{name}-{device}.png` and runs axe-core on it (WebDriver's
 /// scripts are not bound by the page's CSP): every violation fails the test.
-async fn look(c: &Client, axe: Option<&str>, name: &str, device: &str) {
+pub(crate) async fn look(c: &Client, axe: Option<&str>, name: &str, device: &str) {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let png = c.screenshot().await.unwrap();
     std::fs::write(shots_dir().join(format!("{name}-{device}.png")), png).unwrap();

@@ -44,6 +44,7 @@ fn every_pattern_is_one_the_server_checks_by() {
         "^[^\\u0000]*$".to_owned(),
         "^[a-z0-9]+(-[a-z0-9]+)*$".to_owned(),
         "^-?[0-9]{1,18}$".to_owned(),
+        paylink_server::accounts::tokens::TOKEN_PATTERN.to_owned(),
     ];
     let unknown: std::collections::BTreeSet<_> = found
         .iter()

@@ -41,13 +41,17 @@ fn id_routes() -> Vec<(Method, String, String, bool)> {
 }
 
 /// Calls the route, waiting out the per-key rate limit (this test makes a few hundred calls).
-async fn call(app: &TestApp, method: &Method, path: &str, public: bool) -> Resp {
+/// Routes of a person's own account (`/v1/me/…`) are called with `person`'s token.
+async fn call(app: &TestApp, method: &Method, path: &str, public: bool, person: &str) -> Resp {
     let body = matches!(*method, Method::POST | Method::PATCH).then(|| json!({}));
     let key = (!public).then_some(app.key.as_str());
     loop {
-        let r = app
-            .call(key, method.clone(), path, body.clone(), None)
-            .await;
+        let r = if path.starts_with("/v1/me/") {
+            crate::accounts::as_person(app, person, method.clone(), path, body.clone(), &[]).await
+        } else {
+            app.call(key, method.clone(), path, body.clone(), None)
+                .await
+        };
         if r.status != 429 {
             return r;
         }
@@ -56,6 +60,12 @@ async fn call(app: &TestApp, method: &Method, path: &str, public: bool) -> Resp 
 }
 
 async fn malformed_path_ids_are_not_found(app: TestApp) {
+    let person = crate::accounts::signed_in(
+        &app,
+        paylink_domain::access::Role::Viewer,
+        "viewer@acme.example",
+    )
+    .await;
     let routes = id_routes();
     // The document lists every route of the table that takes an id, the public pay too.
     let table = paylink_server::api::routes::table()
@@ -71,7 +81,7 @@ async fn malformed_path_ids_are_not_found(app: TestApp) {
         let at = |id: &str| path.replace("{id}", id);
         // A well-formed id that names nothing.
         let unknown = format!("{prefix}{}", "0".repeat(22));
-        let known = call(&app, method, &at(&unknown), *public).await;
+        let known = call(&app, method, &at(&unknown), *public, &person).await;
         let other = if prefix == "prod_" { "plink_" } else { "prod_" };
         for bad in [
             "nope".to_owned(),
@@ -83,7 +93,7 @@ async fn malformed_path_ids_are_not_found(app: TestApp) {
             format!("{}{}", prefix.to_uppercase(), "0".repeat(22)),
             "a".repeat(3000),
         ] {
-            let r = call(&app, method, &at(&bad), *public).await;
+            let r = call(&app, method, &at(&bad), *public, &person).await;
             let what = format!("{method} {}", at(&bad));
             r.assert_error(404, "resource_missing");
             assert_eq!(r.body["error"]["type"], "not_found", "{what}: {}", r.body);
@@ -109,7 +119,7 @@ async fn malformed_path_ids_are_not_found(app: TestApp) {
             "%FF".to_owned(),
             format!("{prefix}%ff%fe"),
         ] {
-            let r = call(&app, method, &at(&bad), *public).await;
+            let r = call(&app, method, &at(&bad), *public, &person).await;
             r.assert_error(400, "parameter_invalid")
                 .assert_param("path");
         }

@@ -44,7 +44,22 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
     let key = app
         .create("/v1/api_keys", json!({"name": "ci", "kind": "secret"}))
         .await;
+    let member = crate::accounts::member(
+        &app,
+        None,
+        paylink_domain::access::Role::Viewer,
+        "viewer@acme.example",
+    )
+    .await;
+    let invitation = app
+        .create(
+            "/v1/team/invitations",
+            json!({"email": "new@acme.example", "role": "viewer"}),
+        )
+        .await;
     let ids = [
+        ("members", member.as_str()),
+        ("invitations", invitation["id"].as_str().unwrap()),
         ("products", prod["id"].as_str().unwrap()),
         ("customers", cust["id"].as_str().unwrap()),
         ("tax_rates", rate["id"].as_str().unwrap()),
@@ -58,14 +73,16 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
     let other = app.other_merchant("Intruder").await;
     let mut checked = 0;
     for route in paylink_server::api::routes::table() {
-        if !route.path.contains("{id}") {
+        // A person's own sessions: a key has none (`accounts.rs` covers them).
+        if !route.path.contains("{id}") || route.path.starts_with("/v1/me/") {
             continue;
         }
+        // The collection the id belongs to (`team/members/{id}`: members).
         let resource = route
             .path
-            .trim_start_matches("/v1/")
-            .split('/')
+            .split("/{id}")
             .next()
+            .and_then(|p| p.rsplit('/').next())
             .unwrap();
         let id = ids
             .iter()

@@ -24,6 +24,7 @@ use paylink_domain::time::Timestamp;
 
 use crate::*;
 
+mod accounts;
 mod attempt_rules;
 mod attempts;
 mod catalog;
@@ -192,6 +193,7 @@ pub async fn story(store: &dyn Store) {
     outbox::emails_outbox(store).await;
     housekeeping::purged_keys(store).await;
     housekeeping::this_process(store).await;
+    accounts::users_sessions_and_team(store).await;
 }
 
 async fn tenant(store: &dyn Store, name: &str) -> Tenant {

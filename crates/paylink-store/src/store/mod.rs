@@ -1,6 +1,7 @@
 //! The [`Store`](crate::Store) trait, split by aggregate: one trait per kind of object,
 //! each in its own file, and `Store` the sum of them.
 
+mod accounts;
 mod catalog;
 mod checkout;
 mod emails;
@@ -13,6 +14,7 @@ mod payments;
 mod processes;
 mod webhooks;
 
+pub use accounts::AccountStore;
 pub use catalog::CatalogStore;
 pub use checkout::CheckoutStore;
 pub use emails::EmailStore;

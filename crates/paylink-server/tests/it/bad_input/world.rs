@@ -83,7 +83,35 @@ pub async fn world(app: &TestApp, key: &str, email: &str) -> World {
     )
     .await["data"][0]["id"]
         .clone();
+    // A member, signed in once (a session), and an invitation.
+    let (merchant,): (String,) =
+        sqlx::query_as("SELECT merchant_id FROM api_keys WHERE key_hash = $1")
+            .bind(paylink_server::auth::hash_key(key))
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    let member_email = format!("member-{email}");
+    let member = crate::accounts::member(
+        app,
+        Some(&merchant),
+        paylink_domain::access::Role::Viewer,
+        &member_email,
+    )
+    .await;
+    let signed = crate::accounts::login(app, &member_email, crate::accounts::PW)
+        .await
+        .ok(200)
+        .clone();
+    let invitation = post(
+        "/v1/team/invitations",
+        json!({"email": format!("invitee-{email}"), "role": "viewer"}),
+    )
+    .await;
+    let member = json!(member);
     let ids = [
+        ("usr_", &member),
+        ("ses_", &signed["session_id"]),
+        ("inv_", &invitation["id"]),
         ("prod_", &product["id"]),
         ("cus_", &customer["id"]),
         ("txr_", &rate["id"]),
@@ -148,6 +176,17 @@ pub fn base(schema: &str, w: &World) -> Value {
         "EndpointIn" => json!({"url": "https://93.184.216.34/corpus", "enabled_events": ["*"]}),
         "EndpointPatch" => json!({"description": "corpus"}),
         "RotateIn" => json!({"overlap_seconds": 60}),
+        "LoginIn" => json!({"email": "corpus@example.com", "password": "not the password"}),
+        "ForgotIn" => json!({"email": "corpus@example.com"}),
+        "ResetIn" => json!({"password": "a long corpus passphrase"}),
+        "AcceptIn" => json!({"name": "Corpus", "password": "a long corpus passphrase"}),
+        "PasswordIn" => {
+            json!({"current_password": "x", "new_password": "a long corpus passphrase"})
+        }
+        "InvitationIn" => json!({"email": "corpus-new@example.com", "role": "viewer"}),
+        "MemberPatch" => json!({"role": "viewer"}),
+        "ConfirmIn" => json!({"enrollment": "enc1:corpus", "code": "123456"}),
+        "DisableIn" => json!({"password": "not the password"}),
         other => panic!("no valid body for {other}: add one to bad_input/world.rs"),
     }
 }
