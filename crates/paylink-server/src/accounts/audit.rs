@@ -77,17 +77,13 @@ fn out(e: AuditEntry) -> AuditEntryOut {
     }
 }
 
-list_query!(AuditLogQuery {
+list_query!(AuditLogQuery with created {
     /// A user or key id.
     #[param(max_length = 64)]
     actor_id: Option<String>,
     /// An action such as `user.login`.
     #[param(max_length = 100)]
     action: Option<String>,
-    #[serde(rename = "created[gte]")]
-    created_gte: Option<String>,
-    #[serde(rename = "created[lte]")]
-    created_lte: Option<String>,
 });
 
 pub async fn list_audit(
@@ -95,10 +91,20 @@ pub async fn list_audit(
     auth: Auth,
     Query(q): Query<AuditLogQuery>,
 ) -> ApiResult<axum::response::Response> {
+    // The filters' bounds, as the document gives them.
+    for (param, value, max) in [("actor_id", &q.actor_id, 64), ("action", &q.action, 100)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+            return Err(crate::error::ApiError::invalid(
+                "parameter_invalid",
+                param,
+                format!("`{param}` must be at most {max} characters"),
+            ));
+        }
+    }
     let filter = AuditFilter {
         actor_id: q.actor_id.clone(),
         action: q.action.clone(),
-        created: crate::api::created(&q.created_gte, &q.created_lte)?,
+        created: q.created()?,
     };
     let l = state
         .store

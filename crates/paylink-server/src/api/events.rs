@@ -12,7 +12,7 @@ use paylink_store::EventFilter;
 
 use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{created, not_found_as, List};
+use super::{not_found_as, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -58,18 +58,10 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
-list_query!(EventListQuery {
+list_query!(EventListQuery with created {
     /// An event type such as `payment_link.created`.
     #[serde(rename = "type")]
     kind: Option<String>,
-    /// An RFC 3339 time or Unix seconds.
-    #[serde(rename = "created[gte]")]
-    #[param(schema_with = crate::api::created_schema)]
-    created_gte: Option<String>,
-    /// An RFC 3339 time or Unix seconds.
-    #[serde(rename = "created[lte]")]
-    #[param(schema_with = crate::api::created_schema)]
-    created_lte: Option<String>,
 });
 
 pub async fn list_events(
@@ -79,7 +71,7 @@ pub async fn list_events(
 ) -> ApiResult<Response> {
     let f = EventFilter {
         kind: q.kind.clone(),
-        created: created(&q.created_gte, &q.created_lte)?,
+        created: q.created()?,
     };
     let l = state
         .store

@@ -36,9 +36,29 @@ macro_rules! patch_text_schema {
 }
 
 /// Declares a list endpoint's query: its filters plus `limit`, `starting_after` and
-/// `ending_before`; unknown parameters are refused.
+/// `ending_before`; unknown parameters are refused. `Name with created { … }` adds
+/// `created[gte]` and `created[lte]` (RFC 3339 or Unix seconds) and `created()`.
 #[macro_export]
 macro_rules! list_query {
+    ($(#[$meta:meta])* $name:ident with created { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $crate::list_query!($(#[$meta])* $name {
+            $($(#[$fmeta])* $field: $ty,)*
+            /// An RFC 3339 time or Unix seconds.
+            #[serde(rename = "created[gte]")]
+            #[param(schema_with = $crate::api::created_schema)]
+            created_gte: Option<String>,
+            /// An RFC 3339 time or Unix seconds.
+            #[serde(rename = "created[lte]")]
+            #[param(schema_with = $crate::api::created_schema)]
+            created_lte: Option<String>,
+        });
+
+        impl $name {
+            pub fn created(&self) -> Result<paylink_store::Created, $crate::error::ApiError> {
+                $crate::api::created(&self.created_gte, &self.created_lte)
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$meta])*
         #[derive(serde::Deserialize, Default, utoipa::IntoParams)]

@@ -30,7 +30,7 @@ use super::orders::currency_mismatch;
 use super::path::PathId;
 use super::payments::{self, PaymentListQuery};
 use super::routes::{list, params, reg, route, Route};
-use super::{created as created_filter, not_found_as, settings, Deleted, List};
+use super::{not_found_as, settings, Deleted, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -613,20 +613,12 @@ pub async fn delete_link(
     Ok(ok(&Deleted::new(link.id, "payment_link")))
 }
 
-list_query!(LinkListQuery {
+list_query!(LinkListQuery with created {
     status: Option<LinkStatus>,
     #[serde(rename = "type")]
     kind: Option<LinkType>,
     reference_id: Option<String>,
     customer_id: Option<CustomerId>,
-    /// An RFC 3339 time or Unix seconds.
-    #[serde(rename = "created[gte]")]
-    #[param(schema_with = crate::api::created_schema)]
-    created_gte: Option<String>,
-    /// An RFC 3339 time or Unix seconds.
-    #[serde(rename = "created[lte]")]
-    #[param(schema_with = crate::api::created_schema)]
-    created_lte: Option<String>,
     /// Case-insensitive search in titles.
     #[param(max_length = 100)]
     q: Option<String>,
@@ -651,7 +643,7 @@ pub async fn list_links(
         kind,
         reference_id: q.reference_id.clone(),
         customer_id,
-        created: created_filter(&q.created_gte, &q.created_lte)?,
+        created: q.created()?,
         q: q.q.clone(),
         now,
     };

@@ -14,7 +14,7 @@ use paylink_store::{Conflict, PaymentFilter, StoreError};
 
 use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{created as created_filter, not_found_as, List};
+use super::{not_found_as, List};
 use crate::auth::Access::Scope;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -64,17 +64,9 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
-list_query!(PaymentListQuery {
+list_query!(PaymentListQuery with created {
     payment_link_id: Option<PaymentLinkId>,
     status: Option<PaymentStatus>,
-    /// An RFC 3339 time or Unix seconds.
-    #[serde(rename = "created[gte]")]
-    #[param(schema_with = crate::api::created_schema)]
-    created_gte: Option<String>,
-    /// An RFC 3339 time or Unix seconds.
-    #[serde(rename = "created[lte]")]
-    #[param(schema_with = crate::api::created_schema)]
-    created_lte: Option<String>,
 });
 
 /// A page of payments, all of them or one link's (`link`), answered as a list at `url`.
@@ -88,7 +80,7 @@ pub(super) async fn list_page(
     let f = PaymentFilter {
         payment_link_id: link.or_else(|| q.payment_link_id.clone()),
         status: q.status.map(|s| s.as_str().to_owned()),
-        created: created_filter(&q.created_gte, &q.created_lte)?,
+        created: q.created()?,
     };
     let l = state
         .store
