@@ -417,6 +417,17 @@ impl AccountStore for SqlStore {
         Ok(true)
     }
 
+    async fn use_totp_step(&self, u: &UserId, step: i64) -> StoreResult<bool> {
+        let mut q = Sql::new("UPDATE users SET totp_last_step = ");
+        q.bind(step)
+            .push(" WHERE id = ")
+            .bind(u.as_str())
+            .push(" AND (totp_last_step IS NULL OR totp_last_step < ")
+            .bind(step)
+            .push(")");
+        Ok(self.write_one(&q).await? == 1)
+    }
+
     async fn create_invitation(&self, i: &Invitation) -> StoreResult<()> {
         let q = Sql::insert(
             "invitations",

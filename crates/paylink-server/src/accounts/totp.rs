@@ -78,16 +78,30 @@ fn sealed_for(user: &UserId) -> String {
     format!("totp:{user}")
 }
 
-/// Whether `code` is a current code of the user's sealed secret.
-fn code_matches(state: &AppState, user: &User, sealed: &str, code: &str) -> bool {
+/// The time step (Unix time / 30) at which `code` is a code of the user's sealed secret,
+/// within one step either way of now; `None` when it is none.
+fn code_step(state: &AppState, user: &User, sealed: &str, code: &str) -> Option<i64> {
     let Ok(b32) = state.sealer.open(sealed, &sealed_for(&user.id)) else {
         tracing::error!(user.id = %user.id, "a TOTP secret does not open under the master key");
-        return false;
+        return None;
     };
     let secret = totp_rs::Secret::Encoded(b32).to_bytes().unwrap_or_default();
-    code.len() == 6
-        && code.bytes().all(|b| b.is_ascii_digit())
-        && totp(&secret).is_some_and(|t| t.check_current(code).unwrap_or(false))
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let t = totp(&secret)?;
+    let now = u64::try_from(paylink_domain::time::Timestamp::now().unix()).ok()?;
+    let step = now / 30;
+    [step.checked_sub(1), Some(step), step.checked_add(1)]
+        .into_iter()
+        .flatten()
+        .find(|s| constant_time_eq(t.generate(s * 30).as_bytes(), code.as_bytes()))
+        .and_then(|s| i64::try_from(s).ok())
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The second-factor check of a sign-in whose password was right: `Ok` when the account
@@ -102,8 +116,11 @@ pub async fn check(state: &AppState, user: &User, totp: Option<&str>) -> ApiResu
             "This account needs the code of its authenticator app (or a recovery code)",
         ));
     };
-    if code_matches(state, user, sealed, &code) {
-        return Ok(());
+    // A code signs in once: its step is taken, and a replay within the window refused.
+    if let Some(step) = code_step(state, user, sealed, &code) {
+        if state.store.use_totp_step(&user.id, step).await? {
+            return Ok(());
+        }
     }
     if code.len() == 20
         && state
@@ -213,9 +230,9 @@ pub async fn confirm(
         })?;
     // Sealed again: the enrolment's own ciphertext was shown to the client.
     let sealed = state.sealer.seal(&b32, &sealed_for(user_id));
-    if !code_matches(&state, &user, &sealed, input.code.trim()) {
+    let Some(step) = code_step(&state, &user, &sealed, input.code.trim()) else {
         return Err(invalid());
-    }
+    };
     let codes: Vec<String> = (0..10)
         .map(|_| random_base62().chars().take(20).collect())
         .collect();
@@ -224,6 +241,8 @@ pub async fn confirm(
         .store
         .set_totp(user_id, Some(&sealed), &hashes)
         .await?;
+    // The code that confirmed cannot sign in as well.
+    state.store.use_totp_step(user_id, step).await?;
     record(
         &state,
         &[auth.tenant.merchant_id()],

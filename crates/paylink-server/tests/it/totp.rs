@@ -15,13 +15,18 @@ both!(a_second_factor_guards_the_sign_in);
 
 /// The current code of a base32 TOTP secret.
 pub fn code_of(secret: &str) -> String {
+    code_at(secret, 0)
+}
+
+/// The code of a base32 TOTP secret `steps` 30-second steps from now.
+fn code_at(secret: &str, steps: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned())
         .to_bytes()
         .unwrap();
+    let now = paylink_domain::time::Timestamp::now().unix();
     totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes)
         .unwrap()
-        .generate_current()
-        .unwrap()
+        .generate(u64::try_from(now + steps * 30).unwrap())
 }
 
 async fn a_second_factor_guards_the_sign_in(app: TestApp) {
@@ -106,7 +111,14 @@ async fn a_second_factor_guards_the_sign_in(app: TestApp) {
         )
         .await;
     r.assert_error(401, "invalid_credentials");
-    with(code_of(&secret)).await.ok(200);
+    // The code that confirmed the enrolment (this step's) does not sign in; the next
+    // step's does, once: a code seen once is refused for the rest of its window.
+    let next = code_at(&secret, 1);
+    with(next.clone()).await.ok(200);
+    with(next).await.assert_error(401, "totp_invalid");
+    with(code_of(&secret))
+        .await
+        .assert_error(401, "totp_invalid");
     // A recovery code works once.
     with(codes[0].clone()).await.ok(200);
     with(codes[0].clone())

@@ -234,6 +234,20 @@ pub async fn users_sessions_and_team(store: &dyn Store) {
     .await;
     assert!(a.unwrap() != b.unwrap(), "a recovery code is used once");
     assert!(!store.use_recovery_code(&dev.id, "h3").await.unwrap());
+    // A TOTP step is taken once, and none before it after it.
+    assert!(store.use_totp_step(&dev.id, 1_000).await.unwrap());
+    assert!(!store.use_totp_step(&dev.id, 1_000).await.unwrap());
+    assert!(!store.use_totp_step(&dev.id, 999).await.unwrap());
+    let (a, b) = both(
+        store.use_totp_step(&dev.id, 1_001),
+        store.use_totp_step(&dev.id, 1_001),
+    )
+    .await;
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(),
+        1,
+        "one of two racing sign-ins with one code"
+    );
     assert!(store.use_recovery_code(&dev.id, "h2").await.unwrap());
     store.set_totp(&dev.id, None, &[]).await.unwrap();
     assert!(store.get_user(&dev.id).await.unwrap().totp_secret.is_none());

@@ -78,6 +78,10 @@ pub trait AccountStore: Send + Sync {
     /// is used (decided atomically: two racing uses, one succeeds).
     async fn use_recovery_code(&self, user: &UserId, hash: &str) -> StoreResult<bool>;
 
+    /// Takes the TOTP time step `step` (Unix time / 30) of a code that matched: `false`
+    /// when a code of that step or a later one was used already (a replay), atomically.
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool>;
+
     async fn create_invitation(&self, inv: &Invitation) -> StoreResult<()>;
 
     /// The merchant's pending invitations (not accepted, revoked nor expired), newest first.
