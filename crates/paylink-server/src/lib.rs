@@ -216,6 +216,7 @@ pub async fn serve_state(
     let beating = CancellationToken::new();
     let heartbeat = tokio::spawn(heartbeats(store.clone(), beating.clone()));
     let hearing = tokio::spawn(changes::run(state.clone(), beating.clone()));
+    let state_journal = state.journal.clone();
     let flusher = tokio::spawn(views::run(
         state.views.clone(),
         state.store.clone(),
@@ -234,6 +235,8 @@ pub async fn serve_state(
     let _ = flusher.await;
     let _ = heartbeat.await;
     let _ = hearing.await;
+    // The audit entries of the last answers are written before the process ends.
+    state_journal.flush().await;
     // Every request has been answered: nothing this process claimed is still in flight.
     if let Err(e) = store.retire().await {
         tracing::warn!(error = %e, "marking this process gone failed");

@@ -44,6 +44,8 @@ pub struct Shared {
     pub shared_limits: Option<Arc<crate::shared_limits::SharedLimits>>,
     /// Sign-in attempts per e-mail and per client address.
     pub logins: Arc<crate::accounts::LoginThrottle>,
+    /// The audit log's writer (see [`crate::accounts::journal`]).
+    pub journal: Arc<crate::accounts::journal::Journal>,
     /// Woken when a merchant's data changed through this instance (see [`crate::changes`]).
     pub changed: Arc<tokio::sync::Notify>,
     /// Whose forwarding headers name the client (see [`crate::proxies`]).
@@ -189,6 +191,7 @@ impl AppState {
             auth_failures: Arc::new(crate::auth::FailedAuth::new(
                 config.auth_failures_per_minute,
             )),
+            journal: Arc::new(crate::accounts::journal::Journal::start(store.clone())),
             logins: Arc::new(crate::accounts::LoginThrottle::new(
                 config.auth_failures_per_minute,
             )),

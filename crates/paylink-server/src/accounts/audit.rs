@@ -106,6 +106,8 @@ pub async fn list_audit(
         action: q.action.clone(),
         created: q.created()?,
     };
+    // What this process was asked to record is in the log before it is read.
+    state.journal.flush().await;
     let l = state
         .store
         .list_audit(auth.tenant.merchant_id(), &filter, &q.page()?)
@@ -175,9 +177,14 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         let bytes = axum::body::to_bytes(body, crate::json::MAX_BODY * 16)
             .await
             .unwrap_or_default();
-        object_id = serde_json::from_slice::<serde_json::Value>(&bytes)
+        // Only its `id` is read: the rest is skipped, not built.
+        #[derive(serde::Deserialize)]
+        struct Created {
+            id: Option<String>,
+        }
+        object_id = serde_json::from_slice::<Created>(&bytes)
             .ok()
-            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned));
+            .and_then(|c| c.id);
         Response::from_parts(parts, axum::body::Body::from(bytes))
     } else {
         res

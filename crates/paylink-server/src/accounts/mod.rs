@@ -8,6 +8,7 @@
 //! them is logged.
 
 pub mod audit;
+pub mod journal;
 pub mod me;
 pub mod pages;
 pub mod passwords;
@@ -98,8 +99,8 @@ impl Origin {
     }
 }
 
-/// Writes one entry to each merchant's audit log; a failure is logged, never answered
-/// (the action it records already happened).
+/// Writes one entry to each merchant's audit log, through the journal (see [`journal`]); a
+/// failure is logged, never answered (the action it records already happened).
 pub async fn record(
     state: &AppState,
     merchants: &[&MerchantId],
@@ -125,9 +126,7 @@ pub async fn record(
     if entries.is_empty() {
         return;
     }
-    if let Err(e) = state.store.append_audit(&entries).await {
-        tracing::warn!(error = %e, action, "writing the audit log failed");
-    }
+    state.journal.append(entries);
 }
 
 /// A membership as the API shows it.
