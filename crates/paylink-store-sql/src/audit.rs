@@ -40,34 +40,38 @@ fn audit(row: &AnyRow) -> StoreResult<AuditEntry> {
 
 impl SqlStore {
     pub(crate) async fn audit_append(&self, entries: &[AuditEntry]) -> StoreResult<()> {
-        // One statement each, in order: the entries' `seq` is the log's order (PostgreSQL's
-        // data-modifying `WITH` clauses would insert in no set order).
-        let row = |e: &AuditEntry| {
-            Sql::insert(
-                "audit_log",
-                vec![
-                    ("id", e.id.as_str().into()),
-                    ("merchant_id", e.merchant_id.as_str().into()),
-                    ("actor_type", e.actor.kind().into()),
-                    ("actor_id", e.actor.id().into()),
-                    ("action", e.action.as_str().into()),
-                    ("object_id", e.object_id.clone().into()),
-                    ("ip", e.ip.clone().into()),
-                    ("user_agent", e.user_agent.clone().into()),
-                    ("created_at", e.created_at.unix().into()),
-                ],
-            )
-        };
-        // The common case, an entry of a request: one statement in the group commit.
-        if let [e] = entries {
-            self.write_one(&row(e)).await?;
+        // One statement for the whole batch: on SQLite it joins the group commit like any
+        // single write. A plain `INSERT … VALUES` inserts its rows in the order listed, so
+        // the entries' `seq` is the log's order (unlike PostgreSQL's data-modifying `WITH`).
+        if entries.is_empty() {
             return Ok(());
         }
-        let mut w = self.begin_write().await?;
-        for e in entries {
-            row(e).exec(&mut w.tx).await?;
+        let mut q = Sql::new(
+            "INSERT INTO audit_log (id, merchant_id, actor_type, actor_id, action, object_id, \
+             ip, user_agent, created_at) VALUES ",
+        );
+        for (i, e) in entries.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(e.id.as_str())
+                .push(", ")
+                .bind(e.merchant_id.as_str())
+                .push(", ")
+                .bind(e.actor.kind())
+                .push(", ")
+                .bind(e.actor.id())
+                .push(", ")
+                .bind(e.action.as_str())
+                .push(", ")
+                .bind(e.object_id.clone())
+                .push(", ")
+                .bind(e.ip.clone())
+                .push(", ")
+                .bind(e.user_agent.clone())
+                .push(", ")
+                .bind(e.created_at.unix())
+                .push(")");
         }
-        w.commit().await
+        self.write_one(&q).await.map(drop)
     }
 
     pub(crate) async fn audit_list(
