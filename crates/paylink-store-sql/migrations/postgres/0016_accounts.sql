@@ -10,8 +10,6 @@ CREATE TABLE users (
     name TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     totp_secret TEXT,
-    -- SHA-256 of the unused recovery codes, a JSON array.
-    recovery_codes TEXT NOT NULL DEFAULT '[]',
     created_at BIGINT NOT NULL,
     last_login_at BIGINT
 );
@@ -67,9 +65,7 @@ CREATE INDEX password_resets_user ON password_resets (user_id);
 CREATE TABLE audit_log (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    -- No foreign key: one entry per API write, checked against no parent row (as the
-    -- other hot tables since 0010).
-    merchant_id TEXT NOT NULL,
+    merchant_id TEXT NOT NULL REFERENCES merchants (id),
     actor_type TEXT NOT NULL,
     actor_id TEXT,
     action TEXT NOT NULL,
