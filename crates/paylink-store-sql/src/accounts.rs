@@ -396,12 +396,7 @@ impl AccountStore for SqlStore {
         }
         let mut q = Sql::new("SELECT recovery_codes FROM users WHERE id = ");
         q.bind(u.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row = q.found(&mut w.tx).await?;
         let mut codes: Vec<String> = crate::sql::json_col(&row, "recovery_codes")?;
         let before = codes.len();
         codes.retain(|c| c != hash);
@@ -531,12 +526,7 @@ impl AccountStore for SqlStore {
             .push(" AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ")
             .bind(now.unix())
             .push(" RETURNING merchant_id, role");
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row = q.found(&mut w.tx).await?;
         let merchant = MerchantId::from_trusted(text(&row, "merchant_id")?);
         let role = role(&row, "role")?;
         let user_id = match invitee {
@@ -581,12 +571,7 @@ impl AccountStore for SqlStore {
             .push(" AND used_at IS NULL AND expires_at > ")
             .bind(now.unix())
             .push(" RETURNING user_id");
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row = q.found(&mut w.tx).await?;
         let u = UserId::from_trusted(text(&row, "user_id")?);
         let mut q = Sql::new("UPDATE users SET password_hash = ");
         q.bind(password_hash).push(" WHERE id = ").bind(u.as_str());

@@ -60,12 +60,7 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new(&format!("SELECT expires_at, attempt_started_at, attempt_owner, {SESSION_COLS} FROM checkout_sessions WHERE id = "));
         q.bind(id.as_str());
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row = q.found(&mut w.tx).await?;
         let rec = record(&row)?;
         let attempt = rec.attempt_no;
         let claim = match rec.session.status {

@@ -340,12 +340,7 @@ impl SqlStore {
         if !counted {
             let mut q = Sql::new(&format!("SELECT status, payments_limit, {PAYMENTS_TOTAL} AS paid, {RESERVED_TOTAL} AS held FROM payment_links WHERE id = "));
             q.bind(link_id);
-            let row = q
-                .query()
-                .fetch_optional(&mut *w.tx)
-                .await
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound)?;
+            let row = q.found(&mut w.tx).await?;
             let limit = opt_int(&row, "payments_limit")?;
             let (paid, held) = (int(&row, "paid")?, int(&row, "held")?);
             let status = text(&row, "status")?;

@@ -190,12 +190,7 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("SELECT status, held_by, data FROM orders WHERE id = ");
         q.bind(id.as_str()).push(" AND ").owned_by(t);
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row = q.found(&mut w.tx).await?;
         let status = opt_text(&row, "status")?.unwrap_or_default();
         if status != "unpaid" {
             return Err(StoreError::Conflict(refusal(&status)));

@@ -257,14 +257,7 @@ impl SqlStore {
             match b.fetch_last(&mut w.tx).await? {
                 Some(_) => None,
                 // The link has a limit now: its row counts, and may be paid up.
-                None => Some(
-                    on_row
-                        .query()
-                        .fetch_optional(&mut *w.tx)
-                        .await
-                        .map_err(backend)?
-                        .ok_or(StoreError::NotFound)?,
-                ),
+                None => Some(on_row.found(&mut w.tx).await?),
             }
         };
         if let Some(link_row) = link_row {

@@ -167,6 +167,15 @@ impl Sql {
             .rows_affected())
     }
 
+    /// The one row the statement names, or `NotFound`.
+    pub async fn found(&self, conn: &mut sqlx::AnyConnection) -> StoreResult<AnyRow> {
+        self.query()
+            .fetch_optional(conn)
+            .await
+            .map_err(crate::backend)?
+            .ok_or(StoreError::NotFound)
+    }
+
     pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {

@@ -100,11 +100,7 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("SELECT id FROM webhook_endpoints WHERE id = ");
         q.bind(id.as_str()).push(" AND ").owned_by(t);
-        q.query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        q.found(&mut w.tx).await?;
         for sql in [
             "DELETE FROM webhook_attempts WHERE endpoint_id = ",
             "DELETE FROM webhook_deliveries WHERE endpoint_id = ",
@@ -150,12 +146,7 @@ impl SqlStore {
         let mut w = self.begin_write().await?;
         let mut q = Sql::new("SELECT type FROM events WHERE id = ");
         q.bind(id.as_str()).push(" AND ").owned_by(t);
-        let row = q
-            .query()
-            .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        let row = q.found(&mut w.tx).await?;
         let kind: String = row.try_get("type").map_err(backend)?;
         let prefix = format!("{id}:{}:", random_base62());
         let q = fan_out(
