@@ -12,12 +12,27 @@ use crate::error::ApiError;
 use crate::shared_limits::Verdict;
 use crate::state::AppState;
 
-/// Redis's verdict on `key`, or `Unavailable` (decide locally) when there is no Redis.
-async fn shared(state: &AppState, key: &str, per_second: u32, burst: u32) -> Verdict {
-    match &state.shared_limits {
+/// How long `key` must wait, if at all: Redis decides when it is configured and answers,
+/// else the local limiter. `name` (Redis's key) is made only when Redis is asked.
+async fn wait_for<K: Clone + std::hash::Hash + Eq>(
+    state: &AppState,
+    name: impl FnOnce() -> String,
+    (per_second, burst): (u32, u32),
+    local: &governor::DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Option<std::time::Duration> {
+    let verdict = match &state.shared_limits {
         // The local limiter's burst is at least the rate; so is this one.
-        Some(s) => s.check(key, per_second, burst.max(per_second)).await,
+        Some(s) => s.check(&name(), per_second, burst.max(per_second)).await,
         None => Verdict::Unavailable,
+    };
+    match verdict {
+        Verdict::Allowed => None,
+        Verdict::Wait(d) => Some(d),
+        Verdict::Unavailable => local
+            .check_key(key)
+            .err()
+            .map(|n| n.wait_time_from(DefaultClock::default().now())),
     }
 }
 
@@ -30,18 +45,9 @@ pub async fn per_key(
         // A key's limit, or a person's (their session's credential).
         let key = auth.credential().to_owned();
         let c = &state.config;
-        let name = format!("key:{key}");
-        let verdict = shared(&state, &name, c.rate_limit_per_second, c.rate_limit_burst).await;
-        let wait = match verdict {
-            Verdict::Allowed => None,
-            Verdict::Wait(d) => Some(d),
-            Verdict::Unavailable => state
-                .key_limiter
-                .check_key(&key)
-                .err()
-                .map(|n| n.wait_time_from(DefaultClock::default().now())),
-        };
-        if let Some(wait) = wait {
+        let rate = (c.rate_limit_per_second, c.rate_limit_burst);
+        let name = || format!("key:{key}");
+        if let Some(wait) = wait_for(&state, name, rate, &state.key_limiter, &key).await {
             return Err(ApiError::rate_limited(
                 "Too many requests with this API key; slow down",
                 wait,
@@ -60,24 +66,9 @@ pub async fn per_ip(
 ) -> Result<Response, ApiError> {
     let ip = addr.ip();
     let c = &state.config;
-    let name = format!("ip:{ip}");
-    let verdict = shared(
-        &state,
-        &name,
-        c.public_rate_limit_per_second,
-        c.public_rate_limit_burst,
-    )
-    .await;
-    let wait = match verdict {
-        Verdict::Allowed => None,
-        Verdict::Wait(d) => Some(d),
-        Verdict::Unavailable => state
-            .ip_limiter
-            .check_key(&ip)
-            .err()
-            .map(|n| n.wait_time_from(DefaultClock::default().now())),
-    };
-    if let Some(wait) = wait {
+    let rate = (c.public_rate_limit_per_second, c.public_rate_limit_burst);
+    let name = || format!("ip:{ip}");
+    if let Some(wait) = wait_for(&state, name, rate, &state.ip_limiter, &ip).await {
         return Err(ApiError::rate_limited("Too many requests; slow down", wait));
     }
     req.extensions_mut()
