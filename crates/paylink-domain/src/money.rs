@@ -72,7 +72,10 @@ impl Currency {
     /// The rule of [`Currency::parse`] as a regular expression: any supported code, in any
     /// case (`[Uu][Ss][Dd]`), for the OpenAPI document.
     pub fn pattern() -> String {
-        Self::pattern_of(|c| format!("[{}{}]", c, c.to_ascii_lowercase()))
+        static PATTERN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            Currency::pattern_of(|c| format!("[{}{}]", c, c.to_ascii_lowercase()))
+        });
+        PATTERN.clone()
     }
 
     /// Any supported code in upper case, as the keys of `currency_options` take them.

@@ -175,7 +175,9 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 async fn openapi() -> Response {
-    let mut res = openapi::json().into_response();
+    // The document never changes while the process runs: built once, on first request.
+    static DOCUMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(openapi::json);
+    let mut res = DOCUMENT.as_str().to_owned().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
