@@ -5,7 +5,7 @@
 //! instances at once, and a worker killed with `kill -9` loses no webhook (issue 25).
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -15,16 +15,7 @@ use paylink_store_sql::testing::{Backend, TestDatabase};
 use crate::helpers::{free_port, paylink_command, wait_up};
 use crate::webhooks::Receiver;
 
-/// A process killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+use crate::helpers::Process;
 /// The guide's site config with this test's ports, inside a main config of its own.
 fn nginx(listen: u16, a: u16, b: u16, dir: &std::path::Path) -> Process {
     let site = include_str!("../../../../docs/deploy/nginx.conf")

@@ -384,6 +384,25 @@ pub fn paylink_command() -> std::process::Command {
     c
 }
 
+/// A child process (the real binary, nginx, Redis) killed when the test ends, however it
+/// ends.
+pub struct Process(pub std::process::Child);
+
+impl Process {
+    /// `kill -9`, and waits until it is gone.
+    pub fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A free port on 127.0.0.1, for the real binary.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

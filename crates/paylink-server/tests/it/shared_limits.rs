@@ -1,22 +1,14 @@
 //! With `redis_url`, two instances share a key's rate limit; without Redis, or when it
 //! goes away, each limits on its own: never no limit, never refusing everything (issue 25).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use paylink_store_sql::testing::{Backend, TestDatabase};
 
 use crate::helpers::{free_port, paylink_command, wait_up};
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+use crate::helpers::Process;
 fn redis(port: u16) -> Process {
     let bin = ["/usr/bin/redis-server", "redis-server"]
         .into_iter()

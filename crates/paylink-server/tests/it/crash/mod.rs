@@ -8,7 +8,7 @@ mod audit;
 mod ledger;
 mod stream;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -28,23 +28,7 @@ async fn a_payment_cut_by_a_crash_is_retried_within_seconds_postgres() {
 }
 
 /// A process of the real binary, killed when dropped: a failing test leaves none behind.
-pub(super) struct Process(Child);
-
-impl Process {
-    /// `kill -9`, and waits until it is gone.
-    pub(super) fn kill(&mut self) {
-        self.0.kill().unwrap();
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+pub(super) use crate::helpers::Process;
 /// The real binary on `db` with the tests' settings, `env` and `args`.
 pub(super) fn paylink(db: &str, master: &str, env: &[(&str, &str)], args: &[&str]) -> Process {
     let child = crate::helpers::paylink_command()
