@@ -157,7 +157,8 @@ impl Grant {
     /// Whether the caller may do what `scope` guards.
     pub fn allows(&self, scope: &str) -> bool {
         match self {
-            Grant::SecretKey => true,
+            // Owners are people's to make and unmake: a key, leaked or not, never is one.
+            Grant::SecretKey => scope != "team:owners",
             Grant::Restricted(scopes) => {
                 if ACCOUNT_SCOPES.contains(&scope) {
                     return false;
@@ -171,11 +172,20 @@ impl Grant {
         }
     }
 
+    /// Whether every scope `other` holds is one this caller holds too: a key is never
+    /// minted stronger than whoever mints it.
+    pub fn covers(&self, other: &Grant) -> bool {
+        KEY_SCOPES
+            .iter()
+            .chain(ACCOUNT_SCOPES)
+            .all(|s| !other.allows(s) || self.allows(s))
+    }
+
     /// Whether the caller may give, change or take away the role `other` (a secret key acts
-    /// as an owner; a restricted key manages nobody).
+    /// as an admin; a restricted key manages nobody).
     pub fn manages(&self, other: Role) -> bool {
         match self {
-            Grant::SecretKey => true,
+            Grant::SecretKey => other != Role::Owner,
             Grant::Restricted(_) => false,
             Grant::Member(role) => role.manages(other),
         }
@@ -233,6 +243,29 @@ mod tests {
         assert!(ACCOUNT_SCOPES.iter().all(|s| !g.allows(s)));
         let g = Grant::Restricted(vec!["products:write".into()]);
         assert!(g.allows("products:read") && !g.allows("orders:read"));
-        assert!(Grant::SecretKey.allows("team:owners"));
+        assert!(!Grant::SecretKey.allows("team:owners"));
+        assert!(!Grant::SecretKey.manages(Owner) && Grant::SecretKey.manages(Admin));
+    }
+
+    #[test]
+    fn nobody_mints_a_key_stronger_than_themselves() {
+        let secret = Grant::SecretKey;
+        let refunds = Grant::Restricted(vec!["refunds:write".into()]);
+        let links = Grant::Restricted(vec!["payment_links:write".into()]);
+        // Owners and admins hold everything a secret key does; nobody else.
+        for role in Role::ALL {
+            let m = Grant::Member(role);
+            assert_eq!(m.covers(&secret), matches!(role, Owner | Admin), "{role}");
+            assert_eq!(m.covers(&refunds), role.holds("refunds:write"), "{role}");
+            assert_eq!(
+                m.covers(&links),
+                role.holds("payment_links:write"),
+                "{role}"
+            );
+        }
+        assert!(secret.covers(&refunds) && secret.covers(&secret));
+        assert!(!links.covers(&refunds) && links.covers(&links));
+        // Write implies read: a key reading links is within one writing them.
+        assert!(links.covers(&Grant::Restricted(vec!["payment_links:read".into()])));
     }
 }

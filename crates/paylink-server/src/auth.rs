@@ -307,14 +307,18 @@ pub enum Access {
 /// A route layer that refuses callers without the route's [`Access`]. It runs before the
 /// route's idempotency layer, so a stored answer is only ever replayed to a caller who may
 /// make the request.
+/// A route that is not public and finds no caller (authentication did not run before it:
+/// a mistake in the router's layers) is refused, never let through.
 pub async fn authorize(access: Access, req: Request, next: Next) -> Result<Response, ApiError> {
-    if let Some(auth) = req.extensions().get::<Auth>() {
-        match access {
-            Access::Scope(scope) => auth.require(scope)?,
-            Access::Person => {
-                auth.person()?;
-            }
-            Access::Public => {}
+    match (access, req.extensions().get::<Auth>()) {
+        (Access::Public, _) => {}
+        (Access::Scope(scope), Some(auth)) => auth.require(scope)?,
+        (Access::Person, Some(auth)) => {
+            auth.person()?;
+        }
+        (_, None) => {
+            tracing::error!("a route that needs a caller was reached without one");
+            return Err(ApiError::forbidden("This route needs a caller"));
         }
     }
     Ok(next.run(req).await)

@@ -38,6 +38,19 @@ pub use paylink_store::IdempotencyScope;
 /// Routes whose handler records its answer with its change.
 const ATOMIC: &[(Method, &str)] = &[(Method::POST, "/v1/payment_links")];
 
+/// Routes whose bodies carry a password. They are never fingerprinted, so an
+/// `Idempotency-Key` on them is ignored: a fingerprint is a fast hash, and of a sign-in the
+/// password is all of the body an attacker with the database would not know. Their answers
+/// carry tokens shown once, which are never replayed anyway.
+const SECRET_BODIES: &[&str] = &[
+    "/auth/login",
+    "/auth/reset/{token}",
+    "/auth/invitations/{token}/accept",
+    "/v1/me/password",
+    "/v1/me/totp/confirm",
+    "/v1/me/totp/disable",
+];
+
 /// For a handler of an [`ATOMIC`] route: the key and fingerprint to record its answer under.
 #[derive(Clone, Debug)]
 pub struct DeferredAnswer {
@@ -157,6 +170,13 @@ pub async fn layer(
     let Some(key) = req.headers().get(HEADER) else {
         return Ok(next.run(req).await);
     };
+    let secret_body = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| SECRET_BODIES.contains(&p.as_str()));
+    if secret_body {
+        return Ok(next.run(req).await);
+    }
     let key = key
         .to_str()
         .ok()

@@ -4,125 +4,17 @@
 //! transaction each.
 
 use async_trait::async_trait;
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
 use paylink_domain::access::Role;
 use paylink_domain::id::{InvitationId, MerchantId, SessionId, UserId};
 use paylink_domain::time::Timestamp;
 use paylink_store::*;
 
-use crate::sql::{int, opt_int, opt_text, Sql};
+mod rows;
+
+use rows::*;
+
+use crate::sql::{int, Sql};
 use crate::{backend, SqlStore};
-
-const USER_COLS: &str =
-    "u.id, u.email, u.name, u.password_hash, u.totp_secret, u.created_at, u.last_login_at";
-const SESSION_COLS: &str = "s.id AS s_id, s.token_hash, s.user_id, s.merchant_id, \
-     s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.user_agent, s.ip";
-const INVITATION_COLS: &str = "id, merchant_id, email, role, token_hash, invited_by, \
-     created_at, expires_at, accepted_at, revoked_at";
-/// Only refreshed when older than this: a request a second does not write a second.
-const TOUCH_EVERY_SECS: i64 = 60;
-
-fn text(row: &AnyRow, col: &str) -> StoreResult<String> {
-    row.try_get(col).map_err(backend)
-}
-
-fn role(row: &AnyRow, col: &str) -> StoreResult<Role> {
-    let r = text(row, col)?;
-    Role::parse(&r).ok_or_else(|| backend(format!("unknown role `{r}`")))
-}
-
-fn user(row: &AnyRow) -> StoreResult<User> {
-    Ok(User {
-        id: UserId::from_trusted(text(row, "id")?),
-        email: text(row, "email")?,
-        name: text(row, "name")?,
-        password_hash: text(row, "password_hash")?,
-        totp_secret: opt_text(row, "totp_secret")?,
-        created_at: Timestamp::from_unix(int(row, "created_at")?),
-        last_login_at: opt_int(row, "last_login_at")?.map(Timestamp::from_unix),
-    })
-}
-
-fn membership(row: &AnyRow) -> StoreResult<Membership> {
-    Ok(Membership {
-        user_id: UserId::from_trusted(text(row, "m_user_id")?),
-        merchant_id: MerchantId::from_trusted(text(row, "m_merchant_id")?),
-        merchant_name: text(row, "merchant_name")?,
-        role: role(row, "role")?,
-        created_at: Timestamp::from_unix(int(row, "m_created_at")?),
-    })
-}
-
-const MEMBERSHIP_COLS: &str = "m.user_id AS m_user_id, m.merchant_id AS m_merchant_id, \
-     mc.name AS merchant_name, m.role, m.created_at AS m_created_at";
-
-fn session(row: &AnyRow) -> StoreResult<SessionRecord> {
-    Ok(SessionRecord {
-        id: SessionId::from_trusted(text(row, "s_id")?),
-        token_hash: text(row, "token_hash")?,
-        user_id: UserId::from_trusted(text(row, "user_id")?),
-        merchant_id: MerchantId::from_trusted(text(row, "merchant_id")?),
-        created_at: Timestamp::from_unix(int(row, "s_created_at")?),
-        last_seen_at: Timestamp::from_unix(int(row, "last_seen_at")?),
-        expires_at: Timestamp::from_unix(int(row, "expires_at")?),
-        user_agent: opt_text(row, "user_agent")?,
-        ip: opt_text(row, "ip")?,
-    })
-}
-
-fn invitation(row: &AnyRow) -> StoreResult<Invitation> {
-    Ok(Invitation {
-        id: InvitationId::from_trusted(text(row, "id")?),
-        merchant_id: MerchantId::from_trusted(text(row, "merchant_id")?),
-        email: text(row, "email")?,
-        role: role(row, "role")?,
-        token_hash: text(row, "token_hash")?,
-        invited_by: opt_text(row, "invited_by")?.map(UserId::from_trusted),
-        created_at: Timestamp::from_unix(int(row, "created_at")?),
-        expires_at: Timestamp::from_unix(int(row, "expires_at")?),
-        accepted_at: opt_int(row, "accepted_at")?.map(Timestamp::from_unix),
-        revoked_at: opt_int(row, "revoked_at")?.map(Timestamp::from_unix),
-    })
-}
-
-fn insert_user(u: &User) -> Sql {
-    Sql::insert(
-        "users",
-        vec![
-            ("id", u.id.as_str().into()),
-            ("email", u.email.to_lowercase().into()),
-            ("name", u.name.as_str().into()),
-            ("password_hash", u.password_hash.as_str().into()),
-            ("totp_secret", u.totp_secret.clone().into()),
-            ("created_at", u.created_at.unix().into()),
-            ("last_login_at", u.last_login_at.map(|t| t.unix()).into()),
-        ],
-    )
-}
-
-fn insert_membership(user: &UserId, merchant: &MerchantId, role: Role, now: Timestamp) -> Sql {
-    Sql::insert(
-        "memberships",
-        vec![
-            ("user_id", user.as_str().into()),
-            ("merchant_id", merchant.as_str().into()),
-            ("role", role.as_str().into()),
-            ("created_at", now.unix().into()),
-        ],
-    )
-}
-
-/// `DELETE FROM user_sessions WHERE user_id = $ [AND id <> $]`.
-fn end_sessions(user: &UserId, keep: Option<&SessionId>) -> Sql {
-    let mut q = Sql::new("DELETE FROM user_sessions WHERE user_id = ");
-    q.bind(user.as_str());
-    if let Some(k) = keep {
-        q.push(" AND id <> ").bind(k.as_str());
-    }
-    q
-}
 
 impl SqlStore {
     /// Inside a write: refuses with `LastOwner` unless an owner other than `user` remains.
@@ -287,6 +179,19 @@ impl AccountStore for SqlStore {
         )
         .exec(&mut w.tx)
         .await?;
+        // What has ended goes, and the oldest beyond the cap.
+        let mut q = Sql::new("DELETE FROM user_sessions WHERE user_id = ");
+        q.bind(s.user_id.as_str())
+            .push(" AND (expires_at <= ")
+            .bind(s.created_at.unix())
+            .push(" OR last_seen_at <= ")
+            .bind(s.created_at.unix() - SESSION_IDLE_SECS)
+            .push(" OR seq <= (SELECT seq FROM user_sessions WHERE user_id = ")
+            .bind(s.user_id.as_str())
+            .push(&format!(
+                " ORDER BY seq DESC LIMIT 1 OFFSET {SESSIONS_PER_USER}))"
+            ));
+        q.exec(&mut w.tx).await?;
         let mut q = Sql::new("UPDATE users SET last_login_at = ");
         q.bind(s.created_at.unix())
             .push(" WHERE id = ")
@@ -519,14 +424,16 @@ impl AccountStore for SqlStore {
     ) -> StoreResult<Membership> {
         let mut w = self.begin_write().await?;
         // The guard of single use: only the accept that marks the row goes on.
-        let mut q = Sql::new("UPDATE invitations SET accepted_at = ");
-        q.bind(now.unix())
-            .push(" WHERE token_hash = ")
-            .bind(token_hash)
-            .push(" AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ")
-            .bind(now.unix())
-            .push(" RETURNING merchant_id, role");
-        let row = q.found(&mut w.tx).await?;
+        let row = spend(
+            "invitations",
+            "accepted_at",
+            "accepted_at IS NULL AND revoked_at IS NULL",
+            token_hash,
+            now,
+            "merchant_id, role",
+        )
+        .found(&mut w.tx)
+        .await?;
         let merchant = MerchantId::from_trusted(text(&row, "merchant_id")?);
         let role = role(&row, "role")?;
         let user_id = match invitee {
@@ -557,6 +464,16 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
+    async fn find_reset(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<UserId>> {
+        let mut q = Sql::new("SELECT user_id FROM password_resets WHERE token_hash = ");
+        q.bind(token_hash)
+            .push(" AND used_at IS NULL AND expires_at > ")
+            .bind(now.unix());
+        let row = self.row(&q).await.map_err(backend)?;
+        row.map(|r| text(&r, "user_id").map(UserId::from_trusted))
+            .transpose()
+    }
+
     async fn use_reset(
         &self,
         token_hash: &str,
@@ -564,14 +481,16 @@ impl AccountStore for SqlStore {
         now: Timestamp,
     ) -> StoreResult<UserId> {
         let mut w = self.begin_write().await?;
-        let mut q = Sql::new("UPDATE password_resets SET used_at = ");
-        q.bind(now.unix())
-            .push(" WHERE token_hash = ")
-            .bind(token_hash)
-            .push(" AND used_at IS NULL AND expires_at > ")
-            .bind(now.unix())
-            .push(" RETURNING user_id");
-        let row = q.found(&mut w.tx).await?;
+        let row = spend(
+            "password_resets",
+            "used_at",
+            "used_at IS NULL",
+            token_hash,
+            now,
+            "user_id",
+        )
+        .found(&mut w.tx)
+        .await?;
         let u = UserId::from_trusted(text(&row, "user_id")?);
         let mut q = Sql::new("UPDATE users SET password_hash = ");
         q.bind(password_hash).push(" WHERE id = ").bind(u.as_str());

@@ -118,6 +118,18 @@ impl Dialect {
         };
     }
 
+    /// Appends a table of the elements of `array` (a JSON array bound as one value), one
+    /// row each as `value`, in the array's order.
+    pub(crate) fn json_rows(self, q: &mut Sql, array: String) {
+        match self {
+            Dialect::Sqlite => q.push("json_each(").bind(array).push(")"),
+            Dialect::Postgres => q
+                .push("json_array_elements(CAST(")
+                .bind(array)
+                .push(" AS json))"),
+        };
+    }
+
     /// What a guarded write answers when its commit need not wait for the disk: on
     /// PostgreSQL it turns `synchronous_commit` off for its own transaction (see
     /// `start_plain`); SQLite's group commit decides its syncs for itself.

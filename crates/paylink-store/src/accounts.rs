@@ -57,6 +57,9 @@ pub struct SignedIn {
 /// How long a session lives without use, and at most.
 pub const SESSION_IDLE_SECS: i64 = 12 * 3600;
 pub const SESSION_MAX_SECS: i64 = 7 * 24 * 3600;
+/// The live sessions a user may have: signing in once more ends the oldest (a script that
+/// signs in in a loop cannot grow the table nor the user's list of sessions).
+pub const SESSIONS_PER_USER: usize = 50;
 pub const INVITATION_SECS: i64 = 7 * 24 * 3600;
 pub const RESET_SECS: i64 = 3600;
 

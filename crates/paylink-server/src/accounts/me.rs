@@ -17,7 +17,7 @@ use crate::api::routes::{list, reg, route, Route};
 use crate::api::Deleted;
 use crate::auth::Access::Person;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::json::{ok, Json};
 use crate::state::AppState;
 
@@ -153,22 +153,15 @@ pub async fn change_password(
 ) -> ApiResult<Response> {
     let (user_id, session) = auth.person()?;
     let origin = Origin::of(addr.ip(), &headers);
-    super::at_most(&input.current_password, "current_password", 1024)?;
     let user = state.store.get_user(user_id).await?;
-    state.logins.check(&user.email, origin.ip)?;
-    let current: String = input
-        .current_password
-        .chars()
-        .take(passwords::MAX_LEN * 4)
-        .collect();
-    if !passwords::verify_blocking(Some(user.password_hash.clone()), current).await {
-        state.logins.failed(&user.email, origin.ip);
-        return Err(ApiError::invalid(
-            "incorrect_password",
-            "current_password",
-            "The current password is not right",
-        ));
-    }
+    super::sessions::confirm_password(
+        &state,
+        &user,
+        &input.current_password,
+        "current_password",
+        &origin,
+    )
+    .await?;
     passwords::check_strength(
         &input.new_password,
         "new_password",

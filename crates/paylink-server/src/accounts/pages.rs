@@ -239,11 +239,9 @@ pub async fn forgot_submit(
     }
     let origin = Origin::of(addr.ip(), &headers);
     let mut p = AccountPage::new("Check your e-mail", String::new(), "");
-    match state.logins.attempt(&f.email, origin.ip) {
+    match state.logins.reset_asked(&f.email, origin.ip) {
         Ok(()) => {
-            if let Err(e) = recovery::send_reset(&state, &f.email, &origin).await {
-                tracing::warn!(error = %e.message, "sending a password reset failed");
-            }
+            recovery::reset_after_answering(&state, f.email.clone(), origin);
             p.intro = Some(
                 "If an account uses this address, a link to reset its password is on its way. It works once, within an hour."
                     .into(),
@@ -290,6 +288,8 @@ pub struct PasswordForm {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
+    totp: Option<String>,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     form_token: String,
@@ -334,13 +334,14 @@ async fn invite_page(state: &AppState, token: &str) -> Option<AccountPage> {
         .find_invitation(&tokens::hash(token), Timestamp::now())
         .await
         .ok()??;
-    let existing = state
+    let account = state
         .store
         .find_user_by_email(&inv.email)
         .await
         .ok()
-        .flatten()
-        .is_some();
+        .flatten();
+    let existing = account.is_some();
+    let second_factor = account.is_some_and(|u| u.totp_secret.is_some());
     let merchant = state.public_settings(&inv.merchant_id).await.ok()?;
     let mut p = AccountPage::new(
         "Join the team",
@@ -359,12 +360,16 @@ async fn invite_page(state: &AppState, token: &str) -> Option<AccountPage> {
         }
     ));
     p.fields = if existing {
-        vec![field(
+        let mut f = vec![field(
             "password",
             "Password",
             "password",
             "current-password",
-        )]
+        )];
+        if second_factor {
+            f.push(field("totp", "Authenticator code", "text", "one-time-code"));
+        }
+        f
     } else {
         vec![
             field("name", "Your name", "text", "name"),
@@ -396,7 +401,8 @@ pub async fn invite_submit(
         return page.expired(secure_cookie);
     }
     let origin = Origin::of(addr.ip(), &headers);
-    match recovery::do_accept(&state, &token, f.name, f.password, &origin).await {
+    let totp = f.totp.as_deref().filter(|c| !c.is_empty());
+    match recovery::do_accept(&state, &token, f.name, f.password, totp, &origin).await {
         Ok(_) => see_other("/login", None),
         Err(e) => {
             page.error = Some(e.message);

@@ -149,8 +149,7 @@ pub struct ForgotIn {
 }
 
 /// E-mails a reset link to an account with this address. The answer is the same whatever
-/// happens; only the work differs, done after answering would be better still, but the
-/// reset is one insert and one queued e-mail.
+/// happens, and is given before any of the work (which differs when the account exists).
 pub async fn forgot(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -159,12 +158,20 @@ pub async fn forgot(
 ) -> ApiResult<Response> {
     let origin = Origin::of(addr.ip(), &headers);
     paylink_domain::text::email(&input.email, "email")?;
-    state.logins.attempt(&input.email, origin.ip)?;
-    if let Err(e) = send_reset(&state, &input.email, &origin).await {
-        // Logged, not answered: the answer must not depend on the account.
-        tracing::warn!(error = %e.message, "sending a password reset failed");
-    }
+    state.logins.reset_asked(&input.email, origin.ip)?;
+    reset_after_answering(&state, input.email, origin);
     Ok(reply(StatusCode::ACCEPTED, &NoContent {}))
+}
+
+/// [`send_reset`] off the request's path: how long the answer takes says nothing of the
+/// account. Failures are logged, never answered.
+pub fn reset_after_answering(state: &AppState, email: String, origin: Origin) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_reset(&state, &email, &origin).await {
+            tracing::warn!(error = %e.message, "sending a password reset failed");
+        }
+    });
 }
 
 pub async fn send_reset(state: &AppState, email: &str, origin: &Origin) -> ApiResult<()> {
@@ -221,11 +228,20 @@ pub async fn do_reset(
     if !tokens::well_formed(token) {
         return Err(link_invalid("reset"));
     }
-    passwords::check_strength(&password, "password", &[])?;
+    // The link first: a made-up one costs no password hashing. Then the password, judged
+    // knowing the account's address and name as an attacker would.
+    let token_hash = tokens::hash(token);
+    let user = state
+        .store
+        .find_reset(&token_hash, Timestamp::now())
+        .await?
+        .ok_or_else(|| link_invalid("reset"))?;
+    let user = state.store.get_user(&user).await?;
+    passwords::check_strength(&password, "password", &[&user.email, &user.name])?;
     let hash = passwords::hash_blocking(password).await?;
     let user = state
         .store
-        .use_reset(&tokens::hash(token), &hash, Timestamp::now())
+        .use_reset(&token_hash, &hash, Timestamp::now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => link_invalid("reset"),
@@ -266,6 +282,9 @@ pub struct AcceptIn {
     /// A new account's password, or the existing account's.
     #[schema(max_length = 1024)]
     pub password: String,
+    /// The existing account's current code, when it has a second factor.
+    #[schema(max_length = 32)]
+    pub totp: Option<String>,
 }
 
 /// Accepts an invitation: the invited address's account joins (after proving it with its
@@ -275,6 +294,7 @@ pub async fn do_accept(
     token: &str,
     name: Option<String>,
     password: String,
+    totp: Option<&str>,
     origin: &Origin,
 ) -> ApiResult<UserId> {
     if !tokens::well_formed(token) {
@@ -289,7 +309,8 @@ pub async fn do_accept(
         .ok_or_else(|| link_invalid("invitation"))?;
     let invitee = match state.store.find_user_by_email(&inv.email).await? {
         Some(existing) => {
-            super::sessions::check_password(state, &inv.email, &password, origin).await?;
+            // The account proves itself as it would signing in, second factor included.
+            super::sessions::verify_person(state, &inv.email, &password, totp, origin).await?;
             Invitee::Existing(existing.id)
         }
         None => {
@@ -341,6 +362,14 @@ pub async fn accept(
     if let Some(n) = &input.name {
         super::at_most(n, "name", 100)?;
     }
-    let user = do_accept(&state, &token, input.name, input.password, &origin).await?;
+    let user = do_accept(
+        &state,
+        &token,
+        input.name,
+        input.password,
+        input.totp.as_deref(),
+        &origin,
+    )
+    .await?;
     Ok(ok(&UserOut::load(&state, &user).await?))
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use paylink_domain::access::Grant;
-use paylink_domain::id::{MerchantId, SessionId};
+use paylink_domain::id::{MerchantId, SessionId, UserId};
 use paylink_domain::time::Timestamp;
 use paylink_store::{Actor, SessionRecord, Tenant, User, SESSION_MAX_SECS};
 
@@ -124,14 +124,16 @@ pub async fn identify(
 
 /// Checks an e-mail and password (throttled; the same answer and about the same time for
 /// an unknown e-mail as for a wrong password), recording failures in the audit log of the
-/// merchants the account belongs to.
+/// merchants the account belongs to. The attempt stays counted as a failure until the
+/// caller says it [`succeeded`](crate::accounts::LoginThrottle::succeeded) (a second
+/// factor may still be wanting).
 pub async fn check_password(
     state: &AppState,
     email: &str,
     password: &str,
     origin: &Origin,
 ) -> ApiResult<User> {
-    state.logins.check(email, origin.ip)?;
+    state.logins.attempt(email, origin.ip)?;
     let user = if email.len() <= 254 {
         state.store.find_user_by_email(email).await?
     } else {
@@ -140,27 +142,58 @@ pub async fn check_password(
     let password = password.chars().take(passwords::MAX_LEN * 4).collect();
     let ok =
         passwords::verify_blocking(user.as_ref().map(|u| u.password_hash.clone()), password).await;
-    if !ok {
-        state.logins.failed(email, origin.ip);
-    }
     match user {
         Some(u) if ok => Ok(u),
         Some(u) => {
-            let ms = state.store.memberships(&u.id).await?;
-            let merchants: Vec<&MerchantId> = ms.iter().map(|m| &m.merchant_id).collect();
-            record(
-                state,
-                &merchants,
-                Actor::User(u.id.to_string()),
-                "user.login_failed",
-                Some(u.id.to_string()),
-                origin,
-            )
-            .await;
+            // Recorded after the answer: a wrong password for an account takes no longer
+            // than an address with none.
+            let (state, origin) = (state.clone(), origin.clone());
+            tokio::spawn(async move { login_failed(&state, &u.id, &origin).await });
             Err(invalid_credentials())
         }
         None => Err(invalid_credentials()),
     }
+}
+
+/// `user.login_failed` in the log of each merchant `user` belongs to.
+pub async fn login_failed(state: &AppState, user: &UserId, origin: &Origin) {
+    let Ok(ms) = state.store.memberships(user).await else {
+        return;
+    };
+    let merchants: Vec<&MerchantId> = ms.iter().map(|m| &m.merchant_id).collect();
+    record(
+        state,
+        &merchants,
+        Actor::User(user.to_string()),
+        "user.login_failed",
+        Some(user.to_string()),
+        origin,
+    )
+    .await;
+}
+
+/// A signed-in person proving it is them with their password again (to change it, to
+/// turn the second factor on or off), throttled as a sign-in; `400 incorrect_password`
+/// naming `param`.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    password: &str,
+    param: &'static str,
+    origin: &Origin,
+) -> ApiResult<()> {
+    super::at_most(password, param, 1024)?;
+    state.logins.attempt(&user.email, origin.ip)?;
+    let password = password.chars().take(passwords::MAX_LEN * 4).collect();
+    if !passwords::verify_blocking(Some(user.password_hash.clone()), password).await {
+        return Err(ApiError::invalid(
+            "incorrect_password",
+            param,
+            "The password is not right",
+        ));
+    }
+    state.logins.succeeded(&user.email, origin.ip);
+    Ok(())
 }
 
 /// A new session for `user` on `merchant` (or their oldest membership): the token, shown
@@ -228,16 +261,29 @@ pub async fn sign_in(
     merchant: Option<&MerchantId>,
     origin: &Origin,
 ) -> ApiResult<(User, String, SessionRecord)> {
+    let user = verify_person(state, email, password, totp, origin).await?;
+    let (token, session) = start(state, &user, merchant, origin).await?;
+    Ok((user, token, session))
+}
+
+/// The password (throttled) and the second factor if the account has one (a wrong code
+/// counts as a failure): the person, proven.
+pub async fn verify_person(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    totp: Option<&str>,
+    origin: &Origin,
+) -> ApiResult<User> {
     let user = check_password(state, email, password, origin).await?;
     if let Err(e) = super::totp::check(state, &user, totp).await {
         if e.code == "totp_invalid" {
-            state.logins.failed(email, origin.ip);
+            login_failed(state, &user.id, origin).await;
         }
         return Err(e);
     }
-    state.logins.succeeded(email);
-    let (token, session) = start(state, &user, merchant, origin).await?;
-    Ok((user, token, session))
+    state.logins.succeeded(email, origin.ip);
+    Ok(user)
 }
 
 pub async fn login(

@@ -143,13 +143,20 @@ fn invitation_out(i: Invitation) -> InvitationOut {
     }
 }
 
-/// `403` unless the caller may give, change or take away `role`.
+/// `403` unless the caller may give, change or take away `role`. Keys change the team only
+/// in live mode: a test key (kept in CI, in a laptop's `.env`) is no way to a member who
+/// acts on live money.
 fn may_manage(auth: &Auth, role: Role) -> ApiResult<()> {
+    if matches!(auth.caller, Caller::ApiKey(_)) && !auth.tenant.livemode() {
+        return Err(ApiError::forbidden(
+            "Test-mode keys cannot change the team; use a live key or sign in",
+        ));
+    }
     if auth.grant.manages(role) {
         Ok(())
     } else {
         Err(ApiError::forbidden(format!(
-            "Only an owner can manage the `{role}` role"
+            "Only an owner (a person) can manage the `{role}` role"
         )))
     }
 }

@@ -1,9 +1,16 @@
-//! Failed sign-ins per e-mail address and per client address (IPv6 by /64), in memory per
-//! process: 10 failures of an address within 15 minutes, or `auth_failures_per_minute` of a
-//! client within a minute, and further attempts answer `429 too_many_attempts` with
-//! `Retry-After` until the window ends, before any password is checked. A success clears
-//! the address's count (not the client's), so a person who mistyped a few times is not
-//! held back once in. An unknown address is counted exactly like a known one.
+//! Sign-in attempts per e-mail address and per client address (IPv6 by /64), in memory per
+//! process, answered `429 too_many_attempts` with `Retry-After` until the window ends,
+//! before any password is checked:
+//! - 10 failures of an address from one client within 15 minutes;
+//! - 100 failures of an address from anywhere within 15 minutes (guessing spread over many
+//!   clients; someone who wants a person locked out needs that many, not ten);
+//! - `auth_failures_per_minute` failures of a client within a minute.
+//!
+//! An attempt counts as a failure from the moment it is checked, so a burst sent at once
+//! gets no more tries than the same requests one by one; a success takes the address's
+//! failures back (not the client's). Password-reset requests count apart (5 an hour an
+//! address), so asking for resets never locks anyone out of signing in. An unknown address
+//! is counted exactly like a known one.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -29,15 +36,9 @@ impl<K: Hash + Eq + Clone> Window<K> {
         }
     }
 
-    /// How long `key` must still wait, if it has spent its failures.
-    fn blocked(&self, key: &K, now: Instant) -> Option<Duration> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (failures, since) = entries.get(key)?;
-        let until = *since + self.window;
-        (*failures >= self.limit && now < until).then(|| until - now)
-    }
-
-    fn failed(&self, key: K, now: Instant) {
+    /// Counts one more against `key`, unless it has spent its failures already: then how
+    /// long it must still wait. One lock for both, so two callers never both take the last.
+    fn take(&self, key: K, now: Instant) -> Option<Duration> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() > 100_000 {
             let window = self.window;
@@ -47,7 +48,19 @@ impl<K: Hash + Eq + Clone> Window<K> {
         if now >= entry.1 + self.window {
             *entry = (0, now);
         }
-        entry.0 = entry.0.saturating_add(1);
+        if entry.0 >= self.limit {
+            return Some(entry.1 + self.window - now);
+        }
+        entry.0 += 1;
+        None
+    }
+
+    /// Takes back one count of `key` (an attempt that turned out right).
+    fn give_back(&self, key: &K) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = entries.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
     }
 
     fn clear(&self, key: &K) {
@@ -59,8 +72,10 @@ impl<K: Hash + Eq + Clone> Window<K> {
 }
 
 pub struct LoginThrottle {
+    by_pair: Window<(String, IpAddr)>,
     by_email: Window<String>,
     by_ip: Window<IpAddr>,
+    resets: Window<String>,
 }
 
 /// The client as counted: IPv6 by /64 (one subscriber's block).
@@ -75,54 +90,64 @@ fn client(ip: IpAddr) -> IpAddr {
     }
 }
 
+fn too_many(wait: Duration) -> ApiError {
+    let mut e = ApiError::rate_limited(
+        "Too many failed sign-in attempts; wait before trying again",
+        wait,
+    );
+    e.code = "too_many_attempts";
+    e
+}
+
+const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);
+
 impl LoginThrottle {
     pub fn new(per_ip_per_minute: u32) -> Self {
         Self {
-            by_email: Window::new(10, Duration::from_secs(15 * 60)),
+            by_pair: Window::new(10, FIFTEEN_MINUTES),
+            by_email: Window::new(100, FIFTEEN_MINUTES),
             by_ip: Window::new(per_ip_per_minute, Duration::from_secs(60)),
+            resets: Window::new(5, Duration::from_secs(3600)),
         }
     }
 
-    /// `429 too_many_attempts` while `email` or `ip` has spent its failures.
-    pub fn check(&self, email: &str, ip: IpAddr) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let wait = self
-            .by_ip
-            .blocked(&client(ip), now)
-            .into_iter()
-            .chain(self.by_email.blocked(&email.to_lowercase(), now))
-            .max();
-        match wait {
-            None => Ok(()),
-            Some(wait) => {
-                let mut e = ApiError::rate_limited(
-                    "Too many failed sign-in attempts; wait before trying again",
-                    wait,
-                );
-                e.code = "too_many_attempts";
-                Err(e)
-            }
-        }
-    }
-
-    /// Counts a failure (a wrong password or code, or a reset asked for).
-    pub fn failed(&self, email: &str, ip: IpAddr) {
-        let now = Instant::now();
-        self.by_ip.failed(client(ip), now);
-        self.by_email.failed(email.to_lowercase(), now);
-    }
-
-    /// A success: the address starts afresh.
-    pub fn succeeded(&self, email: &str) {
-        self.by_email.clear(&email.to_lowercase());
-    }
-
-    /// [`LoginThrottle::check`], then counts the attempt as a failure whatever follows (for
-    /// what must stay rare even when it succeeds: reset e-mails).
+    /// A sign-in attempt for `email` from `ip`, counted as a failure until
+    /// [`LoginThrottle::succeeded`]; `429 too_many_attempts` when a window is spent.
     pub fn attempt(&self, email: &str, ip: IpAddr) -> Result<(), ApiError> {
-        self.check(email, ip)?;
-        self.failed(email, ip);
-        Ok(())
+        let now = Instant::now();
+        let (email, ip) = (email.to_lowercase(), client(ip));
+        let wait = [
+            self.by_ip.take(ip, now),
+            self.by_pair.take((email.clone(), ip), now),
+            self.by_email.take(email, now),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        wait.map_or(Ok(()), |w| Err(too_many(w)))
+    }
+
+    /// The attempt was right: the address starts afresh, and the client's attempt is not
+    /// a failure.
+    pub fn succeeded(&self, email: &str, ip: IpAddr) {
+        let email = email.to_lowercase();
+        self.by_ip.give_back(&client(ip));
+        self.by_pair.clear(&(email.clone(), client(ip)));
+        self.by_email.clear(&email);
+    }
+
+    /// A password-reset e-mail asked for `email` from `ip`: counted against the client like
+    /// a sign-in, against the address apart from sign-ins.
+    pub fn reset_asked(&self, email: &str, ip: IpAddr) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let wait = [
+            self.by_ip.take(client(ip), now),
+            self.resets.take(email.to_lowercase(), now),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        wait.map_or(Ok(()), |w| Err(too_many(w)))
     }
 }
 
@@ -131,23 +156,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ten_failures_then_a_wait_and_success_clears() {
-        let t = LoginThrottle::new(30);
+    fn ten_failures_from_a_client_then_a_wait_and_success_clears() {
+        let t = LoginThrottle::new(1000);
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        let other: IpAddr = "2001:db8::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1::2".parse().unwrap();
         for _ in 0..10 {
-            assert!(t.check("A@x.example", ip).is_ok());
-            t.failed("a@x.example", ip);
+            assert!(t.attempt("A@x.example", ip).is_ok());
         }
-        let e = t.check("a@x.example", other).unwrap_err();
+        let e = t.attempt("a@x.example", ip).unwrap_err();
         assert_eq!((e.code, e.status.as_u16()), ("too_many_attempts", 429));
         assert!(e.retry_after.unwrap() > 800);
-        t.succeeded("a@x.example");
-        assert!(t.check("a@x.example", ip).is_ok());
-        // The /64 counts as one client.
-        for i in 0..30 {
-            t.failed(&format!("{i}@x.example"), ip);
+        // Another client is not locked out by these ten…
+        assert!(t.attempt("a@x.example", other).is_ok());
+        // …nor by resets asked for the address.
+        for _ in 0..5 {
+            assert!(t.reset_asked("a@x.example", other).is_ok());
         }
-        assert!(t.check("new@x.example", other).is_err());
+        assert!(t.reset_asked("a@x.example", other).is_err());
+        assert!(t.attempt("a@x.example", other).is_ok());
+        t.succeeded("a@x.example", ip);
+        assert!(t.attempt("a@x.example", ip).is_ok());
+    }
+
+    #[test]
+    fn a_hundred_failures_from_anywhere_lock_the_address() {
+        let t = LoginThrottle::new(1000);
+        for i in 0..100u8 {
+            let ip = IpAddr::from([10, 0, 0, i]);
+            assert!(t.attempt("a@x.example", ip).is_ok());
+        }
+        assert!(t
+            .attempt("a@x.example", IpAddr::from([10, 0, 1, 1]))
+            .is_err());
+        assert!(t
+            .attempt("b@x.example", IpAddr::from([10, 0, 1, 1]))
+            .is_ok());
+    }
+
+    #[test]
+    fn a_client_is_counted_by_its_64() {
+        let t = LoginThrottle::new(30);
+        let ip: IpAddr = "2001:db8::1".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8::2".parse().unwrap();
+        for i in 0..30 {
+            assert!(t.attempt(&format!("{i}@x.example"), ip).is_ok());
+        }
+        assert!(t.attempt("new@x.example", neighbour).is_err());
     }
 }

@@ -18,7 +18,7 @@ use totp_rs::{Algorithm, TOTP};
 use paylink_domain::id::{random_base62, UserId};
 use paylink_store::{Actor, User};
 
-use super::{passwords, record, tokens, Origin, UserOut};
+use super::{record, tokens, Origin, UserOut};
 use crate::api::routes::{reg, route, Route};
 use crate::auth::Access::Person;
 use crate::auth::Auth;
@@ -52,7 +52,7 @@ pub(super) fn routes() -> Vec<Route> {
             confirm,
         )
         .body(reg::<ConfirmIn>)
-        .errors(400, &["totp_invalid"])
+        .errors(400, &["totp_invalid", "incorrect_password"])
         .errors(409, &["totp_already_enabled"]),
         route(
             Method::POST,
@@ -186,6 +186,10 @@ pub struct ConfirmIn {
     /// A current 6-digit code.
     #[schema(max_length = 16)]
     pub code: String,
+    /// The account's password: a session alone (a token left on a shared computer) cannot
+    /// put a factor of someone else's between the owner and their account.
+    #[schema(max_length = 1024)]
+    pub password: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -211,6 +215,8 @@ pub async fn confirm(
     if user.totp_secret.is_some() {
         return Err(already());
     }
+    let origin = Origin::of(addr.ip(), &headers);
+    super::sessions::confirm_password(&state, &user, &input.password, "password", &origin).await?;
     let invalid = || {
         ApiError::invalid(
             "totp_invalid",
@@ -249,7 +255,7 @@ pub async fn confirm(
         Actor::User(user_id.to_string()),
         "user.totp_enabled",
         Some(user_id.to_string()),
-        &Origin::of(addr.ip(), &headers),
+        &origin,
     )
     .await;
     let out = RecoveryCodesOut {
@@ -275,18 +281,9 @@ pub async fn disable(
     Json(input): Json<DisableIn>,
 ) -> ApiResult<Response> {
     let (user_id, _) = auth.person()?;
-    super::at_most(&input.password, "password", 1024)?;
     let origin = Origin::of(addr.ip(), &headers);
     let user = state.store.get_user(user_id).await?;
-    state.logins.check(&user.email, origin.ip)?;
-    if !passwords::verify_blocking(Some(user.password_hash.clone()), input.password).await {
-        state.logins.failed(&user.email, origin.ip);
-        return Err(ApiError::invalid(
-            "incorrect_password",
-            "password",
-            "The password is not right",
-        ));
-    }
+    super::sessions::confirm_password(&state, &user, &input.password, "password", &origin).await?;
     state.store.set_totp(user_id, None, &[]).await?;
     record(
         &state,

@@ -7,6 +7,7 @@ use axum::http::Method;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
+use paylink_domain::access::Grant;
 use paylink_domain::id::ApiKeyId;
 use paylink_domain::text::bounded;
 use paylink_domain::time::Timestamp;
@@ -148,7 +149,7 @@ pub async fn create_key(
     }
     // The contract: only owners make live keys.
     if livemode
-        && matches!(auth.grant, paylink_domain::access::Grant::Member(r) if r != paylink_domain::access::Role::Owner)
+        && matches!(auth.grant, Grant::Member(r) if r != paylink_domain::access::Role::Owner)
     {
         return Err(ApiError::forbidden("Only an owner can create live keys"));
     }
@@ -183,6 +184,20 @@ pub async fn create_key(
             KeyKind::Restricted
         }
     };
+    // Whoever mints a key holds at least what it will: a developer's session never mints
+    // a secret key (one that could refund, change settings or manage the team).
+    let grant = match kind {
+        KeyKind::Secret => Grant::SecretKey,
+        KeyKind::Restricted => Grant::Restricted(input.scopes.clone()),
+    };
+    if !auth.grant.covers(&grant) {
+        return Err(ApiError::forbidden(match kind {
+            KeyKind::Secret => "Only owners and admins can create secret keys".to_owned(),
+            KeyKind::Restricted => {
+                "A restricted key can carry only scopes its creator holds".to_owned()
+            }
+        }));
+    }
     let (secret, record) = new_key(
         auth.tenant.merchant_id(),
         kind,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use paylink_domain::access::Role;
 
-use crate::accounts::{member, PW};
+use crate::accounts::{member, person, token_of, PW};
 use crate::browser::{app, browser, click, fill, text, wait_text};
 use crate::look::{axe_source, look};
 use crate::team::mailed_token;
@@ -28,11 +28,14 @@ async fn account_pages_pass_axe_and_the_form_signs_in() {
     let app = app().await;
     let axe = axe_source();
     member(&app, None, Role::Owner, "owner@acme.example").await;
-    app.create(
-        "/v1/team/invitations",
-        json!({"email": "new@acme.example", "role": "developer"}),
-    )
-    .await;
+    let owner = token_of(&app, "owner@acme.example").await;
+    person(&app, &owner)
+        .post(
+            "/v1/team/invitations",
+            json!({"email": "new@acme.example", "role": "developer"}),
+        )
+        .await
+        .ok(201);
     let invite = mailed_token(&app, "invitation", "new@acme.example").await;
     app.call(
         None,

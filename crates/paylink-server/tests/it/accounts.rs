@@ -36,13 +36,18 @@ pub async fn login(app: &TestApp, email: &str, password: &str) -> Resp {
     .await
 }
 
-/// A member with `role` signed in: their access token.
-pub async fn signed_in(app: &TestApp, role: Role, email: &str) -> String {
-    member(app, None, role, email).await;
+/// The access token of `email` (password [`PW`]) signed in.
+pub async fn token_of(app: &TestApp, email: &str) -> String {
     login(app, email, PW).await.ok(200)["access_token"]
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// A member with `role` signed in: their access token.
+pub async fn signed_in(app: &TestApp, role: Role, email: &str) -> String {
+    member(app, None, role, email).await;
+    token_of(app, email).await
 }
 
 /// A request with `Authorization: Token …` (and extra headers).
@@ -67,6 +72,34 @@ pub async fn as_person(
     into_resp(req.send().await.unwrap()).await
 }
 
+/// A signed-in person's requests without extra headers: `person(&app, &token).get(path)`.
+pub fn person<'a>(app: &'a TestApp, token: &'a str) -> Person<'a> {
+    Person { app, token }
+}
+
+pub struct Person<'a> {
+    app: &'a TestApp,
+    token: &'a str,
+}
+
+impl Person<'_> {
+    pub async fn get(&self, path: &str) -> Resp {
+        as_person(self.app, self.token, Method::GET, path, None, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        as_person(self.app, self.token, Method::DELETE, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        as_person(self.app, self.token, Method::POST, path, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        as_person(self.app, self.token, Method::PATCH, path, Some(body), &[]).await
+    }
+}
+
 pub async fn into_resp(res: reqwest::Response) -> Resp {
     let status = res.status();
     let headers = res.headers().clone();
@@ -87,7 +120,113 @@ both!(
     another_merchants_member_sees_404,
     weak_passwords_are_refused,
     sessions_are_listed_and_ended_and_a_new_password_ends_the_others,
+    people_mint_no_key_stronger_than_themselves,
+    passwords_are_never_fingerprinted_for_idempotency,
 );
+
+async fn passwords_are_never_fingerprinted_for_idempotency(app: TestApp) {
+    member(&app, None, Role::Owner, "owner@acme.example").await;
+    let count = || async {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM idempotency_keys")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        n
+    };
+    let before = count().await;
+    // A fingerprint is a fast hash of the body: of a sign-in, the password is all of it an
+    // attacker with the database would not know. The key is ignored there.
+    for pw in ["a wrong guess of a password", PW] {
+        app.call(
+            None,
+            Method::POST,
+            "/auth/login",
+            Some(json!({"email": "owner@acme.example", "password": pw})),
+            Some("login-1"),
+        )
+        .await;
+    }
+    let token = token_of(&app, "owner@acme.example").await;
+    as_person(
+        &app,
+        &token,
+        Method::POST,
+        "/v1/me/password",
+        Some(json!({"current_password": PW, "new_password": "a brand new passphrase here"})),
+        &[("Idempotency-Key", "pw-1")],
+    )
+    .await
+    .ok(200);
+    assert_eq!(count().await, before);
+    // Elsewhere the key works as ever.
+    app.call(
+        Some(&app.key),
+        Method::POST,
+        "/v1/products",
+        Some(json!({"name": "Tee", "unit_amount": 100})),
+        Some("product-1"),
+    )
+    .await
+    .ok(201);
+    assert_eq!(count().await, before + 1);
+}
+
+async fn people_mint_no_key_stronger_than_themselves(app: TestApp) {
+    let dev = signed_in(&app, Role::Developer, "dev@acme.example").await;
+    let admin = signed_in(&app, Role::Admin, "admin@acme.example").await;
+    let key = |kind: &str, scopes: &[&str]| {
+        let mut k = json!({"name": "k", "kind": kind});
+        if !scopes.is_empty() {
+            k["scopes"] = json!(scopes);
+        }
+        k
+    };
+    // A developer's session making a secret key would make itself an admin (refunds,
+    // settings, the team): refused; so is a restricted key with a scope the role lacks.
+    for body in [
+        key("secret", &[]),
+        key("restricted", &["refunds:write"]),
+        key("restricted", &["payment_links:write", "settings:write"]),
+    ] {
+        person(&app, &dev)
+            .post("/v1/api_keys", body)
+            .await
+            .assert_error(403, "insufficient_permissions");
+    }
+    person(&app, &dev)
+        .post("/v1/api_keys", key("restricted", &["payment_links:write"]))
+        .await
+        .ok(201);
+    // An admin holds all a secret key does.
+    person(&app, &admin)
+        .post("/v1/api_keys", key("secret", &[]))
+        .await
+        .ok(201);
+    // A (live) secret key manages the team, but never an owner.
+    let live = app.live_key().await;
+    let owner_id = member(&app, None, Role::Owner, "owner@acme.example").await;
+    let dev_id = person(&app, &dev).get("/v1/me").await.ok(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |id: &str, role: &str| {
+        let path = format!("/v1/team/members/{id}");
+        let body = json!({ "role": role });
+        let live = live.clone();
+        let app = &app;
+        async move {
+            app.call(Some(&live), Method::PATCH, &path, Some(body), None)
+                .await
+        }
+    };
+    patch(&owner_id, "viewer")
+        .await
+        .assert_error(403, "insufficient_permissions");
+    patch(&dev_id, "owner")
+        .await
+        .assert_error(403, "insufficient_permissions");
+    patch(&dev_id, "viewer").await.ok(200);
+}
 
 async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
     let user_id = member(&app, None, Role::Developer, "Dev@Acme.example").await;
@@ -107,7 +246,7 @@ async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
     assert!(body["expires_at"].is_string());
     assert!(body["user"].get("password_hash").is_none());
 
-    let me = as_person(&app, &token, Method::GET, "/v1/me", None, &[]).await;
+    let me = person(&app, &token).get("/v1/me").await;
     assert_eq!(me.ok(200)["id"], user_id.as_str());
     assert!(me.body["last_login_at"].is_string());
     // A key has no account.
@@ -116,15 +255,9 @@ async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
         .assert_error(403, "insufficient_permissions");
 
     // Objects a person creates say so, in test mode unless asked for live.
-    let link = as_person(
-        &app,
-        &token,
-        Method::POST,
-        "/v1/payment_links",
-        Some(json!({"title": "Tee", "amount": 2500})),
-        &[],
-    )
-    .await;
+    let link = person(&app, &token)
+        .post("/v1/payment_links", json!({"title": "Tee", "amount": 2500}))
+        .await;
     let link = link.ok(201).clone();
     assert_eq!(link["created_by"], json!({"type": "user", "id": user_id}));
     assert_eq!(link["livemode"], false);
@@ -149,7 +282,8 @@ async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
     // Signing out ends the token at once: a stolen copy is worthless.
     let out = as_person(&app, &token, Method::POST, "/auth/logout", None, &[]).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    as_person(&app, &token, Method::GET, "/v1/me", None, &[])
+    person(&app, &token)
+        .get("/v1/me")
         .await
         .assert_error(401, "session_invalid");
     as_person(&app, &token, Method::POST, "/auth/logout", None, &[])
@@ -159,7 +293,8 @@ async fn login_acts_as_the_member_and_logout_ends_the_token(app: TestApp) {
     let a = login(&app, "dev@acme.example", PW).await.ok(200)["access_token"].clone();
     let b = login(&app, "dev@acme.example", PW).await.ok(200)["access_token"].clone();
     assert_ne!(a, b);
-    as_person(&app, "junk", Method::GET, "/v1/me", None, &[])
+    person(&app, "junk")
+        .get("/v1/me")
         .await
         .assert_error(401, "session_invalid");
 }
@@ -236,21 +371,19 @@ async fn another_merchants_member_sees_404(app: TestApp) {
         .await
         .unwrap();
     member(&app, Some(&rival_id), Role::Owner, "boss@rival.example").await;
-    let token = login(&app, "boss@rival.example", PW).await.ok(200)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&app, "boss@rival.example").await;
     for path in [
         format!("/v1/payment_links/{}", link["id"].as_str().unwrap()),
         format!("/v1/products/{}", product["id"].as_str().unwrap()),
     ] {
-        as_person(&app, &token, Method::GET, &path, None, &[])
+        person(&app, &token)
+            .get(&path)
             .await
             .assert_error(404, "resource_missing");
     }
-    let l = as_person(&app, &token, Method::GET, "/v1/payment_links", None, &[]).await;
+    let l = person(&app, &token).get("/v1/payment_links").await;
     assert_eq!(l.ok(200)["data"], json!([]));
-    let members = as_person(&app, &token, Method::GET, "/v1/team/members", None, &[]).await;
+    let members = person(&app, &token).get("/v1/team/members").await;
     assert_eq!(members.ok(200)["data"].as_array().unwrap().len(), 1);
     // Choosing a merchant one is not a member of at sign-in is refused.
     let r = app
@@ -273,15 +406,12 @@ async fn weak_passwords_are_refused(app: TestApp) {
         ("viewer@acme.example", "the e-mail"),
         ("aaaaaaaaaaaaaaaaaaaa", "repeated"),
     ] {
-        let r = as_person(
-            &app,
-            &token,
-            Method::POST,
-            "/v1/me/password",
-            Some(json!({"current_password": PW, "new_password": weak})),
-            &[],
-        )
-        .await;
+        let r = person(&app, &token)
+            .post(
+                "/v1/me/password",
+                json!({"current_password": PW, "new_password": weak}),
+            )
+            .await;
         r.assert_error(422, "password_too_weak")
             .assert_param("new_password");
         assert!(
@@ -289,30 +419,24 @@ async fn weak_passwords_are_refused(app: TestApp) {
             "{why}: the answer never echoes the password"
         );
     }
-    as_person(
-        &app,
-        &token,
-        Method::POST,
-        "/v1/me/password",
-        Some(json!({"current_password": "nope", "new_password": "a very different passphrase"})),
-        &[],
-    )
-    .await
-    .assert_error(422, "incorrect_password")
-    .assert_param("current_password");
+    person(&app, &token)
+        .post(
+            "/v1/me/password",
+            json!({"current_password": "nope", "new_password": "a very different passphrase"}),
+        )
+        .await
+        .assert_error(422, "incorrect_password")
+        .assert_param("current_password");
 }
 
 async fn sessions_are_listed_and_ended_and_a_new_password_ends_the_others(app: TestApp) {
     let first = signed_in(&app, Role::Support, "support@acme.example").await;
-    let second = login(&app, "support@acme.example", PW).await.ok(200)["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = token_of(&app, "support@acme.example").await;
     let third = login(&app, "support@acme.example", PW)
         .await
         .ok(200)
         .clone();
-    let listed = as_person(&app, &first, Method::GET, "/v1/me/sessions", None, &[]).await;
+    let listed = person(&app, &first).get("/v1/me/sessions").await;
     let data = listed.ok(200)["data"].as_array().unwrap().clone();
     assert_eq!(data.len(), 3);
     assert_eq!(data.iter().filter(|s| s["current"] == true).count(), 1);
@@ -321,56 +445,34 @@ async fn sessions_are_listed_and_ended_and_a_new_password_ends_the_others(app: T
         .all(|s| s["id"].as_str().unwrap().starts_with("ses_")));
     // End the third from the first.
     let third_id = third["session_id"].as_str().unwrap();
-    as_person(
-        &app,
-        &first,
-        Method::DELETE,
-        &format!("/v1/me/sessions/{third_id}"),
-        None,
-        &[],
-    )
-    .await
-    .ok(200);
-    as_person(
-        &app,
-        third["access_token"].as_str().unwrap(),
-        Method::GET,
-        "/v1/me",
-        None,
-        &[],
-    )
-    .await
-    .assert_error(401, "session_invalid");
-    // Someone else's session is not found.
-    let other = signed_in(&app, Role::Viewer, "viewer@acme.example").await;
-    let mine = as_person(&app, &other, Method::GET, "/v1/me/sessions", None, &[]).await;
-    let other_id = mine.body["data"][0]["id"].as_str().unwrap().to_owned();
-    as_person(
-        &app,
-        &first,
-        Method::DELETE,
-        &format!("/v1/me/sessions/{other_id}"),
-        None,
-        &[],
-    )
-    .await
-    .assert_error(404, "resource_missing");
-    // A new password keeps this session and ends the others.
-    let new = "another long unguessable phrase";
-    as_person(
-        &app,
-        &first,
-        Method::POST,
-        "/v1/me/password",
-        Some(json!({"current_password": PW, "new_password": new})),
-        &[],
-    )
-    .await
-    .ok(200);
-    as_person(&app, &first, Method::GET, "/v1/me", None, &[])
+    person(&app, &first)
+        .delete(&format!("/v1/me/sessions/{third_id}"))
         .await
         .ok(200);
-    as_person(&app, &second, Method::GET, "/v1/me", None, &[])
+    person(&app, third["access_token"].as_str().unwrap())
+        .get("/v1/me")
+        .await
+        .assert_error(401, "session_invalid");
+    // Someone else's session is not found.
+    let other = signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let mine = person(&app, &other).get("/v1/me/sessions").await;
+    let other_id = mine.body["data"][0]["id"].as_str().unwrap().to_owned();
+    person(&app, &first)
+        .delete(&format!("/v1/me/sessions/{other_id}"))
+        .await
+        .assert_error(404, "resource_missing");
+    // A new password keeps this session and ends the others.
+    let new = "another long unguessable phrase";
+    person(&app, &first)
+        .post(
+            "/v1/me/password",
+            json!({"current_password": PW, "new_password": new}),
+        )
+        .await
+        .ok(200);
+    person(&app, &first).get("/v1/me").await.ok(200);
+    person(&app, &second)
+        .get("/v1/me")
         .await
         .assert_error(401, "session_invalid");
     login(&app, "support@acme.example", PW)

@@ -309,6 +309,21 @@ impl TestApp {
         .await
     }
 
+    /// A live secret key of the app's merchant, minted as an operator would.
+    pub async fn live_key(&self) -> String {
+        let (live, record) = paylink_server::auth::new_key(
+            &paylink_domain::id::MerchantId::parse(&self.merchant_id).unwrap(),
+            paylink_store::KeyKind::Secret,
+            true,
+            "live".into(),
+            vec![],
+        );
+        paylink_store::MerchantStore::insert_api_key(self.store.as_ref(), &record)
+            .await
+            .unwrap();
+        live
+    }
+
     /// Starts a checkout with an e-mail and default quantities, then pays it with 4242….
     pub async fn buy(&self, slug: &str) -> (Resp, Option<Resp>) {
         let s = self

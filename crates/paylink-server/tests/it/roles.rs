@@ -215,37 +215,6 @@ fn cli(db: &str, args: &[&str], pw: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The token in the newest sealed `kind` e-mail to `to`, opened with the master key.
-async fn mailed(base: &str, key: &str, master: &str, kind: &str, to: &str) -> String {
-    let l: Value = reqwest::Client::new()
-        .get(format!("{base}/v1/emails?limit=100"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let e = l["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == kind && e["to"] == to)
-        .unwrap()
-        .clone();
-    let k = paylink_server::secrets::parse_key(master).unwrap();
-    let text = paylink_server::secrets::Sealer::new(&k)
-        .open(e["text_body"].as_str().unwrap(), e["id"].as_str().unwrap())
-        .unwrap();
-    let marker = if kind == "invitation" {
-        "/invite/"
-    } else {
-        "/reset/"
-    };
-    let at = text.find(marker).unwrap() + marker.len();
-    text[at..at + 44].to_owned()
-}
-
 async fn post(base: &str, auth: Option<&str>, path: &str, body: Value) -> (u16, Value) {
     let mut req = reqwest::Client::new()
         .post(format!("{base}{path}"))
@@ -398,7 +367,8 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
     )
     .await;
     assert_eq!(s, 201);
-    let invite = mailed(&base, &key, &master, "invitation", "new@acme.example").await;
+    let invite =
+        crate::team::mailed_token_at(&base, &key, &master, "invitation", "new@acme.example").await;
     secrets.push(invite.clone());
     let new_pw = "the newcomer's own passphrase";
     secrets.push(new_pw.into());
@@ -418,7 +388,9 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
     )
     .await;
     assert_eq!(s, 202);
-    let reset = mailed(&base, &key, &master, "password_reset", "dev@acme.example").await;
+    let reset =
+        crate::team::mailed_token_at(&base, &key, &master, "password_reset", "dev@acme.example")
+            .await;
     secrets.push(reset.clone());
     let reset_pw = "developer passphrase number two";
     secrets.push(reset_pw.into());
@@ -446,7 +418,7 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
         &base,
         Some(&owner),
         "/v1/me/totp/confirm",
-        json!({"enrollment": e["enrollment"], "code": crate::totp::code_of(&totp_secret)}),
+        json!({"enrollment": e["enrollment"], "code": crate::totp::code_of(&totp_secret), "password": PW}),
     )
     .await;
     assert_eq!(s, 200, "{on}");

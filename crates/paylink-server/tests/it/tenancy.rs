@@ -51,12 +51,19 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         "viewer@acme.example",
     )
     .await;
+    // Keys change the team in live mode only.
+    let live = app.live_key().await;
     let invitation = app
-        .create(
+        .call(
+            Some(&live),
+            Method::POST,
             "/v1/team/invitations",
-            json!({"email": "new@acme.example", "role": "viewer"}),
+            Some(json!({"email": "new@acme.example", "role": "viewer"})),
+            None,
         )
-        .await;
+        .await
+        .ok(201)
+        .clone();
     let ids = [
         ("members", member.as_str()),
         ("invitations", invitation["id"].as_str().unwrap()),
@@ -136,16 +143,7 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
 async fn test_and_live_never_meet(app: TestApp) {
     let test_link = app.custom_link("Test only", 100).await;
     // A live key is minted for the same merchant (as an operator would).
-    let (live, record) = paylink_server::auth::new_key(
-        &paylink_domain::id::MerchantId::parse(&app.merchant_id).unwrap(),
-        paylink_store::KeyKind::Secret,
-        true,
-        "live".into(),
-        vec![],
-    );
-    paylink_store::MerchantStore::insert_api_key(app.store.as_ref(), &record)
-        .await
-        .unwrap();
+    let live = app.live_key().await;
     let r = app
         .call(
             Some(&live),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use paylink_domain::access::Role;
 
-use crate::accounts::{as_person, login, signed_in, PW};
+use crate::accounts::{as_person, login, person, signed_in, PW};
 use crate::both;
 use crate::cookies::form_login;
 use crate::helpers::TestApp;
@@ -40,28 +40,32 @@ async fn a_second_factor_guards_the_sign_in(app: TestApp) {
         .as_str()
         .unwrap()
         .starts_with("otpauth://totp/Paylink%3Aowner%40acme.example?secret="));
+    // Nor does a right code without the password (a session alone cannot).
+    post(
+        "/v1/me/totp/confirm",
+        Some(json!({"enrollment": e["enrollment"], "code": code_of(&secret), "password": "not the password at all"})),
+    )
+    .await
+    .assert_error(422, "incorrect_password");
     // A wrong code does not turn it on.
     post(
         "/v1/me/totp/confirm",
-        Some(json!({"enrollment": e["enrollment"], "code": "000000"})),
+        Some(json!({"enrollment": e["enrollment"], "code": "000000", "password": PW})),
     )
     .await
     .assert_error(422, "totp_invalid");
     // Another account's enrolment does not either.
     let other = signed_in(&app, Role::Viewer, "viewer@acme.example").await;
-    as_person(
-        &app,
-        &other,
-        Method::POST,
-        "/v1/me/totp/confirm",
-        Some(json!({"enrollment": e["enrollment"], "code": code_of(&secret)})),
-        &[],
-    )
-    .await
-    .assert_error(400, "parameter_invalid");
+    person(&app, &other)
+        .post(
+            "/v1/me/totp/confirm",
+            json!({"enrollment": e["enrollment"], "code": code_of(&secret), "password": PW}),
+        )
+        .await
+        .assert_error(400, "parameter_invalid");
     let on = post(
         "/v1/me/totp/confirm",
-        Some(json!({"enrollment": e["enrollment"], "code": code_of(&secret)})),
+        Some(json!({"enrollment": e["enrollment"], "code": code_of(&secret), "password": PW})),
     )
     .await
     .ok(200)
@@ -73,7 +77,7 @@ async fn a_second_factor_guards_the_sign_in(app: TestApp) {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes.len(), 10);
-    let me = as_person(&app, &token, Method::GET, "/v1/me", None, &[]).await;
+    let me = person(&app, &token).get("/v1/me").await;
     assert_eq!(me.ok(200)["totp_enabled"], true);
     post("/v1/me/totp", None)
         .await

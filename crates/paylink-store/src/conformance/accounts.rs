@@ -128,6 +128,32 @@ pub async fn users_sessions_and_team(store: &dyn Store) {
     let listed = store.list_sessions(&owner.id, now).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].id, s2.id, "newest first");
+    // Signing in past the cap ends the oldest sessions; ended ones are removed.
+    let loop_user = person("loop@teamwork.example", now);
+    store
+        .create_user(&loop_user, Some((&m.id, Role::Viewer)))
+        .await
+        .unwrap();
+    let mut ended = session(&loop_user, &m.id, "hash-loop-ended", now);
+    ended.expires_at = now.plus_seconds(1);
+    store.create_session(&ended).await.unwrap();
+    let later_on = now.plus_seconds(2);
+    for i in 0..=SESSIONS_PER_USER {
+        let s = session(&loop_user, &m.id, &format!("hash-loop-{i}"), later_on);
+        store.create_session(&s).await.unwrap();
+    }
+    let listed = store.list_sessions(&loop_user.id, later_on).await.unwrap();
+    assert_eq!(listed.len(), SESSIONS_PER_USER);
+    assert!(store
+        .touch_session("hash-loop-0", later_on)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .touch_session("hash-loop-1", later_on)
+        .await
+        .unwrap()
+        .is_some());
 
     // A second member; a session of theirs is nobody else's to end.
     let dev = person("dev@teamwork.example", now);
@@ -362,10 +388,15 @@ async fn invitations_and_resets(store: &dyn Store, m: &Merchant, by: &User, now:
             .await
             .unwrap();
     }
+    let late = now.plus_seconds(RESET_SECS + 1);
+    assert_eq!(
+        store.find_reset("hash-reset-1", now).await.unwrap(),
+        Some(by.id.clone())
+    );
+    assert_eq!(store.find_reset("hash-reset-1", late).await.unwrap(), None);
+    assert_eq!(store.find_reset("hash-unknown", now).await.unwrap(), None);
     assert!(matches!(
-        store
-            .use_reset("hash-reset-1", "h", now.plus_seconds(RESET_SECS + 1))
-            .await,
+        store.use_reset("hash-reset-1", "h", late).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -379,6 +410,7 @@ async fn invitations_and_resets(store: &dyn Store, m: &Merchant, by: &User, now:
         store.use_reset("hash-reset-1", "h", now).await,
         Err(StoreError::NotFound)
     ));
+    assert_eq!(store.find_reset("hash-reset-1", now).await.unwrap(), None);
     // The other reset of the user went with it.
     assert!(matches!(
         store.use_reset("hash-reset-2", "h", now).await,

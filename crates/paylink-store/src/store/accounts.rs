@@ -39,7 +39,8 @@ pub trait AccountStore: Send + Sync {
     /// Removes a member and ends their sessions on the merchant; `Conflict::LastOwner`.
     async fn remove_member(&self, merchant: &MerchantId, user: &UserId) -> StoreResult<()>;
 
-    /// Starts a session and records the sign-in on the user.
+    /// Starts a session and records the sign-in on the user; removes the user's sessions
+    /// that have ended, and the oldest beyond [`SESSIONS_PER_USER`].
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()>;
 
     /// The session with this token hash, if alive at `now` (neither idle past 12 hours nor
@@ -123,6 +124,9 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Membership>;
 
     async fn create_reset(&self, r: &PasswordReset) -> StoreResult<()>;
+
+    /// The user a reset is for, if it is still valid at `now` (nothing is used).
+    async fn find_reset(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<UserId>>;
 
     /// Uses the reset once (if valid at `now`): sets the password, ends every session and
     /// every other reset of the user. `NotFound` when used, unknown or expired.
