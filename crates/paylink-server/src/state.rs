@@ -187,6 +187,9 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let cache_ttl = Duration::from_millis(config.public_cache_ms);
         let sealer = Arc::new(config.sealer()?);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn_blocking(crate::accounts::passwords::warm_up);
+        }
         Ok(Self(Arc::new(Shared {
             auth_failures: Arc::new(crate::auth::FailedAuth::new(
                 config.auth_failures_per_minute,

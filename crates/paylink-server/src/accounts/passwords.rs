@@ -38,10 +38,29 @@ pub fn verify(phc: &str, password: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// Hashings at once: argon2 takes 19 MiB and tens of milliseconds of CPU each, so a burst
+/// of sign-ins waits its turn here instead of taking the memory of hundreds at a time.
+static HASHINGS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores * 2)
+});
+
+/// Runs `f` on a blocking thread once a hashing may start.
+async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _turn = HASHINGS.acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Builds the dummy hash now, so that the first unknown address after a start takes no
+/// longer than the next.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY);
+}
+
 /// [`verify`] against `phc`, or against the dummy hash when there is no account, on a
 /// blocking thread (argon2 takes tens of milliseconds of CPU).
 pub async fn verify_blocking(phc: Option<String>, password: String) -> bool {
-    tokio::task::spawn_blocking(move || match phc {
+    hashing(move || match phc {
         Some(phc) => verify(&phc, &password),
         None => {
             let _ = verify(&DUMMY, &password);
@@ -54,9 +73,9 @@ pub async fn verify_blocking(phc: Option<String>, password: String) -> bool {
 
 /// [`hash`] on a blocking thread.
 pub async fn hash_blocking(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash(&password))
+    hashing(move || hash(&password))
         .await
-        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("password hashing stopped"))?
 }
 
 /// `400 password_too_weak` naming `param`, with the estimator's advice.

@@ -122,6 +122,7 @@ both!(
     sessions_are_listed_and_ended_and_a_new_password_ends_the_others,
     people_mint_no_key_stronger_than_themselves,
     passwords_are_never_fingerprinted_for_idempotency,
+    a_burst_of_guesses_gets_no_more_tries_and_resets_lock_nobody_out,
 );
 
 async fn passwords_are_never_fingerprinted_for_idempotency(app: TestApp) {
@@ -360,6 +361,48 @@ async fn fifty_wrong_passwords_are_throttled(app: TestApp) {
         }
     }
     unknown.unwrap().assert_error(429, "too_many_attempts");
+}
+
+async fn a_burst_of_guesses_gets_no_more_tries_and_resets_lock_nobody_out(app: TestApp) {
+    member(&app, None, Role::Owner, "owner@acme.example").await;
+    // Twenty guesses sent at once: each counts from the moment it is checked, so no more
+    // passwords are tried than ten one after the other would.
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let (client, base) = (app.client.clone(), app.base.clone());
+            tokio::spawn(async move {
+                client
+                    .post(format!("{base}/auth/login"))
+                    .json(&json!({"email": "owner@acme.example", "password": format!("guess {i}")}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for g in guesses {
+        answers.push(g.await.unwrap());
+    }
+    let tried = answers.iter().filter(|s| s.as_u16() == 401).count();
+    let throttled = answers.iter().filter(|s| s.as_u16() == 429).count();
+    assert_eq!(tried + throttled, 20);
+    assert!(tried <= 10, "{tried} passwords tried in a burst");
+    // Asking for resets of someone's address (anyone can) never locks them out of
+    // signing in: those count apart (the client's own limit, 30 a minute, still holds).
+    member(&app, None, Role::Viewer, "viewer@acme.example").await;
+    for _ in 0..6 {
+        app.call(
+            None,
+            Method::POST,
+            "/auth/forgot",
+            Some(json!({"email": "viewer@acme.example"})),
+            None,
+        )
+        .await;
+    }
+    login(&app, "viewer@acme.example", PW).await.ok(200);
 }
 
 async fn another_merchants_member_sees_404(app: TestApp) {
