@@ -53,6 +53,21 @@ impl SqlStore {
         role(&row.ok_or(StoreError::NotFound)?, "role")
     }
 
+    /// Inside a write: `NotFound` unless `user` is a member, `ConcurrentUpdate` unless
+    /// their role is still `from`.
+    async fn role_still(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        merchant: &MerchantId,
+        user: &UserId,
+        from: Role,
+    ) -> StoreResult<()> {
+        if self.member_role(tx, merchant, user).await? != from {
+            return Err(StoreError::Conflict(Conflict::ConcurrentUpdate));
+        }
+        Ok(())
+    }
+
     async fn membership_of(&self, merchant: &MerchantId, user: &UserId) -> StoreResult<Membership> {
         let mut q = Sql::new(&format!(
             "SELECT {MEMBERSHIP_COLS} FROM memberships m JOIN merchants mc ON mc.id = m.merchant_id \
@@ -124,35 +139,40 @@ impl AccountStore for SqlStore {
         &self,
         merchant: &MerchantId,
         u: &UserId,
-        new: Role,
+        from: Role,
+        to: Role,
     ) -> StoreResult<Membership> {
         let mut w = self.begin_write().await?;
-        let old = self.member_role(&mut w.tx, merchant, u).await?;
-        if old == Role::Owner && new != Role::Owner {
+        self.role_still(&mut w.tx, merchant, u, from).await?;
+        if from == Role::Owner && to != Role::Owner {
             self.other_owner_remains(&mut w.tx, merchant, u).await?;
         }
         let mut q = Sql::new("UPDATE memberships SET role = ");
-        q.bind(new.as_str())
-            .push(" WHERE merchant_id = ")
-            .bind(merchant.as_str())
-            .push(" AND user_id = ")
-            .bind(u.as_str());
-        q.exec(&mut w.tx).await?;
+        q.bind(to.as_str());
+        still(&mut q, merchant, u, from);
+        if q.exec(&mut w.tx).await? == 0 {
+            return Err(StoreError::Conflict(Conflict::ConcurrentUpdate));
+        }
         w.commit().await?;
         self.membership_of(merchant, u).await
     }
 
-    async fn remove_member(&self, merchant: &MerchantId, u: &UserId) -> StoreResult<()> {
+    async fn remove_member(
+        &self,
+        merchant: &MerchantId,
+        u: &UserId,
+        from: Role,
+    ) -> StoreResult<()> {
         let mut w = self.begin_write().await?;
-        let old = self.member_role(&mut w.tx, merchant, u).await?;
-        if old == Role::Owner {
+        self.role_still(&mut w.tx, merchant, u, from).await?;
+        if from == Role::Owner {
             self.other_owner_remains(&mut w.tx, merchant, u).await?;
         }
-        let mut q = Sql::new("DELETE FROM memberships WHERE merchant_id = ");
-        q.bind(merchant.as_str())
-            .push(" AND user_id = ")
-            .bind(u.as_str());
-        q.exec(&mut w.tx).await?;
+        let mut q = Sql::new("DELETE FROM memberships");
+        still(&mut q, merchant, u, from);
+        if q.exec(&mut w.tx).await? == 0 {
+            return Err(StoreError::Conflict(Conflict::ConcurrentUpdate));
+        }
         let mut q = Sql::new("DELETE FROM user_sessions WHERE merchant_id = ");
         q.bind(merchant.as_str())
             .push(" AND user_id = ")

@@ -224,7 +224,7 @@ pub async fn change_role(
     may_manage(&auth, role)?;
     let m = state
         .store
-        .set_role(auth.tenant.merchant_id(), &id, role)
+        .set_role(auth.tenant.merchant_id(), &id, old, role)
         .await
         .map_err(member_error)?;
     let u = state.store.get_user(&id).await?;
@@ -240,7 +240,7 @@ pub async fn remove_member(
     may_manage(&auth, old)?;
     state
         .store
-        .remove_member(auth.tenant.merchant_id(), &id)
+        .remove_member(auth.tenant.merchant_id(), &id, old)
         .await
         .map_err(member_error)?;
     Ok(ok(&Deleted::new(id, "member")))

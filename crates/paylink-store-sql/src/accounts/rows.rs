@@ -146,3 +146,14 @@ pub(super) fn spend(
         .push(&format!(" RETURNING {returning}"));
     q
 }
+
+/// ` WHERE` the membership of `user` in `merchant` still has the role `from` (under
+/// PostgreSQL's read committed, a concurrent change is seen again before the row is).
+pub(super) fn still(q: &mut Sql, merchant: &MerchantId, user: &UserId, from: Role) {
+    q.push(" WHERE merchant_id = ")
+        .bind(merchant.as_str())
+        .push(" AND user_id = ")
+        .bind(user.as_str())
+        .push(" AND role = ")
+        .bind(from.as_str());
+}

@@ -73,11 +73,13 @@ pub async fn users_sessions_and_team(store: &dyn Store) {
 
     // The last owner can be neither demoted nor removed.
     assert!(matches!(
-        store.set_role(&m.id, &owner.id, Role::Admin).await,
+        store
+            .set_role(&m.id, &owner.id, Role::Owner, Role::Admin)
+            .await,
         Err(StoreError::Conflict(Conflict::LastOwner))
     ));
     assert!(matches!(
-        store.remove_member(&m.id, &owner.id).await,
+        store.remove_member(&m.id, &owner.id, Role::Owner).await,
         Err(StoreError::Conflict(Conflict::LastOwner))
     ));
 
@@ -197,36 +199,56 @@ pub async fn users_sessions_and_team(store: &dyn Store) {
     );
 
     // Roles: promoting the developer makes two owners; then the first may step down.
-    let promoted = store.set_role(&m.id, &dev.id, Role::Owner).await.unwrap();
+    // A change judged by a role the member no longer has lands nowhere.
+    assert!(matches!(
+        store
+            .set_role(&m.id, &dev.id, Role::Viewer, Role::Owner)
+            .await,
+        Err(StoreError::Conflict(Conflict::ConcurrentUpdate))
+    ));
+    assert!(matches!(
+        store.remove_member(&m.id, &dev.id, Role::Viewer).await,
+        Err(StoreError::Conflict(Conflict::ConcurrentUpdate))
+    ));
+    let promoted = store
+        .set_role(&m.id, &dev.id, Role::Developer, Role::Owner)
+        .await
+        .unwrap();
     assert_eq!(promoted.role, Role::Owner);
     store
-        .set_role(&m.id, &owner.id, Role::Viewer)
+        .set_role(&m.id, &owner.id, Role::Owner, Role::Viewer)
         .await
         .unwrap();
     let members = store.list_members(&m.id).await.unwrap();
     assert_eq!(members.len(), 2);
     assert_eq!(members[0].1.role, Role::Viewer);
     // Removing a member ends their sessions on the merchant.
-    store.remove_member(&m.id, &owner.id).await.unwrap();
+    store
+        .remove_member(&m.id, &owner.id, Role::Viewer)
+        .await
+        .unwrap();
     assert!(store
         .touch_session("hash-session-1", now)
         .await
         .unwrap()
         .is_none());
     assert!(matches!(
-        store.remove_member(&m.id, &owner.id).await,
+        store.remove_member(&m.id, &owner.id, Role::Viewer).await,
         Err(StoreError::NotFound)
     ));
     // Two owners demoting each other at once: one stays.
-    store.set_role(&m.id, &dev.id, Role::Owner).await.unwrap();
+    store
+        .set_role(&m.id, &dev.id, Role::Owner, Role::Owner)
+        .await
+        .unwrap();
     let third = person("third@teamwork.example", now);
     store
         .create_user(&third, Some((&m.id, Role::Owner)))
         .await
         .unwrap();
     let (a, b) = both(
-        store.set_role(&m.id, &dev.id, Role::Admin),
-        store.set_role(&m.id, &third.id, Role::Admin),
+        store.set_role(&m.id, &dev.id, Role::Owner, Role::Admin),
+        store.set_role(&m.id, &third.id, Role::Owner, Role::Admin),
     )
     .await;
     assert!(a.is_ok() != b.is_ok(), "exactly one demotion: {a:?} {b:?}");

@@ -28,16 +28,26 @@ pub trait AccountStore: Send + Sync {
     /// A merchant's members with their memberships, oldest first.
     async fn list_members(&self, merchant: &MerchantId) -> StoreResult<Vec<(User, Membership)>>;
 
-    /// Changes a member's role; `Conflict::LastOwner` when that would leave no owner.
+    /// Changes a member's role `from` (what the caller judged the change by) `to`;
+    /// `Conflict::ConcurrentUpdate` when the role is no longer `from` (an admin's demotion
+    /// never lands on someone an owner just promoted), `Conflict::LastOwner` when that
+    /// would leave no owner.
     async fn set_role(
         &self,
         merchant: &MerchantId,
         user: &UserId,
-        role: Role,
+        from: Role,
+        to: Role,
     ) -> StoreResult<Membership>;
 
-    /// Removes a member and ends their sessions on the merchant; `Conflict::LastOwner`.
-    async fn remove_member(&self, merchant: &MerchantId, user: &UserId) -> StoreResult<()>;
+    /// Removes a member whose role is still `from` and ends their sessions on the
+    /// merchant; `Conflict::ConcurrentUpdate`, `Conflict::LastOwner`.
+    async fn remove_member(
+        &self,
+        merchant: &MerchantId,
+        user: &UserId,
+        from: Role,
+    ) -> StoreResult<()>;
 
     /// Starts a session and records the sign-in on the user; removes the user's sessions
     /// that have ended, and the oldest beyond [`SESSIONS_PER_USER`].
