@@ -27,6 +27,38 @@ redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(tat + inter
 return 0
 ";
 
+/// Counts in fixed windows, all or none: `KEYS` are the windows, `ARGV` a limit and a
+/// length (ms) for each. When any window is spent, answers the milliseconds it has left
+/// and counts nothing; otherwise counts one in each and answers 0.
+const TAKE: &str = r"
+local wait = 0
+for i, k in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', k) or '0')
+  if n >= tonumber(ARGV[2 * i - 1]) then
+    local left = redis.call('PTTL', k)
+    if left > wait then wait = left end
+  end
+end
+if wait > 0 then return wait end
+for i, k in ipairs(KEYS) do
+  if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, ARGV[2 * i]) end
+end
+return 0
+";
+
+/// Takes counts back: for each of `KEYS`, `ARGV` says `clear` (the window starts afresh)
+/// or `one` (one count less, never below none).
+const GIVE_BACK: &str = r"
+for i, k in ipairs(KEYS) do
+  if ARGV[i] == 'clear' then
+    redis.call('DEL', k)
+  elseif tonumber(redis.call('GET', k) or '0') > 0 then
+    redis.call('DECR', k)
+  end
+end
+return 0
+";
+
 /// Longest wait for Redis before the local limiter decides.
 const PATIENCE: Duration = Duration::from_millis(100);
 
@@ -37,6 +69,8 @@ pub struct SharedLimits {
     /// When a connection was last attempted (Unix seconds).
     tried_at: AtomicI64,
     script: redis::Script,
+    take: redis::Script,
+    give_back: redis::Script,
     /// When the fallback was last logged (Unix seconds).
     logged_at: AtomicI64,
 }
@@ -60,6 +94,8 @@ impl SharedLimits {
             connection: std::sync::Mutex::new(None),
             tried_at: AtomicI64::new(0),
             script: redis::Script::new(GCRA),
+            take: redis::Script::new(TAKE),
+            give_back: redis::Script::new(GIVE_BACK),
             logged_at: AtomicI64::new(0),
         })
     }
@@ -103,8 +139,44 @@ impl SharedLimits {
         };
         let mut call = self.script.key(format!("paylink:rl:{key}"));
         call.arg(interval).arg(tolerance);
-        let answer = tokio::time::timeout(PATIENCE, call.invoke_async::<i64>(&mut conn)).await;
-        match answer {
+        self.verdict(call.invoke_async::<i64>(&mut conn)).await
+    }
+
+    /// One count in each of `windows` (`(key, limit, length)`), unless one is spent.
+    pub async fn take(&self, windows: &[(String, u32, Duration)]) -> Verdict {
+        let Some(mut conn) = self.connection().await else {
+            return self.unavailable("not connected");
+        };
+        let mut call = self.take.prepare_invoke();
+        for (key, limit, length) in windows {
+            call.key(format!("paylink:count:{key}"))
+                .arg(*limit)
+                .arg(u64::try_from(length.as_millis()).unwrap_or(u64::MAX));
+        }
+        self.verdict(call.invoke_async::<i64>(&mut conn)).await
+    }
+
+    /// Takes counts back: each key cleared (`true`) or one less (`false`). Best effort: a
+    /// count Redis misses runs out with its window.
+    pub async fn give_back(&self, keys: &[(String, bool)]) {
+        let Some(mut conn) = self.connection().await else {
+            return;
+        };
+        let mut call = self.give_back.prepare_invoke();
+        for (key, clear) in keys {
+            call.key(format!("paylink:count:{key}"))
+                .arg(if *clear { "clear" } else { "one" });
+        }
+        if let Verdict::Unavailable = self.verdict(call.invoke_async::<i64>(&mut conn)).await {
+            tracing::debug!("a count was not taken back in Redis");
+        }
+    }
+
+    async fn verdict(
+        &self,
+        answer: impl std::future::Future<Output = redis::RedisResult<i64>>,
+    ) -> Verdict {
+        match tokio::time::timeout(PATIENCE, answer).await {
             Ok(Ok(0)) => Verdict::Allowed,
             Ok(Ok(ms)) => Verdict::Wait(Duration::from_millis(u64::try_from(ms).unwrap_or(1))),
             Ok(Err(e)) => self.unavailable(&e.to_string()),

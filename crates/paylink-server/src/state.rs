@@ -190,6 +190,10 @@ impl AppState {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn_blocking(crate::accounts::passwords::warm_up);
         }
+        let shared_limits = match &config.redis_url {
+            Some(url) => Some(Arc::new(crate::shared_limits::SharedLimits::connect(url)?)),
+            None => None,
+        };
         Ok(Self(Arc::new(Shared {
             auth_failures: Arc::new(crate::auth::FailedAuth::new(
                 config.auth_failures_per_minute,
@@ -197,14 +201,12 @@ impl AppState {
             journal: Arc::new(crate::accounts::journal::Journal::start(store.clone())),
             logins: Arc::new(crate::accounts::LoginThrottle::new(
                 config.auth_failures_per_minute,
+                shared_limits.clone(),
             )),
             sealer,
             store,
             changed: Arc::default(),
-            shared_limits: match &config.redis_url {
-                Some(url) => Some(Arc::new(crate::shared_limits::SharedLimits::connect(url)?)),
-                None => None,
-            },
+            shared_limits,
             trusted_proxies: crate::proxies::TrustedProxies::parse(
                 config.trusted_proxies.as_deref(),
             )?,

@@ -71,6 +71,7 @@ impl SqlStore {
         );
         self.dialect
             .json_rows(&mut q, serde_json::Value::Array(rows).to_string());
+        q.push(self.dialect.unflushed_where());
         self.write_one(&q).await.map(drop)
     }
 

@@ -130,6 +130,15 @@ impl Dialect {
         };
     }
 
+    /// A `WHERE` that lets the statement's own transaction commit without waiting for its
+    /// WAL flush on PostgreSQL (see [`Dialect::unflushed_commit`]); nothing on SQLite.
+    pub(crate) fn unflushed_where(self) -> &'static str {
+        match self {
+            Dialect::Postgres => " WHERE set_config('synchronous_commit', 'off', true) = 'off'",
+            Dialect::Sqlite => "",
+        }
+    }
+
     /// What a guarded write answers when its commit need not wait for the disk: on
     /// PostgreSQL it turns `synchronous_commit` off for its own transaction (see
     /// `start_plain`); SQLite's group commit decides its syncs for itself.

@@ -239,7 +239,7 @@ pub async fn forgot_submit(
     }
     let origin = Origin::of(addr.ip(), &headers);
     let mut p = AccountPage::new("Check your e-mail", String::new(), "");
-    match state.logins.reset_asked(&f.email, origin.ip) {
+    match state.logins.reset_asked(&f.email, origin.ip).await {
         Ok(()) => {
             recovery::reset_after_answering(&state, f.email.clone(), origin);
             p.intro = Some(

@@ -158,7 +158,7 @@ pub async fn forgot(
 ) -> ApiResult<Response> {
     let origin = Origin::of(addr.ip(), &headers);
     paylink_domain::text::email(&input.email, "email")?;
-    state.logins.reset_asked(&input.email, origin.ip)?;
+    state.logins.reset_asked(&input.email, origin.ip).await?;
     reset_after_answering(&state, input.email, origin);
     Ok(reply(StatusCode::ACCEPTED, &NoContent {}))
 }

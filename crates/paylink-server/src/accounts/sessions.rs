@@ -133,7 +133,7 @@ pub async fn check_password(
     password: &str,
     origin: &Origin,
 ) -> ApiResult<User> {
-    state.logins.attempt(email, origin.ip)?;
+    state.logins.attempt(email, origin.ip).await?;
     let user = if email.len() <= 254 {
         state.store.find_user_by_email(email).await?
     } else {
@@ -183,7 +183,7 @@ pub async fn confirm_password(
     origin: &Origin,
 ) -> ApiResult<()> {
     super::at_most(password, param, 1024)?;
-    state.logins.attempt(&user.email, origin.ip)?;
+    state.logins.attempt(&user.email, origin.ip).await?;
     let password = password.chars().take(passwords::MAX_LEN * 4).collect();
     if !passwords::verify_blocking(Some(user.password_hash.clone()), password).await {
         return Err(ApiError::invalid(
@@ -192,7 +192,7 @@ pub async fn confirm_password(
             "The password is not right",
         ));
     }
-    state.logins.succeeded(&user.email, origin.ip);
+    state.logins.succeeded(&user.email, origin.ip).await;
     Ok(())
 }
 
@@ -282,7 +282,7 @@ pub async fn verify_person(
         }
         return Err(e);
     }
-    state.logins.succeeded(email, origin.ip);
+    state.logins.succeeded(email, origin.ip).await;
     Ok(user)
 }
 

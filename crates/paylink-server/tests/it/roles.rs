@@ -279,7 +279,8 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
     let base = format!("http://127.0.0.1:{port}");
     let log_path = std::env::temp_dir().join(format!("paylink-log-{port}.txt"));
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut server = paylink_command()
+    // Killed if the test fails half-way; stopped gently below when it does not.
+    let mut server = crate::helpers::Process(paylink_command()
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("PAYLINK_DATABASE_URL", &db.url)
         .env("PAYLINK_MASTER_KEY", &master)
@@ -288,7 +289,7 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .unwrap();
+        .unwrap());
     wait_up(&reqwest::Client::new(), &base).await;
 
     let mut secrets: Vec<String> = vec![PW.into(), dev_pw.into(), key.clone()];
@@ -451,9 +452,9 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
 
     // Stop the server so every log line is written.
     let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status();
-    let _ = server.wait();
+    let _ = server.0.wait();
     let logged = std::fs::read(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
     assert!(

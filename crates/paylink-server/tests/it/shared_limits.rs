@@ -44,6 +44,26 @@ async fn allowed(client: &reqwest::Client, bases: &[String], key: &str, n: usize
     ok
 }
 
+/// How many of `n` wrong sign-ins of one address, alternating between the instances, had
+/// their password checked (`401`, not `429`).
+async fn guesses(client: &reqwest::Client, bases: &[String], n: usize) -> usize {
+    let mut tried = 0;
+    for i in 0..n {
+        let r = client
+            .post(format!("{}/auth/login", bases[i % bases.len()]))
+            .json(&serde_json::json!({"email": "ghost@example.com", "password": format!("guess {i}")}))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            401 => tried += 1,
+            429 => {}
+            s => panic!("unexpected {s}"),
+        }
+    }
+    tried
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_a_key_s_limit_in_redis_postgres() {
     let db = TestDatabase::create(Backend::Postgres).await;
@@ -124,6 +144,9 @@ async fn two_instances_share_a_key_s_limit_in_redis_postgres() {
         (6..=7).contains(&shared),
         "{shared} of 12 through a shared burst of 6"
     );
+    // Sign-in guesses are counted by both together as well: ten of an address from one
+    // client, whichever instance each reaches (without Redis, each would allow ten).
+    assert_eq!(guesses(&client, &bases, 12).await, 10);
     // Redis goes away: each instance limits on its own again, from a fresh local bucket.
     drop(cache.take());
     tokio::time::sleep(Duration::from_millis(200)).await;
