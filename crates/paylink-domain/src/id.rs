@@ -16,6 +16,18 @@ pub fn random_base62() -> String {
     base62(bytes)
 }
 
+/// 96 random bits after a second's Unix time (32 bits), as 22 base62 characters of fixed
+/// width, so that such ids sort (bytewise) in the order they were made, to the second.
+/// For rows written at a high rate and never deleted (the audit log): each new id goes at
+/// the end of its index, where a random one would dirty a page anywhere in it (writing
+/// them cost three times as much).
+pub fn timed_base62(unix_secs: u32) -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes[..12]);
+    let n = (u128::from(unix_secs) << 96) | (u128::from_le_bytes(bytes) & ((1u128 << 96) - 1));
+    base62(n.to_le_bytes())
+}
+
 /// 16 bytes as 22 base62 characters (for ids derived from a secret, e.g. a form nonce).
 pub fn base62(bytes: [u8; 16]) -> String {
     let mut n = u128::from_le_bytes(bytes);
@@ -133,11 +145,34 @@ define_id!(UserId, "usr_", "user");
 define_id!(SessionId, "ses_", "session");
 define_id!(InvitationId, "inv_", "invitation");
 define_id!(AuditEntryId, "aud_", "audit entry");
+
+impl AuditEntryId {
+    /// An id made at `unix_secs`: 96 random bits after the time ([`timed_base62`]).
+    pub fn generate_at(unix_secs: i64) -> Self {
+        let secs = u32::try_from(unix_secs.max(0)).unwrap_or(u32::MAX);
+        Self(format!("aud_{}", timed_base62(secs)))
+    }
+}
 define_id!(EmailId, "em_", "e-mail");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timed_ids_sort_by_their_second_and_stay_random() {
+        let a = AuditEntryId::generate_at(1_700_000_000);
+        let b = AuditEntryId::generate_at(1_700_000_001);
+        let c = AuditEntryId::generate_at(1_700_000_001);
+        assert!(a < b && a < c && b != c);
+        assert_eq!(AuditEntryId::parse(a.as_str()), Some(a.clone()));
+        // Far ahead and before 1970 still make well-formed ids.
+        for t in [0, -5, i64::MAX] {
+            let id = AuditEntryId::generate_at(t);
+            assert!(AuditEntryId::parse(id.as_str()).is_some(), "{id:?}");
+        }
+        assert!(AuditEntryId::generate_at(0) < a);
+    }
 
     #[test]
     fn generated_ids_parse_back_and_differ() {

@@ -40,39 +40,39 @@ fn audit(row: &AnyRow) -> StoreResult<AuditEntry> {
 
 impl SqlStore {
     pub(crate) async fn audit_append(&self, entries: &[AuditEntry]) -> StoreResult<()> {
-        // One statement for the whole batch, its rows one JSON value: the statement's text
-        // is the same whatever the batch's size, so it stays prepared (a text per size
-        // pushed the hot statements out of the drivers' caches) and, on SQLite, joins the
-        // group commit beside any other write. The rows go in the array's order, so `seq`
-        // is the log's order.
-        if entries.is_empty() {
-            return Ok(());
+        // Multi-row statements of a few fixed sizes, so that their texts stay prepared in
+        // the drivers' caches (a text for every size pushed the hot statements out), and on
+        // SQLite they join the group commit beside any other write. Rows go in the order
+        // listed, so `seq` is the log's order.
+        for chunk in chunks(entries) {
+            let mut q = Sql::new(
+                "INSERT INTO audit_log (id, merchant_id, actor_type, actor_id, action, object_id, \
+                 ip, user_agent, created_at) VALUES ",
+            );
+            for (i, e) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind(e.id.as_str())
+                    .push(", ")
+                    .bind(e.merchant_id.as_str())
+                    .push(", ")
+                    .bind(e.actor.kind())
+                    .push(", ")
+                    .bind(e.actor.id())
+                    .push(", ")
+                    .bind(e.action.as_str())
+                    .push(", ")
+                    .bind(e.object_id.clone())
+                    .push(", ")
+                    .bind(e.ip.clone())
+                    .push(", ")
+                    .bind(e.user_agent.clone())
+                    .push(", ")
+                    .bind(e.created_at.unix())
+                    .push(")");
+            }
+            self.write_one(&q).await?;
         }
-        let rows: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|e| {
-                serde_json::json!([
-                    e.id.as_str(),
-                    e.merchant_id.as_str(),
-                    e.actor.kind(),
-                    e.actor.id(),
-                    e.action,
-                    e.object_id,
-                    e.ip,
-                    e.user_agent,
-                    e.created_at.unix(),
-                ])
-            })
-            .collect();
-        let mut q = Sql::new(
-            "INSERT INTO audit_log (id, merchant_id, actor_type, actor_id, action, object_id, \
-             ip, user_agent, created_at) SELECT value->>0, value->>1, value->>2, value->>3, \
-             value->>4, value->>5, value->>6, value->>7, CAST(value->>8 AS BIGINT) FROM ",
-        );
-        self.dialect
-            .json_rows(&mut q, serde_json::Value::Array(rows).to_string());
-        q.push(self.dialect.unflushed_where());
-        self.write_one(&q).await.map(drop)
+        Ok(())
     }
 
     pub(crate) async fn audit_list(
@@ -114,4 +114,20 @@ impl SqlStore {
         let rows = self.rows(&q).await.map_err(backend)?;
         map_listed(page_rows(rows, limit, ascending), audit)
     }
+}
+
+/// `entries` cut into runs of 64, 16, 4 and 1 (the sizes whose statements stay prepared).
+fn chunks(entries: &[AuditEntry]) -> Vec<&[AuditEntry]> {
+    let mut out = Vec::new();
+    let mut rest = entries;
+    while !rest.is_empty() {
+        let n = [64, 16, 4, 1]
+            .into_iter()
+            .find(|n| *n <= rest.len())
+            .unwrap_or(1);
+        let (head, tail) = rest.split_at(n);
+        out.push(head);
+        rest = tail;
+    }
+    out
 }

@@ -118,27 +118,6 @@ impl Dialect {
         };
     }
 
-    /// Appends a table of the elements of `array` (a JSON array bound as one value), one
-    /// row each as `value`, in the array's order.
-    pub(crate) fn json_rows(self, q: &mut Sql, array: String) {
-        match self {
-            Dialect::Sqlite => q.push("json_each(").bind(array).push(")"),
-            Dialect::Postgres => q
-                .push("json_array_elements(CAST(")
-                .bind(array)
-                .push(" AS json))"),
-        };
-    }
-
-    /// A `WHERE` that lets the statement's own transaction commit without waiting for its
-    /// WAL flush on PostgreSQL (see [`Dialect::unflushed_commit`]); nothing on SQLite.
-    pub(crate) fn unflushed_where(self) -> &'static str {
-        match self {
-            Dialect::Postgres => " WHERE set_config('synchronous_commit', 'off', true) = 'off'",
-            Dialect::Sqlite => "",
-        }
-    }
-
     /// What a guarded write answers when its commit need not wait for the disk: on
     /// PostgreSQL it turns `synchronous_commit` off for its own transaction (see
     /// `start_plain`); SQLite's group commit decides its syncs for itself.

@@ -113,7 +113,7 @@ pub async fn record(
     let entries: Vec<AuditEntry> = merchants
         .iter()
         .map(|m| AuditEntry {
-            id: AuditEntryId::generate(),
+            id: AuditEntryId::generate_at(now.unix()),
             merchant_id: (*m).clone(),
             actor: actor.clone(),
             action: action.to_owned(),

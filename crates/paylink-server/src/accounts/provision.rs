@@ -20,7 +20,7 @@ pub async fn operator_audit(
 ) -> anyhow::Result<()> {
     store
         .append_audit(&[AuditEntry {
-            id: AuditEntryId::generate(),
+            id: AuditEntryId::generate_at(Timestamp::now().unix()),
             merchant_id: merchant.clone(),
             actor: Actor::Anonymous,
             action: action.to_owned(),

@@ -130,7 +130,10 @@ impl LoginThrottle {
     }
 
     /// What Redis decided of `windows`, if it is configured and answered.
-    async fn shared_take(&self, windows: &[(String, u32, Duration)]) -> Option<Result<(), ApiError>> {
+    async fn shared_take(
+        &self,
+        windows: &[(String, u32, Duration)],
+    ) -> Option<Result<(), ApiError>> {
         match self.shared.as_ref()?.take(windows).await {
             Verdict::Allowed => Some(Ok(())),
             Verdict::Wait(w) => Some(Err(too_many(w))),
@@ -187,7 +190,11 @@ impl LoginThrottle {
     pub async fn reset_asked(&self, email: &str, ip: IpAddr) -> Result<(), ApiError> {
         let (email, ip) = (email.to_lowercase(), client(ip));
         let windows = [
-            (format!("login:ip:{ip}"), self.by_ip.limit, Duration::from_secs(60)),
+            (
+                format!("login:ip:{ip}"),
+                self.by_ip.limit,
+                Duration::from_secs(60),
+            ),
             (format!("login:reset:{}", hashed(&email)), RESETS, HOUR),
         ];
         if let Some(verdict) = self.shared_take(&windows).await {
@@ -252,7 +259,7 @@ mod tests {
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
         let neighbour: IpAddr = "2001:db8::2".parse().unwrap();
         for i in 0..30 {
-            assert!(t.attempt(&format!("{i}@x.example").await, ip).is_ok());
+            assert!(t.attempt(&format!("{i}@x.example"), ip).await.is_ok());
         }
         assert!(t.attempt("new@x.example", neighbour).await.is_err());
     }

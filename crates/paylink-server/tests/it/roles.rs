@@ -280,16 +280,18 @@ async fn no_secret_at_rest_or_in_logs(backend: Backend) {
     let log_path = std::env::temp_dir().join(format!("paylink-log-{port}.txt"));
     let log = std::fs::File::create(&log_path).unwrap();
     // Killed if the test fails half-way; stopped gently below when it does not.
-    let mut server = crate::helpers::Process(paylink_command()
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("PAYLINK_DATABASE_URL", &db.url)
-        .env("PAYLINK_MASTER_KEY", &master)
-        .env("PAYLINK_LOG", "trace,hyper=info,h2=info,rustls=info")
-        .env("PAYLINK_NO_DEMO", "true")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap());
+    let mut server = crate::helpers::Process(
+        paylink_command()
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("PAYLINK_DATABASE_URL", &db.url)
+            .env("PAYLINK_MASTER_KEY", &master)
+            .env("PAYLINK_LOG", "trace,hyper=info,h2=info,rustls=info")
+            .env("PAYLINK_NO_DEMO", "true")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     wait_up(&reqwest::Client::new(), &base).await;
 
     let mut secrets: Vec<String> = vec![PW.into(), dev_pw.into(), key.clone()];
