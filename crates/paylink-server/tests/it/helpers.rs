@@ -311,8 +311,21 @@ impl TestApp {
 
     /// A live secret key of the app's merchant, minted as an operator would.
     pub async fn live_key(&self) -> String {
+        self.live_key_beside(&self.key).await
+    }
+
+    /// A live secret key of the merchant whose key `key` is.
+    pub async fn live_key_beside(&self, key: &str) -> String {
+        let merchant = paylink_store::MerchantStore::find_api_key(
+            self.store.as_ref(),
+            &paylink_server::auth::hash_key(key),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .merchant_id;
         let (live, record) = paylink_server::auth::new_key(
-            &paylink_domain::id::MerchantId::parse(&self.merchant_id).unwrap(),
+            &merchant,
             paylink_store::KeyKind::Secret,
             true,
             "live".into(),

@@ -102,9 +102,15 @@ pub async fn world(app: &TestApp, key: &str, email: &str) -> World {
         .await
         .ok(200)
         .clone();
-    let invitation = post(
+    // Keys change the team in live mode only.
+    let live = app.live_key_beside(key).await;
+    let invitation = must(
+        app,
+        &live,
+        Method::POST,
         "/v1/team/invitations",
         json!({"email": format!("invitee-{email}"), "role": "viewer"}),
+        201,
     )
     .await;
     let member = json!(member);
