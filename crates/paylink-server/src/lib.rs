@@ -11,6 +11,7 @@ pub mod changes;
 pub mod checkout;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod edge;
 pub mod email;
@@ -131,8 +132,14 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             ratelimit::per_ip,
         ));
+    // The dashboard reads and writes through the `/v1` routes (with their layers) in this
+    // process; it holds them, they do not hold it.
+    let api = dashboard::client::Api(std::sync::Arc::new(v1.clone().with_state(state.clone())));
     Router::new()
         .route("/healthz", get(health))
+        .route("/static/dashboard.css", get(dashboard::stylesheet))
+        .route("/static/dashboard.js", get(dashboard::script))
+        .merge(dashboard::routes(api))
         .route("/static/paylink.css", get(checkout::furniture::stylesheet))
         .route("/static/checkout.js", get(checkout::furniture::script))
         .route("/robots.txt", get(checkout::furniture::robots))

@@ -278,7 +278,7 @@ pub async fn script() -> Response {
     )
 }
 
-fn static_file(kind: &'static str, body: &'static str) -> Response {
+pub(crate) fn static_file(kind: &'static str, body: &'static str) -> Response {
     let mut res = ([(header::CONTENT_TYPE, kind)], body).into_response();
     res.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -23,6 +23,7 @@ mod concurrency;
 mod cookies;
 mod crash;
 mod currencies;
+mod dashboard;
 mod deploy;
 mod edge;
 mod email;

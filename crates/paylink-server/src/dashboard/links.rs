@@ -1,0 +1,394 @@
+//! Payment links: the list (search, filters, cursor pages), a link's page (its URL, QR
+//! code, numbers, payments and actions) and the form that creates one.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
+use serde::Deserialize;
+use serde_json::json;
+
+use paylink_domain::checkout::Payment;
+use paylink_domain::link::PaymentLink;
+use paylink_domain::money::{Amount, Currency};
+
+use super::client::{Api, Page};
+use super::view::{clean, money, query, when};
+use super::{page, problem, refused, see_other, Shell, Visit};
+use crate::locale::Locale;
+use crate::state::AppState;
+
+/// A link as a row of the list.
+pub struct Row {
+    pub id: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub price: String,
+    pub payments: u32,
+    pub collected: String,
+    pub created: String,
+}
+
+pub fn row(locale: &Locale, l: &PaymentLink) -> Row {
+    let price = l.line_items.first().map_or_else(
+        || match l.kind.as_str() {
+            "donation" => "Donor chooses".to_owned(),
+            _ => "—".to_owned(),
+        },
+        |first| {
+            let more = if l.line_items.len() > 1 {
+                format!(" + {} more", l.line_items.len() - 1)
+            } else {
+                String::new()
+            };
+            format!("{}{more}", money(locale, l.currency, first.unit_amount))
+        },
+    );
+    Row {
+        id: l.id.to_string(),
+        title: l.title.clone(),
+        kind: l.kind.as_str(),
+        status: l.status.as_str(),
+        price,
+        payments: l.payments_count,
+        collected: Amount::new(l.stats.amount_collected)
+            .map_or_else(String::new, |a| money(locale, l.currency, a)),
+        created: when(l.created_at),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    q: Option<String>,
+    status: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    starting_after: Option<String>,
+    ending_before: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/links.html")]
+struct ListPage {
+    shell: Shell,
+    rows: Vec<Row>,
+    q: String,
+    status: String,
+    kind: String,
+    next: Option<String>,
+    previous: Option<String>,
+    may_create: bool,
+    error: Option<String>,
+}
+
+const STATUSES: [&str; 5] = ["active", "inactive", "expired", "paid", "cancelled"];
+const TYPES: [&str; 5] = ["custom", "products", "donation", "subscription", "order"];
+
+pub async fn list(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let search = clean(q.q.as_deref(), 100);
+    let status = clean(q.status.as_deref(), 20);
+    let status = if STATUSES.contains(&status.as_str()) {
+        status
+    } else {
+        String::new()
+    };
+    let kind = clean(q.kind.as_deref(), 20);
+    let kind = if TYPES.contains(&kind.as_str()) {
+        kind
+    } else {
+        String::new()
+    };
+    let after = clean(q.starting_after.as_deref(), 64);
+    let before = clean(q.ending_before.as_deref(), 64);
+    let filters = [
+        ("q", search.as_str()),
+        ("status", status.as_str()),
+        ("type", kind.as_str()),
+    ];
+    let mut api_query = vec![("limit", "25")];
+    api_query.extend(filters);
+    api_query.push(("starting_after", after.as_str()));
+    api_query.push(("ending_before", before.as_str()));
+    let path = format!("/v1/payment_links{}", query(&api_query));
+    let locale = Locale::negotiate(None, "en-US");
+    let (rows, has_more, error) = match api.get::<Page<PaymentLink>>(&v.caller(), &path).await {
+        Ok(p) => (
+            p.data.iter().map(|l| row(&locale, l)).collect::<Vec<_>>(),
+            p.has_more,
+            None,
+        ),
+        Err(r) => (Vec::new(), false, Some(r.message)),
+    };
+    // Going back, a page is complete when it has more before it; going on, when it has
+    // more after it.
+    let paging_back = !before.is_empty();
+    let with = |cursor: (&str, &str)| {
+        let mut pairs = filters.to_vec();
+        pairs.push(cursor);
+        format!("/dashboard/links{}", query(&pairs))
+    };
+    let next = rows
+        .last()
+        .filter(|_| has_more || paging_back)
+        .map(|r| with(("starting_after", r.id.as_str())));
+    let previous = rows
+        .first()
+        .filter(|_| !after.is_empty() || (paging_back && has_more))
+        .map(|r| with(("ending_before", r.id.as_str())));
+    page(
+        StatusCode::OK,
+        &ListPage {
+            shell: v.shell("Payment links", "links"),
+            may_create: v.may("payment_links:write"),
+            rows,
+            q: search,
+            status,
+            kind,
+            next,
+            previous,
+            error,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/link.html")]
+struct DetailPage {
+    shell: Shell,
+    link: PaymentLink,
+    price: String,
+    collected: String,
+    conversion: String,
+    created: String,
+    payments: Vec<super::payments::Row>,
+    may_write: bool,
+}
+
+pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
+    let id = clean(Some(&id), 64);
+    let link = match api
+        .get::<PaymentLink>(&v.caller(), &format!("/v1/payment_links/{id}"))
+        .await
+    {
+        Ok(l) => l,
+        Err(r) => return refused(&v, &r),
+    };
+    let locale = Locale::negotiate(None, "en-US");
+    let payments = api
+        .get::<Page<Payment>>(
+            &v.caller(),
+            &format!("/v1/payment_links/{id}/payments?limit=10"),
+        )
+        .await
+        .map(|p| {
+            p.data
+                .iter()
+                .map(|p| super::payments::row(&locale, p))
+                .collect()
+        })
+        .unwrap_or_default();
+    let r = row(&locale, &link);
+    let s = &link.stats;
+    let conversion = if s.views > 0 {
+        // Shown to one decimal; the counts are exact integers.
+        format!(
+            "{:.1} %",
+            (s.payments_count as f64) * 100.0 / (s.views as f64)
+        )
+    } else {
+        "—".to_owned()
+    };
+    page(
+        StatusCode::OK,
+        &DetailPage {
+            shell: v.shell(link.title.clone(), "links"),
+            may_write: v.may("payment_links:write"),
+            price: r.price,
+            collected: r.collected,
+            created: r.created,
+            conversion,
+            payments,
+            link,
+        },
+    )
+}
+
+/// The link's QR code (SVG), through the API as the person (test or live alike).
+pub async fn qr(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
+    let id = clean(Some(&id), 64);
+    match api
+        .raw(&v.caller(), &format!("/v1/payment_links/{id}/qr.svg"))
+        .await
+    {
+        Ok(svg) => {
+            let mut res = svg.into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            );
+            res
+        }
+        Err(r) => refused(&v, &r),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Activate, deactivate, cancel or delete: the API's own rules and messages.
+pub async fn act(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if let Err(r) = v.check(&f.csrf) {
+        return r;
+    }
+    let id = clean(Some(&id), 64);
+    let (method, path) = match action.as_str() {
+        "activate" | "deactivate" | "cancel" => {
+            (Method::POST, format!("/v1/payment_links/{id}/{action}"))
+        }
+        "delete" => (Method::DELETE, format!("/v1/payment_links/{id}")),
+        _ => return problem(&v, StatusCode::NOT_FOUND, "There is no such action."),
+    };
+    match api.call(&v.caller(), method, &path, None, None).await {
+        Ok(_) if action == "delete" => see_other("/dashboard/links"),
+        Ok(_) => see_other(&format!("/dashboard/links/{id}")),
+        Err(r) => refused(&v, &r),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/link_new.html")]
+struct NewPage {
+    shell: Shell,
+    title: String,
+    amount: String,
+    currency: String,
+    description: String,
+    currencies: Vec<&'static str>,
+    nonce: String,
+    error: Option<String>,
+    error_param: String,
+}
+
+fn new_page(v: &Visit, currency: String) -> NewPage {
+    NewPage {
+        shell: v.shell("New payment link", "links"),
+        title: String::new(),
+        amount: String::new(),
+        currency,
+        description: String::new(),
+        currencies: Currency::codes(),
+        nonce: paylink_domain::id::random_base62(),
+        error: None,
+        error_param: String::new(),
+    }
+}
+
+pub async fn new_form(State(state): State<AppState>, v: Visit) -> Response {
+    if !v.may("payment_links:write") {
+        return problem(
+            &v,
+            StatusCode::FORBIDDEN,
+            &format!("The `{}` role may not create payment links.", v.role),
+        );
+    }
+    let currency = default_currency(&state, &v).await;
+    page(StatusCode::OK, &new_page(&v, currency))
+}
+
+async fn default_currency(state: &AppState, v: &Visit) -> String {
+    state.public_settings(&v.merchant_id).await.map_or_else(
+        |_| "USD".to_owned(),
+        |s| s.default_currency.code().to_owned(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewLinkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nonce: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// A link of one custom amount, made by `POST /v1/payment_links` (the form's nonce is its
+/// idempotency key: sent twice, it makes one link).
+pub async fn create(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Form(f): Form<NewLinkForm>,
+) -> Response {
+    if let Err(r) = v.check(&f.csrf) {
+        return r;
+    }
+    let mut again = new_page(&v, f.currency.clone());
+    again.title = f.title.clone();
+    again.amount = f.amount.clone();
+    again.description = f.description.clone();
+    if !f.nonce.is_empty() {
+        again.nonce = f.nonce.chars().take(64).collect();
+    }
+    let Some(currency) = Currency::parse(&f.currency) else {
+        again.error = Some("Choose a currency".into());
+        again.error_param = "currency".into();
+        return page(StatusCode::UNPROCESSABLE_ENTITY, &again);
+    };
+    let Some(amount) = currency.parse_major(f.amount.trim()) else {
+        again.error = Some(format!(
+            "Enter the amount in {} with at most {} decimals, such as 25.00",
+            currency.code(),
+            currency.exponent()
+        ));
+        again.error_param = "amount".into();
+        return page(StatusCode::UNPROCESSABLE_ENTITY, &again);
+    };
+    let mut body = json!({
+        "title": f.title.trim(),
+        "amount": amount.minor(),
+        "currency": currency.code(),
+    });
+    if !f.description.trim().is_empty() {
+        body["description"] = json!(f.description.trim());
+    }
+    match api
+        .call(
+            &v.caller(),
+            Method::POST,
+            "/v1/payment_links",
+            Some(&body),
+            Some(&again.nonce),
+        )
+        .await
+    {
+        Ok(link) => see_other(&format!(
+            "/dashboard/links/{}",
+            link["id"].as_str().unwrap_or_default()
+        )),
+        Err(r) => {
+            again.error = Some(r.message);
+            again.error_param = r.param.unwrap_or_default();
+            page(r.status, &again)
+        }
+    }
+}

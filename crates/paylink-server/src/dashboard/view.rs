@@ -1,0 +1,47 @@
+//! How values read on the dashboard's pages: money in the person's locale, times in UTC,
+//! and the query strings of lists.
+
+use paylink_domain::money::{Amount, Currency};
+use paylink_domain::time::Timestamp;
+
+use crate::locale::Locale;
+
+/// `amount` of `currency` as the locale writes it (`$25.00`, `25,00 €`).
+pub fn money(locale: &Locale, currency: Currency, amount: Amount) -> String {
+    locale.money(currency, amount)
+}
+
+/// `2026-12-04 23:10 UTC`.
+pub fn when(t: Timestamp) -> String {
+    let s = t.to_rfc3339();
+    match (s.get(..10), s.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => s,
+    }
+}
+
+/// `?a=1&b=2` of the pairs whose value is not empty (`""` when none is).
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        q.append_pair(k, v);
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        q
+    } else {
+        format!("?{q}")
+    }
+}
+
+/// A text filter as typed, kept short and without control characters (what the list
+/// route would refuse is not sent).
+pub fn clean(s: Option<&str>, max: usize) -> String {
+    s.unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
