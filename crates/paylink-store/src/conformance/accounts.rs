@@ -131,14 +131,19 @@ pub async fn users_sessions_and_team(store: &dyn Store) {
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].id, s2.id, "newest first");
     // Signing in past the cap ends the oldest sessions; ended ones are removed.
+    let loops = merchant("Loops");
+    store.create_merchant(&loops, &[]).await.unwrap();
     let loop_user = person("loop@teamwork.example", now);
-    store.create_user(&loop_user, None).await.unwrap();
-    let mut ended = session(&loop_user, &m.id, "hash-loop-ended", now);
+    store
+        .create_user(&loop_user, Some((&loops.id, Role::Viewer)))
+        .await
+        .unwrap();
+    let mut ended = session(&loop_user, &loops.id, "hash-loop-ended", now);
     ended.expires_at = now.plus_seconds(1);
     store.create_session(&ended).await.unwrap();
     let later_on = now.plus_seconds(2);
     for i in 0..=SESSIONS_PER_USER {
-        let s = session(&loop_user, &m.id, &format!("hash-loop-{i}"), later_on);
+        let s = session(&loop_user, &loops.id, &format!("hash-loop-{i}"), later_on);
         store.create_session(&s).await.unwrap();
     }
     let listed = store.list_sessions(&loop_user.id, later_on).await.unwrap();
