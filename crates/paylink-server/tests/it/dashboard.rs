@@ -432,3 +432,88 @@ async fn test_and_live_never_mix_and_other_merchants_ids_are_not_found(app: Test
         assert!(s < 500, "{path}: {s}");
     }
 }
+
+/// Every dashboard page so far, in Chromium at desktop and phone width: screenshots
+/// (`target/screenshots/dashboard-*`) and axe-core, signed in through the `/login` form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_pages_pass_axe_at_both_widths() {
+    use crate::browser::{app, browser, click, fill};
+    use crate::look::{axe_source, look};
+    let app = app().await;
+    let axe = axe_source();
+    member(&app, None, Role::Owner, "owner@acme.example").await;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Summer tee", "amount": 2500, "description": "Organic cotton, printed in Lisbon."}),
+        )
+        .await;
+    let id = link["id"].as_str().unwrap().to_owned();
+    app.custom_link("Gift card", 5000).await;
+    let (_, paid) = app.buy(link["slug"].as_str().unwrap()).await;
+    let payment = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (width, device) in [(1280, "desktop"), (390, "phone")] {
+        let Some(b) = browser(width).await else {
+            return;
+        };
+        let c = &b.client;
+        let axe = axe.as_deref();
+        c.goto(&format!("{}/dashboard/links", app.base))
+            .await
+            .unwrap();
+        // Signed out: the sign-in, which comes back here.
+        fill(c, "#email", "owner@acme.example").await;
+        fill(c, "#password", PW).await;
+        click(c, "#submit").await;
+        for _ in 0..200 {
+            if c.current_url().await.unwrap().path() == "/dashboard/links" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(c.current_url().await.unwrap().path(), "/dashboard/links");
+        look(c, axe, "dashboard-links", device).await;
+        for (path, name) in [
+            ("/dashboard".to_owned(), "dashboard-home"),
+            (format!("/dashboard/links/{id}"), "dashboard-link"),
+            ("/dashboard/links/new".to_owned(), "dashboard-link-new"),
+            ("/dashboard/payments".to_owned(), "dashboard-payments"),
+            (
+                format!("/dashboard/payments/{payment}"),
+                "dashboard-payment",
+            ),
+        ] {
+            c.goto(&format!("{}{path}", app.base)).await.unwrap();
+            look(c, axe, name, device).await;
+        }
+        // A form the API refuses shows its message at the top, the fields kept.
+        c.goto(&format!("{}/dashboard/links/new", app.base))
+            .await
+            .unwrap();
+        fill(c, "#title", "Mug").await;
+        fill(c, "#amount", "12.345").await;
+        click(c, "#create").await;
+        crate::browser::wait_text(
+            c,
+            "#error",
+            "Enter the amount in USD with at most 2 decimals, such as 25.00",
+        )
+        .await;
+        look(c, axe, "dashboard-link-new-error", device).await;
+        // Live mode: one click, and a page without the test banner.
+        click(c, "#mode-switch").await;
+        for _ in 0..200 {
+            if c.find(fantoccini::Locator::Css("#mode-banner"))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        look(c, axe, "dashboard-live", device).await;
+    }
+}
