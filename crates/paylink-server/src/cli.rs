@@ -297,6 +297,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     );
                     println!("Its test secret key, shown only now: {}", demo.secret_key);
                     println!("A sample payment link: {link}");
+                    println!(
+                        "To sign in to the dashboard ({}/dashboard), make yourself its owner:\n  \
+                         paylink user create --merchant {} --email you@example.com --role owner --password-stdin",
+                        state.public_url, demo.merchant.id
+                    );
                 }
             }
             let token = CancellationToken::new();
