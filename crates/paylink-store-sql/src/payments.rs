@@ -483,6 +483,15 @@ impl PaymentStore for SqlStore {
         self.link_takings_impl(t, link).await
     }
 
+    async fn payments_report(
+        &self,
+        t: &Tenant,
+        since: paylink_domain::time::Timestamp,
+        top: u32,
+    ) -> StoreResult<PaymentsReport> {
+        self.payments_report_impl(t, since, top).await
+    }
+
     async fn list_payments(
         &self,
         t: &Tenant,

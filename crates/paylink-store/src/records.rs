@@ -260,6 +260,34 @@ pub struct PaymentFilter {
     pub created: Created,
 }
 
+/// What a merchant took in a window (successful payments, refunded or not): per UTC day
+/// and currency, and the links that took most.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PaymentsReport {
+    /// Days with payments only, oldest first, then by currency.
+    pub days: Vec<DayTotal>,
+    /// By amount taken, largest first (amounts of different currencies compared as numbers).
+    pub top_links: Vec<LinkTotal>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DayTotal {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub currency: String,
+    pub count: i64,
+    pub amount: i64,
+    pub refunded: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkTotal {
+    pub payment_link_id: paylink_domain::id::PaymentLinkId,
+    pub currency: String,
+    pub count: i64,
+    pub amount: i64,
+}
+
 /// A public link lookup: whose it is, and whether it was deleted.
 #[derive(Clone, Debug)]
 pub struct PublicLink {

@@ -11,6 +11,7 @@ pub mod path;
 pub mod payment_links;
 pub mod payments;
 pub mod qr;
+pub mod reports;
 pub mod route_docs;
 pub mod routes;
 pub mod settings;

@@ -16,7 +16,7 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{api_keys, catalog, emails, events, orders, payment_links, payments, qr};
-use super::{settings, webhook_endpoints};
+use super::{reports, settings, webhook_endpoints};
 use crate::auth::Access;
 use crate::state::AppState;
 
@@ -171,6 +171,7 @@ pub fn table() -> Vec<Route> {
         qr::routes(),
         emails::routes(),
         payments::routes(),
+        reports::routes(),
         catalog::routes(),
         orders::routes(),
         events::routes(),

@@ -251,7 +251,7 @@ pub async fn act(
     Path((id, action)): Path<(String, String)>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Err(r) = v.check(&f.csrf) {
+    if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
     let id = clean(Some(&id), 64);
@@ -339,7 +339,7 @@ pub async fn create(
     Extension(api): Extension<Api>,
     Form(f): Form<NewLinkForm>,
 ) -> Response {
-    if let Err(r) = v.check(&f.csrf) {
+    if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
     let mut again = new_page(&v, f.currency.clone());
@@ -363,14 +363,13 @@ pub async fn create(
         again.error_param = "amount".into();
         return page(StatusCode::UNPROCESSABLE_ENTITY, &again);
     };
-    let mut body = json!({
+    let description = Some(f.description.trim()).filter(|d| !d.is_empty());
+    let body = json!({
         "title": f.title.trim(),
         "amount": amount.minor(),
         "currency": currency.code(),
+        "description": description,
     });
-    if !f.description.trim().is_empty() {
-        body["description"] = json!(f.description.trim());
-    }
     match api
         .call(
             &v.caller(),
@@ -383,7 +382,9 @@ pub async fn create(
     {
         Ok(link) => see_other(&format!(
             "/dashboard/links/{}",
-            link["id"].as_str().unwrap_or_default()
+            link.get("id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
         )),
         Err(r) => {
             again.error = Some(r.message);

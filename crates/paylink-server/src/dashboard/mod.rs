@@ -7,6 +7,7 @@
 //! the session's CSRF token (`csrf`). The mode (test or live) is a cookie the mode switch
 //! sets; the API keeps the two apart, so their data never mix.
 
+mod chart;
 pub mod client;
 mod home;
 mod links;
@@ -83,12 +84,12 @@ impl Visit {
         tokens::csrf(&self.token)
     }
 
-    /// `403` unless a form sent this session's CSRF token.
-    pub fn check(&self, sent: &str) -> Result<(), Response> {
+    /// The `403` page, unless a form sent this session's CSRF token.
+    pub fn forged(&self, sent: &str) -> Option<Response> {
         if tokens::csrf_matches(&self.token, Some(sent)) {
-            Ok(())
+            None
         } else {
-            Err(problem(
+            Some(problem(
                 self,
                 StatusCode::FORBIDDEN,
                 "This form expired or came from another site. Go back, reload the page and try again.",
@@ -259,7 +260,7 @@ pub struct ModeForm {
 
 /// Switches between test and live data: a cookie, then back to the page.
 async fn switch_mode(State(state): State<AppState>, v: Visit, Form(f): Form<ModeForm>) -> Response {
-    if let Err(r) = v.check(&f.csrf) {
+    if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
     let live = f.mode == "live";

@@ -204,7 +204,7 @@ pub async fn refund(
     Path(id): Path<String>,
     Form(f): Form<RefundForm>,
 ) -> Response {
-    if let Err(r) = v.check(&f.csrf) {
+    if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
     let id = clean(Some(&id), 64);
@@ -223,11 +223,11 @@ pub async fn refund(
         );
         return detail_page(&v, &api, &id, Some((StatusCode::UNPROCESSABLE_ENTITY, why))).await;
     };
-    let mut body = json!({ "amount": amount.minor() });
     let reason = clean(Some(&f.reason), 50);
-    if !reason.is_empty() {
-        body["reason"] = json!(reason);
-    }
+    let body = json!({
+        "amount": amount.minor(),
+        "reason": Some(reason).filter(|r| !r.is_empty()),
+    });
     let nonce: String = f.nonce.chars().take(64).collect();
     let key = (!nonce.is_empty()).then_some(nonce.as_str());
     match api

@@ -99,7 +99,101 @@ both!(
     a_member_creates_a_link_and_refunds_part_of_a_payment,
     roles_decide_what_is_offered_and_the_api_what_is_allowed,
     test_and_live_never_mix_and_other_merchants_ids_are_not_found,
+    the_home_page_charts_what_payments_took,
 );
+
+async fn the_home_page_charts_what_payments_took(app: TestApp) {
+    let tee = app.custom_link("Tee", 2500).await;
+    let mug = app.custom_link("Mug", 1200).await;
+    let mut paid = Vec::new();
+    for l in [&tee, &tee, &mug] {
+        let (_, p) = app.buy(l["slug"].as_str().unwrap()).await;
+        paid.push(p.unwrap().body["payment_id"].as_str().unwrap().to_owned());
+    }
+    app.post(
+        &format!("/v1/payments/{}/refunds", paid[0]),
+        json!({"amount": 500}),
+    )
+    .await
+    .ok(201);
+    // The report: every day of the window, today's takings in it, the top link first.
+    let r = app.get("/v1/reports/payments?days=7").await;
+    let r = r.ok(200).clone();
+    assert_eq!(r["days"], 7);
+    let usd = &r["currencies"][0];
+    assert_eq!(usd["currency"], "USD");
+    assert_eq!(
+        (usd["count"].as_i64(), usd["amount"].as_i64()),
+        (Some(3), Some(6200))
+    );
+    assert_eq!(usd["amount_refunded"], 500);
+    let daily = usd["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 7);
+    assert_eq!(daily[6]["amount"], 6200);
+    assert_eq!(
+        daily[..6]
+            .iter()
+            .map(|d| d["amount"].as_i64().unwrap())
+            .sum::<i64>(),
+        0
+    );
+    assert_eq!(r["top_links"][0]["title"], "Tee");
+    assert_eq!(r["top_links"][0]["amount"], 5000);
+    assert_eq!(r["top_links"][1]["title"], "Mug");
+    for bad in ["0", "367", "-1", "x"] {
+        let s = app
+            .get(&format!("/v1/reports/payments?days={bad}"))
+            .await
+            .status;
+        assert!(s == 400 || s == 422, "days={bad}: {s}");
+    }
+    // Another merchant's report holds none of it; a key without `payments:read` none at all.
+    let rival = app.other_merchant("Rival").await;
+    let theirs = app
+        .call(
+            Some(&rival),
+            reqwest::Method::GET,
+            "/v1/reports/payments",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(theirs.ok(200)["currencies"], json!([]));
+    let links_only = app
+        .create(
+            "/v1/api_keys",
+            json!({"name": "links", "kind": "restricted", "scopes": ["payment_links:read"]}),
+        )
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.call(
+        Some(&links_only),
+        reqwest::Method::GET,
+        "/v1/reports/payments",
+        None,
+        None,
+    )
+    .await
+    .assert_error(403, "insufficient_permissions");
+    // The home page: the total, a chart of bars with their tooltips, the top links.
+    let desk = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let home = desk.get("/dashboard?days=7").await;
+    assert_eq!(home.status, 200);
+    assert!(home.page.contains("Takings, last 7 days"));
+    assert!(home.page.contains("$62.00"), "{}", home.page);
+    assert!(home.page.contains("<svg class=\"chart\" role=\"img\""));
+    assert!(home.page.contains("$62.00 (3 payments)</title>"));
+    assert!(home.page.contains("id=\"top-links\""));
+    // Any other period is 30 days; a NUL is refused at the edge, as everywhere.
+    assert!(desk
+        .get("/dashboard?days=12")
+        .await
+        .page
+        .contains("last 30 days"));
+    assert_eq!(desk.get("/dashboard?days=%00").await.status, 400);
+}
 
 async fn signed_out_visits_go_to_the_sign_in(app: TestApp) {
     let client = no_redirects();

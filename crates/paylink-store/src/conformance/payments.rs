@@ -138,6 +138,57 @@ pub async fn refunds_and_takings(store: &dyn Store) {
         store.link_takings(&t, &l.id).await.unwrap(),
         vec![("EUR".into(), 1, 1000), ("USD".into(), 2, 2000)]
     );
+    // The report of a window: per day and currency, gross and refunded, declined left out;
+    // payments before the window are not in it; the links that took most.
+    let day = (E + 1) / 86_400;
+    let report = store.payments_report(&t, at(E), 5).await.unwrap();
+    assert_eq!(
+        report.days,
+        vec![
+            DayTotal {
+                day,
+                currency: "EUR".into(),
+                count: 1,
+                amount: 1000,
+                refunded: 0
+            },
+            DayTotal {
+                day,
+                currency: "USD".into(),
+                count: 2,
+                amount: 2000,
+                refunded: 1000
+            },
+        ]
+    );
+    assert_eq!(
+        report.top_links,
+        vec![
+            LinkTotal {
+                payment_link_id: l.id.clone(),
+                currency: "USD".into(),
+                count: 2,
+                amount: 2000
+            },
+            LinkTotal {
+                payment_link_id: l.id.clone(),
+                currency: "EUR".into(),
+                count: 1,
+                amount: 1000
+            },
+        ]
+    );
+    let later = store.payments_report(&t, at(E + 5), 1).await.unwrap();
+    assert_eq!(later.days[1].count, 1, "p1 is before the window: {later:?}");
+    assert_eq!(later.top_links.len(), 1);
+    assert_eq!(
+        store.payments_report(&t, at(E + 30), 5).await.unwrap(),
+        PaymentsReport::default()
+    );
+    assert_eq!(
+        store.payments_report(&other, at(E), 5).await.unwrap(),
+        PaymentsReport::default()
+    );
     assert!(store.link_takings(&other, &l.id).await.unwrap().is_empty());
     let live = Tenant::of_merchant(&m, true);
     assert!(store.link_takings(&live, &l.id).await.unwrap().is_empty());

@@ -30,6 +30,16 @@ pub trait PaymentStore: Send + Sync {
         link: &PaymentLinkId,
     ) -> StoreResult<Vec<(String, i64, i64)>>;
 
+    /// The successful payments made at or after `since`, by day and currency, and the
+    /// `top` links that took most. Reads only the window's payments (however many came
+    /// before), found from the newest back.
+    async fn payments_report(
+        &self,
+        t: &Tenant,
+        since: paylink_domain::time::Timestamp,
+        top: u32,
+    ) -> StoreResult<PaymentsReport>;
+
     /// Records a refund if it keeps the refunded total within the amount paid
     /// (`refund_exceeds_payment`, `payment_not_refundable`); returns the updated payment.
     async fn insert_refund(&self, t: &Tenant, r: &Refund) -> StoreResult<Payment>;
