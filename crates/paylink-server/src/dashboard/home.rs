@@ -20,6 +20,9 @@ use crate::locale::Locale;
 /// A currency's takings over the window.
 pub struct Takings {
     pub currency: String,
+    /// The window's first and last days, under the chart.
+    pub first: String,
+    pub last: String,
     pub total: String,
     pub count: i64,
     pub refunded: String,
@@ -98,17 +101,21 @@ fn takings(locale: &Locale, c: &CurrencyIn) -> Takings {
         .iter()
         .map(|d| Bar {
             label: format!(
-                "{}: {} ({} payments)",
+                "{}: {} ({} payment{})",
                 d.date,
                 money_of(locale, code, d.amount),
-                d.count
+                d.count,
+                if d.count == 1 { "" } else { "s" }
             ),
             value: d.amount,
         })
         .collect();
     let total = money_of(locale, code, c.amount);
+    let day = |d: Option<&DayIn>| d.map(|d| d.date.clone()).unwrap_or_default();
     Takings {
         currency: code.to_owned(),
+        first: day(c.daily.first()),
+        last: day(c.daily.last()),
         chart: bars(&format!("Takings in {code} a day; {total} in all"), &daily),
         total,
         count: c.count,
