@@ -14,7 +14,7 @@ use paylink_domain::link::PaymentLink;
 use paylink_domain::money::{Amount, Currency};
 
 use super::client::{Api, Page};
-use super::view::{clean, money, query, when};
+use super::view::{api_list, clean, money, one_of, query, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
 use crate::state::AppState;
@@ -92,18 +92,8 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let search = clean(q.q.as_deref(), 100);
-    let status = clean(q.status.as_deref(), 20);
-    let status = if STATUSES.contains(&status.as_str()) {
-        status
-    } else {
-        String::new()
-    };
-    let kind = clean(q.kind.as_deref(), 20);
-    let kind = if TYPES.contains(&kind.as_str()) {
-        kind
-    } else {
-        String::new()
-    };
+    let status = one_of(q.status.as_deref(), &STATUSES);
+    let kind = one_of(q.kind.as_deref(), &TYPES);
     let after = clean(q.starting_after.as_deref(), 64);
     let before = clean(q.ending_before.as_deref(), 64);
     let filters = [
@@ -111,11 +101,12 @@ pub async fn list(
         ("status", status.as_str()),
         ("type", kind.as_str()),
     ];
-    let mut api_query = vec![("limit", "25")];
-    api_query.extend(filters);
-    api_query.push(("starting_after", after.as_str()));
-    api_query.push(("ending_before", before.as_str()));
-    let path = format!("/v1/payment_links{}", query(&api_query));
+    let mut pairs = filters.to_vec();
+    pairs.extend([
+        ("starting_after", after.as_str()),
+        ("ending_before", before.as_str()),
+    ]);
+    let path = api_list("/v1/payment_links", &pairs);
     let locale = Locale::negotiate(None, "en-US");
     let (rows, has_more, error) = match api.get::<Page<PaymentLink>>(&v.caller(), &path).await {
         Ok(p) => (

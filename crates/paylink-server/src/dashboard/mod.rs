@@ -12,6 +12,7 @@ pub mod client;
 mod home;
 mod links;
 mod payments;
+mod records;
 mod view;
 
 use std::net::SocketAddr;
@@ -49,6 +50,9 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route("/dashboard/payments", get(payments::list))
         .route("/dashboard/payments/{id}", get(payments::detail))
         .route("/dashboard/payments/{id}/refund", post(payments::refund))
+        .route("/dashboard/products", get(records::products))
+        .route("/dashboard/customers", get(records::customers))
+        .route("/dashboard/orders", get(records::orders))
         .route("/dashboard/mode", post(switch_mode))
         .layer(axum::Extension(api))
 }

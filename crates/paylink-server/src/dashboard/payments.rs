@@ -12,7 +12,7 @@ use serde_json::json;
 use paylink_domain::checkout::Payment;
 
 use super::client::{Api, Page};
-use super::view::{clean, money, query, when};
+use super::view::{api_list, clean, money, one_of, query, when};
 use super::{page, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
 
@@ -67,23 +67,17 @@ pub async fn list(
     Extension(api): Extension<Api>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let status = clean(q.status.as_deref(), 30);
-    let status = if STATUSES.contains(&status.as_str()) {
-        status
-    } else {
-        String::new()
-    };
+    let status = one_of(q.status.as_deref(), &STATUSES);
     let link = clean(q.payment_link_id.as_deref(), 64);
     let after = clean(q.starting_after.as_deref(), 64);
     let filters = [
         ("status", status.as_str()),
         ("payment_link_id", link.as_str()),
     ];
-    let mut api_query = vec![("limit", "25")];
-    api_query.extend(filters);
-    api_query.push(("starting_after", after.as_str()));
+    let mut pairs = filters.to_vec();
+    pairs.push(("starting_after", after.as_str()));
     let locale = Locale::negotiate(None, "en-US");
-    let path = format!("/v1/payments{}", query(&api_query));
+    let path = api_list("/v1/payments", &pairs);
     let (rows, has_more, error) = match api.get::<Page<Payment>>(&v.caller(), &path).await {
         Ok(p) => (
             p.data.iter().map(|p| row(&locale, p)).collect::<Vec<_>>(),

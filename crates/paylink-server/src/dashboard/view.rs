@@ -45,3 +45,21 @@ pub fn clean(s: Option<&str>, max: usize) -> String {
         .trim()
         .to_owned()
 }
+
+/// `value` (cleaned) if it is one of `allowed`, else `""`: a filter the list does not know
+/// is no filter.
+pub fn one_of(value: Option<&str>, allowed: &[&str]) -> String {
+    let v = clean(value, 40);
+    if allowed.contains(&v.as_str()) {
+        v
+    } else {
+        String::new()
+    }
+}
+
+/// An API list's path: a page of 25, and `pairs` (empty values left out).
+pub fn api_list(base: &str, pairs: &[(&str, &str)]) -> String {
+    let mut all = vec![("limit", "25")];
+    all.extend_from_slice(pairs);
+    format!("{base}{}", query(&all))
+}

@@ -100,7 +100,73 @@ both!(
     roles_decide_what_is_offered_and_the_api_what_is_allowed,
     test_and_live_never_mix_and_other_merchants_ids_are_not_found,
     the_home_page_charts_what_payments_took,
+    products_customers_and_orders_are_listed,
 );
+
+async fn products_customers_and_orders_are_listed(app: TestApp) {
+    let mug = app.product("Blue mug", 1800).await;
+    app.create(
+        "/v1/customers",
+        json!({"email": "ana@example.com", "name": "Ana"}),
+    )
+    .await;
+    let link = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Mugs", "line_items": [{"product_id": mug["id"], "quantity": 2}]}),
+        )
+        .await;
+    let (_, paid) = app.buy(link["slug"].as_str().unwrap()).await;
+    let payment = paid.unwrap().body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rival = app.other_merchant("Rival").await;
+    app.call(
+        Some(&rival),
+        reqwest::Method::POST,
+        "/v1/products",
+        Some(json!({"name": "Rival mug", "unit_amount": 100})),
+        None,
+    )
+    .await
+    .ok(201);
+    let desk = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let products = desk.get("/dashboard/products").await;
+    assert_eq!(products.status, 200);
+    assert!(products.page.contains("Blue mug") && products.page.contains("$18.00"));
+    assert!(!products.page.contains("Rival mug"));
+    let customers = desk.get("/dashboard/customers").await;
+    assert!(customers.page.contains("ana@example.com"));
+    let orders = desk.get("/dashboard/orders").await;
+    assert!(orders.page.contains("$36.00"), "{}", orders.page);
+    assert!(orders
+        .page
+        .contains(&format!("/dashboard/payments/{payment}")));
+    // Pages of 25, by cursor.
+    for i in 0..26 {
+        app.create(
+            "/v1/customers",
+            json!({"email": format!("c{i}@example.com")}),
+        )
+        .await;
+    }
+    let first = desk.get("/dashboard/customers").await;
+    let next = first.page.split("id=\"next\"").next().unwrap();
+    let href = next
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let second = desk.get(&href.replace("&amp;", "&")).await;
+    assert_eq!(second.status, 200);
+    assert!(
+        second.page.contains("ana@example.com"),
+        "the oldest is on page two"
+    );
+}
 
 async fn the_home_page_charts_what_payments_took(app: TestApp) {
     let tee = app.custom_link("Tee", 2500).await;
@@ -575,6 +641,9 @@ async fn dashboard_pages_pass_axe_at_both_widths() {
             (format!("/dashboard/links/{id}"), "dashboard-link"),
             ("/dashboard/links/new".to_owned(), "dashboard-link-new"),
             ("/dashboard/payments".to_owned(), "dashboard-payments"),
+            ("/dashboard/products".to_owned(), "dashboard-products"),
+            ("/dashboard/customers".to_owned(), "dashboard-customers"),
+            ("/dashboard/orders".to_owned(), "dashboard-orders"),
             (
                 format!("/dashboard/payments/{payment}"),
                 "dashboard-payment",
