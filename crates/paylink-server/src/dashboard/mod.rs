@@ -13,6 +13,7 @@ mod home;
 mod links;
 mod payments;
 mod records;
+mod team;
 mod view;
 
 use std::net::SocketAddr;
@@ -53,6 +54,10 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route("/dashboard/products", get(records::products))
         .route("/dashboard/customers", get(records::customers))
         .route("/dashboard/orders", get(records::orders))
+        .route("/dashboard/team", get(team::show))
+        .route("/dashboard/team/invitations", post(team::invite))
+        .route("/dashboard/team/members/{id}/{action}", post(team::act))
+        .route("/dashboard/team/invitations/{id}/{action}", post(team::act))
         .route("/dashboard/mode", post(switch_mode))
         .layer(axum::Extension(api))
 }

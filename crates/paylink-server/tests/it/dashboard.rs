@@ -101,7 +101,120 @@ both!(
     test_and_live_never_mix_and_other_merchants_ids_are_not_found,
     the_home_page_charts_what_payments_took,
     products_customers_and_orders_are_listed,
+    the_team_page_invites_changes_roles_and_keeps_the_last_owner,
 );
+
+async fn the_team_page_invites_changes_roles_and_keeps_the_last_owner(app: TestApp) {
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let dev_id = member(&app, None, Role::Developer, "dev@acme.example").await;
+    let page = owner.get("/dashboard/team").await;
+    assert_eq!(page.status, 200);
+    assert!(page.page.contains("dev@acme.example") && page.page.contains("(you)"));
+    // Invited through the form; refused with the API's words when already a member.
+    let r = owner
+        .post(
+            "/dashboard/team/invitations",
+            &[("email", "new@acme.example"), ("role", "support")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let r = owner
+        .post(
+            "/dashboard/team/invitations",
+            &[("email", "dev@acme.example"), ("role", "viewer")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert!(r.page.contains("already a member"), "{}", r.page);
+    let invitations = app
+        .call(
+            Some(&app.live_key().await),
+            reqwest::Method::GET,
+            "/v1/team/invitations",
+            None,
+            None,
+        )
+        .await;
+    let inv = invitations.ok(200)["data"][0].clone();
+    assert_eq!(
+        (inv["email"].as_str(), inv["role"].as_str()),
+        (Some("new@acme.example"), Some("support"))
+    );
+    // A role changed, an invitation revoked.
+    let r = owner
+        .post(
+            &format!("/dashboard/team/members/{dev_id}/role"),
+            &[("role", "support")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let inv_id = inv["id"].as_str().unwrap();
+    let r = owner
+        .post(
+            &format!("/dashboard/team/invitations/{inv_id}/revoke"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let shown = owner.get("/dashboard/team").await;
+    assert!(!shown.page.contains("new@acme.example"));
+    // The last owner stays, with the API's reason on the page.
+    let me = token_user(&app, &owner.token).await;
+    let r = owner
+        .post(&format!("/dashboard/team/members/{me}/remove"), &[], true)
+        .await;
+    assert_eq!(r.status, 409);
+    assert!(r.page.contains("last owner"), "{}", r.page);
+    // A support member sees the team and is offered nothing; a form sent anyway is refused.
+    let support = Desk::signed_in(&app, Role::Support, "support@acme.example").await;
+    let page = support.get("/dashboard/team").await;
+    assert!(!page.page.contains("invite-form") && !page.page.contains(">Remove<"));
+    let r = support
+        .post(
+            &format!("/dashboard/team/members/{dev_id}/remove"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = support
+        .post(
+            "/dashboard/team/invitations",
+            &[("email", "x@acme.example"), ("role", "viewer")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // Without the CSRF token, nothing happens.
+    let r = owner
+        .post(
+            &format!("/dashboard/team/members/{dev_id}/remove"),
+            &[],
+            false,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(owner
+        .get("/dashboard/team")
+        .await
+        .page
+        .contains("dev@acme.example"));
+}
+
+/// The user id behind a session token.
+async fn token_user(app: &TestApp, token: &str) -> String {
+    crate::accounts::person(app, token)
+        .get("/v1/me")
+        .await
+        .ok(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
 async fn products_customers_and_orders_are_listed(app: TestApp) {
     let mug = app.product("Blue mug", 1800).await;
@@ -644,6 +757,7 @@ async fn dashboard_pages_pass_axe_at_both_widths() {
             ("/dashboard/products".to_owned(), "dashboard-products"),
             ("/dashboard/customers".to_owned(), "dashboard-customers"),
             ("/dashboard/orders".to_owned(), "dashboard-orders"),
+            ("/dashboard/team".to_owned(), "dashboard-team"),
             (
                 format!("/dashboard/payments/{payment}"),
                 "dashboard-payment",
