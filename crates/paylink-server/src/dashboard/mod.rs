@@ -7,6 +7,7 @@
 //! the session's CSRF token (`csrf`). The mode (test or live) is a cookie the mode switch
 //! sets; the API keeps the two apart, so their data never mix.
 
+mod account;
 mod chart;
 pub mod client;
 mod home;
@@ -58,6 +59,15 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route("/dashboard/team/invitations", post(team::invite))
         .route("/dashboard/team/members/{id}/{action}", post(team::act))
         .route("/dashboard/team/invitations/{id}/{action}", post(team::act))
+        .route("/dashboard/account", get(account::show))
+        .route(
+            "/dashboard/account/password",
+            post(account::change_password),
+        )
+        .route(
+            "/dashboard/account/sessions/{id}/end",
+            post(account::end_session),
+        )
         .route("/dashboard/mode", post(switch_mode))
         .layer(axum::Extension(api))
 }

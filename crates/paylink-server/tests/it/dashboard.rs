@@ -102,7 +102,77 @@ both!(
     the_home_page_charts_what_payments_took,
     products_customers_and_orders_are_listed,
     the_team_page_invites_changes_roles_and_keeps_the_last_owner,
+    the_account_page_ends_sessions_and_changes_the_password,
 );
+
+async fn the_account_page_ends_sessions_and_changes_the_password(app: TestApp) {
+    let desk = Desk::signed_in(&app, Role::Developer, "dev@acme.example").await;
+    let laptop = token_of(&app, "dev@acme.example").await;
+    let phone = token_of(&app, "dev@acme.example").await;
+    let page = desk.get("/dashboard/account").await;
+    assert_eq!(page.status, 200);
+    assert!(page.page.contains("(this one)"));
+    // The laptop's session, ended from here.
+    let sessions = crate::accounts::person(&app, &laptop)
+        .get("/v1/me/sessions")
+        .await;
+    let laptop_id = sessions.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = desk
+        .post(
+            &format!("/dashboard/account/sessions/{laptop_id}/end"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    crate::accounts::person(&app, &laptop)
+        .get("/v1/me")
+        .await
+        .assert_error(401, "session_invalid");
+    // A wrong current password: the API's answer, nothing changed.
+    let r = desk
+        .post(
+            "/dashboard/account/password",
+            &[
+                ("current_password", "not it at all"),
+                ("new_password", "a brand new passphrase here"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.page.contains("not right"), "{}", r.page);
+    let r = desk
+        .post(
+            "/dashboard/account/password",
+            &[
+                ("current_password", PW),
+                ("new_password", "a brand new passphrase here"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    // Every other session ended; this one goes on.
+    crate::accounts::person(&app, &phone)
+        .get("/v1/me")
+        .await
+        .assert_error(401, "session_invalid");
+    let after = desk.get(&r.location).await;
+    assert_eq!(after.status, 200);
+    assert!(after.page.contains("every other session has ended"));
+    crate::accounts::login(&app, "dev@acme.example", "a brand new passphrase here")
+        .await
+        .ok(200);
+}
 
 async fn the_team_page_invites_changes_roles_and_keeps_the_last_owner(app: TestApp) {
     let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
@@ -631,7 +701,6 @@ async fn roles_decide_what_is_offered_and_the_api_what_is_allowed(app: TestApp) 
     let out = support.post("/logout", &[], true).await;
     assert_eq!(out.status, 303);
     assert_eq!(support.get("/dashboard").await.status, 303);
-    let _ = PW;
 }
 
 async fn test_and_live_never_mix_and_other_merchants_ids_are_not_found(app: TestApp) {
@@ -758,6 +827,7 @@ async fn dashboard_pages_pass_axe_at_both_widths() {
             ("/dashboard/customers".to_owned(), "dashboard-customers"),
             ("/dashboard/orders".to_owned(), "dashboard-orders"),
             ("/dashboard/team".to_owned(), "dashboard-team"),
+            ("/dashboard/account".to_owned(), "dashboard-account"),
             (
                 format!("/dashboard/payments/{payment}"),
                 "dashboard-payment",
