@@ -10,6 +10,7 @@
 mod account;
 mod chart;
 pub mod client;
+mod developers;
 mod home;
 mod links;
 mod payments;
@@ -67,6 +68,12 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route(
             "/dashboard/account/sessions/{id}/end",
             post(account::end_session),
+        )
+        .route("/dashboard/developers", get(developers::show))
+        .route("/dashboard/developers/keys", post(developers::create_key))
+        .route(
+            "/dashboard/developers/keys/{id}/revoke",
+            post(developers::revoke_key),
         )
         .route("/dashboard/mode", post(switch_mode))
         .layer(axum::Extension(api))

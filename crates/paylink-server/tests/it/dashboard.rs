@@ -103,7 +103,90 @@ both!(
     products_customers_and_orders_are_listed,
     the_team_page_invites_changes_roles_and_keeps_the_last_owner,
     the_account_page_ends_sessions_and_changes_the_password,
+    the_developers_page_shows_a_new_key_once_within_the_role,
 );
+
+async fn the_developers_page_shows_a_new_key_once_within_the_role(app: TestApp) {
+    let dev = Desk::signed_in(&app, Role::Developer, "dev@acme.example").await;
+    // A secret key would make a developer more than a developer: the API's refusal.
+    let r = dev
+        .post(
+            "/dashboard/developers/keys",
+            &[("name", "ci"), ("kind", "secret")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.page.contains("Only owners and admins"), "{}", r.page);
+    let r = dev
+        .post(
+            "/dashboard/developers/keys",
+            &[
+                ("name", "links bot"),
+                ("kind", "restricted"),
+                ("scope", "payment_links:write"),
+                ("scope", "payment_links:read"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.page);
+    let key = r
+        .page
+        .split("id=\"new-key\" type=\"text\" readonly value=\"")
+        .nth(1)
+        .unwrap();
+    let key = key.split('"').next().unwrap().to_owned();
+    assert!(key.starts_with("rk_test_"), "{key}");
+    // The key works, within its scopes; the page never shows it again.
+    app.call(
+        Some(&key),
+        reqwest::Method::GET,
+        "/v1/payment_links",
+        None,
+        None,
+    )
+    .await
+    .ok(200);
+    app.call(Some(&key), reqwest::Method::GET, "/v1/payments", None, None)
+        .await
+        .assert_error(403, "insufficient_permissions");
+    let later = dev.get("/dashboard/developers").await;
+    assert!(later.page.contains("links bot") && !later.page.contains(&key));
+    // Revoked from the page.
+    let listed = app.get("/v1/api_keys").await;
+    let id = listed.ok(200)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "links bot")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = dev
+        .post(
+            &format!("/dashboard/developers/keys/{id}/revoke"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    app.call(
+        Some(&key),
+        reqwest::Method::GET,
+        "/v1/payment_links",
+        None,
+        None,
+    )
+    .await
+    .assert_error(401, "api_key_invalid");
+    // A viewer sees the keys, masked, and is offered no form.
+    let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let page = viewer.get("/dashboard/developers").await;
+    assert_eq!(page.status, 200);
+    assert!(page.page.contains("links bot") && !page.page.contains("key-form"));
+}
 
 async fn the_account_page_ends_sessions_and_changes_the_password(app: TestApp) {
     let desk = Desk::signed_in(&app, Role::Developer, "dev@acme.example").await;
@@ -828,6 +911,7 @@ async fn dashboard_pages_pass_axe_at_both_widths() {
             ("/dashboard/orders".to_owned(), "dashboard-orders"),
             ("/dashboard/team".to_owned(), "dashboard-team"),
             ("/dashboard/account".to_owned(), "dashboard-account"),
+            ("/dashboard/developers".to_owned(), "dashboard-developers"),
             (
                 format!("/dashboard/payments/{payment}"),
                 "dashboard-payment",
