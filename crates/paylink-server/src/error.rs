@@ -55,6 +55,9 @@ pub const UNPROCESSABLE: &[&str] = &[
     // The state of what is named.
     "currency_mismatch",
     "expires_at_in_past",
+    // A storefront of a catalog with nothing active in its currency (the fuzzer found it
+    // once it had moved the merchant to a currency without products).
+    "no_active_products",
     "parameter_immutable",
     "payments_limit_below_count",
     "refund_exceeds_payment",

@@ -72,6 +72,13 @@ async fn every_link_type(app: TestApp) {
         )
         .await;
     assert_eq!(all["line_items"][0]["quantity"], 0);
+    // A storefront in a currency with no active product is a state, not a shape: 422.
+    app.post(
+        "/v1/payment_links",
+        json!({"title": "Shop in euros", "all_products": true, "currency": "eur"}),
+    )
+    .await
+    .assert_error(422, "no_active_products");
 
     let donation = app
         .create(
