@@ -17,6 +17,8 @@ use paylink_store_sql::testing::Backend;
 pub(crate) struct Browser {
     pub(crate) client: Client,
     driver: Child,
+    /// Chromium's profile, removed with the browser (each run left one behind in /tmp).
+    profile: std::path::PathBuf,
 }
 
 impl Drop for Browser {
@@ -30,6 +32,7 @@ impl Drop for Browser {
             .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -104,7 +107,11 @@ pub(crate) async fn browser_in(width: u32, lang: &str) -> Option<Browser> {
                     Some(Duration::ZERO),
                 );
                 client.update_timeouts(limits).await.unwrap();
-                return Some(Browser { client, driver });
+                return Some(Browser {
+                    client,
+                    driver,
+                    profile,
+                });
             }
             Err(e) => {
                 last = Some(e);
