@@ -12,7 +12,7 @@ use serde_json::json;
 use paylink_domain::time::Timestamp;
 
 use super::client::{Api, Page};
-use super::view::{clean, when};
+use super::view::when;
 use super::{page, refused, see_other, Shell, Visit};
 
 #[derive(Deserialize)]
@@ -149,7 +149,9 @@ pub async fn end_session(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    let id = clean(Some(&id), 64);
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
     match api
         .call(
             &v.caller(),

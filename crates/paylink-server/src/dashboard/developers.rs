@@ -188,7 +188,9 @@ pub async fn revoke_key(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    let id = clean(Some(&id), 64);
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
     match api
         .call(
             &v.caller(),

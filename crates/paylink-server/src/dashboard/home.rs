@@ -27,6 +27,8 @@ pub struct Takings {
     pub count: i64,
     pub refunded: String,
     pub chart: String,
+    /// The chart's days as text (date, amount, payments), for whoever cannot see it.
+    pub days: Vec<(String, String, i64)>,
 }
 
 pub struct TopLink {
@@ -42,6 +44,8 @@ struct HomePage {
     shell: Shell,
     days: u32,
     takings: Vec<Takings>,
+    /// Why the takings could not be read (shown instead of "no payments").
+    report_error: Option<String>,
     top: Vec<TopLink>,
     payments: Vec<payments::Row>,
     links: Vec<links::Row>,
@@ -112,6 +116,12 @@ fn takings(locale: &Locale, c: &CurrencyIn) -> Takings {
         .collect();
     let total = money_of(locale, code, c.amount);
     let day = |d: Option<&DayIn>| d.map(|d| d.date.clone()).unwrap_or_default();
+    let days = c
+        .daily
+        .iter()
+        .filter(|d| d.count > 0)
+        .map(|d| (d.date.clone(), money_of(locale, code, d.amount), d.count))
+        .collect();
     Takings {
         currency: code.to_owned(),
         first: day(c.daily.first()),
@@ -120,6 +130,7 @@ fn takings(locale: &Locale, c: &CurrencyIn) -> Takings {
         total,
         count: c.count,
         refunded: money_of(locale, code, c.amount_refunded),
+        days,
     }
 }
 
@@ -141,7 +152,10 @@ pub async fn home(
         api.get::<Page<Payment>>(&who, "/v1/payments?limit=5"),
         api.get::<Page<PaymentLink>>(&who, "/v1/payment_links?limit=5"),
     );
-    let report = report.unwrap_or_default();
+    let (report, report_error) = match report {
+        Ok(r) => (r, None),
+        Err(r) => (Report::default(), Some(r.message)),
+    };
     let takings = report
         .currencies
         .iter()
@@ -163,6 +177,7 @@ pub async fn home(
             shell: v.shell("Home", "home"),
             days,
             takings,
+            report_error,
             top,
             payments: p
                 .map(|p| p.data.iter().map(|x| payments::row(&locale, x)).collect())

@@ -162,7 +162,9 @@ struct DetailPage {
 }
 
 pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
-    let id = clean(Some(&id), 64);
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
     let link = match api
         .get::<PaymentLink>(&v.caller(), &format!("/v1/payment_links/{id}"))
         .await
@@ -212,7 +214,9 @@ pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<Str
 
 /// The link's QR code (SVG), through the API as the person (test or live alike).
 pub async fn qr(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
-    let id = clean(Some(&id), 64);
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
     match api
         .raw(&v.caller(), &format!("/v1/payment_links/{id}/qr.svg"))
         .await
@@ -223,7 +227,7 @@ pub async fn qr(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("image/svg+xml"),
             );
-            res
+            crate::checkout::furniture::secure(res, None, true)
         }
         Err(r) => refused(&v, &r),
     }
@@ -245,7 +249,9 @@ pub async fn act(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    let id = clean(Some(&id), 64);
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
     let (method, path) = match action.as_str() {
         "activate" | "deactivate" | "cancel" => {
             (Method::POST, format!("/v1/payment_links/{id}/{action}"))
@@ -378,6 +384,10 @@ pub async fn create(
                 .unwrap_or_default()
         )),
         Err(r) => {
+            // A refusal is kept under the key: the corrected form is a new request.
+            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
+                again.nonce = paylink_domain::id::random_base62();
+            }
             again.error = Some(r.message);
             again.error_param = r.param.unwrap_or_default();
             page(r.status, &again)

@@ -58,8 +58,14 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route("/dashboard/orders", get(records::orders))
         .route("/dashboard/team", get(team::show))
         .route("/dashboard/team/invitations", post(team::invite))
-        .route("/dashboard/team/members/{id}/{action}", post(team::act))
-        .route("/dashboard/team/invitations/{id}/{action}", post(team::act))
+        .route(
+            "/dashboard/team/members/{id}/{action}",
+            post(team::member_act),
+        )
+        .route(
+            "/dashboard/team/invitations/{id}/revoke",
+            post(team::revoke),
+        )
         .route("/dashboard/account", get(account::show))
         .route(
             "/dashboard/account/password",
@@ -105,20 +111,34 @@ impl Visit {
         }
     }
 
-    /// The CSRF token every form of this session carries.
+    /// The session's CSRF token (what `POST /logout` takes).
     pub fn csrf(&self) -> String {
         tokens::csrf(&self.token)
     }
 
-    /// The `403` page, unless a form sent this session's CSRF token.
+    /// The token of the dashboard's own forms: the CSRF token bound to the mode the form
+    /// was shown in, so a form of test data sent after a switch to live (in another tab)
+    /// changes nothing.
+    pub fn form_token(&self) -> String {
+        form_token(&self.csrf(), self.live)
+    }
+
+    /// The `403` page, unless a form sent this session's form token for this mode.
     pub fn forged(&self, sent: &str) -> Option<Response> {
-        if tokens::csrf_matches(&self.token, Some(sent)) {
+        let expected = self.form_token();
+        let same = sent.len() == expected.len()
+            && sent
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
             None
         } else {
             Some(problem(
                 self,
                 StatusCode::FORBIDDEN,
-                "This form expired or came from another site. Go back, reload the page and try again.",
+                "This form expired, came from another site, or was shown in the other mode (test or live). Go back, reload the page and try again.",
             ))
         }
     }
@@ -133,6 +153,7 @@ impl Visit {
             role: self.role,
             live: self.live,
             csrf: self.csrf(),
+            form: self.form_token(),
             here: self.here.clone(),
         }
     }
@@ -205,12 +226,38 @@ impl FromRequestParts<AppState> for Visit {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(300).collect()),
-            here: parts
-                .uri
-                .path_and_query()
-                .map_or_else(|| "/dashboard".to_owned(), |p| p.as_str().to_owned()),
+            // Where the mode switch comes back to: the page, if a GET shows it (after a
+            // form's answer, the section's list would do; the dashboard's home does).
+            here: if parts.method == axum::http::Method::GET {
+                parts
+                    .uri
+                    .path_and_query()
+                    .map_or_else(|| "/dashboard".to_owned(), |p| p.as_str().to_owned())
+            } else {
+                "/dashboard".to_owned()
+            },
         })
     }
+}
+
+/// The form token of the session whose CSRF token is `csrf`, in a mode (tests compute it too).
+pub fn form_token(csrf: &str, live: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let mode = if live { "live" } else { "test" };
+    hex::encode(Sha256::digest(format!(
+        "paylink-dashboard-form\0{mode}\0{csrf}"
+    )))
+}
+
+/// An id as the path gave it, if it looks like one of ours (`prefix_` and letters or
+/// digits): nothing else is ever put into a `/v1` path.
+pub fn id(raw: &str) -> Option<&str> {
+    let (prefix, rest) = raw.split_once('_')?;
+    let ok = (1..=8).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_lowercase())
+        && (1..=64).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then_some(raw)
 }
 
 /// The frame around every page: who, which merchant, which mode, and the navigation.
@@ -222,6 +269,8 @@ pub struct Shell {
     pub role: Role,
     pub live: bool,
     pub csrf: String,
+    /// The token of the dashboard's forms ([`Visit::form_token`]).
+    pub form: String,
     pub here: String,
 }
 
@@ -261,6 +310,11 @@ pub fn problem(v: &Visit, status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// The `404` page of an id that is not one.
+pub fn no_such(v: &Visit) -> Response {
+    problem(v, StatusCode::NOT_FOUND, "There is no such page.")
+}
+
 /// The API's refusal as a page.
 pub fn refused(v: &Visit, r: &Refusal) -> Response {
     problem(v, r.status, &r.message)
@@ -290,11 +344,13 @@ async fn switch_mode(State(state): State<AppState>, v: Visit, Form(f): Form<Mode
         return r;
     }
     let live = f.mode == "live";
-    let back = if f.back.starts_with("/dashboard") && !f.back.contains("//") {
-        f.back.as_str()
-    } else {
-        "/dashboard"
-    };
+    let back = Some(f.back.as_str())
+        .filter(|b| b.len() <= 512)
+        .filter(|b| {
+            b == &"/dashboard" || b.starts_with("/dashboard/") || b.starts_with("/dashboard?")
+        })
+        .filter(|b| !b.contains("//") && !b.contains('\\') && !b.chars().any(char::is_control))
+        .unwrap_or("/dashboard");
     let mut res = see_other(back);
     let c = format!(
         "{MODE_COOKIE}={}; HttpOnly; SameSite=Lax; Path=/dashboard; Max-Age=31536000{}",

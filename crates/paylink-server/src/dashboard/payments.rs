@@ -120,6 +120,9 @@ struct DetailPage {
     refunded: String,
     tax: String,
     refundable: String,
+    /// The refund form's idempotency key: new with every page, so a refusal (a typo in
+    /// the amount) never holds the next try, and nobody can guess it to block refunds.
+    nonce: String,
     created: String,
     lines: Vec<Line>,
     may_refund: bool,
@@ -158,6 +161,7 @@ async fn detail_page(
             refunded: m(payment.amount_refunded),
             tax: m(payment.amount_tax),
             refundable: payment.currency.major(left),
+            nonce: paylink_domain::id::random_base62(),
             created: when(payment.created_at),
             lines: payment
                 .line_items
@@ -176,7 +180,10 @@ async fn detail_page(
 }
 
 pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
-    detail_page(&v, &api, &clean(Some(&id), 64), None).await
+    match super::id(&id) {
+        Some(id) => detail_page(&v, &api, id, None).await,
+        None => super::no_such(&v),
+    }
 }
 
 #[derive(Deserialize)]
@@ -201,7 +208,9 @@ pub async fn refund(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    let id = clean(Some(&id), 64);
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
     let payment = match api
         .get::<Payment>(&v.caller(), &format!("/v1/payments/{id}"))
         .await

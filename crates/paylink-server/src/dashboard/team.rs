@@ -170,9 +170,8 @@ pub struct MemberForm {
     role: String,
 }
 
-/// Changes a member's role (`role` set) or removes them (`action` = `remove`); revokes an
-/// invitation (`action` = `revoke`).
-pub async fn act(
+/// Changes a member's role (`action` = `role`) or removes them (`remove`).
+pub async fn member_act(
     v: Visit,
     Extension(api): Extension<Api>,
     Path((id, action)): Path<(String, String)>,
@@ -181,16 +180,17 @@ pub async fn act(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    let id = clean(Some(&id), 64);
-    let (method, path, body) = match action.as_str() {
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
+    let path = format!("/v1/team/members/{id}");
+    let (method, body) = match action.as_str() {
         "role" => (
             Method::PATCH,
-            format!("/v1/team/members/{id}"),
             Some(json!({"role": clean(Some(&f.role), 20)})),
         ),
-        "remove" => (Method::DELETE, format!("/v1/team/members/{id}"), None),
-        "revoke" => (Method::DELETE, format!("/v1/team/invitations/{id}"), None),
-        _ => return super::problem(&v, StatusCode::NOT_FOUND, "There is no such action."),
+        "remove" => (Method::DELETE, None),
+        _ => return super::no_such(&v),
     };
     match api
         .call(&v.caller(), method, &path, body.as_ref(), None)
@@ -198,6 +198,29 @@ pub async fn act(
     {
         // Someone who removed themselves has no team page any more.
         Ok(_) if action == "remove" && id == v.user.id.as_str() => see_other("/login"),
+        Ok(_) => see_other("/dashboard/team"),
+        Err(r) => team_page(&v, &api, Some((r.status, r.message)), String::new()).await,
+    }
+}
+
+/// Revokes an invitation.
+pub async fn revoke(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path(id): Path<String>,
+    Form(f): Form<MemberForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    let Some(id) = super::id(&id) else {
+        return super::no_such(&v);
+    };
+    let path = format!("/v1/team/invitations/{id}");
+    match api
+        .call(&v.caller(), Method::DELETE, &path, None, None)
+        .await
+    {
         Ok(_) => see_other("/dashboard/team"),
         Err(r) => team_page(&v, &api, Some((r.status, r.message)), String::new()).await,
     }

@@ -75,9 +75,16 @@ impl<'a> Desk<'a> {
         Self::seen(res).await
     }
 
-    /// A form sent with this session's CSRF token (unless `csrf` is false).
+    /// A form sent with this session's token (unless `csrf` is false): the dashboard's
+    /// forms carry the CSRF token bound to the mode they were shown in, `/logout` the plain
+    /// one.
     pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)], csrf: bool) -> Seen {
-        let token = self.csrf();
+        let live = self.mode == Some("live");
+        let token = if path.starts_with("/dashboard") {
+            paylink_server::dashboard::form_token(&self.csrf(), live)
+        } else {
+            self.csrf()
+        };
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         if csrf {
             form.push(("csrf", &token));
@@ -377,11 +384,22 @@ async fn a_member_creates_a_link_and_refunds_part_of_a_payment(app: TestApp) {
     let list = desk.get("/dashboard/payments").await;
     assert!(list.page.contains(&payment), "{}", list.page);
     let path = format!("/dashboard/payments/{payment}");
+    // A typo first, with the nonce of the form as shown: refused; the corrected form (a
+    // new nonce on the answer) goes through.
+    let shown = desk.get(&path).await;
+    let nonce = shown.page.split("name=\"nonce\" value=\"").nth(1).unwrap();
+    let nonce = nonce.split('"').next().unwrap().to_owned();
     let r = desk
-        .post(&format!("{path}/refund"), &[("amount", "30.00")], true)
+        .post(
+            &format!("{path}/refund"),
+            &[("amount", "30.00"), ("nonce", &nonce)],
+            true,
+        )
         .await;
     assert_eq!(r.status, 422, "more than was paid: {}", r.page);
     assert!(r.page.contains("id=\"error\""));
+    let fresh = r.page.split("name=\"nonce\" value=\"").nth(1).unwrap();
+    assert!(!fresh.starts_with(&nonce), "a new nonce after a refusal");
     let r = desk
         .post(
             &format!("{path}/refund"),
@@ -550,9 +568,39 @@ async fn test_and_live_never_mix_and_other_merchants_ids_are_not_found(app: Test
         desk.get(&format!("/dashboard/links/{id}")).await.status,
         404
     );
+    // A form shown in test mode and sent after a switch to live (another tab) is refused:
+    // its token is bound to the mode it was shown in.
+    let test_form = paylink_server::dashboard::form_token(&desk.csrf(), false);
+    let res = no_redirects()
+        .post(format!("{}/dashboard/links/{id}/deactivate", app.base))
+        .header(COOKIE, desk.cookies())
+        .form(&[("csrf", test_form.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
     desk.mode = Some("test");
     let test = desk.get("/dashboard/links").await;
     assert!(test.page.contains("Test only"));
+    assert_eq!(
+        app.get(&format!("/v1/payment_links/{id}")).await.body["status"],
+        "active"
+    );
+    // Ids that are not ids never reach an API path (a `/`, `?` or `#` would name another
+    // route).
+    for path in [
+        format!("/dashboard/links/{id}%2Fsend%23/activate"),
+        format!("/dashboard/links/{id}%2Fpayments%3Flimit%3D100%23/qr.svg"),
+        "/dashboard/payments/a%20b".to_owned(),
+        "/dashboard/links/..%2F..%2Fapi_keys".to_owned(),
+    ] {
+        let r = if path.ends_with("/activate") {
+            desk.post(&path, &[], true).await
+        } else {
+            desk.get(&path).await
+        };
+        assert_eq!(r.status, 404, "{path}");
+    }
     // Another merchant's link is not found, in either mode.
     let rival_key = app.other_merchant("Rival").await;
     let theirs = app
