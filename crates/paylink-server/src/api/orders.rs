@@ -97,11 +97,15 @@ pub struct OrderLineIn {
     /// A catalog product (its name, price and tax rate are copied), or `name` and
     /// `unit_amount` for a custom line.
     pub product_id: Option<ProductId>,
+    /// 1–250 characters, no control characters.
+    #[schema(schema_with = line_name)]
     pub name: Option<String>,
     pub unit_amount: Option<Amount>,
     #[serde(default = "one")]
     pub quantity: u32,
 }
+
+crate::patch_text_schema!(line_name, 1, 250, paylink_domain::text::TEXT_PATTERN);
 
 fn one() -> u32 {
     1
