@@ -130,22 +130,24 @@ impl Cli {
     }
 }
 
-/// Cancels `token` on Ctrl-C or SIGTERM.
+/// Cancels `token` on Ctrl-C or SIGTERM. SIGTERM is listened for from the moment this
+/// returns (a signal sent just after, say by a script that read the start-up lines, is
+/// never missed), not from whenever the task first runs.
 pub fn shutdown_on_signals(token: CancellationToken) {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
-        {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = ctrl_c => {},
-                        _ = term.recv() => {},
-                    }
+        match term {
+            Some(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
                 }
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                }
+            }
+            None => {
+                let _ = ctrl_c.await;
             }
         }
         #[cfg(not(unix))]
@@ -271,6 +273,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             crate::instance::check_public_url(&config, Some(config.bind))?;
             let _only_server = crate::instance::lock_sqlite(&config)?;
             let store = crate::open_store(&config).await?;
+            // Signals are listened for before anything is announced.
+            let token = CancellationToken::new();
+            shutdown_on_signals(token.clone());
             // One state for the server and its worker: the worker settles stuck payments
             // with the processor the server charged through.
             let state = crate::state::AppState::new(store.clone(), config.clone())?;
@@ -304,8 +309,6 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     );
                 }
             }
-            let token = CancellationToken::new();
-            shutdown_on_signals(token.clone());
             let worker = (!no_worker).then(|| {
                 tokio::spawn(crate::worker::run(
                     store.clone(),
