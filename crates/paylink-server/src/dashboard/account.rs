@@ -133,18 +133,12 @@ pub async fn change_password(
     }
 }
 
-#[derive(Deserialize)]
-pub struct EndForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Ends one of the person's sessions (their own only: the API's rule).
 pub async fn end_session(
     v: Visit,
     Extension(api): Extension<Api>,
     Path(id): Path<String>,
-    Form(f): Form<EndForm>,
+    Form(f): Form<super::TokenForm>,
 ) -> Response {
     if let Some(r) = v.forged(&f.csrf) {
         return r;

@@ -173,17 +173,11 @@ fn key_form(body: &[u8]) -> KeyForm {
     f
 }
 
-#[derive(Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn revoke_key(
     v: Visit,
     Extension(api): Extension<Api>,
     Path(id): Path<String>,
-    Form(f): Form<RevokeForm>,
+    Form(f): Form<super::TokenForm>,
 ) -> Response {
     if let Some(r) = v.forged(&f.csrf) {
         return r;

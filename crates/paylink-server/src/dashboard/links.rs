@@ -233,18 +233,12 @@ pub async fn qr(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>
     }
 }
 
-#[derive(Deserialize)]
-pub struct ActionForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Activate, deactivate, cancel or delete: the API's own rules and messages.
 pub async fn act(
     v: Visit,
     Extension(api): Extension<Api>,
     Path((id, action)): Path<(String, String)>,
-    Form(f): Form<ActionForm>,
+    Form(f): Form<super::TokenForm>,
 ) -> Response {
     if let Some(r) = v.forged(&f.csrf) {
         return r;

@@ -328,6 +328,13 @@ fn plain_problem(status: StatusCode) -> Response {
     )
 }
 
+/// A form that carries nothing but its token (an action's button).
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 #[derive(Deserialize)]
 pub struct ModeForm {
     #[serde(default)]
