@@ -10,3 +10,63 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
     });
   });
 });
+
+// The new link form: only the fields of the chosen type, and a preview that follows what
+// is typed. Without script every field shows and the server uses those of the type.
+(function () {
+  var form = document.getElementById("new-link-form");
+  if (!form) return;
+  var byId = function (id) { return document.getElementById(id); };
+  var kind = function () {
+    var checked = form.querySelector("input[name=type]:checked");
+    return checked ? checked.value : "custom";
+  };
+  var money = function (typed) {
+    var currency = byId("currency").value;
+    var n = Number(String(typed).trim());
+    if (!typed || !isFinite(n)) return "";
+    try {
+      return new Intl.NumberFormat(document.documentElement.lang || "en", { style: "currency", currency: currency }).format(n);
+    } catch (e) {
+      return typed + " " + currency;
+    }
+  };
+  var chosenProducts = function () {
+    var names = [];
+    form.querySelectorAll(".product-row select").forEach(function (s) {
+      if (s.value) names.push(s.options[s.selectedIndex].text);
+    });
+    return names;
+  };
+  var price = function () {
+    var k = kind();
+    if (k === "donation") {
+      var presets = byId("presets").value.split(/[,; ]+/).filter(Boolean).map(money).filter(Boolean);
+      return presets.length ? presets.join(" · ") + " or another amount" : "You choose the amount";
+    }
+    if (k === "storefront") return "Every product for sale";
+    if (k === "order") return byId("order_id").value ? byId("order_id").options[byId("order_id").selectedIndex].text : "The order's total";
+    if (k === "products") return chosenProducts().join(" + ") || "Choose a product";
+    if (k === "subscription") {
+      var what = chosenProducts().join(" + ") || money(byId("amount").value);
+      var every = byId("interval_count").value.trim() || "1";
+      var line = what ? what + " every " + (every === "1" ? "" : every + " ") + byId("interval").value + (every === "1" ? "" : "s") : "";
+      var trial = Number(byId("trial_days").value.trim());
+      return trial > 0 && line ? trial + " days free, then " + line : line;
+    }
+    return money(byId("amount").value);
+  };
+  var update = function () {
+    var k = kind();
+    form.setAttribute("data-kind", k);
+    form.querySelectorAll("[data-for]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-for").split(" ").indexOf(k) < 0;
+    });
+    byId("preview-title").textContent = byId("title").value.trim() || "Your title";
+    byId("preview-description").textContent = byId("description").value.trim();
+    byId("preview-price").textContent = price();
+  };
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+  update();
+})();

@@ -1,19 +1,19 @@
 //! Payment links: the list (search, filters, cursor pages), a link's page (its URL, QR
-//! code, numbers, payments and actions) and the form that creates one.
+//! code, numbers, payments and actions). The forms that create and change one are in
+//! [`super::link_form`] and [`super::link_edit`].
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
-use serde_json::json;
 
 use paylink_domain::checkout::Payment;
 use paylink_domain::link::PaymentLink;
-use paylink_domain::money::{Amount, Currency};
+use paylink_domain::money::Amount;
 
-use super::client::{Api, Page};
+use super::client::{Api, Page, Refusal};
 use super::view::{api_list, clean, money, one_of, query, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
@@ -159,18 +159,47 @@ struct DetailPage {
     created: String,
     payments: Vec<super::payments::Row>,
     may_write: bool,
+    sent: Option<u32>,
+    /// The send form's idempotency key.
+    nonce: String,
+    error: Option<String>,
 }
 
-pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+pub struct DetailQuery {
+    /// How many addresses the link was just sent to.
+    sent: Option<u32>,
+}
+
+pub async fn detail(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
     let Some(id) = super::id(&id).map(str::to_owned) else {
         return super::no_such(&v);
     };
+    let sent = q.sent.filter(|n| (1..=50).contains(n));
+    detail_page(&v, &api, &id, Notice { sent, error: None }).await
+}
+
+/// What the link's page says above its sections: that it was just sent by e-mail, or why a
+/// form on it was refused.
+#[derive(Default)]
+pub struct Notice {
+    pub sent: Option<u32>,
+    pub error: Option<Refusal>,
+}
+
+/// The link's page.
+pub(super) async fn detail_page(v: &Visit, api: &Api, id: &str, notice: Notice) -> Response {
     let link = match api
         .get::<PaymentLink>(&v.caller(), &format!("/v1/payment_links/{id}"))
         .await
     {
         Ok(l) => l,
-        Err(r) => return refused(&v, &r),
+        Err(r) => return refused(v, &r),
     };
     let locale = Locale::negotiate(None, "en-US");
     let payments = api
@@ -198,9 +227,12 @@ pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<Str
         "—".to_owned()
     };
     page(
-        StatusCode::OK,
+        notice.error.as_ref().map_or(StatusCode::OK, |r| r.status),
         &DetailPage {
             shell: v.shell(link.title.clone(), "links"),
+            sent: notice.sent,
+            nonce: paylink_domain::id::random_base62(),
+            error: notice.error.map(|r| r.message),
             may_write: v.may("payment_links:write"),
             price: r.price,
             collected: r.collected,
@@ -260,131 +292,9 @@ pub async fn act(
     }
 }
 
-#[derive(Template)]
-#[template(path = "dashboard/link_new.html")]
-struct NewPage {
-    shell: Shell,
-    title: String,
-    amount: String,
-    currency: String,
-    description: String,
-    currencies: Vec<&'static str>,
-    nonce: String,
-    error: Option<String>,
-    error_param: String,
-}
-
-fn new_page(v: &Visit, currency: String) -> NewPage {
-    NewPage {
-        shell: v.shell("New payment link", "links"),
-        title: String::new(),
-        amount: String::new(),
-        currency,
-        description: String::new(),
-        currencies: Currency::codes(),
-        nonce: paylink_domain::id::random_base62(),
-        error: None,
-        error_param: String::new(),
-    }
-}
-
-pub async fn new_form(State(state): State<AppState>, v: Visit) -> Response {
-    if !v.may("payment_links:write") {
-        return problem(
-            &v,
-            StatusCode::FORBIDDEN,
-            &format!("The `{}` role may not create payment links.", v.role),
-        );
-    }
-    let currency = default_currency(&state, &v).await;
-    page(StatusCode::OK, &new_page(&v, currency))
-}
-
-async fn default_currency(state: &AppState, v: &Visit) -> String {
+pub(super) async fn default_currency(state: &AppState, v: &Visit) -> String {
     state.public_settings(&v.merchant_id).await.map_or_else(
         |_| "USD".to_owned(),
         |s| s.default_currency.code().to_owned(),
     )
-}
-
-#[derive(Deserialize)]
-pub struct NewLinkForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    nonce: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    amount: String,
-    #[serde(default)]
-    currency: String,
-    #[serde(default)]
-    description: String,
-}
-
-/// A link of one custom amount, made by `POST /v1/payment_links` (the form's nonce is its
-/// idempotency key: sent twice, it makes one link).
-pub async fn create(
-    v: Visit,
-    Extension(api): Extension<Api>,
-    Form(f): Form<NewLinkForm>,
-) -> Response {
-    if let Some(r) = v.forged(&f.csrf) {
-        return r;
-    }
-    let mut again = new_page(&v, f.currency.clone());
-    again.title = f.title.clone();
-    again.amount = f.amount.clone();
-    again.description = f.description.clone();
-    if !f.nonce.is_empty() {
-        again.nonce = f.nonce.chars().take(64).collect();
-    }
-    let Some(currency) = Currency::parse(&f.currency) else {
-        again.error = Some("Choose a currency".into());
-        again.error_param = "currency".into();
-        return page(StatusCode::UNPROCESSABLE_ENTITY, &again);
-    };
-    let Some(amount) = currency.parse_major(f.amount.trim()) else {
-        again.error = Some(format!(
-            "Enter the amount in {} with at most {} decimals, such as 25.00",
-            currency.code(),
-            currency.exponent()
-        ));
-        again.error_param = "amount".into();
-        return page(StatusCode::UNPROCESSABLE_ENTITY, &again);
-    };
-    let description = Some(f.description.trim()).filter(|d| !d.is_empty());
-    let body = json!({
-        "title": f.title.trim(),
-        "amount": amount.minor(),
-        "currency": currency.code(),
-        "description": description,
-    });
-    match api
-        .call(
-            &v.caller(),
-            Method::POST,
-            "/v1/payment_links",
-            Some(&body),
-            Some(&again.nonce),
-        )
-        .await
-    {
-        Ok(link) => see_other(&format!(
-            "/dashboard/links/{}",
-            link.get("id")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-        )),
-        Err(r) => {
-            // A refusal is kept under the key: the corrected form is a new request.
-            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
-                again.nonce = paylink_domain::id::random_base62();
-            }
-            again.error = Some(r.message);
-            again.error_param = r.param.unwrap_or_default();
-            page(r.status, &again)
-        }
-    }
 }

@@ -8,10 +8,13 @@
 //! sets; the API keeps the two apart, so their data never mix.
 
 mod account;
+mod catalog;
 mod chart;
 pub mod client;
 mod developers;
 mod home;
+mod link_edit;
+mod link_form;
 mod links;
 mod payments;
 mod records;
@@ -45,15 +48,33 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route("/dashboard/links", get(links::list))
         .route(
             "/dashboard/links/new",
-            get(links::new_form).post(links::create),
+            get(link_form::new_form).post(link_form::create),
         )
         .route("/dashboard/links/{id}", get(links::detail))
         .route("/dashboard/links/{id}/qr.svg", get(links::qr))
+        .route("/dashboard/links/{id}/qr.png", get(link_edit::qr_png))
+        .route(
+            "/dashboard/links/{id}/edit",
+            get(link_edit::edit_form).post(link_edit::update),
+        )
+        .route("/dashboard/links/{id}/send", post(link_edit::send))
         .route("/dashboard/links/{id}/{action}", post(links::act))
         .route("/dashboard/payments", get(payments::list))
         .route("/dashboard/payments/{id}", get(payments::detail))
         .route("/dashboard/payments/{id}/refund", post(payments::refund))
         .route("/dashboard/products", get(records::products))
+        .route(
+            "/dashboard/products/new",
+            get(catalog::new_product).post(catalog::create_product),
+        )
+        .route(
+            "/dashboard/products/{id}",
+            get(catalog::product).post(catalog::update_product),
+        )
+        .route(
+            "/dashboard/tax-rates",
+            get(catalog::tax_rates).post(catalog::create_tax_rate),
+        )
         .route("/dashboard/customers", get(records::customers))
         .route("/dashboard/orders", get(records::orders))
         .route("/dashboard/team", get(team::show))

@@ -39,6 +39,8 @@ struct RecordsPage {
     rows: Vec<Vec<Cell>>,
     next: Option<String>,
     error: Option<String>,
+    /// Links above the list (a new product, the tax rates): where, what, and its id.
+    actions: Vec<(&'static str, &'static str, &'static str)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -54,6 +56,7 @@ async fn records<T: DeserializeOwned>(
     (api_path, page_path): (&str, &str),
     after: Option<&str>,
     headers: Vec<&'static str>,
+    actions: Vec<(&'static str, &'static str, &'static str)>,
     row: impl Fn(&Locale, &T) -> (String, Vec<Cell>),
 ) -> Response {
     let after = clean(after, 64);
@@ -83,6 +86,7 @@ async fn records<T: DeserializeOwned>(
             rows,
             next,
             error,
+            actions,
         },
     )
 }
@@ -100,11 +104,21 @@ pub async fn products(
         ("/v1/products", "/dashboard/products"),
         q.starting_after.as_deref(),
         headers,
+        {
+            let mut a = vec![("/dashboard/tax-rates", "Tax rates", "tax-rates")];
+            if v.may("products:write") {
+                a.insert(0, ("/dashboard/products/new", "New product", "new-product"));
+            }
+            a
+        },
         |l, p: &Product| {
             (
                 p.id.to_string(),
                 vec![
-                    text(p.name.clone()),
+                    Cell {
+                        text: p.name.clone(),
+                        href: Some(format!("/dashboard/products/{}", p.id)),
+                    },
                     text(money(l, p.currency, p.unit_amount)),
                     text(
                         p.inventory
@@ -133,6 +147,7 @@ pub async fn customers(
         ("/v1/customers", "/dashboard/customers"),
         q.starting_after.as_deref(),
         headers,
+        Vec::new(),
         |_, c: &Customer| {
             (
                 c.id.to_string(),
@@ -161,6 +176,7 @@ pub async fn orders(
         ("/v1/orders", "/dashboard/orders"),
         q.starting_after.as_deref(),
         headers,
+        Vec::new(),
         |l, o: &Order| {
             let items: u32 = o.line_items.iter().map(|i| i.quantity).sum();
             (

@@ -1,0 +1,450 @@
+//! The catalog's forms: a product (new, and its page that changes it: price, stock, image,
+//! tax rate, archived or not) and tax rates (listed, and a form that adds one). Every
+//! write is the API's own (`POST`/`PATCH /v1/products`, `POST /v1/tax_rates`).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::{Extension, Form};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use paylink_domain::catalog::{Product, TaxRate};
+use paylink_domain::money::Currency;
+
+use super::client::{Api, Page, Refusal};
+use super::view::{clean, when};
+use super::{page, problem, refused, see_other, Shell, Visit};
+use crate::state::AppState;
+
+/// A tax rate as a choice in a form.
+pub struct RateChoice {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/product.html")]
+struct ProductPage {
+    shell: Shell,
+    /// `None` for a new product.
+    id: Option<String>,
+    f: ProductForm,
+    /// The stock the form was shown with (a change is sent only if it differs).
+    currencies: Vec<&'static str>,
+    rates: Vec<RateChoice>,
+    may_write: bool,
+    created: String,
+    error: Option<String>,
+    error_param: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ProductForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nonce: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub image_url: String,
+    #[serde(default)]
+    pub price: String,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default)]
+    pub tax_rate_id: String,
+    /// Units in stock; empty: not tracked.
+    #[serde(default)]
+    pub stock: String,
+    /// The stock shown when the form was drawn.
+    #[serde(default)]
+    pub stock_shown: String,
+    /// `"on"` when ticked (edit only).
+    #[serde(default)]
+    pub active: String,
+}
+
+async fn rate_choices(v: &Visit, api: &Api) -> Vec<RateChoice> {
+    api.get::<Page<TaxRate>>(&v.caller(), "/v1/tax_rates?limit=100")
+        .await
+        .map(|p| {
+            p.data
+                .iter()
+                .filter(|r| r.active)
+                .map(|r| RateChoice {
+                    id: r.id.to_string(),
+                    label: format!(
+                        "{} ({} %, {})",
+                        r.display_name,
+                        r.percentage,
+                        if r.inclusive { "included" } else { "added" }
+                    ),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn product_page(
+    v: &Visit,
+    api: &Api,
+    id: Option<String>,
+    f: ProductForm,
+    created: String,
+    error: Option<Refusal>,
+) -> Response {
+    let status = error.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let title = if id.is_some() {
+        f.name.clone()
+    } else {
+        "New product".to_owned()
+    };
+    page(
+        status,
+        &ProductPage {
+            shell: v.shell(title, "products"),
+            id,
+            currencies: Currency::codes(),
+            rates: rate_choices(v, api).await,
+            may_write: v.may("products:write"),
+            created,
+            error_param: error
+                .as_ref()
+                .and_then(|r| r.param.clone())
+                .unwrap_or_default(),
+            error: error.map(|r| r.message),
+            f,
+        },
+    )
+}
+
+fn unprocessable(message: String, param: &str) -> Refusal {
+    Refusal {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "invalid_form".into(),
+        message,
+        param: Some(param.into()),
+    }
+}
+
+fn fresh_nonce() -> String {
+    paylink_domain::id::random_base62()
+}
+
+pub async fn new_product(
+    State(state): State<AppState>,
+    v: Visit,
+    Extension(api): Extension<Api>,
+) -> Response {
+    if !v.may("products:write") {
+        return problem(
+            &v,
+            StatusCode::FORBIDDEN,
+            &format!("The `{}` role may not create products.", v.role),
+        );
+    }
+    let f = ProductForm {
+        currency: super::links::default_currency(&state, &v).await,
+        nonce: fresh_nonce(),
+        active: "on".into(),
+        ..ProductForm::default()
+    };
+    product_page(&v, &api, None, f, String::new(), None).await
+}
+
+/// The form's fields as the API's body: prices in minor units, exactly; what was left
+/// empty is left out (or, when changing, cleared).
+fn product_body(f: &ProductForm, editing: bool) -> Result<Value, Refusal> {
+    let currency = Currency::parse(f.currency.trim())
+        .ok_or_else(|| unprocessable("Choose a currency".into(), "currency"))?;
+    let amount = currency.parse_major(f.price.trim()).ok_or_else(|| {
+        unprocessable(
+            format!(
+                "Enter the price in {} with at most {} decimals, such as 25.00",
+                currency.code(),
+                currency.exponent()
+            ),
+            "unit_amount",
+        )
+    })?;
+    let mut body = Map::new();
+    body.insert("name".into(), json!(f.name.trim()));
+    body.insert("unit_amount".into(), json!(amount.minor()));
+    body.insert("currency".into(), json!(currency.code()));
+    let optional = |s: &str| {
+        let s = s.trim();
+        if s.is_empty() {
+            Value::Null
+        } else {
+            json!(s)
+        }
+    };
+    for (k, s) in [
+        ("description", &f.description),
+        ("image_url", &f.image_url),
+        ("tax_rate_id", &f.tax_rate_id),
+    ] {
+        let value = optional(s);
+        if editing || !value.is_null() {
+            body.insert(k.into(), value);
+        }
+    }
+    let stock = f.stock.trim();
+    let inventory = if stock.is_empty() {
+        Value::Null
+    } else {
+        let n: u32 = stock.parse().map_err(|_| {
+            unprocessable(
+                "Enter the units in stock as a whole number, or leave it empty not to track stock"
+                    .into(),
+                "inventory",
+            )
+        })?;
+        json!({ "available": n })
+    };
+    // Changing, the stock is sent only when it was changed in the form: sales since the
+    // form was shown are not undone by a save of the name.
+    if !editing || stock != f.stock_shown.trim() {
+        if editing || !inventory.is_null() {
+            body.insert("inventory".into(), inventory);
+        }
+    }
+    if editing {
+        body.insert("active".into(), json!(f.active == "on"));
+    }
+    Ok(Value::Object(body))
+}
+
+pub async fn create_product(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Form(mut f): Form<ProductForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    f.nonce = f.nonce.chars().take(64).collect();
+    if f.nonce.is_empty() {
+        f.nonce = fresh_nonce();
+    }
+    let body = match product_body(&f, false) {
+        Ok(b) => b,
+        Err(r) => return product_page(&v, &api, None, f, String::new(), Some(r)).await,
+    };
+    match api
+        .call(
+            &v.caller(),
+            Method::POST,
+            "/v1/products",
+            Some(&body),
+            Some(&f.nonce),
+        )
+        .await
+    {
+        Ok(p) => see_other(&format!(
+            "/dashboard/products/{}",
+            p.get("id").and_then(Value::as_str).unwrap_or_default()
+        )),
+        Err(r) => {
+            // A refusal is kept under its key: the corrected form is a new request.
+            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
+                f.nonce = fresh_nonce();
+            }
+            product_page(&v, &api, None, f, String::new(), Some(r)).await
+        }
+    }
+}
+
+fn form_of(p: &Product) -> ProductForm {
+    let stock = p
+        .inventory
+        .as_ref()
+        .map_or_else(String::new, |i| i.available.to_string());
+    ProductForm {
+        name: p.name.clone(),
+        description: p.description.clone().unwrap_or_default(),
+        image_url: p.image_url.clone().unwrap_or_default(),
+        price: p.currency.major(p.unit_amount),
+        currency: p.currency.code().to_owned(),
+        tax_rate_id: p
+            .tax_rate_id
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string),
+        stock_shown: stock.clone(),
+        stock,
+        active: if p.active { "on".into() } else { String::new() },
+        ..ProductForm::default()
+    }
+}
+
+pub async fn product(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
+    match api
+        .get::<Product>(&v.caller(), &format!("/v1/products/{id}"))
+        .await
+    {
+        Ok(p) => product_page(&v, &api, Some(id), form_of(&p), when(p.created_at), None).await,
+        Err(r) => refused(&v, &r),
+    }
+}
+
+/// `PATCH /v1/products/{id}` with the form (the same values twice change nothing more).
+pub async fn update_product(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path(id): Path<String>,
+    Form(f): Form<ProductForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
+    let body = match product_body(&f, true) {
+        Ok(b) => b,
+        Err(r) => return product_page(&v, &api, Some(id), f, String::new(), Some(r)).await,
+    };
+    match api
+        .call(
+            &v.caller(),
+            Method::PATCH,
+            &format!("/v1/products/{id}"),
+            Some(&body),
+            None,
+        )
+        .await
+    {
+        Ok(_) => see_other(&format!("/dashboard/products/{id}")),
+        Err(r) if r.status == StatusCode::NOT_FOUND => refused(&v, &r),
+        Err(r) => product_page(&v, &api, Some(id), f, String::new(), Some(r)).await,
+    }
+}
+
+pub struct RateRow {
+    pub name: String,
+    pub percentage: String,
+    pub inclusive: bool,
+    pub active: bool,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/tax_rates.html")]
+struct RatesPage {
+    shell: Shell,
+    rows: Vec<RateRow>,
+    f: RateForm,
+    nonce: String,
+    may_write: bool,
+    error: Option<String>,
+    error_param: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct RateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nonce: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub percentage: String,
+    /// `"on"` when prices include the tax.
+    #[serde(default)]
+    pub inclusive: String,
+}
+
+async fn rates_page(
+    v: &Visit,
+    api: &Api,
+    f: RateForm,
+    nonce: String,
+    error: Option<Refusal>,
+) -> Response {
+    let (rows, list_error) = match api
+        .get::<Page<TaxRate>>(&v.caller(), "/v1/tax_rates?limit=100")
+        .await
+    {
+        Ok(p) => (
+            p.data
+                .iter()
+                .map(|r| RateRow {
+                    name: r.display_name.clone(),
+                    percentage: format!("{} %", r.percentage),
+                    inclusive: r.inclusive,
+                    active: r.active,
+                    created: when(r.created_at),
+                })
+                .collect(),
+            None,
+        ),
+        Err(r) => (Vec::new(), Some(r.message)),
+    };
+    let status = error.as_ref().map_or(StatusCode::OK, |r| r.status);
+    page(
+        status,
+        &RatesPage {
+            shell: v.shell("Tax rates", "tax_rates"),
+            rows,
+            f,
+            nonce,
+            may_write: v.may("products:write"),
+            error_param: error
+                .as_ref()
+                .and_then(|r| r.param.clone())
+                .unwrap_or_default(),
+            error: error.map(|r| r.message).or(list_error),
+        },
+    )
+}
+
+pub async fn tax_rates(v: Visit, Extension(api): Extension<Api>) -> Response {
+    rates_page(&v, &api, RateForm::default(), fresh_nonce(), None).await
+}
+
+/// `POST /v1/tax_rates` (the percentage as typed: the API reads `"8.25"` exactly).
+pub async fn create_tax_rate(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Form(f): Form<RateForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    let mut nonce: String = f.nonce.chars().take(64).collect();
+    if nonce.is_empty() {
+        nonce = fresh_nonce();
+    }
+    let body = json!({
+        "display_name": clean(Some(&f.display_name), 200),
+        "percentage": f.percentage.trim(),
+        "inclusive": f.inclusive == "on",
+    });
+    match api
+        .call(
+            &v.caller(),
+            Method::POST,
+            "/v1/tax_rates",
+            Some(&body),
+            Some(&nonce),
+        )
+        .await
+    {
+        Ok(_) => see_other("/dashboard/tax-rates"),
+        Err(r) => {
+            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
+                nonce = fresh_nonce();
+            }
+            rates_page(&v, &api, f, nonce, Some(r)).await
+        }
+    }
+}

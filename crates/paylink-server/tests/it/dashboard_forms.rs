@@ -1,0 +1,779 @@
+//! The dashboard's catalog and link forms over HTTP on both backends: a product with stock
+//! and an image, tax rates, a link of every type, the edit form, sending a link by e-mail
+//! and its QR code as PNG; each with the API's rules and words, roles, CSRF, the nonce
+//! that makes a form sent twice change once, and another merchant's ids.
+
+use serde_json::Value;
+
+use paylink_domain::access::Role;
+
+use crate::both;
+use crate::dashboard::Desk;
+use crate::helpers::TestApp;
+
+both!(
+    products_and_tax_rates_are_made_and_changed_in_forms,
+    links_of_every_type_are_made_in_one_form,
+    a_link_is_edited_sent_and_its_qr_code_downloaded,
+);
+
+/// The id a `303` to `/dashboard/{what}/{id}` names.
+fn id_in(location: &str, what: &str) -> String {
+    let prefix = format!("/dashboard/{what}/");
+    location
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{location} is not under {prefix}"))
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn api_get(app: &TestApp, path: &str) -> Value {
+    app.call(Some(&app.key), reqwest::Method::GET, path, None, None)
+        .await
+        .ok(200)
+        .clone()
+}
+
+async fn products_and_tax_rates_are_made_and_changed_in_forms(app: TestApp) {
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    // A tax rate, exactly as typed.
+    let r = owner
+        .post(
+            "/dashboard/tax-rates",
+            &[
+                ("display_name", "VAT"),
+                ("percentage", "8.25"),
+                ("nonce", "rate-1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.location.as_str()),
+        (303, "/dashboard/tax-rates")
+    );
+    // Sent twice (a double click): one rate.
+    let again = owner
+        .post(
+            "/dashboard/tax-rates",
+            &[
+                ("display_name", "VAT"),
+                ("percentage", "8.25"),
+                ("nonce", "rate-1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    let rates = api_get(&app, "/v1/tax_rates").await;
+    assert_eq!(rates["data"].as_array().unwrap().len(), 1, "{rates}");
+    assert_eq!(rates["data"][0]["percentage"], "8.25");
+    let rate_id = rates["data"][0]["id"].as_str().unwrap().to_owned();
+    let bad = owner
+        .post(
+            "/dashboard/tax-rates",
+            &[
+                ("display_name", "Odd"),
+                ("percentage", "101"),
+                ("nonce", "rate-2"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.page);
+    assert!(bad.page.contains("id=\"error\"") && bad.page.contains("value=\"101\""));
+    let page = owner.get("/dashboard/tax-rates").await;
+    assert!(page.page.contains("8.25 %"), "{}", page.page);
+
+    // A product: price typed in major units, stock tracked, the rate chosen, an image.
+    let form = [
+        ("name", "Notebook"),
+        ("price", "12.50"),
+        ("currency", "USD"),
+        ("stock", "20"),
+        ("tax_rate_id", rate_id.as_str()),
+        ("image_url", "https://img.example/notebook.png"),
+        ("nonce", "product-1"),
+    ];
+    let r = owner.post("/dashboard/products/new", &form, true).await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let id = id_in(&r.location, "products");
+    assert_eq!(
+        owner
+            .post("/dashboard/products/new", &form, true)
+            .await
+            .location,
+        r.location,
+        "the same nonce makes the same product"
+    );
+    let p = api_get(&app, &format!("/v1/products/{id}")).await;
+    assert_eq!(
+        (
+            p["unit_amount"].as_i64(),
+            p["inventory"]["available"].as_i64()
+        ),
+        (Some(1250), Some(20))
+    );
+    assert_eq!(p["tax_rate_id"].as_str(), Some(rate_id.as_str()));
+    assert_eq!(
+        api_get(&app, "/v1/products").await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A price with too many decimals, with the field marked and what was typed kept.
+    let r = owner
+        .post(
+            "/dashboard/products/new",
+            &[
+                ("name", "Pen"),
+                ("price", "1.234"),
+                ("currency", "USD"),
+                ("nonce", "p-2"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.page.contains("at most 2 decimals") && r.page.contains("aria-invalid"));
+    // The product's page changes it; a stock not touched in the form is not sent, so sales
+    // since the form was drawn are not undone.
+    let page = owner.get(&format!("/dashboard/products/{id}")).await;
+    assert!(page.page.contains("value=\"12.50\"") && page.page.contains("notebook.png"));
+    app.patch(
+        &format!("/v1/products/{id}"),
+        serde_json::json!({"inventory": {"available": 17}}),
+    )
+    .await
+    .ok(200);
+    let r = owner
+        .post(
+            &format!("/dashboard/products/{id}"),
+            &[
+                ("name", "Notebook A5"),
+                ("price", "13.00"),
+                ("currency", "USD"),
+                ("stock", "20"),
+                ("stock_shown", "20"),
+                ("active", "on"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let p = api_get(&app, &format!("/v1/products/{id}")).await;
+    assert_eq!(
+        (
+            p["name"].as_str(),
+            p["unit_amount"].as_i64(),
+            p["inventory"]["available"].as_i64()
+        ),
+        (Some("Notebook A5"), Some(1300), Some(17))
+    );
+    assert!(
+        p["image_url"].is_null() && p["tax_rate_id"].is_null(),
+        "emptied fields clear: {p}"
+    );
+    // Archived by unticking; stock no longer tracked when emptied.
+    let r = owner
+        .post(
+            &format!("/dashboard/products/{id}"),
+            &[
+                ("name", "Notebook A5"),
+                ("price", "13.00"),
+                ("currency", "USD"),
+                ("stock", ""),
+                ("stock_shown", "17"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let p = api_get(&app, &format!("/v1/products/{id}")).await;
+    assert_eq!(
+        (p["active"].as_bool(), p["inventory"].is_null()),
+        (Some(false), true)
+    );
+
+    // A viewer sees the product but no form to change it, and a forged change is refused.
+    let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let page = viewer.get(&format!("/dashboard/products/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.page.contains("disabled") && !page.page.contains("id=\"save\""));
+    let r = viewer
+        .post(
+            &format!("/dashboard/products/{id}"),
+            &[("name", "Mine"), ("price", "0.50"), ("currency", "USD")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.page);
+    let r = viewer.get("/dashboard/products/new").await;
+    assert_eq!(r.status, 403);
+    let r = viewer
+        .post(
+            "/dashboard/tax-rates",
+            &[("display_name", "X"), ("percentage", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // Without the form token, nothing changes.
+    let r = owner
+        .post(
+            &format!("/dashboard/products/{id}"),
+            &[("name", "Forged"), ("price", "1.00"), ("currency", "USD")],
+            false,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        api_get(&app, &format!("/v1/products/{id}")).await["name"],
+        "Notebook A5"
+    );
+    // Another merchant's product, and ids that are not ids, are not found.
+    let other = app.other_merchant("Rival").await;
+    let theirs = app
+        .call(
+            Some(&other),
+            reqwest::Method::POST,
+            "/v1/products",
+            Some(serde_json::json!({"name": "Theirs", "unit_amount": 100})),
+            None,
+        )
+        .await
+        .ok(201)
+        .clone();
+    let theirs = theirs["id"].as_str().unwrap();
+    assert_eq!(
+        owner
+            .get(&format!("/dashboard/products/{theirs}"))
+            .await
+            .status,
+        404
+    );
+    let r = owner
+        .post(
+            &format!("/dashboard/products/{theirs}"),
+            &[("name", "Mine"), ("price", "1.00"), ("currency", "USD")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    // A NUL is refused at the edge, as everywhere.
+    assert_eq!(owner.get("/dashboard/products/prod_a%00").await.status, 400);
+    for bad in ["prod_a%2Fb", "prod_a%20b", "..%2Fsettings", "prod_a%3Fb", "prod_a%23b"] {
+        assert_eq!(
+            owner
+                .get(&format!("/dashboard/products/{bad}"))
+                .await
+                .status,
+            404,
+            "{bad}"
+        );
+    }
+}
+
+async fn links_of_every_type_are_made_in_one_form(app: TestApp) {
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let product = app
+        .create(
+            "/v1/products",
+            serde_json::json!({"name": "Mug", "unit_amount": 900}),
+        )
+        .await;
+    let pid = product["id"].as_str().unwrap();
+    let order = app
+        .create(
+            "/v1/orders",
+            serde_json::json!({"line_items": [{"name": "Repair", "unit_amount": 4000, "quantity": 1}]}),
+        )
+        .await;
+    let oid = order["id"].as_str().unwrap();
+    let page = owner
+        .get(&format!("/dashboard/links/new?type=products&product={pid}"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.page.contains("id=\"type-products\" checked"),
+        "starts as asked"
+    );
+    assert!(page
+        .page
+        .contains(&format!("<option value=\"{pid}\" selected>")));
+    assert!(page.page.contains(oid), "unpaid orders are offered");
+    let make = |fields: Vec<(&'static str, String)>| {
+        let owner = &owner;
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            owner.post("/dashboard/links/new", &f, true).await
+        }
+    };
+    let link_of = |r: crate::dashboard::Seen| {
+        let app = &app;
+        async move {
+            assert_eq!(r.status, 303, "{}", r.page);
+            api_get(
+                app,
+                &format!("/v1/payment_links/{}", id_in(&r.location, "links")),
+            )
+            .await
+        }
+    };
+    let s = |v: &str| v.to_owned();
+    let custom = link_of(
+        make(vec![
+            ("type", s("custom")),
+            ("title", s("Consulting")),
+            ("amount", s("150.00")),
+            ("currency", s("EUR")),
+            ("nonce", s("l1")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            custom["type"].as_str(),
+            custom["line_items"][0]["unit_amount"].as_i64(),
+            custom["currency"].as_str()
+        ),
+        (Some("custom"), Some(15000), Some("EUR"))
+    );
+    let products = link_of(
+        make(vec![
+            ("type", s("products")),
+            ("title", s("Mugs")),
+            ("product_1", s(pid)),
+            ("quantity_1", s("2")),
+            ("product_2", s("")),
+            ("nonce", s("l2")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            products["type"].as_str(),
+            products["line_items"][0]["quantity"].as_i64()
+        ),
+        (Some("products"), Some(2))
+    );
+    let store = link_of(
+        make(vec![
+            ("type", s("storefront")),
+            ("title", s("Our shop")),
+            ("nonce", s("l3")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(store["all_products"], true);
+    let donation = link_of(
+        make(vec![
+            ("type", s("donation")),
+            ("title", s("Roof fund")),
+            ("currency", s("USD")),
+            ("presets", s("5, 10,25.50")),
+            ("minimum", s("2")),
+            ("nonce", s("l4")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        donation["donation"]["preset_amounts"],
+        serde_json::json!([500, 1000, 2550])
+    );
+    assert_eq!(donation["donation"]["minimum"], 200);
+    let sub = link_of(
+        make(vec![
+            ("type", s("subscription")),
+            ("title", s("Coffee club")),
+            ("amount", s("19.00")),
+            ("currency", s("USD")),
+            ("interval", s("month")),
+            ("interval_count", s("1")),
+            ("trial_days", s("14")),
+            ("nonce", s("l5")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        sub["subscription"],
+        serde_json::json!({"interval": "month", "interval_count": 1, "trial_period_days": 14})
+    );
+    let from_order = link_of(
+        make(vec![
+            ("type", s("order")),
+            ("title", s("Your repair")),
+            ("order_id", s(oid)),
+            ("payments_limit", s("1")),
+            ("expires_at", s("2031-01-02T03:04")),
+            ("nonce", s("l6")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            from_order["type"].as_str(),
+            from_order["expires_at"].as_str()
+        ),
+        (Some("order"), Some("2031-01-02T03:04:00Z"))
+    );
+    // Sent twice with its nonce: still six links.
+    let again = make(vec![
+        ("type", s("storefront")),
+        ("title", s("Our shop")),
+        ("nonce", s("l3")),
+    ])
+    .await;
+    assert_eq!(again.status, 303);
+    let all = api_get(&app, "/v1/payment_links?limit=100").await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 6);
+    // Refusals in the API's words, the field marked, what was typed kept, a fresh nonce.
+    let r = make(vec![
+        ("type", s("products")),
+        ("title", s("Nothing")),
+        ("nonce", s("l7")),
+    ])
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(r.page.contains("Choose at least one product"));
+    let r = make(vec![
+        ("type", s("donation")),
+        ("title", s("Odd")),
+        ("currency", s("USD")),
+        ("presets", s("5, x")),
+        ("nonce", s("l8")),
+    ])
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(r.page.contains("each preset") && r.page.contains("value=\"5, x\""));
+    let r = make(vec![
+        ("type", s("subscription")),
+        ("title", s("Too long")),
+        ("amount", s("1.00")),
+        ("currency", s("USD")),
+        ("interval", s("month")),
+        ("interval_count", s("99")),
+        ("nonce", s("l9")),
+    ])
+    .await;
+    assert_eq!(r.status, 422, "{}", r.page);
+    assert!(
+        r.page.contains("aria-invalid") && !r.page.contains("value=\"l9\""),
+        "{}",
+        r.page
+    );
+    let r = make(vec![
+        ("type", s("order")),
+        ("title", s("Not ours")),
+        ("order_id", s("ord_doesnotexist")),
+        ("nonce", s("l10")),
+    ])
+    .await;
+    assert!(
+        r.status.is_client_error() && r.page.contains("id=\"error\""),
+        "{}",
+        r.page
+    );
+    let r = make(vec![
+        ("type", s("weird")),
+        ("title", s("Weird")),
+        ("nonce", s("l11")),
+    ])
+    .await;
+    assert_eq!(r.status, 422);
+    let r = make(vec![
+        ("type", s("custom")),
+        ("title", s("Huge")),
+        ("amount", s("99999999999999999999")),
+        ("currency", s("USD")),
+        ("nonce", s("l12")),
+    ])
+    .await;
+    assert_eq!(r.status, 422);
+    let r = make(vec![
+        ("type", s("custom")),
+        ("title", s("Neg")),
+        ("amount", s("-5")),
+        ("currency", s("USD")),
+        ("nonce", s("l13")),
+    ])
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        api_get(&app, "/v1/payment_links?limit=100").await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    // Another merchant's product cannot be sold here.
+    let other = app.other_merchant("Rival").await;
+    let theirs = app
+        .call(
+            Some(&other),
+            reqwest::Method::POST,
+            "/v1/products",
+            Some(serde_json::json!({"name": "Theirs", "unit_amount": 100})),
+            None,
+        )
+        .await
+        .ok(201)
+        .clone();
+    let r = make(vec![
+        ("type", s("products")),
+        ("title", s("Stolen")),
+        ("product_1", s(theirs["id"].as_str().unwrap())),
+        ("nonce", s("l14")),
+    ])
+    .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    // A developer may not make links (the API's scopes), a support member neither.
+    let dev = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    assert_eq!(dev.get("/dashboard/links/new").await.status, 403);
+    let r = dev
+        .post(
+            "/dashboard/links/new",
+            &[
+                ("type", "custom"),
+                ("title", "Mine"),
+                ("amount", "1"),
+                ("currency", "USD"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+async fn a_link_is_edited_sent_and_its_qr_code_downloaded(app: TestApp) {
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let link = app.custom_link("Gift card", 5000).await;
+    let id = link["id"].as_str().unwrap().to_owned();
+    let page = owner.get(&format!("/dashboard/links/{id}/edit")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.page.contains("value=\"50.00\""));
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{id}/edit"),
+            &[
+                ("title", "Gift card 2027"),
+                ("description", "Any amount of joy"),
+                ("amount", "60.00"),
+                ("payments_limit", "10"),
+                ("expires_at", "2030-06-01T12:00"),
+                ("confirmation_message", "Thanks!"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.location.clone()),
+        (303, format!("/dashboard/links/{id}"))
+    );
+    let l = api_get(&app, &format!("/v1/payment_links/{id}")).await;
+    assert_eq!(
+        (
+            l["title"].as_str(),
+            l["line_items"][0]["unit_amount"].as_i64(),
+            l["payments_limit"].as_i64(),
+            l["expires_at"].as_str(),
+            l["confirmation_message"].as_str()
+        ),
+        (
+            Some("Gift card 2027"),
+            Some(6000),
+            Some(10),
+            Some("2030-06-01T12:00:00Z"),
+            Some("Thanks!")
+        )
+    );
+    // Emptied fields clear; the API's refusal is shown with the field marked.
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{id}/edit"),
+            &[
+                ("title", "Gift card 2027"),
+                ("amount", "60.00"),
+                ("payments_limit", ""),
+                ("expires_at", ""),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let l = api_get(&app, &format!("/v1/payment_links/{id}")).await;
+    assert!(
+        l["payments_limit"].is_null() && l["expires_at"].is_null() && l["description"].is_null(),
+        "{l}"
+    );
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{id}/edit"),
+            &[("title", "x"), ("amount", "60.00")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.page);
+    assert!(r.page.contains("aria-invalid") && r.page.contains("id=\"error\""));
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{id}/edit"),
+            &[
+                ("title", "Fine title"),
+                ("amount", "60.00"),
+                ("payments_limit", "-1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    // Sent by e-mail: the page says so; the e-mail is queued for each address.
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{id}/send"),
+            &[
+                ("to", "ana@example.com, bo@example.com"),
+                ("message", "Happy birthday"),
+                ("nonce", "send-1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.location.clone()),
+        (303, format!("/dashboard/links/{id}?sent=2"))
+    );
+    assert!(owner
+        .get(&r.location)
+        .await
+        .page
+        .contains("Sent to 2 addresses"));
+    let again = owner
+        .post(
+            &format!("/dashboard/links/{id}/send"),
+            &[
+                ("to", "ana@example.com, bo@example.com"),
+                ("message", "Happy birthday"),
+                ("nonce", "send-1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    let emails = api_get(&app, "/v1/emails?limit=100").await;
+    let sent: Vec<&Value> = emails["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "payment_link")
+        .collect();
+    assert_eq!(sent.len(), 2, "sent once, to two: {emails}");
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{id}/send"),
+            &[("to", "not an address"), ("nonce", "send-2")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.page);
+    assert!(r.page.contains("id=\"error\"") && r.page.contains("Gift card 2027"));
+    // The QR code as PNG.
+    let res = reqwest::Client::new()
+        .get(format!("{}/dashboard/links/{id}/qr.png", app.base))
+        .header(
+            reqwest::header::COOKIE,
+            format!("paylink_session={}", owner.token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(res.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    // A viewer may look but not edit or send.
+    let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let page = viewer.get(&format!("/dashboard/links/{id}")).await;
+    assert!(!page.page.contains("send-form") && !page.page.contains("id=\"edit\""));
+    assert_eq!(
+        viewer
+            .get(&format!("/dashboard/links/{id}/edit"))
+            .await
+            .status,
+        403
+    );
+    let r = viewer
+        .post(
+            &format!("/dashboard/links/{id}/edit"),
+            &[("title", "Mine now")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = viewer
+        .post(
+            &format!("/dashboard/links/{id}/send"),
+            &[("to", "x@example.com")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // Another merchant's link is not found, through any of these.
+    let other = app.other_merchant("Rival").await;
+    let theirs = app
+        .call(
+            Some(&other),
+            reqwest::Method::POST,
+            "/v1/payment_links",
+            Some(serde_json::json!({"title": "Theirs", "amount": 100})),
+            None,
+        )
+        .await
+        .ok(201)
+        .clone();
+    let t = theirs["id"].as_str().unwrap();
+    assert_eq!(
+        owner
+            .get(&format!("/dashboard/links/{t}/edit"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        owner
+            .post(
+                &format!("/dashboard/links/{t}/edit"),
+                &[("title", "Mine now")],
+                true
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        owner
+            .post(
+                &format!("/dashboard/links/{t}/send"),
+                &[("to", "x@example.com")],
+                true
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        owner
+            .get(&format!("/dashboard/links/{t}/qr.png"))
+            .await
+            .status,
+        404
+    );
+}
