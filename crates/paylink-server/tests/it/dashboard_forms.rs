@@ -265,7 +265,13 @@ async fn products_and_tax_rates_are_made_and_changed_in_forms(app: TestApp) {
     assert_eq!(r.status, 404);
     // A NUL is refused at the edge, as everywhere.
     assert_eq!(owner.get("/dashboard/products/prod_a%00").await.status, 400);
-    for bad in ["prod_a%2Fb", "prod_a%20b", "..%2Fsettings", "prod_a%3Fb", "prod_a%23b"] {
+    for bad in [
+        "prod_a%2Fb",
+        "prod_a%20b",
+        "..%2Fsettings",
+        "prod_a%3Fb",
+        "prod_a%23b",
+    ] {
         assert_eq!(
             owner
                 .get(&format!("/dashboard/products/{bad}"))

@@ -24,6 +24,7 @@ mod cookies;
 mod crash;
 mod currencies;
 mod dashboard;
+mod dashboard_day;
 mod dashboard_forms;
 mod dashboard_people;
 mod deploy;
