@@ -197,3 +197,99 @@ async fn a_merchant_s_day_in_the_dashboard(app: TestApp) {
     c.goto(&format!("{base}/dashboard/payments")).await.unwrap();
     arrive(c, "/login").await;
 }
+
+/// The catalog and link forms at desktop and phone width, with axe: a new product, a
+/// product's page, tax rates, the new link form in each of its types, the edit form, and a
+/// link's page with its send form (`dashboard-form-*` screenshots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forms_pass_axe_at_both_widths() {
+    let app = crate::browser::app().await;
+    let axe = axe_source();
+    let axe = axe.as_deref();
+    member(&app, None, Role::Owner, "owner@acme.example").await;
+    let product = app
+        .create(
+            "/v1/products",
+            serde_json::json!({"name": "Ceramic mug", "unit_amount": 1800, "inventory": {"available": 12},
+                               "image_url": "https://img.example/mug.png", "description": "Glazed by hand."}),
+        )
+        .await;
+    app.create(
+        "/v1/tax_rates",
+        serde_json::json!({"display_name": "VAT", "percentage": "20", "inclusive": true}),
+    )
+    .await;
+    let link = app.custom_link("Gift card", 5000).await;
+    let (pid, lid) = (
+        product["id"].as_str().unwrap().to_owned(),
+        link["id"].as_str().unwrap().to_owned(),
+    );
+    for (width, device) in [(1280, "desktop"), (390, "phone")] {
+        let Some(b) = browser(width).await else {
+            return;
+        };
+        let c = &b.client;
+        let base = app.base.clone();
+        sign_in(c, &base, "owner@acme.example", PW).await;
+        for (path, name) in [
+            ("/dashboard/products".to_owned(), "dashboard-form-products"),
+            (
+                "/dashboard/products/new".to_owned(),
+                "dashboard-form-product-new",
+            ),
+            (
+                format!("/dashboard/products/{pid}"),
+                "dashboard-form-product",
+            ),
+            (
+                "/dashboard/tax-rates".to_owned(),
+                "dashboard-form-tax-rates",
+            ),
+            (
+                format!("/dashboard/links/{lid}/edit"),
+                "dashboard-form-link-edit",
+            ),
+            (format!("/dashboard/links/{lid}"), "dashboard-form-link"),
+        ] {
+            c.goto(&format!("{base}{path}")).await.unwrap();
+            look(c, axe, name, device).await;
+        }
+        c.goto(&format!("{base}/dashboard/links/new"))
+            .await
+            .unwrap();
+        fill(c, "#title", "Roof fund").await;
+        for kind in [
+            "custom",
+            "products",
+            "storefront",
+            "donation",
+            "subscription",
+            "order",
+        ] {
+            click(c, &format!("#type-{kind}")).await;
+            if kind == "donation" {
+                fill(c, "#presets", "5, 10, 25").await;
+                wait_text(
+                    c,
+                    "#preview-price",
+                    "$5.00 · $10.00 · $25.00 or another amount",
+                )
+                .await;
+            }
+            if kind == "subscription" {
+                fill(c, "#amount", "19").await;
+                fill(c, "#trial_days", "14").await;
+                wait_text(c, "#preview-price", "14 days free, then $19.00 every month").await;
+            }
+            look(c, axe, &format!("dashboard-form-link-new-{kind}"), device).await;
+        }
+        // A refusal keeps what was typed and marks the field.
+        click(c, "#type-donation").await;
+        fill(c, "#presets", "5, lots").await;
+        click(c, "#create").await;
+        let why = text(c, "#error").await;
+        assert!(why.contains("each preset"), "{why}");
+        assert_eq!(value(c, "#presets").await, "5, lots");
+        look(c, axe, "dashboard-form-link-new-error", device).await;
+    }
+}
