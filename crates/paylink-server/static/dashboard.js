@@ -70,3 +70,11 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
   form.addEventListener("change", update);
   update();
 })();
+
+// A button that undoes something (delete, cancel, refund, revoke) asks first. Without
+// script the form is sent as it is.
+document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+  button.addEventListener("click", function (event) {
+    if (!window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
+  });
+});

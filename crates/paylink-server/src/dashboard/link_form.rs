@@ -147,7 +147,8 @@ impl NewPage {
     }
 }
 
-async fn products(v: &Visit, api: &Api, locale: &Locale) -> Vec<Choice> {
+/// The products for sale, as choices (the first 100).
+pub async fn product_choices(v: &Visit, api: &Api, locale: &Locale) -> Vec<Choice> {
     api.get::<Page<Product>>(&v.caller(), "/v1/products?limit=100&active=true")
         .await
         .map(|p| {
@@ -210,7 +211,7 @@ fn preview_price(f: &LinkForm, products: &[Choice]) -> String {
 
 async fn new_page(v: &Visit, api: &Api, f: LinkForm, error: Option<Refusal>) -> Response {
     let locale = Locale::negotiate(None, "en-US");
-    let products = products(v, api, &locale).await;
+    let products = product_choices(v, api, &locale).await;
     let orders = orders(v, api, &locale).await;
     let rows = f.rows();
     let product_rows = (1..=PRODUCT_ROWS)
@@ -247,13 +248,14 @@ async fn new_page(v: &Visit, api: &Api, f: LinkForm, error: Option<Refusal>) -> 
     )
 }
 
-/// What the link's page may start with (`?type=products&product=prod_…`, from a product's
-/// page).
+/// What the form may start with (`?type=products&product=prod_…` from a product's page,
+/// `?type=order&order=ord_…` from an order's).
 #[derive(Deserialize, Default)]
 pub struct Start {
     #[serde(rename = "type")]
     kind: Option<String>,
     product: Option<String>,
+    order: Option<String>,
 }
 
 pub async fn new_form(
@@ -279,6 +281,12 @@ pub async fn new_form(
         nonce: paylink_domain::id::random_base62(),
         product_1: start
             .product
+            .as_deref()
+            .and_then(super::id)
+            .unwrap_or_default()
+            .to_owned(),
+        order_id: start
+            .order
             .as_deref()
             .and_then(super::id)
             .unwrap_or_default()

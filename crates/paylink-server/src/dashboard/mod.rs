@@ -11,6 +11,7 @@ mod account;
 mod catalog;
 mod chart;
 pub mod client;
+mod customers;
 mod developers;
 mod home;
 mod link_edit;
@@ -76,7 +77,24 @@ pub fn routes(api: Api) -> Router<AppState> {
             get(catalog::tax_rates).post(catalog::create_tax_rate),
         )
         .route("/dashboard/customers", get(records::customers))
+        .route(
+            "/dashboard/customers/new",
+            get(customers::new_customer).post(customers::create_customer),
+        )
+        .route(
+            "/dashboard/customers/{id}",
+            get(customers::customer).post(customers::update_customer),
+        )
         .route("/dashboard/orders", get(records::orders))
+        .route(
+            "/dashboard/orders/new",
+            get(customers::new_order).post(customers::create_order),
+        )
+        .route("/dashboard/orders/{id}", get(customers::order))
+        .route(
+            "/dashboard/orders/{id}/cancel",
+            post(customers::cancel_order),
+        )
         .route("/dashboard/team", get(team::show))
         .route("/dashboard/team/invitations", post(team::invite))
         .route(

@@ -147,12 +147,19 @@ pub async fn customers(
         ("/v1/customers", "/dashboard/customers"),
         q.starting_after.as_deref(),
         headers,
-        Vec::new(),
+        if v.may("customers:write") {
+            vec![("/dashboard/customers/new", "New customer", "new-customer")]
+        } else {
+            Vec::new()
+        },
         |_, c: &Customer| {
             (
                 c.id.to_string(),
                 vec![
-                    text(c.email.clone().unwrap_or_default()),
+                    Cell {
+                        text: c.email.clone().unwrap_or_else(|| c.id.to_string()),
+                        href: Some(format!("/dashboard/customers/{}", c.id)),
+                    },
                     text(c.name.clone().unwrap_or_default()),
                     text(c.phone.clone().unwrap_or_default()),
                     text(when(c.created_at)),
@@ -176,13 +183,20 @@ pub async fn orders(
         ("/v1/orders", "/dashboard/orders"),
         q.starting_after.as_deref(),
         headers,
-        Vec::new(),
+        if v.may("orders:write") {
+            vec![("/dashboard/orders/new", "New order", "new-order")]
+        } else {
+            Vec::new()
+        },
         |l, o: &Order| {
             let items: u32 = o.line_items.iter().map(|i| i.quantity).sum();
             (
                 o.id.to_string(),
                 vec![
-                    text(o.id.to_string()),
+                    Cell {
+                        text: o.id.to_string(),
+                        href: Some(format!("/dashboard/orders/{}", o.id)),
+                    },
                     text(o.status.as_str()),
                     text(money(l, o.currency, o.amount_total)),
                     text(items.to_string()),

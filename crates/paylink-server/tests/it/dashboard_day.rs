@@ -219,6 +219,24 @@ async fn the_forms_pass_axe_at_both_widths() {
         serde_json::json!({"display_name": "VAT", "percentage": "20", "inclusive": true}),
     )
     .await;
+    let customer = app
+        .create(
+            "/v1/customers",
+            serde_json::json!({"email": "ana@example.com", "name": "Ana Lima"}),
+        )
+        .await;
+    let order = app
+        .create(
+            "/v1/orders",
+            serde_json::json!({"customer_id": customer["id"], "line_items": [
+                {"product_id": product["id"], "quantity": 2},
+                {"name": "Gift wrap", "unit_amount": 250}]}),
+        )
+        .await;
+    let (cid, oid) = (
+        customer["id"].as_str().unwrap().to_owned(),
+        order["id"].as_str().unwrap().to_owned(),
+    );
     let link = app.custom_link("Gift card", 5000).await;
     let (pid, lid) = (
         product["id"].as_str().unwrap().to_owned(),
@@ -250,6 +268,19 @@ async fn the_forms_pass_axe_at_both_widths() {
                 "dashboard-form-link-edit",
             ),
             (format!("/dashboard/links/{lid}"), "dashboard-form-link"),
+            (
+                "/dashboard/customers/new".to_owned(),
+                "dashboard-form-customer-new",
+            ),
+            (
+                format!("/dashboard/customers/{cid}"),
+                "dashboard-form-customer",
+            ),
+            (
+                "/dashboard/orders/new".to_owned(),
+                "dashboard-form-order-new",
+            ),
+            (format!("/dashboard/orders/{oid}"), "dashboard-form-order"),
         ] {
             c.goto(&format!("{base}{path}")).await.unwrap();
             look(c, axe, name, device).await;

@@ -783,3 +783,214 @@ async fn a_link_is_edited_sent_and_its_qr_code_downloaded(app: TestApp) {
         404
     );
 }
+
+both!(customers_and_orders_are_made_in_forms);
+
+async fn customers_and_orders_are_made_in_forms(app: TestApp) {
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let form = [
+        ("email", "ana@example.com"),
+        ("name", "Ana Lima"),
+        ("nonce", "cus-1"),
+    ];
+    let r = owner.post("/dashboard/customers/new", &form, true).await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let cus = id_in(&r.location, "customers");
+    assert_eq!(
+        owner
+            .post("/dashboard/customers/new", &form, true)
+            .await
+            .location,
+        r.location
+    );
+    let bad = owner
+        .post(
+            "/dashboard/customers/new",
+            &[("email", "not-an-address"), ("nonce", "cus-2")],
+            true,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.page);
+    assert!(bad.page.contains("aria-invalid") && bad.page.contains("value=\"not-an-address\""));
+    let r = owner
+        .post(
+            &format!("/dashboard/customers/{cus}"),
+            &[
+                ("email", "ana@example.com"),
+                ("name", ""),
+                ("phone", "+351 912 345 678"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let c = api_get(&app, &format!("/v1/customers/{cus}")).await;
+    assert!(
+        c["name"].is_null() && c["phone"] == "+351 912 345 678",
+        "{c}"
+    );
+    // An order for them: a catalog line and a typed one, exact in minor units.
+    let product = app
+        .create(
+            "/v1/products",
+            serde_json::json!({"name": "Mug", "unit_amount": 900}),
+        )
+        .await;
+    let page = owner
+        .get(&format!("/dashboard/orders/new?customer={cus}"))
+        .await;
+    assert!(page
+        .page
+        .contains(&format!("<option value=\"{cus}\" selected>")));
+    let pid = product["id"].as_str().unwrap();
+    let order_form = [
+        ("customer_id", cus.as_str()),
+        ("currency", "USD"),
+        ("product_1", pid),
+        ("quantity_1", "2"),
+        ("name_2", "Gift wrap"),
+        ("price_2", "2.50"),
+        ("quantity_2", "1"),
+        ("nonce", "ord-1"),
+    ];
+    let r = owner.post("/dashboard/orders/new", &order_form, true).await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let oid = id_in(&r.location, "orders");
+    assert_eq!(
+        owner
+            .post("/dashboard/orders/new", &order_form, true)
+            .await
+            .location,
+        r.location
+    );
+    let o = api_get(&app, &format!("/v1/orders/{oid}")).await;
+    assert_eq!(
+        (o["amount_total"].as_i64(), o["customer_id"].as_str()),
+        (Some(2050), Some(cus.as_str()))
+    );
+    let page = owner.get(&format!("/dashboard/orders/{oid}")).await;
+    assert!(page.page.contains("$20.50") && page.page.contains("Gift wrap"));
+    assert!(page
+        .page
+        .contains(&format!("/dashboard/links/new?type=order&amp;order={oid}")));
+    let start = owner
+        .get(&format!("/dashboard/links/new?type=order&order={oid}"))
+        .await;
+    assert!(start
+        .page
+        .contains(&format!("<option value=\"{oid}\" selected>")));
+    assert!(owner
+        .get(&format!("/dashboard/customers/{cus}"))
+        .await
+        .page
+        .contains(&oid));
+    let r = owner
+        .post(
+            "/dashboard/orders/new",
+            &[
+                ("currency", "USD"),
+                ("name_1", "Odd"),
+                ("price_1", "1.001"),
+                ("nonce", "ord-2"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.page.contains("price in USD with at most 2 decimals"),
+        "{}",
+        r.page
+    );
+    let r = owner
+        .post(
+            "/dashboard/orders/new",
+            &[("currency", "USD"), ("nonce", "ord-3")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    // Cancelled; a second cancel answers the API's conflict.
+    let r = owner
+        .post(&format!("/dashboard/orders/{oid}/cancel"), &[], true)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    assert_eq!(
+        api_get(&app, &format!("/v1/orders/{oid}")).await["status"],
+        "canceled"
+    );
+    let r = owner
+        .post(&format!("/dashboard/orders/{oid}/cancel"), &[], true)
+        .await;
+    assert_eq!(r.status, 409, "{}", r.page);
+    // A viewer reads but changes nothing; another merchant's ids are not found.
+    let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    assert_eq!(
+        viewer
+            .get(&format!("/dashboard/customers/{cus}"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(viewer.get("/dashboard/customers/new").await.status, 403);
+    assert_eq!(viewer.get("/dashboard/orders/new").await.status, 403);
+    let r = viewer
+        .post(
+            &format!("/dashboard/customers/{cus}"),
+            &[("email", "me@example.com")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = viewer
+        .post("/dashboard/orders/new", &order_form, true)
+        .await;
+    assert_eq!(r.status, 403);
+    let rival = app.other_merchant("Rival").await;
+    let theirs = app
+        .call(
+            Some(&rival),
+            reqwest::Method::POST,
+            "/v1/customers",
+            Some(serde_json::json!({"email": "x@rival.example"})),
+            None,
+        )
+        .await
+        .ok(201)
+        .clone();
+    let t = theirs["id"].as_str().unwrap();
+    assert_eq!(
+        owner.get(&format!("/dashboard/customers/{t}")).await.status,
+        404
+    );
+    assert_eq!(
+        owner
+            .post(
+                &format!("/dashboard/customers/{t}"),
+                &[("email", "mine@example.com")],
+                true
+            )
+            .await
+            .status,
+        404
+    );
+    let r = owner
+        .post(
+            "/dashboard/orders/new",
+            &[
+                ("customer_id", t),
+                ("currency", "USD"),
+                ("name_1", "X"),
+                ("price_1", "1"),
+                ("nonce", "ord-4"),
+            ],
+            true,
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    // Without the form token, nothing.
+    let r = owner
+        .post(&format!("/dashboard/orders/{oid}/cancel"), &[], false)
+        .await;
+    assert_eq!(r.status, 403);
+}
