@@ -209,10 +209,13 @@ fn product_body(f: &ProductForm, editing: bool) -> Result<Value, Refusal> {
     };
     // Changing, the stock is sent only when it was changed in the form: sales since the
     // form was shown are not undone by a save of the name.
-    if !editing || stock != f.stock_shown.trim() {
-        if editing || !inventory.is_null() {
-            body.insert("inventory".into(), inventory);
-        }
+    let changed = if editing {
+        stock != f.stock_shown.trim()
+    } else {
+        !inventory.is_null()
+    };
+    if changed {
+        body.insert("inventory".into(), inventory);
     }
     if editing {
         body.insert("active".into(), json!(f.active == "on"));

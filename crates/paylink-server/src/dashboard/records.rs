@@ -55,8 +55,10 @@ async fn records<T: DeserializeOwned>(
     (title, section, noun): (&str, &'static str, &'static str),
     (api_path, page_path): (&str, &str),
     after: Option<&str>,
-    headers: Vec<&'static str>,
-    actions: Vec<(&'static str, &'static str, &'static str)>,
+    (headers, actions): (
+        Vec<&'static str>,
+        Vec<(&'static str, &'static str, &'static str)>,
+    ),
     row: impl Fn(&Locale, &T) -> (String, Vec<Cell>),
 ) -> Response {
     let after = clean(after, 64);
@@ -103,14 +105,13 @@ pub async fn products(
         ("Products", "products", "products"),
         ("/v1/products", "/dashboard/products"),
         q.starting_after.as_deref(),
-        headers,
-        {
+        (headers, {
             let mut a = vec![("/dashboard/tax-rates", "Tax rates", "tax-rates")];
             if v.may("products:write") {
                 a.insert(0, ("/dashboard/products/new", "New product", "new-product"));
             }
             a
-        },
+        }),
         |l, p: &Product| {
             (
                 p.id.to_string(),
@@ -146,12 +147,14 @@ pub async fn customers(
         ("Customers", "customers", "customers"),
         ("/v1/customers", "/dashboard/customers"),
         q.starting_after.as_deref(),
-        headers,
-        if v.may("customers:write") {
-            vec![("/dashboard/customers/new", "New customer", "new-customer")]
-        } else {
-            Vec::new()
-        },
+        (
+            headers,
+            if v.may("customers:write") {
+                vec![("/dashboard/customers/new", "New customer", "new-customer")]
+            } else {
+                Vec::new()
+            },
+        ),
         |_, c: &Customer| {
             (
                 c.id.to_string(),
@@ -182,12 +185,14 @@ pub async fn orders(
         ("Orders", "orders", "orders"),
         ("/v1/orders", "/dashboard/orders"),
         q.starting_after.as_deref(),
-        headers,
-        if v.may("orders:write") {
-            vec![("/dashboard/orders/new", "New order", "new-order")]
-        } else {
-            Vec::new()
-        },
+        (
+            headers,
+            if v.may("orders:write") {
+                vec![("/dashboard/orders/new", "New order", "new-order")]
+            } else {
+                Vec::new()
+            },
+        ),
         |l, o: &Order| {
             let items: u32 = o.line_items.iter().map(|i| i.quantity).sum();
             (
