@@ -25,6 +25,7 @@ mod crash;
 mod currencies;
 mod dashboard;
 mod dashboard_people;
+mod dashboard_settings;
 mod deploy;
 mod edge;
 mod email;
