@@ -817,6 +817,24 @@ async fn the_second_factor_is_enrolled_and_turned_off_on_the_account_page(app: T
     assert_eq!(me.body["totp_enabled"], false);
 }
 
+/// Asserts the page is no wider than the window (nothing but a table's own scroll box
+/// scrolls sideways), naming what sticks out if it is.
+async fn fits(c: &fantoccini::Client, name: &str) {
+    let out = c
+        .execute(
+            "const w = document.documentElement.clientWidth;
+             const wide = [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > w + 1 && !(e.parentElement && e.parentElement.closest('.scroll')) && getComputedStyle(e).position !== 'fixed')
+               .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
+             return [document.documentElement.scrollWidth, w, wide.slice(0, 8).join(' | ')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, width) = (out[0].as_i64().unwrap(), out[1].as_i64().unwrap());
+    assert!(scroll <= width, "{name}: {scroll} > {width}: {}", out[2]);
+}
+
 /// Every page of this area in Chromium at 1280 and 390 px, through axe-core, with a
 /// screenshot each: settings (and a refusal), an endpoint's deliveries, the events log and
 /// an event, and the account page enrolling a second factor and showing its codes.
@@ -874,6 +892,7 @@ async fn settings_developers_and_totp_pages_pass_axe_at_both_widths() {
         }
         assert_eq!(c.current_url().await.unwrap().path(), "/dashboard/settings");
         look(c, axe, "dashboard-settings", device).await;
+        fits(c, "settings").await;
         // The preview follows the name as it is typed.
         fill(c, "#business_name", "Acme Tea").await;
         wait_text(c, "#preview-name", "Acme Tea").await;
@@ -902,6 +921,7 @@ async fn settings_developers_and_totp_pages_pass_axe_at_both_widths() {
         ] {
             c.goto(&format!("{}{path}", app.base)).await.unwrap();
             look(c, axe, name, device).await;
+            fits(c, name).await;
         }
         // The second factor: the QR code and secret, then the codes, then off again (so the
         // next width signs in with the password alone).
@@ -911,6 +931,7 @@ async fn settings_developers_and_totp_pages_pass_axe_at_both_widths() {
         click(c, "#totp-start").await;
         let secret = text(c, "#totp-secret").await;
         look(c, axe, "dashboard-account-totp", device).await;
+        fits(c, "account-totp").await;
         fill(c, "#totp_code", &crate::totp::code_of(&secret)).await;
         fill(c, "#totp_password", PW).await;
         click(c, "#totp-confirm").await;
