@@ -397,6 +397,8 @@ struct HookPage {
     notice: Option<String>,
     /// The event just queued again (its row is marked).
     queued_event: String,
+    /// The redeliver buttons' nonce ([`super::events::redeliver`]).
+    nonce: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -499,6 +501,7 @@ pub async fn hook(
                 .and_then(super::id)
                 .unwrap_or("")
                 .to_owned(),
+            nonce: paylink_domain::id::random_base62(),
         },
     )
 }

@@ -119,6 +119,7 @@ struct EventPage {
     event: EventRow,
     may_redeliver: bool,
     notice: Option<String>,
+    nonce: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -158,6 +159,7 @@ pub async fn detail(
             event,
             may_redeliver: v.may("webhooks:write"),
             notice: queued_notice(q.queued),
+            nonce: paylink_domain::id::random_base62(),
         },
     )
 }
@@ -169,6 +171,10 @@ pub struct RedeliverForm {
     /// The endpoint whose page the button was on, if any: the answer goes back there.
     #[serde(default)]
     endpoint: String,
+    /// The page's nonce: with the event's id, the idempotency key, so a double click
+    /// queues the event once (the page shown after it has a new one).
+    #[serde(default)]
+    nonce: String,
 }
 
 /// `POST /v1/events/{id}/redeliver`: one delivery queued per enabled endpoint that takes
@@ -185,13 +191,20 @@ pub async fn redeliver(
     let Some(id) = super::id(&id).map(str::to_owned) else {
         return super::no_such(&v);
     };
+    let nonce: String = f
+        .nonce
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect();
+    let key = (!nonce.is_empty()).then(|| format!("dashboard-redeliver-{id}-{nonce}"));
     match api
         .call(
             &v.caller(),
             Method::POST,
             &format!("/v1/events/{id}/redeliver"),
             None,
-            None,
+            key.as_deref(),
         )
         .await
     {

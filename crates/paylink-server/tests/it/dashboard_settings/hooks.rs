@@ -75,24 +75,34 @@ async fn webhook_deliveries_are_listed_and_events_redelivered(app: TestApp) {
     assert!(detail.contains(&event));
     assert!(detail.contains("<td>200</td>"));
     assert!(detail.contains("status delivered"));
-    // Redelivered from the endpoint's page: back there, saying so, and it arrives again.
-    let r = desk
-        .post(
-            &format!("/dashboard/developers/events/{event}/redeliver"),
-            &[("endpoint", hook.as_str())],
-            true,
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.page);
-    assert_eq!(r.location, format!("{page}?queued=1&event={event}"));
-    assert!(desk
-        .get(&r.location)
-        .await
-        .page
-        .contains("Queued again for one endpoint."));
+    // Redelivered from the endpoint's page: back there, saying so, and it arrives again;
+    // clicked twice (the page's nonce), once.
+    let nonce = detail
+        .split("name=\"nonce\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    for _ in 0..2 {
+        let r = desk
+            .post(
+                &format!("/dashboard/developers/events/{event}/redeliver"),
+                &[("endpoint", hook.as_str()), ("nonce", nonce.as_str())],
+                true,
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.page);
+        assert_eq!(r.location, format!("{page}?queued=1&event={event}"));
+    }
+    let shown = desk.get(&format!("{page}?queued=1&event={event}")).await;
+    assert!(shown.page.contains("Queued again for one endpoint."));
     let got = wait_for(&rx, 2).await;
     assert_eq!(got[1].id, event);
     wait_page(&desk, &page, "2 of 2").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rx.received().len(), 2, "the second click queued nothing");
     // From the event's own page: back to it.
     let r = desk
         .post(
