@@ -30,6 +30,15 @@ async fn fits(c: &fantoccini::Client, name: &str) {
     assert!(scroll <= width, "{name}: {scroll} > {width}: {}", out[2]);
 }
 
+async fn scroll_to(c: &fantoccini::Client, id: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).scrollIntoView();",
+        vec![json!(id)],
+    )
+    .await
+    .unwrap();
+}
+
 /// Every page of this area in Chromium at 1280 and 390 px, through axe-core, with a
 /// screenshot each: settings (and a refusal), an endpoint's deliveries, the events log and
 /// an event, and the account page enrolling a second factor and showing its codes.
@@ -88,6 +97,11 @@ async fn settings_developers_and_totp_pages_pass_axe_at_both_widths() {
         assert_eq!(c.current_url().await.unwrap().path(), "/dashboard/settings");
         look(c, axe, "dashboard-settings", device).await;
         fits(c, "settings").await;
+        // The screenshots show the window: the sections further down, too.
+        for section in ["defaults-heading", "bounds-heading"] {
+            scroll_to(c, section).await;
+            look(c, None, &format!("dashboard-settings-{section}"), device).await;
+        }
         // The preview follows the name as it is typed.
         fill(c, "#business_name", "Acme Tea").await;
         wait_text(c, "#preview-name", "Acme Tea").await;
@@ -117,6 +131,10 @@ async fn settings_developers_and_totp_pages_pass_axe_at_both_widths() {
             c.goto(&format!("{}{path}", app.base)).await.unwrap();
             look(c, axe, name, device).await;
             fits(c, name).await;
+            if name == "dashboard-developers-hooks" {
+                scroll_to(c, "hooks-heading").await;
+                look(c, None, "dashboard-developers-hooks-form", device).await;
+            }
         }
         // The second factor: the QR code and secret, then the codes, then off again (so the
         // next width signs in with the password alone).
