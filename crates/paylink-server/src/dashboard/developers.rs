@@ -335,10 +335,12 @@ pub async fn create_hook(
     }
 }
 
-pub async fn delete_hook(
+/// Turns an endpoint off or on again (one turned off after failing too long is turned on
+/// here before its events are redelivered), or deletes it.
+pub async fn hook_act(
     v: Visit,
     Extension(api): Extension<Api>,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     Form(f): Form<super::TokenForm>,
 ) -> Response {
     if let Some(r) = v.forged(&f.csrf) {
@@ -347,17 +349,19 @@ pub async fn delete_hook(
     let Some(id) = super::id(&id).map(str::to_owned) else {
         return super::no_such(&v);
     };
+    let path = format!("/v1/webhook_endpoints/{id}");
+    let (method, body) = match action.as_str() {
+        "enable" => (Method::PATCH, Some(json!({"status": "enabled"}))),
+        "disable" => (Method::PATCH, Some(json!({"status": "disabled"}))),
+        "delete" => (Method::DELETE, None),
+        _ => return super::no_such(&v),
+    };
     match api
-        .call(
-            &v.caller(),
-            Method::DELETE,
-            &format!("/v1/webhook_endpoints/{id}"),
-            None,
-            None,
-        )
+        .call(&v.caller(), method, &path, body.as_ref(), None)
         .await
     {
-        Ok(_) => see_other("/dashboard/developers"),
+        Ok(_) if action == "delete" => see_other("/dashboard/developers"),
+        Ok(_) => see_other(&format!("/dashboard/developers/webhooks/{id}")),
         Err(r) => refused(&v, &r),
     }
 }

@@ -111,8 +111,8 @@ pub fn routes(api: Api) -> Router<AppState> {
         )
         .route("/dashboard/developers/webhooks/{id}", get(developers::hook))
         .route(
-            "/dashboard/developers/webhooks/{id}/delete",
-            post(developers::delete_hook),
+            "/dashboard/developers/webhooks/{id}/{action}",
+            post(developers::hook_act),
         )
         .route("/dashboard/developers/events", get(events::list))
         .route("/dashboard/developers/events/{id}", get(events::detail))

@@ -271,6 +271,46 @@ async fn webhook_deliveries_are_listed_and_events_redelivered(app: TestApp) {
         .page
         .contains(&event));
 
+    // Turned off: a redelivery queues nothing, and the page says so; on again; an action
+    // that is none is no page.
+    let r = desk.post(&format!("{page}/disable"), &[], true).await;
+    assert_eq!(
+        (r.status.as_u16(), r.location.as_str()),
+        (303, page.as_str())
+    );
+    let shown = desk.get(&page).await.page;
+    assert!(shown.contains("id=\"enable-hook\"") && shown.contains("status disabled"));
+    let r = desk
+        .post(
+            &format!("/dashboard/developers/events/{event}/redeliver"),
+            &[("endpoint", hook.as_str())],
+            true,
+        )
+        .await;
+    assert_eq!(r.location, format!("{page}?queued=0&event={event}"));
+    assert!(desk
+        .get(&r.location)
+        .await
+        .page
+        .contains("nothing was queued"));
+    desk.post(&format!("{page}/enable"), &[], true).await;
+    assert_eq!(
+        app.get(&format!("/v1/webhook_endpoints/{hook}")).await.body["status"],
+        "enabled"
+    );
+    assert_eq!(
+        desk.post(&format!("{page}/explode"), &[], true)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        viewer
+            .post(&format!("{page}/disable"), &[], true)
+            .await
+            .status,
+        403
+    );
     // Deleted: gone from the list.
     let r = desk.post(&format!("{page}/delete"), &[], true).await;
     assert_eq!(r.status, 303);
