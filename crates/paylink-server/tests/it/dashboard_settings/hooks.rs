@@ -52,8 +52,11 @@ async fn webhook_deliveries_are_listed_and_events_redelivered(app: TestApp) {
         .await;
     assert_eq!(made.status, 200, "{}", made.page);
     assert!(tag(&made.page, "new-secret").contains("value=\"whsec_"));
-    desk.post("/dashboard/developers/webhooks", &form, true)
+    let again = desk
+        .post("/dashboard/developers/webhooks", &form, true)
         .await;
+    assert!(!again.page.contains("whsec_"), "the secret is shown once");
+    assert!(again.page.contains("id=\"error\""), "{}", again.page);
     let hooks = app.get("/v1/webhook_endpoints").await.ok(200).clone();
     assert_eq!(hooks["data"].as_array().unwrap().len(), 1);
     let hook = hooks["data"][0]["id"].as_str().unwrap().to_owned();
@@ -149,6 +152,15 @@ async fn webhook_deliveries_are_listed_and_events_redelivered(app: TestApp) {
         .await
         .page
         .contains("id=\"hook-form\""));
+    let r = viewer
+        .post(
+            "/dashboard/developers/webhooks",
+            &[("url", "https://93.184.216.34/x"), ("event", "*")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.page.contains("id=\"error\""));
     let before = rx.received().len();
     let r = viewer
         .post(
