@@ -1,6 +1,7 @@
 //! For developers: the mode's API keys (created with their scopes and shown once, revoked)
-//! and webhook endpoints. Keys are the API's: a person never mints one stronger than their
-//! role, and only owners make live ones.
+//! and webhook endpoints (created with their signing secret shown once, deleted, and each
+//! with a page of its recent deliveries and a button to redeliver an event). Keys are the
+//! API's: a person never mints one stronger than their role, and only owners make live ones.
 
 use askama::Template;
 use axum::extract::Path;
@@ -14,9 +15,11 @@ use paylink_domain::access::KEY_SCOPES;
 use paylink_domain::time::Timestamp;
 use paylink_domain::webhook::WebhookEndpoint;
 
-use super::client::{Api, Page};
+use paylink_domain::event::EventType;
+
+use super::client::{Api, Page, Refusal};
 use super::view::{clean, when};
-use super::{page, see_other, Shell, Visit};
+use super::{page, refused, see_other, Shell, Visit};
 
 #[derive(Deserialize)]
 struct KeyIn {
@@ -40,6 +43,7 @@ pub struct KeyRow {
 }
 
 pub struct HookRow {
+    pub id: String,
     pub url: String,
     pub events: String,
     pub status: &'static str,
@@ -53,9 +57,43 @@ struct DevelopersPage {
     hooks: Vec<HookRow>,
     scopes: Vec<&'static str>,
     may_keys: bool,
+    may_hooks: bool,
     /// A key just made: shown on this answer only, never kept.
     new_key: Option<String>,
+    /// An endpoint's signing secret just made: shown on this answer only.
+    new_secret: Option<String>,
     error: Option<String>,
+    error_param: String,
+    event_types: Vec<&'static str>,
+    hook: HookFields,
+}
+
+/// The endpoint form as typed (kept when the API refuses it), with its idempotency key.
+pub struct HookFields {
+    pub url: String,
+    pub description: String,
+    pub events: Vec<String>,
+    pub nonce: String,
+}
+
+impl Default for HookFields {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            description: String::new(),
+            events: Vec::new(),
+            nonce: paylink_domain::id::random_base62(),
+        }
+    }
+}
+
+/// What an answer adds to the page.
+#[derive(Default)]
+struct Extra {
+    new_key: Option<String>,
+    new_secret: Option<String>,
+    refusal: Option<Refusal>,
+    hook: HookFields,
 }
 
 async fn developers_page(
@@ -64,14 +102,28 @@ async fn developers_page(
     new_key: Option<String>,
     error: Option<(StatusCode, String)>,
 ) -> Response {
+    let extra = Extra {
+        new_key,
+        refusal: error.map(|(status, message)| Refusal {
+            status,
+            code: String::new(),
+            message,
+            param: None,
+        }),
+        ..Extra::default()
+    };
+    developers_page_with(v, api, extra).await
+}
+
+async fn developers_page_with(v: &Visit, api: &Api, extra: Extra) -> Response {
     let who = v.caller();
     let (keys, hooks) = tokio::join!(
         api.get::<Page<KeyIn>>(&who, "/v1/api_keys?limit=100"),
         api.get::<Page<WebhookEndpoint>>(&who, "/v1/webhook_endpoints?limit=100"),
     );
-    let (status, error) = match error {
-        Some((s, e)) => (s, Some(e)),
-        None => (StatusCode::OK, None),
+    let (status, error, error_param) = match extra.refusal {
+        Some(r) => (r.status, Some(r.message), r.param.unwrap_or_default()),
+        None => (StatusCode::OK, None, String::new()),
     };
     page(
         status,
@@ -100,6 +152,7 @@ async fn developers_page(
                 .unwrap_or_default()
                 .into_iter()
                 .map(|h| HookRow {
+                    id: h.id.to_string(),
                     events: h.enabled_events.join(", "),
                     status: h.status.as_str(),
                     url: h.url,
@@ -107,8 +160,13 @@ async fn developers_page(
                 .collect(),
             scopes: KEY_SCOPES.to_vec(),
             may_keys: v.may("api_keys:write"),
-            new_key,
+            may_hooks: v.may("webhooks:write"),
+            new_key: extra.new_key,
+            new_secret: extra.new_secret,
             error,
+            error_param,
+            event_types: EventType::ALL.iter().map(|t| t.as_str()).collect(),
+            hook: extra.hook,
         },
     )
 }
@@ -198,4 +256,256 @@ pub async fn revoke_key(
         Ok(_) => see_other("/dashboard/developers"),
         Err(r) => developers_page(&v, &api, None, Some((r.status, r.message))).await,
     }
+}
+
+/// The endpoint form, whose ticked event types come as repeated fields (`event=a&event=b`).
+fn hook_form(body: &[u8]) -> (String, HookFields) {
+    let mut csrf = String::new();
+    let mut f = HookFields::default();
+    let mut nonce = String::new();
+    for (k, val) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "csrf" => csrf = val.into_owned(),
+            "url" => f.url = val.into_owned(),
+            "description" => f.description = val.into_owned(),
+            "nonce" => nonce = val.chars().take(64).collect(),
+            "event" if f.events.len() < 64 => f.events.push(val.into_owned()),
+            _ => {}
+        }
+    }
+    if !nonce.is_empty() {
+        f.nonce = nonce;
+    }
+    (csrf, f)
+}
+
+/// Creates an endpoint through the API and shows its signing secret on this answer only.
+/// The form's nonce is the idempotency key: sent twice, it makes one endpoint.
+pub async fn create_hook(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Response {
+    let (csrf, mut f) = hook_form(&body);
+    if let Some(r) = v.forged(&csrf) {
+        return r;
+    }
+    let description = Some(f.description.trim()).filter(|d| !d.is_empty());
+    let body = json!({
+        "url": f.url.trim(),
+        "enabled_events": f.events,
+        "description": description,
+    });
+    match api
+        .call(
+            &v.caller(),
+            Method::POST,
+            "/v1/webhook_endpoints",
+            Some(&body),
+            Some(&f.nonce),
+        )
+        .await
+    {
+        Ok(e) => {
+            let extra = Extra {
+                new_secret: e.get("secret").and_then(Value::as_str).map(str::to_owned),
+                ..Extra::default()
+            };
+            developers_page_with(&v, &api, extra).await
+        }
+        Err(r) => {
+            // A refusal is kept under the key: the corrected form is a new request.
+            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
+                f.nonce = paylink_domain::id::random_base62();
+            }
+            let r = Refusal {
+                param: r.param.as_deref().map(|p| {
+                    let head = p.split('[').next().unwrap_or("");
+                    format!("hook_{head}")
+                }),
+                ..r
+            };
+            let extra = Extra {
+                refusal: Some(r),
+                hook: f,
+                ..Extra::default()
+            };
+            developers_page_with(&v, &api, extra).await
+        }
+    }
+}
+
+/// Turns an endpoint off or on again (one turned off after failing too long is turned on
+/// here before its events are redelivered), or deletes it.
+pub async fn hook_act(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<super::TokenForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
+    let path = format!("/v1/webhook_endpoints/{id}");
+    let (method, body) = match action.as_str() {
+        "enable" => (Method::PATCH, Some(json!({"status": "enabled"}))),
+        "disable" => (Method::PATCH, Some(json!({"status": "disabled"}))),
+        "delete" => (Method::DELETE, None),
+        _ => return super::no_such(&v),
+    };
+    match api
+        .call(&v.caller(), method, &path, body.as_ref(), None)
+        .await
+    {
+        Ok(_) if action == "delete" => see_other("/dashboard/developers"),
+        Ok(_) => see_other(&format!("/dashboard/developers/webhooks/{id}")),
+        Err(r) => refused(&v, &r),
+    }
+}
+
+#[derive(Deserialize)]
+struct AttemptIn {
+    event_id: String,
+    attempted_at: Timestamp,
+    status_code: Option<u16>,
+    latency_ms: i64,
+    error: Option<String>,
+}
+
+/// One delivery attempt as a row of the endpoint's page.
+pub struct DeliveryRow {
+    pub event_id: String,
+    pub event_type: String,
+    pub delivered: bool,
+    pub response: String,
+    /// Which attempt of this event's (`2 of 3`), among those listed.
+    pub attempt: String,
+    pub latency: String,
+    pub time: String,
+    /// The newest attempt of its event: where its redeliver button goes.
+    pub newest: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/developers_webhook.html")]
+struct HookPage {
+    shell: Shell,
+    hook: WebhookEndpoint,
+    events: String,
+    created: String,
+    deliveries: Vec<DeliveryRow>,
+    may_hooks: bool,
+    notice: Option<String>,
+    /// The event just queued again (its row is marked).
+    queued_event: String,
+    /// The redeliver buttons' nonce ([`super::events::redeliver`]).
+    nonce: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct HookQuery {
+    queued: Option<u32>,
+    event: Option<String>,
+}
+
+/// How many attempts the endpoint's page lists (the API's most).
+const DELIVERIES: usize = 50;
+
+/// An endpoint's page: what it takes, and its recent delivery attempts, newest first, each
+/// with its event's type (read from the event log) and whether it was answered with 2xx.
+pub async fn hook(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HookQuery>,
+) -> Response {
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
+    let who = v.caller();
+    let hook = match api
+        .get::<WebhookEndpoint>(&who, &format!("/v1/webhook_endpoints/{id}"))
+        .await
+    {
+        Ok(h) => h,
+        Err(r) => return refused(&v, &r),
+    };
+    let attempts = match api
+        .get::<Page<AttemptIn>>(
+            &who,
+            &format!("/v1/webhook_endpoints/{id}/deliveries?limit={DELIVERIES}"),
+        )
+        .await
+    {
+        Ok(p) => p.data,
+        Err(r) => return refused(&v, &r),
+    };
+    // Each event's type, once per event.
+    let mut types: std::collections::HashMap<String, String> = Default::default();
+    for a in &attempts {
+        if types.contains_key(&a.event_id) {
+            continue;
+        }
+        let kind = match super::id(&a.event_id) {
+            Some(e) => api
+                .get::<Value>(&who, &format!("/v1/events/{e}"))
+                .await
+                .ok()
+                .and_then(|e| e.get("type").and_then(Value::as_str).map(str::to_owned)),
+            None => None,
+        };
+        types.insert(a.event_id.clone(), kind.unwrap_or_else(|| "unknown".into()));
+    }
+    let mut of_event: std::collections::HashMap<&str, usize> = Default::default();
+    for a in &attempts {
+        *of_event.entry(a.event_id.as_str()).or_default() += 1;
+    }
+    let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+    let deliveries = attempts
+        .iter()
+        .map(|a| {
+            let total = of_event.get(a.event_id.as_str()).copied().unwrap_or(1);
+            let later = seen.entry(a.event_id.as_str()).or_default();
+            let newest = *later == 0;
+            // Newest first: the first listed is the last attempt.
+            let nth = total.saturating_sub(*later);
+            *later += 1;
+            DeliveryRow {
+                event_id: a.event_id.clone(),
+                event_type: types.get(&a.event_id).cloned().unwrap_or_default(),
+                delivered: a.status_code.is_some_and(|c| (200..300).contains(&c)),
+                response: match (a.status_code, &a.error) {
+                    (Some(c), _) => c.to_string(),
+                    (None, Some(e)) => e.chars().take(200).collect(),
+                    (None, None) => "no answer".into(),
+                },
+                attempt: format!("{nth} of {total}"),
+                latency: format!("{} ms", a.latency_ms),
+                time: when(a.attempted_at),
+                newest,
+            }
+        })
+        .collect();
+    page(
+        StatusCode::OK,
+        &HookPage {
+            shell: v.shell("Webhook endpoint", "developers"),
+            events: hook.enabled_events.join(", "),
+            created: when(hook.created_at),
+            hook,
+            deliveries,
+            may_hooks: v.may("webhooks:write"),
+            notice: super::events::queued_notice(q.queued),
+            queued_event: q
+                .event
+                .as_deref()
+                .and_then(super::id)
+                .unwrap_or("")
+                .to_owned(),
+            nonce: paylink_domain::id::random_base62(),
+        },
+    )
 }

@@ -13,12 +13,14 @@ mod chart;
 pub mod client;
 mod customers;
 mod developers;
+mod events;
 mod home;
 mod link_edit;
 mod link_form;
 mod links;
 mod payments;
 mod records;
+mod settings;
 mod team;
 mod view;
 
@@ -110,6 +112,15 @@ pub fn routes(api: Api) -> Router<AppState> {
             "/dashboard/account/password",
             post(account::change_password),
         )
+        .route("/dashboard/account/totp", post(account::start_totp))
+        .route(
+            "/dashboard/account/totp/confirm",
+            post(account::confirm_totp),
+        )
+        .route(
+            "/dashboard/account/totp/disable",
+            post(account::disable_totp),
+        )
         .route(
             "/dashboard/account/sessions/{id}/end",
             post(account::end_session),
@@ -119,6 +130,34 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route(
             "/dashboard/developers/keys/{id}/revoke",
             post(developers::revoke_key),
+        )
+        .route("/dashboard/settings", get(settings::show))
+        .route(
+            "/dashboard/settings/preview.css",
+            get(settings::preview_css),
+        )
+        .route("/dashboard/settings/branding", post(settings::branding))
+        .route("/dashboard/settings/defaults", post(settings::defaults))
+        .route("/dashboard/settings/bounds", post(settings::set_bound))
+        .route(
+            "/dashboard/settings/bounds/{currency}/remove",
+            post(settings::remove_bound),
+        )
+        .route("/dashboard/settings/redirects", post(settings::redirects))
+        .route(
+            "/dashboard/developers/webhooks",
+            post(developers::create_hook),
+        )
+        .route("/dashboard/developers/webhooks/{id}", get(developers::hook))
+        .route(
+            "/dashboard/developers/webhooks/{id}/{action}",
+            post(developers::hook_act),
+        )
+        .route("/dashboard/developers/events", get(events::list))
+        .route("/dashboard/developers/events/{id}", get(events::detail))
+        .route(
+            "/dashboard/developers/events/{id}/redeliver",
+            post(events::redeliver),
         )
         .route("/dashboard/mode", post(switch_mode))
         .layer(axum::Extension(api))

@@ -27,6 +27,7 @@ mod dashboard;
 mod dashboard_day;
 mod dashboard_forms;
 mod dashboard_people;
+mod dashboard_settings;
 mod deploy;
 mod edge;
 mod email;
