@@ -214,7 +214,11 @@ pub async fn authenticate(
     next: Next,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&req);
-    let auth = match identify(&state, req.headers()).await? {
+    let vouched = req
+        .extensions()
+        .get::<crate::accounts::sessions::Vouched>()
+        .cloned();
+    let auth = match identify(&state, req.headers(), vouched.as_ref()).await? {
         Ok(auth) => auth,
         Err(refusal) => {
             return Err(state.auth_failures.failed(ip).unwrap_or(refusal));
@@ -244,11 +248,13 @@ pub async fn authenticate(
 async fn identify(
     state: &AppState,
     headers: &axum::http::HeaderMap,
+    vouched: Option<&crate::accounts::sessions::Vouched>,
 ) -> Result<Result<Auth, ApiError>, ApiError> {
     let header = headers.get(axum::http::header::AUTHORIZATION);
     if header.is_none() {
         if let Some(token) = crate::accounts::tokens::cookie_token(headers) {
-            return crate::accounts::sessions::identify(state, &token, headers, true).await;
+            return crate::accounts::sessions::identify(state, &token, headers, true, vouched)
+                .await;
         }
     }
     let Some(header) = header else {
@@ -259,7 +265,7 @@ async fn identify(
     };
     let text = header.to_str().ok();
     if let Some(token) = text.and_then(|h| h.strip_prefix("Token ")).map(str::trim) {
-        return crate::accounts::sessions::identify(state, token, headers, false).await;
+        return crate::accounts::sessions::identify(state, token, headers, false, vouched).await;
     }
     let Some(key) = text
         .and_then(|h| h.strip_prefix("Bearer "))

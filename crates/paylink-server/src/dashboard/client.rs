@@ -21,6 +21,8 @@ pub struct Api(pub Arc<Router>);
 /// Who calls: the signed-in person's token and where they are.
 pub struct Caller<'a> {
     pub token: &'a str,
+    /// The session as the page read it: the API need not read it again.
+    pub vouched: Option<&'a crate::accounts::sessions::Vouched>,
     pub live: bool,
     pub addr: SocketAddr,
     pub user_agent: Option<&'a str>,
@@ -112,6 +114,9 @@ impl Api {
         };
         let mut req = req.body(body).map_err(Refusal::internal)?;
         req.extensions_mut().insert(ConnectInfo(who.addr));
+        if let Some(v) = who.vouched {
+            req.extensions_mut().insert(v.clone());
+        }
         let res = self
             .0
             .as_ref()

@@ -168,6 +168,8 @@ const MODE_COOKIE: &str = "paylink_mode";
 /// A signed-in person on a dashboard page.
 pub struct Visit {
     token: String,
+    /// The session as read for this page, handed to the page's API calls.
+    vouched: crate::accounts::sessions::Vouched,
     pub user: User,
     pub role: Role,
     pub merchant: String,
@@ -183,6 +185,7 @@ impl Visit {
     pub fn caller(&self) -> Caller<'_> {
         Caller {
             token: &self.token,
+            vouched: Some(&self.vouched),
             live: self.live,
             addr: self.addr,
             user_agent: self.user_agent.as_deref(),
@@ -291,12 +294,14 @@ impl FromRequestParts<AppState> for Visit {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        let merchant_id = found.session.merchant_id.clone();
         Ok(Visit {
             token,
-            user: found.user,
+            user: found.user.clone(),
             role: found.role,
             merchant,
-            merchant_id: found.session.merchant_id.clone(),
+            merchant_id,
+            vouched: crate::accounts::sessions::Vouched(std::sync::Arc::new(found)),
             live: cookie(parts, MODE_COOKIE).as_deref() == Some("live"),
             addr,
             user_agent: parts
