@@ -8,6 +8,7 @@
 
 mod card;
 mod ledger;
+mod saved;
 mod simulated;
 
 pub use card::{digits as card_digits, luhn_valid, CardBrand};
@@ -69,7 +70,7 @@ pub enum ChargeOutcome {
     },
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProcessorError {
     /// The request cannot succeed as sent (e.g. a card number that fails the Luhn check).
     #[error("invalid request: {0}")]
@@ -77,6 +78,46 @@ pub enum ProcessorError {
     /// A transient failure: retrying the same request may succeed.
     #[error("processor unavailable: {0}")]
     Retryable(&'static str),
+}
+
+/// Keep a payment method for charges made later without the customer (a subscription's
+/// renewals): a trial saves the card at checkout and charges it when the trial ends.
+#[derive(Debug)]
+pub struct SaveMethodRequest {
+    /// The same key never saves twice: a repeat answers the first outcome.
+    pub idempotency_key: String,
+    pub method: PaymentMethodData,
+}
+
+/// A saved payment method: the processor's reference to it (all a merchant's server keeps)
+/// and the card details receipts show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedMethod {
+    pub reference: String,
+    pub card: CardSummary,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved(SavedMethod),
+    /// The issuer refused to let the card be kept.
+    Declined {
+        code: &'static str,
+        card: Option<CardSummary>,
+    },
+}
+
+/// A charge of a saved method, made without the customer present (off-session).
+#[derive(Debug)]
+pub struct SavedChargeRequest {
+    /// Derived from what is charged (a subscription's period and attempt): a repeat answers
+    /// the first outcome and charges once.
+    pub idempotency_key: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    /// [`SavedMethod::reference`].
+    pub method: String,
+    pub description: String,
 }
 
 #[async_trait]
@@ -107,4 +148,11 @@ pub trait Processor: Send + Sync + 'static {
         amount: Amount,
         idempotency_key: &str,
     ) -> Result<String, ProcessorError>;
+
+    /// Keeps a payment method for later charges, once per `idempotency_key`.
+    async fn save_method(&self, req: SaveMethodRequest) -> Result<SaveOutcome, ProcessorError>;
+
+    /// Charges a saved method without the customer, once per `idempotency_key`; a decline
+    /// is an outcome (the customer is not there to answer a challenge, so none is asked).
+    async fn charge_saved(&self, req: SavedChargeRequest) -> Result<ChargeOutcome, ProcessorError>;
 }

@@ -8,6 +8,7 @@
 //! | 4000 0000 0000 3220 | needs a 3-D Secure challenge |
 //! | 4000 0000 0000 0119 | `processing_error` (retryable) |
 //! | 4000 0566 5566 5556 | HSA/FSA card: declined `hsa_fsa_ineligible` unless the whole cart is eligible |
+//! | 4000 0000 0000 0341 | saved for later (see `saved`), but declined `card_declined` when charged |
 //! | any other Luhn-valid number | succeeds |
 //!
 //! Like a real processor it remembers every charge by idempotency key, so a repeated
@@ -31,6 +32,7 @@ use crate::card::{digits, luhn_valid, CardBrand};
 use crate::ledger::Ledger;
 use crate::{
     CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, Processor, ProcessorError,
+    SaveMethodRequest, SaveOutcome, SavedChargeRequest,
 };
 
 #[derive(Default)]
@@ -46,7 +48,7 @@ pub struct SimulatedProcessor {
     charged: AtomicU64,
 }
 
-fn reference(prefix: &str, key: &str) -> String {
+pub(crate) fn reference(prefix: &str, key: &str) -> String {
     let h = hex::encode(Sha256::digest(key.as_bytes()));
     format!("{prefix}_{}", h.get(..24).unwrap_or(&h))
 }
@@ -116,62 +118,47 @@ impl SimulatedProcessor {
 
     /// The charge itself, once per key.
     fn charge_now(&self, req: ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        self.once(&req.idempotency_key, || Self::decide(&req))
+    }
+
+    /// `decide`'s outcome, made once per key: a repeat answers the first outcome. Invalid
+    /// requests and transient errors are not remembered, as with real processors.
+    fn once(
+        &self,
+        key: &str,
+        decide: impl FnOnce() -> Result<ChargeOutcome, ProcessorError>,
+    ) -> Result<ChargeOutcome, ProcessorError> {
         let mut charges = self.charges()?;
-        if let Some(known) = charges.get(&req.idempotency_key) {
+        if let Some(known) = charges.get(key) {
             return Ok(known.clone());
         }
-        // Invalid requests and transient errors are not remembered, as with real processors.
-        let outcome = Self::decide(&req)?;
-        self.write_down(&req.idempotency_key, &outcome)?;
+        let outcome = decide()?;
+        self.write_down(key, &outcome)?;
         self.charged.fetch_add(1, Ordering::SeqCst);
-        charges.insert(req.idempotency_key, outcome.clone());
+        charges.insert(key.to_owned(), outcome.clone());
         Ok(outcome)
     }
 
     fn decide(req: &ChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
         let settled = reference("ch_sim", &req.idempotency_key);
-        let (number, exp_month, exp_year, cvc) = match &req.method {
-            PaymentMethodData::Wallet => {
+        let (digits, card) = match read_card(&req.method)? {
+            None => {
                 return Ok(ChargeOutcome::Succeeded {
                     reference: settled,
                     card: None,
                 })
             }
-            PaymentMethodData::Card {
-                number,
-                exp_month,
-                exp_year,
-                cvc,
-            } => (number, *exp_month, *exp_year, cvc),
+            Some(read) => read,
         };
-        let digits = digits(number)
-            .filter(|d| luhn_valid(d))
-            .ok_or(ProcessorError::Invalid("invalid_card_number"))?;
-        if !(1..=12).contains(&exp_month) || !(2000..=2100).contains(&exp_year) {
-            return Err(ProcessorError::Invalid("invalid_expiry"));
-        }
-        let c = cvc.expose_secret();
-        if !(3..=4).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ProcessorError::Invalid("invalid_cvc"));
-        }
-        let card = Some(CardSummary {
-            brand: CardBrand::detect(&digits),
-            last4: digits
-                .get(digits.len().saturating_sub(4)..)
-                .unwrap_or("")
-                .to_owned(),
-            exp_month,
-            exp_year,
-        });
-        let now = time::OffsetDateTime::now_utc();
-        if (i32::from(exp_year), exp_month) < (now.year(), u8::from(now.month())) {
+        if expired(&card) {
             return Ok(ChargeOutcome::Declined {
                 code: "expired_card",
-                card,
+                card: Some(card),
             });
         }
+        let card = Some(card);
         Ok(match digits.as_str() {
-            "4000000000000002" => ChargeOutcome::Declined {
+            "4000000000000002" | "4000000000000341" => ChargeOutcome::Declined {
                 code: "card_declined",
                 card,
             },
@@ -196,6 +183,49 @@ impl SimulatedProcessor {
             },
         })
     }
+}
+
+/// A card's digits and summary, checked as a processor checks them (Luhn, expiry, CVC);
+/// `None` for a wallet.
+pub(crate) fn read_card(
+    method: &PaymentMethodData,
+) -> Result<Option<(String, CardSummary)>, ProcessorError> {
+    let PaymentMethodData::Card {
+        number,
+        exp_month,
+        exp_year,
+        cvc,
+    } = method
+    else {
+        return Ok(None);
+    };
+    let (exp_month, exp_year) = (*exp_month, *exp_year);
+    let digits = digits(number)
+        .filter(|d| luhn_valid(d))
+        .ok_or(ProcessorError::Invalid("invalid_card_number"))?;
+    if !(1..=12).contains(&exp_month) || !(2000..=2100).contains(&exp_year) {
+        return Err(ProcessorError::Invalid("invalid_expiry"));
+    }
+    let c = cvc.expose_secret();
+    if !(3..=4).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProcessorError::Invalid("invalid_cvc"));
+    }
+    let card = CardSummary {
+        brand: CardBrand::detect(&digits),
+        last4: digits
+            .get(digits.len().saturating_sub(4)..)
+            .unwrap_or("")
+            .to_owned(),
+        exp_month,
+        exp_year,
+    };
+    Ok(Some((digits, card)))
+}
+
+/// Whether the card's expiry month has passed.
+pub(crate) fn expired(card: &CardSummary) -> bool {
+    let now = time::OffsetDateTime::now_utc();
+    (i32::from(card.exp_year), card.exp_month) < (now.year(), u8::from(now.month()))
 }
 
 #[async_trait]
@@ -274,6 +304,19 @@ impl Processor for SimulatedProcessor {
             .entry(idempotency_key.to_owned())
             .or_insert_with(|| (charge.to_owned(), amount));
         Ok(reference("re_sim", idempotency_key))
+    }
+
+    async fn save_method(&self, req: SaveMethodRequest) -> Result<SaveOutcome, ProcessorError> {
+        pause(self.latency).await;
+        crate::saved::save(&req)
+    }
+
+    async fn charge_saved(&self, req: SavedChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
+        let there = self.latency / 2;
+        pause(there).await;
+        let outcome = self.once(&req.idempotency_key, || crate::saved::decide(&req))?;
+        pause(self.latency.saturating_sub(there)).await;
+        Ok(outcome)
     }
 }
 
