@@ -8,12 +8,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use paylink_domain::catalog::{Product, TaxRate};
 use paylink_domain::money::Currency;
 
 use super::client::{Api, Page, Refusal};
+use super::forms::{create, fresh, id_of, invalid, nonce, text_or_null, Shown};
 use super::view::{clean, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::state::AppState;
@@ -31,7 +32,6 @@ struct ProductPage {
     /// `None` for a new product.
     id: Option<String>,
     f: ProductForm,
-    /// The stock the form was shown with (a change is sent only if it differs).
     currencies: Vec<&'static str>,
     rates: Vec<RateChoice>,
     may_write: bool,
@@ -61,33 +61,50 @@ pub struct ProductForm {
     /// Units in stock; empty: not tracked.
     #[serde(default)]
     pub stock: String,
-    /// The stock shown when the form was drawn.
-    #[serde(default)]
-    pub stock_shown: String,
     /// `"on"` when ticked (edit only).
     #[serde(default)]
     pub active: String,
+    /// What the edit form showed ([`Shown`]).
+    #[serde(default)]
+    pub shown: String,
 }
 
-async fn rate_choices(v: &Visit, api: &Api) -> Vec<RateChoice> {
-    api.get::<Page<TaxRate>>(&v.caller(), "/v1/tax_rates?limit=100")
+fn rate_choice(r: &TaxRate) -> RateChoice {
+    RateChoice {
+        id: r.id.to_string(),
+        label: format!(
+            "{} ({} %, {}){}",
+            r.display_name,
+            r.percentage,
+            if r.inclusive { "included" } else { "added" },
+            if r.active { "" } else { " — archived" }
+        ),
+    }
+}
+
+/// The active tax rates (the first 100), and `current` whatever it is (archived, or further
+/// down the list): a form never shows a product's rate as "None".
+async fn rate_choices(v: &Visit, api: &Api, current: &str) -> Vec<RateChoice> {
+    let mut rates: Vec<RateChoice> = api
+        .get::<Page<TaxRate>>(&v.caller(), "/v1/tax_rates?limit=100")
         .await
         .map(|p| {
             p.data
                 .iter()
                 .filter(|r| r.active)
-                .map(|r| RateChoice {
-                    id: r.id.to_string(),
-                    label: format!(
-                        "{} ({} %, {})",
-                        r.display_name,
-                        r.percentage,
-                        if r.inclusive { "included" } else { "added" }
-                    ),
-                })
+                .map(rate_choice)
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(id) = super::id(current).filter(|id| !rates.iter().any(|r| r.id == *id)) {
+        if let Ok(r) = api
+            .get::<TaxRate>(&v.caller(), &format!("/v1/tax_rates/{id}"))
+            .await
+        {
+            rates.push(rate_choice(&r));
+        }
+    }
+    rates
 }
 
 async fn product_page(
@@ -110,7 +127,7 @@ async fn product_page(
             shell: v.shell(title, "products"),
             id,
             currencies: Currency::codes(),
-            rates: rate_choices(v, api).await,
+            rates: rate_choices(v, api, &f.tax_rate_id).await,
             may_write: v.may("products:write"),
             created,
             error_param: error
@@ -121,19 +138,6 @@ async fn product_page(
             f,
         },
     )
-}
-
-fn unprocessable(message: String, param: &str) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "invalid_form".into(),
-        message,
-        param: Some(param.into()),
-    }
-}
-
-fn fresh_nonce() -> String {
-    paylink_domain::id::random_base62()
 }
 
 pub async fn new_product(
@@ -150,20 +154,26 @@ pub async fn new_product(
     }
     let f = ProductForm {
         currency: super::links::default_currency(&state, &v).await,
-        nonce: fresh_nonce(),
+        nonce: fresh(),
         active: "on".into(),
         ..ProductForm::default()
     };
     product_page(&v, &api, None, f, String::new(), None).await
 }
 
-/// The form's fields as the API's body: prices in minor units, exactly; what was left
-/// empty is left out (or, when changing, cleared).
+/// The form's fields as the API's body: prices in minor units, exactly. A new product
+/// leaves out what was left empty; an edit sends only what the person changed
+/// ([`Shown`]), an emptied field as `null`.
 fn product_body(f: &ProductForm, editing: bool) -> Result<Value, Refusal> {
+    let shown = if editing {
+        Shown::parse(&f.shown)
+    } else {
+        Shown::default()
+    };
     let currency = Currency::parse(f.currency.trim())
-        .ok_or_else(|| unprocessable("Choose a currency".into(), "currency"))?;
+        .ok_or_else(|| invalid("Choose a currency", "currency"))?;
     let amount = currency.parse_major(f.price.trim()).ok_or_else(|| {
-        unprocessable(
+        invalid(
             format!(
                 "Enter the price in {} with at most {} decimals, such as 25.00",
                 currency.code(),
@@ -172,52 +182,43 @@ fn product_body(f: &ProductForm, editing: bool) -> Result<Value, Refusal> {
             "unit_amount",
         )
     })?;
-    let mut body = Map::new();
-    body.insert("name".into(), json!(f.name.trim()));
-    body.insert("unit_amount".into(), json!(amount.minor()));
-    body.insert("currency".into(), json!(currency.code()));
-    let optional = |s: &str| {
-        let s = s.trim();
-        if s.is_empty() {
-            Value::Null
-        } else {
-            json!(s)
-        }
-    };
-    for (k, s) in [
-        ("description", &f.description),
-        ("image_url", &f.image_url),
-        ("tax_rate_id", &f.tax_rate_id),
-    ] {
-        let value = optional(s);
-        if editing || !value.is_null() {
-            body.insert(k.into(), value);
-        }
-    }
     let stock = f.stock.trim();
     let inventory = if stock.is_empty() {
         Value::Null
     } else {
         let n: u32 = stock.parse().map_err(|_| {
-            unprocessable(
-                "Enter the units in stock as a whole number, or leave it empty not to track stock"
-                    .into(),
+            invalid(
+                "Enter the units in stock as a whole number, or leave it empty not to track stock",
                 "inventory",
             )
         })?;
         json!({ "available": n })
     };
-    // Changing, the stock is sent only when it was changed in the form: sales since the
-    // form was shown are not undone by a save of the name.
-    let changed = if editing {
-        stock != f.stock_shown.trim()
-    } else {
-        !inventory.is_null()
-    };
-    if changed {
-        body.insert("inventory".into(), inventory);
+    // The price is one change of amount and currency, compared as amounts ("25" is "25.00").
+    let price_changed = !editing
+        || shown.changed("currency", &f.currency)
+        || shown
+            .get("price")
+            .and_then(|p| currency.parse_major(p))
+            .is_none_or(|was| was != amount);
+    let mut body = shown.body(vec![
+        ("name", &f.name, json!(f.name.trim())),
+        ("description", &f.description, text_or_null(&f.description)),
+        ("image_url", &f.image_url, text_or_null(&f.image_url)),
+        ("tax_rate_id", &f.tax_rate_id, text_or_null(&f.tax_rate_id)),
+        ("stock", &f.stock, inventory),
+    ]);
+    if let Some(stock) = body.remove("stock") {
+        body.insert("inventory".into(), stock);
     }
-    if editing {
+    if price_changed {
+        body.insert("unit_amount".into(), json!(amount.minor()));
+        body.insert("currency".into(), json!(currency.code()));
+    }
+    if !editing {
+        // A new product: what was left empty is left out.
+        body.retain(|_, v| !v.is_null());
+    } else if shown.changed("active", &f.active) {
         body.insert("active".into(), json!(f.active == "on"));
     }
     Ok(Value::Object(body))
@@ -231,35 +232,14 @@ pub async fn create_product(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    f.nonce = f.nonce.chars().take(64).collect();
-    if f.nonce.is_empty() {
-        f.nonce = fresh_nonce();
-    }
+    f.nonce = nonce(&f.nonce);
     let body = match product_body(&f, false) {
         Ok(b) => b,
         Err(r) => return product_page(&v, &api, None, f, String::new(), Some(r)).await,
     };
-    match api
-        .call(
-            &v.caller(),
-            Method::POST,
-            "/v1/products",
-            Some(&body),
-            Some(&f.nonce),
-        )
-        .await
-    {
-        Ok(p) => see_other(&format!(
-            "/dashboard/products/{}",
-            p.get("id").and_then(Value::as_str).unwrap_or_default()
-        )),
-        Err(r) => {
-            // A refusal is kept under its key: the corrected form is a new request.
-            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
-                f.nonce = fresh_nonce();
-            }
-            product_page(&v, &api, None, f, String::new(), Some(r)).await
-        }
+    match create(&v, &api, "/v1/products", &body, &mut f.nonce).await {
+        Ok(p) => see_other(&format!("/dashboard/products/{}", id_of(&p))),
+        Err(r) => product_page(&v, &api, None, f, String::new(), Some(r)).await,
     }
 }
 
@@ -268,7 +248,7 @@ fn form_of(p: &Product) -> ProductForm {
         .inventory
         .as_ref()
         .map_or_else(String::new, |i| i.available.to_string());
-    ProductForm {
+    let mut f = ProductForm {
         name: p.name.clone(),
         description: p.description.clone().unwrap_or_default(),
         image_url: p.image_url.clone().unwrap_or_default(),
@@ -278,11 +258,21 @@ fn form_of(p: &Product) -> ProductForm {
             .tax_rate_id
             .as_ref()
             .map_or_else(String::new, ToString::to_string),
-        stock_shown: stock.clone(),
         stock,
         active: if p.active { "on".into() } else { String::new() },
         ..ProductForm::default()
-    }
+    };
+    f.shown = Shown::encode(&[
+        ("name", &f.name),
+        ("description", &f.description),
+        ("image_url", &f.image_url),
+        ("price", &f.price),
+        ("currency", &f.currency),
+        ("tax_rate_id", &f.tax_rate_id),
+        ("stock", &f.stock),
+        ("active", &f.active),
+    ]);
+    f
 }
 
 pub async fn product(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
@@ -411,7 +401,7 @@ async fn rates_page(
 }
 
 pub async fn tax_rates(v: Visit, Extension(api): Extension<Api>) -> Response {
-    rates_page(&v, &api, RateForm::default(), fresh_nonce(), None).await
+    rates_page(&v, &api, RateForm::default(), fresh(), None).await
 }
 
 /// `POST /v1/tax_rates` (the percentage as typed: the API reads `"8.25"` exactly).
@@ -423,31 +413,14 @@ pub async fn create_tax_rate(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    let mut nonce: String = f.nonce.chars().take(64).collect();
-    if nonce.is_empty() {
-        nonce = fresh_nonce();
-    }
+    let mut nonce = nonce(&f.nonce);
     let body = json!({
         "display_name": clean(Some(&f.display_name), 200),
         "percentage": f.percentage.trim(),
         "inclusive": f.inclusive == "on",
     });
-    match api
-        .call(
-            &v.caller(),
-            Method::POST,
-            "/v1/tax_rates",
-            Some(&body),
-            Some(&nonce),
-        )
-        .await
-    {
+    match create(&v, &api, "/v1/tax_rates", &body, &mut nonce).await {
         Ok(_) => see_other("/dashboard/tax-rates"),
-        Err(r) => {
-            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
-                nonce = fresh_nonce();
-            }
-            rates_page(&v, &api, f, nonce, Some(r)).await
-        }
+        Err(r) => rates_page(&v, &api, f, nonce, Some(r)).await,
     }
 }

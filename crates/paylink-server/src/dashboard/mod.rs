@@ -14,6 +14,7 @@ pub mod client;
 mod customers;
 mod developers;
 mod events;
+mod forms;
 mod home;
 mod link_edit;
 mod link_form;
