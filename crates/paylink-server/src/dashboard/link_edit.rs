@@ -8,11 +8,12 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use paylink_domain::link::PaymentLink;
 
 use super::client::{Api, Refusal};
+use super::forms::{invalid, text_or_null, Shown};
 use super::link_form::utc_minute;
 use super::view::clean;
 use super::{page, refused, see_other, Shell, Visit};
@@ -36,6 +37,9 @@ pub struct EditForm {
     pub confirmation_message: String,
     #[serde(default)]
     pub inactive_message: String,
+    /// What the form showed ([`Shown`]).
+    #[serde(default)]
+    pub shown: String,
 }
 
 #[derive(Template)]
@@ -46,6 +50,8 @@ struct EditPage {
     f: EditForm,
     /// The currency of the amount field, when the link has one.
     amount_currency: Option<String>,
+    /// An order link is paid once: its limit is not the merchant's to change.
+    limit_fixed: bool,
     error: Option<String>,
     error_param: String,
 }
@@ -59,7 +65,7 @@ fn single_amount(l: &PaymentLink) -> Option<String> {
 }
 
 fn form_of(l: &PaymentLink) -> EditForm {
-    EditForm {
+    let mut f = EditForm {
         title: l.title.clone(),
         description: l.description.clone().unwrap_or_default(),
         amount: single_amount(l).unwrap_or_default(),
@@ -71,7 +77,17 @@ fn form_of(l: &PaymentLink) -> EditForm {
         confirmation_message: l.confirmation_message.clone().unwrap_or_default(),
         inactive_message: l.inactive_message.clone().unwrap_or_default(),
         ..EditForm::default()
-    }
+    };
+    f.shown = Shown::encode(&[
+        ("title", &f.title),
+        ("description", &f.description),
+        ("amount", &f.amount),
+        ("payments_limit", &f.payments_limit),
+        ("expires_at", &f.expires_at),
+        ("confirmation_message", &f.confirmation_message),
+        ("inactive_message", &f.inactive_message),
+    ]);
+    f
 }
 
 fn edit_page(v: &Visit, link: &PaymentLink, f: EditForm, error: Option<Refusal>) -> Response {
@@ -82,6 +98,7 @@ fn edit_page(v: &Visit, link: &PaymentLink, f: EditForm, error: Option<Refusal>)
             shell: v.shell(format!("Edit {}", link.title), "links"),
             id: link.id.to_string(),
             amount_currency: single_amount(link).map(|_| link.currency.code().to_owned()),
+            limit_fixed: link.kind.as_str() == "order",
             error_param: error
                 .as_ref()
                 .and_then(|r| r.param.clone())
@@ -119,72 +136,64 @@ pub async fn edit_form(
     }
 }
 
-fn invalid(message: &str, param: &str) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "invalid_form".into(),
-        message: message.into(),
-        param: Some(param.into()),
-    }
-}
-
-/// The patch: every field as the form has it (an emptied field is cleared).
+/// The patch: the fields the person changed ([`Shown`]); an emptied one is cleared. The
+/// price is compared as an amount ("25" is "25.00"); an expiry left as shown is not sent
+/// again (the form shows it to the minute, and an expired link keeps its expiry while its
+/// messages change).
 fn patch(l: &PaymentLink, f: &EditForm) -> Result<Value, Refusal> {
-    let mut b = Map::new();
-    b.insert("title".into(), json!(f.title.trim()));
-    let optional = |s: &str| {
-        let s = s.trim();
-        if s.is_empty() {
-            Value::Null
-        } else {
-            json!(s)
-        }
+    let shown = Shown::parse(&f.shown);
+    let limit = f.payments_limit.trim();
+    let limit = if limit.is_empty() {
+        Value::Null
+    } else {
+        json!(limit.parse::<u32>().map_err(|_| invalid(
+            "Enter the payments limit as a whole number",
+            "payments_limit"
+        ))?)
     };
-    b.insert("description".into(), optional(&f.description));
-    b.insert(
-        "confirmation_message".into(),
-        optional(&f.confirmation_message),
-    );
-    b.insert("inactive_message".into(), optional(&f.inactive_message));
-    if let Some(shown) = single_amount(l) {
-        // Sent only when changed: the API refuses a new price once a link has sold.
-        if f.amount.trim() != shown {
-            let a = l.currency.parse_major(f.amount.trim()).ok_or_else(|| {
-                invalid(
-                    &format!(
-                        "Enter the amount in {} with at most {} decimals, such as 25.00",
-                        l.currency.code(),
-                        l.currency.exponent()
-                    ),
-                    "amount",
-                )
-            })?;
-            b.insert("amount".into(), json!(a.minor()));
+    let expires = f.expires_at.trim();
+    let expires = if expires.is_empty() {
+        Value::Null
+    } else {
+        json!(utc_minute(expires)
+            .ok_or_else(|| invalid("Enter the expiry as a date and time (UTC)", "expires_at"))?
+            .to_rfc3339())
+    };
+    let mut b = shown.body(vec![
+        ("title", &f.title, json!(f.title.trim())),
+        ("description", &f.description, text_or_null(&f.description)),
+        (
+            "confirmation_message",
+            &f.confirmation_message,
+            text_or_null(&f.confirmation_message),
+        ),
+        (
+            "inactive_message",
+            &f.inactive_message,
+            text_or_null(&f.inactive_message),
+        ),
+        ("payments_limit", &f.payments_limit, limit),
+        ("expires_at", &f.expires_at, expires),
+    ]);
+    if l.kind.as_str() == "order" {
+        b.remove("payments_limit");
+    }
+    if single_amount(l).is_some() {
+        let typed = l.currency.parse_major(f.amount.trim()).ok_or_else(|| {
+            invalid(
+                format!(
+                    "Enter the amount in {} with at most {} decimals, such as 25.00",
+                    l.currency.code(),
+                    l.currency.exponent()
+                ),
+                "amount",
+            )
+        })?;
+        let was = shown.get("amount").and_then(|a| l.currency.parse_major(a));
+        if was != Some(typed) {
+            b.insert("amount".into(), json!(typed.minor()));
         }
     }
-    let limit = f.payments_limit.trim();
-    b.insert(
-        "payments_limit".into(),
-        if limit.is_empty() {
-            Value::Null
-        } else {
-            json!(limit.parse::<u32>().map_err(|_| invalid(
-                "Enter the payments limit as a whole number",
-                "payments_limit"
-            ))?)
-        },
-    );
-    let expires = f.expires_at.trim();
-    b.insert(
-        "expires_at".into(),
-        if expires.is_empty() {
-            Value::Null
-        } else {
-            json!(utc_minute(expires)
-                .ok_or_else(|| invalid("Enter the expiry as a date and time (UTC)", "expires_at"))?
-                .to_rfc3339())
-        },
-    );
     Ok(Value::Object(b))
 }
 

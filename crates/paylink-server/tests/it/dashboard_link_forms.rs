@@ -517,3 +517,109 @@ async fn a_link_is_edited_sent_and_its_qr_code_downloaded(app: TestApp) {
         404
     );
 }
+
+both!(an_edit_sends_only_what_changed);
+
+/// The edit form sends what the person changed: an order link's title changes (its limit
+/// is not sent), an expired link's messages change (its expiry is not sent again), a sold
+/// link's title changes with its price typed as "50" for "50.00".
+async fn an_edit_sends_only_what_changed(app: TestApp) {
+    use crate::dashboard_forms::shown_of;
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let edit = |id: String, fields: Vec<(&'static str, &'static str)>| {
+        let owner = &owner;
+        async move {
+            let page = owner.get(&format!("/dashboard/links/{id}/edit")).await;
+            assert_eq!(page.status, 200, "{}", page.page);
+            let shown = shown_of(&page.page);
+            let mut form: Vec<(&str, &str)> = fields;
+            form.push(("shown", shown.as_str()));
+            owner
+                .post(&format!("/dashboard/links/{id}/edit"), &form, true)
+                .await
+        }
+    };
+    let order = app
+        .create(
+            "/v1/orders",
+            serde_json::json!({"line_items": [{"name": "Repair", "unit_amount": 4000}]}),
+        )
+        .await;
+    let order_link = app
+        .create(
+            "/v1/payment_links",
+            serde_json::json!({"title": "Your repair", "order_id": order["id"]}),
+        )
+        .await;
+    let oid = order_link["id"].as_str().unwrap().to_owned();
+    let page = owner.get(&format!("/dashboard/links/{oid}/edit")).await;
+    assert!(!page.page.contains("id=\"payments_limit\""));
+    let r = edit(oid.clone(), vec![("title", "Your bike repair")]).await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    assert_eq!(
+        api_get(&app, &format!("/v1/payment_links/{oid}")).await["title"],
+        "Your bike repair"
+    );
+    // An expired link: its messages change, its expiry stays to the second.
+    let soon = paylink_domain::time::Timestamp::now().plus_seconds(2);
+    let expiring = app
+        .create(
+            "/v1/payment_links",
+            serde_json::json!({"title": "Flash sale", "amount": 500, "expires_at": soon.to_rfc3339()}),
+        )
+        .await;
+    let eid = expiring["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let page = owner.get(&format!("/dashboard/links/{eid}/edit")).await;
+    let shown = shown_of(&page.page);
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{eid}/edit"),
+            &[
+                ("title", "Flash sale"),
+                ("amount", "5.00"),
+                ("expires_at", &soon.to_rfc3339()[..16]),
+                ("inactive_message", "The sale is over; see you next month."),
+                ("shown", shown.as_str()),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let l = api_get(&app, &format!("/v1/payment_links/{eid}")).await;
+    assert_eq!(
+        (
+            l["inactive_message"].as_str(),
+            l["expires_at"].as_str(),
+            l["status"].as_str()
+        ),
+        (
+            Some("The sale is over; see you next month."),
+            Some(soon.to_rfc3339().as_str()),
+            Some("expired")
+        )
+    );
+    // A sold link: "50" is the price shown as "50.00", so only the title is sent.
+    let sold = app.custom_link("Gift card", 5000).await;
+    let sid = sold["id"].as_str().unwrap().to_owned();
+    let (_, paid) = app.buy(sold["slug"].as_str().unwrap()).await;
+    assert!(paid.is_some());
+    let r = edit(
+        sid.clone(),
+        vec![("title", "Gift card (any occasion)"), ("amount", "50")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    // A new price after a sale is the API's refusal, in its words.
+    let r = edit(
+        sid.clone(),
+        vec![("title", "Gift card (any occasion)"), ("amount", "55")],
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.page);
+    assert!(r.page.contains("id=\"error\""));
+    assert_eq!(
+        api_get(&app, &format!("/v1/payment_links/{sid}")).await["title"],
+        "Gift card (any occasion)"
+    );
+}
