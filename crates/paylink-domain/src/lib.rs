@@ -19,6 +19,7 @@ pub mod prices;
 pub mod settings;
 pub mod shape;
 pub mod states;
+pub mod subscription;
 pub mod tax;
 pub mod text;
 pub mod time;
