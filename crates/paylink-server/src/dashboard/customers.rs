@@ -10,34 +10,16 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use paylink_domain::catalog::{Customer, Order};
+use paylink_domain::catalog::{Customer, Order, Product};
 use paylink_domain::money::Currency;
 
 use super::client::{Api, Page, Refusal};
-use super::link_form::Choice;
+use super::forms::{create, id_of, invalid, nonce, text_or_null, Shown};
+use super::link_form::{include_chosen, Choice};
 use super::view::{money, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
 use crate::state::AppState;
-
-fn invalid(message: String, param: &str) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "invalid_form".into(),
-        message,
-        param: Some(param.into()),
-    }
-}
-
-/// The form's key: as sent (a form sent twice changes once), else a new one.
-fn nonce_of(sent: &str) -> String {
-    let n: String = sent.chars().take(64).collect();
-    if n.is_empty() {
-        paylink_domain::id::random_base62()
-    } else {
-        n
-    }
-}
 
 fn forbidden(v: &Visit, what: &str) -> Response {
     problem(
@@ -59,6 +41,9 @@ pub struct CustomerForm {
     pub name: String,
     #[serde(default)]
     pub phone: String,
+    /// What the edit form showed ([`Shown`]).
+    #[serde(default)]
+    pub shown: String,
 }
 
 pub struct OrderRow {
@@ -142,16 +127,21 @@ pub async fn new_customer(v: Visit, Extension(api): Extension<Api>) -> Response 
     customer_page(&v, &api, None, f, None).await
 }
 
-/// The customer's fields (an emptied field is left out when adding, cleared when changing).
+/// The customer's fields: adding, what was filled in; changing, what the person changed
+/// ([`Shown`]), an emptied field cleared.
 fn customer_body(f: &CustomerForm, editing: bool) -> Value {
-    let mut b = Map::new();
-    for (k, s) in [("email", &f.email), ("name", &f.name), ("phone", &f.phone)] {
-        let s = s.trim();
-        if !s.is_empty() {
-            b.insert(k.into(), json!(s));
-        } else if editing {
-            b.insert(k.into(), Value::Null);
-        }
+    let shown = if editing {
+        Shown::parse(&f.shown)
+    } else {
+        Shown::default()
+    };
+    let mut b = shown.body(vec![
+        ("email", &f.email, text_or_null(&f.email)),
+        ("name", &f.name, text_or_null(&f.name)),
+        ("phone", &f.phone, text_or_null(&f.phone)),
+    ]);
+    if !editing {
+        b.retain(|_, v| !v.is_null());
     }
     Value::Object(b)
 }
@@ -164,28 +154,11 @@ pub async fn create_customer(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    f.nonce = nonce_of(&f.nonce);
+    f.nonce = nonce(&f.nonce);
     let body = customer_body(&f, false);
-    match api
-        .call(
-            &v.caller(),
-            Method::POST,
-            "/v1/customers",
-            Some(&body),
-            Some(&f.nonce),
-        )
-        .await
-    {
-        Ok(c) => see_other(&format!(
-            "/dashboard/customers/{}",
-            c.get("id").and_then(Value::as_str).unwrap_or_default()
-        )),
-        Err(r) => {
-            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
-                f.nonce = paylink_domain::id::random_base62();
-            }
-            customer_page(&v, &api, None, f, Some(r)).await
-        }
+    match create(&v, &api, "/v1/customers", &body, &mut f.nonce).await {
+        Ok(c) => see_other(&format!("/dashboard/customers/{}", id_of(&c))),
+        Err(r) => customer_page(&v, &api, None, f, Some(r)).await,
     }
 }
 
@@ -202,12 +175,13 @@ pub async fn customer(
         .await
     {
         Ok(c) => {
-            let f = CustomerForm {
+            let mut f = CustomerForm {
                 email: c.email.unwrap_or_default(),
                 name: c.name.unwrap_or_default(),
                 phone: c.phone.unwrap_or_default(),
                 ..CustomerForm::default()
             };
+            f.shown = Shown::encode(&[("email", &f.email), ("name", &f.name), ("phone", &f.phone)]);
             customer_page(&v, &api, Some(id), f, None).await
         }
         Err(r) => refused(&v, &r),
@@ -358,11 +332,36 @@ struct OrderNewPage {
     currencies: Vec<&'static str>,
     error: Option<String>,
     error_param: String,
+    /// The form's line (1…) the error is about, 0 for none.
+    bad_line: usize,
+}
+
+/// The form line (1…) an error's `line_items.{i}…` names: lines are numbered as the form
+/// shows them, though empty ones are not sent.
+fn line_of(f: &OrderForm, param: &str) -> usize {
+    let Some(i) = param
+        .strip_prefix("line_items.")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|i| i.parse::<usize>().ok())
+    else {
+        return 0;
+    };
+    f.lines()
+        .iter()
+        .filter(|l| !l.product.is_empty() || !l.name.is_empty() || !l.price.is_empty())
+        .nth(i)
+        .map_or(0, |l| l.n)
 }
 
 async fn order_new_page(v: &Visit, api: &Api, f: OrderForm, error: Option<Refusal>) -> Response {
     let locale = Locale::negotiate(None, "en-US");
-    let customers = api
+    let label = |c: &Customer| {
+        c.email
+            .clone()
+            .or_else(|| c.name.clone())
+            .unwrap_or_else(|| c.id.to_string())
+    };
+    let mut customers = api
         .get::<Page<Customer>>(&v.caller(), "/v1/customers?limit=100")
         .await
         .map(|p| {
@@ -370,27 +369,41 @@ async fn order_new_page(v: &Visit, api: &Api, f: OrderForm, error: Option<Refusa
                 .iter()
                 .map(|c| Choice {
                     value: c.id.to_string(),
-                    label: c
-                        .email
-                        .clone()
-                        .or_else(|| c.name.clone())
-                        .unwrap_or_else(|| c.id.to_string()),
+                    label: label(c),
                 })
                 .collect()
         })
+        .unwrap_or_default();
+    include_chosen::<Customer>(
+        v,
+        api,
+        &mut customers,
+        f.customer_id.trim(),
+        "customers",
+        label,
+    )
+    .await;
+    let mut products = super::link_form::product_choices(v, api, &locale).await;
+    for l in f.lines() {
+        include_chosen::<Product>(v, api, &mut products, &l.product, "products", |p| {
+            format!("{} · {}", p.name, money(&locale, p.currency, p.unit_amount))
+        })
+        .await;
+    }
+    let error_param = error
+        .as_ref()
+        .and_then(|r| r.param.clone())
         .unwrap_or_default();
     page(
         error.as_ref().map_or(StatusCode::OK, |r| r.status),
         &OrderNewPage {
             shell: v.shell("New order", "orders"),
             lines: f.lines(),
-            products: super::link_form::product_choices(v, api, &locale).await,
+            products,
             customers,
             currencies: Currency::codes(),
-            error_param: error
-                .as_ref()
-                .and_then(|r| r.param.clone())
-                .unwrap_or_default(),
+            bad_line: line_of(&f, &error_param),
+            error_param,
             error: error.map(|r| r.message),
             f,
         },
@@ -429,23 +442,26 @@ pub async fn new_order(
 
 fn order_body(f: &OrderForm) -> Result<Value, Refusal> {
     let currency = Currency::parse(f.currency.trim())
-        .ok_or_else(|| invalid("Choose a currency".into(), "currency"))?;
+        .ok_or_else(|| invalid("Choose a currency", "currency"))?;
     let mut lines = Vec::new();
     for l in f.lines() {
+        if l.product.is_empty() && l.name.is_empty() && l.price.is_empty() {
+            continue;
+        }
         let i = lines.len();
         let quantity = if l.quantity.is_empty() {
             1
         } else {
             l.quantity.parse::<u32>().map_err(|_| {
                 invalid(
-                    "Enter the quantity as a whole number".into(),
+                    format!("Enter line {}'s quantity as a whole number", l.n),
                     &format!("line_items.{i}.quantity"),
                 )
             })?
         };
         if !l.product.is_empty() {
             lines.push(json!({"product_id": l.product, "quantity": quantity}));
-        } else if !l.name.is_empty() || !l.price.is_empty() {
+        } else {
             let amount = currency.parse_major(&l.price).ok_or_else(|| {
                 invalid(
                     format!(
@@ -463,7 +479,7 @@ fn order_body(f: &OrderForm) -> Result<Value, Refusal> {
     }
     if lines.is_empty() {
         return Err(invalid(
-            "Add at least one line: a product, or a name and a price".into(),
+            "Add at least one line: a product, or a name and a price",
             "line_items",
         ));
     }
@@ -485,31 +501,14 @@ pub async fn create_order(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    f.nonce = nonce_of(&f.nonce);
+    f.nonce = nonce(&f.nonce);
     let body = match order_body(&f) {
         Ok(b) => b,
         Err(r) => return order_new_page(&v, &api, f, Some(r)).await,
     };
-    match api
-        .call(
-            &v.caller(),
-            Method::POST,
-            "/v1/orders",
-            Some(&body),
-            Some(&f.nonce),
-        )
-        .await
-    {
-        Ok(o) => see_other(&format!(
-            "/dashboard/orders/{}",
-            o.get("id").and_then(Value::as_str).unwrap_or_default()
-        )),
-        Err(r) => {
-            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
-                f.nonce = paylink_domain::id::random_base62();
-            }
-            order_new_page(&v, &api, f, Some(r)).await
-        }
+    match create(&v, &api, "/v1/orders", &body, &mut f.nonce).await {
+        Ok(o) => see_other(&format!("/dashboard/orders/{}", id_of(&o))),
+        Err(r) => order_new_page(&v, &api, f, Some(r)).await,
     }
 }
 

@@ -62,6 +62,8 @@ struct DevelopersPage {
     new_key: Option<String>,
     /// An endpoint's signing secret just made: shown on this answer only.
     new_secret: Option<String>,
+    /// The key form's idempotency key.
+    key_nonce: String,
     error: Option<String>,
     error_param: String,
     event_types: Vec<&'static str>,
@@ -129,6 +131,7 @@ async fn developers_page_with(v: &Visit, api: &Api, extra: Extra) -> Response {
         status,
         &DevelopersPage {
             shell: v.shell("Developers", "developers"),
+            key_nonce: super::forms::fresh(),
             keys: keys
                 .map(|p| p.data)
                 .unwrap_or_default()
@@ -177,6 +180,8 @@ pub async fn show(v: Visit, Extension(api): Extension<Api>) -> Response {
 
 pub struct KeyForm {
     csrf: String,
+    /// The form's idempotency key: sent twice, one key is made (and shown once).
+    nonce: String,
     name: String,
     kind: String,
     /// The scopes ticked.
@@ -199,8 +204,15 @@ pub async fn create_key(
     } else {
         json!({"name": name, "kind": "secret"})
     };
+    let nonce = super::forms::nonce(&f.nonce);
     match api
-        .call(&v.caller(), Method::POST, "/v1/api_keys", Some(&body), None)
+        .call(
+            &v.caller(),
+            Method::POST,
+            "/v1/api_keys",
+            Some(&body),
+            Some(&nonce),
+        )
         .await
     {
         Ok(k) => {
@@ -215,6 +227,7 @@ pub async fn create_key(
 fn key_form(body: &[u8]) -> KeyForm {
     let mut f = KeyForm {
         csrf: String::new(),
+        nonce: String::new(),
         name: String::new(),
         kind: String::new(),
         scope: Vec::new(),
@@ -222,6 +235,7 @@ fn key_form(body: &[u8]) -> KeyForm {
     for (k, val) in form_urlencoded::parse(body) {
         match k.as_ref() {
             "csrf" => f.csrf = val.into_owned(),
+            "nonce" => f.nonce = val.into_owned(),
             "name" => f.name = val.into_owned(),
             "kind" => f.kind = val.into_owned(),
             "scope" if f.scope.len() < 64 => f.scope.push(val.into_owned()),
@@ -268,7 +282,7 @@ fn hook_form(body: &[u8]) -> (String, HookFields) {
             "csrf" => csrf = val.into_owned(),
             "url" => f.url = val.into_owned(),
             "description" => f.description = val.into_owned(),
-            "nonce" => nonce = val.chars().take(64).collect(),
+            "nonce" => nonce = super::forms::nonce(&val),
             "event" if f.events.len() < 64 => f.events.push(val.into_owned()),
             _ => {}
         }
@@ -354,6 +368,21 @@ pub async fn hook_act(
         "enable" => (Method::PATCH, Some(json!({"status": "enabled"}))),
         "disable" => (Method::PATCH, Some(json!({"status": "disabled"}))),
         "delete" => (Method::DELETE, None),
+        "rotate" => {
+            // A new signing secret, shown on this answer only; the old one keeps signing
+            // beside it for a day, so receivers can switch without losing events.
+            let rotate = format!("{path}/rotate_secret");
+            return match api
+                .call(&v.caller(), Method::POST, &rotate, Some(&json!({})), None)
+                .await
+            {
+                Ok(e) => {
+                    let secret = e.get("secret").and_then(Value::as_str).map(str::to_owned);
+                    hook_page(&v, &api, &id, HookQuery::default(), secret).await
+                }
+                Err(r) => refused(&v, &r),
+            };
+        }
         _ => return super::no_such(&v),
     };
     match api
@@ -403,11 +432,14 @@ struct HookPage {
     queued_event: String,
     /// The redeliver buttons' nonce ([`super::events::redeliver`]).
     nonce: String,
+    /// A signing secret just made by a rotation: shown on this answer only.
+    new_secret: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 pub struct HookQuery {
-    queued: Option<u32>,
+    /// How many deliveries a redelivery queued (anything else is ignored, not refused).
+    queued: Option<String>,
     event: Option<String>,
 }
 
@@ -425,13 +457,24 @@ pub async fn hook(
     let Some(id) = super::id(&id).map(str::to_owned) else {
         return super::no_such(&v);
     };
+    hook_page(&v, &api, &id, q, None).await
+}
+
+/// The endpoint's page; `new_secret` is a signing secret just made (shown this once).
+async fn hook_page(
+    v: &Visit,
+    api: &Api,
+    id: &str,
+    q: HookQuery,
+    new_secret: Option<String>,
+) -> Response {
     let who = v.caller();
     let hook = match api
         .get::<WebhookEndpoint>(&who, &format!("/v1/webhook_endpoints/{id}"))
         .await
     {
         Ok(h) => h,
-        Err(r) => return refused(&v, &r),
+        Err(r) => return refused(v, &r),
     };
     let attempts = match api
         .get::<Page<AttemptIn>>(
@@ -441,7 +484,7 @@ pub async fn hook(
         .await
     {
         Ok(p) => p.data,
-        Err(r) => return refused(&v, &r),
+        Err(r) => return refused(v, &r),
     };
     // Each event's type, once per event.
     let mut types: std::collections::HashMap<String, String> = Default::default();
@@ -498,7 +541,8 @@ pub async fn hook(
             hook,
             deliveries,
             may_hooks: v.may("webhooks:write"),
-            notice: super::events::queued_notice(q.queued),
+            notice: super::events::queued_notice(q.queued.and_then(|n| n.parse().ok())),
+            new_secret,
             queued_event: q
                 .event
                 .as_deref()

@@ -124,7 +124,8 @@ struct EventPage {
 
 #[derive(Deserialize, Default)]
 pub struct EventQuery {
-    queued: Option<u32>,
+    /// How many deliveries a redelivery queued (anything else is ignored, not refused).
+    queued: Option<String>,
 }
 
 /// What a redelivery queued, as the page after it says.
@@ -158,7 +159,7 @@ pub async fn detail(
             shell: v.shell(format!("Event {}", event.kind), "developers"),
             event,
             may_redeliver: v.may("webhooks:write"),
-            notice: queued_notice(q.queued),
+            notice: queued_notice(q.queued.and_then(|n| n.parse().ok())),
             nonce: paylink_domain::id::random_base62(),
         },
     )

@@ -15,7 +15,6 @@ use paylink_domain::link::PaymentLink;
 use super::client::{Api, Refusal};
 use super::forms::{invalid, text_or_null, Shown};
 use super::link_form::utc_minute;
-use super::view::clean;
 use super::{page, refused, see_other, Shell, Visit};
 
 #[derive(Deserialize, Default)]
@@ -266,13 +265,13 @@ pub async fn send(
             .take(51)
             .map(|e| json!({ "email": e }))
             .collect();
-    let message = clean(Some(&f.message), 1000);
+    let message = super::view::clean_text(&f.message, 1000);
     let body = json!({
         "recipients": recipients,
         "message": Some(message).filter(|m| !m.is_empty()),
     });
-    let nonce: String = f.nonce.chars().take(64).collect();
-    let key = (!nonce.is_empty()).then_some(nonce.as_str());
+    let nonce = super::forms::nonce(&f.nonce);
+    let key = Some(nonce.as_str());
     let path = format!("/v1/payment_links/{id}/send");
     match api
         .call(&v.caller(), Method::POST, &path, Some(&body), key)
@@ -283,6 +282,8 @@ pub async fn send(
             let notice = super::links::Notice {
                 sent: None,
                 error: Some(r),
+                to: f.to.chars().take(5000).collect(),
+                message: f.message.chars().take(1000).collect(),
             };
             super::links::detail_page(&v, &api, &id, notice).await
         }

@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use paylink_domain::money::{Amount, Currency};
 use paylink_domain::time::Timestamp;
 
 use super::client::{Api, Page, Refusal};
+use super::forms::invalid;
 use super::view::money;
 use super::{page, problem, see_other, Shell, Visit};
 use crate::locale::Locale;
@@ -179,6 +180,21 @@ async fn orders(v: &Visit, api: &Api, locale: &Locale) -> Vec<Choice> {
         .unwrap_or_default()
 }
 
+/// The products chosen, with their quantities (`2 × Mug · $9.00 + Tee · $25.00`).
+fn chosen(f: &LinkForm, products: &[Choice]) -> String {
+    f.rows()
+        .iter()
+        .filter_map(|(p, q)| {
+            let c = products.iter().find(|c| c.value == *p)?;
+            Some(match q.trim() {
+                "" | "1" => c.label.clone(),
+                q => format!("{q} × {}", c.label),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 fn preview_price(f: &LinkForm, products: &[Choice]) -> String {
     let amount = || {
         Currency::parse(&f.currency)
@@ -190,29 +206,71 @@ fn preview_price(f: &LinkForm, products: &[Choice]) -> String {
         "storefront" => "Every product for sale".to_owned(),
         "order" => "The order's total".to_owned(),
         "products" => {
-            let names: Vec<&str> = f
-                .rows()
-                .iter()
-                .filter_map(|(p, _)| products.iter().find(|c| c.value == *p))
-                .map(|c| c.label.as_str())
-                .collect();
-            if names.is_empty() {
+            let chosen = chosen(f, products);
+            if chosen.is_empty() {
                 "Choose a product".to_owned()
             } else {
-                names.join(" + ")
+                chosen
             }
         }
-        "subscription" => amount().map_or_else(String::new, |a| {
-            format!("{a} every {} {}", f.interval_count.trim(), f.interval)
-        }),
+        "subscription" => {
+            let chosen = chosen(f, products);
+            let what = if chosen.is_empty() {
+                amount().unwrap_or_default()
+            } else {
+                chosen
+            };
+            if what.is_empty() {
+                what
+            } else {
+                format!("{what} every {} {}", f.interval_count.trim(), f.interval)
+            }
+        }
         _ => amount().unwrap_or_default(),
+    }
+}
+
+/// Adds `chosen` (an id of `collection`) to `choices` when a list's first page left it out,
+/// so a form started from an older product or order still shows it chosen.
+pub async fn include_chosen<T: serde::de::DeserializeOwned>(
+    v: &Visit,
+    api: &Api,
+    choices: &mut Vec<Choice>,
+    chosen: &str,
+    collection: &str,
+    label: impl Fn(&T) -> String,
+) {
+    let Some(id) = super::id(chosen) else {
+        return;
+    };
+    if choices.iter().any(|c| c.value == id) {
+        return;
+    }
+    if let Ok(found) = api
+        .get::<T>(&v.caller(), &format!("/v1/{collection}/{id}"))
+        .await
+    {
+        choices.push(Choice {
+            value: id.to_owned(),
+            label: label(&found),
+        });
     }
 }
 
 async fn new_page(v: &Visit, api: &Api, f: LinkForm, error: Option<Refusal>) -> Response {
     let locale = Locale::negotiate(None, "en-US");
-    let products = product_choices(v, api, &locale).await;
-    let orders = orders(v, api, &locale).await;
+    let mut products = product_choices(v, api, &locale).await;
+    for (p, _) in f.rows() {
+        include_chosen::<Product>(v, api, &mut products, p, "products", |p| {
+            format!("{} · {}", p.name, money(&locale, p.currency, p.unit_amount))
+        })
+        .await;
+    }
+    let mut orders = orders(v, api, &locale).await;
+    include_chosen::<Order>(v, api, &mut orders, f.order_id.trim(), "orders", |o| {
+        format!("{} · {}", o.id, money(&locale, o.currency, o.amount_total))
+    })
+    .await;
     let rows = f.rows();
     let product_rows = (1..=PRODUCT_ROWS)
         .zip(rows)
@@ -298,13 +356,14 @@ pub async fn new_form(
     new_page(&v, &api, f, None).await
 }
 
-fn invalid(message: impl Into<String>, param: &str) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "invalid_form".into(),
-        message: message.into(),
-        param: Some(param.into()),
-    }
+/// The presets as typed, one amount each: separated by spaces, `;` or new lines, a comma
+/// only when a space follows it (`5, 10, 25`), so that `2,50` is one amount as the amount
+/// field reads it (two euros fifty), never two. `5,10,25` is one token, refused.
+fn presets(typed: &str) -> impl Iterator<Item = &str> {
+    typed
+        .split([' ', ';', '\n', '\r', '\t'])
+        .map(|t| t.trim_end_matches(','))
+        .filter(|t| !t.is_empty())
 }
 
 /// An amount typed in major units of `currency`, exactly.
@@ -391,10 +450,7 @@ pub fn body(f: &LinkForm) -> Result<Value, Refusal> {
             b.insert("type".into(), json!("donation"));
             b.insert("currency".into(), json!(c.code()));
             let mut d = Map::new();
-            let presets = f
-                .presets
-                .split([',', ';', ' '])
-                .filter(|s| !s.trim().is_empty())
+            let presets = presets(&f.presets)
                 .map(|s| major(c, s, "donation.preset_amounts", "each preset").map(|a| a.minor()))
                 .collect::<Result<Vec<_>, _>>()?;
             if !presets.is_empty() {
@@ -441,6 +497,12 @@ pub fn body(f: &LinkForm) -> Result<Value, Refusal> {
                     "amount".into(),
                     json!(major(c, &f.amount, "amount", "the amount")?.minor()),
                 );
+            } else if !f.amount.trim().is_empty() {
+                // What renews is the products or the amount, never a guess between them.
+                return Err(invalid(
+                    "A subscription renews either its products or an amount: empty the amount, or choose no product",
+                    "amount",
+                ));
             } else {
                 b.insert("line_items".into(), Value::Array(lines));
             }
@@ -486,34 +548,13 @@ pub async fn create(
     if let Some(r) = v.forged(&f.csrf) {
         return r;
     }
-    f.nonce = f.nonce.chars().take(64).collect();
-    if f.nonce.is_empty() {
-        f.nonce = paylink_domain::id::random_base62();
-    }
+    f.nonce = super::forms::nonce(&f.nonce);
     let body = match body(&f) {
         Ok(b) => b,
         Err(r) => return new_page(&v, &api, f, Some(r)).await,
     };
-    match api
-        .call(
-            &v.caller(),
-            Method::POST,
-            "/v1/payment_links",
-            Some(&body),
-            Some(&f.nonce),
-        )
-        .await
-    {
-        Ok(link) => see_other(&format!(
-            "/dashboard/links/{}",
-            link.get("id").and_then(Value::as_str).unwrap_or_default()
-        )),
-        Err(r) => {
-            // A refusal is kept under the key: the corrected form is a new request.
-            if r.status.is_client_error() && r.code != "idempotency_key_in_use" {
-                f.nonce = paylink_domain::id::random_base62();
-            }
-            new_page(&v, &api, f, Some(r)).await
-        }
+    match super::forms::create(&v, &api, "/v1/payment_links", &body, &mut f.nonce).await {
+        Ok(link) => see_other(&format!("/dashboard/links/{}", super::forms::id_of(&link))),
+        Err(r) => new_page(&v, &api, f, Some(r)).await,
     }
 }

@@ -160,6 +160,8 @@ struct DetailPage {
     payments: Vec<super::payments::Row>,
     may_write: bool,
     sent: Option<u32>,
+    send_to: String,
+    send_message: String,
     /// The send form's idempotency key.
     nonce: String,
     error: Option<String>,
@@ -167,8 +169,8 @@ struct DetailPage {
 
 #[derive(Deserialize, Default)]
 pub struct DetailQuery {
-    /// How many addresses the link was just sent to.
-    sent: Option<u32>,
+    /// How many addresses the link was just sent to (anything else is ignored, not refused).
+    sent: Option<String>,
 }
 
 pub async fn detail(
@@ -180,8 +182,15 @@ pub async fn detail(
     let Some(id) = super::id(&id).map(str::to_owned) else {
         return super::no_such(&v);
     };
-    let sent = q.sent.filter(|n| (1..=50).contains(n));
-    detail_page(&v, &api, &id, Notice { sent, error: None }).await
+    let sent = q
+        .sent
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=50).contains(n));
+    let notice = Notice {
+        sent,
+        ..Notice::default()
+    };
+    detail_page(&v, &api, &id, notice).await
 }
 
 /// What the link's page says above its sections: that it was just sent by e-mail, or why a
@@ -190,6 +199,9 @@ pub async fn detail(
 pub struct Notice {
     pub sent: Option<u32>,
     pub error: Option<Refusal>,
+    /// The send form as typed, when it was refused.
+    pub to: String,
+    pub message: String,
 }
 
 /// The link's page.
@@ -231,6 +243,8 @@ pub(super) async fn detail_page(v: &Visit, api: &Api, id: &str, notice: Notice) 
         &DetailPage {
             shell: v.shell(link.title.clone(), "links"),
             sent: notice.sent,
+            send_to: notice.to,
+            send_message: notice.message,
             nonce: paylink_domain::id::random_base62(),
             error: notice.error.map(|r| r.message),
             may_write: v.may("payment_links:write"),

@@ -46,6 +46,17 @@ pub fn clean(s: Option<&str>, max: usize) -> String {
         .to_owned()
 }
 
+/// A text of several lines as typed (a note): control characters other than new lines
+/// dropped, at most `max` characters, trimmed.
+pub fn clean_text(s: &str, max: usize) -> String {
+    s.chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 /// `value` (cleaned) if it is one of `allowed`, else `""`: a filter the list does not know
 /// is no filter.
 pub fn one_of(value: Option<&str>, allowed: &[&str]) -> String {

@@ -117,7 +117,7 @@ async fn links_of_every_type_are_made_in_one_form(app: TestApp) {
             ("type", s("donation")),
             ("title", s("Roof fund")),
             ("currency", s("USD")),
-            ("presets", s("5, 10,25.50")),
+            ("presets", s("5, 10; 25.50")),
             ("minimum", s("2")),
             ("nonce", s("l4")),
         ])
@@ -166,7 +166,46 @@ async fn links_of_every_type_are_made_in_one_form(app: TestApp) {
         ),
         (Some("order"), Some("2031-01-02T03:04:00Z"))
     );
-    // Sent twice with its nonce: still six links.
+    // A comma followed by digits is the decimal comma, as the amount field reads it:
+    // "2,50" is one preset of 2.50, and "5,10,25" is refused rather than guessed.
+    let euro = link_of(
+        make(vec![
+            ("type", s("donation")),
+            ("title", s("Kaffeekasse")),
+            ("currency", s("EUR")),
+            ("presets", s("2,50 5")),
+            ("nonce", s("l4b")),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(
+        euro["donation"]["preset_amounts"],
+        serde_json::json!([250, 500])
+    );
+    let r = make(vec![
+        ("type", s("donation")),
+        ("title", s("Guess")),
+        ("currency", s("EUR")),
+        ("presets", s("5,10,25")),
+        ("nonce", s("l4c")),
+    ])
+    .await;
+    assert_eq!(r.status, 422, "{}", r.page);
+    // A subscription renews its products or an amount, never both.
+    let r = make(vec![
+        ("type", s("subscription")),
+        ("title", s("Both")),
+        ("amount", s("5.00")),
+        ("currency", s("USD")),
+        ("product_1", s(pid)),
+        ("interval", s("month")),
+        ("nonce", s("l5b")),
+    ])
+    .await;
+    assert_eq!(r.status, 422, "{}", r.page);
+    assert!(r.page.contains("either its products or an amount"));
+    // Sent twice with its nonce: still seven links.
     let again = make(vec![
         ("type", s("storefront")),
         ("title", s("Our shop")),
@@ -175,7 +214,7 @@ async fn links_of_every_type_are_made_in_one_form(app: TestApp) {
     .await;
     assert_eq!(again.status, 303);
     let all = api_get(&app, "/v1/payment_links?limit=100").await;
-    assert_eq!(all["data"].as_array().unwrap().len(), 6);
+    assert_eq!(all["data"].as_array().unwrap().len(), 7);
     // Refusals in the API's words, the field marked, what was typed kept, a fresh nonce.
     let r = make(vec![
         ("type", s("products")),
@@ -253,7 +292,7 @@ async fn links_of_every_type_are_made_in_one_form(app: TestApp) {
             .as_array()
             .unwrap()
             .len(),
-        6
+        7
     );
     // Another merchant's product cannot be sold here.
     let other = app.other_merchant("Rival").await;

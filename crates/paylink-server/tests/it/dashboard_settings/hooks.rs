@@ -363,3 +363,89 @@ async fn wait_page(desk: &Desk<'_>, path: &str, text: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+both!(a_key_form_sent_twice_makes_one_key_and_a_secret_rotates);
+
+/// A key form sent twice (a double click, a reload) makes one key, shown once; an
+/// endpoint's signing secret is rotated from its page, the new one shown once and both
+/// signing meanwhile; a viewer may do neither.
+async fn a_key_form_sent_twice_makes_one_key_and_a_secret_rotates(app: TestApp) {
+    let backend = app.backend;
+    drop(app);
+    let app = TestApp::spawn_for_webhooks(backend).await;
+    let rx = Receiver::start().await;
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let form = [
+        ("name", "Deploy"),
+        ("kind", "secret"),
+        ("nonce", "key-form-1"),
+    ];
+    let first = owner.post("/dashboard/developers/keys", &form, true).await;
+    assert_eq!(first.status, 200, "{}", first.page);
+    assert!(tag(&first.page, "new-key").contains("value=\"sk_test_"));
+    let again = owner.post("/dashboard/developers/keys", &form, true).await;
+    assert!(
+        !again.page.contains("value=\"sk_test_"),
+        "a key is shown once"
+    );
+    let keys = app.get("/v1/api_keys?limit=100").await.ok(200).clone();
+    let named = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["name"] == "Deploy")
+        .count();
+    assert_eq!(named, 1, "{keys}");
+    // A nonce that is not one (a newline would break the header) is replaced, not a 500.
+    let odd = owner
+        .post(
+            "/dashboard/developers/keys",
+            &[("name", "Odd"), ("kind", "secret"), ("nonce", "a\nb\u{0}")],
+            true,
+        )
+        .await;
+    assert!(odd.status == 200 || odd.status == 400, "{}", odd.status);
+    // Rotation.
+    let hook = app
+        .create(
+            "/v1/webhook_endpoints",
+            json!({"url": rx.url, "enabled_events": ["payment_link.created"]}),
+        )
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    let old = hook["secret"].as_str().unwrap().to_owned();
+    let r = owner
+        .post(
+            &format!("/dashboard/developers/webhooks/{id}/rotate"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.page);
+    let shown = tag(&r.page, "new-secret");
+    assert!(
+        shown.contains("value=\"whsec_") && !shown.contains(&old),
+        "{shown}"
+    );
+    let page = owner
+        .get(&format!("/dashboard/developers/webhooks/{id}"))
+        .await;
+    assert!(!page.page.contains("whsec_"), "shown on that answer only");
+    let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    let r = viewer
+        .post(
+            &format!("/dashboard/developers/webhooks/{id}/rotate"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.page);
+    let r = owner
+        .post(
+            &format!("/dashboard/developers/webhooks/{id}/rotate"),
+            &[],
+            false,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
