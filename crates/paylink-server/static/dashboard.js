@@ -33,8 +33,13 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
   };
   var chosenProducts = function () {
     var names = [];
-    form.querySelectorAll(".product-row select").forEach(function (s) {
-      if (s.value) names.push(s.options[s.selectedIndex].text);
+    form.querySelectorAll(".product-row").forEach(function (row) {
+      var s = row.querySelector("select");
+      var q = row.querySelector("input");
+      if (!s || !s.value) return;
+      var n = q ? q.value.trim() : "1";
+      var label = s.options[s.selectedIndex].text;
+      names.push(n === "" || n === "1" ? label : n + " × " + label);
     });
     return names;
   };
@@ -62,9 +67,9 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
     form.querySelectorAll("[data-for]").forEach(function (el) {
       el.hidden = el.getAttribute("data-for").split(" ").indexOf(k) < 0;
     });
-    byId("preview-title").textContent = byId("title").value.trim() || "Your title";
-    byId("preview-description").textContent = byId("description").value.trim();
-    byId("preview-price").textContent = price();
+    byId("lp-title").textContent = byId("title").value.trim() || "Your title";
+    byId("lp-description").textContent = byId("description").value.trim();
+    byId("lp-price").textContent = price();
   };
   form.addEventListener("input", update);
   form.addEventListener("change", update);
@@ -117,9 +122,12 @@ document.querySelectorAll("button[data-confirm]").forEach(function (button) {
     }
     if (email) field("preview-contact").hidden = email.value.trim() === "";
   };
-  [name, color, logo, email].forEach(function (el) {
+  [name, color, email].forEach(function (el) {
     if (el) el.addEventListener("input", update);
   });
+  // The logo is fetched once its address is complete (on leaving the field), not at every
+  // key: each partial address would be a request to some host.
+  if (logo) logo.addEventListener("change", update);
   if (picker && color) {
     picker.hidden = false;
     picker.addEventListener("input", function () { color.value = picker.value; update(); });

@@ -50,13 +50,11 @@ pub(crate) fn secure(mut res: Response, style_hash: Option<&str>, livemode: bool
     res
 }
 
-/// The brand colour as CSS, with a readable text colour, and the CSP hash of that CSS.
-pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
-    let Some(c) = settings.brand_color.as_deref() else {
-        return (String::new(), None);
-    };
-    let channel = |i: usize| u8::from_str_radix(c.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
-    let lin = |v: u8| {
+/// Dark text on a light `#rrggbb`, white on a dark one (WCAG 2's relative luminance): the
+/// text colour of the merchant's buttons, here and in the dashboard's preview.
+pub(crate) fn ink_on(color: &str) -> &'static str {
+    let channel = |i: usize| {
+        let v = u8::from_str_radix(color.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
         let v = f64::from(v) / 255.0;
         if v <= 0.03928 {
             v / 12.92
@@ -64,8 +62,20 @@ pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
             ((v + 0.055) / 1.055).powf(2.4)
         }
     };
-    let lum = 0.2126 * lin(channel(1)) + 0.7152 * lin(channel(3)) + 0.0722 * lin(channel(5));
-    let text = if lum > 0.179 { "#16181d" } else { "#ffffff" };
+    let lum = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    if lum > 0.179 {
+        "#16181d"
+    } else {
+        "#ffffff"
+    }
+}
+
+/// The brand colour as CSS, with a readable text colour, and the CSP hash of that CSS.
+pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
+    let Some(c) = settings.brand_color.as_deref() else {
+        return (String::new(), None);
+    };
+    let text = ink_on(c);
     let css = format!(":root{{--brand:{c};--brand-text:{text}}}");
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(css.as_bytes()));
     (css, Some(hash))

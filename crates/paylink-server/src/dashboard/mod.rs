@@ -360,7 +360,21 @@ pub struct Shell {
 
 /// A page as the answer: its HTML and the pages' security headers.
 pub fn page(status: StatusCode, t: &impl Template) -> Response {
-    secure(html(status, t.render()), None, true)
+    only_own_forms(secure(html(status, t.render()), None, true))
+}
+
+/// The dashboard's forms post to the dashboard only: its CSP's `form-action` is `'self'`
+/// (the hosted pages' also allows a merchant's https return addresses).
+fn only_own_forms(mut res: Response) -> Response {
+    let csp = res
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replace("form-action 'self' https:", "form-action 'self'"));
+    if let Some(v) = csp.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
 }
 
 pub fn see_other(to: &str) -> Response {

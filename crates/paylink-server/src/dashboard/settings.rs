@@ -209,8 +209,8 @@ pub async fn preview_css(v: Visit, Extension(api): Extension<Api>) -> Response {
         .filter(|c| is_color(c))
         .unwrap_or_else(|| DEFAULT_BRAND.to_owned());
     let css = format!(
-        ".preview{{--preview-brand:{brand};--preview-ink:{}}}\n",
-        ink_on(&brand)
+        ":root{{--preview-brand:{brand};--preview-ink:{}}}\n",
+        crate::checkout::furniture::ink_on(&brand)
     );
     let mut res = (StatusCode::OK, css).into_response();
     res.headers_mut().insert(
@@ -222,26 +222,6 @@ pub async fn preview_css(v: Visit, Extension(api): Extension<Api>) -> Response {
 
 fn is_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c.bytes().skip(1).all(|b| b.is_ascii_hexdigit())
-}
-
-/// Dark text on a light colour, white on a dark one: the relative luminance rule the
-/// hosted pages use for the merchant's colour (WCAG 2's formula).
-fn ink_on(color: &str) -> &'static str {
-    let channel = |i: usize| {
-        let v = u8::from_str_radix(color.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
-        let v = f64::from(v) / 255.0;
-        if v <= 0.03928 {
-            v / 12.92
-        } else {
-            ((v + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    let lum = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
-    if lum > 0.179 {
-        "#16181d"
-    } else {
-        "#ffffff"
-    }
 }
 
 /// `PATCH /v1/settings` with `body`; back to the page with a notice, or the refusal.

@@ -88,8 +88,8 @@ async fn a_merchant_s_day_in_the_dashboard(app: TestApp) {
     click(c, "#sell").await;
     arrive(c, "/dashboard/links/new").await;
     fill(c, "#title", "Mugs for the office").await;
-    wait_text(c, "#preview-title", "Mugs for the office").await;
-    assert!(text(c, "#preview-price").await.contains("Ceramic mug"));
+    wait_text(c, "#lp-title", "Mugs for the office").await;
+    assert!(text(c, "#lp-price").await.contains("Ceramic mug"));
     // Fields of other types are hidden while a products link is chosen.
     assert!(!c
         .find(Locator::Css("#presets"))
@@ -300,17 +300,12 @@ async fn the_forms_pass_axe_at_both_widths() {
             click(c, &format!("#type-{kind}")).await;
             if kind == "donation" {
                 fill(c, "#presets", "5, 10, 25").await;
-                wait_text(
-                    c,
-                    "#preview-price",
-                    "$5.00 · $10.00 · $25.00 or another amount",
-                )
-                .await;
+                wait_text(c, "#lp-price", "$5.00 · $10.00 · $25.00 or another amount").await;
             }
             if kind == "subscription" {
                 fill(c, "#amount", "19").await;
                 fill(c, "#trial_days", "14").await;
-                wait_text(c, "#preview-price", "14 days free, then $19.00 every month").await;
+                wait_text(c, "#lp-price", "14 days free, then $19.00 every month").await;
             }
             look(c, axe, &format!("dashboard-form-link-new-{kind}"), device).await;
         }

@@ -662,3 +662,28 @@ async fn an_edit_sends_only_what_changed(app: TestApp) {
         "Gift card (any occasion)"
     );
 }
+
+/// Dashboard pages carry the hosted pages' CSP, with forms posting to the dashboard only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_forms_post_to_the_dashboard_only() {
+    let app = crate::browser::app().await;
+    let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/dashboard/links/new", app.base))
+        .header(
+            reqwest::header::COOKIE,
+            format!("paylink_session={}", owner.token),
+        )
+        .send()
+        .await
+        .unwrap();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self';") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+}

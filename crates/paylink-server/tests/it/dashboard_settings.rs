@@ -114,7 +114,7 @@ async fn settings_forms_save_through_the_api_and_show_its_refusals(app: TestApp)
     assert_eq!(css.status, 200);
     assert!(css
         .page
-        .contains(".preview{--preview-brand:#0b7a3e;--preview-ink:#ffffff}"));
+        .contains(":root{--preview-brand:#0b7a3e;--preview-ink:#ffffff}"));
     // Empty fields are "none": the e-mail goes.
     let r = desk
         .post(
