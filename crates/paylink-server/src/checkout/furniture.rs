@@ -300,3 +300,15 @@ pub(crate) fn static_file(kind: &'static str, body: &'static str) -> Response {
     );
     res
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_is_readable_on_the_colour() {
+        use super::ink_on;
+        assert_eq!(ink_on("#ffffff"), "#16181d");
+        assert_eq!(ink_on("#f2b705"), "#16181d");
+        assert_eq!(ink_on("#1f4fd1"), "#ffffff");
+        assert_eq!(ink_on("#000000"), "#ffffff");
+    }
+}

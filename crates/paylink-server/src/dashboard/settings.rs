@@ -499,14 +499,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_is_readable_on_the_colour() {
-        assert_eq!(ink_on("#ffffff"), "#16181d");
-        assert_eq!(ink_on("#f2b705"), "#16181d");
-        assert_eq!(ink_on("#1f4fd1"), "#ffffff");
-        assert_eq!(ink_on("#000000"), "#ffffff");
-    }
-
-    #[test]
     fn api_parameters_name_the_page_fields() {
         assert_eq!(field_of("amount_bounds[USD]"), "bounds");
         assert_eq!(field_of("redirect_allowlist[2]"), "allowlist");
