@@ -43,6 +43,8 @@ pub enum EventType {
     OrderPaid,
     #[serde(rename = "subscription.created")]
     SubscriptionCreated,
+    #[serde(rename = "subscription.trial_will_end")]
+    SubscriptionTrialWillEnd,
     #[serde(rename = "subscription.renewed")]
     SubscriptionRenewed,
     #[serde(rename = "subscription.payment_failed")]
@@ -54,7 +56,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 21] = {
+    pub const ALL: [EventType; 22] = {
         use EventType::*;
         [
             PaymentLinkCreated,
@@ -74,6 +76,7 @@ impl EventType {
             OrderCreated,
             OrderPaid,
             SubscriptionCreated,
+            SubscriptionTrialWillEnd,
             SubscriptionRenewed,
             SubscriptionPaymentFailed,
             SubscriptionCanceled,
@@ -105,6 +108,7 @@ impl EventType {
             OrderCreated => "order.created",
             OrderPaid => "order.paid",
             SubscriptionCreated => "subscription.created",
+            SubscriptionTrialWillEnd => "subscription.trial_will_end",
             SubscriptionRenewed => "subscription.renewed",
             SubscriptionPaymentFailed => "subscription.payment_failed",
             SubscriptionCanceled => "subscription.canceled",

@@ -50,6 +50,19 @@ pub enum SubscriptionEvent {
     Canceled,
 }
 
+impl From<SubscriptionEvent> for crate::event::EventType {
+    fn from(e: SubscriptionEvent) -> Self {
+        use crate::event::EventType as T;
+        match e {
+            SubscriptionEvent::Created => T::SubscriptionCreated,
+            SubscriptionEvent::TrialWillEnd => T::SubscriptionTrialWillEnd,
+            SubscriptionEvent::Renewed => T::SubscriptionRenewed,
+            SubscriptionEvent::PaymentFailed => T::SubscriptionPaymentFailed,
+            SubscriptionEvent::Canceled => T::SubscriptionCanceled,
+        }
+    }
+}
+
 impl SubscriptionEvent {
     /// The event type's name in the contract.
     pub fn as_str(self) -> &'static str {

@@ -656,3 +656,19 @@ proptest! {
         );
     }
 }
+
+/// Each subscription event is an event type of the contract, under the same name.
+#[test]
+fn subscription_events_are_event_types() {
+    use crate::event::EventType;
+    for e in [
+        SubscriptionEvent::Created,
+        SubscriptionEvent::TrialWillEnd,
+        SubscriptionEvent::Renewed,
+        SubscriptionEvent::PaymentFailed,
+        SubscriptionEvent::Canceled,
+    ] {
+        assert_eq!(EventType::from(e).as_str(), e.as_str());
+        assert_eq!(EventType::parse(e.as_str()), Some(EventType::from(e)));
+    }
+}
