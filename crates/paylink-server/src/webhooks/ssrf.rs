@@ -1,6 +1,6 @@
 //! The SSRF guard: webhook URLs must not reach loopback, private, link-local, CGNAT,
 //! multicast, unspecified, reserved, documentation, benchmarking or metadata addresses (nor
-//! IPv4-mapped, IPv4-compatible, NAT64 or 6to4 forms of them, nor IPv6 outside global
+//! IPv4-mapped, IPv4-compatible, NAT64, 6to4 or Teredo forms of them, nor IPv6 outside global
 //! unicast), unless the operator allows a range with `PAYLINK_WEBHOOK_ALLOW_NETWORKS`.
 //!
 //! URLs are parsed with the WHATWG rules, which turn decimal, octal, hex and shortened
@@ -67,8 +67,11 @@ fn v6_forbidden(ip: Ipv6Addr) -> bool {
     // unique-local, link-local, site-local, multicast, discard-only (100::/64), local-use
     // NAT64 (64:ff9b:1::/48), SRv6 (5f00::/16) and unassigned space. Inside it, the
     // documentation (2001:db8::/32, 3fff::/20), benchmarking (2001:2::/48) and ORCHID
-    // (2001:10::/28) blocks are not reachable either.
+    // (2001:10::/28) blocks are not reachable either. Teredo (2001::/32) carries a client's
+    // IPv4 address (inverted, in the last 32 bits) that a relay delivers to: refused whole,
+    // as no webhook receiver needs a tunnel's address.
     (s[0] & 0xe000) != 0x2000
+        || (s[0] == 0x2001 && s[1] == 0)
         || (s[0] == 0x2001 && s[1] == 0x0db8)
         || (s[0] == 0x3fff && s[1] < 0x1000)
         || (s[0] == 0x2001 && s[1] == 0x0002 && s[2] == 0)
@@ -215,6 +218,9 @@ mod tests {
                 "http://[100::1]/",
                 "http://[2001:2::1]/",
                 "http://[2001:10::1]/",
+                // Teredo: server 65.54.227.120, client 127.0.0.1 (inverted: 80ff:fffe).
+                "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+                "http://[2001::1]/",
                 "http://[3fff::1]/",
                 "http://[5f00::1]/",
                 "http://[4000::1]/",
