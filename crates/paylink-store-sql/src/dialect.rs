@@ -81,6 +81,14 @@ impl Dialect {
         }
     }
 
+    /// The text of `key` in the JSON document of column `col` (kept as text on both).
+    pub(crate) fn json_text(self, col: &str, key: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("({col}::jsonb ->> '{key}')"),
+            Dialect::Sqlite => format!("json_extract({col}, '$.{key}')"),
+        }
+    }
+
     /// ` FOR KEY SHARE` on PostgreSQL: the row read may not change until the write commits
     /// (SQLite's one writer at a time needs nothing).
     pub(crate) fn key_share(self) -> &'static str {

@@ -132,11 +132,18 @@ impl EmailStore for SqlStore {
         &self,
         t: &Tenant,
         status: Option<&str>,
+        with_account_mail: bool,
         page: &Page,
     ) -> StoreResult<Listed<paylink_domain::email::Email>> {
         let mut q = Sql::default();
         if let Some(s) = status {
             q.push(" AND status = ").bind(s);
+        }
+        if !with_account_mail {
+            let kind = self.dialect.json_text("data", "kind");
+            q.push(&format!(
+                " AND {kind} NOT IN ('password_reset', 'invitation')"
+            ));
         }
         map_listed(
             self.list_rows("emails", crate::emails::EMAIL_COLS, t, q, page, "")

@@ -280,7 +280,14 @@ pub async fn list_emails(
 ) -> ApiResult<Response> {
     let mut l = state
         .store
-        .list_emails(&auth.tenant, q.status.map(|s| s.as_str()), &q.page()?)
+        .list_emails(
+            &auth.tenant,
+            q.status.map(|s| s.as_str()),
+            // Resets and invitations are the team's managers' to see (their bodies are
+            // sealed; that someone asked for a reset is still not every member's business).
+            auth.has_scope("team:write"),
+            &q.page()?,
+        )
         .await?;
     // Receipts not sent yet are composed as they would be sent now; one that cannot be
     // (its payment is gone) is listed as it is rather than failing the list.

@@ -104,6 +104,19 @@ async fn invitations_are_used_once_within_seven_days(app: TestApp) {
     let listed = person(&app, &admin).get("/v1/team/invitations").await;
     assert_eq!(listed.ok(200)["data"].as_array().unwrap().len(), 1);
     let token = mailed_token(&app, "invitation", "new@acme.example").await;
+    // The invitation's e-mail is in the outbox of those who manage the team, not in a
+    // viewer's (nor of a key that may read links but not the team).
+    let kinds = |r: crate::helpers::Resp| {
+        r.ok(200)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(kinds(person(&app, &admin).get("/v1/emails").await).contains(&"invitation".into()));
+    let viewer = signed_in(&app, Role::Viewer, "viewer@acme.example").await;
+    assert!(!kinds(person(&app, &viewer).get("/v1/emails").await).contains(&"invitation".into()));
     // The page shows the invitation.
     let page = app
         .client

@@ -201,7 +201,7 @@ pub async fn attempts_and_completion(store: &dyn Store) {
         ]
     );
     let receipts = store
-        .list_emails(&t, Some("held"), &page(10))
+        .list_emails(&t, Some("held"), true, &page(10))
         .await
         .unwrap()
         .data;

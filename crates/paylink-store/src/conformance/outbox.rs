@@ -34,7 +34,7 @@ fn email(t: &Tenant, to: &str, status: EmailStatus, when: i64) -> Email {
 
 async fn emails(store: &dyn Store, t: &Tenant, status: Option<&str>) -> Vec<EmailId> {
     store
-        .list_emails(t, status, &page(100))
+        .list_emails(t, status, true, &page(100))
         .await
         .unwrap()
         .data
@@ -92,7 +92,7 @@ pub async fn emails_outbox(store: &dyn Store) {
     ));
 
     // Listed newest first, by status, per tenant and mode, in pages.
-    let listed = store.list_emails(&t, None, &page(10)).await.unwrap();
+    let listed = store.list_emails(&t, None, true, &page(10)).await.unwrap();
     assert_eq!(listed.data, vec![e3.clone(), e2.clone(), e1.clone()]);
     assert_eq!(
         emails(store, &t, Some("pending")).await,
@@ -101,31 +101,49 @@ pub async fn emails_outbox(store: &dyn Store) {
     assert_eq!(emails(store, &t, Some("held")).await, vec![e3.id.clone()]);
     assert_eq!(emails(store, &live, None).await, vec![e4.id.clone()]);
     assert!(emails(store, &other, None).await.is_empty());
-    let first = store.list_emails(&t, None, &page(1)).await.unwrap();
+    let first = store.list_emails(&t, None, true, &page(1)).await.unwrap();
     assert!(first.has_more);
     let after = Page {
         limit: 1,
         starting_after: Some(e3.id.to_string()),
         ending_before: None,
     };
-    let next = store.list_emails(&t, None, &after).await.unwrap();
+    let next = store.list_emails(&t, None, true, &after).await.unwrap();
     assert!(next.has_more && next.data[0].id == e2.id);
     let before = Page {
         limit: 5,
         starting_after: None,
         ending_before: Some(e1.id.to_string()),
     };
-    let back = store.list_emails(&t, None, &before).await.unwrap();
+    let back = store.list_emails(&t, None, true, &before).await.unwrap();
     assert_eq!(
         back.data.into_iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![e3.id.clone(), e2.id.clone()]
     );
     for stranger in [&other, &live] {
         assert!(matches!(
-            store.list_emails(stranger, None, &after).await,
+            store.list_emails(stranger, None, true, &after).await,
             Err(StoreError::InvalidCursor)
         ));
     }
+    // A person's account mail (a reset, an invitation) is listed only when asked for.
+    let mut reset = email(&t, "f@example.com", EmailStatus::Held, E + 5);
+    reset.kind = "password_reset".into();
+    let mut invite = email(&t, "g@example.com", EmailStatus::Held, E + 6);
+    invite.kind = "invitation".into();
+    store
+        .queue_emails(&t, &[reset.clone(), invite.clone()], &[])
+        .await
+        .unwrap();
+    let all = store.list_emails(&t, None, true, &page(10)).await.unwrap();
+    assert_eq!(all.data.len(), 5);
+    let shown = store.list_emails(&t, None, false, &page(10)).await.unwrap();
+    assert_eq!(shown.data, vec![e3.clone(), e2.clone(), e1.clone()]);
+    let held = store
+        .list_emails(&t, Some("held"), false, &page(10))
+        .await
+        .unwrap();
+    assert_eq!(held.data, vec![e3.clone()]);
 
     // Claimed when due, every merchant's, never by two senders at once; held ones never.
     assert!(claim(store, E - 1, 10).await.is_empty());
@@ -155,7 +173,7 @@ pub async fn emails_outbox(store: &dyn Store) {
         .unwrap();
     store.finish_email(&e4.id, None, None, None).await.unwrap();
     let got = store
-        .list_emails(&t, Some("sent"), &page(10))
+        .list_emails(&t, Some("sent"), true, &page(10))
         .await
         .unwrap();
     assert_eq!(got.data.len(), 1);
@@ -167,7 +185,10 @@ pub async fn emails_outbox(store: &dyn Store) {
         ),
         ("Your payment link, composed", EmailStatus::Sent, 1)
     );
-    let live_sent = store.list_emails(&live, None, &page(10)).await.unwrap();
+    let live_sent = store
+        .list_emails(&live, None, true, &page(10))
+        .await
+        .unwrap();
     assert_eq!(
         (live_sent.data[0].status, &live_sent.data[0].subject),
         (EmailStatus::Sent, &e4.subject)
@@ -189,7 +210,7 @@ pub async fn emails_outbox(store: &dyn Store) {
         .unwrap();
     assert!(claim(store, E + 10_000, 10).await.is_empty());
     let failed = store
-        .list_emails(&t, Some("failed"), &page(10))
+        .list_emails(&t, Some("failed"), true, &page(10))
         .await
         .unwrap();
     assert_eq!(failed.data.len(), 1);
@@ -221,7 +242,7 @@ pub async fn emails_outbox(store: &dyn Store) {
         .await
         .unwrap();
     let sent = store
-        .list_emails(&t, Some("sent"), &page(10))
+        .list_emails(&t, Some("sent"), true, &page(10))
         .await
         .unwrap();
     assert_eq!(sent.data.len(), 2);

@@ -12,10 +12,13 @@ pub trait EmailStore: Send + Sync {
     async fn queue_emails(&self, t: &Tenant, emails: &[Email], events: &[Event])
         -> StoreResult<()>;
 
+    /// The tenant's messages, newest first; with `with_account_mail`, also those of
+    /// people's accounts (password resets, invitations), which only the team's managers see.
     async fn list_emails(
         &self,
         t: &Tenant,
         status: Option<&str>,
+        with_account_mail: bool,
         page: &Page,
     ) -> StoreResult<Listed<Email>>;
 
