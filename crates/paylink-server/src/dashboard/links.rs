@@ -159,6 +159,8 @@ struct DetailPage {
     created: String,
     payments: Vec<super::payments::Row>,
     may_write: bool,
+    /// Its payments a day over 30 days, per currency (`home::link_chart`).
+    chart: Vec<super::home::Takings>,
 }
 
 pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
@@ -186,6 +188,7 @@ pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<Str
                 .collect()
         })
         .unwrap_or_default();
+    let chart = super::home::link_chart(&api, &v, &id).await;
     let r = row(&locale, &link);
     let s = &link.stats;
     let conversion = if s.views > 0 {
@@ -207,6 +210,7 @@ pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<Str
             created: r.created,
             conversion,
             payments,
+            chart,
             link,
         },
     )

@@ -24,6 +24,7 @@ mod cookies;
 mod crash;
 mod currencies;
 mod dashboard;
+mod dashboard_home;
 mod dashboard_people;
 mod deploy;
 mod edge;
