@@ -170,7 +170,7 @@ fn attention(a: AttentionIn) -> Vec<Attention> {
         };
         items.push(Attention {
             text: format!(
-                "{n} held: this server has no SMTP server to send them (its operator sets `smtp_url`); the API lists them at GET /v1/emails?status=held"
+                "{n} held: this server has no SMTP server to send them (its operator sets one); GET /v1/emails?status=held lists them"
             ),
             href: "/dashboard/developers#keys-heading".to_owned(),
             kind: "emails",
