@@ -31,7 +31,8 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<PaymentsReportOut>,
             payments_report,
         )
-        .query(params::<ReportQuery>),
+        .query(params::<ReportQuery>)
+        .errors(404, &["resource_missing"]),
         route(
             Method::GET,
             "/v1/reports/attention",
