@@ -102,6 +102,17 @@ pub async fn figures(
         let (url, cookie) = (format!("{base}{path}"), cookie.clone());
         move |c: &reqwest::Client, _: u64| c.get(url.clone()).header("cookie", cookie.clone())
     };
+    // Signed in for real: the home page itself, with its funnel (not the sign-in page a
+    // missing cookie is sent to).
+    let home = client
+        .get(format!("{base}/dashboard"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        home.url().path() == "/dashboard" && home.text().await?.contains("id=\"funnel-views\""),
+        "the dashboard did not answer signed in"
+    );
     let small = s.large.min(1_000);
     seed::varied_links(db, &key, small.saturating_sub(1)).await?;
     let home_small = run(client, 16, s, page("/dashboard")).await;
