@@ -300,10 +300,16 @@ impl LinkStore for SqlStore {
                 .push(" WHERE id = ")
                 .bind(id.as_str())
                 .push(" RETURNING merchant_id, livemode");
-            let row = q.query().fetch_optional(&mut *w.tx).await.map_err(backend)?;
+            let row = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?;
             if let Some(row) = row {
                 let merchant: String = row.try_get("merchant_id").map_err(backend)?;
-                let sum = by_merchant.entry((merchant, int(&row, "livemode")?)).or_default();
+                let sum = by_merchant
+                    .entry((merchant, int(&row, "livemode")?))
+                    .or_default();
                 *sum = sum.saturating_add(*n);
             }
         }

@@ -193,7 +193,9 @@ impl SqlStore {
             .collect();
         let mut q = Sql::new("SELECT id, inventory_available FROM products WHERE ");
         q.tenant(t)
-            .push(" AND inventory_available IS NOT NULL AND active <> 0 AND inventory_available <= ")
+            .push(
+                " AND inventory_available IS NOT NULL AND active <> 0 AND inventory_available <= ",
+            )
             .bind(low_stock)
             .push(" ORDER BY inventory_available LIMIT ")
             .bind(limit);
@@ -228,8 +230,7 @@ impl SqlStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let mut q = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM emails WHERE ");
-        q.tenant(t)
-            .push(" AND status = 'held' LIMIT 100) AS held");
+        q.tenant(t).push(" AND status = 'held' LIMIT 100) AS held");
         let held_emails = self.count(&q).await?;
         Ok(Attention {
             expiring,

@@ -75,7 +75,11 @@ list_query!(PaymentListQuery with created {
 
 /// The e-mail a `customer` filter stands for; `None` when it can match nothing (a customer
 /// of another merchant or mode, or one without an e-mail).
-async fn customer_email(state: &AppState, auth: &Auth, customer: &str) -> ApiResult<Option<String>> {
+async fn customer_email(
+    state: &AppState,
+    auth: &Auth,
+    customer: &str,
+) -> ApiResult<Option<String>> {
     let customer = customer.trim();
     if customer.is_empty() || customer.len() > 254 || customer.chars().any(char::is_control) {
         return Err(ApiError::invalid(

@@ -130,7 +130,10 @@ fn attention(a: AttentionIn) -> Vec<Attention> {
         });
     }
     for l in &a.selling_out_links {
-        let left = l.payments_limit.unwrap_or(0).saturating_sub(l.payments_count);
+        let left = l
+            .payments_limit
+            .unwrap_or(0)
+            .saturating_sub(l.payments_count);
         items.push(Attention {
             text: format!(
                 "{} has {left} of its {} uses left",

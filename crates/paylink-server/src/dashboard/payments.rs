@@ -254,7 +254,10 @@ pub async fn detail(
     match super::id(&id) {
         Some(id) => {
             let sent = q.sent.as_deref().map(|s| match s {
-                "held" => "The receipt is held in the outbox: this server has no SMTP server to send it.".to_owned(),
+                "held" => {
+                    "The receipt is held in the outbox: this server has no SMTP server to send it."
+                        .to_owned()
+                }
                 _ => "The receipt is on its way.".to_owned(),
             });
             detail_page(&v, &api, id, None, sent).await

@@ -3,12 +3,10 @@
 //! a payment's receipt sent again, and a link's chart; and in Chromium, those pages at
 //! desktop and phone width with axe-core (`dashboard-home-*` screenshots).
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use paylink_domain::access::Role;
 use paylink_domain::time::Timestamp;
@@ -16,6 +14,9 @@ use paylink_domain::time::Timestamp;
 use crate::both;
 use crate::dashboard::Desk;
 use crate::helpers::TestApp;
+
+mod sink;
+use sink::Sink;
 
 both!(
     the_funnel_counts_views_checkouts_and_payments_of_the_mode,
@@ -37,7 +38,13 @@ async fn funnel_with(app: &TestApp, key: Option<&str>, views: i64) -> Value {
     loop {
         let key = key.unwrap_or(&app.key);
         let r = app
-            .call(Some(key), Method::GET, "/v1/reports/payments?days=7", None, None)
+            .call(
+                Some(key),
+                Method::GET,
+                "/v1/reports/payments?days=7",
+                None,
+                None,
+            )
             .await;
         let f = r.ok(200)["funnel"].clone();
         if f["views"].as_i64() >= Some(views) || Instant::now() > deadline {
@@ -48,7 +55,9 @@ async fn funnel_with(app: &TestApp, key: Option<&str>, views: i64) -> Value {
 }
 
 async fn view(app: &TestApp, slug: &str) {
-    let res = reqwest::get(format!("{}/l/{slug}", app.base)).await.unwrap();
+    let res = reqwest::get(format!("{}/l/{slug}", app.base))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -172,7 +181,13 @@ async fn what_needs_attention_links_to_where_to_fix_it(app: TestApp) {
     // None of it is another merchant's, or live mode's.
     let rival = app.other_merchant("Rival").await;
     let theirs = app
-        .call(Some(&rival), Method::GET, "/v1/reports/attention", None, None)
+        .call(
+            Some(&rival),
+            Method::GET,
+            "/v1/reports/attention",
+            None,
+            None,
+        )
         .await;
     let theirs = theirs.ok(200);
     assert_eq!(
@@ -181,14 +196,23 @@ async fn what_needs_attention_links_to_where_to_fix_it(app: TestApp) {
     );
     let live = app.live_key().await;
     let live_a = app
-        .call(Some(&live), Method::GET, "/v1/reports/attention", None, None)
+        .call(
+            Some(&live),
+            Method::GET,
+            "/v1/reports/attention",
+            None,
+            None,
+        )
         .await;
     assert_eq!(live_a.ok(200)["selling_out_links"], json!([]));
 
     // The home page: each item a link to where it is fixed.
     let desk = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
     let p = desk.get("/dashboard").await.page;
-    assert!(p.contains("<h2 id=\"attention-heading\">Needs attention</h2>"), "{p}");
+    assert!(
+        p.contains("<h2 id=\"attention-heading\">Needs attention</h2>"),
+        "{p}"
+    );
     let soon_id = soon["id"].as_str().unwrap();
     let seats_id = seats["id"].as_str().unwrap();
     assert!(
@@ -225,7 +249,13 @@ async fn what_needs_attention_links_to_where_to_fix_it(app: TestApp) {
         .unwrap()
         .to_owned();
     let r = app
-        .call(Some(&links_only), Method::GET, "/v1/reports/attention", None, None)
+        .call(
+            Some(&links_only),
+            Method::GET,
+            "/v1/reports/attention",
+            None,
+            None,
+        )
         .await;
     let r = r.ok(200);
     assert_eq!(
@@ -262,7 +292,11 @@ async fn payments_are_filtered_by_customer_and_dates(app: TestApp) {
     // By e-mail, without case, or by the customer's id.
     for who in ["ANA@example.com", cus_id] {
         let r = app.get(&format!("/v1/payments?customer={who}")).await;
-        assert_eq!(ids(r.ok(200)), vec![ana_again.clone(), ana.clone()], "{who}");
+        assert_eq!(
+            ids(r.ok(200)),
+            vec![ana_again.clone(), ana.clone()],
+            "{who}"
+        );
     }
     // Another merchant's customer, and a customer without payments, give nothing.
     let rival = app.other_merchant("Rival").await;
@@ -295,9 +329,15 @@ async fn payments_are_filtered_by_customer_and_dates(app: TestApp) {
 
     // The dashboard's list: the filters, kept in the form and in the next page's link.
     let desk = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
-    let p = desk.get("/dashboard/payments?customer=bob%40example.com").await;
+    let p = desk
+        .get("/dashboard/payments?customer=bob%40example.com")
+        .await;
     assert_eq!(p.status, 200);
-    assert!(p.page.contains(&bob) && !p.page.contains(&ana), "{}", p.page);
+    assert!(
+        p.page.contains(&bob) && !p.page.contains(&ana),
+        "{}",
+        p.page
+    );
     assert!(p.page.contains("value=\"bob@example.com\""));
     let (today, tomorrow, yesterday) = (day(0), day(1), day(-1));
     let p = desk
@@ -306,7 +346,9 @@ async fn payments_are_filtered_by_customer_and_dates(app: TestApp) {
     for id in [&ana, &bob, &ana_again] {
         assert!(p.page.contains(id.as_str()), "{}", p.page);
     }
-    assert!(p.page.contains(&format!("id=\"from\" name=\"from\" type=\"date\" value=\"{today}\"")));
+    assert!(p.page.contains(&format!(
+        "id=\"from\" name=\"from\" type=\"date\" value=\"{today}\""
+    )));
     for q in [format!("from={tomorrow}"), format!("to={yesterday}")] {
         let p = desk.get(&format!("/dashboard/payments?{q}")).await;
         assert!(p.page.contains("No payments match these filters"), "{q}");
@@ -322,76 +364,6 @@ async fn payments_are_filtered_by_customer_and_dates(app: TestApp) {
         .get(&format!("/dashboard/payments?customer={their_id}"))
         .await;
     assert!(p.page.contains("No payments match these filters"));
-}
-
-/// A real SMTP receiver on 127.0.0.1 (what it was sent, to whom).
-#[derive(Clone, Default)]
-struct Sink {
-    to: Arc<Mutex<Vec<String>>>,
-    port: u16,
-}
-
-impl Sink {
-    async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sink = Sink {
-            port: listener.local_addr().unwrap().port(),
-            ..Sink::default()
-        };
-        let s = sink.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let s = s.clone();
-                tokio::spawn(async move { s.session(stream).await });
-            }
-        });
-        sink
-    }
-
-    async fn session(&self, stream: tokio::net::TcpStream) {
-        let (r, mut w) = stream.into_split();
-        let mut lines = BufReader::new(r).lines();
-        let _ = w.write_all(b"220 sink ESMTP\r\n").await;
-        let mut rcpt = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let upper = line.to_ascii_uppercase();
-            let reply: &[u8] = if upper.starts_with("EHLO") {
-                b"250-sink\r\n250 8BITMIME\r\n"
-            } else if upper.starts_with("RCPT TO") {
-                rcpt.push(line[8..].trim().trim_matches(['<', '>', ':']).to_owned());
-                b"250 OK\r\n"
-            } else if upper == "DATA" {
-                let _ = w.write_all(b"354 go ahead\r\n").await;
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if l == "." {
-                        break;
-                    }
-                }
-                self.to.lock().unwrap().append(&mut rcpt);
-                b"250 queued\r\n"
-            } else if upper.starts_with("QUIT") {
-                let _ = w.write_all(b"221 bye\r\n").await;
-                return;
-            } else {
-                b"250 OK\r\n"
-            };
-            if w.write_all(reply).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let got = self.to.lock().unwrap().clone();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "{} of {n} e-mails", got.len());
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
 }
 
 async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
@@ -416,21 +388,33 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
     let path = format!("/dashboard/payments/{paid}/receipt");
     let sent = owner.post(&path, &[("nonce", &nonce)], true).await;
     assert_eq!(sent.status, 303);
-    assert_eq!(sent.location, format!("/dashboard/payments/{paid}?sent=queued"));
-    assert_eq!(sink.wait_for(2).await, ["ana@example.com", "ana@example.com"]);
+    assert_eq!(
+        sent.location,
+        format!("/dashboard/payments/{paid}?sent=queued")
+    );
+    assert_eq!(
+        sink.wait_for(2).await,
+        ["ana@example.com", "ana@example.com"]
+    );
     assert!(owner
         .get(&sent.location)
         .await
         .page
         .contains("The receipt is on its way."));
     // The same form sent twice sends one e-mail.
-    assert_eq!(owner.post(&path, &[("nonce", &nonce)], true).await.status, 303);
+    assert_eq!(
+        owner.post(&path, &[("nonce", &nonce)], true).await.status,
+        303
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.to.lock().unwrap().len(), 2);
 
     // A viewer is offered no button, and the API refuses the form sent anyway.
     let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
-    let vp = viewer.get(&format!("/dashboard/payments/{paid}")).await.page;
+    let vp = viewer
+        .get(&format!("/dashboard/payments/{paid}"))
+        .await
+        .page;
     assert!(!vp.contains("id=\"resend\""));
     let refused = viewer.post(&path, &[("nonce", "v1")], true).await;
     assert_eq!(refused.status, 403);
@@ -446,8 +430,16 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
             None,
         )
         .await;
-    let _ = rl.ok(201);
-    for bad in ["pay_nothere", "pay_x%2F..", "pay_%00", "pay_a%20b"] {
+    let their_slug = rl.ok(201)["slug"].as_str().unwrap().to_owned();
+    let theirs = buy_as(&app, &their_slug, "them@example.com").await;
+    sink.wait_for(3).await;
+    for bad in [
+        theirs.as_str(),
+        "pay_nothere",
+        "pay_x%2F..",
+        "pay_%00",
+        "pay_a%20b",
+    ] {
         let s = owner
             .post(&format!("/dashboard/payments/{bad}/receipt"), &[], true)
             .await
@@ -455,14 +447,19 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
         assert!(s == 404 || s == 400, "{bad}: {s}");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sink.to.lock().unwrap().len(), 2);
+    // Two of ours, and the rival's own receipt: nothing sent again to anyone.
+    assert_eq!(sink.to.lock().unwrap().len(), 3);
 }
 
 async fn a_links_page_charts_its_payments(app: TestApp) {
     let tee = app.custom_link("Tee", 2500).await;
     let mug = app.custom_link("Mug", 1200).await;
     for l in [&tee, &tee, &mug] {
-        app.buy(l["slug"].as_str().unwrap()).await.1.unwrap().ok(200);
+        app.buy(l["slug"].as_str().unwrap())
+            .await
+            .1
+            .unwrap()
+            .ok(200);
     }
     let id = tee["id"].as_str().unwrap();
     let r = app
@@ -471,17 +468,29 @@ async fn a_links_page_charts_its_payments(app: TestApp) {
         ))
         .await;
     let usd = &r.ok(200)["currencies"][0];
-    assert_eq!((usd["count"].as_i64(), usd["amount"].as_i64()), (Some(2), Some(5000)));
+    assert_eq!(
+        (usd["count"].as_i64(), usd["amount"].as_i64()),
+        (Some(2), Some(5000))
+    );
     assert_eq!(usd["daily"].as_array().unwrap().len(), 30);
     let desk = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
     let p = desk.get(&format!("/dashboard/links/{id}")).await.page;
-    assert!(p.contains("<h2 id=\"chart-heading\">Payments, last 30 days</h2>"), "{p}");
+    assert!(
+        p.contains("<h2 id=\"chart-heading\">Payments, last 30 days</h2>"),
+        "{p}"
+    );
     assert!(p.contains("$50.00 (2 payments)</title>"), "{p}");
-    assert!(p.contains(&format!("<tr><td>{}</td><td>$50.00</td><td>2</td></tr>", day(0))));
+    assert!(p.contains(&format!(
+        "<tr><td>{}</td><td>$50.00</td><td>2</td></tr>",
+        day(0)
+    )));
     // A link without payments says so.
     let empty = app.custom_link("Quiet", 100).await;
     let p = desk
-        .get(&format!("/dashboard/links/{}", empty["id"].as_str().unwrap()))
+        .get(&format!(
+            "/dashboard/links/{}",
+            empty["id"].as_str().unwrap()
+        ))
         .await
         .page;
     assert!(p.contains("id=\"no-chart\""));

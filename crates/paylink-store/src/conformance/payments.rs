@@ -185,7 +185,12 @@ pub async fn refunds_and_takings(store: &dyn Store) {
         assert!(r.days.is_empty() && r.top_links.is_empty(), "{r:?}");
         assert_eq!(r.funnel.map(|f| f.payments), Some(0), "{r:?}");
     };
-    none(store.payments_report(&t, at(E + 30), None, 5).await.unwrap());
+    none(
+        store
+            .payments_report(&t, at(E + 30), None, 5)
+            .await
+            .unwrap(),
+    );
     none(store.payments_report(&other, at(E), None, 5).await.unwrap());
     // The funnel's payments are the window's, declined left out; a link's report is the
     // link's payments alone, without a funnel.
@@ -268,7 +273,10 @@ async fn payment_lists(store: &dyn Store, t: &Tenant, other: &Tenant, all: [&Pay
         .cloned()
         .collect();
     assert!(!theirs.is_empty());
-    assert_eq!(ids(list(by("BUYER@Example.com"), page(10)).await.unwrap()), theirs);
+    assert_eq!(
+        ids(list(by("BUYER@Example.com"), page(10)).await.unwrap()),
+        theirs
+    );
     assert!(ids(list(by("nobody@example.com"), page(10)).await.unwrap()).is_empty());
     assert!(store
         .list_payments(other, &by("buyer@example.com"), &page(10))

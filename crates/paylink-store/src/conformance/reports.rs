@@ -34,7 +34,10 @@ pub async fn funnel_and_attention(store: &dyn Store) {
         (&t, &plenty),
         (&live, &elsewhere),
     ] {
-        store.insert_payment_link(tenant, l, &[], None).await.unwrap();
+        store
+            .insert_payment_link(tenant, l, &[], None)
+            .await
+            .unwrap();
     }
     // Four of five uses paid, one of ten; and a checkout left open on `soon`.
     for l in [&nearly, &nearly, &nearly, &nearly, &plenty] {
@@ -85,11 +88,18 @@ pub async fn funnel_and_attention(store: &dyn Store) {
     assert_eq!(empty, Some(Funnel::default()));
 
     let a = store.attention(&t, now, later(7), 5, 5).await.unwrap();
-    let ids = |l: &[LinkUses]| l.iter().map(|u| u.payment_link_id.clone()).collect::<Vec<_>>();
+    let ids = |l: &[LinkUses]| {
+        l.iter()
+            .map(|u| u.payment_link_id.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&a.expiring), vec![soon.id.clone()]);
     assert_eq!(ids(&a.selling_out), vec![nearly.id.clone()]);
     assert_eq!(
-        (a.selling_out[0].payments_limit, a.selling_out[0].payments_count),
+        (
+            a.selling_out[0].payments_limit,
+            a.selling_out[0].payments_count
+        ),
         (Some(5), 4)
     );
     // Each payment queued its receipt, held for want of SMTP.
