@@ -418,8 +418,21 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
     assert!(!vp.contains("id=\"resend\""));
     let refused = viewer.post(&path, &[("nonce", "v1")], true).await;
     assert_eq!(refused.status, 403);
-    // No token, another merchant's payment, an id that is none.
+    // No token, a token of the other mode, another merchant's payment, an id that is none.
     assert_eq!(owner.post(&path, &[], false).await.status, 403);
+    let test_token = paylink_server::dashboard::form_token(&owner.csrf(), false);
+    let mut in_live = Desk::signed_in(&app, Role::Owner, "owner2@acme.example").await;
+    in_live.mode = Some("live");
+    let test_token_there = paylink_server::dashboard::form_token(&in_live.csrf(), false);
+    assert_ne!(test_token, test_token_there);
+    let other_mode = in_live
+        .post(
+            &path,
+            &[("csrf", &test_token_there), ("nonce", "m1")],
+            false,
+        )
+        .await;
+    assert_eq!(other_mode.status, 403);
     let rival = app.other_merchant("Rival").await;
     let rl = app
         .call(
