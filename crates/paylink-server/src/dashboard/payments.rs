@@ -81,6 +81,8 @@ struct ListPage {
     to: String,
     next: Option<String>,
     error: Option<String>,
+    /// The filter the API's refusal names (its field is marked invalid).
+    error_param: String,
 }
 
 const STATUSES: [&str; 4] = ["succeeded", "failed", "partially_refunded", "refunded"];
@@ -123,14 +125,21 @@ pub async fn list(
     pairs.push(("starting_after", after.as_str()));
     let locale = Locale::negotiate(None, "en-US");
     let path = api_list("/v1/payments", &pairs);
-    let (rows, has_more, error) = match api.get::<Page<Payment>>(&v.caller(), &path).await {
-        Ok(p) => (
-            p.data.iter().map(|p| row(&locale, p)).collect::<Vec<_>>(),
-            p.has_more,
-            None,
-        ),
-        Err(r) => (Vec::new(), false, Some(r.message)),
-    };
+    let (rows, has_more, error, error_param) =
+        match api.get::<Page<Payment>>(&v.caller(), &path).await {
+            Ok(p) => (
+                p.data.iter().map(|p| row(&locale, p)).collect::<Vec<_>>(),
+                p.has_more,
+                None,
+                String::new(),
+            ),
+            Err(r) => (
+                Vec::new(),
+                false,
+                Some(r.message),
+                r.param.unwrap_or_default(),
+            ),
+        };
     let next = rows.last().filter(|_| has_more).map(|r| {
         let mut pairs = filters.to_vec();
         pairs.push(("starting_after", r.id.as_str()));
@@ -148,6 +157,7 @@ pub async fn list(
             to,
             next,
             error,
+            error_param,
         },
     )
 }

@@ -360,6 +360,12 @@ async fn payments_are_filtered_by_customer_and_dates(app: TestApp) {
         .get("/dashboard/payments?customer=a%2Fb%3F%23%20c")
         .await;
     assert!(p.page.contains("id=\"error\""), "{}", p.page);
+    assert!(
+        p.page
+            .contains("aria-invalid=\"true\" aria-describedby=\"error\""),
+        "{}",
+        p.page
+    );
     let p = desk
         .get(&format!("/dashboard/payments?customer={their_id}"))
         .await;
