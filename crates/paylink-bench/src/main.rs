@@ -12,6 +12,7 @@
 //! be read per process.
 
 mod baselines;
+mod dashboard;
 mod load;
 mod nginx;
 mod seed;
@@ -33,8 +34,8 @@ struct Args {
     /// A few seconds per figure and fewer seeded links (finishes in about two minutes).
     #[arg(long)]
     quick: bool,
-    /// Only these figures, comma-separated: pages, create, purchase, nginx, scale, slow (for
-    /// profiling one path; the default is all).
+    /// Only these figures, comma-separated: pages, create, purchase, nginx, scale,
+    /// dashboard, slow (for profiling one path; the default is all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only this backend (`sqlite` or `postgres`).
@@ -499,6 +500,11 @@ async fn backend_run(
             target: "within 1.5×",
         });
         drop(scale_server);
+    }
+
+    // 5. The dashboard's home and links list, signed in, at two sizes (its own merchant).
+    if s.wants("dashboard") {
+        rows.extend(dashboard::figures(bin, db, &client, s).await?);
     }
 
     // 3b. A slow processor: 300 ms per call, 256 connections.

@@ -41,6 +41,16 @@ pub async fn drop_pg_database(admin: &str, url: &str) {
 /// Adds `n` links to the merchant owning `key`, in batches of multi-row INSERTs; returns
 /// their slugs.
 pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    links_of(db, key, n, false).await
+}
+
+/// Like [`links`], with every tenth link expiring in 30 days and every tenth (another)
+/// limited to 100 payments: what the dashboard's "needs attention" reads its indexes for.
+pub async fn varied_links(db: &str, key: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    links_of(db, key, n, true).await
+}
+
+async fn links_of(db: &str, key: &str, n: usize, varied: bool) -> anyhow::Result<Vec<String>> {
     sqlx::any::install_default_drivers();
     let url = if db.starts_with("sqlite:") && !db.contains("mode=") {
         format!("{db}?mode=rwc")
@@ -73,7 +83,7 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<Vec<String>>
     while done < n {
         let batch = (n - done).min(500);
         let mut sql = String::from(
-            "INSERT INTO payment_links (id, merchant_id, livemode, created_at, slug, status, type, title_lower, data) VALUES ",
+            "INSERT INTO payment_links (id, merchant_id, livemode, created_at, slug, status, type, title_lower, expires_at, payments_limit, data) VALUES ",
         );
         for i in 0..batch {
             let id = paylink_domain::id::PaymentLinkId::generate();
@@ -84,13 +94,26 @@ pub async fn links(db: &str, key: &str, n: usize) -> anyhow::Result<Vec<String>>
             let mut doc = template.clone();
             doc["id"] = Value::String(id.to_string());
             doc["slug"] = Value::String(slug.clone());
+            let nth = done + i;
+            let (mut expires, mut limit) = ("NULL".to_owned(), "NULL".to_owned());
+            if varied && nth % 10 == 3 {
+                let at = paylink_domain::time::Timestamp::from_unix(
+                    paylink_domain::time::Timestamp::now().unix() + 30 * 86_400,
+                );
+                doc["expires_at"] = serde_json::to_value(at)?;
+                expires = at.unix().to_string();
+            }
+            if varied && nth % 10 == 7 {
+                doc["payments_limit"] = Value::from(100);
+                limit = "100".to_owned();
+            }
             let data = doc.to_string().replace('\'', "''");
             slugs.push(slug.clone());
             if i > 0 {
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "('{id}', '{merchant}', 0, {}, '{slug}', 'active', 'custom', 'seeded link', '{data}')",
+                "('{id}', '{merchant}', 0, {}, '{slug}', 'active', 'custom', 'seeded link', {expires}, {limit}, '{data}')",
                 paylink_domain::time::Timestamp::now().unix() - 86_400
             ));
         }

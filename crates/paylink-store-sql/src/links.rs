@@ -290,9 +290,45 @@ impl LinkStore for SqlStore {
             return Ok(());
         }
         let mut w = self.begin_write().await?;
+        // The merchant's views of the day too, for the dashboard's funnel: one row per
+        // merchant and mode, added to once a flush (in merchant order, so two flushes take
+        // the rows in the same order).
+        let mut by_merchant: std::collections::BTreeMap<(String, i64), i64> = Default::default();
         for (id, n) in views {
             let mut q = Sql::new("UPDATE payment_links SET views = views + ");
-            q.bind(*n).push(" WHERE id = ").bind(id.as_str());
+            q.bind(*n)
+                .push(" WHERE id = ")
+                .bind(id.as_str())
+                .push(" RETURNING merchant_id, livemode");
+            let row = q
+                .query()
+                .fetch_optional(&mut *w.tx)
+                .await
+                .map_err(backend)?;
+            if let Some(row) = row {
+                let merchant: String = row.try_get("merchant_id").map_err(backend)?;
+                let sum = by_merchant
+                    .entry((merchant, int(&row, "livemode")?))
+                    .or_default();
+                *sum = sum.saturating_add(*n);
+            }
+        }
+        let day = Timestamp::now().unix().div_euclid(86_400);
+        for ((merchant, livemode), n) in by_merchant {
+            let mut q = Sql::new(
+                "INSERT INTO merchant_daily_views (merchant_id, livemode, day, views) VALUES (",
+            );
+            q.bind(merchant.as_str())
+                .push(", ")
+                .bind(livemode != 0)
+                .push(", ")
+                .bind(day)
+                .push(", ")
+                .bind(n)
+                .push(
+                    ") ON CONFLICT (merchant_id, livemode, day) DO UPDATE SET \
+                     views = merchant_daily_views.views + excluded.views",
+                );
             q.exec(&mut w.tx).await?;
         }
         w.commit().await

@@ -487,9 +487,21 @@ impl PaymentStore for SqlStore {
         &self,
         t: &Tenant,
         since: paylink_domain::time::Timestamp,
+        link: Option<&PaymentLinkId>,
         top: u32,
     ) -> StoreResult<PaymentsReport> {
-        self.payments_report_impl(t, since, top).await
+        self.payments_report_impl(t, since, link, top).await
+    }
+
+    async fn attention(
+        &self,
+        t: &Tenant,
+        now: paylink_domain::time::Timestamp,
+        horizon: paylink_domain::time::Timestamp,
+        low_stock: i64,
+        limit: u32,
+    ) -> StoreResult<Attention> {
+        self.attention_impl(t, now, horizon, low_stock, limit).await
     }
 
     async fn list_payments(
@@ -506,6 +518,14 @@ impl PaymentStore for SqlStore {
             q.push(" AND status = ").bind(s.as_str());
         }
         created_filter(&mut q, &f.created);
+        if let Some(e) = &f.customer_email {
+            // The expression of the `payments_customer` index, word for word.
+            q.push(match self.dialect {
+                crate::Dialect::Sqlite => " AND lower(json_extract(data, '$.customer.email')) = ",
+                crate::Dialect::Postgres => " AND lower(data::jsonb #>> '{customer,email}') = ",
+            })
+            .bind(e.to_ascii_lowercase());
+        }
         let rows = self
             .list_rows("payments", crate::payments::PAYMENT_COLS, t, q, page, "")
             .await?;

@@ -258,6 +258,8 @@ pub struct PaymentFilter {
     pub payment_link_id: Option<paylink_domain::id::PaymentLinkId>,
     pub status: Option<String>,
     pub created: Created,
+    /// The e-mail the customer gave at checkout, compared without case.
+    pub customer_email: Option<String>,
 }
 
 /// What a merchant took in a window (successful payments, refunded or not): per UTC day
@@ -268,6 +270,47 @@ pub struct PaymentsReport {
     pub days: Vec<DayTotal>,
     /// By amount taken, largest first (amounts of different currencies compared as numbers).
     pub top_links: Vec<LinkTotal>,
+    /// The window's funnel (the merchant's, not a link's: `None` for a link's report).
+    pub funnel: Option<Funnel>,
+}
+
+/// Views, checkouts started and payments (failed ones left out) in a window of days.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Funnel {
+    pub views: i64,
+    pub checkouts_started: i64,
+    pub payments: i64,
+}
+
+/// What needs the merchant's attention, a few of each, each found by an index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attention {
+    /// Open links that expire before the horizon, soonest first.
+    pub expiring: Vec<LinkUses>,
+    /// Open links with a limit and a fifth of their uses or less left, fewest left first.
+    pub selling_out: Vec<LinkUses>,
+    /// Products with stock counted and `low_stock` units or fewer left, fewest first.
+    pub low_stock: Vec<(paylink_domain::id::ProductId, i64)>,
+    /// Webhook endpoints disabled or failing: `(id, url, status, failing since)`.
+    pub endpoints: Vec<EndpointTrouble>,
+    /// E-mails held for want of SMTP (counted up to 100).
+    pub held_emails: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkUses {
+    pub payment_link_id: paylink_domain::id::PaymentLinkId,
+    pub expires_at: Option<paylink_domain::time::Timestamp>,
+    pub payments_limit: Option<i64>,
+    pub payments_count: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointTrouble {
+    pub id: paylink_domain::id::WebhookEndpointId,
+    pub url: String,
+    pub disabled: bool,
+    pub failing_since: Option<paylink_domain::time::Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

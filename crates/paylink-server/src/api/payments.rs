@@ -10,7 +10,7 @@ use paylink_domain::id::{PaymentId, PaymentLinkId, RefundId};
 use paylink_domain::money::Amount;
 use paylink_domain::states::{self, RefundRefusal};
 use paylink_domain::time::Timestamp;
-use paylink_store::{Conflict, PaymentFilter, StoreError};
+use paylink_store::{Conflict, Listed, PaymentFilter, StoreError};
 
 use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
@@ -67,7 +67,43 @@ pub(super) fn routes() -> Vec<Route> {
 list_query!(PaymentListQuery with created {
     payment_link_id: Option<PaymentLinkId>,
     status: Option<PaymentStatus>,
+    /// A customer: their id (`cus_…`, matched by the customer's e-mail) or the e-mail given
+    /// at checkout, compared without case (ASCII letters).
+    #[param(max_length = 254)]
+    customer: Option<String>,
 });
+
+/// The e-mail a `customer` filter stands for; `None` when it can match nothing (a customer
+/// of another merchant or mode, or one without an e-mail).
+async fn customer_email(
+    state: &AppState,
+    auth: &Auth,
+    customer: &str,
+) -> ApiResult<Option<String>> {
+    let customer = customer.trim();
+    if customer.is_empty() || customer.len() > 254 || customer.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "customer",
+            "`customer` must be a customer id or an e-mail address (at most 254 characters)",
+        ));
+    }
+    if customer.contains('@') {
+        return Ok(Some(customer.to_owned()));
+    }
+    let Some(id) = paylink_domain::id::CustomerId::parse(customer) else {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "customer",
+            "`customer` must be a customer id (`cus_…`) or an e-mail address",
+        ));
+    };
+    match state.store.get_customer(&auth.tenant, &id).await {
+        Ok(c) => Ok(c.email),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// A page of payments, all of them or one link's (`link`), answered as a list at `url`.
 pub(super) async fn list_page(
@@ -77,10 +113,25 @@ pub(super) async fn list_page(
     link: Option<PaymentLinkId>,
     url: &str,
 ) -> ApiResult<Response> {
+    let customer_email = match &q.customer {
+        Some(c) => match customer_email(state, auth, c).await? {
+            Some(e) => Some(e),
+            // Nobody's payments: an empty page.
+            None => {
+                let none: Listed<Payment> = Listed {
+                    data: Vec::new(),
+                    has_more: false,
+                };
+                return Ok(ok(&List::new(none, url)));
+            }
+        },
+        None => None,
+    };
     let f = PaymentFilter {
         payment_link_id: link.or_else(|| q.payment_link_id.clone()),
         status: q.status.map(|s| s.as_str().to_owned()),
         created: q.created()?,
+        customer_email,
     };
     let l = state
         .store

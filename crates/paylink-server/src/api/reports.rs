@@ -9,7 +9,7 @@ use axum::http::Method;
 use axum::response::Response;
 use serde::Serialize;
 
-use paylink_domain::id::PaymentLinkId;
+use paylink_domain::id::{PaymentLinkId, ProductId, WebhookEndpointId};
 use paylink_domain::time::Timestamp;
 
 use super::routes::{params, reg, route, Route};
@@ -20,17 +20,30 @@ use crate::json::{ok, Query};
 use crate::state::AppState;
 
 pub(super) fn routes() -> Vec<Route> {
-    vec![route(
-        Method::GET,
-        "/v1/reports/payments",
-        "Payments",
-        "What payments took over the last days, per currency and day, and the top links",
-        Scope("payments:read"),
-        200,
-        reg::<PaymentsReportOut>,
-        payments_report,
-    )
-    .query(params::<ReportQuery>)]
+    vec![
+        route(
+            Method::GET,
+            "/v1/reports/payments",
+            "Payments",
+            "What payments took over the last days, per currency and day, the top links and the funnel",
+            Scope("payments:read"),
+            200,
+            reg::<PaymentsReportOut>,
+            payments_report,
+        )
+        .query(params::<ReportQuery>)
+        .errors(404, &["resource_missing"]),
+        route(
+            Method::GET,
+            "/v1/reports/attention",
+            "Payment links",
+            "What needs attention: links expiring or selling out, low stock, failing webhook endpoints, held e-mails",
+            Scope("payment_links:read"),
+            200,
+            reg::<AttentionOut>,
+            attention_report,
+        ),
+    ]
 }
 
 #[derive(serde::Deserialize, Default, utoipa::IntoParams)]
@@ -40,6 +53,18 @@ pub struct ReportQuery {
     /// How many UTC days, today included: 1–366 (default 30).
     #[param(minimum = 1, maximum = 366)]
     pub days: Option<u32>,
+    /// One link's payments only (then `top_links` is that link and `funnel` is null).
+    pub payment_link_id: Option<PaymentLinkId>,
+}
+
+/// The window's funnel: the mode's link views, checkouts started and payments (declined
+/// ones left out). Views are counted by UTC day as the view counts are saved (every few
+/// seconds), from the version that keeps them on; checkouts and payments from their rows.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FunnelOut {
+    pub views: i64,
+    pub checkouts_started: i64,
+    pub payments: i64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -81,6 +106,8 @@ pub struct PaymentsReportOut {
     pub currencies: Vec<CurrencyOut>,
     /// Up to five links, by amount taken.
     pub top_links: Vec<TopLinkOut>,
+    /// Null for one link's report.
+    pub funnel: Option<FunnelOut>,
     pub livemode: bool,
 }
 
@@ -112,7 +139,18 @@ pub async fn payments_report(
     let first = today - i64::from(days) + 1;
     let since = Timestamp::from_unix(first * DAY);
     let t = &auth.tenant;
-    let report = state.store.payments_report(t, since, 5).await?;
+    if let Some(l) = &q.payment_link_id {
+        // Another merchant's link, or the other mode's, is no link here.
+        state
+            .store
+            .get_payment_link(t, l)
+            .await
+            .map_err(super::not_found_as("payment link"))?;
+    }
+    let report = state
+        .store
+        .payments_report(t, since, q.payment_link_id.as_ref(), 5)
+        .await?;
     let mut by_currency: BTreeMap<String, CurrencyOut> = BTreeMap::new();
     for d in &report.days {
         let c = by_currency
@@ -164,6 +202,111 @@ pub async fn payments_report(
         since,
         currencies,
         top_links,
+        funnel: report.funnel.map(|f| FunnelOut {
+            views: f.views,
+            checkouts_started: f.checkouts_started,
+            payments: f.payments,
+        }),
+        livemode: t.livemode(),
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LinkUsesOut {
+    pub payment_link_id: PaymentLinkId,
+    pub title: String,
+    pub expires_at: Option<Timestamp>,
+    pub payments_limit: Option<i64>,
+    pub payments_count: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LowStockOut {
+    pub product_id: ProductId,
+    pub name: String,
+    pub inventory_available: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EndpointTroubleOut {
+    pub webhook_endpoint_id: WebhookEndpointId,
+    pub url: String,
+    /// `disabled` (by the merchant, or after failing for too long) or `failing`.
+    pub state: String,
+    pub failing_since: Option<Timestamp>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttentionOut {
+    #[schema(value_type = String, example = "attention_report")]
+    pub object: &'static str,
+    /// Active links expiring within 7 days, soonest first (up to five).
+    pub expiring_links: Vec<LinkUsesOut>,
+    /// Active links with a `payments_limit` and a fifth or less of it left (up to five).
+    pub selling_out_links: Vec<LinkUsesOut>,
+    /// Active products with 5 units or fewer in stock (up to five).
+    pub low_stock_products: Vec<LowStockOut>,
+    /// Disabled or failing webhook endpoints (up to five; empty without `webhooks:read`).
+    pub webhook_endpoints: Vec<EndpointTroubleOut>,
+    /// E-mails held in the outbox because no SMTP server is configured (counted up to 100).
+    pub held_emails: i64,
+    pub livemode: bool,
+}
+
+/// Cheap at any size: every list is read from an index of its own with a small limit, and
+/// the merchant's millions of links are never summed (see docs/architecture.md).
+pub async fn attention_report(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    let t = &auth.tenant;
+    let now = Timestamp::now();
+    let horizon = Timestamp::from_unix(now.unix().saturating_add(7 * DAY));
+    let a = state.store.attention(t, now, horizon, 5, 5).await?;
+    let mut titles = Vec::new();
+    for l in a.expiring.iter().chain(&a.selling_out) {
+        let title = match state.store.get_payment_link(t, &l.payment_link_id).await {
+            Ok(v) => v.value.title,
+            Err(_) => String::new(),
+        };
+        titles.push(LinkUsesOut {
+            payment_link_id: l.payment_link_id.clone(),
+            title,
+            expires_at: l.expires_at,
+            payments_limit: l.payments_limit,
+            payments_count: l.payments_count,
+        });
+    }
+    let selling_out_links = titles.split_off(a.expiring.len());
+    let mut low_stock_products = Vec::new();
+    for (id, left) in a.low_stock {
+        let name = match state.store.get_product(t, &id).await {
+            Ok(p) => p.name,
+            Err(_) => String::new(),
+        };
+        low_stock_products.push(LowStockOut {
+            product_id: id,
+            name,
+            inventory_available: left,
+        });
+    }
+    let webhook_endpoints = if auth.has_scope("webhooks:read") {
+        a.endpoints
+            .into_iter()
+            .map(|e| EndpointTroubleOut {
+                webhook_endpoint_id: e.id,
+                url: e.url,
+                state: if e.disabled { "disabled" } else { "failing" }.to_owned(),
+                failing_since: e.failing_since,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(ok(&AttentionOut {
+        object: "attention_report",
+        expiring_links: titles,
+        selling_out_links,
+        low_stock_products,
+        webhook_endpoints,
+        held_emails: a.held_emails,
         livemode: t.livemode(),
     }))
 }

@@ -165,6 +165,8 @@ struct DetailPage {
     /// The send form's idempotency key.
     nonce: String,
     error: Option<String>,
+    /// Its payments a day over 30 days, per currency (`home::link_chart`).
+    chart: Vec<super::home::Takings>,
 }
 
 #[derive(Deserialize, Default)]
@@ -227,6 +229,7 @@ pub(super) async fn detail_page(v: &Visit, api: &Api, id: &str, notice: Notice) 
                 .collect()
         })
         .unwrap_or_default();
+    let chart = super::home::link_chart(api, v, id).await;
     let r = row(&locale, &link);
     let s = &link.stats;
     let conversion = if s.views > 0 {
@@ -253,6 +256,7 @@ pub(super) async fn detail_page(v: &Visit, api: &Api, id: &str, notice: Notice) 
             created: r.created,
             conversion,
             payments,
+            chart,
             link,
         },
     )

@@ -66,6 +66,10 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route("/dashboard/payments", get(payments::list))
         .route("/dashboard/payments/{id}", get(payments::detail))
         .route("/dashboard/payments/{id}/refund", post(payments::refund))
+        .route(
+            "/dashboard/payments/{id}/receipt",
+            post(payments::resend_receipt),
+        )
         .route("/dashboard/products", get(records::products))
         .route(
             "/dashboard/products/new",

@@ -1,5 +1,6 @@
-//! Payments: the list (status and link filters, cursor pages), a payment's page (its lines,
-//! customer, fields and refunds) and a refund, in full or in part.
+//! Payments: the list (filters by status, link, customer and dates; cursor pages), a
+//! payment's page (its lines, customer, fields and refunds), a refund in full or in part,
+//! and the receipt sent again.
 
 use askama::Template;
 use axum::extract::{Path, Query};
@@ -46,7 +47,26 @@ pub fn row(locale: &Locale, p: &Payment) -> Row {
 pub struct ListQuery {
     status: Option<String>,
     payment_link_id: Option<String>,
+    customer: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     starting_after: Option<String>,
+}
+
+/// `YYYY-MM-DD` as typed in a date field, or `""` (a date the field cannot hold is no
+/// filter, as an unknown status is none).
+fn date(s: Option<&str>) -> String {
+    let d = clean(s, 10);
+    let ok = d.len() == 10
+        && d.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if ok {
+        d
+    } else {
+        String::new()
+    }
 }
 
 #[derive(Template)]
@@ -56,8 +76,13 @@ struct ListPage {
     rows: Vec<Row>,
     status: String,
     link: String,
+    customer: String,
+    from: String,
+    to: String,
     next: Option<String>,
     error: Option<String>,
+    /// The filter the API's refusal names (its field is marked invalid).
+    error_param: String,
 }
 
 const STATUSES: [&str; 4] = ["succeeded", "failed", "partially_refunded", "refunded"];
@@ -69,23 +94,52 @@ pub async fn list(
 ) -> Response {
     let status = one_of(q.status.as_deref(), &STATUSES);
     let link = clean(q.payment_link_id.as_deref(), 64);
+    let customer = clean(q.customer.as_deref(), 254);
+    let (from, to) = (date(q.from.as_deref()), date(q.to.as_deref()));
     let after = clean(q.starting_after.as_deref(), 64);
     let filters = [
         ("status", status.as_str()),
         ("payment_link_id", link.as_str()),
+        ("customer", customer.as_str()),
+        ("from", from.as_str()),
+        ("to", to.as_str()),
     ];
-    let mut pairs = filters.to_vec();
+    // The dates are whole UTC days: from the first's midnight to the last's end.
+    let gte = if from.is_empty() {
+        String::new()
+    } else {
+        format!("{from}T00:00:00Z")
+    };
+    let lte = if to.is_empty() {
+        String::new()
+    } else {
+        format!("{to}T23:59:59Z")
+    };
+    let mut pairs = vec![
+        ("status", status.as_str()),
+        ("payment_link_id", link.as_str()),
+        ("customer", customer.as_str()),
+        ("created[gte]", gte.as_str()),
+        ("created[lte]", lte.as_str()),
+    ];
     pairs.push(("starting_after", after.as_str()));
     let locale = Locale::negotiate(None, "en-US");
     let path = api_list("/v1/payments", &pairs);
-    let (rows, has_more, error) = match api.get::<Page<Payment>>(&v.caller(), &path).await {
-        Ok(p) => (
-            p.data.iter().map(|p| row(&locale, p)).collect::<Vec<_>>(),
-            p.has_more,
-            None,
-        ),
-        Err(r) => (Vec::new(), false, Some(r.message)),
-    };
+    let (rows, has_more, error, error_param) =
+        match api.get::<Page<Payment>>(&v.caller(), &path).await {
+            Ok(p) => (
+                p.data.iter().map(|p| row(&locale, p)).collect::<Vec<_>>(),
+                p.has_more,
+                None,
+                String::new(),
+            ),
+            Err(r) => (
+                Vec::new(),
+                false,
+                Some(r.message),
+                r.param.unwrap_or_default(),
+            ),
+        };
     let next = rows.last().filter(|_| has_more).map(|r| {
         let mut pairs = filters.to_vec();
         pairs.push(("starting_after", r.id.as_str()));
@@ -98,8 +152,12 @@ pub async fn list(
             rows,
             status,
             link,
+            customer,
+            from,
+            to,
             next,
             error,
+            error_param,
         },
     )
 }
@@ -120,12 +178,20 @@ struct DetailPage {
     refunded: String,
     tax: String,
     refundable: String,
+    /// What is left to refund, as money.
+    left: String,
+    /// The receipt form's idempotency key (one per page shown, like the refund's).
+    receipt_nonce: String,
     /// The refund form's idempotency key: new with every page, so a refusal (a typo in
     /// the amount) never holds the next try, and nobody can guess it to block refunds.
     nonce: String,
     created: String,
     lines: Vec<Line>,
     may_refund: bool,
+    /// Whether the receipt can be sent again: a payment the person may write, paid.
+    may_resend: bool,
+    /// What was said after the receipt was queued (or held).
+    sent: Option<String>,
     error: Option<String>,
 }
 
@@ -135,6 +201,7 @@ async fn detail_page(
     api: &Api,
     id: &str,
     error: Option<(StatusCode, String)>,
+    sent: Option<String>,
 ) -> Response {
     let payment = match api
         .get::<Payment>(&v.caller(), &format!("/v1/payments/{id}"))
@@ -161,6 +228,8 @@ async fn detail_page(
             refunded: m(payment.amount_refunded),
             tax: m(payment.amount_tax),
             refundable: payment.currency.major(left),
+            left: m(left),
+            receipt_nonce: paylink_domain::id::random_base62(),
             nonce: paylink_domain::id::random_base62(),
             created: when(payment.created_at),
             lines: payment
@@ -173,15 +242,36 @@ async fn detail_page(
                 })
                 .collect(),
             may_refund: v.may("refunds:write") && left.minor() > 0,
+            may_resend: v.may("payments:write") && payment.status.as_str() != "failed",
+            sent,
             error,
             payment,
         },
     )
 }
 
-pub async fn detail(v: Visit, Extension(api): Extension<Api>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize, Default)]
+pub struct DetailQuery {
+    sent: Option<String>,
+}
+
+pub async fn detail(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
     match super::id(&id) {
-        Some(id) => detail_page(&v, &api, id, None).await,
+        Some(id) => {
+            let sent = q.sent.as_deref().map(|s| match s {
+                "held" => {
+                    "The receipt is held in the outbox: this server has no SMTP server to send it."
+                        .to_owned()
+                }
+                _ => "The receipt is on its way.".to_owned(),
+            });
+            detail_page(&v, &api, id, None, sent).await
+        }
         None => super::no_such(&v),
     }
 }
@@ -224,15 +314,22 @@ pub async fn refund(
             payment.currency.code(),
             payment.currency.major(payment.amount)
         );
-        return detail_page(&v, &api, &id, Some((StatusCode::UNPROCESSABLE_ENTITY, why))).await;
+        return detail_page(
+            &v,
+            &api,
+            &id,
+            Some((StatusCode::UNPROCESSABLE_ENTITY, why)),
+            None,
+        )
+        .await;
     };
     let reason = clean(Some(&f.reason), 50);
     let body = json!({
         "amount": amount.minor(),
         "reason": Some(reason).filter(|r| !r.is_empty()),
     });
-    let nonce: String = f.nonce.chars().take(64).collect();
-    let key = (!nonce.is_empty()).then_some(nonce.as_str());
+    let nonce = super::forms::nonce(&f.nonce);
+    let key = Some(nonce.as_str());
     match api
         .call(
             &v.caller(),
@@ -244,6 +341,52 @@ pub async fn refund(
         .await
     {
         Ok(_) => see_other(&format!("/dashboard/payments/{id}")),
-        Err(r) => detail_page(&v, &api, &id, Some((r.status, r.message))).await,
+        Err(r) => detail_page(&v, &api, &id, Some((r.status, r.message)), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    nonce: String,
+}
+
+/// `POST /v1/payments/{id}/receipt/send` to the e-mail given at checkout; the form's nonce
+/// is the idempotency key, so a double click sends one e-mail.
+pub async fn resend_receipt(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Path(id): Path<String>,
+    Form(f): Form<ResendForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    let Some(id) = super::id(&id).map(str::to_owned) else {
+        return super::no_such(&v);
+    };
+    let nonce = super::forms::nonce(&f.nonce);
+    let key = Some(nonce.as_str());
+    match api
+        .call(
+            &v.caller(),
+            Method::POST,
+            &format!("/v1/payments/{id}/receipt/send"),
+            Some(&json!({})),
+            key,
+        )
+        .await
+    {
+        Ok(answer) => {
+            let configured = answer
+                .get("email_configured")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true);
+            let sent = if configured { "queued" } else { "held" };
+            see_other(&format!("/dashboard/payments/{id}?sent={sent}"))
+        }
+        Err(r) => detail_page(&v, &api, &id, Some((r.status, r.message)), None).await,
     }
 }

@@ -134,6 +134,8 @@ async fn a_merchant_s_day_in_the_dashboard(app: TestApp) {
     // Part of it goes back.
     fill(c, "#refund-amount", "5.00").await;
     click(c, "#do-refund").await;
+    // The page asks first (the refund cannot be undone).
+    c.accept_alert().await.unwrap();
     wait_text(c, "#refunded", "$5.00").await;
     assert_eq!(value(c, "#refund-amount").await, "13.00");
     look(c, axe, "dashboard-day-refunded", "desktop").await;

@@ -26,6 +26,7 @@ mod currencies;
 mod dashboard;
 mod dashboard_day;
 mod dashboard_forms;
+mod dashboard_home;
 mod dashboard_link_forms;
 mod dashboard_people;
 mod dashboard_settings;

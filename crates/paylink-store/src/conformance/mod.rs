@@ -42,6 +42,7 @@ mod outbox;
 mod payments;
 mod processes;
 mod races;
+mod reports;
 mod webhooks;
 pub use processes::{changes_reach_other_processes, claims_of_dead_processes};
 
@@ -194,6 +195,7 @@ pub async fn story(store: &dyn Store) {
     housekeeping::purged_keys(store).await;
     housekeeping::this_process(store).await;
     accounts::users_sessions_and_team(store).await;
+    reports::funnel_and_attention(store).await;
 }
 
 async fn tenant(store: &dyn Store, name: &str) -> Tenant {

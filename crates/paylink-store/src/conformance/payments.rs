@@ -141,7 +141,7 @@ pub async fn refunds_and_takings(store: &dyn Store) {
     // The report of a window: per day and currency, gross and refunded, declined left out;
     // payments before the window are not in it; the links that took most.
     let day = (E + 1) / 86_400;
-    let report = store.payments_report(&t, at(E), 5).await.unwrap();
+    let report = store.payments_report(&t, at(E), None, 5).await.unwrap();
     assert_eq!(
         report.days,
         vec![
@@ -178,17 +178,33 @@ pub async fn refunds_and_takings(store: &dyn Store) {
             },
         ]
     );
-    let later = store.payments_report(&t, at(E + 5), 1).await.unwrap();
+    let later = store.payments_report(&t, at(E + 5), None, 1).await.unwrap();
     assert_eq!(later.days[1].count, 1, "p1 is before the window: {later:?}");
     assert_eq!(later.top_links.len(), 1);
-    assert_eq!(
-        store.payments_report(&t, at(E + 30), 5).await.unwrap(),
-        PaymentsReport::default()
+    let none = |r: PaymentsReport| {
+        assert!(r.days.is_empty() && r.top_links.is_empty(), "{r:?}");
+        assert_eq!(r.funnel.map(|f| f.payments), Some(0), "{r:?}");
+    };
+    none(
+        store
+            .payments_report(&t, at(E + 30), None, 5)
+            .await
+            .unwrap(),
     );
-    assert_eq!(
-        store.payments_report(&other, at(E), 5).await.unwrap(),
-        PaymentsReport::default()
-    );
+    none(store.payments_report(&other, at(E), None, 5).await.unwrap());
+    // The funnel's payments are the window's, declined left out; a link's report is the
+    // link's payments alone, without a funnel.
+    assert_eq!(report.funnel.map(|f| f.payments), Some(3));
+    let of_link = store
+        .payments_report(&t, at(E), Some(&l.id), 5)
+        .await
+        .unwrap();
+    assert_eq!((of_link.days, of_link.funnel), (report.days.clone(), None));
+    let of_another = store
+        .payments_report(&t, at(E), Some(&PaymentLinkId::generate()), 5)
+        .await
+        .unwrap();
+    assert!(of_another.days.is_empty() && of_another.top_links.is_empty());
     assert!(store.link_takings(&other, &l.id).await.unwrap().is_empty());
     let live = Tenant::of_merchant(&m, true);
     assert!(store.link_takings(&live, &l.id).await.unwrap().is_empty());
@@ -243,6 +259,31 @@ async fn payment_lists(store: &dyn Store, t: &Tenant, other: &Tenant, all: [&Pay
         ids(list(created, page(10)).await.unwrap()),
         vec![declined.id.clone(), p2.id.clone()]
     );
+    // By the customer's e-mail, without case; another merchant's list has none of them.
+    let by = |e: &str| PaymentFilter {
+        customer_email: Some(e.into()),
+        ..PaymentFilter::default()
+    };
+    let theirs: Vec<_> = everything
+        .iter()
+        .filter(|id| {
+            all.iter()
+                .any(|p| &p.id == *id && p.customer.email.as_deref() == Some("buyer@example.com"))
+        })
+        .cloned()
+        .collect();
+    assert!(!theirs.is_empty());
+    assert_eq!(
+        ids(list(by("BUYER@Example.com"), page(10)).await.unwrap()),
+        theirs
+    );
+    assert!(ids(list(by("nobody@example.com"), page(10)).await.unwrap()).is_empty());
+    assert!(store
+        .list_payments(other, &by("buyer@example.com"), &page(10))
+        .await
+        .unwrap()
+        .data
+        .is_empty());
     // Pages, both ways; a cursor of another merchant's is not a cursor here.
     let first = list(PaymentFilter::default(), page(3)).await.unwrap();
     assert!(first.has_more);

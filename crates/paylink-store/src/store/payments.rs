@@ -37,8 +37,21 @@ pub trait PaymentStore: Send + Sync {
         &self,
         t: &Tenant,
         since: paylink_domain::time::Timestamp,
+        link: Option<&PaymentLinkId>,
         top: u32,
     ) -> StoreResult<PaymentsReport>;
+
+    /// What needs attention ([`Attention`]): links open at `now` that expire before
+    /// `horizon` or have few uses left, products with `low_stock` units or fewer, failing
+    /// webhook endpoints and held e-mails; `limit` of each list.
+    async fn attention(
+        &self,
+        t: &Tenant,
+        now: paylink_domain::time::Timestamp,
+        horizon: paylink_domain::time::Timestamp,
+        low_stock: i64,
+        limit: u32,
+    ) -> StoreResult<Attention>;
 
     /// Records a refund if it keeps the refunded total within the amount paid
     /// (`refund_exceeds_payment`, `payment_not_refundable`); returns the updated payment.
