@@ -96,10 +96,30 @@ impl Period {
 /// The anchor is the start of the first paid period: the checkout without a trial, the
 /// trial's end with one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "CycleFields")]
 pub struct BillingCycle {
     anchor: Timestamp,
     interval: Interval,
     interval_count: u32,
+}
+
+/// A cycle as stored, checked by [`BillingCycle::new`] when read back: a stored
+/// `interval_count` of 0 would make every period start at the anchor, each one due at once.
+#[derive(Deserialize)]
+struct CycleFields {
+    anchor: Timestamp,
+    interval: Interval,
+    interval_count: u32,
+}
+
+impl TryFrom<CycleFields> for BillingCycle {
+    type Error = &'static str;
+
+    fn try_from(f: CycleFields) -> Result<Self, Self::Error> {
+        BillingCycle::new(f.anchor, f.interval, f.interval_count).ok_or(
+            "a billing cycle needs an interval_count of at least 1 and an anchor from 1970 to 9999",
+        )
+    }
 }
 
 impl BillingCycle {

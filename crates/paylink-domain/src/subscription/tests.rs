@@ -672,3 +672,18 @@ fn subscription_events_are_event_types() {
         assert_eq!(EventType::parse(e.as_str()), Some(EventType::from(e)));
     }
 }
+
+/// A stored cycle is checked when read back: a count of 0 (periods that never advance, each
+/// due at once) or an anchor out of the calendar is refused, not charged in a loop.
+#[test]
+fn a_stored_cycle_is_checked_when_read() {
+    let good = BillingCycle::new(Timestamp::from_unix(1_700_000_000), Interval::Month, 1).unwrap();
+    let json = serde_json::to_value(good).unwrap();
+    assert_eq!(
+        serde_json::from_value::<BillingCycle>(json.clone()).unwrap(),
+        good
+    );
+    let mut zero = json.clone();
+    zero["interval_count"] = serde_json::json!(0);
+    assert!(serde_json::from_value::<BillingCycle>(zero).is_err());
+}

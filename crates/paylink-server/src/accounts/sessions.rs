@@ -96,7 +96,14 @@ pub struct LoginOut {
 /// each call does not read and touch it again. It counts only for the token it was read
 /// with.
 #[derive(Clone)]
-pub struct Vouched(pub std::sync::Arc<paylink_store::SignedIn>);
+pub struct Vouched(std::sync::Arc<paylink_store::SignedIn>);
+
+impl Vouched {
+    /// The session `found` as the dashboard just read and touched it for a page.
+    pub(crate) fn read(found: paylink_store::SignedIn) -> Self {
+        Self(std::sync::Arc::new(found))
+    }
+}
 
 pub async fn identify(
     state: &AppState,

@@ -371,15 +371,23 @@ pub async fn hook_act(
         "rotate" => {
             // A new signing secret, shown on this answer only; the old one keeps signing
             // beside it for a day, so receivers can switch without losing events.
+            // The page's nonce keys it: a double click or a reload rotates once (a second
+            // rotation would drop the secret the receiver still uses).
             let rotate = format!("{path}/rotate_secret");
+            let key = format!("dashboard-rotate-{id}-{}", super::forms::nonce(&f.nonce));
             return match api
-                .call(&v.caller(), Method::POST, &rotate, Some(&json!({})), None)
+                .call(&v.caller(), Method::POST, &rotate, Some(&json!({})), Some(&key))
                 .await
             {
                 Ok(e) => {
                     let secret = e.get("secret").and_then(Value::as_str).map(str::to_owned);
                     hook_page(&v, &api, &id, HookQuery::default(), secret).await
                 }
+                Err(r) if r.code == "idempotency_secret_not_replayable" => super::problem(
+                    &v,
+                    StatusCode::CONFLICT,
+                    "This form already rotated the secret; the new one was shown on that answer only. Reload the endpoint's page and rotate again if you did not copy it.",
+                ),
                 Err(r) => refused(&v, &r),
             };
         }

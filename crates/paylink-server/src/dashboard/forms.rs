@@ -92,12 +92,13 @@ impl Shown {
             .map(String::as_str)
     }
 
-    /// Whether the person changed `field` (typed `typed`).
+    /// Whether the person changed `field` (typed `typed`). Line ends are compared as one
+    /// (a browser sends a text area's as `\r\n` whatever it was shown with).
     pub fn changed(&self, field: &str, typed: &str) -> bool {
         self.0
             .as_ref()
             .and_then(|m| m.get(field))
-            .is_none_or(|shown| shown.trim() != typed.trim())
+            .is_none_or(|shown| lines(shown).trim() != lines(typed).trim())
     }
 
     /// The body of the fields changed: each `(field, typed, value)`.
@@ -110,8 +111,14 @@ impl Shown {
     }
 }
 
-/// A text field's value: `null` when emptied.
+/// Text with its line ends as `\n` (a browser sends a text area's as `\r\n`).
+pub fn lines(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// A text field's value, line ends as `\n`: `null` when emptied.
 pub fn text_or_null(s: &str) -> Value {
+    let s = lines(s);
     let s = s.trim();
     if s.is_empty() {
         Value::Null

@@ -366,6 +366,18 @@ fn presets(typed: &str) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Whether a preset reads as thousands grouped by a comma or a point (`5,100`, `1.500`):
+/// a list of presets typed with commas would read as one large amount, so it is asked
+/// about rather than guessed.
+/// In a currency of three decimals (`2.500` dinars) three digits after the mark are its
+/// decimals, not a group.
+fn grouped(token: &str, exponent: u32) -> bool {
+    exponent != 3
+        && token
+            .rsplit_once([',', '.'])
+            .is_some_and(|(_, tail)| tail.len() == 3 && tail.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// An amount typed in major units of `currency`, exactly.
 fn major(currency: Currency, typed: &str, param: &str, what: &str) -> Result<Amount, Refusal> {
     currency.parse_major(typed.trim()).ok_or_else(|| {
@@ -412,9 +424,9 @@ fn product_lines(f: &LinkForm) -> Result<Vec<Value>, Refusal> {
 pub fn body(f: &LinkForm) -> Result<Value, Refusal> {
     let mut b = Map::new();
     b.insert("title".into(), json!(f.title.trim()));
-    let description = f.description.trim();
-    if !description.is_empty() {
-        b.insert("description".into(), json!(description));
+    let description = super::forms::text_or_null(&f.description);
+    if !description.is_null() {
+        b.insert("description".into(), description);
     }
     let currency = Currency::parse(f.currency.trim());
     let currency_needed = || currency.ok_or_else(|| invalid("Choose a currency", "currency"));
@@ -451,7 +463,15 @@ pub fn body(f: &LinkForm) -> Result<Value, Refusal> {
             b.insert("currency".into(), json!(c.code()));
             let mut d = Map::new();
             let presets = presets(&f.presets)
-                .map(|s| major(c, s, "donation.preset_amounts", "each preset").map(|a| a.minor()))
+                .map(|s| {
+                    if grouped(s, u32::from(c.exponent())) {
+                        return Err(invalid(
+                            format!("Is “{s}” one amount or two? Separate presets with spaces and write amounts without thousands separators, such as 5 10 1500"),
+                            "donation.preset_amounts",
+                        ));
+                    }
+                    major(c, s, "donation.preset_amounts", "each preset").map(|a| a.minor())
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if !presets.is_empty() {
                 d.insert("preset_amounts".into(), json!(presets));

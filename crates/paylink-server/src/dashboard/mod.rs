@@ -306,7 +306,7 @@ impl FromRequestParts<AppState> for Visit {
             role: found.role,
             merchant,
             merchant_id,
-            vouched: crate::accounts::sessions::Vouched(std::sync::Arc::new(found)),
+            vouched: crate::accounts::sessions::Vouched::read(found),
             live: cookie(parts, MODE_COOKIE).as_deref() == Some("live"),
             addr,
             user_agent: parts
@@ -430,11 +430,14 @@ fn plain_problem(status: StatusCode) -> Response {
     )
 }
 
-/// A form that carries nothing but its token (an action's button).
+/// A form that carries nothing but its token (an action's button), and the page's nonce
+/// where a second send must not act twice.
 #[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
     pub csrf: String,
+    #[serde(default)]
+    pub nonce: String,
 }
 
 #[derive(Deserialize)]

@@ -192,6 +192,17 @@ async fn links_of_every_type_are_made_in_one_form(app: TestApp) {
     ])
     .await;
     assert_eq!(r.status, 422, "{}", r.page);
+    // "5,100" would read as five thousand one hundred: asked, not guessed.
+    let r = make(vec![
+        ("type", s("donation")),
+        ("title", s("Grouped")),
+        ("currency", s("USD")),
+        ("presets", s("5,100")),
+        ("nonce", s("l4d")),
+    ])
+    .await;
+    assert_eq!(r.status, 422, "{}", r.page);
+    assert!(r.page.contains("one amount or two"), "{}", r.page);
     // A subscription renews its products or an amount, never both.
     let r = make(vec![
         ("type", s("subscription")),
@@ -637,6 +648,41 @@ async fn an_edit_sends_only_what_changed(app: TestApp) {
             Some(soon.to_rfc3339().as_str()),
             Some("expired")
         )
+    );
+    // A description of several lines comes back from the browser with `\r\n`: still
+    // unchanged, so a colleague's change to it meanwhile stands.
+    let multi = app
+        .create(
+            "/v1/payment_links",
+            serde_json::json!({"title": "Notes", "amount": 700, "description": "Line one\nLine two"}),
+        )
+        .await;
+    let mid = multi["id"].as_str().unwrap().to_owned();
+    let page = owner.get(&format!("/dashboard/links/{mid}/edit")).await;
+    let shown = shown_of(&page.page);
+    app.patch(
+        &format!("/v1/payment_links/{mid}"),
+        serde_json::json!({"description": "A colleague's text"}),
+    )
+    .await
+    .ok(200);
+    let r = owner
+        .post(
+            &format!("/dashboard/links/{mid}/edit"),
+            &[
+                ("title", "Notes, renamed"),
+                ("description", "Line one\r\nLine two"),
+                ("amount", "7.00"),
+                ("shown", shown.as_str()),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.page);
+    let l = api_get(&app, &format!("/v1/payment_links/{mid}")).await;
+    assert_eq!(
+        (l["title"].as_str(), l["description"].as_str()),
+        (Some("Notes, renamed"), Some("A colleague's text"))
     );
     // A sold link: "50" is the price shown as "50.00", so only the title is sent.
     let sold = app.custom_link("Gift card", 5000).await;
