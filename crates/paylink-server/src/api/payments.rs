@@ -68,8 +68,9 @@ list_query!(PaymentListQuery with created {
     payment_link_id: Option<PaymentLinkId>,
     status: Option<PaymentStatus>,
     /// A customer: their id (`cus_…`, matched by the customer's e-mail) or the e-mail given
-    /// at checkout, compared without case (ASCII letters).
-    #[param(max_length = 254)]
+    /// at checkout, compared without case (ASCII letters). Blank: no filter; anything else
+    /// matches the payments with that e-mail (none, if it is not one).
+    #[param(max_length = 254, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     customer: Option<String>,
 });
 
@@ -80,23 +81,16 @@ async fn customer_email(
     auth: &Auth,
     customer: &str,
 ) -> ApiResult<Option<String>> {
-    let customer = customer.trim();
-    if customer.is_empty() || customer.len() > 254 || customer.chars().any(char::is_control) {
+    if customer.len() > 254 || customer.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             "parameter_invalid",
             "customer",
             "`customer` must be a customer id or an e-mail address (at most 254 characters)",
         ));
     }
-    if customer.contains('@') {
-        return Ok(Some(customer.to_owned()));
-    }
     let Some(id) = paylink_domain::id::CustomerId::parse(customer) else {
-        return Err(ApiError::invalid(
-            "parameter_invalid",
-            "customer",
-            "`customer` must be a customer id (`cus_…`) or an e-mail address",
-        ));
+        // An e-mail, or text that is none (it matches no payment).
+        return Ok(Some(customer.to_owned()));
     };
     match state.store.get_customer(&auth.tenant, &id).await {
         Ok(c) => Ok(c.email),
@@ -113,7 +107,12 @@ pub(super) async fn list_page(
     link: Option<PaymentLinkId>,
     url: &str,
 ) -> ApiResult<Response> {
-    let customer_email = match &q.customer {
+    let customer_email = match q
+        .customer
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         Some(c) => match customer_email(state, auth, c).await? {
             Some(e) => Some(e),
             // Nobody's payments: an empty page.
