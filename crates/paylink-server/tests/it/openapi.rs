@@ -58,6 +58,8 @@ fn every_pattern_is_one_the_server_checks_by() {
         "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$",
         "^[A-Za-z0-9-](?:[A-Za-z0-9.-]*[A-Za-z0-9-])?$",
         "^(?:0?[0-9]{1,2}(?:\\.[0-9]{1,4})?|100(?:\\.0{1,4})?)$",
+        // The payments list's `customer`: no control character (dashboard_home's test).
+        "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
     ];
     let rest: Vec<_> = unknown
         .iter()
