@@ -1,4 +1,4 @@
-//! Products, customers and tax rates.
+//! Products (and, in submodules, customers and tax rates): the catalog.
 
 use std::collections::BTreeMap;
 
@@ -7,19 +7,18 @@ use axum::http::Method;
 use axum::response::Response;
 use serde::Deserialize;
 
-use paylink_domain::catalog::{Address, Customer, Inventory, Product, TaxRate, MAX_QUANTITY};
-use paylink_domain::id::{CustomerId, ProductId, TaxRateId};
+use paylink_domain::catalog::{Inventory, Product, MAX_QUANTITY};
+use paylink_domain::id::{ProductId, TaxRateId};
 use paylink_domain::metadata::Metadata;
 use paylink_domain::money::{Amount, Currency};
 use paylink_domain::patch::Patch;
-use paylink_domain::tax::TaxPercentage;
-use paylink_domain::text::{bounded, bounded_opt, email, https_url};
+use paylink_domain::text::{bounded, bounded_opt, https_url};
 use paylink_domain::time::Timestamp;
-use paylink_store::{CustomerFilter, ProductFilter, TaxRateFilter, Tenant};
+use paylink_store::{ProductFilter, Tenant};
 
 use super::path::PathId;
 use super::routes::{list, params, reg, route, Route};
-use super::{not_found_as, settings, Deleted, List};
+use super::{not_found_as, settings, List};
 use paylink_domain::link::{validate_currency_options, CurrencyOptions};
 
 use crate::auth::Access::Scope;
@@ -29,10 +28,14 @@ use crate::json::{created, ok, Json, Query};
 use crate::list_query;
 use crate::state::AppState;
 
+mod customers;
+mod tax_rates;
+
+
 /// The routes of this module's handlers (see [`super::routes`]).
 pub(super) fn routes() -> Vec<Route> {
     let tag = "Catalog";
-    vec![
+    let mut routes = vec![
         // products
         route(
             Method::POST,
@@ -87,110 +90,14 @@ pub(super) fn routes() -> Vec<Route> {
             reg::<Product>,
             archive_product,
         ),
-        // customers
-        route(
-            Method::POST,
-            "/v1/customers",
-            tag,
-            "Create a customer",
-            Scope("customers:write"),
-            201,
-            reg::<Customer>,
-            create_customer,
-        )
-        .body(reg::<CustomerIn>)
-        .optional_body(),
-        route(
-            Method::GET,
-            "/v1/customers",
-            tag,
-            "List customers",
-            Scope("customers:read"),
-            200,
-            list::<Customer>,
-            list_customers,
-        )
-        .query(params::<CustomerListQuery>),
-        route(
-            Method::GET,
-            "/v1/customers/{id}",
-            tag,
-            "Retrieve a customer",
-            Scope("customers:read"),
-            200,
-            reg::<Customer>,
-            get_customer,
-        ),
-        route(
-            Method::PATCH,
-            "/v1/customers/{id}",
-            tag,
-            "Update a customer",
-            Scope("customers:write"),
-            200,
-            reg::<Customer>,
-            update_customer,
-        )
-        .body(reg::<CustomerPatch>),
-        route(
-            Method::DELETE,
-            "/v1/customers/{id}",
-            tag,
-            "Delete a customer",
-            Scope("customers:write"),
-            200,
-            reg::<Deleted>,
-            delete_customer,
-        ),
-        // tax rates
-        route(
-            Method::POST,
-            "/v1/tax_rates",
-            tag,
-            "Create a tax rate",
-            Scope("tax_rates:write"),
-            201,
-            reg::<TaxRate>,
-            create_tax_rate,
-        )
-        .body(reg::<TaxRateIn>),
-        route(
-            Method::GET,
-            "/v1/tax_rates",
-            tag,
-            "List tax rates",
-            Scope("tax_rates:read"),
-            200,
-            list::<TaxRate>,
-            list_tax_rates,
-        )
-        .query(params::<TaxRateListQuery>),
-        route(
-            Method::GET,
-            "/v1/tax_rates/{id}",
-            tag,
-            "Retrieve a tax rate",
-            Scope("tax_rates:read"),
-            200,
-            reg::<TaxRate>,
-            get_tax_rate,
-        ),
-        route(
-            Method::PATCH,
-            "/v1/tax_rates/{id}",
-            tag,
-            "Update a tax rate",
-            Scope("tax_rates:write"),
-            200,
-            reg::<TaxRate>,
-            update_tax_rate,
-        )
-        .body(reg::<TaxRatePatch>),
-    ]
+    ];
+    routes.extend(customers::routes());
+    routes.extend(tax_rates::routes());
+    routes
 }
 
 /// The schema of a field that takes only `null`.
-fn only_null() -> utoipa::openapi::schema::Object {
+pub(super) fn only_null() -> utoipa::openapi::schema::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::Null)
         .build()
@@ -235,7 +142,7 @@ pub struct ProductIn {
     pub metadata: BTreeMap<String, String>,
 }
 
-fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 
@@ -426,295 +333,6 @@ pub async fn list_products(
     Ok(ok(&List::new(l, "/v1/products")))
 }
 
-// ---- customers -----------------------------------------------------------------------
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerIn {
-    #[schema(
-        max_length = 254,
-        pattern = r"^[^@\s\u0000-\u001F\u007F-\u009F]+@[^@.\s\u0000-\u001F\u007F-\u009F][^@\s\u0000-\u001F\u007F-\u009F]*\.[^@\s\u0000-\u001F\u007F-\u009F]*[^@.\s\u0000-\u001F\u007F-\u009F]$"
-    )]
-    pub email: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 256,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    pub name: Option<String>,
-    #[schema(pattern = r"^[0-9 +\-().]{3,32}$")]
-    pub phone: Option<String>,
-    pub address: Option<Address>,
-    #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerPatch {
-    #[serde(default)]
-    #[schema(schema_with = email_or_null)]
-    pub email: Patch<String>,
-    #[serde(default)]
-    #[schema(schema_with = customer_name)]
-    pub name: Patch<String>,
-    #[serde(default)]
-    #[schema(schema_with = phone_or_null)]
-    pub phone: Patch<String>,
-    #[serde(default)]
-    pub address: Patch<Address>,
-    pub metadata: Option<BTreeMap<String, String>>,
-}
-
-fn check_customer(c: &Customer) -> ApiResult<()> {
-    if let Some(e) = &c.email {
-        email(e, "email")?;
-    }
-    bounded_opt(c.name.as_deref(), "name", 1, 256)?;
-    if let Some(p) = &c.phone {
-        let ok = (3..=32).contains(&p.len())
-            && p.bytes()
-                .all(|b| b.is_ascii_digit() || b" +-().".contains(&b));
-        if !ok {
-            return Err(ApiError::invalid(
-                "phone_invalid",
-                "phone",
-                "`phone` must be 3–32 digits, spaces and + - ( ) .",
-            ));
-        }
-    }
-    if let Some(a) = &c.address {
-        a.validate("address")?;
-    }
-    Ok(())
-}
-
-pub async fn create_customer(
-    State(state): State<AppState>,
-    auth: Auth,
-    Json(input): Json<CustomerIn>,
-) -> ApiResult<Response> {
-    let t = &auth.tenant;
-    let now = Timestamp::now();
-    let c = Customer {
-        id: CustomerId::generate(),
-        email: input.email,
-        name: input.name,
-        phone: input.phone,
-        address: input.address,
-        metadata: Metadata::parse(input.metadata)?,
-        livemode: t.livemode(),
-        created_at: now,
-        updated_at: now,
-    };
-    check_customer(&c)?;
-    state.store.insert_customer(t, &c).await?;
-    Ok(created(&c))
-}
-
-pub async fn get_customer(
-    State(state): State<AppState>,
-    auth: Auth,
-    PathId(id): PathId<CustomerId>,
-) -> ApiResult<Response> {
-    Ok(ok(&state
-        .store
-        .get_customer(&auth.tenant, &id)
-        .await
-        .map_err(not_found_as("customer"))?))
-}
-
-pub async fn update_customer(
-    State(state): State<AppState>,
-    auth: Auth,
-    PathId(id): PathId<CustomerId>,
-    Json(patch): Json<CustomerPatch>,
-) -> ApiResult<Response> {
-    let t = &auth.tenant;
-    let mut c = state
-        .store
-        .get_customer(t, &id)
-        .await
-        .map_err(not_found_as("customer"))?;
-    c.email = patch.email.apply(c.email);
-    c.name = patch.name.apply(c.name);
-    c.phone = patch.phone.apply(c.phone);
-    c.address = patch.address.apply(c.address);
-    if let Some(m) = patch.metadata {
-        c.metadata = c.metadata.merged(m)?;
-    }
-    c.updated_at = Timestamp::now();
-    check_customer(&c)?;
-    state.store.update_customer(t, &c).await?;
-    Ok(ok(&c))
-}
-
-pub async fn delete_customer(
-    State(state): State<AppState>,
-    auth: Auth,
-    PathId(id): PathId<CustomerId>,
-) -> ApiResult<Response> {
-    state
-        .store
-        .delete_customer(&auth.tenant, &id)
-        .await
-        .map_err(not_found_as("customer"))?;
-    Ok(ok(&Deleted::new(id, "customer")))
-}
-
-list_query!(CustomerListQuery {
-    /// Exact e-mail address.
-    email: Option<String>,
-});
-
-pub async fn list_customers(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<CustomerListQuery>,
-) -> ApiResult<Response> {
-    let f = CustomerFilter {
-        email: q.email.clone(),
-    };
-    let l = state
-        .store
-        .list_customers(&auth.tenant, &f, &q.page()?)
-        .await?;
-    Ok(ok(&List::new(l, "/v1/customers")))
-}
-
-// ---- tax rates -----------------------------------------------------------------------
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TaxRateIn {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    pub display_name: String,
-    /// Decimal string with up to 4 places, 0–100 (`"8.25"`).
-    pub percentage: TaxPercentage,
-    #[serde(default)]
-    pub inclusive: bool,
-    #[serde(default = "yes")]
-    pub active: bool,
-    #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
-}
-
-/// `percentage` and `inclusive` are fixed once created, so that what was charged can
-/// always be explained; create a new rate instead.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TaxRatePatch {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
-    )]
-    pub display_name: Option<String>,
-    pub active: Option<bool>,
-    pub metadata: Option<BTreeMap<String, String>>,
-    /// Fixed once created: only `null` is taken (create a new tax rate instead).
-    #[schema(schema_with = only_null)]
-    pub percentage: Option<serde_json::Value>,
-    /// Fixed once created: only `null` is taken.
-    #[schema(schema_with = only_null)]
-    pub inclusive: Option<serde_json::Value>,
-}
-
-pub async fn create_tax_rate(
-    State(state): State<AppState>,
-    auth: Auth,
-    Json(input): Json<TaxRateIn>,
-) -> ApiResult<Response> {
-    let t = &auth.tenant;
-    bounded(&input.display_name, "display_name", 1, 50)?;
-    let now = Timestamp::now();
-    let r = TaxRate {
-        id: TaxRateId::generate(),
-        display_name: input.display_name,
-        percentage: input.percentage,
-        inclusive: input.inclusive,
-        active: input.active,
-        metadata: Metadata::parse(input.metadata)?,
-        livemode: t.livemode(),
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.insert_tax_rate(t, &r).await?;
-    Ok(created(&r))
-}
-
-pub async fn get_tax_rate(
-    State(state): State<AppState>,
-    auth: Auth,
-    PathId(id): PathId<TaxRateId>,
-) -> ApiResult<Response> {
-    Ok(ok(&state
-        .store
-        .get_tax_rate(&auth.tenant, &id)
-        .await
-        .map_err(not_found_as("tax rate"))?))
-}
-
-pub async fn update_tax_rate(
-    State(state): State<AppState>,
-    auth: Auth,
-    PathId(id): PathId<TaxRateId>,
-    Json(patch): Json<TaxRatePatch>,
-) -> ApiResult<Response> {
-    let t = &auth.tenant;
-    for (field, v) in [
-        ("percentage", &patch.percentage),
-        ("inclusive", &patch.inclusive),
-    ] {
-        if v.is_some() {
-            return Err(ApiError::invalid(
-                "parameter_immutable",
-                field,
-                format!("`{field}` cannot change after creation; create a new tax rate"),
-            ));
-        }
-    }
-    let mut r = state
-        .store
-        .get_tax_rate(t, &id)
-        .await
-        .map_err(not_found_as("tax rate"))?;
-    if let Some(v) = patch.display_name {
-        bounded(&v, "display_name", 1, 50)?;
-        r.display_name = v;
-    }
-    if let Some(v) = patch.active {
-        r.active = v;
-    }
-    if let Some(m) = patch.metadata {
-        r.metadata = r.metadata.merged(m)?;
-    }
-    r.updated_at = Timestamp::now();
-    state.store.update_tax_rate(t, &r).await?;
-    Ok(ok(&r))
-}
-
-list_query!(TaxRateListQuery {
-    active: Option<bool>,
-});
-
-pub async fn list_tax_rates(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<TaxRateListQuery>,
-) -> ApiResult<Response> {
-    let f = TaxRateFilter { active: q.active };
-    let l = state
-        .store
-        .list_tax_rates(&auth.tenant, &f, &q.page()?)
-        .await?;
-    Ok(ok(&List::new(l, "/v1/tax_rates")))
-}
-
 crate::patch_text_schema!(
     product_description,
     0,
@@ -727,7 +345,3 @@ crate::patch_text_schema!(
     2048,
     paylink_domain::text::HTTPS_URL_PATTERN
 );
-
-crate::patch_text_schema!(email_or_null, 0, 254, paylink_domain::text::EMAIL_PATTERN);
-crate::patch_text_schema!(customer_name, 1, 256, paylink_domain::text::TEXT_PATTERN);
-crate::patch_text_schema!(phone_or_null, 3, 32, paylink_domain::text::PHONE_PATTERN);
