@@ -31,7 +31,6 @@ use crate::state::AppState;
 mod customers;
 mod tax_rates;
 
-
 /// The routes of this module's handlers (see [`super::routes`]).
 pub(super) fn routes() -> Vec<Route> {
     let tag = "Catalog";
