@@ -13,7 +13,7 @@ use paylink_domain::event::EventType;
 use paylink_domain::time::Timestamp;
 
 use super::client::{Api, Page};
-use super::view::{api_list, clean, one_of, query, when};
+use super::view::{api_list, clean, one_of, pager, when};
 use super::{page, refused, see_other, Shell, Visit};
 
 /// An event as a row: its id, type, time and JSON.
@@ -82,22 +82,16 @@ pub async fn list(
         Ok(p) => (p.data.iter().map(row).collect::<Vec<_>>(), p.has_more, None),
         Err(r) => (Vec::new(), false, Some(r.message)),
     };
-    // As the links list pages: going back, a page is complete when more are before it.
-    let paging_back = !before.is_empty();
-    let with = |c: (&str, &str)| {
-        format!(
-            "/dashboard/developers/events{}",
-            query(&[("type", kind.as_str()), c])
-        )
-    };
-    let next = rows
-        .last()
-        .filter(|_| has_more || paging_back)
-        .map(|r| with(("starting_after", r.id.as_str())));
-    let previous = rows
-        .first()
-        .filter(|_| !after.is_empty() || (paging_back && has_more))
-        .map(|r| with(("ending_before", r.id.as_str())));
+    let (next, previous) = pager(
+        "/dashboard/developers/events",
+        &[("type", kind.as_str())],
+        (
+            rows.first().map(|r| r.id.as_str()),
+            rows.last().map(|r| r.id.as_str()),
+        ),
+        (&after, &before),
+        has_more,
+    );
     page(
         StatusCode::OK,
         &ListPage {

@@ -14,7 +14,7 @@ use paylink_domain::link::PaymentLink;
 use paylink_domain::money::Amount;
 
 use super::client::{Api, Page, Refusal};
-use super::view::{api_list, clean, money, one_of, query, when};
+use super::view::{api_list, clean, money, one_of, pager, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
 use crate::state::AppState;
@@ -116,22 +116,16 @@ pub async fn list(
         ),
         Err(r) => (Vec::new(), false, Some(r.message)),
     };
-    // Going back, a page is complete when it has more before it; going on, when it has
-    // more after it.
-    let paging_back = !before.is_empty();
-    let with = |cursor: (&str, &str)| {
-        let mut pairs = filters.to_vec();
-        pairs.push(cursor);
-        format!("/dashboard/links{}", query(&pairs))
-    };
-    let next = rows
-        .last()
-        .filter(|_| has_more || paging_back)
-        .map(|r| with(("starting_after", r.id.as_str())));
-    let previous = rows
-        .first()
-        .filter(|_| !after.is_empty() || (paging_back && has_more))
-        .map(|r| with(("ending_before", r.id.as_str())));
+    let (next, previous) = pager(
+        "/dashboard/links",
+        &filters,
+        (
+            rows.first().map(|r| r.id.as_str()),
+            rows.last().map(|r| r.id.as_str()),
+        ),
+        (&after, &before),
+        has_more,
+    );
     page(
         StatusCode::OK,
         &ListPage {

@@ -74,3 +74,30 @@ pub fn api_list(base: &str, pairs: &[(&str, &str)]) -> String {
     all.extend_from_slice(pairs);
     format!("{base}{}", query(&all))
 }
+
+/// The "next" and "previous" links of a list page shown between cursors: `first` and
+/// `last` are the page's first and last ids, `after` / `before` the cursor it was asked
+/// with, `has_more` the API's answer. Going back, a page is complete when more are before
+/// it; going on, when more are after it. `page_path` is the page with its filters
+/// (`filters` pairs), each link adding its cursor.
+pub fn pager(
+    page_path: &str,
+    filters: &[(&str, &str)],
+    (first, last): (Option<&str>, Option<&str>),
+    (after, before): (&str, &str),
+    has_more: bool,
+) -> (Option<String>, Option<String>) {
+    let paging_back = !before.is_empty();
+    let with = |cursor: (&str, &str)| {
+        let mut pairs = filters.to_vec();
+        pairs.push(cursor);
+        format!("{page_path}{}", query(&pairs))
+    };
+    let next = last
+        .filter(|_| has_more || paging_back)
+        .map(|id| with(("starting_after", id)));
+    let previous = first
+        .filter(|_| !after.is_empty() || (paging_back && has_more))
+        .map(|id| with(("ending_before", id)));
+    (next, previous)
+}

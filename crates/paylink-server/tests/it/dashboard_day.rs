@@ -48,12 +48,17 @@ async fn arrive_under(c: &Client, prefix: &str, not: &str) -> url::Url {
 }
 
 async fn sign_in(c: &Client, base: &str, email: &str, password: &str) {
-    c.goto(&format!("{base}/dashboard")).await.unwrap();
+    sign_in_at(c, base, "/dashboard", email, password).await;
+}
+
+/// Opens `path` signed out, signs in on the page it leads to, and waits to be back at it.
+pub(crate) async fn sign_in_at(c: &Client, base: &str, path: &str, email: &str, password: &str) {
+    c.goto(&format!("{base}{path}")).await.unwrap();
     arrive(c, "/login").await;
     fill(c, "#email", email).await;
     fill(c, "#password", password).await;
     click(c, "#submit").await;
-    arrive(c, "/dashboard").await;
+    arrive(c, path).await;
 }
 
 async fn absent(c: &Client, css: &str) -> bool {

@@ -15,8 +15,7 @@ use crate::both;
 use crate::dashboard::Desk;
 use crate::helpers::TestApp;
 
-mod sink;
-use sink::Sink;
+use crate::email::{app_with_smtp, Sink};
 
 both!(
     the_funnel_counts_views_checkouts_and_payments_of_the_mode,
@@ -381,16 +380,11 @@ async fn payments_are_filtered_by_customer_and_dates(app: TestApp) {
 async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
     let backend = app.backend;
     drop(app);
-    let sink = Sink::start().await;
-    let url = format!("smtp://127.0.0.1:{}", sink.port);
-    let app = TestApp::spawn_with(backend, |c| c.smtp_url = Some(url.clone().into())).await;
-    app.start_worker(|c| {
-        c.smtp_url = Some(url.into());
-        c.email_from = Some("Acme <billing@acme.test>".into());
-    });
+    let sink = Sink::start(0).await;
+    let app = app_with_smtp(backend, &sink).await;
     let l = app.custom_link("Lessons", 3000).await;
     let paid = buy_as(&app, l["slug"].as_str().unwrap(), "ana@example.com").await;
-    assert_eq!(sink.wait_for(1).await, ["ana@example.com"]);
+    assert_eq!(sink.recipients(1).await, ["ana@example.com"]);
 
     let owner = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
     let page = owner.get(&format!("/dashboard/payments/{paid}")).await.page;
@@ -405,7 +399,7 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
         format!("/dashboard/payments/{paid}?sent=queued")
     );
     assert_eq!(
-        sink.wait_for(2).await,
+        sink.recipients(2).await,
         ["ana@example.com", "ana@example.com"]
     );
     assert!(owner
@@ -419,7 +413,7 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
         303
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(sink.to.lock().unwrap().len(), 2);
+    assert_eq!(sink.count(), 2);
 
     // A viewer is offered no button, and the API refuses the form sent anyway.
     let viewer = Desk::signed_in(&app, Role::Viewer, "viewer@acme.example").await;
@@ -457,7 +451,7 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
         .await;
     let their_slug = rl.ok(201)["slug"].as_str().unwrap().to_owned();
     let theirs = buy_as(&app, &their_slug, "them@example.com").await;
-    sink.wait_for(3).await;
+    sink.recipients(3).await;
     for bad in [
         theirs.as_str(),
         "pay_nothere",
@@ -473,7 +467,7 @@ async fn receipts_are_sent_again_and_a_viewer_cannot(app: TestApp) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Two of ours, and the rival's own receipt: nothing sent again to anyone.
-    assert_eq!(sink.to.lock().unwrap().len(), 3);
+    assert_eq!(sink.count(), 3);
 }
 
 async fn a_links_page_charts_its_payments(app: TestApp) {
@@ -561,10 +555,14 @@ async fn home_payments_and_chart_pass_axe_at_both_widths() {
         };
         let c = &b.client;
         let axe = axe.as_deref();
-        c.goto(&format!("{}/dashboard", app.base)).await.unwrap();
-        fill(c, "#email", "owner@acme.example").await;
-        fill(c, "#password", crate::accounts::PW).await;
-        click(c, "#submit").await;
+        crate::dashboard_day::sign_in_at(
+            c,
+            &app.base,
+            "/dashboard",
+            "owner@acme.example",
+            crate::accounts::PW,
+        )
+        .await;
         crate::browser::wait_text(c, "#funnel-views", "5").await;
         look(c, axe, "dashboard-home-funnel", device).await;
         scroll_to(c, "funnel").await;

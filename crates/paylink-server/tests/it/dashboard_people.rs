@@ -307,20 +307,15 @@ async fn dashboard_pages_pass_axe_at_both_widths() {
         };
         let c = &b.client;
         let axe = axe.as_deref();
-        c.goto(&format!("{}/dashboard/links", app.base))
-            .await
-            .unwrap();
         // Signed out: the sign-in, which comes back here.
-        fill(c, "#email", "owner@acme.example").await;
-        fill(c, "#password", PW).await;
-        click(c, "#submit").await;
-        for _ in 0..200 {
-            if c.current_url().await.unwrap().path() == "/dashboard/links" {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert_eq!(c.current_url().await.unwrap().path(), "/dashboard/links");
+        crate::dashboard_day::sign_in_at(
+            c,
+            &app.base,
+            "/dashboard/links",
+            "owner@acme.example",
+            PW,
+        )
+        .await;
         look(c, axe, "dashboard-links", device).await;
         for (path, name) in [
             ("/dashboard".to_owned(), "dashboard-home"),

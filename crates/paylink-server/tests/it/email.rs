@@ -10,13 +10,14 @@ use crate::both;
 use crate::helpers::TestApp;
 
 #[derive(Clone, Debug, Default)]
-struct Mail {
-    to: Vec<String>,
-    data: String,
+pub(crate) struct Mail {
+    pub(crate) to: Vec<String>,
+    pub(crate) data: String,
 }
 
+/// An SMTP receiver on 127.0.0.1 that keeps every message (other tests use it too).
 #[derive(Clone, Default)]
-struct Sink {
+pub(crate) struct Sink {
     mails: Arc<Mutex<Vec<Mail>>>,
     /// How many MAIL commands to refuse with a temporary failure first.
     refuse: Arc<Mutex<u32>>,
@@ -24,7 +25,7 @@ struct Sink {
 }
 
 impl Sink {
-    async fn start(refuse: u32) -> Self {
+    pub(crate) async fn start(refuse: u32) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sink = Sink {
             port: listener.local_addr().unwrap().port(),
@@ -98,7 +99,7 @@ impl Sink {
         }
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<Mail> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Mail> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let got = self.mails.lock().unwrap().clone();
@@ -113,9 +114,26 @@ impl Sink {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+
+    /// The recipients of the first `n` messages, once they have arrived.
+    pub(crate) async fn recipients(&self, n: usize) -> Vec<String> {
+        self.wait_for(n)
+            .await
+            .into_iter()
+            .flat_map(|m| m.to)
+            .collect()
+    }
+
+    /// How many messages have arrived.
+    pub(crate) fn count(&self) -> usize {
+        self.mails.lock().unwrap().len()
+    }
 }
 
-async fn app_with_smtp(backend: paylink_store_sql::testing::Backend, sink: &Sink) -> TestApp {
+pub(crate) async fn app_with_smtp(
+    backend: paylink_store_sql::testing::Backend,
+    sink: &Sink,
+) -> TestApp {
     let url = format!("smtp://127.0.0.1:{}", sink.port);
     let app = TestApp::spawn_with(backend, |c| c.smtp_url = Some(url.clone().into())).await;
     app.start_worker(|c| {

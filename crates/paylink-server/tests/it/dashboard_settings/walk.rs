@@ -82,19 +82,14 @@ async fn settings_developers_and_totp_pages_pass_axe_at_both_widths() {
         };
         let c = &b.client;
         let axe = axe.as_deref();
-        c.goto(&format!("{}/dashboard/settings", app.base))
-            .await
-            .unwrap();
-        fill(c, "#email", "owner@acme.example").await;
-        fill(c, "#password", PW).await;
-        click(c, "#submit").await;
-        for _ in 0..200 {
-            if c.current_url().await.unwrap().path() == "/dashboard/settings" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(c.current_url().await.unwrap().path(), "/dashboard/settings");
+        crate::dashboard_day::sign_in_at(
+            c,
+            &app.base,
+            "/dashboard/settings",
+            "owner@acme.example",
+            PW,
+        )
+        .await;
         look(c, axe, "dashboard-settings", device).await;
         fits(c, "settings").await;
         // The screenshots show the window: the sections further down, too.
