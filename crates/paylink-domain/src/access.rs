@@ -32,6 +32,9 @@ pub const KEY_SCOPES: &[&str] = &[
     // Acting on a payment outside refunds: e-mailing its receipt to an address.
     "payments:write",
     "refunds:write",
+    "subscriptions:read",
+    // Cancelling subscriptions, and in test mode moving their test clocks.
+    "subscriptions:write",
     "events:read",
     "webhooks:read",
     "webhooks:write",
@@ -106,6 +109,8 @@ impl Role {
                 matches!(self, Owner | Admin | Developer)
             }
             "refunds" | "payments" => matches!(self, Owner | Admin | Support),
+            // Support cancels for customers; developers run test clocks.
+            "subscriptions" => matches!(self, Owner | Admin | Support | Developer),
             "api_keys" | "webhooks" => matches!(self, Owner | Admin | Developer),
             "settings" | "team" => matches!(self, Owner | Admin),
             _ => false,

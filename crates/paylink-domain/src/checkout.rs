@@ -360,9 +360,24 @@ pub struct CheckoutSession {
     #[serde(default)]
     pub attribution: BTreeMap<String, String>,
     pub payment_id: Option<PaymentId>,
+    /// On a subscription link: the terms the customer subscribes to, as they were when
+    /// the checkout opened (a later edit of the link changes no one's subscription).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<crate::link::SubscriptionTerms>,
     pub livemode: bool,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
+}
+
+impl CheckoutSession {
+    /// What paying this session charges today: nothing during a trial (the card is kept
+    /// for the first charge when it ends), else the total.
+    pub fn amount_due_today(&self) -> Amount {
+        match self.subscription {
+            Some(t) if t.trial_period_days > 0 => Amount::ZERO,
+            _ => self.amount_total,
+        }
+    }
 }
 
 /// A receipt number as customers see it: `R-` and at least six digits (`R-000042`), from

@@ -64,6 +64,12 @@ pub struct MerchantSettings {
     /// (BCP 47, e.g. `en-US`, `de-DE`).
     #[serde(default = "en_us")]
     pub default_locale: String,
+    /// The waits before each retry of a failed subscription renewal (`1d,3d,5d`).
+    #[serde(default)]
+    pub subscription_retry_schedule: crate::subscription::RetrySchedule,
+    /// What becomes of a subscription whose retries all failed: `cancel` or `mark_unpaid`.
+    #[serde(default)]
+    pub subscription_exhausted_action: crate::subscription::ExhaustedAction,
 }
 
 fn en_us() -> String {
@@ -91,6 +97,16 @@ impl MerchantSettings {
             email_receipts: true,
             create_orders: true,
             default_locale: en_us(),
+            subscription_retry_schedule: Default::default(),
+            subscription_exhausted_action: Default::default(),
+        }
+    }
+
+    /// The merchant's dunning: when failed renewals are retried, and what follows the last.
+    pub fn dunning(&self) -> crate::subscription::DunningPolicy {
+        crate::subscription::DunningPolicy {
+            schedule: self.subscription_retry_schedule.clone(),
+            on_exhausted: self.subscription_exhausted_action,
         }
     }
 

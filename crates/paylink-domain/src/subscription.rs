@@ -30,6 +30,7 @@
 mod calendar;
 mod due;
 mod dunning;
+mod record;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ mod tests;
 pub use calendar::{day_of_month, period_end, BillingCycle, Period, LAST_UNIX};
 pub use due::{ChargeOutcome, Due, DueAction};
 pub use dunning::{ChargeKey, DunningPolicy, ExhaustedAction, RetrySchedule};
+pub use record::Subscription;
 pub use state::{Phase, SubscriptionEvent, SubscriptionRefusal, SubscriptionState, Transition};
 
 use serde::{Deserialize, Serialize};

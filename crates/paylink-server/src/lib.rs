@@ -28,6 +28,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod shared_limits;
 pub mod state;
+pub mod subscriptions;
 pub mod views;
 pub mod webhooks;
 pub mod worker;

@@ -20,6 +20,9 @@ const PREFIX: &str = "enc1:";
 /// Seals and opens secrets under the master key.
 pub struct Sealer {
     key: LessSafeKey,
+    /// Signs links the server hands out and checks later (a subscription's self-service
+    /// link): HMAC-SHA256 under a key derived from the master key, so nothing is stored.
+    signing: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -41,8 +44,13 @@ impl Sealer {
         // A 32-byte key is always a valid ChaCha20-Poly1305 key.
         #[allow(clippy::expect_used)]
         let unbound = UnboundKey::new(&CHACHA20_POLY1305, key).expect("32-byte key");
+        // A key of its own for signing, derived so that no signature is ever made with
+        // the sealing key.
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        let derived = ring::hmac::sign(&master, b"paylink signed links v1");
         Self {
             key: LessSafeKey::new(unbound),
+            signing: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref()),
         }
     }
 
@@ -87,6 +95,26 @@ impl Sealer {
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf)
             .map_err(|_| SealError::Tampered)?;
         String::from_utf8(plain.to_vec()).map_err(|_| SealError::Tampered)
+    }
+
+    /// `{value}.{signature}`: a value anyone may read and nobody but this server can make
+    /// (the purpose keeps signatures for one use from passing for another).
+    pub fn sign(&self, purpose: &str, value: &str) -> String {
+        let tag = ring::hmac::sign(&self.signing, format!("{purpose}\n{value}").as_bytes());
+        format!("{value}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// The value of a token [`Sealer::sign`] made for `purpose`, checked in constant time.
+    pub fn verify<'a>(&self, purpose: &str, token: &'a str) -> Option<&'a str> {
+        let (value, sig) = token.rsplit_once('.')?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        ring::hmac::verify(
+            &self.signing,
+            format!("{purpose}\n{value}").as_bytes(),
+            &sig,
+        )
+        .ok()?;
+        Some(value)
     }
 
     pub fn is_sealed(value: &str) -> bool {

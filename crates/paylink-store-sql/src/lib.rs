@@ -30,6 +30,7 @@ mod processes;
 mod reports;
 mod sql;
 mod statements;
+mod subscriptions;
 pub mod testing;
 mod webhooks;
 mod writer;

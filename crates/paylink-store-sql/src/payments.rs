@@ -51,7 +51,7 @@ pub(crate) fn payment(row: &AnyRow) -> StoreResult<Payment> {
 
 /// The merchant's next receipt number, in the caller's transaction (see
 /// [`Dialect::next_receipt`](crate::Dialect::next_receipt)).
-async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
+pub(crate) async fn receipt_seq(conn: &mut AnyConnection, t: &Tenant) -> StoreResult<i64> {
     let q = crate::Dialect::of(conn).next_receipt(t.merchant_id().as_str());
     int(
         &q.query().fetch_one(&mut *conn).await.map_err(backend)?,
@@ -73,7 +73,7 @@ pub(crate) async fn insert_payment(
 
 /// The payment's row; `receipt_seq` is its receipt number's (a value, or an expression of
 /// the write that takes it), none for a failed payment.
-fn payment_insert(
+pub(crate) fn payment_insert(
     t: &Tenant,
     p: &Payment,
     receipt_token: Option<&str>,
@@ -94,6 +94,10 @@ fn payment_insert(
             ("currency", p.currency.code().into()),
             ("receipt_token", receipt_token.into()),
             ("receipt_seq", receipt_seq),
+            (
+                "subscription_id",
+                p.subscription_id.as_ref().map(|s| s.to_string()).into(),
+            ),
         ],
     ))
 }
@@ -113,6 +117,7 @@ fn succeeded_writes(
     session: &CheckoutSession,
     order: Option<&Order>,
     receipt: Option<&Email>,
+    subscription: Option<&NewSubscription<'_>>,
 ) -> StoreResult<()> {
     let now = payment.created_at;
     b.push(payment_insert(
@@ -137,6 +142,9 @@ fn succeeded_writes(
     event_writes_numbered(b, t, &events, receipt_seq)?;
     if let Some(e) = receipt {
         b.push(crate::emails::email_insert(t, e)?);
+    }
+    if let Some(n) = subscription {
+        crate::subscriptions::subscription_writes(b, t, n)?;
     }
     Ok(())
 }
@@ -163,7 +171,7 @@ fn session_completion(t: &Tenant, c: &Completing<'_>) -> Sql {
 }
 
 /// The payment with its receipt number.
-fn receipted(p: &Payment, seq: i64) -> Payment {
+pub(crate) fn receipted(p: &Payment, seq: i64) -> Payment {
     let mut payment = p.clone();
     payment.receipt_number = Some(receipt_number(seq));
     payment
@@ -240,6 +248,7 @@ impl SqlStore {
             &session,
             c.new_order,
             c.receipt,
+            c.subscription.as_ref(),
         )?;
         let link_id = payment.payment_link_id.as_str();
         let mut q = Sql::new("UPDATE payment_links SET payments_count = payments_count + 1, reserved_count = reserved_count - 1, amount_collected = amount_collected + ");
@@ -328,6 +337,7 @@ impl SqlStore {
             &session,
             c.new_order,
             c.receipt,
+            c.subscription.as_ref(),
         )?;
         g.push_all(b);
         let mut answer = Sql::new("");

@@ -11,12 +11,14 @@ mod conflict;
 pub mod conformance;
 mod records;
 pub mod store;
+mod subscriptions;
 
 pub use conflict::Conflict;
 pub use store::*;
 
 pub use accounts::*;
 pub use records::*;
+pub use subscriptions::*;
 
 use paylink_domain::id::*;
 
@@ -148,6 +150,7 @@ store_of!(
     LinkStore,
     CheckoutStore,
     PaymentStore,
+    SubscriptionStore,
     WebhookStore,
     EmailStore,
     EventStore,

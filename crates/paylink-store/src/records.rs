@@ -242,6 +242,8 @@ pub struct Completing<'a> {
     /// The order this payment makes (already `paid`), written with it; `None` when it pays
     /// an existing order (`payment.order_id`) or the merchant keeps no orders.
     pub new_order: Option<&'a paylink_domain::catalog::Order>,
+    /// The subscription this checkout starts (on a subscription link), written with it.
+    pub subscription: Option<crate::NewSubscription<'a>>,
 }
 
 /// The result of recording a successful charge.

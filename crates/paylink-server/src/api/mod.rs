@@ -15,6 +15,7 @@ pub mod reports;
 pub mod route_docs;
 pub mod routes;
 pub mod settings;
+pub mod subscriptions;
 pub mod webhook_endpoints;
 
 use serde::Serialize;

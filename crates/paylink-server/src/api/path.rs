@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 
 use paylink_domain::id::{
     ApiKeyId, CheckoutSessionId, CustomerId, EventId, InvitationId, OrderId, PaymentId,
-    PaymentLinkId, ProductId, SessionId, TaxRateId, UserId, WebhookEndpointId,
+    PaymentLinkId, ProductId, SessionId, SubscriptionId, TaxRateId, UserId, WebhookEndpointId,
 };
 
 use crate::error::ApiError;
@@ -47,6 +47,7 @@ path_id_kinds! {
     PaymentId => "payment",
     PaymentLinkId => "payment link",
     ProductId => "product",
+    SubscriptionId => "subscription",
     TaxRateId => "tax rate",
     WebhookEndpointId => "webhook endpoint",
     SessionId => "session",

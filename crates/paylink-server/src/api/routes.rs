@@ -16,7 +16,7 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{api_keys, catalog, emails, events, orders, payment_links, payments, qr};
-use super::{reports, settings, webhook_endpoints};
+use super::{reports, settings, subscriptions, webhook_endpoints};
 use crate::auth::Access;
 use crate::state::AppState;
 
@@ -174,6 +174,7 @@ pub fn table() -> Vec<Route> {
         reports::routes(),
         catalog::routes(),
         orders::routes(),
+        subscriptions::routes(),
         events::routes(),
         webhook_endpoints::routes(),
         settings::routes(),

@@ -108,6 +108,11 @@ pub struct SettingsPatch {
     /// (BCP 47 language and region, e.g. `de-DE`).
     #[schema(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
     pub default_locale: Option<String>,
+    /// The waits before each retry of a failed renewal, each from the try before: 1 to 10
+    /// of 1h to 30d, e.g. `1d,3d,5d`.
+    pub subscription_retry_schedule: Option<paylink_domain::subscription::RetrySchedule>,
+    /// When the retries run out: `cancel` (the subscription ends) or `mark_unpaid`.
+    pub subscription_exhausted_action: Option<paylink_domain::subscription::ExhaustedAction>,
 }
 
 fn out(m: paylink_store::Merchant) -> SettingsOut {
@@ -181,6 +186,12 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
     }
     if let Some(v) = p.create_orders {
         s.create_orders = v;
+    }
+    if let Some(v) = &p.subscription_retry_schedule {
+        s.subscription_retry_schedule = v.clone();
+    }
+    if let Some(v) = p.subscription_exhausted_action {
+        s.subscription_exhausted_action = v;
     }
     if let Some(tag) = &p.default_locale {
         if !locale_shaped(tag) {

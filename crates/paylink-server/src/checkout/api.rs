@@ -316,6 +316,10 @@ pub struct CheckoutOut {
     pub amount_subtotal: Amount,
     pub amount_tax: Amount,
     pub amount_total: Amount,
+    /// What paying charges today: `0` on a subscription with a trial, else `amount_total`.
+    pub amount_due_today: Amount,
+    /// On a subscription link: what recurs, and the trial.
+    pub subscription: Option<SubscriptionTerms>,
     pub hsa_fsa_amount: Amount,
     pub currency: Currency,
     /// Pays this session: send it with `POST /api/public/checkout_sessions/{id}/pay`.
@@ -452,6 +456,7 @@ impl Opening<'_> {
             custom_fields: custom,
             attribution,
             payment_id: None,
+            subscription: link.subscription,
             livemode: link.livemode,
             expires_at: now.plus_seconds(settings.checkout_session_ttl.seconds()),
             created_at: now,
@@ -641,6 +646,8 @@ pub async fn start(
         amount_subtotal: session.amount_subtotal,
         amount_tax: session.amount_tax,
         amount_total: session.amount_total,
+        amount_due_today: session.amount_due_today(),
+        subscription: session.subscription,
         hsa_fsa_amount: session.hsa_fsa_amount,
         currency: session.currency,
         checkout_url: format!("{}/c/{}?s={}", state.public_url, session.id, secret),

@@ -30,7 +30,8 @@ use paylink_processors::{
     CardSummary, ChargeOutcome, ChargeRequest, PaymentMethodData, ProcessorError,
 };
 use paylink_store::{
-    AttemptClaim, CheckoutRecord, Completing, Completion, LinkConfig, StoreError, StoredResponse,
+    AttemptClaim, CheckoutRecord, Completing, Completion, LinkConfig, NewSubscription, StoreError,
+    StoredResponse,
 };
 
 use super::api::{
@@ -241,14 +242,31 @@ async fn charge(
         hsa_fsa_eligible_amount: rec.session.hsa_fsa_amount,
         description: link.title.clone(),
     };
+    let terms = rec.session.subscription.or(link.subscription);
     let call = async {
         if resume {
             tracing::warn!(checkout_session.id = %rec.session.id, attempt = attempt_no, "resuming an attempt left processing");
+        }
+        if let Some(terms) = &terms {
+            // A subscription keeps the card for its renewals.
+            let (method, description) = (request.method, request.description);
+            return crate::subscriptions::start::save_and_charge(
+                state,
+                rec,
+                &description,
+                terms,
+                &key,
+                method,
+                resume,
+            )
+            .await;
+        }
+        if resume {
             if let Some(known) = processor.find_charge(&key).await? {
-                return Ok(known);
+                return Ok((known, None));
             }
         }
-        processor.charge(request).await
+        processor.charge(request).await.map(|o| (o, None))
     };
     let outcome = match tokio::time::timeout(timeout, call).await {
         Ok(o) => o,
@@ -264,7 +282,11 @@ async fn charge(
             ));
         }
     };
-    settle(state, rec, link, attempt_no, kind, outcome, secret).await
+    let (outcome, saved) = match outcome {
+        Ok((o, saved)) => (Ok(o), saved),
+        Err(e) => (Err(e), None),
+    };
+    settle(state, rec, link, attempt_no, kind, outcome, saved, secret).await
 }
 
 fn card_details(card: &Option<CardSummary>) -> Option<CardDetails> {
@@ -351,7 +373,10 @@ pub fn redirect_url(
     }
 }
 
-/// Records a processor outcome and makes the customer's answer.
+/// Records a processor outcome and makes the customer's answer. On a subscription link,
+/// `saved` is the card kept for the renewals (`None` when the worker settles an attempt
+/// it cannot know the card of: the first renewal then asks the customer for one).
+#[allow(clippy::too_many_arguments)]
 pub async fn settle(
     state: &AppState,
     rec: &CheckoutRecord,
@@ -359,6 +384,7 @@ pub async fn settle(
     attempt_no: i64,
     kind: PaymentMethodType,
     outcome: Result<ChargeOutcome, ProcessorError>,
+    saved: Option<paylink_processors::SavedMethod>,
     secret: &str,
 ) -> ApiResult<PayAnswer> {
     let id = &rec.session.id;
@@ -367,10 +393,24 @@ pub async fn settle(
         Ok(ChargeOutcome::Succeeded { reference, card }) => {
             let mut p = new_payment(rec, link, kind, &card, state.processor.name());
             p.processor_reference = Some(reference);
+            let terms = rec.session.subscription.or(link.subscription);
+            let now = p.created_at;
+            let started = match &terms {
+                Some(terms) => Some(crate::subscriptions::start::begin(
+                    rec,
+                    link,
+                    terms,
+                    &mut p,
+                    card_details(&card),
+                    now,
+                )?),
+                None => None,
+            };
             // Orders are the one list of what was sold: a payment that pays no order makes
-            // one, unless the merchant turned that off.
+            // one, unless the merchant turned that off (a trial sells nothing yet).
             let settings = state.public_settings(t.merchant_id()).await?;
-            let new_order = (p.order_id.is_none() && settings.create_orders).then(|| {
+            let sells = p.amount > Amount::ZERO || terms.is_none();
+            let new_order = (p.order_id.is_none() && settings.create_orders && sells).then(|| {
                 let o = order_of(
                     &p,
                     OrderId::generate(),
@@ -404,6 +444,12 @@ pub async fn settle(
                 link_url: &link_url,
                 link_limited: link.payments_limit.is_some(),
                 new_order: new_order.as_ref(),
+                subscription: started.as_ref().map(|(sub, st, events)| NewSubscription {
+                    subscription: sub,
+                    state: st,
+                    method_ref: saved.as_ref().map(|m| m.reference.as_str()),
+                    events,
+                }),
                 receipt: receipt.as_ref(),
                 collected: if p.currency == link.currency {
                     p.amount

@@ -122,6 +122,7 @@ pub async fn authenticate(
         rec.attempt_no,
         PaymentMethodType::Card,
         outcome,
+        None,
         &d.s,
     )
     .await?;

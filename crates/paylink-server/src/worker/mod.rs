@@ -73,6 +73,12 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
                     Ok(n) => tracing::info!(settled = n, "stuck payment attempts settled"),
                     Err(e) => tracing::warn!(error = %e, "settling stuck payment attempts failed"),
                 }
+                // Subscriptions due: renewals, retries, trial notices, ends.
+                match crate::subscriptions::renew_due(&config.app, 1_000).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(subscriptions = n, "due subscriptions run"),
+                    Err(e) => tracing::warn!(error = %e, "running due subscriptions failed"),
+                }
             }
             _ = poll.tick() => {
                 // Keep going while there is a backlog.

@@ -120,6 +120,7 @@ pub fn session_of(l: &PaymentLink, now: Timestamp, ttl: i64) -> CheckoutSession 
         custom_fields: vec![],
         attribution: BTreeMap::from([("utm_source".into(), "story".into())]),
         payment_id: None,
+        subscription: l.subscription,
         livemode: l.livemode,
         expires_at: now.plus_seconds(ttl),
         created_at: now,
@@ -256,6 +257,7 @@ impl Paid {
             collected: self.payment.amount,
             receipt: Some(&self.receipt),
             new_order: self.order.as_ref(),
+            subscription: None,
         }
     }
 }

@@ -12,6 +12,7 @@ mod merchants;
 mod orders;
 mod payments;
 mod processes;
+mod subscriptions;
 mod webhooks;
 
 pub use accounts::AccountStore;
@@ -25,4 +26,5 @@ pub use merchants::MerchantStore;
 pub use orders::OrderStore;
 pub use payments::PaymentStore;
 pub use processes::{ChangeFeed, ProcessStore};
+pub use subscriptions::SubscriptionStore;
 pub use webhooks::WebhookStore;

@@ -1,0 +1,324 @@
+//! Running what is due on a subscription: renewals, retries, notices, the end.
+//!
+//! Whoever acts (the worker at the real time, a test clock up to the time it was asked
+//! for) first claims the subscription, so only one does at a time. Then, one action at a
+//! time: the domain says what is due ([`SubscriptionState::next_due`]); a charge goes to
+//! the processor under the action's [`ChargeKey`](paylink_domain::subscription::ChargeKey);
+//! the outcome is applied ([`SubscriptionState::apply`]) and written with its payment,
+//! events and e-mails in one transaction, still under the claim. A process killed after
+//! the processor answered leaves its claim to run out; the next claimer asks again with
+//! the same key and is told the first outcome: a period is charged once.
+
+use std::time::Duration;
+
+use paylink_domain::checkout::{Payment, PaymentMethodDetails, PaymentStatus};
+use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{random_base62, PaymentId};
+use paylink_domain::link::PaymentMethodType;
+use paylink_domain::money::Amount;
+use paylink_domain::subscription::{ChargeOutcome as Outcome, Due, SubscriptionEvent};
+use paylink_domain::time::Timestamp;
+use paylink_processors::{ChargeOutcome, ProcessorError, SavedChargeRequest};
+use paylink_store::{SubscriptionClaim, SubscriptionRecord, SubscriptionStep};
+
+use crate::state::AppState;
+
+/// The most actions one claim takes: a test clock advanced by years on a daily plan stops
+/// here (and says so); the worker comes back for the rest.
+pub const MAX_ACTIONS: usize = 2_000;
+
+/// Whose time the actions are done at.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    /// The worker: what is due now, done now.
+    Real,
+    /// A test clock moving to `to`: each action at the time it fell due (or at the time of
+    /// the one before, if later), as if the time had passed.
+    AdvanceTo(Timestamp),
+}
+
+/// Why running a subscription stopped before everything due was done.
+#[derive(Debug)]
+pub enum Stopped {
+    /// The processor could not be reached or did not answer in time: nothing was decided,
+    /// the same key is asked again next time.
+    Processor(&'static str),
+    /// Someone else took the claim (it ran out): they carry on.
+    ClaimLost,
+    /// [`MAX_ACTIONS`] were done.
+    TooMany,
+    Failed(anyhow::Error),
+}
+
+/// How long a claim lasts past each action's start: the processor's timeout and a margin.
+pub fn lease(state: &AppState) -> i64 {
+    let timeout = state.config.processor_timeout_ms.div_ceil(1000);
+    i64::try_from(timeout).unwrap_or(60).saturating_add(5)
+}
+
+/// Does what is due on a claimed subscription, one action at a time, and lets go of the
+/// claim. Returns the record as it stands after, and why it stopped early if it did.
+pub async fn run(
+    state: &AppState,
+    mut claim: SubscriptionClaim,
+    clock: Clock,
+) -> (SubscriptionRecord, Option<Stopped>) {
+    let mut last = match clock {
+        Clock::Real => Timestamp::now(),
+        Clock::AdvanceTo(_) => claim.record.clock.unwrap_or_else(Timestamp::now),
+    };
+    let mut stopped = None;
+    let mut done = 0;
+    loop {
+        let horizon = match clock {
+            Clock::Real => Timestamp::now(),
+            Clock::AdvanceTo(to) => to,
+        };
+        let Some(due) = claim.record.state.next_due(horizon) else {
+            break;
+        };
+        if done >= MAX_ACTIONS {
+            stopped = Some(Stopped::TooMany);
+            break;
+        }
+        let at = match clock {
+            Clock::Real => Timestamp::now(),
+            Clock::AdvanceTo(_) => due.at.max(last),
+        };
+        match act(state, &claim, &due, at).await {
+            Ok(record) => claim.record = record,
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        }
+        last = at;
+        done += 1;
+    }
+    // The test clock's time is kept, so that the next advance starts from it.
+    let clock_at = match (clock, &stopped) {
+        (Clock::AdvanceTo(to), None) => Some(to),
+        _ => None,
+    };
+    if !matches!(stopped, Some(Stopped::ClaimLost)) {
+        let r = match clock_at {
+            Some(to) => finish(state, &claim, to).await.map(|()| {
+                claim.record.clock = Some(to);
+            }),
+            None => state
+                .store
+                .release_subscription(&claim)
+                .await
+                .map_err(anyhow::Error::from),
+        };
+        if let Err(e) = r {
+            tracing::warn!(subscription.id = %claim.record.subscription.id, error = %e, "letting go of a subscription failed");
+        }
+    }
+    (claim.record, stopped)
+}
+
+/// Lets go of the claim, writing the test clock's new time.
+async fn finish(state: &AppState, claim: &SubscriptionClaim, to: Timestamp) -> anyhow::Result<()> {
+    let r = &claim.record;
+    let step = SubscriptionStep {
+        subscription: &r.subscription,
+        state: &r.state,
+        method_ref: None,
+        clock: Some(to),
+        payment: None,
+        receipt_token: None,
+        events: &[],
+        emails: &[],
+        keep_until: None,
+    };
+    state.store.record_subscription_step(claim, &step).await?;
+    Ok(())
+}
+
+/// One action, done at `at` and written; the record after it.
+async fn act(
+    state: &AppState,
+    claim: &SubscriptionClaim,
+    due: &Due,
+    at: Timestamp,
+) -> Result<SubscriptionRecord, Stopped> {
+    let r = &claim.record;
+    let settings = state
+        .public_settings(r.tenant.merchant_id())
+        .await
+        .map_err(|e| Stopped::Failed(anyhow::anyhow!("{e}")))?;
+    let charged = match due.action.charge_key(&r.subscription.id) {
+        Some(key) => Some(charge(state, r, key.as_str()).await?),
+        None => None,
+    };
+    let outcome = charged.as_ref().map(|c| match c {
+        ChargeOutcome::Succeeded { .. } => Outcome::Succeeded,
+        _ => Outcome::Failed,
+    });
+    let transition = r
+        .state
+        .apply(due, at, outcome, &settings.dunning())
+        .map_err(|e| Stopped::Failed(anyhow::anyhow!("refused: {}", e.as_str())))?;
+    let mut sub = r.subscription.clone();
+    sub.show(&transition.state);
+    let payment = charged
+        .as_ref()
+        .map(|c| payment_of(state, r, c, at))
+        .transpose()
+        .map_err(Stopped::Failed)?;
+    let receipt_token = payment
+        .as_ref()
+        .filter(|p| p.status == PaymentStatus::Succeeded)
+        .map(|_| random_base62());
+    let payment = payment.map(|mut p| {
+        if let Some(t) = &receipt_token {
+            p.receipt_url = Some(format!("{}/r/{}?t={t}", state.public_url, p.id));
+        }
+        sub.latest_payment_id = Some(p.id.clone());
+        p
+    });
+    let livemode = r.tenant.livemode();
+    let events = events_of(&transition.events, &sub, livemode, at);
+    let mut emails = Vec::new();
+    if let Some(p) = &payment {
+        if let (Some(to), true, PaymentStatus::Succeeded) =
+            (&p.customer.email, settings.email_receipts, p.status)
+        {
+            emails.push(Email::receipt_of(p, to, outbox_status(state), at));
+        }
+    }
+    for e in &transition.events {
+        if let Some(m) = super::mail::notice(state, &settings, &sub, &transition.state, *e, at) {
+            emails.push(m);
+        }
+    }
+    let step = SubscriptionStep {
+        subscription: &sub,
+        state: &transition.state,
+        method_ref: None,
+        clock: None,
+        payment: payment.as_ref(),
+        receipt_token: receipt_token.as_deref(),
+        events: &events,
+        emails: &emails,
+        keep_until: Some(Timestamp::now().plus_seconds(lease(state))),
+    };
+    match state.store.record_subscription_step(claim, &step).await {
+        Ok(_) => {}
+        Err(paylink_store::StoreError::Conflict(_)) => return Err(Stopped::ClaimLost),
+        Err(e) => return Err(Stopped::Failed(e.into())),
+    }
+    if let Some(p) = &payment {
+        tracing::info!(subscription.id = %sub.id, payment.id = %p.id, status = p.status.as_str(), amount = p.amount.minor(), "subscription charged");
+    }
+    Ok(SubscriptionRecord {
+        subscription: sub,
+        state: transition.state,
+        ..r.clone()
+    })
+}
+
+/// Where a new e-mail waits: for the mailer, or held when no SMTP server is configured.
+pub fn outbox_status(state: &AppState) -> EmailStatus {
+    if state.config.smtp_url.is_none() {
+        EmailStatus::Held
+    } else {
+        EmailStatus::Pending
+    }
+}
+
+/// Charges the saved method off-session under `key`. A processor that refuses the
+/// method outright (unknown, not reusable) is a decline: the customer is asked for a new
+/// card, as after any decline.
+async fn charge(
+    state: &AppState,
+    r: &SubscriptionRecord,
+    key: &str,
+) -> Result<ChargeOutcome, Stopped> {
+    let Some(method) = r.method_ref.clone() else {
+        return Ok(ChargeOutcome::Declined {
+            code: "payment_method_missing",
+            card: None,
+        });
+    };
+    let req = SavedChargeRequest {
+        idempotency_key: key.to_owned(),
+        amount: r.subscription.amount,
+        currency: r.subscription.currency,
+        method,
+        description: r.subscription.description.clone(),
+    };
+    let timeout = Duration::from_millis(state.config.processor_timeout_ms);
+    match tokio::time::timeout(timeout, state.processor.charge_saved(req)).await {
+        Err(_) => Err(Stopped::Processor("processor_timeout")),
+        Ok(Err(ProcessorError::Retryable(code))) => Err(Stopped::Processor(code)),
+        Ok(Err(ProcessorError::Invalid(code))) => Ok(ChargeOutcome::Declined { code, card: None }),
+        Ok(Ok(ChargeOutcome::RequiresAction { .. })) => Ok(ChargeOutcome::Declined {
+            code: "authentication_required",
+            card: None,
+        }),
+        Ok(Ok(o)) => Ok(o),
+    }
+}
+
+/// The payment a renewal or retry made.
+fn payment_of(
+    state: &AppState,
+    r: &SubscriptionRecord,
+    outcome: &ChargeOutcome,
+    at: Timestamp,
+) -> anyhow::Result<Payment> {
+    let s = &r.subscription;
+    let (status, failure_code, reference) = match outcome {
+        ChargeOutcome::Succeeded { reference, .. } => {
+            (PaymentStatus::Succeeded, None, Some(reference.clone()))
+        }
+        ChargeOutcome::Declined { code, .. } => {
+            (PaymentStatus::Failed, Some((*code).to_owned()), None)
+        }
+        ChargeOutcome::RequiresAction { .. } => anyhow::bail!("an off-session charge asked for action"),
+    };
+    Ok(Payment {
+        id: PaymentId::generate(),
+        payment_link_id: s.payment_link_id.clone(),
+        checkout_session_id: s.checkout_session_id.clone(),
+        order_id: None,
+        subscription_id: Some(s.id.clone()),
+        amount: s.amount,
+        amount_tax: s.amount_tax,
+        amount_refunded: Amount::ZERO,
+        currency: s.currency,
+        status,
+        failure_code,
+        customer: s.customer.clone(),
+        custom_fields: Vec::new(),
+        attribution: Default::default(),
+        line_items: s.items.clone(),
+        payment_method: PaymentMethodDetails {
+            kind: PaymentMethodType::Card,
+            card: s.payment_method.clone(),
+        },
+        processor: state.processor.name().to_owned(),
+        processor_reference: reference,
+        hsa_fsa_amount: Amount::ZERO,
+        receipt_number: None,
+        receipt_url: None,
+        livemode: r.tenant.livemode(),
+        created_at: at,
+    })
+}
+
+/// The events a transition makes, as the outbox writes them.
+pub fn events_of(
+    events: &[SubscriptionEvent],
+    sub: &paylink_domain::subscription::Subscription,
+    livemode: bool,
+    at: Timestamp,
+) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| Event::new(EventType::from(*e), sub, livemode, at))
+        .collect()
+}
