@@ -55,9 +55,11 @@ impl PaymentLink {
             self.donation.is_some() && t != LinkType::Donation,
             "donation",
         )?;
+        // A donation may recur: the amount the donor chose is charged every period.
         forbids(
             t,
-            self.subscription.is_some() && t != LinkType::Subscription,
+            self.subscription.is_some()
+                && !matches!(t, LinkType::Subscription | LinkType::Donation),
             "subscription",
         )?;
         forbids(
@@ -378,6 +380,15 @@ impl PaymentLink {
             return Err(inconsistent(
                 "payment_method_types",
                 "`payment_method_types` must list card and/or wallet, once each",
+            ));
+        }
+        // Renewals charge a card kept for them; a wallet payment cannot be kept.
+        if self.subscription.is_some()
+            && !self.payment_method_types.contains(&PaymentMethodType::Card)
+        {
+            return Err(inconsistent(
+                "payment_method_types",
+                "A recurring link must take cards: renewals charge the card saved at checkout",
             ));
         }
         Ok(())

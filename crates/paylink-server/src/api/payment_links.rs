@@ -380,11 +380,11 @@ pub async fn build_link(
     now: Timestamp,
 ) -> ApiResult<(PaymentLink, bool)> {
     let kind = infer_type(&input);
-    if input.subscription.is_some() && kind != LinkType::Subscription {
+    if input.subscription.is_some() && !matches!(kind, LinkType::Subscription | LinkType::Donation) {
         return Err(ApiError::invalid(
             "parameters_exclusive",
             "subscription",
-            "Only a `subscription` link takes `subscription`",
+            "Only a `subscription` or `donation` link takes `subscription`",
         ));
     }
     let slug = match &input.slug {
