@@ -116,6 +116,14 @@ async fn payment_writes(
 
 #[async_trait]
 impl SubscriptionStore for SqlStore {
+    async fn insert_subscription(&self, t: &Tenant, n: &NewSubscription<'_>) -> StoreResult<()> {
+        let mut w = self.begin_write().await?;
+        let mut b = Batch::default();
+        subscription_writes(&mut b, t, n)?;
+        b.run(&mut w.tx).await?;
+        w.commit().await
+    }
+
     async fn get_subscription(
         &self,
         t: &Tenant,

@@ -11,6 +11,11 @@ use paylink_domain::{checkout::Payment, id::*, time::Timestamp};
 /// process passes to the next claimer, who repeats the step under the same processor key.
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync {
+    /// Writes a subscription made elsewhere than a checkout (an import from another
+    /// system, a benchmark's seed) with its events. Conflict `duplicate_object` when its id
+    /// is taken.
+    async fn insert_subscription(&self, t: &Tenant, n: &NewSubscription<'_>) -> StoreResult<()>;
+
     async fn get_subscription(
         &self,
         t: &Tenant,
