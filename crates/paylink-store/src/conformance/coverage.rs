@@ -15,6 +15,7 @@ const TRAITS: &[(&str, &str)] = &[
     ("orders", include_str!("../store/orders.rs")),
     ("payments", include_str!("../store/payments.rs")),
     ("processes", include_str!("../store/processes.rs")),
+    ("subscriptions", include_str!("../store/subscriptions.rs")),
     ("webhooks", include_str!("../store/webhooks.rs")),
 ];
 
@@ -38,6 +39,7 @@ const PARTS: &[(&str, &str)] = &[
     ("processes", include_str!("processes.rs")),
     ("races", include_str!("races.rs")),
     ("reports", include_str!("reports.rs")),
+    ("subscriptions", include_str!("subscriptions.rs")),
     ("webhooks", include_str!("webhooks.rs")),
 ];
 
@@ -101,7 +103,7 @@ fn every_store_method_is_exercised_by_the_story() {
     assert_eq!(parts, declared_parts, "conformance/*.rs and PARTS differ");
 
     let methods: Vec<String> = TRAITS.iter().flat_map(|(_, s)| declared(s)).collect();
-    assert_eq!(methods.len(), 109, "{methods:?}");
+    assert_eq!(methods.len(), 118, "{methods:?}");
     let missing = uncalled(TRAITS, PARTS);
     assert!(
         missing.is_empty(),

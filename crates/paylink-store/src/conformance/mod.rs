@@ -43,6 +43,7 @@ mod payments;
 mod processes;
 mod races;
 mod reports;
+mod subscriptions;
 mod webhooks;
 pub use processes::{changes_reach_other_processes, claims_of_dead_processes};
 
@@ -196,6 +197,7 @@ pub async fn story(store: &dyn Store) {
     housekeeping::this_process(store).await;
     accounts::users_sessions_and_team(store).await;
     reports::funnel_and_attention(store).await;
+    subscriptions::subscriptions(store).await;
 }
 
 async fn tenant(store: &dyn Store, name: &str) -> Tenant {
