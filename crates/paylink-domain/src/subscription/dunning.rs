@@ -95,16 +95,23 @@ impl<'de> Deserialize<'de> for RetrySchedule {
     }
 }
 
-impl utoipa::PartialSchema for RetrySchedule {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+impl RetrySchedule {
+    /// What [`RetrySchedule::parse`] accepts, as a regular expression (the schema's).
+    pub fn pattern() -> String {
         let one = DurationSpec::pattern(Self::MIN_WAIT_SECONDS, Self::MAX_WAIT_SECONDS);
         let one = one.trim_start_matches('^').trim_end_matches('$');
+        format!(
+            r"^\s*{one}\s*(?:,\s*{one}\s*){{0,{}}}$",
+            Self::MAX_RETRIES - 1
+        )
+    }
+}
+
+impl utoipa::PartialSchema for RetrySchedule {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(format!(
-                r"^\s*{one}\s*(?:,\s*{one}\s*){{0,{}}}$",
-                Self::MAX_RETRIES - 1
-            )))
+            .pattern(Some(Self::pattern()))
             .examples([serde_json::json!(Self::DEFAULT)])
             .into()
     }

@@ -133,7 +133,8 @@ pub async fn cancel_subscription(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceIn {
-    /// The time to move to (RFC 3339), not before the subscription's current time.
+    /// The time to move to (RFC 3339): not before the subscription's current time, at most
+    /// three years after it.
     pub to: Timestamp,
 }
 

@@ -18,6 +18,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use engine::{lease, Clock, Stopped};
 
+/// The furthest one test clock advance goes (three years: a year of billing and more, in
+/// a bounded number of steps even on a daily plan).
+pub const MAX_ADVANCE_SECONDS: i64 = 1096 * 86_400;
+
 /// How many subscriptions one worker renews at once (each waits on the processor).
 pub const CONCURRENCY: usize = 64;
 
@@ -239,13 +243,17 @@ pub async fn advance(
     to: Timestamp,
 ) -> ApiResult<SubscriptionRecord> {
     let claim = claim_for_request(state, t, id).await?;
-    if to < now_for(&claim.record) {
+    let from = now_for(&claim.record);
+    let refusal = if to < from {
+        Some("`to` must not be before the subscription's current time")
+    } else if to > from.plus_seconds(MAX_ADVANCE_SECONDS) {
+        Some("A test clock moves at most three years at a time; advance in steps")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
         let _ = state.store.release_subscription(&claim).await;
-        return Err(ApiError::invalid(
-            "parameter_invalid",
-            "to",
-            "`to` must not be before the subscription's current time",
-        ));
+        return Err(ApiError::invalid("parameter_invalid", "to", message));
     }
     match engine::run(state, claim, Clock::AdvanceTo(to)).await {
         (r, None) => Ok(r),

@@ -41,6 +41,7 @@ fn every_pattern_is_one_the_server_checks_by() {
         Currency::upper_case_pattern(),
         DurationSpec::pattern(1, DurationSpec::MAX_SECONDS),
         DurationSpec::pattern(60, 86_400),
+        paylink_domain::subscription::RetrySchedule::pattern(),
         "^[^\\u0000]*$".to_owned(),
         "^[a-z0-9]+(-[a-z0-9]+)*$".to_owned(),
         "^-?[0-9]{1,18}$".to_owned(),

@@ -238,6 +238,7 @@ async fn the_test_clock_is_test_mode_s_and_the_merchant_s_own(app: TestApp) {
         (json!({"to": "yesterday"}), "parameter_invalid"),
         (json!({"to": 5}), "parameter_invalid"),
         (json!({"to": "2099-01-01T00:00:00Z\u{0}"}), "parameter_invalid"),
+        (json!({"to": "2199-01-01T00:00:00Z"}), "parameter_invalid"),
         (json!({}), "parameter_missing"),
     ] {
         app.post(&format!("/v1/subscriptions/{id}/test_clock/advance"), bad)
