@@ -190,6 +190,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signed_values_open_only_for_their_purpose_and_key() {
+        let s = Sealer::random();
+        let token = s.sign("subscription", "sub_abc");
+        assert!(token.starts_with("sub_abc."));
+        assert_eq!(s.verify("subscription", &token), Some("sub_abc"));
+        assert_eq!(s.verify("other", &token), None);
+        assert_eq!(Sealer::random().verify("subscription", &token), None);
+        // Another value under the same signature, a cut or altered signature, no dot.
+        let sig = token.rsplit_once('.').map(|(_, g)| g).unwrap_or_default();
+        assert_eq!(s.verify("subscription", &format!("sub_abd.{sig}")), None);
+        assert_eq!(s.verify("subscription", &token[..token.len() - 1]), None);
+        assert_eq!(s.verify("subscription", "sub_abc"), None);
+        assert_eq!(s.verify("subscription", "sub_abc.\u{0}"), None);
+    }
+
+    #[test]
     fn sealed_values_open_only_with_their_key_and_context() {
         let s = Sealer::random();
         let sealed = s.seal("whsec_abc", "we_1");

@@ -101,32 +101,6 @@ pub fn now_for(r: &SubscriptionRecord) -> Timestamp {
     r.clock.map_or(now, |c| c.max(now))
 }
 
-/// Brings a claimed subscription up to its time first (what was due before the request
-/// happens before it), so the request acts on where the subscription really stands.
-async fn caught_up(
-    state: &AppState,
-    claim: SubscriptionClaim,
-) -> ApiResult<(SubscriptionClaim, Timestamp)> {
-    let at = now_for(&claim.record);
-    if claim.record.state.next_due(at).is_none() {
-        return Ok((claim, at));
-    }
-    let token = claim.token.clone();
-    let clock = match claim.record.clock {
-        Some(c) if c > Timestamp::now() => Clock::AdvanceTo(c),
-        _ => Clock::Real,
-    };
-    let t = claim.record.tenant.clone();
-    let id = claim.record.subscription.id.clone();
-    let (_, stopped) = engine::run(state, claim, clock).await;
-    if let Some(s) = stopped {
-        return Err(stopped_error(s));
-    }
-    let again = claim_for_request(state, &t, &id).await?;
-    drop(token);
-    Ok((again, at))
-}
-
 /// An answer for a run that stopped early.
 fn stopped_error(s: Stopped) -> ApiError {
     match s {
@@ -215,11 +189,10 @@ pub async fn cancel(
     id: &SubscriptionId,
     at_period_end: bool,
 ) -> ApiResult<SubscriptionRecord> {
+    // What fell due before the request and a late worker has not done yet is not done
+    // now: a customer who cancels is never charged at that moment.
     let claim = claim_for_request(state, t, id).await?;
-    let (claim, at) = match caught_up(state, claim).await {
-        Ok(ok) => ok,
-        Err(e) => return Err(e),
-    };
+    let at = now_for(&claim.record);
     let t = if at_period_end {
         claim.record.state.set_cancel_at_period_end(true)
     } else {
