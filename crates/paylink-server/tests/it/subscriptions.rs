@@ -237,7 +237,10 @@ async fn the_test_clock_is_test_mode_s_and_the_merchant_s_own(app: TestApp) {
     for (bad, code) in [
         (json!({"to": "yesterday"}), "parameter_invalid"),
         (json!({"to": 5}), "parameter_invalid"),
-        (json!({"to": "2099-01-01T00:00:00Z\u{0}"}), "parameter_invalid"),
+        (
+            json!({"to": "2099-01-01T00:00:00Z\u{0}"}),
+            "parameter_invalid",
+        ),
         (json!({"to": "2199-01-01T00:00:00Z"}), "parameter_invalid"),
         (json!({}), "parameter_missing"),
     ] {
@@ -245,9 +248,15 @@ async fn the_test_clock_is_test_mode_s_and_the_merchant_s_own(app: TestApp) {
             .await
             .assert_error(400, code);
     }
-    app.get("/v1/subscriptions/sub_nope%00").await.assert_error(400, "parameter_invalid");
-    app.get("/v1/subscriptions/sub_nope").await.assert_error(404, "resource_missing");
-    app.get("/v1/subscriptions?status=paused").await.assert_error(400, "parameter_invalid");
+    app.get("/v1/subscriptions/sub_nope%00")
+        .await
+        .assert_error(400, "parameter_invalid");
+    app.get("/v1/subscriptions/sub_nope")
+        .await
+        .assert_error(404, "resource_missing");
+    app.get("/v1/subscriptions?status=paused")
+        .await
+        .assert_error(400, "parameter_invalid");
 }
 
 async fn a_recurring_donation_recurs_the_chosen_amount(app: TestApp) {
@@ -272,13 +281,86 @@ async fn a_recurring_donation_recurs_the_chosen_amount(app: TestApp) {
     let sub = only_subscription(&app).await;
     assert_eq!(sub["amount"], 1234);
     let id = sub["id"].as_str().unwrap();
-    let t =
-        paylink_domain::time::Timestamp::parse(sub["current_period_end"].as_str().unwrap()).unwrap();
+    let t = paylink_domain::time::Timestamp::parse(sub["current_period_end"].as_str().unwrap())
+        .unwrap();
     advance(&app, id, &t.plus_seconds(60).to_rfc3339()).await;
     assert_eq!(
         payments_of(&app, id).await,
         vec![(1234, "succeeded".into()), (1234, "succeeded".into())]
     );
+}
+
+/// The test clock's events reach a webhook endpoint at once (dated at the clock's times),
+/// signed; none is held back until its date comes.
+async fn test_clock_events_are_delivered_now_and_signed(
+    backend: paylink_store_sql::testing::Backend,
+) {
+    use crate::webhooks::{endpoint, verifies, Receiver};
+    let app = TestApp::spawn_for_webhooks(backend).await;
+    app.start_worker(|_| {});
+    let rx = Receiver::start().await;
+    let (_, secret) = endpoint(
+        &app,
+        &rx.url,
+        json!([
+            "subscription.created",
+            "subscription.trial_will_end",
+            "subscription.renewed",
+            "payment.succeeded"
+        ]),
+    )
+    .await;
+    let slug = monthly(&app, 700, 3).await;
+    subscribe(&app, &slug, "4242424242424242").await;
+    let sub = only_subscription(&app).await;
+    let id = sub["id"].as_str().unwrap();
+    let t = paylink_domain::time::Timestamp::parse(sub["trial_end"].as_str().unwrap()).unwrap();
+    advance(&app, id, &t.plus_seconds(40 * 86_400).to_rfc3339()).await;
+    // created, trial_will_end, two renewals with their payments, and the trial's payment.
+    let got = rx.wait_for(7).await;
+    assert!(got.iter().all(|r| verifies(&secret, r)));
+    let types: Vec<String> = got
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for t in ["subscription.created", "subscription.trial_will_end"] {
+        assert_eq!(types.iter().filter(|x| *x == t).count(), 1, "{types:?}");
+    }
+    assert_eq!(
+        types
+            .iter()
+            .filter(|x| *x == "subscription.renewed")
+            .count(),
+        2,
+        "{types:?}"
+    );
+    assert_eq!(
+        types.iter().filter(|x| *x == "payment.succeeded").count(),
+        3,
+        "{types:?}"
+    );
+}
+
+mod test_clock_events_are_delivered_now_and_signed {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::test_clock_events_are_delivered_now_and_signed(
+            paylink_store_sql::testing::Backend::Sqlite,
+        )
+        .await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::test_clock_events_are_delivered_now_and_signed(
+            paylink_store_sql::testing::Backend::Postgres,
+        )
+        .await;
+    }
 }
 
 both!(

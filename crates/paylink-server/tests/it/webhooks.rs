@@ -95,7 +95,7 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.received().len() < n {
             assert!(
@@ -110,7 +110,7 @@ impl Receiver {
 }
 
 /// An independent Standard Webhooks check: does any `v1,` signature match `secret`?
-fn verifies(secret: &str, r: &Received) -> bool {
+pub(crate) fn verifies(secret: &str, r: &Received) -> bool {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .unwrap();
@@ -122,7 +122,7 @@ fn verifies(secret: &str, r: &Received) -> bool {
         .any(|s| s == format!("v1,{expected}"))
 }
 
-async fn endpoint(app: &TestApp, url: &str, events: Value) -> (String, String) {
+pub(crate) async fn endpoint(app: &TestApp, url: &str, events: Value) -> (String, String) {
     let e = app
         .create(
             "/v1/webhook_endpoints",
