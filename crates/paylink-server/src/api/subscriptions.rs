@@ -60,6 +60,18 @@ pub(super) fn routes() -> Vec<Route> {
         .body(reg::<CancelIn>)
         .optional_body(),
         route(
+            Method::PATCH,
+            "/v1/subscriptions/{id}",
+            tag,
+            "Update a subscription: end it at its period's end, or keep it after all",
+            Scope("subscriptions:write"),
+            200,
+            reg::<Subscription>,
+            update_subscription,
+        )
+        .errors(409, &["subscription_canceled", "subscription_status", "subscription_busy"])
+        .body(reg::<SubscriptionPatch>),
+        route(
             Method::POST,
             "/v1/subscriptions/{id}/test_clock/advance",
             tag,
@@ -114,8 +126,9 @@ pub async fn get_subscription(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelIn {
-    /// End when the current period (or the trial) ends instead of now; `false` on a
-    /// subscription set to end undoes that. Default `false`: cancel now.
+    /// End when the current period (or the trial) ends instead of now (default `false`:
+    /// now). `PATCH /v1/subscriptions/{id}` `{"cancel_at_period_end": false}` takes an end
+    /// at the period's end back.
     #[serde(default)]
     pub at_period_end: bool,
 }
@@ -127,6 +140,24 @@ pub async fn cancel_subscription(
     Json(input): Json<CancelIn>,
 ) -> ApiResult<Response> {
     let r = subscriptions::cancel(&state, &auth.tenant, &id, input.at_period_end).await?;
+    Ok(ok(&r.subscription))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionPatch {
+    /// `true`: end when the current period (or the trial) ends; `false`: go on renewing.
+    pub cancel_at_period_end: bool,
+}
+
+pub async fn update_subscription(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SubscriptionId>,
+    Json(input): Json<SubscriptionPatch>,
+) -> ApiResult<Response> {
+    let r = subscriptions::end_at_period_end(&state, &auth.tenant, &id, input.cancel_at_period_end)
+        .await?;
     Ok(ok(&r.subscription))
 }
 

@@ -182,7 +182,26 @@ async fn write_change(
     })
 }
 
-/// Cancels now, or at the end of the period (`at_period_end`; `false` again undoes that).
+/// Sets or clears `cancel_at_period_end`: a subscription set to end at its period's end
+/// goes on when it is cleared before then.
+pub async fn end_at_period_end(
+    state: &AppState,
+    t: &Tenant,
+    id: &SubscriptionId,
+    end: bool,
+) -> ApiResult<SubscriptionRecord> {
+    let claim = claim_for_request(state, t, id).await?;
+    let at = now_for(&claim.record);
+    match claim.record.state.set_cancel_at_period_end(end) {
+        Ok(tr) => write_change(state, &claim, &tr.state, &tr.events, None, at).await,
+        Err(r) => {
+            let _ = state.store.release_subscription(&claim).await;
+            Err(refusal_error(r))
+        }
+    }
+}
+
+/// Cancels now, or at the end of the period (`at_period_end`).
 pub async fn cancel(
     state: &AppState,
     t: &Tenant,

@@ -171,6 +171,24 @@ async fn cancel_now_and_at_period_end(app: TestApp) {
     assert_eq!(c.ok(200)["cancel_at_period_end"], true);
     assert_eq!(c.body["status"], "active");
     assert_eq!(c.body["next_charge_at"], Value::Null);
+    // Taken back, then set again.
+    let k = app
+        .patch(
+            &format!("/v1/subscriptions/{id}"),
+            json!({"cancel_at_period_end": false}),
+        )
+        .await;
+    assert_eq!(k.ok(200)["cancel_at_period_end"], false);
+    assert_eq!(k.body["next_charge_at"], end.as_str());
+    app.patch(&format!("/v1/subscriptions/{id}"), json!({}))
+        .await
+        .assert_error(400, "parameter_missing");
+    app.patch(
+        &format!("/v1/subscriptions/{id}"),
+        json!({"cancel_at_period_end": true}),
+    )
+    .await
+    .ok(200);
     let t = paylink_domain::time::Timestamp::parse(&end).unwrap();
     let after = advance(&app, &id, &t.plus_seconds(60).to_rfc3339()).await;
     assert_eq!(after["status"], "canceled");
@@ -179,6 +197,12 @@ async fn cancel_now_and_at_period_end(app: TestApp) {
     app.post(&format!("/v1/subscriptions/{id}/cancel"), json!({}))
         .await
         .assert_error(409, "subscription_canceled");
+    app.patch(
+        &format!("/v1/subscriptions/{id}"),
+        json!({"cancel_at_period_end": false}),
+    )
+    .await
+    .assert_error(409, "subscription_canceled");
 
     // Another one, canceled at once.
     let (_, _) = subscribe(&app, &slug, "4242424242424242").await;
