@@ -86,7 +86,10 @@ pub async fn run(
             Clock::Real => Timestamp::now(),
             Clock::AdvanceTo(_) => due.at.max(last),
         };
-        match act(state, &claim, &due, at).await {
+        // A test clock keeps up with each action, so an advance cut short (a processor
+        // timeout, a crash) leaves the subscription's time where its billing stands.
+        let clock_now = matches!(clock, Clock::AdvanceTo(_)).then_some(at);
+        match act(state, &claim, &due, at, clock_now).await {
             Ok(record) => claim.record = record,
             Err(e) => {
                 stopped = Some(e);
@@ -137,12 +140,14 @@ async fn finish(state: &AppState, claim: &SubscriptionClaim, to: Timestamp) -> a
     Ok(())
 }
 
-/// One action, done at `at` and written; the record after it.
+/// One action, done at `at` and written (with the test clock's time `clock`, if moving
+/// one); the record after it.
 async fn act(
     state: &AppState,
     claim: &SubscriptionClaim,
     due: &Due,
     at: Timestamp,
+    clock: Option<Timestamp>,
 ) -> Result<SubscriptionRecord, Stopped> {
     let r = &claim.record;
     let settings = state
@@ -198,7 +203,7 @@ async fn act(
         subscription: &sub,
         state: &transition.state,
         method_ref: None,
-        clock: None,
+        clock,
         payment: payment.as_ref(),
         receipt_token: receipt_token.as_deref(),
         events: &events,
@@ -216,6 +221,7 @@ async fn act(
     Ok(SubscriptionRecord {
         subscription: sub,
         state: transition.state,
+        clock: clock.or(r.clock),
         ..r.clone()
     })
 }
