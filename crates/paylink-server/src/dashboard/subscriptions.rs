@@ -269,9 +269,13 @@ async fn detail_page(
     let card = sub.payment_method.as_ref().map_or_else(
         || "—".to_owned(),
         |c| {
+            let mut brand = c.brand.clone();
+            if let Some(first) = brand.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
             format!(
-                "{} ending {} (expires {:02}/{})",
-                c.brand, c.last4, c.exp_month, c.exp_year
+                "{brand} ending {} (expires {:02}/{})",
+                c.last4, c.exp_month, c.exp_year
             )
         },
     );

@@ -28,6 +28,15 @@ async fn fits(c: &fantoccini::Client, name: &str) {
     assert!(scroll <= width, "{name}: {scroll} > {width}: {}", out[2]);
 }
 
+async fn scroll_to(c: &fantoccini::Client, id: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).scrollIntoView();",
+        vec![serde_json::json!(id)],
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_pages_pass_axe_at_both_widths() {
     use crate::browser::{browser, click, text, wait_text};
@@ -65,6 +74,14 @@ async fn subscription_pages_pass_axe_at_both_widths() {
             .unwrap();
         look(c, axe, "dashboard-subscription", device).await;
         fits(c, "subscription").await;
+        c.goto(&format!("{}/dashboard/settings", app.base))
+            .await
+            .unwrap();
+        scroll_to(c, "subscriptions-heading").await;
+        look(c, axe, "dashboard-settings-subscriptions", device).await;
+        c.goto(&format!("{}/dashboard/subscriptions/{id}", app.base))
+            .await
+            .unwrap();
         if device == "desktop" {
             // "Cancel now" asks first; dismissed, nothing happens.
             click(c, "#cancel-now").await;
@@ -86,6 +103,15 @@ async fn subscription_pages_pass_axe_at_both_widths() {
             click(c, "#advance").await;
             wait_text(c, "#status", "active").await;
             look(c, axe, "dashboard-subscription-renewed", device).await;
+            scroll_to(c, "its-payments").await;
+            look(c, None, "dashboard-subscription-payments", device).await;
+            // The renewal's own page names the subscription.
+            click(c, "#payments a").await;
+            text(c, "#subscription").await;
+            assert!(text(c, "#subscription").await.ends_with("(renewal)"));
+            look(c, axe, "dashboard-subscription-payment", device).await;
+            c.back().await.unwrap();
+            text(c, "#cancel-at-period-end").await;
             // Set to end at the period's end.
             click(c, "#cancel-at-period-end").await;
             text(c, "#undo").await;
