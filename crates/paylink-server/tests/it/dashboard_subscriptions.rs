@@ -574,6 +574,17 @@ async fn roles_csrf_and_other_merchants_subscriptions(app: TestApp) {
         404
     );
     assert!(listed(&live.get("/dashboard/subscriptions").await.page).is_empty());
+    // Nor moved on a test clock from live mode (live subscriptions need a live processor,
+    // which tests lack; the page offers the clock only when `livemode` is false).
+    let r = live
+        .post(
+            &format!("/dashboard/subscriptions/{id}/clock"),
+            &[("to", "2099-01-01T00:00")],
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.page);
+    assert_eq!(app.processor.charges_made(), 2);
 }
 
 /// Taking back "cancel at period end" needs an API call the API does not have yet
