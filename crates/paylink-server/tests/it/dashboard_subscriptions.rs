@@ -587,37 +587,5 @@ async fn roles_csrf_and_other_merchants_subscriptions(app: TestApp) {
     assert_eq!(app.processor.charges_made(), 2);
 }
 
-/// Taking back "cancel at period end" needs an API call the API does not have yet
-/// (`POST /v1/subscriptions/{id}/cancel {"at_period_end": false}` cancels now).
-#[ignore = "needs an API call that clears cancel_at_period_end (see the report of issue 23)"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undo_takes_the_cancellation_back() {
-    let app = TestApp::spawn(paylink_store_sql::testing::Backend::Sqlite).await;
-    let slug = monthly(&app, 2000, 0).await;
-    subscribe(&app, &slug, "4242424242424242").await;
-    let id = only_subscription(&app).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let desk = Desk::signed_in(&app, Role::Owner, "owner@acme.example").await;
-    let r = desk
-        .post(
-            &format!("/dashboard/subscriptions/{id}/period_end"),
-            &[],
-            true,
-        )
-        .await;
-    assert_eq!(r.status, 303);
-    let r = desk
-        .post(&format!("/dashboard/subscriptions/{id}/undo"), &[], true)
-        .await;
-    assert_eq!(r.status, 303, "{}", r.page);
-    let s = api_get(&app, &format!("/v1/subscriptions/{id}")).await;
-    assert_eq!(
-        (s["status"].as_str(), s["cancel_at_period_end"].as_bool()),
-        (Some("active"), Some(false))
-    );
-    assert!(!s["next_charge_at"].is_null());
-}
-
+mod undo;
 mod walk;
