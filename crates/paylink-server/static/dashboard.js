@@ -47,7 +47,9 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
     var k = kind();
     if (k === "donation") {
       var presets = byId("presets").value.split(/[,; ]+/).filter(Boolean).map(money).filter(Boolean);
-      return presets.length ? presets.join(" · ") + " or another amount" : "You choose the amount";
+      var repeat = byId("repeat") ? byId("repeat").value : "";
+      var chosen = presets.length ? presets.join(" · ") + " or another amount" : "You choose the amount";
+      return repeat ? chosen + ", every " + repeat : chosen;
     }
     if (k === "storefront") return "Every product for sale";
     if (k === "order") return byId("order_id").value ? byId("order_id").options[byId("order_id").selectedIndex].text : "The order's total";

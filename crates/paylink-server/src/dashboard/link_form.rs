@@ -88,6 +88,9 @@ pub struct LinkForm {
     pub minimum: String,
     #[serde(default)]
     pub maximum: String,
+    /// A recurring donation's interval (`month`), empty for a gift made once.
+    #[serde(default)]
+    pub repeat: String,
     #[serde(default)]
     pub interval: String,
     #[serde(default)]
@@ -202,6 +205,9 @@ fn preview_price(f: &LinkForm, products: &[Choice]) -> String {
             .map(|(c, a)| money(&Locale::negotiate(None, "en-US"), c, a))
     };
     match f.kind.as_str() {
+        "donation" if INTERVALS.contains(&f.repeat.as_str()) => {
+            format!("You choose the amount, every {}", f.repeat)
+        }
         "donation" => "You choose the amount".to_owned(),
         "storefront" => "Every product for sale".to_owned(),
         "order" => "The order's total".to_owned(),
@@ -486,6 +492,16 @@ pub fn body(f: &LinkForm) -> Result<Value, Refusal> {
                 }
             }
             b.insert("donation".into(), Value::Object(d));
+            // A recurring donation: the amount the donor chooses recurs.
+            if !f.repeat.trim().is_empty() {
+                let interval = INTERVALS
+                    .iter()
+                    .find(|i| **i == f.repeat.trim())
+                    .ok_or_else(|| {
+                        invalid("Choose how often it repeats", "subscription.interval")
+                    })?;
+                b.insert("subscription".into(), json!({ "interval": interval }));
+            }
         }
         "subscription" => {
             let interval = INTERVALS

@@ -161,6 +161,10 @@ struct DetailPage {
     error: Option<String>,
     /// Its payments a day over 30 days, per currency (`home::link_chart`).
     chart: Vec<super::home::Takings>,
+    /// A recurring link's subscriptions: how many are active and in their trial.
+    subscriptions: Option<(String, String)>,
+    /// How often a recurring link's price recurs (`every month`).
+    cadence: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -224,6 +228,13 @@ pub(super) async fn detail_page(v: &Visit, api: &Api, id: &str, notice: Notice) 
         })
         .unwrap_or_default();
     let chart = super::home::link_chart(api, v, id).await;
+    let subscriptions = match link.subscription {
+        Some(_) => super::subscriptions::counts(v, api, id).await,
+        None => None,
+    };
+    let cadence = link.subscription.map_or_else(String::new, |t| {
+        super::subscriptions::cadence(t.interval, t.interval_count)
+    });
     let r = row(&locale, &link);
     let s = &link.stats;
     let conversion = if s.views > 0 {
@@ -251,6 +262,8 @@ pub(super) async fn detail_page(v: &Visit, api: &Api, id: &str, notice: Notice) 
             conversion,
             payments,
             chart,
+            subscriptions,
+            cadence,
             link,
         },
     )

@@ -22,6 +22,7 @@ mod links;
 mod payments;
 mod records;
 mod settings;
+mod subscriptions;
 mod team;
 mod view;
 
@@ -69,6 +70,12 @@ pub fn routes(api: Api) -> Router<AppState> {
         .route(
             "/dashboard/payments/{id}/receipt",
             post(payments::resend_receipt),
+        )
+        .route("/dashboard/subscriptions", get(subscriptions::list))
+        .route("/dashboard/subscriptions/{id}", get(subscriptions::detail))
+        .route(
+            "/dashboard/subscriptions/{id}/{action}",
+            post(subscriptions::act),
         )
         .route("/dashboard/products", get(records::products))
         .route(
@@ -149,6 +156,10 @@ pub fn routes(api: Api) -> Router<AppState> {
             post(settings::remove_bound),
         )
         .route("/dashboard/settings/redirects", post(settings::redirects))
+        .route(
+            "/dashboard/settings/subscriptions",
+            post(settings::subscriptions),
+        )
         .route(
             "/dashboard/developers/webhooks",
             post(developers::create_hook),

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use paylink_domain::checkout::Payment;
+use paylink_domain::subscription::Subscription;
 
 use super::client::{Api, Page};
 use super::view::{api_list, clean, money, one_of, query, when};
@@ -193,6 +194,9 @@ struct DetailPage {
     /// What was said after the receipt was queued (or held).
     sent: Option<String>,
     error: Option<String>,
+    /// The subscription the payment belongs to, and which of its payments it is
+    /// (`renewal`, `first payment`; empty when the subscription could not be read).
+    subscription: Option<(String, &'static str)>,
 }
 
 /// The payment's page; with the refusal of a refund, answered with its status.
@@ -209,6 +213,22 @@ async fn detail_page(
     {
         Ok(p) => p,
         Err(r) => return refused(v, &r),
+    };
+    let subscription = match &payment.subscription_id {
+        Some(sub) => {
+            let what = api
+                .get::<Subscription>(&v.caller(), &format!("/v1/subscriptions/{sub}"))
+                .await
+                .map_or("", |s| {
+                    if super::subscriptions::is_renewal(payment.created_at, &s) {
+                        "renewal"
+                    } else {
+                        "first payment"
+                    }
+                });
+            Some((sub.to_string(), what))
+        }
+        None => None,
     };
     let locale = Locale::negotiate(None, "en-US");
     let m = |a| money(&locale, payment.currency, a);
@@ -245,6 +265,7 @@ async fn detail_page(
             may_resend: v.may("payments:write") && payment.status.as_str() != "failed",
             sent,
             error,
+            subscription,
             payment,
         },
     )

@@ -41,6 +41,10 @@ pub struct Fields {
     pub bound_currency: String,
     pub bound_minimum: String,
     pub bound_maximum: String,
+    /// `1d,3d,5d`.
+    pub retry_schedule: String,
+    /// `cancel` or `mark_unpaid`.
+    pub exhausted_action: String,
 }
 
 impl Fields {
@@ -63,6 +67,11 @@ impl Fields {
             bound_currency: s.default_currency.code().to_owned(),
             bound_minimum: String::new(),
             bound_maximum: String::new(),
+            retry_schedule: s.subscription_retry_schedule.to_string(),
+            exhausted_action: serde_json::to_value(s.subscription_exhausted_action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
         }
     }
 }
@@ -192,6 +201,9 @@ pub async fn show(
         Some("defaults") => Some("Defaults saved: new links and checkouts use them."),
         Some("bounds") => Some("Amount bounds saved."),
         Some("redirects") => Some("Redirect allowlist saved."),
+        Some("subscriptions") => {
+            Some("Subscription settings saved: the next failed renewal follows them.")
+        }
         _ => None,
     };
     settings_page(&v, &api, None, |_| {}, notice).await
@@ -492,6 +504,37 @@ pub async fn redirects(
             settings_page(&v, &api, Some(r), |k| k.allowlist = f.allowlist, None).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct SubscriptionsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    retry_schedule: String,
+    #[serde(default)]
+    exhausted_action: String,
+}
+
+/// How failed renewals are retried and what happens when the retries run out: only these
+/// two fields are sent, the schedule as typed (the API's words refuse a wrong one).
+pub async fn subscriptions(
+    v: Visit,
+    Extension(api): Extension<Api>,
+    Form(f): Form<SubscriptionsForm>,
+) -> Response {
+    if let Some(r) = v.forged(&f.csrf) {
+        return r;
+    }
+    let body = json!({
+        "subscription_retry_schedule": f.retry_schedule.trim(),
+        "subscription_exhausted_action": f.exhausted_action.trim(),
+    });
+    save(&v, &api, &body, "subscriptions", |k| {
+        k.retry_schedule = f.retry_schedule;
+        k.exhausted_action = f.exhausted_action;
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ mod dashboard_home;
 mod dashboard_link_forms;
 mod dashboard_people;
 mod dashboard_settings;
+mod dashboard_subscriptions;
 mod deploy;
 mod edge;
 mod email;
