@@ -334,11 +334,10 @@ pub async fn detail(
     detail_page(&state, &v, &api, &id, None, notice).await
 }
 
-/// Where "take the cancellation back" goes: the API has no such call yet (see the report
-/// of issue 23); Stripe's shape is an update of `cancel_at_period_end`.
+/// Where "take the cancellation back" goes: an update of `cancel_at_period_end`.
 fn undo_call(id: &str) -> (Method, String, serde_json::Value) {
     (
-        Method::POST,
+        Method::PATCH,
         format!("/v1/subscriptions/{id}"),
         json!({"cancel_at_period_end": false}),
     )

@@ -1,4 +1,4 @@
-//! "Undo" of a cancellation at period end, which needs an API call the API lacks so far.
+//! "Undo" of a cancellation at period end (`PATCH /v1/subscriptions/{id}`).
 
 use paylink_domain::access::Role;
 
@@ -7,9 +7,7 @@ use crate::dashboard_forms::api_get;
 use crate::helpers::TestApp;
 use crate::subscriptions::{monthly, only_subscription, subscribe};
 
-/// Taking back "cancel at period end" needs an API call the API does not have yet
-/// (`POST /v1/subscriptions/{id}/cancel {"at_period_end": false}` cancels now).
-#[ignore = "needs an API call that clears cancel_at_period_end (see the report of issue 23)"]
+/// "Cancel at period end" taken back before the period ends: the subscription goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_takes_the_cancellation_back() {
     let app = TestApp::spawn(paylink_store_sql::testing::Backend::Sqlite).await;
