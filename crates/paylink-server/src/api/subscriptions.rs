@@ -57,6 +57,7 @@ pub(super) fn routes() -> Vec<Route> {
             cancel_subscription,
         )
         .errors(409, &["subscription_canceled", "subscription_status", "subscription_busy"])
+        .errors(502, &["processor_unavailable"])
         .body(reg::<CancelIn>)
         .optional_body(),
         route(
@@ -70,6 +71,7 @@ pub(super) fn routes() -> Vec<Route> {
             update_subscription,
         )
         .errors(409, &["subscription_canceled", "subscription_status", "subscription_busy"])
+        .errors(502, &["processor_unavailable"])
         .body(reg::<SubscriptionPatch>),
         route(
             Method::POST,
@@ -83,6 +85,7 @@ pub(super) fn routes() -> Vec<Route> {
         )
         .errors(400, &["test_clock_live_mode", "parameter_invalid"])
         .errors(409, &["subscription_busy"])
+        .errors(502, &["processor_unavailable"])
         .body(reg::<AdvanceIn>),
     ]
 }

@@ -89,7 +89,7 @@ pub async fn run(
         // A test clock keeps up with each action, so an advance cut short (a processor
         // timeout, a crash) leaves the subscription's time where its billing stands.
         let clock_now = matches!(clock, Clock::AdvanceTo(_)).then_some(at);
-        match act(state, &claim, &due, at, clock_now).await {
+        match act(state, &claim, &due, at, clock_now, None).await {
             Ok(record) => claim.record = record,
             Err(e) => {
                 stopped = Some(e);
@@ -140,23 +140,59 @@ async fn finish(state: &AppState, claim: &SubscriptionClaim, to: Timestamp) -> a
     Ok(())
 }
 
+/// Before a request changes a claimed subscription: the charge due that an earlier holder
+/// may have made without living to record it (a processor that timed out, a crash, a
+/// database that stalled past the claim) is looked up under its key, never made, and
+/// recorded if the processor knows it. The record after, or as it was.
+pub async fn record_made_charge(
+    state: &AppState,
+    claim: &SubscriptionClaim,
+    at: Timestamp,
+) -> Result<SubscriptionRecord, Stopped> {
+    let r = &claim.record;
+    let Some(due) = r.state.next_due(at) else {
+        return Ok(r.clone());
+    };
+    let Some(key) = due.action.charge_key(&r.subscription.id) else {
+        return Ok(r.clone());
+    };
+    let timeout = Duration::from_millis(state.config.processor_timeout_ms);
+    let known = match tokio::time::timeout(timeout, state.processor.find_charge(key.as_str())).await
+    {
+        Ok(Ok(known)) => known,
+        Ok(Err(_)) | Err(_) => return Err(Stopped::Processor("processor_unavailable")),
+    };
+    match known {
+        Some(outcome) => {
+            tracing::warn!(subscription.id = %r.subscription.id, key = %key, "a charge made before the last holder of the subscription could record it is recorded now");
+            let at = due.at.max(at.min(Timestamp::now()));
+            act(state, claim, &due, at, None, Some(outcome)).await
+        }
+        None => Ok(r.clone()),
+    }
+}
+
 /// One action, done at `at` and written (with the test clock's time `clock`, if moving
-/// one); the record after it.
+/// one); the record after it. A charge goes to the processor unless its outcome is
+/// `known` already.
 async fn act(
     state: &AppState,
     claim: &SubscriptionClaim,
     due: &Due,
     at: Timestamp,
     clock: Option<Timestamp>,
+    known: Option<ChargeOutcome>,
 ) -> Result<SubscriptionRecord, Stopped> {
     let r = &claim.record;
     let settings = state
         .public_settings(r.tenant.merchant_id())
         .await
         .map_err(|e| Stopped::Failed(anyhow::anyhow!("{e}")))?;
-    let charged = match due.action.charge_key(&r.subscription.id) {
-        Some(key) => Some(charge(state, r, key.as_str()).await?),
-        None => None,
+    let key = due.action.charge_key(&r.subscription.id);
+    let charged = match (&key, known) {
+        (Some(_), Some(k)) => Some(k),
+        (Some(key), None) => Some(charge(state, r, key.as_str()).await?),
+        (None, _) => None,
     };
     let outcome = charged.as_ref().map(|c| match c {
         ChargeOutcome::Succeeded { .. } => Outcome::Succeeded,
@@ -212,7 +248,14 @@ async fn act(
     };
     match state.store.record_subscription_step(claim, &step).await {
         Ok(_) => {}
-        Err(paylink_store::StoreError::Conflict(_)) => return Err(Stopped::ClaimLost),
+        Err(paylink_store::StoreError::Conflict(_)) => {
+            // The next holder asks the processor under the same key and records it then
+            // (a cancel too: `record_made_charge`).
+            if let Some(key) = &key {
+                tracing::error!(subscription.id = %sub.id, key = %key, "a subscription's claim ran out between its charge and its record");
+            }
+            return Err(Stopped::ClaimLost);
+        }
         Err(e) => return Err(Stopped::Failed(e.into())),
     }
     if let Some(p) = &payment {

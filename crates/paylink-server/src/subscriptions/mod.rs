@@ -101,6 +101,27 @@ pub fn now_for(r: &SubscriptionRecord) -> Timestamp {
     r.clock.map_or(now, |c| c.max(now))
 }
 
+/// Claims a subscription for a request that ends it, and the time it acts at. What fell
+/// due before the request and a late worker has not done yet is not done now: a customer
+/// who cancels is never charged at that moment. But a charge already made for it (by a
+/// holder that died, or timed out, before recording it) is recorded first.
+async fn claim_settled(
+    state: &AppState,
+    t: &Tenant,
+    id: &SubscriptionId,
+) -> ApiResult<(SubscriptionClaim, Timestamp)> {
+    let mut claim = claim_for_request(state, t, id).await?;
+    let at = now_for(&claim.record);
+    match engine::record_made_charge(state, &claim, at).await {
+        Ok(r) => claim.record = r,
+        Err(s) => {
+            let _ = state.store.release_subscription(&claim).await;
+            return Err(stopped_error(s));
+        }
+    }
+    Ok((claim, at))
+}
+
 /// An answer for a run that stopped early.
 fn stopped_error(s: Stopped) -> ApiError {
     match s {
@@ -190,8 +211,7 @@ pub async fn end_at_period_end(
     id: &SubscriptionId,
     end: bool,
 ) -> ApiResult<SubscriptionRecord> {
-    let claim = claim_for_request(state, t, id).await?;
-    let at = now_for(&claim.record);
+    let (claim, at) = claim_settled(state, t, id).await?;
     match claim.record.state.set_cancel_at_period_end(end) {
         Ok(tr) => write_change(state, &claim, &tr.state, &tr.events, None, at).await,
         Err(r) => {
@@ -208,10 +228,7 @@ pub async fn cancel(
     id: &SubscriptionId,
     at_period_end: bool,
 ) -> ApiResult<SubscriptionRecord> {
-    // What fell due before the request and a late worker has not done yet is not done
-    // now: a customer who cancels is never charged at that moment.
-    let claim = claim_for_request(state, t, id).await?;
-    let at = now_for(&claim.record);
+    let (claim, at) = claim_settled(state, t, id).await?;
     let t = if at_period_end {
         claim.record.state.set_cancel_at_period_end(true)
     } else {

@@ -345,3 +345,41 @@ async fn a_cancel_after_a_cut_advance_is_not_before_its_renewals(app: TestApp) {
         "canceled at {at:?}, before its period ({start:?}) and its last renewal ({last}): {canceled}"
     );
 }
+
+crate::both!(a_charge_its_holder_never_recorded_is_recorded_before_a_cancel);
+
+/// A renewal charged at the processor whose worker died (or timed out) before recording it:
+/// the cancel that comes next asks the processor under the renewal's key, records the
+/// payment first, and only then cancels. Nothing is charged by the cancel itself.
+async fn a_charge_its_holder_never_recorded_is_recorded_before_a_cancel(app: TestApp) {
+    use paylink_processors::{Processor, SavedChargeRequest};
+    let link = plan(&app, "month").await;
+    let now = Timestamp::now();
+    let s = seed_one(&app, &link, Interval::Month, now.plus_seconds(-40 * DAY), 7).await;
+    let key = s.keys_due(now).pop().unwrap();
+    // The worker's call, as it reached the processor before the worker died.
+    app.processor
+        .charge_saved(SavedChargeRequest {
+            idempotency_key: key.clone(),
+            amount: paylink_domain::money::Amount::new(PRICE).unwrap(),
+            currency: paylink_domain::money::Currency::USD,
+            method: saved_ok(7),
+            description: "Plan".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.processor.charges_made(), 1);
+    let c = app
+        .post(&format!("/v1/subscriptions/{}/cancel", s.id), json!({}))
+        .await;
+    let canceled = c.ok(200).clone();
+    assert_eq!(canceled["status"], "canceled");
+    assert_eq!(app.processor.charges_made(), 1);
+    let paid = payments(&app).await;
+    assert_eq!(paid.len(), 1, "{paid:?}");
+    assert_eq!(
+        canceled["latest_payment_id"].as_str(),
+        Some(paid[0].id.as_str())
+    );
+    assert_eq!(events_of_type(&app, "subscription.renewed").await, 1);
+}
