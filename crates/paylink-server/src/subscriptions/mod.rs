@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod mail;
+pub mod self_service;
 pub mod start;
 
 use std::time::Duration;
@@ -228,7 +229,15 @@ pub async fn cancel(
             return Err(refusal_error(r));
         }
     };
-    write_change(state, &claim, &transition.state, &transition.events, None, at).await
+    write_change(
+        state,
+        &claim,
+        &transition.state,
+        &transition.events,
+        None,
+        at,
+    )
+    .await
 }
 
 /// Moves a test-mode subscription's clock to `to`, doing everything due until then.
