@@ -250,13 +250,30 @@ pub(super) fn not_found_page() -> Response {
 pub(crate) struct When {
     pub(crate) iso: String,
     pub(crate) text: String,
+    /// Only the day matters (`data-date`: the script writes no time of day).
+    pub(crate) date_only: bool,
 }
 
 impl When {
     pub(crate) fn of(t: Timestamp) -> Self {
         let iso = t.to_rfc3339();
         let text = iso.replace('T', " at ").replace('Z', " UTC");
-        Self { iso, text }
+        Self {
+            iso,
+            text,
+            date_only: false,
+        }
+    }
+
+    /// A day: `2027-01-31`, written as the customer's language writes dates by the script.
+    pub(crate) fn date(t: Timestamp) -> Self {
+        let iso = t.to_rfc3339();
+        let text = iso.get(..10).unwrap_or_default().to_owned();
+        Self {
+            iso,
+            text,
+            date_only: true,
+        }
     }
 }
 

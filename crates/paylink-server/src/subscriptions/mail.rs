@@ -31,13 +31,18 @@ pub fn day(t: Timestamp) -> String {
 
 /// How often it recurs: `every month`, `every 3 months`.
 pub fn every(sub: &Subscription) -> String {
-    let unit = match sub.interval {
+    every_of(sub.interval, sub.interval_count)
+}
+
+/// How often terms recur: `every month`, `every 3 months`.
+pub fn every_of(interval: paylink_domain::link::Interval, count: u32) -> String {
+    let unit = match interval {
         paylink_domain::link::Interval::Day => "day",
         paylink_domain::link::Interval::Week => "week",
         paylink_domain::link::Interval::Month => "month",
         paylink_domain::link::Interval::Year => "year",
     };
-    match sub.interval_count {
+    match count {
         1 => format!("every {unit}"),
         n => format!("every {n} {unit}s"),
     }

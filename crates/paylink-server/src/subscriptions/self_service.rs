@@ -201,7 +201,7 @@ async fn render(
         .await?
         .into_iter()
         .map(|p| PaymentRow {
-            date: When::of(p.created_at),
+            date: When::date(p.created_at),
             amount: locale.money(p.currency, p.amount),
             status: match p.status {
                 PaymentStatus::Succeeded if p.amount.minor() == 0 => "Trial started",
@@ -215,7 +215,7 @@ async fn render(
         .collect();
     let ending = s.cancel_at_period_end && s.status != SubscriptionStatus::Canceled;
     let schedule = if let Some(at) = s.canceled_at {
-        Some(("Canceled on".to_owned(), When::of(at), String::new()))
+        Some(("Canceled on".to_owned(), When::date(at), String::new()))
     } else if ending {
         s.current_period_end.map(|e| {
             (
@@ -230,7 +230,7 @@ async fn render(
             SubscriptionStatus::Trialing => format!("The trial ends and {amount} is charged on"),
             _ => format!("Next charge of {amount} on"),
         };
-        Some((what, When::of(next), String::new()))
+        Some((what, When::date(next), String::new()))
     } else {
         None
     };
@@ -261,7 +261,7 @@ async fn render(
         can_change_card: open,
         can_cancel: open && !s.cancel_at_period_end,
         can_undo: open && s.cancel_at_period_end,
-        ends: s.current_period_end.filter(|_| ending).map(When::of),
+        ends: s.current_period_end.filter(|_| ending).map(When::date),
     };
     Ok(page.shell.respond(StatusCode::OK, page.render()))
 }
