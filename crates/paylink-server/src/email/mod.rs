@@ -147,7 +147,7 @@ pub fn receipt_email_of(
     let cur = p.currency;
     let url = p.receipt_url.clone().unwrap_or_default();
     let method = match &p.payment_method.card {
-        Some(c) => format!("{} ending {}", c.brand, c.last4),
+        Some(c) => format!("{} ending {}", capitalised(&c.brand), c.last4),
         None => "a mobile wallet".to_owned(),
     };
     let lines: Vec<(String, u32, String)> = p
@@ -211,6 +211,13 @@ pub fn receipt_email_of(
         livemode: p.livemode,
         created_at: now,
     })
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Gives a receipt written with its payment ([`Email::receipt_of`]) its subject and body,

@@ -22,7 +22,9 @@ use paylink_domain::id::{random_base62, SubscriptionId};
 use paylink_domain::subscription::SubscriptionStatus;
 use paylink_domain::time::Timestamp;
 use paylink_processors::{PaymentMethodData, ProcessorError, SaveMethodRequest, SaveOutcome};
-use paylink_store::{IdempotencyBegin, IdempotencyScope, StoredResponse, SubscriptionRecord};
+use paylink_store::{
+    IdempotencyBegin, IdempotencyScope, StoredResponse, SubscriptionRecord, SubscriptionStep,
+};
 
 use super::mail;
 use crate::checkout::furniture::{gone_page, Shell, When};
@@ -443,6 +445,9 @@ async fn change_card(
 }
 
 async fn cancel(state: &AppState, r: &SubscriptionRecord, at_period_end: bool) -> Outcome {
+    if r.subscription.status == SubscriptionStatus::Canceled {
+        return (code("ended"), true);
+    }
     // Cancel twice, undo twice: the second does nothing and says what the first did.
     if r.subscription.cancel_at_period_end == at_period_end {
         return (
@@ -454,11 +459,59 @@ async fn cancel(state: &AppState, r: &SubscriptionRecord, at_period_end: bool) -
             true,
         );
     }
-    match super::cancel(state, &r.tenant, &r.subscription.id, at_period_end).await {
-        Ok(_) if at_period_end => (code("canceling"), true),
-        Ok(_) => (code("resumed"), true),
+    let done = match at_period_end {
+        true => super::cancel(state, &r.tenant, &r.subscription.id, true)
+            .await
+            .map(drop),
+        false => keep(state, r).await,
+    };
+    match done {
+        Ok(()) if at_period_end => (code("canceling"), true),
+        Ok(()) => (code("resumed"), true),
         Err(e) => refused(&e),
     }
+}
+
+/// Undoes a cancellation at the period's end (`subscriptions::cancel` with `false` cancels
+/// now, as the API's `at_period_end: false` does). A period whose end is due is left to
+/// the worker first (answered as busy): what ended stays ended.
+async fn keep(state: &AppState, r: &SubscriptionRecord) -> crate::error::ApiResult<()> {
+    let claim = super::claim_for_request(state, &r.tenant, &r.subscription.id).await?;
+    let rec = &claim.record;
+    let release = || async {
+        if let Err(e) = state.store.release_subscription(&claim).await {
+            tracing::warn!(error = %e, "letting go of a subscription failed");
+        }
+    };
+    if rec.state.next_due(super::now_for(rec)).is_some() {
+        release().await;
+        return Err(crate::error::ApiError::conflict(
+            "subscription_busy",
+            "The subscription is being renewed right now; try again in a moment",
+        ));
+    }
+    let t = match rec.state.set_cancel_at_period_end(false) {
+        Ok(t) => t,
+        Err(refusal) => {
+            release().await;
+            return Err(super::refusal_error(refusal));
+        }
+    };
+    let mut sub = rec.subscription.clone();
+    sub.show(&t.state);
+    let step = SubscriptionStep {
+        subscription: &sub,
+        state: &t.state,
+        method_ref: None,
+        clock: None,
+        payment: None,
+        receipt_token: None,
+        events: &[],
+        emails: &[],
+        keep_until: None,
+    };
+    state.store.record_subscription_step(&claim, &step).await?;
+    Ok(())
 }
 
 fn refused(e: &crate::error::ApiError) -> Outcome {

@@ -52,6 +52,7 @@ mod roles;
 mod security;
 mod settings;
 mod shared_limits;
+mod subscription_pages;
 mod subscriptions;
 mod team;
 mod tenancy;
