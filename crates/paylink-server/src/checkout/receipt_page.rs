@@ -28,6 +28,8 @@ struct ReceiptPage {
     status: String,
     status_class: String,
     date: When,
+    /// `Paid with`, or `Card` for a trial's checkout (nothing was paid).
+    method_label: &'static str,
     method: String,
     email: Option<String>,
     lines: Vec<(String, u32, String)>,
@@ -132,6 +134,7 @@ pub async fn receipt(
         .to_owned(),
         status_class: p.status.as_str().to_owned(),
         date: When::of(p.created_at),
+        method_label: if trial { "Card" } else { "Paid with" },
         method,
         email: p.customer.email.clone(),
         lines: p

@@ -48,8 +48,8 @@ struct ReceiptEmail<'a> {
     /// Refunded before the receipt went out (it is composed when sent).
     refunded: Option<String>,
     hsa_fsa: Option<String>,
-    method: String,
-    date: String,
+    /// `Paid with … on …`.
+    paid: String,
     url: &'a str,
     brand: &'a str,
     /// A subscription's payment: what comes next. The customer's self-service link is
@@ -162,6 +162,11 @@ pub fn receipt_email_of(
         .replace('Z', " UTC");
     let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| money(cur, p.hsa_fsa_amount));
     let refunded = (p.amount_refunded.minor() > 0).then(|| money(cur, p.amount_refunded));
+    // A trial's checkout paid nothing: it kept the card.
+    let paid = match p.subscription_id.is_some() && p.amount.minor() == 0 {
+        true => format!("Card kept for the payments to come: {method}, on {date}."),
+        false => format!("Paid with {method} on {date}."),
+    };
     let html = ReceiptEmail {
         merchant: &settings.business_name,
         number,
@@ -170,8 +175,7 @@ pub fn receipt_email_of(
         total: money(cur, p.amount),
         refunded: refunded.clone(),
         hsa_fsa: hsa_fsa.clone(),
-        method: method.clone(),
-        date: date.clone(),
+        paid: paid.clone(),
         url: &url,
         brand: brand(settings),
         next: next.clone(),
@@ -191,7 +195,7 @@ pub fn receipt_email_of(
     if let Some(h) = &hsa_fsa {
         text.push_str(&format!("HSA/FSA eligible: {h}\n"));
     }
-    text.push_str(&format!("Paid with {method} on {date}.\n"));
+    text.push_str(&format!("{paid}\n"));
     if let Some(n) = &next {
         text.push_str(&format!("\n{n}\n"));
     }

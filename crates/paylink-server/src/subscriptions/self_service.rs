@@ -165,6 +165,7 @@ fn message(m: Option<&str>, d: Option<&str>) -> (Option<String>, Option<String>)
 fn status_words(r: &SubscriptionRecord) -> (String, &'static str) {
     let s = &r.subscription;
     let words = match s.status {
+        SubscriptionStatus::Trialing if s.cancel_at_period_end => "Free trial, then it ends",
         SubscriptionStatus::Trialing => "Free trial",
         SubscriptionStatus::Active if s.cancel_at_period_end => {
             "Active until the end of the period"
@@ -222,7 +223,7 @@ async fn render(
         s.current_period_end.map(|e| {
             (
                 "Ends on".to_owned(),
-                When::of(e),
+                When::date(e),
                 ". Nothing more will be charged.".to_owned(),
             )
         })

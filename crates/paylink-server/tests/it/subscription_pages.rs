@@ -74,8 +74,61 @@ both!(
     the_customer_changes_a_failing_card_and_the_retry_pays,
     cancel_at_period_end_and_undo_and_replays,
     forged_tokens_and_forms_from_elsewhere_are_refused,
-    dunning_and_receipt_emails_carry_the_link_the_outbox_does_not
+    dunning_and_receipt_emails_carry_the_link_the_outbox_does_not,
+    checkout_pages_say_what_is_due_today_and_what_recurs
 );
+
+async fn checkout_pages_say_what_is_due_today_and_what_recurs(app: TestApp) {
+    let trial = monthly(&app, 1500, 14).await;
+    let first = Timestamp::now().plus_seconds(14 * 86_400).to_rfc3339();
+    let html = page(&format!("{}/l/{trial}", app.base)).await;
+    assert!(
+        html.contains(&format!(
+            "<span id=\"due-today\">$0.00</span> due today, then <span id=\"recurring\">$15.00</span> every month from <time datetime=\"{}",
+            &first[..10]
+        )),
+        "{html}"
+    );
+    assert!(html.contains(">Start free trial</button>"), "{html}");
+    assert!(!html.contains("Pay $15.00") && !html.contains("$15.00</span> due today"));
+    assert!(html.contains("data-trial=\"1\""));
+    // The page of a session opened through the API says the same.
+    let s = app
+        .start_checkout(&trial, json!({"email": "ada@example.com"}))
+        .await;
+    let url = s.ok(201)["checkout_url"].as_str().unwrap().to_owned();
+    let html = page(&url).await;
+    assert!(
+        html.contains("$0.00 due today, then $15.00 every month from"),
+        "{html}"
+    );
+    assert!(html.contains(">Start free trial</button>") && !html.contains("Pay $15.00"));
+    assert!(html.contains("<title>Start your free trial"));
+
+    // Without a trial: due today, then the same every month.
+    let plain = monthly(&app, 1500, 0).await;
+    let html = page(&format!("{}/l/{plain}", app.base)).await;
+    assert!(html.contains("<span id=\"due-today\">$15.00</span> due today, then <span id=\"recurring\">$15.00</span> every month. Cancel any time."));
+    assert!(html.contains(">Pay $15.00</button>"));
+    // A recurring donation: the amount chosen is what recurs.
+    let d = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Monthly gift", "donation": {"minimum": 500, "maximum": 10000, "preset_amounts": [1000, 2500], "default_amount": 2500},
+                   "subscription": {"interval": "month"}}),
+        )
+        .await;
+    let slug = d["slug"].as_str().unwrap();
+    let html = page(&format!("{}/l/{slug}?amount=1000", app.base)).await;
+    assert!(
+        html.contains("Choose an amount to give every month"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span id=\"recurring\">$10.00</span> every month"),
+        "{html}"
+    );
+}
 
 async fn the_customer_changes_a_failing_card_and_the_retry_pays(app: TestApp) {
     let slug = monthly(&app, 1500, 7).await;
