@@ -209,9 +209,14 @@ async fn the_customer_changes_a_failing_card_and_the_retry_pays(app: TestApp) {
     let html = page(&url).await;
     assert!(html.contains(">Active<"), "{html}");
     assert!(html.contains("Next charge of $15.00 on"));
-    // Paid periods link to their receipts.
-    assert!(html.contains("/r/pay_"), "{html}");
+    // Paid periods link to their receipts; a renewal's says when the next charge is.
     assert!(html.contains("(receipt)"));
+    let at = html.find("href=\"http").unwrap() + "href=\"".len();
+    let receipt = html[at..].split('"').next().unwrap().replace("&amp;", "&");
+    assert!(receipt.contains("/r/pay_"), "{receipt}");
+    let r = page(&receipt).await;
+    assert!(r.contains(">Paid<") && r.contains("$15.00"), "{r}");
+    assert!(r.contains("Next charge of $15.00 on <time"), "{r}");
 }
 
 async fn cancel_at_period_end_and_undo_and_replays(app: TestApp) {
