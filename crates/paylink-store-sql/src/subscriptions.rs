@@ -50,10 +50,7 @@ pub(crate) fn subscription_writes(
                 s.customer_id.as_ref().map(|c| c.to_string()).into(),
             ),
             ("status", s.status.as_str().into()),
-            (
-                "next_due_at",
-                n.state.next_due_at().map(|d| d.unix()).into(),
-            ),
+            ("next_due_at", n.state.next_due_at().map(|d| d.unix()).into()),
             ("method_ref", n.method_ref.into()),
             ("state", json(n.state)?.into()),
         ],
@@ -132,11 +129,7 @@ impl SubscriptionStore for SqlStore {
         t: &Tenant,
         id: &SubscriptionId,
     ) -> StoreResult<SubscriptionRecord> {
-        record(
-            &self
-                .fetch_one("subscriptions", SUB_COLS, t, id.as_str(), "")
-                .await?,
-        )
+        record(&self.fetch_one("subscriptions", SUB_COLS, t, id.as_str(), "").await?)
     }
 
     async fn get_subscription_public(
@@ -145,13 +138,7 @@ impl SubscriptionStore for SqlStore {
     ) -> StoreResult<SubscriptionRecord> {
         let mut q = Sql::new(&format!("SELECT {SUB_COLS} FROM subscriptions WHERE id = "));
         q.bind(id.as_str());
-        record(
-            &self
-                .row(&q)
-                .await
-                .map_err(backend)?
-                .ok_or(StoreError::NotFound)?,
-        )
+        record(&self.row(&q).await.map_err(backend)?.ok_or(StoreError::NotFound)?)
     }
 
     async fn list_subscriptions(
@@ -276,8 +263,7 @@ impl SubscriptionStore for SqlStore {
     }
 
     async fn release_subscription(&self, c: &SubscriptionClaim) -> StoreResult<()> {
-        let mut q =
-            Sql::new("UPDATE subscriptions SET claim = NULL, claimed_until = NULL WHERE id = ");
+        let mut q = Sql::new("UPDATE subscriptions SET claim = NULL, claimed_until = NULL WHERE id = ");
         q.bind(c.record.subscription.id.as_str())
             .push(" AND claim = ")
             .bind(c.token.as_str());

@@ -380,8 +380,7 @@ pub async fn build_link(
     now: Timestamp,
 ) -> ApiResult<(PaymentLink, bool)> {
     let kind = infer_type(&input);
-    if input.subscription.is_some() && !matches!(kind, LinkType::Subscription | LinkType::Donation)
-    {
+    if input.subscription.is_some() && !matches!(kind, LinkType::Subscription | LinkType::Donation) {
         return Err(ApiError::invalid(
             "parameters_exclusive",
             "subscription",

@@ -278,9 +278,7 @@ fn payment_of(
         ChargeOutcome::Declined { code, .. } => {
             (PaymentStatus::Failed, Some((*code).to_owned()), None)
         }
-        ChargeOutcome::RequiresAction { .. } => {
-            anyhow::bail!("an off-session charge asked for action")
-        }
+        ChargeOutcome::RequiresAction { .. } => anyhow::bail!("an off-session charge asked for action"),
     };
     Ok(Payment {
         id: PaymentId::generate(),

@@ -229,15 +229,7 @@ pub async fn cancel(
             return Err(refusal_error(r));
         }
     };
-    write_change(
-        state,
-        &claim,
-        &transition.state,
-        &transition.events,
-        None,
-        at,
-    )
-    .await
+    write_change(state, &claim, &transition.state, &transition.events, None, at).await
 }
 
 /// Moves a test-mode subscription's clock to `to`, doing everything due until then.

@@ -237,25 +237,16 @@ async fn the_test_clock_is_test_mode_s_and_the_merchant_s_own(app: TestApp) {
     for (bad, code) in [
         (json!({"to": "yesterday"}), "parameter_invalid"),
         (json!({"to": 5}), "parameter_invalid"),
-        (
-            json!({"to": "2099-01-01T00:00:00Z\u{0}"}),
-            "parameter_invalid",
-        ),
+        (json!({"to": "2099-01-01T00:00:00Z\u{0}"}), "parameter_invalid"),
         (json!({}), "parameter_missing"),
     ] {
         app.post(&format!("/v1/subscriptions/{id}/test_clock/advance"), bad)
             .await
             .assert_error(400, code);
     }
-    app.get("/v1/subscriptions/sub_nope%00")
-        .await
-        .assert_error(400, "parameter_invalid");
-    app.get("/v1/subscriptions/sub_nope")
-        .await
-        .assert_error(404, "resource_missing");
-    app.get("/v1/subscriptions?status=paused")
-        .await
-        .assert_error(400, "parameter_invalid");
+    app.get("/v1/subscriptions/sub_nope%00").await.assert_error(400, "parameter_invalid");
+    app.get("/v1/subscriptions/sub_nope").await.assert_error(404, "resource_missing");
+    app.get("/v1/subscriptions?status=paused").await.assert_error(400, "parameter_invalid");
 }
 
 async fn a_recurring_donation_recurs_the_chosen_amount(app: TestApp) {
@@ -280,8 +271,8 @@ async fn a_recurring_donation_recurs_the_chosen_amount(app: TestApp) {
     let sub = only_subscription(&app).await;
     assert_eq!(sub["amount"], 1234);
     let id = sub["id"].as_str().unwrap();
-    let t = paylink_domain::time::Timestamp::parse(sub["current_period_end"].as_str().unwrap())
-        .unwrap();
+    let t =
+        paylink_domain::time::Timestamp::parse(sub["current_period_end"].as_str().unwrap()).unwrap();
     advance(&app, id, &t.plus_seconds(60).to_rfc3339()).await;
     assert_eq!(
         payments_of(&app, id).await,
