@@ -101,6 +101,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/r/{id}", get(checkout::receipt_page::receipt))
         .route(
+            "/s/{token}",
+            get(subscriptions::self_service::page).post(subscriptions::self_service::act),
+        )
+        .route(
             "/login",
             get(accounts::pages::login_form).post(accounts::pages::login_submit),
         )

@@ -23,6 +23,7 @@ document.addEventListener("submit", function (event) {
   var exponent = parseInt(form.dataset.exponent, 10);
   var code = form.dataset.currency;
   var inclusive = form.dataset.inclusive === "1";
+  var trial = form.dataset.trial === "1";
   var million = BigInt(1000000);
 
   // Money as the page writes it: the customer's locale (data-locale, from Accept-Language)
@@ -110,14 +111,19 @@ document.addEventListener("submit", function (event) {
     }
     set("subtotal", format(t.subtotal));
     set("tax", format(t.tax));
-    set("total", format(t.total));
-    set("headline-total", format(t.total));
     set("hsa", format(t.hsa));
-    set("pay", "Pay " + format(t.total));
-    set("due-today", format(t.total));
-    set("confirm-wallet-amount", format(t.total));
-    set("confirm-wallet-total", format(t.total));
     set("recurring", format(t.total));
+    set("recurring-then", format(t.total));
+    set("recurring-total", format(t.total));
+    // A free trial charges nothing today: only what recurs follows the cart.
+    if (!trial) {
+      set("total", format(t.total));
+      set("headline-total", format(t.total));
+      set("pay", "Pay " + format(t.total));
+      set("due-today", format(t.total));
+      set("confirm-wallet-amount", format(t.total));
+      set("confirm-wallet-total", format(t.total));
+    }
     if (shown) shown.value = t.total.toString();
   }
 
@@ -130,7 +136,8 @@ document.querySelectorAll("time[datetime]").forEach(function (t) {
   var when = new Date(t.getAttribute("datetime"));
   if (isNaN(when.getTime())) return;
   try {
-    t.textContent = when.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+    var style = t.dataset.date === "1" ? { dateStyle: "long" } : { dateStyle: "long", timeStyle: "short" };
+    t.textContent = when.toLocaleString(undefined, style);
   } catch (e) { /* keep the server's text */ }
 });
 

@@ -79,7 +79,13 @@ pub fn set_cookie(token: Option<&str>, max_age: i64, secure: bool) -> String {
 }
 
 /// The paths whose segment after these prefixes is a token (an invitation's, a reset's).
-const TOKEN_PATHS: [&str; 4] = ["/invite/", "/reset/", "/auth/reset/", "/auth/invitations/"];
+const TOKEN_PATHS: [&str; 5] = [
+    "/invite/",
+    "/reset/",
+    "/auth/reset/",
+    "/auth/invitations/",
+    "/s/",
+];
 
 /// `path` as it may be logged: a token in it is replaced by `…`.
 pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {

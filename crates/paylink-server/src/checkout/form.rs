@@ -501,7 +501,7 @@ async fn follow(
     render_link(state, view, &e, Some(summary), StatusCode::PAYMENT_REQUIRED).await
 }
 
-pub(super) fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardIn, &'static str> {
+pub(crate) fn card_from_form(number: &str, exp: &str, cvc: &str) -> Result<CardIn, &'static str> {
     if number.is_empty() {
         return Err("Enter your card number");
     }

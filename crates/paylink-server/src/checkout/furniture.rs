@@ -83,19 +83,19 @@ pub(super) fn brand(settings: &MerchantSettings) -> (String, Option<String>) {
 
 /// What every hosted page shows around its content: the merchant's name, logo, colour and
 /// contact, and the test-mode banner.
-pub(super) struct Shell {
-    pub(super) brand_css: String,
+pub(crate) struct Shell {
+    pub(crate) brand_css: String,
     style_hash: Option<String>,
-    pub(super) test_mode: bool,
+    pub(crate) test_mode: bool,
     livemode: bool,
-    pub(super) merchant: String,
-    pub(super) logo_url: Option<String>,
-    pub(super) support_email: Option<String>,
+    pub(crate) merchant: String,
+    pub(crate) logo_url: Option<String>,
+    pub(crate) support_email: Option<String>,
 }
 
 impl Shell {
     /// A merchant's page in a mode.
-    pub(super) fn of(settings: &MerchantSettings, livemode: bool) -> Self {
+    pub(crate) fn of(settings: &MerchantSettings, livemode: bool) -> Self {
         let (brand_css, style_hash) = brand(settings);
         Self {
             brand_css,
@@ -109,7 +109,7 @@ impl Shell {
     }
 
     /// A page of no merchant's (an unknown link or receipt).
-    pub(super) fn plain() -> Self {
+    pub(crate) fn plain() -> Self {
         Self {
             brand_css: String::new(),
             style_hash: None,
@@ -122,7 +122,7 @@ impl Shell {
     }
 
     /// The rendered page with the security headers it needs.
-    pub(super) fn respond(
+    pub(crate) fn respond(
         &self,
         status: StatusCode,
         body: Result<String, askama::Error>,
@@ -222,7 +222,7 @@ struct GonePage {
 
 /// A page that says why there is nothing to pay, in the merchant's colours with their
 /// contact (or Paylink's plain ones, `Shell::plain`).
-pub(super) fn gone_page(
+pub(crate) fn gone_page(
     status: StatusCode,
     shell: Shell,
     heading: &str,
@@ -247,16 +247,33 @@ pub(super) fn not_found_page() -> Response {
 
 /// A moment on a page: `<time datetime="{iso}">{text}</time>`, written in UTC by the server
 /// and in the customer's own time zone and language by the page's script.
-pub(super) struct When {
-    pub(super) iso: String,
-    pub(super) text: String,
+pub(crate) struct When {
+    pub(crate) iso: String,
+    pub(crate) text: String,
+    /// Only the day matters (`data-date`: the script writes no time of day).
+    pub(crate) date_only: bool,
 }
 
 impl When {
-    pub(super) fn of(t: Timestamp) -> Self {
+    pub(crate) fn of(t: Timestamp) -> Self {
         let iso = t.to_rfc3339();
         let text = iso.replace('T', " at ").replace('Z', " UTC");
-        Self { iso, text }
+        Self {
+            iso,
+            text,
+            date_only: false,
+        }
+    }
+
+    /// A day: `2027-01-31`, written as the customer's language writes dates by the script.
+    pub(crate) fn date(t: Timestamp) -> Self {
+        let iso = t.to_rfc3339();
+        let text = iso.get(..10).unwrap_or_default().to_owned();
+        Self {
+            iso,
+            text,
+            date_only: true,
+        }
     }
 }
 
@@ -270,7 +287,7 @@ pub async fn favicon() -> Response {
 pub async fn robots() -> Response {
     static_file(
         "text/plain; charset=utf-8",
-        "User-agent: *\nDisallow: /c/\nDisallow: /r/\nDisallow: /api/\nDisallow: /v1/\n",
+        "User-agent: *\nDisallow: /c/\nDisallow: /r/\nDisallow: /s/\nDisallow: /api/\nDisallow: /v1/\n",
     )
 }
 

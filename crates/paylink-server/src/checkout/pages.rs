@@ -53,6 +53,14 @@ struct DonationView {
     custom: String,
 }
 
+/// A free trial as the page says it: what is due today (nothing) and when the first
+/// charge comes (the day the trial ends if the customer subscribes now, as the checkout
+/// will set it).
+struct TrialView {
+    due_today: String,
+    first_charge: When,
+}
+
 struct FieldView {
     key: String,
     /// `cf_{key}`: the input's id.
@@ -90,6 +98,8 @@ struct LinkPage {
     summary: String,
     url: String,
     subscription_terms: Option<String>,
+    /// A subscription link's free trial: nothing is charged today.
+    trial: Option<TrialView>,
     error: Option<String>,
     nonce: String,
     /// A storefront's [`super::catalog_fingerprint`].
@@ -255,8 +265,7 @@ fn period(link: &paylink_domain::link::PaymentLink) -> Option<(u32, &'static str
 }
 
 /// How often a subscription link charges (`every month`). The page says what is charged
-/// today and what recurs; a free trial is not promised, for the first period is charged at
-/// checkout until renewals exist (issue 23).
+/// today (nothing during a free trial, see [`TrialView`]) and what recurs.
 fn subscription_terms(link: &paylink_domain::link::PaymentLink) -> Option<String> {
     period(link).map(|(n, unit)| match n {
         1 => format!("every {unit}"),
@@ -479,6 +488,15 @@ pub(super) async fn render_link(
             }),
         url: format!("{}/l/{}", state.public_url, base.slug.as_str()),
         subscription_terms: subscription_terms(link),
+        trial: link
+            .subscription
+            .filter(|t| t.trial_period_days > 0)
+            .map(|t| TrialView {
+                due_today: fmt(Amount::ZERO),
+                first_charge: When::date(
+                    Timestamp::now().plus_seconds(i64::from(t.trial_period_days) * 86_400),
+                ),
+            }),
         error: summary(
             error.or(if status == StatusCode::OK || !e.field_errors.is_empty() {
                 None

@@ -28,6 +28,8 @@ struct ReceiptPage {
     status: String,
     status_class: String,
     date: When,
+    /// `Paid with`, or `Card` for a trial's checkout (nothing was paid).
+    method_label: &'static str,
     method: String,
     email: Option<String>,
     lines: Vec<(String, u32, String)>,
@@ -40,6 +42,8 @@ struct ReceiptPage {
     custom_fields: Vec<(String, String)>,
     /// The shipping address, one line each.
     shipping: Vec<String>,
+    /// A subscription's payment: what comes next (`Then $15.00 every month from` a day).
+    next: Option<(String, Option<When>, String)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -99,14 +103,29 @@ pub async fn receipt(
         .iter()
         .try_fold(Amount::ZERO, |a, l| a.checked_add(l.amount_subtotal))
         .filter(|s| p.amount_tax > Amount::ZERO && *s != p.amount);
+    let next = match &p.subscription_id {
+        Some(id) => match state.store.get_subscription_public(id).await {
+            Ok(r) if r.tenant == tenant => crate::subscriptions::mail::next_after(&r, &p, &locale)
+                .map(|n| (n.before, n.at.map(When::date), n.after)),
+            _ => None,
+        },
+        None => None,
+    };
+    // A trial's checkout records a payment of nothing: it started the trial.
+    let trial = p.subscription_id.is_some() && p.amount == Amount::ZERO;
     let page = ReceiptPage {
+        next,
         shell: Shell::of(&settings, p.livemode),
         title,
-        confirmation: link
-            .and_then(|l| l.confirmation_message)
-            .or_else(|| Some("Thank you! Your payment was received.".into())),
+        confirmation: link.and_then(|l| l.confirmation_message).or_else(|| {
+            Some(match trial {
+                true => "Thank you! Your free trial has started.".into(),
+                false => "Thank you! Your payment was received.".into(),
+            })
+        }),
         number: p.receipt_number.clone().unwrap_or_default(),
         status: match p.status {
+            PaymentStatus::Succeeded if trial => "Trial started",
             PaymentStatus::Succeeded => "Paid",
             PaymentStatus::PartiallyRefunded => "Partially refunded",
             PaymentStatus::Refunded => "Refunded",
@@ -115,6 +134,7 @@ pub async fn receipt(
         .to_owned(),
         status_class: p.status.as_str().to_owned(),
         date: When::of(p.created_at),
+        method_label: if trial { "Card" } else { "Paid with" },
         method,
         email: p.customer.email.clone(),
         lines: p

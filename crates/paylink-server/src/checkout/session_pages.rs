@@ -16,7 +16,7 @@ use paylink_domain::time::Timestamp;
 
 use super::api::PaymentMethodIn;
 use super::form::{card_from_form, field};
-use super::furniture::{gone_page, Shell};
+use super::furniture::{gone_page, Shell, When};
 use super::pay::{authorize, authorize_with_link, pay, settle};
 use crate::error::ApiError;
 use crate::locale::{accept_language, Locale};
@@ -163,6 +163,11 @@ struct SessionPage {
     lines: Vec<(String, u32, String)>,
     tax: Option<String>,
     total: String,
+    /// What paying charges today (nothing during a subscription's free trial).
+    due_today: String,
+    /// A subscription's `every month`, with the day of the first charge after a free trial.
+    recurring: Option<(String, Option<When>)>,
+    trial: bool,
     session_id: String,
     secret: String,
     accepts_card: bool,
@@ -212,6 +217,15 @@ async fn render_session(
             .collect(),
         tax: (s.amount_tax > Amount::ZERO).then(|| money(s.amount_tax)),
         total: money(s.amount_total),
+        due_today: money(s.amount_due_today()),
+        recurring: s.subscription.map(|t| {
+            let every = crate::subscriptions::mail::every_of(t.interval, t.interval_count);
+            let first = (t.trial_period_days > 0).then(|| {
+                When::date(Timestamp::now().plus_seconds(i64::from(t.trial_period_days) * 86_400))
+            });
+            (every, first)
+        }),
+        trial: s.amount_due_today() == Amount::ZERO && s.subscription.is_some(),
         session_id: id.to_string(),
         secret: secret.to_owned(),
         accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),

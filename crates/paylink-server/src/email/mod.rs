@@ -48,11 +48,18 @@ struct ReceiptEmail<'a> {
     /// Refunded before the receipt went out (it is composed when sent).
     refunded: Option<String>,
     hsa_fsa: Option<String>,
-    method: String,
-    date: String,
+    /// `Paid with … on …`.
+    paid: String,
     url: &'a str,
     brand: &'a str,
+    /// A subscription's payment: what comes next. The customer's self-service link is
+    /// added only when the message is sent ([`with_self_service`]), in place of the marker
+    /// this leaves, so the outbox never keeps it.
+    next: Option<String>,
 }
+
+/// Where a receipt of a subscription's payment gets its self-service link when sent.
+const SELF_SERVICE_MARK: &str = "<!--self-service-->";
 
 fn brand(s: &MerchantSettings) -> &str {
     s.brand_color.as_deref().unwrap_or("#1f4fd1")
@@ -119,12 +126,28 @@ pub fn receipt_email(
     to: &str,
     now: Timestamp,
 ) -> anyhow::Result<Email> {
+    receipt_email_of(settings, p, number, to, now, None)
+}
+
+/// A receipt as [`receipt_email`], saying what comes next when the payment is a
+/// subscription's (`sub`).
+pub fn receipt_email_of(
+    settings: &MerchantSettings,
+    p: &Payment,
+    number: &str,
+    to: &str,
+    now: Timestamp,
+    sub: Option<&paylink_store::SubscriptionRecord>,
+) -> anyhow::Result<Email> {
     let locale = crate::locale::Locale::of_merchant(settings);
+    let next = sub
+        .and_then(|r| crate::subscriptions::mail::next_after(r, p, &locale))
+        .map(|n| n.text());
     let money = |c, a| locale.money(c, a);
     let cur = p.currency;
     let url = p.receipt_url.clone().unwrap_or_default();
     let method = match &p.payment_method.card {
-        Some(c) => format!("{} ending {}", c.brand, c.last4),
+        Some(c) => format!("{} ending {}", capitalised(&c.brand), c.last4),
         None => "a mobile wallet".to_owned(),
     };
     let lines: Vec<(String, u32, String)> = p
@@ -139,6 +162,11 @@ pub fn receipt_email(
         .replace('Z', " UTC");
     let hsa_fsa = (p.hsa_fsa_amount.minor() > 0).then(|| money(cur, p.hsa_fsa_amount));
     let refunded = (p.amount_refunded.minor() > 0).then(|| money(cur, p.amount_refunded));
+    // A trial's checkout paid nothing: it kept the card.
+    let paid = match p.subscription_id.is_some() && p.amount.minor() == 0 {
+        true => format!("Card kept for the payments to come: {method}, on {date}."),
+        false => format!("Paid with {method} on {date}."),
+    };
     let html = ReceiptEmail {
         merchant: &settings.business_name,
         number,
@@ -147,10 +175,10 @@ pub fn receipt_email(
         total: money(cur, p.amount),
         refunded: refunded.clone(),
         hsa_fsa: hsa_fsa.clone(),
-        method: method.clone(),
-        date: date.clone(),
+        paid: paid.clone(),
         url: &url,
         brand: brand(settings),
+        next: next.clone(),
     }
     .render()?;
     let mut text = format!("Receipt {number} from {}\n\n", settings.business_name);
@@ -167,9 +195,11 @@ pub fn receipt_email(
     if let Some(h) = &hsa_fsa {
         text.push_str(&format!("HSA/FSA eligible: {h}\n"));
     }
-    text.push_str(&format!(
-        "Paid with {method} on {date}.\n\nView or print: {url}\n"
-    ));
+    text.push_str(&format!("{paid}\n"));
+    if let Some(n) = &next {
+        text.push_str(&format!("\n{n}\n"));
+    }
+    text.push_str(&format!("\nView or print: {url}\n"));
     Ok(Email {
         id: EmailId::generate(),
         kind: RECEIPT.into(),
@@ -187,6 +217,13 @@ pub fn receipt_email(
     })
 }
 
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// Gives a receipt written with its payment ([`Email::receipt_of`]) its subject and body,
 /// from the payment and the merchant's settings as they are now; other messages are left
 /// as they are.
@@ -199,11 +236,65 @@ pub async fn compose(state: &AppState, e: &mut Email) -> anyhow::Result<()> {
     let (tenant, p, _) = state.store.get_payment_public(&id).await?;
     let settings = state.public_settings(tenant.merchant_id()).await?;
     let number = p.receipt_number.as_deref().unwrap_or_default();
-    let full = receipt_email(&settings, &p, number, &e.to, e.created_at)?;
+    let sub = subscription_of(state, &tenant, &p).await?;
+    let full = receipt_email_of(&settings, &p, number, &e.to, e.created_at, sub.as_ref())?;
     e.subject = full.subject;
     e.text_body = full.text_body;
     e.html_body = full.html_body;
     Ok(())
+}
+
+/// The subscription a payment renewed or started, if any (of the payment's merchant).
+async fn subscription_of(
+    state: &AppState,
+    tenant: &paylink_store::Tenant,
+    p: &Payment,
+) -> anyhow::Result<Option<paylink_store::SubscriptionRecord>> {
+    let Some(id) = &p.subscription_id else {
+        return Ok(None);
+    };
+    match state.store.get_subscription_public(id).await {
+        Ok(r) if &r.tenant == tenant => Ok(Some(r)),
+        Ok(_) | Err(paylink_store::StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A receipt of a subscription's payment as it goes out: with the customer's self-service
+/// link (a capability: never written to the outbox, so added here, to the copy sent).
+async fn with_self_service(state: &AppState, mut e: Email) -> anyhow::Result<Email> {
+    if e.kind != RECEIPT {
+        return Ok(e);
+    }
+    let Some(id) = PaymentId::parse(&e.related_id) else {
+        return Ok(e);
+    };
+    let (tenant, p, _) = state.store.get_payment_public(&id).await?;
+    let Some(r) = subscription_of(state, &tenant, &p).await? else {
+        return Ok(e);
+    };
+    let url = crate::subscriptions::mail::self_service_url(state, &r.subscription);
+    e.text_body.push_str(&format!(
+        "\nSee your subscription, change your card or cancel: {url}\n"
+    ));
+    let settings = state.public_settings(tenant.merchant_id()).await?;
+    let link = format!(
+        "<p><a href=\"{}\" style=\"color:{}\">See your subscription, change your card or cancel</a></p>",
+        crate::subscriptions::mail::html_escape(&url),
+        brand(&settings)
+    );
+    e.html_body = match e.html_body.find(SELF_SERVICE_MARK) {
+        Some(_) => e.html_body.replacen(SELF_SERVICE_MARK, &link, 1),
+        None => match e.html_body.rfind("</body>") {
+            Some(at) => {
+                let mut h = e.html_body.clone();
+                h.insert_str(at, &link);
+                h
+            }
+            None => format!("{}{link}", e.html_body),
+        },
+    };
+    Ok(e)
 }
 
 /// The message as it goes out: one that carries a sign-in token (an invitation, a password
@@ -298,7 +389,12 @@ impl Mailer {
         for e in &mut emails {
             // Kept as composed (a receipt), sent as opened (a message sealed in the outbox).
             let built = match compose(state, e).await {
-                Ok(()) => unseal(state, e).and_then(|opened| self.build(&opened)),
+                Ok(()) => match unseal(state, e) {
+                    Ok(opened) => with_self_service(state, opened)
+                        .await
+                        .and_then(|sent| self.build(&sent)),
+                    Err(err) => Err(err),
+                },
                 Err(err) => Err(err),
             };
             let result = match built {

@@ -56,8 +56,8 @@ async fn a_shared_link_previews_well(app: TestApp) {
     assert!(robots.contains("Disallow: /c/") && robots.contains("Disallow: /r/"));
 }
 
-/// A subscription's page says what is charged today and what recurs, and promises no free
-/// trial while the first period is charged at checkout.
+/// A subscription's page says what is charged today and what recurs: nothing today during
+/// a free trial, then the price from the day it ends.
 async fn a_subscription_says_what_is_due_today_and_what_recurs(app: TestApp) {
     let l = app
         .create(
@@ -68,10 +68,10 @@ async fn a_subscription_says_what_is_due_today_and_what_recurs(app: TestApp) {
     let (status, _, html) = page(&app, &format!("/l/{}", l["slug"].as_str().unwrap())).await;
     assert_eq!(status, 200);
     assert!(
-        html.contains("<span id=\"due-today\">$19.00</span> due today, then <span id=\"recurring\">$19.00</span> every month."),
+        html.contains("<span id=\"due-today\">$0.00</span> due today, then <span id=\"recurring\">$19.00</span> every month from <time"),
         "{html}"
     );
-    assert!(!html.contains("free trial"));
+    assert!(html.contains(">Start free trial</button>") && !html.contains("Pay $19.00"));
     let l = app
         .create(
             "/v1/payment_links",
