@@ -11,7 +11,7 @@ use crate::auth::Access::{Person, Public, Scope};
 use crate::error::ErrorBody;
 
 /// The id prefix of each collection a path names (`/v1/products/{id}` takes `prod_…`).
-const ID_PREFIXES: [(&str, &str); 14] = [
+const ID_PREFIXES: [(&str, &str); 15] = [
     ("sessions", paylink_domain::id::SessionId::PREFIX),
     ("invitations", paylink_domain::id::InvitationId::PREFIX),
     ("members", paylink_domain::id::UserId::PREFIX),
@@ -27,6 +27,7 @@ const ID_PREFIXES: [(&str, &str); 14] = [
     ("payment_links", paylink_domain::id::PaymentLinkId::PREFIX),
     ("payments", paylink_domain::id::PaymentId::PREFIX),
     ("products", paylink_domain::id::ProductId::PREFIX),
+    ("subscriptions", paylink_domain::id::SubscriptionId::PREFIX),
     ("tax_rates", paylink_domain::id::TaxRateId::PREFIX),
     (
         "webhook_endpoints",

@@ -64,7 +64,11 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
         .await
         .ok(201)
         .clone();
+    let plan = crate::subscriptions::monthly(&app, 900, 0).await;
+    crate::subscriptions::subscribe(&app, &plan, "4242424242424242").await;
+    let sub = crate::subscriptions::only_subscription(&app).await;
     let ids = [
+        ("subscriptions", sub["id"].as_str().unwrap()),
         ("members", member.as_str()),
         ("invitations", invitation["id"].as_str().unwrap()),
         ("products", prod["id"].as_str().unwrap()),
@@ -98,7 +102,14 @@ async fn other_merchant_sees_404_everywhere(app: TestApp) {
             .1;
         let path = route.path.replace("{id}", id);
         let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
-        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        // A body the route takes (one it would refuse is refused before any lookup).
+        let body = (method != Method::GET && method != Method::DELETE).then(|| {
+            match (resource, route.path.ends_with("/advance"), &method) {
+                (_, true, _) => json!({"to": "2099-01-01T00:00:00Z"}),
+                ("subscriptions", _, &Method::PATCH) => json!({"cancel_at_period_end": true}),
+                _ => json!({}),
+            }
+        });
         let r = app
             .call(Some(&other), method.clone(), &path, body, None)
             .await;

@@ -61,6 +61,22 @@ pub async fn world(app: &TestApp, key: &str, email: &str) -> World {
     .await;
     let (_, pay) = app.buy(paid["slug"].as_str().unwrap()).await;
     let payment = pay.unwrap().ok(200)["payment_id"].clone();
+    let plan = post(
+        "/v1/payment_links",
+        json!({"title": "Corpus plan", "amount": 900, "subscription": {"interval": "month"}}),
+    )
+    .await;
+    app.buy(plan["slug"].as_str().unwrap()).await;
+    let subscription = must(
+        app,
+        key,
+        Method::GET,
+        "/v1/subscriptions?limit=1",
+        json!(null),
+        200,
+    )
+    .await["data"][0]["id"]
+        .clone();
     let slug = link["slug"].as_str().unwrap().to_owned();
     let session = app
         .start_checkout(&slug, json!({"email": email}))
@@ -128,6 +144,7 @@ pub async fn world(app: &TestApp, key: &str, email: &str) -> World {
         ("we_", &hook["id"]),
         ("key_", &spare["id"]),
         ("evt_", &event),
+        ("sub_", &subscription),
     ]
     .into_iter()
     .map(|(p, id)| (p.to_owned(), id.as_str().unwrap().to_owned()))
@@ -191,6 +208,12 @@ pub fn base(schema: &str, w: &World) -> Value {
         }
         "InvitationIn" => json!({"email": "corpus-new@example.com", "role": "viewer"}),
         "MemberPatch" => json!({"role": "viewer"}),
+        "CancelIn" => json!({"at_period_end": true}),
+        "SubscriptionPatch" => json!({"cancel_at_period_end": true}),
+        // A month on: within the three years a clock moves at a time, and never past.
+        "AdvanceIn" => json!({"to": paylink_domain::time::Timestamp::now()
+            .plus_seconds(30 * 86_400)
+            .to_rfc3339()}),
         "ConfirmIn" => json!({"enrollment": "enc1:corpus", "code": "123456"}),
         "DisableIn" => json!({"password": "not the password"}),
         other => panic!("no valid body for {other}: add one to bad_input/world.rs"),
