@@ -223,10 +223,7 @@ async fn seed(db: &str, t: &Template, n: usize) -> anyhow::Result<Vec<String>> {
 }
 
 /// The merchant's renewal payments so far (the real subscription's first payment aside).
-async fn renewals_so_far(
-    pool: &sqlx::AnyPool,
-    t: &Template,
-) -> anyhow::Result<(i64, i64)> {
+async fn renewals_so_far(pool: &sqlx::AnyPool, t: &Template) -> anyhow::Result<(i64, i64)> {
     let (all, distinct): (i64, i64) = sqlx::query_as(
         "SELECT count(*), count(DISTINCT subscription_id) FROM payments \
          WHERE merchant_id = $1 AND subscription_id IS NOT NULL AND subscription_id <> $2 \
@@ -348,7 +345,11 @@ async fn run(
          {payments} payments for {renewed} subscriptions, {charges} processor charges \
          under {keys} keys ({strays} not ours), {still_due} not renewed, \
          {warnings} worker log lines",
-        if done.is_some() { "all renewed" } else { "NOT all renewed" },
+        if done.is_some() {
+            "all renewed"
+        } else {
+            "NOT all renewed"
+        },
     );
     let (bound, target) = match latency_ms {
         0 => (String::new(), "≥ 200/s, each renewed and charged once"),
