@@ -67,6 +67,7 @@ pub async fn in_turns(loads: &[Load], s: &Settings, rounds: u32) -> Vec<Measure>
             secs: s.secs / rounds.max(1),
             warmup: if round == 0 { s.warmup } else { s.warmup / 10 },
             large: s.large,
+            renewals: s.renewals,
             turn: round,
         };
         for (load, sample) in loads.iter().zip(samples.iter_mut()) {

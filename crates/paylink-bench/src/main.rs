@@ -15,6 +15,7 @@ mod baselines;
 mod dashboard;
 mod load;
 mod nginx;
+mod renewals;
 mod seed;
 
 use std::process::{Child, Command, Stdio};
@@ -35,7 +36,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these figures, comma-separated: pages, create, purchase, nginx, scale,
-    /// dashboard, slow (for profiling one path; the default is all).
+    /// dashboard, slow, renewals (for profiling one path; the default is all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only this backend (`sqlite` or `postgres`).
@@ -64,6 +65,8 @@ struct Settings {
     secs: Duration,
     warmup: Duration,
     large: usize,
+    /// Due subscriptions the renewal run starts with.
+    renewals: usize,
     /// Which turn of [`load::in_turns`] this is: request numbers differ from turn to turn
     /// (a create's idempotency key is made from its number).
     turn: u32,
@@ -248,6 +251,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             secs: Duration::from_secs(3),
             warmup: Duration::from_millis(500),
             large: 20_000,
+            renewals: 1_000,
             turn: 0,
         }
     } else {
@@ -256,6 +260,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             secs: Duration::from_secs(10),
             warmup: Duration::from_secs(2),
             large: 1_000_000,
+            renewals: 10_000,
             turn: 0,
         }
     };
@@ -521,6 +526,11 @@ async fn backend_run(
     });
         slow_rss = rss_mib(slow.0.id());
         drop(slow);
+    }
+
+    // 6. Subscription renewals by `paylink worker` (its own merchant, see `renewals`).
+    if s.wants("renewals") {
+        rows.extend(renewals::figures(bin, db, &client, s).await?);
     }
     println!(
         "\nmemory: idle {idle:.1} MiB, after load {loaded:.1} MiB, after the slow-processor run {slow_rss:.1} MiB (targets ≤ 40 / ≤ 150)"
