@@ -71,6 +71,7 @@ pub async fn run(
     };
     let mut stopped = None;
     let mut done = 0;
+    let mut released = false;
     loop {
         let horizon = match clock {
             Clock::Real => Timestamp::now(),
@@ -90,8 +91,19 @@ pub async fn run(
         // A test clock keeps up with each action, so an advance cut short (a processor
         // timeout, a crash) leaves the subscription's time where its billing stands.
         let clock_now = matches!(clock, Clock::AdvanceTo(_)).then_some(at);
-        match act(state, &claim, &due, at, clock_now, None).await {
-            Ok(record) => claim.record = record,
+        // The worker lets go of the claim with the last action (one commit less).
+        let release_by = matches!(clock, Clock::Real).then_some(horizon);
+        let how = Writing {
+            clock: clock_now,
+            release_by,
+        };
+        match act(state, &claim, &due, at, how, None).await {
+            Ok((record, true)) => {
+                claim.record = record;
+                released = true;
+                break;
+            }
+            Ok((record, false)) => claim.record = record,
             Err(e) => {
                 stopped = Some(e);
                 break;
@@ -105,7 +117,7 @@ pub async fn run(
         (Clock::AdvanceTo(to), None) => Some(to),
         _ => None,
     };
-    if !matches!(stopped, Some(Stopped::ClaimLost)) {
+    if !released && !matches!(stopped, Some(Stopped::ClaimLost)) {
         let r = match clock_at {
             Some(to) => finish(state, &claim, to).await.map(|()| {
                 claim.record.clock = Some(to);
@@ -167,23 +179,39 @@ pub async fn record_made_charge(
         Some(outcome) => {
             tracing::warn!(subscription.id = %r.subscription.id, key = %key, "a charge made before the last holder of the subscription could record it is recorded now");
             let at = due.at.max(at.min(Timestamp::now()));
-            act(state, claim, &due, at, None, Some(outcome)).await
+            let how = Writing {
+                clock: None,
+                release_by: None,
+            };
+            act(state, claim, &due, at, how, Some(outcome))
+                .await
+                .map(|(r, _)| r)
         }
         None => Ok(r.clone()),
     }
 }
 
-/// One action, done at `at` and written (with the test clock's time `clock`, if moving
-/// one); the record after it. A charge goes to the processor unless its outcome is
-/// `known` already.
+/// How an action's step is written.
+#[derive(Clone, Copy)]
+struct Writing {
+    /// The test clock's time, if moving one.
+    clock: Option<Timestamp>,
+    /// Let go of the claim with the step if nothing more is due by then.
+    release_by: Option<Timestamp>,
+}
+
+/// One action, done at `at` and written as `how` says; the record after it, and whether
+/// the claim was let go. A charge goes to the processor unless its outcome is `known`
+/// already.
 async fn act(
     state: &AppState,
     claim: &SubscriptionClaim,
     due: &Due,
     at: Timestamp,
-    clock: Option<Timestamp>,
+    how: Writing,
     known: Option<ChargeOutcome>,
-) -> Result<SubscriptionRecord, Stopped> {
+) -> Result<(SubscriptionRecord, bool), Stopped> {
+    let clock = how.clock;
     let r = &claim.record;
     let settings = state
         .public_settings(r.tenant.merchant_id())
@@ -205,6 +233,9 @@ async fn act(
         .map_err(|e| Stopped::Failed(anyhow::anyhow!("refused: {}", e.as_str())))?;
     let mut sub = r.subscription.clone();
     sub.show(&transition.state);
+    let release = how
+        .release_by
+        .is_some_and(|by| transition.state.next_due(by).is_none());
     let payment = charged
         .as_ref()
         .map(|c| payment_of(state, r, c, at))
@@ -245,7 +276,7 @@ async fn act(
         receipt_token: receipt_token.as_deref(),
         events: &events,
         emails: &emails,
-        keep_until: Some(Timestamp::now().plus_seconds(lease(state))),
+        keep_until: (!release).then(|| Timestamp::now().plus_seconds(lease(state))),
     };
     match state.store.record_subscription_step(claim, &step).await {
         Ok(_) => {}
@@ -262,12 +293,13 @@ async fn act(
     if let Some(p) = &payment {
         tracing::info!(subscription.id = %sub.id, payment.id = %p.id, status = p.status.as_str(), amount = p.amount.minor(), "subscription charged");
     }
-    Ok(SubscriptionRecord {
+    let after = SubscriptionRecord {
         subscription: sub,
         state: transition.state,
         clock: clock.or(r.clock),
         ..r.clone()
-    })
+    };
+    Ok((after, release))
 }
 
 /// Where a new e-mail waits: for the mailer, or held when no SMTP server is configured.

@@ -8,8 +8,6 @@ pub mod start;
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-
 use paylink_domain::id::SubscriptionId;
 use paylink_domain::subscription::{SubscriptionRefusal, SubscriptionState};
 use paylink_domain::time::Timestamp;
@@ -26,42 +24,66 @@ pub const MAX_ADVANCE_SECONDS: i64 = 1096 * 86_400;
 /// How many subscriptions one worker renews at once (each waits on the processor).
 pub const CONCURRENCY: usize = 64;
 
-/// Renews what is due now, a batch at a time, until nothing due is left unclaimed or
-/// `max_batches` were done. Returns how many subscriptions it ran.
-pub async fn renew_due(state: &AppState, max_batches: usize) -> anyhow::Result<usize> {
+/// Renews what is due now with up to [`CONCURRENCY`] subscriptions under way, claiming
+/// more as those finish (a window, not batches: the processor's wait of one overlaps the
+/// writes of others), until nothing due is left unclaimed or `max` were run. Returns how
+/// many subscriptions it ran.
+pub async fn renew_due(state: &AppState, max: usize) -> anyhow::Result<usize> {
     let mut ran = 0;
-    for _ in 0..max_batches {
-        let now = Timestamp::now();
-        let limit = u32::try_from(CONCURRENCY).unwrap_or(64);
-        let claims = state
-            .store
-            .claim_due_subscriptions(now, now.plus_seconds(lease(state)), limit)
-            .await?;
-        let n = claims.len();
-        futures_util::stream::iter(claims)
-            .for_each_concurrent(CONCURRENCY, |c| async move {
-                let id = c.record.subscription.id.clone();
-                match engine::run(state, c, Clock::Real).await {
-                    (_, None) => {}
-                    (_, Some(Stopped::Processor(code))) => {
-                        tracing::warn!(subscription.id = %id, code, "renewal postponed: the processor did not answer");
-                    }
-                    (_, Some(Stopped::ClaimLost)) => {
-                        tracing::warn!(subscription.id = %id, "a renewal's claim ran out; another process carries on");
-                    }
-                    (_, Some(Stopped::TooMany)) => {}
-                    (_, Some(Stopped::Failed(e))) => {
-                        tracing::error!(subscription.id = %id, error = %e, "a subscription's renewal failed");
-                    }
+    // Tasks of their own: a claim made meanwhile must not wait on a run that is not
+    // polled (a run holding SQLite's writer while this task waited for it would never end).
+    let mut running = tokio::task::JoinSet::new();
+    let mut drained = false;
+    loop {
+        // Claim again when half the window is free.
+        if !drained && running.len() <= CONCURRENCY / 2 && ran < max {
+            let now = Timestamp::now();
+            let want = (CONCURRENCY - running.len()).min(max - ran);
+            let claims = match state
+                .store
+                .claim_due_subscriptions(
+                    now,
+                    now.plus_seconds(lease(state)),
+                    u32::try_from(want).unwrap_or(64),
+                )
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    // Those under way finish (their claims are theirs) before the error.
+                    while running.join_next().await.is_some() {}
+                    return Err(e.into());
                 }
-            })
-            .await;
-        ran += n;
-        if n < CONCURRENCY {
+            };
+            drained = claims.len() < want;
+            ran += claims.len();
+            for c in claims {
+                let state = state.clone();
+                running.spawn(async move { run_one(&state, c).await });
+            }
+        }
+        if running.join_next().await.is_none() {
             break;
         }
     }
     Ok(ran)
+}
+
+/// Runs one claimed subscription for the worker, logging why it stopped early.
+async fn run_one(state: &AppState, c: SubscriptionClaim) {
+    let id = c.record.subscription.id.clone();
+    match engine::run(state, c, Clock::Real).await {
+        (_, None) | (_, Some(Stopped::TooMany)) => {}
+        (_, Some(Stopped::Processor(code))) => {
+            tracing::warn!(subscription.id = %id, code, "renewal postponed: the processor did not answer");
+        }
+        (_, Some(Stopped::ClaimLost)) => {
+            tracing::warn!(subscription.id = %id, "a renewal's claim ran out; another process carries on");
+        }
+        (_, Some(Stopped::Failed(e))) => {
+            tracing::error!(subscription.id = %id, error = %e, "a subscription's renewal failed");
+        }
+    }
 }
 
 /// Claims a subscription for a request, waiting a little while a renewal holds it (the

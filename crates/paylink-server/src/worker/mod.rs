@@ -74,7 +74,7 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
                     Err(e) => tracing::warn!(error = %e, "settling stuck payment attempts failed"),
                 }
                 // Subscriptions due: renewals, retries, trial notices, ends.
-                match crate::subscriptions::renew_due(&config.app, 1_000).await {
+                match crate::subscriptions::renew_due(&config.app, 5_000).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(subscriptions = n, "due subscriptions run"),
                     Err(e) => tracing::warn!(error = %e, "running due subscriptions failed"),
