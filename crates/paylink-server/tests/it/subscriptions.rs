@@ -387,7 +387,79 @@ mod test_clock_events_are_delivered_now_and_signed {
     }
 }
 
+/// The merchant's dunning settings: two retries a day apart, then `unpaid` (kept, charging
+/// nothing, not ended); odd schedules are refused with the API's words.
+async fn dunning_follows_the_merchant_s_settings(app: TestApp) {
+    for bad in [
+        "0d",
+        "1d,,2d",
+        "31d",
+        "1d,1d,1d,1d,1d,1d,1d,1d,1d,1d,1d",
+        "1m",
+        "1d\u{0}",
+    ] {
+        app.patch("/v1/settings", json!({"subscription_retry_schedule": bad}))
+            .await
+            .assert_error(400, "parameter_invalid");
+    }
+    let s = app
+        .patch(
+            "/v1/settings",
+            json!({"subscription_retry_schedule": "1d, 2d", "subscription_exhausted_action": "mark_unpaid"}),
+        )
+        .await;
+    assert_eq!(s.ok(200)["subscription_retry_schedule"], "1d,2d");
+    assert_eq!(s.body["subscription_exhausted_action"], "mark_unpaid");
+    let slug = monthly(&app, 1100, 1).await;
+    subscribe(&app, &slug, "4000000000000341").await;
+    let sub = only_subscription(&app).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let t = paylink_domain::time::Timestamp::parse(sub["trial_end"].as_str().unwrap()).unwrap();
+    let after = advance(&app, &id, &t.plus_seconds(60).to_rfc3339()).await;
+    assert_eq!(after["status"], "past_due");
+    assert_eq!(
+        after["next_charge_at"],
+        // A day after the renewal failed, which was when the trial ended.
+        t.plus_seconds(86_400).to_rfc3339().as_str()
+    );
+    let after = advance(&app, &id, &t.plus_seconds(4 * 86_400).to_rfc3339()).await;
+    assert_eq!(after["status"], "unpaid", "{after}");
+    assert_eq!(after["next_charge_at"], Value::Null);
+    // Three tries (the renewal and two retries), then nothing, for months.
+    advance(&app, &id, &t.plus_seconds(200 * 86_400).to_rfc3339()).await;
+    let pays = payments_of(&app, &id).await;
+    assert_eq!(pays.len(), 4, "{pays:?}");
+    assert_eq!(
+        events_of(&app, &id)
+            .await
+            .iter()
+            .filter(|e| *e == "subscription.canceled")
+            .count(),
+        0
+    );
+    // Filters: by status, link and customer.
+    let l = app.get("/v1/subscriptions?status=unpaid").await;
+    assert_eq!(l.ok(200)["data"].as_array().unwrap().len(), 1);
+    let cus = format!("cus_{}", "0".repeat(22));
+    let l = app
+        .get(&format!("/v1/subscriptions?customer_id={cus}"))
+        .await;
+    assert!(l.ok(200)["data"].as_array().unwrap().is_empty());
+    // An unpaid subscription is canceled now, not at a period's end.
+    app.patch(
+        &format!("/v1/subscriptions/{id}"),
+        json!({"cancel_at_period_end": true}),
+    )
+    .await
+    .assert_error(409, "subscription_status");
+    let c = app
+        .post(&format!("/v1/subscriptions/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(c.ok(200)["status"], "canceled");
+}
+
 both!(
+    dunning_follows_the_merchant_s_settings,
     a_trial_then_a_year_of_renewals,
     a_card_that_starts_failing_is_dunned_then_canceled,
     cancel_now_and_at_period_end,
