@@ -159,3 +159,37 @@ pub struct Page<T> {
     pub data: Vec<T>,
     pub has_more: bool,
 }
+
+/// A list page's rows as a page shows them: the rows made of a `/v1` list's page, or none
+/// and the API's refusal in its words (with the field it names).
+pub struct Rows<R> {
+    pub rows: Vec<R>,
+    pub has_more: bool,
+    pub error: Option<String>,
+    pub error_param: String,
+}
+
+impl Api {
+    /// `GET path` (a `/v1` list) as rows made by `row`.
+    pub async fn rows<T: DeserializeOwned, R>(
+        &self,
+        who: &Caller<'_>,
+        path: &str,
+        row: impl Fn(&T) -> R,
+    ) -> Rows<R> {
+        match self.get::<Page<T>>(who, path).await {
+            Ok(p) => Rows {
+                rows: p.data.iter().map(row).collect(),
+                has_more: p.has_more,
+                error: None,
+                error_param: String::new(),
+            },
+            Err(r) => Rows {
+                rows: Vec::new(),
+                has_more: false,
+                error: Some(r.message),
+                error_param: r.param.unwrap_or_default(),
+            },
+        }
+    }
+}

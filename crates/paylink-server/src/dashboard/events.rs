@@ -12,7 +12,7 @@ use serde_json::Value;
 use paylink_domain::event::EventType;
 use paylink_domain::time::Timestamp;
 
-use super::client::{Api, Page};
+use super::client::{Api, Rows};
 use super::view::{api_list, clean, one_of, pager, when};
 use super::{page, refused, see_other, Shell, Visit};
 
@@ -78,10 +78,12 @@ pub async fn list(
             ("ending_before", before.as_str()),
         ],
     );
-    let (rows, has_more, error) = match api.get::<Page<Value>>(&v.caller(), &path).await {
-        Ok(p) => (p.data.iter().map(row).collect::<Vec<_>>(), p.has_more, None),
-        Err(r) => (Vec::new(), false, Some(r.message)),
-    };
+    let Rows {
+        rows,
+        has_more,
+        error,
+        ..
+    } = api.rows::<Value, _>(&v.caller(), &path, row).await;
     let (next, previous) = pager(
         "/dashboard/developers/events",
         &[("type", kind.as_str())],

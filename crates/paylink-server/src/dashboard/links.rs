@@ -13,7 +13,7 @@ use paylink_domain::checkout::Payment;
 use paylink_domain::link::PaymentLink;
 use paylink_domain::money::Amount;
 
-use super::client::{Api, Page, Refusal};
+use super::client::{Api, Page, Refusal, Rows};
 use super::view::{api_list, clean, money, one_of, pager, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
@@ -108,14 +108,14 @@ pub async fn list(
     ]);
     let path = api_list("/v1/payment_links", &pairs);
     let locale = Locale::negotiate(None, "en-US");
-    let (rows, has_more, error) = match api.get::<Page<PaymentLink>>(&v.caller(), &path).await {
-        Ok(p) => (
-            p.data.iter().map(|l| row(&locale, l)).collect::<Vec<_>>(),
-            p.has_more,
-            None,
-        ),
-        Err(r) => (Vec::new(), false, Some(r.message)),
-    };
+    let Rows {
+        rows,
+        has_more,
+        error,
+        ..
+    } = api
+        .rows(&v.caller(), &path, |l: &PaymentLink| row(&locale, l))
+        .await;
     let (next, previous) = pager(
         "/dashboard/links",
         &filters,

@@ -13,7 +13,7 @@ use serde_json::json;
 use paylink_domain::checkout::Payment;
 use paylink_domain::subscription::Subscription;
 
-use super::client::{Api, Page};
+use super::client::{Api, Rows};
 use super::view::{api_list, clean, money, one_of, query, when};
 use super::{page, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
@@ -126,21 +126,14 @@ pub async fn list(
     pairs.push(("starting_after", after.as_str()));
     let locale = Locale::negotiate(None, "en-US");
     let path = api_list("/v1/payments", &pairs);
-    let (rows, has_more, error, error_param) =
-        match api.get::<Page<Payment>>(&v.caller(), &path).await {
-            Ok(p) => (
-                p.data.iter().map(|p| row(&locale, p)).collect::<Vec<_>>(),
-                p.has_more,
-                None,
-                String::new(),
-            ),
-            Err(r) => (
-                Vec::new(),
-                false,
-                Some(r.message),
-                r.param.unwrap_or_default(),
-            ),
-        };
+    let Rows {
+        rows,
+        has_more,
+        error,
+        error_param,
+    } = api
+        .rows(&v.caller(), &path, |p: &Payment| row(&locale, p))
+        .await;
     let next = rows.last().filter(|_| has_more).map(|r| {
         let mut pairs = filters.to_vec();
         pairs.push(("starting_after", r.id.as_str()));

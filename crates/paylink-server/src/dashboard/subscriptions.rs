@@ -23,7 +23,7 @@ use paylink_domain::subscription::Subscription;
 use paylink_domain::time::Timestamp;
 use paylink_store::Tenant;
 
-use super::client::{Api, Page, Refusal};
+use super::client::{Api, Page, Refusal, Rows};
 use super::view::{api_list, clean, money, one_of, pager, when};
 use super::{page, problem, refused, see_other, Shell, Visit};
 use crate::locale::Locale;
@@ -128,21 +128,14 @@ pub async fn list(
     ]);
     let path = api_list("/v1/subscriptions", &pairs);
     let locale = Locale::negotiate(None, "en-US");
-    let (rows, has_more, error, error_param) =
-        match api.get::<Page<Subscription>>(&v.caller(), &path).await {
-            Ok(p) => (
-                p.data.iter().map(|s| row(&locale, s)).collect::<Vec<_>>(),
-                p.has_more,
-                None,
-                String::new(),
-            ),
-            Err(r) => (
-                Vec::new(),
-                false,
-                Some(r.message),
-                r.param.unwrap_or_default(),
-            ),
-        };
+    let Rows {
+        rows,
+        has_more,
+        error,
+        error_param,
+    } = api
+        .rows(&v.caller(), &path, |s: &Subscription| row(&locale, s))
+        .await;
     let (next, previous) = pager(
         "/dashboard/subscriptions",
         &filters,
