@@ -275,6 +275,23 @@ impl SubscriptionStore for SqlStore {
         Ok(recorded)
     }
 
+    async fn renew_subscription_claim(
+        &self,
+        c: &SubscriptionClaim,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut q = Sql::new("UPDATE subscriptions SET claimed_until = ");
+        q.bind(until.unix())
+            .push(" WHERE id = ")
+            .bind(c.record.subscription.id.as_str())
+            .push(" AND claim = ")
+            .bind(c.token.as_str())
+            .push(" AND claimed_until > ")
+            .bind(now.unix());
+        Ok(self.write_one(&q).await? == 1)
+    }
+
     async fn release_subscription(&self, c: &SubscriptionClaim) -> StoreResult<()> {
         let mut q =
             Sql::new("UPDATE subscriptions SET claim = NULL, claimed_until = NULL WHERE id = ");

@@ -117,7 +117,10 @@ pub async fn run(
         (Clock::AdvanceTo(to), None) => Some(to),
         _ => None,
     };
-    if !released && !matches!(stopped, Some(Stopped::ClaimLost)) {
+    // After a processor that did not answer, the claim is kept until it runs out: a charge
+    // the processor may still complete is not raced by a cancel, which asks about it after.
+    let unsure = matches!(stopped, Some(Stopped::ClaimLost | Stopped::Processor(_)));
+    if !released && !unsure {
         let r = match clock_at {
             Some(to) => finish(state, &claim, to).await.map(|()| {
                 claim.record.clock = Some(to);
@@ -220,7 +223,21 @@ async fn act(
     let key = due.action.charge_key(&r.subscription.id);
     let charged = match (&key, known) {
         (Some(_), Some(k)) => Some(k),
-        (Some(key), None) => Some(charge(state, r, key.as_str()).await?),
+        (Some(key), None) => {
+            // The claim is checked and kept for the whole call in one write just before it:
+            // a holder that stalled past its claim (which a cancel may have taken) charges
+            // nothing.
+            let now = Timestamp::now();
+            let held = state
+                .store
+                .renew_subscription_claim(claim, now, now.plus_seconds(lease(state)))
+                .await
+                .map_err(|e| Stopped::Failed(e.into()))?;
+            if !held {
+                return Err(Stopped::ClaimLost);
+            }
+            Some(charge(state, r, key.as_str()).await?)
+        }
         (None, _) => None,
     };
     let outcome = charged.as_ref().map(|c| match c {

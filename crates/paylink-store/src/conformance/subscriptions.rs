@@ -258,7 +258,20 @@ pub async fn subscriptions(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    // The first holder's claim is gone: its release changes nothing of the new one's.
+    // The first holder's claim is gone: it cannot be kept, and its release changes nothing
+    // of the new one's; the new holder keeps its own, until it runs out.
+    assert!(!store
+        .renew_subscription_claim(&c, now.plus_seconds(2), now.plus_seconds(60))
+        .await
+        .unwrap());
+    assert!(store
+        .renew_subscription_claim(&taken, now.plus_seconds(2), now.plus_seconds(31))
+        .await
+        .unwrap());
+    assert!(!store
+        .renew_subscription_claim(&taken, now.plus_seconds(32), now.plus_seconds(60))
+        .await
+        .unwrap());
     store.release_subscription(&c).await.unwrap();
     assert!(store
         .claim_subscription(&a, &later.id, now.plus_seconds(3), now.plus_seconds(30))

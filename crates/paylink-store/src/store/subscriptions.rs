@@ -72,6 +72,16 @@ pub trait SubscriptionStore: Send + Sync {
         step: &SubscriptionStep<'_>,
     ) -> StoreResult<Option<Payment>>;
 
+    /// Keeps a claim that is still held until `until`, checked and extended in one write:
+    /// `false` when it ran out at `now` or passed to someone else (the holder then must not
+    /// act: no charge is made on a claim that may be another's).
+    async fn renew_subscription_claim(
+        &self,
+        claim: &SubscriptionClaim,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+
     /// Lets go of a claim without a change.
     async fn release_subscription(&self, claim: &SubscriptionClaim) -> StoreResult<()>;
 }
