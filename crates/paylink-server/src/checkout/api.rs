@@ -98,6 +98,7 @@ pub fn routes() -> Vec<Route> {
             400,
             &[
                 "payment_method_not_allowed",
+                "payment_method_not_reusable",
                 "invalid_card_number",
                 "invalid_expiry",
                 "invalid_cvc",

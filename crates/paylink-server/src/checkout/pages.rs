@@ -561,9 +561,11 @@ pub(super) async fn render_link(
             .collect(),
         addresses,
         accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
-        accepts_wallet: link
-            .payment_method_types
-            .contains(&PaymentMethodType::Wallet),
+        // A wallet payment cannot be kept for renewals: a recurring link takes cards.
+        accepts_wallet: link.subscription.is_none()
+            && link
+                .payment_method_types
+                .contains(&PaymentMethodType::Wallet),
         expires: link.expires_at.map(When::of),
         first_error: fields
             .iter()

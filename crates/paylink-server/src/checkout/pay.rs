@@ -124,6 +124,13 @@ fn check_secret(rec: &CheckoutRecord, secret: &str) -> ApiResult<()> {
 }
 
 fn method_data(link: &PaymentLink, m: PaymentMethodIn) -> ApiResult<PaymentMethodData> {
+    if link.subscription.is_some() && m.kind == PaymentMethodType::Wallet {
+        return Err(ApiError::invalid(
+            "payment_method_not_reusable",
+            "payment_method.type",
+            "A subscription is paid by card: renewals charge the card kept at checkout",
+        ));
+    }
     if !link.payment_method_types.contains(&m.kind) {
         return Err(ApiError::invalid(
             "payment_method_not_allowed",

@@ -229,9 +229,11 @@ async fn render_session(
         session_id: id.to_string(),
         secret: secret.to_owned(),
         accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
-        accepts_wallet: link
-            .payment_method_types
-            .contains(&PaymentMethodType::Wallet),
+        // A wallet payment cannot be kept for renewals: a recurring link takes cards.
+        accepts_wallet: link.subscription.is_none()
+            && link
+                .payment_method_types
+                .contains(&PaymentMethodType::Wallet),
         confirm_wallet,
     };
     Ok(page.shell.respond(status, page.render()))

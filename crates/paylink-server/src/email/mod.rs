@@ -273,6 +273,17 @@ async fn with_self_service(state: &AppState, mut e: Email) -> anyhow::Result<Ema
     let Some(r) = subscription_of(state, &tenant, &p).await? else {
         return Ok(e);
     };
+    // Only to the subscriber: a receipt sent again to another address (`payments:write`
+    // may send one anywhere) must not hand over the power to cancel or change the card.
+    let to_subscriber = r
+        .subscription
+        .customer
+        .email
+        .as_deref()
+        .is_some_and(|own| own.eq_ignore_ascii_case(e.to.trim()));
+    if !to_subscriber {
+        return Ok(e);
+    }
     let url = crate::subscriptions::mail::self_service_url(state, &r.subscription);
     e.text_body.push_str(&format!(
         "\nSee your subscription, change your card or cancel: {url}\n"

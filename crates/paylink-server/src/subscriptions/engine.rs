@@ -279,7 +279,14 @@ async fn act(
             emails.push(Email::receipt_of(p, to, outbox_status(state), at));
         }
     }
+    // Retries that ran out and ended it: the payment-failed message says so, alone.
+    let failed_and_ended = transition
+        .events
+        .contains(&SubscriptionEvent::PaymentFailed);
     for e in &transition.events {
+        if failed_and_ended && *e == SubscriptionEvent::Canceled {
+            continue;
+        }
         if let Some(m) = super::mail::notice(state, &settings, &sub, &transition.state, *e, at) {
             emails.push(m);
         }

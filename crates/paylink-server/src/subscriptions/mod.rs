@@ -142,6 +142,32 @@ async fn claim_settled(
             return Err(stopped_error(s));
         }
     }
+    // A period that ended with the subscription set to end has ended it, even if the
+    // worker has not come yet: that is done now (dated at the period's end), and what
+    // ended stays ended.
+    let ending = claim.record.state.next_due(at);
+    if let Some(
+        due @ engine::Due {
+            action: engine::DueAction::EndAtPeriodEnd,
+            ..
+        },
+    ) = ending
+    {
+        let ended = claim
+            .record
+            .state
+            .apply(&due, due.at, None, &Default::default());
+        return match ended {
+            Ok(tr) => {
+                write_change(state, &claim, &tr.state, &tr.events, None, due.at).await?;
+                Err(refusal_error(SubscriptionRefusal::Ended))
+            }
+            Err(r) => {
+                let _ = state.store.release_subscription(&claim).await;
+                Err(refusal_error(r))
+            }
+        };
+    }
     Ok((claim, at))
 }
 
@@ -235,31 +261,6 @@ pub async fn end_at_period_end(
     end: bool,
 ) -> ApiResult<SubscriptionRecord> {
     let (claim, at) = claim_settled(state, t, id).await?;
-    // A period that ended with the subscription set to end has ended it, even if the
-    // worker has not come yet: that is done now, and what ended stays ended.
-    let ending = claim.record.state.next_due(at);
-    if let Some(
-        due @ engine::Due {
-            action: engine::DueAction::EndAtPeriodEnd,
-            ..
-        },
-    ) = ending
-    {
-        let ended = claim
-            .record
-            .state
-            .apply(&due, due.at, None, &Default::default());
-        return match ended {
-            Ok(tr) => {
-                write_change(state, &claim, &tr.state, &tr.events, None, due.at).await?;
-                Err(refusal_error(SubscriptionRefusal::Ended))
-            }
-            Err(r) => {
-                let _ = state.store.release_subscription(&claim).await;
-                Err(refusal_error(r))
-            }
-        };
-    }
     match claim.record.state.set_cancel_at_period_end(end) {
         Ok(tr) => write_change(state, &claim, &tr.state, &tr.events, None, at).await,
         Err(r) => {
@@ -335,8 +336,7 @@ pub async fn change_card(
     method_ref: &str,
     card: paylink_domain::checkout::CardDetails,
 ) -> ApiResult<SubscriptionRecord> {
-    let claim = claim_for_request(state, t, id).await?;
-    let at = now_for(&claim.record);
+    let (claim, at) = claim_settled(state, t, id).await?;
     if matches!(
         claim.record.state.phase,
         paylink_domain::subscription::Phase::Canceled { .. }

@@ -142,6 +142,7 @@ fn message(m: Option<&str>, d: Option<&str>) -> (Option<String>, Option<String>)
         "card_updated_retry" => ok("Your new card is saved. The payment that failed will be tried again with it now; this page shows the result in a few minutes."),
         "canceling" => ok("Your subscription will end at the end of the current period. Nothing more will be charged. You can undo this until then."),
         "resumed" => ok("Your subscription continues: it renews as before."),
+        "canceled" => ok("Your subscription is canceled: the failed payment will not be tried again, and nothing more will be charged."),
         "declined" => (
             None,
             Some(format!(
@@ -457,6 +458,14 @@ async fn cancel(state: &AppState, r: &SubscriptionRecord, at_period_end: bool) -
             }),
             true,
         );
+    }
+    // While a failed payment is being retried, cancelling stops the retries now: the
+    // period it would pay for is the one the customer is leaving.
+    if at_period_end && r.subscription.status == SubscriptionStatus::PastDue {
+        return match super::cancel(state, &r.tenant, &r.subscription.id, false).await {
+            Ok(_) => (code("canceled"), true),
+            Err(e) => refused(&e),
+        };
     }
     let done = match at_period_end {
         true => super::cancel(state, &r.tenant, &r.subscription.id, true)

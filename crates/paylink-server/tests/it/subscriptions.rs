@@ -245,6 +245,25 @@ async fn the_test_clock_is_test_mode_s_and_the_merchant_s_own(app: TestApp) {
         )
         .await;
     r.assert_error(404, "resource_missing");
+    // A wallet cannot be kept for renewals: refused before anything is charged.
+    let s = app
+        .start_checkout(&slug, json!({"email": "w@example.com"}))
+        .await;
+    let session = s.ok(201).clone();
+    let w = app
+        .call(
+            None,
+            reqwest::Method::POST,
+            &format!(
+                "/api/public/checkout_sessions/{}/pay",
+                session["id"].as_str().unwrap()
+            ),
+            Some(json!({"client_secret": session["client_secret"], "payment_method": {"type": "wallet"}})),
+            None,
+        )
+        .await;
+    w.assert_error(400, "payment_method_not_reusable");
+    assert_eq!(app.processor.charges_made(), 1);
     // Live mode has no test clock.
     let live = app.live_key().await;
     let r = app
