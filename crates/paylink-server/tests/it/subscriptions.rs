@@ -303,6 +303,28 @@ async fn the_test_clock_is_test_mode_s_and_the_merchant_s_own(app: TestApp) {
 }
 
 async fn a_recurring_donation_recurs_the_chosen_amount(app: TestApp) {
+    // A one-off donation link made recurring by an edit; a custom link cannot be.
+    let once = app
+        .create(
+            "/v1/payment_links",
+            json!({"title": "Gift", "donation": {"minimum": 500, "maximum": 100000}}),
+        )
+        .await;
+    let edited = app
+        .patch(
+            &format!("/v1/payment_links/{}", once["id"].as_str().unwrap()),
+            json!({"subscription": {"interval": "year"}}),
+        )
+        .await;
+    assert_eq!(edited.ok(200)["type"], "donation");
+    assert_eq!(edited.body["subscription"]["interval"], "year");
+    let custom = app.custom_link("Tea", 400).await;
+    app.patch(
+        &format!("/v1/payment_links/{}", custom["id"].as_str().unwrap()),
+        json!({"subscription": {"interval": "year"}}),
+    )
+    .await
+    .assert_error(422, "parameters_exclusive");
     let l = app
         .create(
             "/v1/payment_links",

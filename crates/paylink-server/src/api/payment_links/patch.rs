@@ -209,11 +209,12 @@ async fn apply_patch(
         link.tax = pricing.tax;
         link.currency_options = link.offered_currencies();
         if let Some(s) = patch.subscription {
-            if link.kind != LinkType::Subscription {
+            // A donation may recur, as when it is created.
+            if !matches!(link.kind, LinkType::Subscription | LinkType::Donation) {
                 return Err(ApiError::invalid(
                     "parameters_exclusive",
                     "subscription",
-                    "Only a `subscription` link takes `subscription`",
+                    "Only a `subscription` or `donation` link takes `subscription`",
                 ));
             }
             link.subscription = Some(s);
