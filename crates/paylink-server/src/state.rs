@@ -84,6 +84,14 @@ impl AppState {
     }
 
     /// Drops everything cached (another instance changed something).
+    /// Where a new e-mail waits: for the mailer, or held when no SMTP server is configured.
+    pub fn outbox_status(&self) -> paylink_domain::email::EmailStatus {
+        match self.config.smtp_url {
+            Some(_) => paylink_domain::email::EmailStatus::Pending,
+            None => paylink_domain::email::EmailStatus::Held,
+        }
+    }
+
     pub fn forget_everything(&self) {
         self.links_cache.forget_all();
         self.settings_cache.forget_all();

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::email::Email;
 use paylink_domain::id::{EmailId, MerchantId, UserId};
 use paylink_domain::time::Timestamp;
 use paylink_store::{
@@ -71,12 +71,7 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::email::html_escape as escape;
 
 /// Queues an e-mail that carries a token, its bodies sealed for this message only.
 pub async fn queue_account_email(
@@ -101,11 +96,7 @@ pub async fn queue_account_email(
         text_body: state.sealer.seal(text, id.as_str()),
         html_body: state.sealer.seal(&html, id.as_str()),
         qr_url: None,
-        status: if state.config.smtp_url.is_some() {
-            EmailStatus::Pending
-        } else {
-            EmailStatus::Held
-        },
+        status: state.outbox_status(),
         attempts: 0,
         last_error: None,
         livemode: false,

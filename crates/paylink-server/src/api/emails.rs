@@ -119,11 +119,7 @@ pub struct Queued {
 }
 
 fn status(state: &AppState) -> EmailStatus {
-    if state.config.smtp_url.is_some() {
-        EmailStatus::Pending
-    } else {
-        EmailStatus::Held
-    }
+    state.outbox_status()
 }
 
 pub async fn send_link(

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use paylink_domain::checkout::{
     order_of, CardDetails, Payment, PaymentMethodDetails, PaymentStatus,
 };
-use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::email::Email;
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{random_base62, CheckoutSessionId, OrderId, PaymentId};
 use paylink_domain::link::{PaymentLink, PaymentMethodType};
@@ -350,12 +350,12 @@ fn receipt(state: &AppState, settings: &MerchantSettings, p: &Payment) -> Option
     let (Some(to), true) = (&p.customer.email, settings.email_receipts) else {
         return None;
     };
-    let status = if state.config.smtp_url.is_none() {
-        EmailStatus::Held
-    } else {
-        EmailStatus::Pending
-    };
-    Some(Email::receipt_of(p, to, status, Timestamp::now()))
+    Some(Email::receipt_of(
+        p,
+        to,
+        state.outbox_status(),
+        Timestamp::now(),
+    ))
 }
 
 /// The processor's idempotency key of a session's payment attempt: a retry of the attempt

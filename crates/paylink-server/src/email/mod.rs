@@ -320,6 +320,14 @@ fn unseal(state: &AppState, e: &Email) -> anyhow::Result<Email> {
     Ok(out)
 }
 
+/// Text made safe inside HTML (the hand-written bodies of sealed messages).
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Sends queued messages over SMTP.
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,

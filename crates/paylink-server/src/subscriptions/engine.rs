@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use paylink_domain::checkout::{Payment, PaymentMethodDetails, PaymentStatus};
-use paylink_domain::email::{Email, EmailStatus};
+use paylink_domain::email::Email;
 use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{random_base62, PaymentId};
 use paylink_domain::link::PaymentMethodType;
@@ -276,7 +276,7 @@ async fn act(
         if let (Some(to), true, PaymentStatus::Succeeded) =
             (&p.customer.email, settings.email_receipts, p.status)
         {
-            emails.push(Email::receipt_of(p, to, outbox_status(state), at));
+            emails.push(Email::receipt_of(p, to, state.outbox_status(), at));
         }
     }
     // Retries that ran out and ended it: the payment-failed message says so, alone.
@@ -324,15 +324,6 @@ async fn act(
         ..r.clone()
     };
     Ok((after, release))
-}
-
-/// Where a new e-mail waits: for the mailer, or held when no SMTP server is configured.
-pub fn outbox_status(state: &AppState) -> EmailStatus {
-    if state.config.smtp_url.is_none() {
-        EmailStatus::Held
-    } else {
-        EmailStatus::Pending
-    }
 }
 
 /// Charges the saved method off-session under `key`. A processor that refuses the

@@ -249,7 +249,7 @@ pub fn sealed(
         text_body: state.sealer.seal(text, id.as_str()),
         html_body: state.sealer.seal(html, id.as_str()),
         qr_url: None,
-        status: super::engine::outbox_status(state),
+        status: state.outbox_status(),
         attempts: 0,
         last_error: None,
         livemode: sub.livemode,
@@ -258,9 +258,4 @@ pub fn sealed(
     }
 }
 
-pub(crate) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub(crate) use crate::email::html_escape;
