@@ -467,6 +467,9 @@ pub struct Payment {
     pub hsa_fsa_amount: Amount,
     pub receipt_number: Option<String>,
     pub receipt_url: Option<String>,
+    /// The customer disputed the payment with their bank (the processor told us).
+    #[serde(default)]
+    pub disputed: bool,
     pub livemode: bool,
     pub created_at: Timestamp,
 }

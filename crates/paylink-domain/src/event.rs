@@ -37,6 +37,10 @@ pub enum EventType {
     PaymentFailed,
     #[serde(rename = "payment.refunded")]
     PaymentRefunded,
+    /// The customer disputed the payment with their bank (a chargeback): the processor
+    /// said so.
+    #[serde(rename = "payment.disputed")]
+    PaymentDisputed,
     #[serde(rename = "order.created")]
     OrderCreated,
     #[serde(rename = "order.paid")]
@@ -56,7 +60,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 22] = {
+    pub const ALL: [EventType; 23] = {
         use EventType::*;
         [
             PaymentLinkCreated,
@@ -73,6 +77,7 @@ impl EventType {
             PaymentSucceeded,
             PaymentFailed,
             PaymentRefunded,
+            PaymentDisputed,
             OrderCreated,
             OrderPaid,
             SubscriptionCreated,
@@ -105,6 +110,7 @@ impl EventType {
             PaymentSucceeded => "payment.succeeded",
             PaymentFailed => "payment.failed",
             PaymentRefunded => "payment.refunded",
+            PaymentDisputed => "payment.disputed",
             OrderCreated => "order.created",
             OrderPaid => "order.paid",
             SubscriptionCreated => "subscription.created",

@@ -151,6 +151,7 @@ store_of!(
     CheckoutStore,
     PaymentStore,
     SubscriptionStore,
+    ProcessorStore,
     WebhookStore,
     EmailStore,
     EventStore,

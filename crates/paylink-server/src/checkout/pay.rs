@@ -338,6 +338,7 @@ fn new_payment(
         hsa_fsa_amount: s.hsa_fsa_amount,
         receipt_number: None,
         receipt_url: None,
+        disputed: false,
         livemode: s.livemode,
         created_at: Timestamp::now(),
     }

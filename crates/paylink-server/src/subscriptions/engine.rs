@@ -404,6 +404,7 @@ fn payment_of(
         hsa_fsa_amount: Amount::ZERO,
         receipt_number: None,
         receipt_url: None,
+        disputed: false,
         livemode: r.tenant.livemode(),
         created_at: at,
     })

@@ -140,15 +140,21 @@ pub(crate) async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
+/// The text of `css`, waiting for it to appear. A page still loading after a click can
+/// abort the lookup ("aborted by navigation"): that is retried, not a failure.
 pub(crate) async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await,
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(text) => return text,
+            Err(e) if std::time::Instant::now() >= deadline => panic!("{css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// Waits until `css` shows `expected`: after a click the old page may still be showing.

@@ -205,7 +205,7 @@ async fn every_customer_page_passes_axe_on_desktop_and_phone() {
         c.goto(&url(&wallet)).await.unwrap();
         fill(c, "#email", "tote@example.com").await;
         click(c, "#pay-wallet").await;
-        assert_eq!(text(c, "#confirm-wallet").await, "Confirm and pay $24.00");
+        wait_text(c, "#confirm-wallet", "Confirm and pay $24.00").await;
         look(c, axe, "wallet-confirmation", device).await;
         // The page of a checkout opened through the API (its checkout_url).
         let session = app

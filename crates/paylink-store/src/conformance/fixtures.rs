@@ -169,6 +169,7 @@ pub fn payment_of(s: &CheckoutSession, order_id: Option<OrderId>, now: Timestamp
     let id = PaymentId::generate();
     Payment {
         receipt_url: Some(format!("https://pay.example/r/{id}?t=tok{}", s.id)),
+        disputed: false,
         id,
         payment_link_id: s.payment_link_id.clone(),
         checkout_session_id: s.id.clone(),

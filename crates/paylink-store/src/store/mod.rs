@@ -12,6 +12,7 @@ mod merchants;
 mod orders;
 mod payments;
 mod processes;
+mod processors;
 mod subscriptions;
 mod webhooks;
 
@@ -26,5 +27,6 @@ pub use merchants::MerchantStore;
 pub use orders::OrderStore;
 pub use payments::PaymentStore;
 pub use processes::{ChangeFeed, ProcessStore};
+pub use processors::{ProcessorCredentials, ProcessorStore, StripeIntent};
 pub use subscriptions::SubscriptionStore;
 pub use webhooks::WebhookStore;
