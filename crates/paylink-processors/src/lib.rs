@@ -10,6 +10,7 @@ mod card;
 mod ledger;
 mod saved;
 mod simulated;
+pub mod stripe;
 
 pub use card::{digits as card_digits, luhn_valid, CardBrand};
 pub use simulated::SimulatedProcessor;

@@ -78,6 +78,14 @@ pub struct Config {
     /// Failed authentications allowed per client address before it must wait (`429`);
     /// one more is allowed every `60 / auth_failures_per_minute` seconds after that.
     pub auth_failures_per_minute: u32,
+    /// Where Stripe's API answers (tests point it at a local fake).
+    pub stripe_api_base: String,
+    /// Where hosted pages load Stripe.js from; its origin is the only one the pages'
+    /// content security policy adds for Stripe's scripts and frames.
+    pub stripe_js_url: String,
+    /// How long after a Stripe PaymentIntent is made (and between later looks) the worker
+    /// asks Stripe what became of it, in case nobody told us (a crash, a lost webhook).
+    pub stripe_check_after_secs: i64,
 }
 
 /// A boolean as operators write it, in a file or a variable: `true`/`false`, `1`/`0`,
@@ -127,6 +135,9 @@ struct Defaults {
     webhook_disable_after_secs: i64,
     webhook_poll_ms: u64,
     auth_failures_per_minute: u32,
+    stripe_api_base: String,
+    stripe_js_url: String,
+    stripe_check_after_secs: i64,
 }
 
 impl Default for Defaults {
@@ -151,6 +162,9 @@ impl Default for Defaults {
             webhook_disable_after_secs: 5 * 86_400,
             webhook_poll_ms: 500,
             auth_failures_per_minute: 30,
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_js_url: "https://js.stripe.com/v3/".into(),
+            stripe_check_after_secs: 60,
         }
     }
 }
@@ -217,6 +231,15 @@ impl Config {
         crate::proxies::TrustedProxies::parse(self.trusted_proxies.as_deref())?;
         if let Some(k) = &self.master_key {
             crate::secrets::parse_key(k.expose_secret())?;
+        }
+        for (name, url) in [
+            ("stripe_api_base", &self.stripe_api_base),
+            ("stripe_js_url", &self.stripe_js_url),
+        ] {
+            anyhow::ensure!(
+                crate::stripe::origin_of(url).is_some(),
+                "{name} must be an http(s) URL"
+            );
         }
         anyhow::ensure!(
             self.db_max_connections > 0,
@@ -297,6 +320,9 @@ impl Config {
             webhook_poll_ms: d.webhook_poll_ms,
             master_key: None,
             auth_failures_per_minute: d.auth_failures_per_minute,
+            stripe_api_base: d.stripe_api_base,
+            stripe_js_url: d.stripe_js_url,
+            stripe_check_after_secs: d.stripe_check_after_secs,
         }
     }
 }

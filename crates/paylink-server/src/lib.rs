@@ -28,6 +28,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod shared_limits;
 pub mod state;
+pub mod stripe;
 pub mod subscriptions;
 pub mod views;
 pub mod webhooks;
@@ -150,6 +151,11 @@ pub fn app(state: AppState) -> Router {
         .route("/robots.txt", get(checkout::furniture::robots))
         .route("/static/favicon.svg", get(checkout::furniture::favicon))
         .route("/v1/openapi.json", get(openapi))
+        // Stripe's own calls: signed, so neither the per-IP limit nor idempotency applies.
+        .route(
+            "/webhooks/stripe/{merchant_id}",
+            axum::routing::post(stripe::webhooks::receive),
+        )
         .merge(public)
         .merge(v1)
         .fallback(not_found)

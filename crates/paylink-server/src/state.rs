@@ -53,6 +53,8 @@ pub struct Shared {
     /// Seals secrets kept at rest (webhook secrets, checkout answers kept for retries).
     pub sealer: Arc<crate::secrets::Sealer>,
     pub processor: Arc<dyn Processor>,
+    /// Calls to Stripe (no SSRF guard: `stripe_api_base` is the operator's).
+    pub stripe_http: reqwest::Client,
     /// Page views not yet written.
     pub views: Arc<crate::views::Views>,
     /// Merchant settings for the public pages (see [`AppState::public_settings`]).
@@ -202,6 +204,9 @@ impl AppState {
             Some(url) => Some(Arc::new(crate::shared_limits::SharedLimits::connect(url)?)),
             None => None,
         };
+        let stripe_http = paylink_processors::stripe::StripeClient::http(Duration::from_millis(
+            config.processor_timeout_ms,
+        ));
         Ok(Self(Arc::new(Shared {
             auth_failures: Arc::new(crate::auth::FailedAuth::new(
                 config.auth_failures_per_minute,
@@ -223,6 +228,7 @@ impl AppState {
             key_limiter: Arc::new(RateLimiter::keyed(key_quota)),
             ip_limiter: Arc::new(RateLimiter::keyed(ip_quota)),
             processor,
+            stripe_http,
             views: Arc::default(),
             settings_cache: Arc::new(TtlCache::new(cache_ttl, 10_000)),
             links_cache: Arc::new(TtlCache::new(cache_ttl, 100_000)),

@@ -129,7 +129,7 @@ pub fn action_of(method: &Method, path: &str) -> String {
         Method::POST if !has_id => Some("create"),
         Method::POST if ends_with_id => Some("update"),
         Method::POST => None,
-        Method::PATCH => Some("update"),
+        Method::PATCH | Method::PUT => Some("update"),
         Method::DELETE => Some("delete"),
         _ => Some("read"),
     };

@@ -10,6 +10,7 @@ pub mod orders;
 pub mod path;
 pub mod payment_links;
 pub mod payments;
+pub mod processors;
 pub mod qr;
 pub mod reports;
 pub mod route_docs;

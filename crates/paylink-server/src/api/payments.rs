@@ -263,11 +263,14 @@ pub async fn refund(
             r?;
         }
     }
-    match state
-        .processor
-        .refund(&reference, amount, r.id.as_str())
-        .await
-    {
+    let processor = match crate::stripe::processor_named(&state, t, &p.processor).await {
+        Ok(processor) => processor,
+        Err(e) => {
+            state.store.revert_refund(t, &r).await?;
+            return Err(e);
+        }
+    };
+    match processor.refund(&reference, amount, r.id.as_str()).await {
         Ok(processor_reference) => Ok(created(&Refund {
             processor_reference,
             ..r

@@ -162,6 +162,7 @@ pub fn openapi_paths(components: &mut Schemas) -> utoipa::openapi::Paths {
         let method = match r.method {
             Method::POST => HttpMethod::Post,
             Method::PATCH => HttpMethod::Patch,
+            Method::PUT => HttpMethod::Put,
             Method::DELETE => HttpMethod::Delete,
             _ => HttpMethod::Get,
         };

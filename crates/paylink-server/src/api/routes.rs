@@ -16,7 +16,7 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{api_keys, catalog, emails, events, orders, payment_links, payments, qr};
-use super::{reports, settings, subscriptions, webhook_endpoints};
+use super::{processors, reports, settings, subscriptions, webhook_endpoints};
 use crate::auth::Access;
 use crate::state::AppState;
 
@@ -158,6 +158,7 @@ fn filter(m: &Method) -> MethodFilter {
     match *m {
         Method::POST => MethodFilter::POST,
         Method::PATCH => MethodFilter::PATCH,
+        Method::PUT => MethodFilter::PUT,
         Method::DELETE => MethodFilter::DELETE,
         _ => MethodFilter::GET,
     }
@@ -178,6 +179,7 @@ pub fn table() -> Vec<Route> {
         events::routes(),
         webhook_endpoints::routes(),
         settings::routes(),
+        processors::routes(),
         api_keys::routes(),
         crate::accounts::routes(),
     ]

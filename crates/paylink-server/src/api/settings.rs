@@ -135,6 +135,9 @@ pub async fn update_settings(
     for _ in 0..3 {
         let m = merchant(&state, &auth.tenant).await?;
         let next = apply(m.settings.clone(), &patch)?;
+        if next.processors != m.settings.processors {
+            stripe_keys_set(&state, &auth, &next).await?;
+        }
         match state.store.update_settings(&m.id, &next, m.version).await {
             Err(StoreError::Conflict(Conflict::ConcurrentUpdate)) => continue,
             r => {
@@ -148,6 +151,40 @@ pub async fn update_settings(
         "concurrent_update",
         "Settings are being changed by other requests; retry",
     ))
+}
+
+/// Stripe is chosen for a mode only once its keys are set for that mode; live mode is an
+/// owner's (or a live secret key's) to choose.
+async fn stripe_keys_set(state: &AppState, auth: &Auth, next: &MerchantSettings) -> ApiResult<()> {
+    use paylink_domain::access::{Grant, Role};
+    let m = auth.tenant.merchant_id();
+    for (live, name) in [(false, &next.processors.test), (true, &next.processors.live)] {
+        let param = if live { "processors.live" } else { "processors.test" };
+        if name.as_deref() != Some(crate::stripe::STRIPE) {
+            continue;
+        }
+        let t = paylink_store::Tenant::stored(m.clone(), live);
+        if state
+            .store
+            .get_processor_credentials(&t, crate::stripe::STRIPE)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid(
+                "processor_not_available",
+                param,
+                "Set this mode's Stripe keys first (PUT /v1/processors/stripe)",
+            ));
+        }
+    }
+    let owner = matches!(auth.grant, Grant::Member(Role::Owner))
+        || (matches!(auth.grant, Grant::SecretKey) && auth.tenant.livemode());
+    if next.processors.live.is_some() && !owner {
+        return Err(ApiError::forbidden(
+            "Only an owner (or a live secret key) chooses live mode's processor",
+        ));
+    }
+    Ok(())
 }
 
 fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettings> {
@@ -276,18 +313,18 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
         s.redirect_allowlist = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
     }
     if let Some(p) = &p.processors {
-        if p.test.as_deref().is_some_and(|n| n != "simulated") {
+        if p.test.as_deref().is_some_and(|n| n != "simulated" && n != "stripe") {
             return Err(ApiError::invalid(
                 "processor_not_available",
                 "processors.test",
-                "The only test processor is `simulated`",
+                "Test mode takes `simulated` or `stripe`",
             ));
         }
-        if p.live.is_some() {
+        if p.live.as_deref().is_some_and(|n| n != "stripe") {
             return Err(ApiError::invalid(
                 "processor_not_available",
                 "processors.live",
-                "No live processor is available in this build; the simulated processor serves test mode only",
+                "Live mode takes `stripe` (the simulated processor serves test mode only)",
             ));
         }
         s.processors = p.clone();

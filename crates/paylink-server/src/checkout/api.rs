@@ -326,6 +326,10 @@ pub struct CheckoutOut {
     /// Pays this session: send it with `POST /api/public/checkout_sessions/{id}/pay`.
     pub client_secret: String,
     pub checkout_url: String,
+    /// `simulated` or `stripe`: who takes the payment.
+    pub processor: String,
+    /// With Stripe: what Stripe.js needs to confirm the payment.
+    pub stripe: Option<crate::stripe::checkout::StripeSession>,
 }
 
 pub fn secret_hash(secret: &str) -> String {
@@ -639,6 +643,7 @@ pub async fn start(
     Json(input): Json<CheckoutIn>,
 ) -> ApiResult<Response> {
     let (session, secret) = open_session(&state, &slug, input).await?;
+    let (processor, stripe) = processor_of(&state, &session).await?;
     let out = CheckoutOut {
         id: session.id.to_string(),
         object: "checkout_session",
@@ -653,9 +658,27 @@ pub async fn start(
         currency: session.currency,
         checkout_url: format!("{}/c/{}?s={}", state.public_url, session.id, secret),
         client_secret: secret,
+        processor,
+        stripe,
     };
     // A customer's retry gets this answer again; kept sealed, for it carries the secret.
     Ok(crate::idempotency::sealed(created(&out)))
+}
+
+/// Who takes a session's payment, and with Stripe its PaymentIntent for Stripe.js.
+async fn processor_of(
+    state: &AppState,
+    session: &CheckoutSession,
+) -> ApiResult<(String, Option<crate::stripe::checkout::StripeSession>)> {
+    let rec = state.store.get_checkout(&session.id).await?;
+    let settings = state.public_settings(rec.tenant.merchant_id()).await?;
+    if !crate::stripe::serves(&settings, session.livemode) {
+        return Ok((state.processor.name().to_owned(), None));
+    }
+    let link = state.store.get_checkout_with_link(&session.id).await?.1;
+    let title = link.map(|l| l.0.title).unwrap_or_default();
+    let s = crate::stripe::checkout::intent_for(state, &rec.tenant, session, &title).await?;
+    Ok((crate::stripe::STRIPE.to_owned(), Some(s)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -675,8 +698,19 @@ pub struct CardIn {
 #[serde(deny_unknown_fields)]
 pub struct PaymentMethodIn {
     #[serde(rename = "type")]
-    pub kind: PaymentMethodType,
+    pub kind: PayMethodType,
     pub card: Option<CardIn>,
+}
+
+/// How a session is paid: with card details (`card`), a mobile wallet (`wallet`), or, for
+/// a seller on Stripe, by a PaymentIntent the browser confirmed with Stripe.js (`stripe`:
+/// Paylink reads the outcome from Stripe).
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum PayMethodType {
+    Card,
+    Wallet,
+    Stripe,
 }
 
 /// A pay request's answer: `succeeded` (200, with `payment_id`, `receipt_url` and

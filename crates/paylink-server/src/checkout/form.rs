@@ -19,7 +19,9 @@ use paylink_domain::link::{LinkType, PaymentLink, PaymentMethodType};
 use paylink_domain::money::{Amount, Currency};
 use paylink_domain::time::Timestamp;
 
-use super::api::{in_currency, open_session_with, CardIn, CheckoutIn, PaymentMethodIn};
+use super::api::{
+    in_currency, open_session_with, CardIn, CheckoutIn, PayMethodType, PaymentMethodIn,
+};
 use super::fields::{self, CardFields, FieldErrors};
 use super::furniture::not_found_page;
 use super::pages::{attribution, gone_for, render_link, Entered};
@@ -112,13 +114,13 @@ pub async fn submit(
     };
     let method = if wallet {
         PaymentMethodIn {
-            kind: PaymentMethodType::Wallet,
+            kind: PayMethodType::Wallet,
             card: None,
         }
     } else {
         match card_from_form(&number, &exp, &cvc) {
             Ok(card) => PaymentMethodIn {
-                kind: PaymentMethodType::Card,
+                kind: PayMethodType::Card,
                 card: Some(card),
             },
             Err(msg) => {

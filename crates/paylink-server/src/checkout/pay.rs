@@ -35,8 +35,8 @@ use paylink_store::{
 };
 
 use super::api::{
-    secret_hash, status_of, NextAction, NextActionType, PayError, PayOut, PayStatus,
-    PaymentMethodIn,
+    secret_hash, status_of, NextAction, NextActionType, PayError, PayMethodType, PayOut,
+    PayStatus, PaymentMethodIn,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -123,22 +123,26 @@ fn check_secret(rec: &CheckoutRecord, secret: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn method_data(link: &PaymentLink, m: PaymentMethodIn) -> ApiResult<PaymentMethodData> {
-    if link.subscription.is_some() && m.kind == PaymentMethodType::Wallet {
+fn method_data(
+    link: &PaymentLink,
+    kind: PaymentMethodType,
+    m: PaymentMethodIn,
+) -> ApiResult<PaymentMethodData> {
+    if link.subscription.is_some() && kind == PaymentMethodType::Wallet {
         return Err(ApiError::invalid(
             "payment_method_not_reusable",
             "payment_method.type",
             "A subscription is paid by card: renewals charge the card kept at checkout",
         ));
     }
-    if !link.payment_method_types.contains(&m.kind) {
+    if !link.payment_method_types.contains(&kind) {
         return Err(ApiError::invalid(
             "payment_method_not_allowed",
             "payment_method.type",
             "This payment link does not accept that payment method",
         ));
     }
-    match (m.kind, m.card) {
+    match (kind, m.card) {
         (PaymentMethodType::Card, Some(c)) => Ok(PaymentMethodData::Card {
             number: c.number,
             exp_month: c.exp_month,
@@ -165,7 +169,11 @@ pub async fn pay(
     secret: &str,
     method: PaymentMethodIn,
 ) -> ApiResult<PayAnswer> {
-    let kind = method.kind;
+    let kind = match method.kind {
+        PayMethodType::Stripe => return crate::stripe::checkout::pay(state, id, secret).await,
+        PayMethodType::Card => PaymentMethodType::Card,
+        PayMethodType::Wallet => PaymentMethodType::Wallet,
+    };
     // The usual case, a fresh session paid once, claims its attempt in the same statement
     // that reads it. Anything else (a wrong secret, an attempt under way or waiting for the
     // customer, a closed session) takes the steps below, which say why.
@@ -176,7 +184,7 @@ pub async fn pay(
     {
         let checked = link
             .ok_or_else(|| ApiError::from(StoreError::NotFound))
-            .and_then(|LinkConfig(link)| Ok((method_data(&link, method)?, link)));
+            .and_then(|LinkConfig(link)| Ok((method_data(&link, kind, method)?, link)));
         let (data, link) = match checked {
             Ok(ok) => ok,
             Err(e) => {
@@ -188,7 +196,7 @@ pub async fn pay(
         return charge(state, &rec, &link, attempt_no, kind, data, secret, false).await;
     }
     let (rec, link) = authorize_with_link(state, id, secret).await?;
-    let data = method_data(&link, method)?;
+    let data = method_data(&link, kind, method)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match state
@@ -238,6 +246,16 @@ async fn charge(
     secret: &str,
     resume: bool,
 ) -> ApiResult<PayAnswer> {
+    let settings = state.public_settings(rec.tenant.merchant_id()).await?;
+    if crate::stripe::serves(&settings, rec.session.livemode) {
+        // Card details never reach Paylink for a seller on Stripe: Stripe.js takes them.
+        state.store.end_attempt(&rec.session.id, attempt_no, None, &[]).await?;
+        return Err(ApiError::invalid(
+            "payment_method_not_allowed",
+            "payment_method.type",
+            "This seller takes payments through Stripe: confirm with Stripe.js, then pay with `{\"type\": \"stripe\"}`",
+        ));
+    }
     let key = attempt_key(&rec.session.id, attempt_no);
     let timeout = Duration::from_millis(state.config.processor_timeout_ms);
     let processor = state.processor.clone();
@@ -293,7 +311,8 @@ async fn charge(
         Ok((o, saved)) => (Ok(o), saved),
         Err(e) => (Err(e), None),
     };
-    settle(state, rec, link, attempt_no, kind, outcome, saved, secret).await
+    let name = state.processor.name();
+    settle(state, rec, link, attempt_no, kind, outcome, saved, secret, name).await
 }
 
 fn card_details(card: &Option<CardSummary>) -> Option<CardDetails> {
@@ -394,12 +413,13 @@ pub async fn settle(
     outcome: Result<ChargeOutcome, ProcessorError>,
     saved: Option<paylink_processors::SavedMethod>,
     secret: &str,
+    processor: &str,
 ) -> ApiResult<PayAnswer> {
     let id = &rec.session.id;
     let t = &rec.tenant;
     match outcome {
         Ok(ChargeOutcome::Succeeded { reference, card }) => {
-            let mut p = new_payment(rec, link, kind, &card, state.processor.name());
+            let mut p = new_payment(rec, link, kind, &card, processor);
             p.processor_reference = Some(reference);
             let terms = rec.session.subscription.or(link.subscription);
             let now = p.created_at;
@@ -481,7 +501,7 @@ pub async fn settle(
             }
         }
         Ok(ChargeOutcome::Declined { code, card }) => {
-            let mut p = new_payment(rec, link, kind, &card, state.processor.name());
+            let mut p = new_payment(rec, link, kind, &card, processor);
             p.status = PaymentStatus::Failed;
             p.failure_code = Some(code.to_owned());
             let ev = Event::new(EventType::PaymentFailed, &p, t.livemode(), p.created_at);

@@ -14,7 +14,7 @@ use paylink_domain::link::PaymentMethodType;
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 
-use super::api::PaymentMethodIn;
+use super::api::{PayMethodType, PaymentMethodIn};
 use super::form::{card_from_form, field};
 use super::furniture::{gone_page, Shell, When};
 use super::pay::{authorize, authorize_with_link, pay, settle};
@@ -124,6 +124,7 @@ pub async fn authenticate(
         outcome,
         None,
         &d.s,
+        state.processor.name(),
     )
     .await?;
     if let Some(u) = answer.body.get("redirect_url").and_then(|v| v.as_str()) {
@@ -279,13 +280,13 @@ pub async fn session_submit(
     }
     let method = if get("action") == "wallet_confirm" {
         PaymentMethodIn {
-            kind: PaymentMethodType::Wallet,
+            kind: PayMethodType::Wallet,
             card: None,
         }
     } else {
         match card_from_form(&get("card_number"), &get("card_exp"), &get("card_cvc")) {
             Ok(card) => PaymentMethodIn {
-                kind: PaymentMethodType::Card,
+                kind: PayMethodType::Card,
                 card: Some(card),
             },
             Err(msg) => {

@@ -73,6 +73,12 @@ pub async fn run(store: Arc<dyn Store>, config: WorkerConfig, shutdown: Cancella
                     Ok(n) => tracing::info!(settled = n, "stuck payment attempts settled"),
                     Err(e) => tracing::warn!(error = %e, "settling stuck payment attempts failed"),
                 }
+                // Stripe payments nobody told us about, and ended sessions' PaymentIntents.
+                match crate::stripe::reconcile::round(&config.app).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(closed = n, "Stripe payments reconciled"),
+                    Err(e) => tracing::warn!(error = %e, "reconciling Stripe payments failed"),
+                }
                 // Subscriptions due: renewals, retries, trial notices, ends.
                 match crate::subscriptions::renew_due(&config.app, 5_000).await {
                     Ok(0) => {}

@@ -1,0 +1,339 @@
+//! Paying a checkout session through Stripe.
+//!
+//! 1. The session gets one PaymentIntent, made once (Stripe `Idempotency-Key`
+//!    `paylink_{session}`, kept per session, first one wins) for the amount due today, with
+//!    our session's id in its metadata.
+//! 2. The customer's browser confirms it with Stripe.js (the Payment Element; 3-D Secure
+//!    is Stripe's `next_action`, run by Stripe.js). Card details go to Stripe only.
+//! 3. Paylink records the payment only after it has read the PaymentIntent from Stripe
+//!    itself and found it `succeeded`, for this session, amount and currency: whoever asks
+//!    first (the page's pay call, Stripe's webhook, the worker's reconciliation) takes the
+//!    session's attempt and records it; the others get the first answer.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use paylink_domain::checkout::CheckoutSession;
+use paylink_domain::id::CheckoutSessionId;
+use paylink_domain::link::{PaymentLink, PaymentMethodType};
+use paylink_domain::time::Timestamp;
+use paylink_processors::stripe::{
+    decline_code, CallError, Intent, NewIntent, StripeClient, META_SESSION,
+};
+use paylink_processors::ChargeOutcome;
+use paylink_store::{AttemptClaim, CheckoutRecord, StripeIntent, Tenant};
+
+use crate::checkout::api::{NextAction, NextActionType, PayOut, PayStatus};
+use crate::checkout::pay::{authorize_with_link, settle, PayAnswer};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// What Stripe.js needs to show the Payment Element for a session.
+#[derive(Serialize, Deserialize, utoipa::ToSchema, Clone, Debug)]
+pub struct StripeSession {
+    /// The PaymentIntent's client secret, for `stripe.elements({clientSecret})`.
+    pub payment_intent_client_secret: String,
+    pub publishable_key: String,
+}
+
+fn secret_context(id: &CheckoutSessionId) -> String {
+    format!("stripe_intents:{id}")
+}
+
+/// Stripe could not be reached, or refused the call: what the customer is told. Nothing
+/// was charged; the checkout is kept and the same call may be made again.
+pub fn call_failed(e: CallError) -> ApiError {
+    match e {
+        CallError::Stripe { status: 401, .. } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "processor_error",
+            "processor_auth_failed",
+            "The seller's Stripe account refused our keys; nothing was charged",
+        ),
+        CallError::Stripe { status, error } if status < 500 && status != 409 && status != 429 => {
+            tracing::warn!(status, code = ?error.code, "Stripe refused a call");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "processor_error",
+                "processor_refused",
+                format!("Stripe refused the payment: {}", error.message),
+            )
+        }
+        _ => {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "processor_error",
+                "processor_unavailable",
+                "Stripe could not be reached; nothing was charged. Try again in a moment",
+            );
+            e.retry_after = Some(2);
+            e
+        }
+    }
+}
+
+/// The session's PaymentIntent for Stripe.js: made now if it has none yet.
+pub async fn intent_for(
+    state: &AppState,
+    t: &Tenant,
+    session: &CheckoutSession,
+    description: &str,
+) -> ApiResult<StripeSession> {
+    if session.subscription.is_some() {
+        return Err(ApiError::conflict(
+            "processor_cannot_subscribe",
+            "Subscriptions are not yet taken through Stripe; the seller can use the simulated processor in test mode",
+        ));
+    }
+    let (client, creds) = super::client(state, t).await?;
+    let open = |sealed: &str| {
+        state
+            .sealer
+            .open(sealed, &secret_context(&session.id))
+            .map_err(ApiError::internal)
+    };
+    if let Some((_, i)) = state.store.get_stripe_intent(&session.id).await? {
+        return Ok(StripeSession {
+            payment_intent_client_secret: open(&i.client_secret_sealed)?,
+            publishable_key: creds.publishable_key,
+        });
+    }
+    let merchant = t.merchant_id().to_string();
+    let metadata = [
+        (META_SESSION, session.id.as_str()),
+        ("paylink_merchant", merchant.as_str()),
+    ];
+    let n = NewIntent {
+        amount: session.amount_due_today().minor(),
+        currency: session.currency.code().to_ascii_lowercase(),
+        description,
+        metadata: &metadata,
+        customer: None,
+        setup_future_usage: false,
+        off_session: None,
+    };
+    let made = client
+        .create_intent(&n, &format!("paylink_{}", session.id))
+        .await
+        .map_err(call_failed)?;
+    let secret = made
+        .client_secret
+        .clone()
+        .ok_or_else(|| ApiError::internal("Stripe answered a PaymentIntent without its client secret"))?;
+    let now = Timestamp::now();
+    let kept = state
+        .store
+        .put_stripe_intent(
+            t,
+            &StripeIntent {
+                checkout_session_id: session.id.clone(),
+                intent_id: made.id,
+                client_secret_sealed: state.sealer.seal(&secret, &secret_context(&session.id)),
+                created_at: now,
+                check_after: now.plus_seconds(state.config.stripe_check_after_secs),
+            },
+        )
+        .await?;
+    Ok(StripeSession {
+        payment_intent_client_secret: open(&kept.client_secret_sealed)?,
+        publishable_key: creds.publishable_key,
+    })
+}
+
+/// `POST …/pay` with `payment_method: {type: "stripe"}`: reads the PaymentIntent from
+/// Stripe and answers as for cards.
+pub async fn pay(state: &AppState, id: &CheckoutSessionId, secret: &str) -> ApiResult<PayAnswer> {
+    let (rec, link) = authorize_with_link(state, id, secret).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match state
+            .store
+            .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
+            .await?
+        {
+            AttemptClaim::Finished(s) => {
+                return Ok(PayAnswer {
+                    status: s.status,
+                    body: serde_json::from_slice(&s.body).unwrap_or_default(),
+                })
+            }
+            AttemptClaim::Expired => {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "gone",
+                    "checkout_session_expired",
+                    "This checkout expired; start again",
+                ))
+            }
+            AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
+                return settle_intent(state, &rec, &link, attempt_no, secret).await
+            }
+            AttemptClaim::Busy if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            AttemptClaim::Busy => {
+                let mut e = ApiError::conflict(
+                    "payment_in_progress",
+                    "This checkout is being paid right now",
+                );
+                e.retry_after = Some(1);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Under the session's attempt `attempt_no`: reads the PaymentIntent from Stripe and
+/// records what it says (a payment, a decline), or lets the attempt go.
+pub async fn settle_intent(
+    state: &AppState,
+    rec: &CheckoutRecord,
+    link: &PaymentLink,
+    attempt_no: i64,
+    secret: &str,
+) -> ApiResult<PayAnswer> {
+    let id = &rec.session.id;
+    let release = || async {
+        state.store.end_attempt(id, attempt_no, None, &[]).await
+    };
+    let read = async {
+        let (_, si) = state
+            .store
+            .get_stripe_intent(id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::conflict(
+                    "payment_not_confirmed",
+                    "This checkout has no Stripe payment yet: open its page to pay",
+                )
+            })?;
+        let (client, _) = super::client(state, &rec.tenant).await?;
+        let intent = client.retrieve_intent(&si.intent_id).await.map_err(call_failed)?;
+        check_ours(&intent, &rec.session)?;
+        Ok::<_, ApiError>((client, intent))
+    };
+    let (client, intent) = match read.await {
+        Ok(r) => r,
+        Err(e) => {
+            release().await?;
+            return Err(e);
+        }
+    };
+    let outcome = match intent.status.as_str() {
+        "succeeded" => {
+            let card = match intent.payment_method_id() {
+                Some(pm) => client.card_of(pm).await.ok().flatten(),
+                None => None,
+            };
+            ChargeOutcome::Succeeded {
+                reference: intent.id.clone(),
+                card,
+            }
+        }
+        "requires_payment_method" | "canceled" if intent.last_payment_error.is_some() => {
+            let error = intent.last_payment_error.clone().unwrap_or_default();
+            let key = error
+                .charge
+                .clone()
+                .or_else(|| intent.payment_method_id().map(str::to_owned))
+                .unwrap_or_else(|| error.message.clone());
+            let code = decline_code(&error);
+            if !state.store.note_stripe_failure(id, &key).await? {
+                // This decline was recorded already: answer it, record nothing more.
+                release().await?;
+                return Ok(declined(code));
+            }
+            ChargeOutcome::Declined { code, card: None }
+        }
+        "requires_action" => {
+            release().await?;
+            let url = format!("{}/c/{}?s={}", state.public_url, id, secret);
+            return Ok(PayAnswer {
+                status: 200,
+                body: serde_json::to_value(PayOut {
+                    next_action: Some(NextAction {
+                        kind: NextActionType::Redirect,
+                        redirect_url: url,
+                    }),
+                    ..PayOut::of(PayStatus::RequiresAction)
+                })
+                .unwrap_or_default(),
+            });
+        }
+        "processing" => {
+            release().await?;
+            let mut e = ApiError::conflict(
+                "payment_processing",
+                "Stripe is still processing this payment; ask again in a moment",
+            );
+            e.retry_after = Some(2);
+            return Err(e);
+        }
+        _ => {
+            release().await?;
+            return Err(ApiError::conflict(
+                "payment_not_confirmed",
+                "The payment was not confirmed with Stripe yet",
+            ));
+        }
+    };
+    let paid = matches!(outcome, ChargeOutcome::Succeeded { .. });
+    let answer = settle(
+        state,
+        rec,
+        link,
+        attempt_no,
+        PaymentMethodType::Card,
+        Ok(outcome),
+        None,
+        secret,
+        super::STRIPE,
+    )
+    .await?;
+    if paid {
+        state.store.close_stripe_intent(id).await?;
+    }
+    Ok(answer)
+}
+
+fn declined(code: &'static str) -> PayAnswer {
+    let out = PayOut {
+        decline_code: Some(code.to_owned()),
+        error: Some(crate::checkout::api::PayError {
+            kind: "processor_error".into(),
+            code: code.to_owned(),
+            message: crate::checkout::pay::decline_message(code).to_owned(),
+            param: None,
+        }),
+        ..PayOut::of(PayStatus::Failed)
+    };
+    PayAnswer {
+        status: 402,
+        body: serde_json::to_value(out).unwrap_or_default(),
+    }
+}
+
+/// A PaymentIntent is believed only for the session it names, at its amount and currency:
+/// the amount the customer saw is the amount recorded.
+fn check_ours(i: &Intent, s: &CheckoutSession) -> ApiResult<()> {
+    let ours = i.metadata.get(META_SESSION).map(String::as_str) == Some(s.id.as_str())
+        && i.amount == s.amount_due_today().minor()
+        && i.currency.eq_ignore_ascii_case(s.currency.code());
+    if ours {
+        return Ok(());
+    }
+    tracing::error!(checkout_session.id = %s.id, payment_intent = %i.id, "a PaymentIntent does not match its session");
+    Err(ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "processor_error",
+        "processor_mismatch",
+        "Stripe's payment does not match this checkout; nothing was recorded",
+    ))
+}
+
+/// The client of a session's merchant, for the worker and webhooks.
+pub async fn client_for(state: &AppState, t: &Tenant) -> ApiResult<StripeClient> {
+    Ok(super::client(state, t).await?.0)
+}

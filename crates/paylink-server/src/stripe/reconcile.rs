@@ -1,0 +1,97 @@
+//! The worker's look at PaymentIntents nobody told us about: a browser that confirmed with
+//! Stripe and closed before calling us, a process killed between Stripe's success and our
+//! record, a lost webhook. Each open PaymentIntent is read from Stripe
+//! `stripe_check_after_secs` after it was made and again at that pace; a succeeded one is
+//! recorded exactly as the pay call would have (the session's attempt decides who records).
+//! When its session has ended unpaid, the PaymentIntent is cancelled at Stripe so that it
+//! can no longer take money; one that succeeded after its session ended (its hold on the
+//! link and stock gone) is refunded in full, and said so in the log.
+
+use paylink_domain::checkout::SessionStatus;
+use paylink_domain::time::Timestamp;
+use paylink_processors::stripe::CallError;
+use paylink_store::{AttemptClaim, StripeIntent, Tenant};
+
+use crate::state::AppState;
+
+/// One round: up to 50 due PaymentIntents. Returns how many were closed.
+pub async fn round(state: &AppState) -> anyhow::Result<usize> {
+    let now = Timestamp::now();
+    let next = now.plus_seconds(state.config.stripe_check_after_secs.max(1));
+    let due = state.store.due_stripe_intents(now, next, 50).await?;
+    let mut closed = 0;
+    for (t, si) in due {
+        match one(state, &t, &si).await {
+            Ok(true) => closed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(checkout_session.id = %si.checkout_session_id, error = %e, "reconciling a Stripe payment failed; trying again later");
+            }
+        }
+    }
+    Ok(closed)
+}
+
+async fn one(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<bool> {
+    let id = &si.checkout_session_id;
+    let (rec, link) = state.store.get_checkout_with_link(id).await?;
+    if rec.session.status == SessionStatus::Complete {
+        state.store.close_stripe_intent(id).await?;
+        return Ok(true);
+    }
+    match state
+        .store
+        .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
+        .await?
+    {
+        AttemptClaim::Finished(_) => {
+            state.store.close_stripe_intent(id).await?;
+            Ok(true)
+        }
+        AttemptClaim::Busy => Ok(false),
+        AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
+            let Some(link) = link else {
+                state.store.end_attempt(id, attempt_no, None, &[]).await?;
+                return Ok(false);
+            };
+            match super::checkout::settle_intent(state, &rec, &link.0, attempt_no, "").await {
+                Ok(answer) if answer.succeeded() => {
+                    tracing::warn!(checkout_session.id = %id, "a Stripe payment nobody recorded was found and recorded");
+                    Ok(true)
+                }
+                Ok(_) => Ok(false),
+                Err(e) if e.status.is_client_error() => Ok(false),
+                Err(e) => anyhow::bail!("{}", e.message),
+            }
+        }
+        AttemptClaim::Expired => ended(state, t, si).await,
+    }
+}
+
+/// The session ended unpaid: its PaymentIntent must not take money any more.
+async fn ended(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<bool> {
+    let id = &si.checkout_session_id;
+    let client = super::checkout::client_for(state, t)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    match client.cancel_intent(&si.intent_id).await {
+        Ok(_) => {}
+        Err(CallError::Stripe { status, .. }) if status < 500 && status != 429 => {
+            // Stripe refuses to cancel a PaymentIntent that succeeded (or was cancelled).
+            let intent = client
+                .retrieve_intent(&si.intent_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if intent.status == "succeeded" {
+                client
+                    .refund(&intent.id, intent.amount, &format!("paylink_ended_{id}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                tracing::warn!(checkout_session.id = %id, payment_intent = %intent.id, "a Stripe payment succeeded after its checkout ended: refunded in full");
+            }
+        }
+        Err(e) => anyhow::bail!("{e:?}"),
+    }
+    state.store.close_stripe_intent(id).await?;
+    Ok(true)
+}

@@ -1,0 +1,235 @@
+//! `POST /webhooks/stripe/{merchant_id}`: what Stripe tells a merchant's Paylink.
+//!
+//! The `Stripe-Signature` is checked against the merchant's signing secrets (test and live:
+//! the one that verifies decides the mode, and the event must say the same mode) with a
+//! five-minute tolerance. Each event is handled once (its id is remembered per merchant,
+//! after it was handled, and every handling is idempotent anyway), and nothing in it is
+//! believed that Stripe cannot be asked again: a payment is recorded only from the
+//! PaymentIntent read back from Stripe.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use paylink_domain::checkout::{Payment, Refund};
+use paylink_domain::event::{Event, EventType};
+use paylink_domain::id::{CheckoutSessionId, MerchantId, RefundId};
+use paylink_domain::money::Amount;
+use paylink_domain::time::Timestamp;
+use paylink_processors::stripe::{id_of, signature, META_SESSION};
+use paylink_store::{AttemptClaim, StoreError, Tenant};
+
+use crate::error::{ApiError, ApiResult};
+use crate::json;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+struct StripeEvent {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    livemode: bool,
+    data: EventData,
+}
+
+#[derive(Deserialize)]
+struct EventData {
+    object: serde_json::Value,
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(merchant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let merchant = MerchantId::parse(&merchant).ok_or_else(|| ApiError::not_found("merchant"))?;
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let now = Timestamp::now().unix();
+    let mut tenant = None;
+    for livemode in [false, true] {
+        let t = Tenant::stored(merchant.clone(), livemode);
+        let Some(c) = super::credentials(&state, &t).await? else {
+            continue;
+        };
+        let secret = c.webhook_secret.expose_secret();
+        if signature::verify(header, &body, secret, now, signature::TOLERANCE_SECS).is_ok() {
+            tenant = Some(t);
+            break;
+        }
+    }
+    let Some(t) = tenant else {
+        return Err(ApiError::invalid(
+            "signature_invalid",
+            "Stripe-Signature",
+            "The Stripe-Signature header does not verify with this merchant's signing secret (or is older than 5 minutes)",
+        ));
+    };
+    let event: StripeEvent = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::invalid("parameter_invalid", "body", "Not a Stripe event")
+    })?;
+    if event.livemode != t.livemode() {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "livemode",
+            "The event's mode is not the mode of the secret that signed it",
+        ));
+    }
+    if state.store.stripe_event_seen(&merchant, &event.id).await? {
+        return Ok(received(true));
+    }
+    let object = &event.data.object;
+    match event.kind.as_str() {
+        "payment_intent.succeeded" | "payment_intent.payment_failed" => {
+            let session = object
+                .get("metadata")
+                .and_then(|m| m.get(META_SESSION))
+                .and_then(|s| s.as_str())
+                .and_then(CheckoutSessionId::parse);
+            if let Some(id) = session {
+                settle_session(&state, &t, &id).await?;
+            }
+        }
+        "charge.refunded" => refunded(&state, &t, object).await?,
+        "charge.dispute.created" => disputed(&state, &t, object).await?,
+        // Everything else Stripe sends is not ours to act on.
+        _ => {}
+    }
+    state
+        .store
+        .record_stripe_event(&merchant, &event.id, Timestamp::now())
+        .await?;
+    tracing::info!(merchant.id = %merchant, stripe.event = %event.id, kind = %event.kind, "Stripe event handled");
+    Ok(received(false))
+}
+
+fn received(duplicate: bool) -> Response {
+    json::ok(&serde_json::json!({"received": true, "duplicate": duplicate}))
+}
+
+/// Records what the session's PaymentIntent says now, unless someone else is doing so or
+/// did. Errors reach Stripe as a 5xx, and Stripe sends the event again later.
+pub async fn settle_session(state: &AppState, t: &Tenant, id: &CheckoutSessionId) -> ApiResult<()> {
+    let (rec, link) = match state.store.get_checkout_with_link(id).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    // A session is believed only for the merchant and mode whose secret signed the event.
+    if &rec.tenant != t {
+        return Ok(());
+    }
+    let Some(link) = link else { return Ok(()) };
+    match state
+        .store
+        .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
+        .await?
+    {
+        AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
+            match super::checkout::settle_intent(state, &rec, &link.0, attempt_no, "").await {
+                // Not confirmed yet, still processing: the page or a later event finishes.
+                Err(e) if e.status == StatusCode::CONFLICT => Ok(()),
+                r => r.map(|_| ()),
+            }
+        }
+        AttemptClaim::Finished(_) => {
+            state.store.close_stripe_intent(id).await?;
+            Ok(())
+        }
+        // Someone else is recording it; an expired session is the reconciler's.
+        AttemptClaim::Busy | AttemptClaim::Expired => Ok(()),
+    }
+}
+
+/// The payment a charge (or dispute) belongs to: through its PaymentIntent's session.
+async fn payment_of(
+    state: &AppState,
+    t: &Tenant,
+    object: &serde_json::Value,
+) -> ApiResult<Option<Payment>> {
+    let Some(pi) = id_of(object.get("payment_intent")) else {
+        return Ok(None);
+    };
+    let (client, _) = super::client(state, t).await?;
+    let intent = client
+        .retrieve_intent(pi)
+        .await
+        .map_err(super::checkout::call_failed)?;
+    let Some(id) = intent
+        .metadata
+        .get(META_SESSION)
+        .and_then(|s| CheckoutSessionId::parse(s))
+    else {
+        return Ok(None);
+    };
+    let rec = match state.store.get_checkout(&id).await {
+        Ok(r) if &r.tenant == t => r,
+        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(pid) = rec.session.payment_id else {
+        return Ok(None);
+    };
+    Ok(Some(state.store.get_payment(t, &pid).await?))
+}
+
+/// A refund made at Stripe (its dashboard, or ours whose answer was lost) that we have not
+/// recorded: recorded for the difference, so the payment says what Stripe says.
+async fn refunded(state: &AppState, t: &Tenant, charge: &serde_json::Value) -> ApiResult<()> {
+    let Some(p) = payment_of(state, t, charge).await? else {
+        return Ok(());
+    };
+    let at_stripe = charge
+        .get("amount_refunded")
+        .and_then(|v| v.as_i64())
+        .and_then(Amount::new)
+        .unwrap_or(Amount::ZERO);
+    let Some(missing) = at_stripe
+        .checked_sub(p.amount_refunded)
+        .filter(|m| *m > Amount::ZERO)
+    else {
+        return Ok(());
+    };
+    let reference = charge
+        .get("refunds")
+        .and_then(|r| r.get("data"))
+        .and_then(|d| d.get(0))
+        .and_then(|r| r.get("id"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let r = Refund {
+        id: RefundId::generate(),
+        payment_id: p.id.clone(),
+        amount: missing,
+        currency: p.currency,
+        reason: Some("made_at_stripe".into()),
+        status: "succeeded".into(),
+        processor_reference: reference,
+        livemode: t.livemode(),
+        created_at: Timestamp::now(),
+    };
+    match state.store.insert_refund(t, &r).await {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The customer disputed a payment with their bank: the payment says so, and the merchant
+/// gets `payment.disputed`, once.
+async fn disputed(state: &AppState, t: &Tenant, dispute: &serde_json::Value) -> ApiResult<()> {
+    let Some(mut p) = payment_of(state, t, dispute).await? else {
+        return Ok(());
+    };
+    p.disputed = true;
+    let ev = Event::new(EventType::PaymentDisputed, &p, t.livemode(), Timestamp::now());
+    state.store.mark_payment_disputed(t, &p.id, &ev).await?;
+    Ok(())
+}
