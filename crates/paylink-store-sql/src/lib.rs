@@ -27,6 +27,7 @@ mod merchants;
 mod orders;
 mod payments;
 mod processes;
+mod processors;
 mod reports;
 mod sql;
 mod statements;

@@ -15,6 +15,7 @@ const TRAITS: &[(&str, &str)] = &[
     ("orders", include_str!("../store/orders.rs")),
     ("payments", include_str!("../store/payments.rs")),
     ("processes", include_str!("../store/processes.rs")),
+    ("processors", include_str!("../store/processors.rs")),
     ("subscriptions", include_str!("../store/subscriptions.rs")),
     ("webhooks", include_str!("../store/webhooks.rs")),
 ];
@@ -37,6 +38,7 @@ const PARTS: &[(&str, &str)] = &[
     ("outbox", include_str!("outbox.rs")),
     ("payments", include_str!("payments.rs")),
     ("processes", include_str!("processes.rs")),
+    ("processors", include_str!("processors.rs")),
     ("races", include_str!("races.rs")),
     ("reports", include_str!("reports.rs")),
     ("subscriptions", include_str!("subscriptions.rs")),
@@ -103,7 +105,7 @@ fn every_store_method_is_exercised_by_the_story() {
     assert_eq!(parts, declared_parts, "conformance/*.rs and PARTS differ");
 
     let methods: Vec<String> = TRAITS.iter().flat_map(|(_, s)| declared(s)).collect();
-    assert_eq!(methods.len(), 119, "{methods:?}");
+    assert_eq!(methods.len(), 129, "{methods:?}");
     let missing = uncalled(TRAITS, PARTS);
     assert!(
         missing.is_empty(),

@@ -41,6 +41,7 @@ mod orders;
 mod outbox;
 mod payments;
 mod processes;
+mod processors;
 mod races;
 mod reports;
 mod subscriptions;
@@ -198,6 +199,7 @@ pub async fn story(store: &dyn Store) {
     accounts::users_sessions_and_team(store).await;
     reports::funnel_and_attention(store).await;
     subscriptions::subscriptions(store).await;
+    processors::processors(store).await;
 }
 
 async fn tenant(store: &dyn Store, name: &str) -> Tenant {

@@ -55,6 +55,7 @@ pub trait ProcessorStore: Send + Sync {
 
     /// Records the session's PaymentIntent. When the session has one already (two requests
     /// raced to make it), that first one is kept and returned; otherwise `i` is.
+    /// `not_found` when the session is not the tenant's.
     async fn put_stripe_intent(&self, t: &Tenant, i: &StripeIntent) -> StoreResult<StripeIntent>;
 
     /// The session's PaymentIntent, with the session's tenant.
@@ -80,8 +81,11 @@ pub trait ProcessorStore: Send + Sync {
     /// Notes a failure Stripe reported for the session's PaymentIntent, named by `key` (the
     /// failed charge, or the payment method tried): `true` when it differs from the last one
     /// noted, so that one decline is recorded once however often it is read.
-    async fn note_stripe_failure(&self, session: &CheckoutSessionId, key: &str)
-        -> StoreResult<bool>;
+    async fn note_stripe_failure(
+        &self,
+        session: &CheckoutSessionId,
+        key: &str,
+    ) -> StoreResult<bool>;
 
     /// Whether this Stripe event was handled already for the merchant.
     async fn stripe_event_seen(&self, merchant: &MerchantId, event_id: &str) -> StoreResult<bool>;
