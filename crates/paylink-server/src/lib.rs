@@ -148,6 +148,10 @@ pub fn app(state: AppState) -> Router {
         .merge(dashboard::routes(api))
         .route("/static/paylink.css", get(checkout::furniture::stylesheet))
         .route("/static/checkout.js", get(checkout::furniture::script))
+        .route(
+            "/static/stripe-checkout.js",
+            get(checkout::furniture::stripe_script),
+        )
         .route("/robots.txt", get(checkout::furniture::robots))
         .route("/static/favicon.svg", get(checkout::furniture::favicon))
         .route("/v1/openapi.json", get(openapi))

@@ -121,7 +121,9 @@ impl CallError {
             CallError::Stripe { status, .. } if status == 409 || status == 429 || status >= 500 => {
                 ProcessorError::Retryable("processor_unavailable")
             }
-            CallError::Stripe { status: 401, .. } => ProcessorError::Invalid("processor_auth_failed"),
+            CallError::Stripe { status: 401, .. } => {
+                ProcessorError::Invalid("processor_auth_failed")
+            }
             CallError::Stripe { .. } => ProcessorError::Invalid("processor_refused"),
         }
     }
@@ -175,7 +177,12 @@ impl StripeClient {
         Err(CallError::Stripe { status, error })
     }
 
-    fn post(&self, path: &str, form: &[(String, String)], idempotency_key: Option<&str>) -> reqwest::RequestBuilder {
+    fn post(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+        idempotency_key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let body = serde_urlencoded::to_string(form).unwrap_or_default();
         let mut req = self
             .http
@@ -284,7 +291,11 @@ impl StripeClient {
             exp_month: Option<u8>,
             exp_year: Option<u16>,
         }
-        let url = format!("{}/v1/payment_methods/{}", self.base, path_safe(payment_method));
+        let url = format!(
+            "{}/v1/payment_methods/{}",
+            self.base,
+            path_safe(payment_method)
+        );
         let pm: Pm = self.call(self.http.get(url)).await?;
         Ok(pm.card.map(|c| CardSummary {
             brand: CardBrand::parse(c.brand.as_deref().unwrap_or("")).unwrap_or(CardBrand::Unknown),

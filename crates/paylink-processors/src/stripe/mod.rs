@@ -47,19 +47,25 @@ pub fn outcome_of(i: &Intent) -> Option<ChargeOutcome> {
             reference: i.id.clone(),
             card: None,
         }),
-        "requires_payment_method" | "canceled" => i.last_payment_error.as_ref().map(|e| {
-            ChargeOutcome::Declined {
-                code: decline_code(e),
-                card: None,
-            }
-        }),
+        "requires_payment_method" | "canceled" => {
+            i.last_payment_error
+                .as_ref()
+                .map(|e| ChargeOutcome::Declined {
+                    code: decline_code(e),
+                    card: None,
+                })
+        }
         _ => None,
     }
 }
 
 /// Stripe's refusal as one of Paylink's documented decline codes.
 pub fn decline_code(e: &StripeError) -> &'static str {
-    let code = e.decline_code.as_deref().or(e.code.as_deref()).unwrap_or("");
+    let code = e
+        .decline_code
+        .as_deref()
+        .or(e.code.as_deref())
+        .unwrap_or("");
     match code {
         "insufficient_funds" => "insufficient_funds",
         "expired_card" => "expired_card",
@@ -108,7 +114,11 @@ impl Processor for StripeProcessor {
         idempotency_key: &str,
     ) -> Result<String, ProcessorError> {
         self.client
-            .refund(reference, amount.minor(), &format!("paylink_refund_{idempotency_key}"))
+            .refund(
+                reference,
+                amount.minor(),
+                &format!("paylink_refund_{idempotency_key}"),
+            )
             .await
             .map_err(CallError::into_processor_error)
     }

@@ -30,7 +30,10 @@ pub fn verify(
     let mut t = None;
     let mut v1 = Vec::new();
     for part in header.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
         match k {
             "t" => t = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
             "v1" => v1.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
@@ -91,12 +94,32 @@ mod tests {
     #[test]
     fn anything_else_is_refused() {
         let h = sign("whsec_x", 1_000, BODY);
-        assert_eq!(verify(&h, BODY, "whsec_x", 1_301, 300), Err(SignatureError::Stale));
-        assert_eq!(verify(&h, BODY, "whsec_y", 1_000, 300), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&h, BODY, "whsec_x", 1_301, 300),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(&h, BODY, "whsec_y", 1_000, 300),
+            Err(SignatureError::Mismatch)
+        );
         let other = br#"{"id":"evt_2","type":"payment_intent.succeeded"}"#;
-        assert_eq!(verify(&h, other, "whsec_x", 1_000, 300), Err(SignatureError::Mismatch));
-        for bad in ["", "t=1000", "v1=00", "t=x,v1=00", "t=1000,v1=zz", "garbage"] {
-            assert_eq!(verify(bad, BODY, "whsec_x", 1_000, 300), Err(SignatureError::Malformed), "{bad}");
+        assert_eq!(
+            verify(&h, other, "whsec_x", 1_000, 300),
+            Err(SignatureError::Mismatch)
+        );
+        for bad in [
+            "",
+            "t=1000",
+            "v1=00",
+            "t=x,v1=00",
+            "t=1000,v1=zz",
+            "garbage",
+        ] {
+            assert_eq!(
+                verify(bad, BODY, "whsec_x", 1_000, 300),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
         }
     }
 }

@@ -119,7 +119,10 @@ fn key(value: &str, param: &str, prefixes: &[&str]) -> ApiResult<()> {
     Err(ApiError::invalid(
         "parameter_invalid",
         param,
-        format!("`{param}` must be a Stripe key starting with {}", prefixes.join(" or ")),
+        format!(
+            "`{param}` must be a Stripe key starting with {}",
+            prefixes.join(" or ")
+        ),
     ))
 }
 
@@ -148,7 +151,11 @@ pub async fn put_stripe(
         "secret_key",
         &[&format!("sk_{mode}_"), &format!("rk_{mode}_")],
     )?;
-    key(&input.publishable_key, "publishable_key", &[&format!("pk_{mode}_")])?;
+    key(
+        &input.publishable_key,
+        "publishable_key",
+        &[&format!("pk_{mode}_")],
+    )?;
     key(&input.webhook_secret, "webhook_secret", &["whsec_"])?;
     let c = stripe::seal(
         &state,

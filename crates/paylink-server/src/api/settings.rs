@@ -158,8 +158,15 @@ pub async fn update_settings(
 async fn stripe_keys_set(state: &AppState, auth: &Auth, next: &MerchantSettings) -> ApiResult<()> {
     use paylink_domain::access::{Grant, Role};
     let m = auth.tenant.merchant_id();
-    for (live, name) in [(false, &next.processors.test), (true, &next.processors.live)] {
-        let param = if live { "processors.live" } else { "processors.test" };
+    for (live, name) in [
+        (false, &next.processors.test),
+        (true, &next.processors.live),
+    ] {
+        let param = if live {
+            "processors.live"
+        } else {
+            "processors.test"
+        };
         if name.as_deref() != Some(crate::stripe::STRIPE) {
             continue;
         }
@@ -313,7 +320,10 @@ fn apply(mut s: MerchantSettings, p: &SettingsPatch) -> ApiResult<MerchantSettin
         s.redirect_allowlist = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
     }
     if let Some(p) = &p.processors {
-        if p.test.as_deref().is_some_and(|n| n != "simulated" && n != "stripe") {
+        if p.test
+            .as_deref()
+            .is_some_and(|n| n != "simulated" && n != "stripe")
+        {
             return Err(ApiError::invalid(
                 "processor_not_available",
                 "processors.test",

@@ -49,6 +49,13 @@ pub async fn submit(
     let language = accept_language(&headers);
     let locale = Locale::negotiate(language.as_deref(), &settings.default_locale);
     let (mut e, action) = read_form(&link, &fields, language, &locale, Timestamp::now());
+    // With Stripe the card is typed on the session's page, into Stripe's own form.
+    let stripe = crate::stripe::serves(&settings, link.livemode);
+    if stripe {
+        for id in ["card_number", "card_exp", "card_cvc"] {
+            e.field_errors.remove(id);
+        }
+    }
     let get = |k: &str| field(&fields, k);
     // A storefront whose products or prices changed since the page was shown: show it
     // again as it is now, with nothing chosen, rather than charge what was not seen.
@@ -112,7 +119,12 @@ pub async fn submit(
         )
         .await;
     };
-    let method = if wallet {
+    let method = if stripe {
+        PaymentMethodIn {
+            kind: PayMethodType::Stripe,
+            card: None,
+        }
+    } else if wallet {
         PaymentMethodIn {
             kind: PayMethodType::Wallet,
             card: None,
@@ -227,6 +239,12 @@ pub async fn submit(
                 return render_error(&state, &view, e, err).await;
             }
         }
+    }
+    if stripe {
+        // Opened and held: the session's page makes its PaymentIntent and shows Stripe's
+        // Payment Element.
+        let to = format!("/c/{id}?s={secret}");
+        return Ok(axum::response::Redirect::to(&to).into_response());
     }
     match pay(&state, &id, &secret, method).await {
         Ok(answer) => follow(&state, &view, e, answer).await,

@@ -305,6 +305,43 @@ pub async fn script() -> Response {
     )
 }
 
+pub async fn stripe_script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/stripe-checkout.js"),
+    )
+}
+
+/// The page's policy widened for Stripe.js, and only for it: its script and frames from
+/// `stripe_js_url`'s origin (with Stripe's `hooks.stripe.com` for 3-D Secure when that is
+/// Stripe's own), calls to `stripe_api_base`'s origin, and our own pay call.
+pub(crate) fn allow_stripe(mut res: Response, js_url: &str, api_base: &str) -> Response {
+    let (Some(js), Some(api)) = (
+        crate::stripe::origin_of(js_url),
+        crate::stripe::origin_of(api_base),
+    ) else {
+        return res;
+    };
+    let hooks = if js == "https://js.stripe.com" {
+        " https://hooks.stripe.com"
+    } else {
+        ""
+    };
+    let h = res.headers_mut();
+    let Some(csp) = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return res;
+    };
+    let csp = csp.replacen("script-src 'self'", &format!("script-src 'self' {js}"), 1)
+        + &format!("; frame-src {js}{hooks}; connect-src 'self' {api}");
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
 pub(crate) fn static_file(kind: &'static str, body: &'static str) -> Response {
     let mut res = ([(header::CONTENT_TYPE, kind)], body).into_response();
     res.headers_mut().insert(

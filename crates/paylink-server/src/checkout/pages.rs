@@ -136,6 +136,9 @@ struct LinkPage {
     addresses: Vec<AddressView>,
     accepts_card: bool,
     accepts_wallet: bool,
+    /// The seller takes payments through Stripe: card details are typed on the next page,
+    /// into Stripe's Payment Element.
+    stripe: bool,
     expires: Option<When>,
     card_exp: String,
     confirm_wallet: bool,
@@ -293,6 +296,7 @@ pub(super) async fn render_link(
     let base = &p.link.value;
     let link = &*in_currency(base, e.currency).unwrap_or(Cow::Borrowed(base));
     let settings = state.public_settings(p.tenant.merchant_id()).await?;
+    let stripe = crate::stripe::serves(&settings, p.link.value.livemode);
     let locale = Locale::negotiate(e.accept_language.as_deref(), &settings.default_locale);
     let cur = link.currency;
     let offered = currencies(base);
@@ -561,11 +565,14 @@ pub(super) async fn render_link(
             .collect(),
         addresses,
         accepts_card: link.payment_method_types.contains(&PaymentMethodType::Card),
-        // A wallet payment cannot be kept for renewals: a recurring link takes cards.
+        // A wallet payment cannot be kept for renewals: a recurring link takes cards. With
+        // Stripe, Stripe's Payment Element offers the wallets it can.
         accepts_wallet: link.subscription.is_none()
+            && !stripe
             && link
                 .payment_method_types
                 .contains(&PaymentMethodType::Wallet),
+        stripe,
         expires: link.expires_at.map(When::of),
         first_error: fields
             .iter()

@@ -35,8 +35,8 @@ use paylink_store::{
 };
 
 use super::api::{
-    secret_hash, status_of, NextAction, NextActionType, PayError, PayMethodType, PayOut,
-    PayStatus, PaymentMethodIn,
+    secret_hash, status_of, NextAction, NextActionType, PayError, PayMethodType, PayOut, PayStatus,
+    PaymentMethodIn,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -249,7 +249,10 @@ async fn charge(
     let settings = state.public_settings(rec.tenant.merchant_id()).await?;
     if crate::stripe::serves(&settings, rec.session.livemode) {
         // Card details never reach Paylink for a seller on Stripe: Stripe.js takes them.
-        state.store.end_attempt(&rec.session.id, attempt_no, None, &[]).await?;
+        state
+            .store
+            .end_attempt(&rec.session.id, attempt_no, None, &[])
+            .await?;
         return Err(ApiError::invalid(
             "payment_method_not_allowed",
             "payment_method.type",
@@ -312,7 +315,10 @@ async fn charge(
         Err(e) => (Err(e), None),
     };
     let name = state.processor.name();
-    settle(state, rec, link, attempt_no, kind, outcome, saved, secret, name).await
+    settle(
+        state, rec, link, attempt_no, kind, outcome, saved, secret, name,
+    )
+    .await
 }
 
 fn card_details(card: &Option<CardSummary>) -> Option<CardDetails> {

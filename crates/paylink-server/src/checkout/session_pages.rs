@@ -175,6 +175,11 @@ struct SessionPage {
     accepts_wallet: bool,
     /// A wallet payment was asked for: confirm its amount first.
     confirm_wallet: bool,
+    /// With Stripe: Stripe.js's URL, the Payment Element's keys, and where a redirecting
+    /// payment method comes back to.
+    stripe: Option<(String, crate::stripe::checkout::StripeSession, String)>,
+    /// Stripe serves this checkout but could not be asked: only the error is shown.
+    stripe_down: bool,
 }
 
 async fn render_session(
@@ -204,6 +209,24 @@ async fn render_session(
             "Nothing was charged. Go back to the seller's page to start again.",
         ));
     }
+    let mut error = error;
+    let serves = crate::stripe::serves(&settings, s.livemode);
+    let stripe = if crate::stripe::serves(&settings, s.livemode) {
+        match crate::stripe::checkout::intent_for(state, &rec.tenant, s, &link.title).await {
+            Ok(st) => Some((
+                state.config.stripe_js_url.clone(),
+                st,
+                format!("{}/c/{}?s={}", state.public_url, id, secret),
+            )),
+            // Stripe is down, or refuses: the checkout is kept; reloading tries again.
+            Err(e) => {
+                error = Some(format!("{} (reload this page to try again)", e.message));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let cur = s.currency;
     let locale = Locale::negotiate(accept_language, &settings.default_locale);
     let money = |a: Amount| locale.money(cur, a);
@@ -236,8 +259,20 @@ async fn render_session(
                 .payment_method_types
                 .contains(&PaymentMethodType::Wallet),
         confirm_wallet,
+        stripe_down: serves && stripe.is_none(),
+        stripe,
     };
-    Ok(page.shell.respond(status, page.render()))
+    let with_stripe = page.stripe.is_some();
+    let res = page.shell.respond(status, page.render());
+    if with_stripe {
+        let c = &state.config;
+        return Ok(super::furniture::allow_stripe(
+            res,
+            &c.stripe_js_url,
+            &c.stripe_api_base,
+        ));
+    }
+    Ok(res)
 }
 
 pub async fn session_page(

@@ -118,10 +118,9 @@ pub async fn intent_for(
         .create_intent(&n, &format!("paylink_{}", session.id))
         .await
         .map_err(call_failed)?;
-    let secret = made
-        .client_secret
-        .clone()
-        .ok_or_else(|| ApiError::internal("Stripe answered a PaymentIntent without its client secret"))?;
+    let secret = made.client_secret.clone().ok_or_else(|| {
+        ApiError::internal("Stripe answered a PaymentIntent without its client secret")
+    })?;
     let now = Timestamp::now();
     let kept = state
         .store
@@ -195,22 +194,19 @@ pub async fn settle_intent(
     secret: &str,
 ) -> ApiResult<PayAnswer> {
     let id = &rec.session.id;
-    let release = || async {
-        state.store.end_attempt(id, attempt_no, None, &[]).await
-    };
+    let release = || async { state.store.end_attempt(id, attempt_no, None, &[]).await };
     let read = async {
-        let (_, si) = state
-            .store
-            .get_stripe_intent(id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::conflict(
-                    "payment_not_confirmed",
-                    "This checkout has no Stripe payment yet: open its page to pay",
-                )
-            })?;
+        let (_, si) = state.store.get_stripe_intent(id).await?.ok_or_else(|| {
+            ApiError::conflict(
+                "payment_not_confirmed",
+                "This checkout has no Stripe payment yet: open its page to pay",
+            )
+        })?;
         let (client, _) = super::client(state, &rec.tenant).await?;
-        let intent = client.retrieve_intent(&si.intent_id).await.map_err(call_failed)?;
+        let intent = client
+            .retrieve_intent(&si.intent_id)
+            .await
+            .map_err(call_failed)?;
         check_ours(&intent, &rec.session)?;
         Ok::<_, ApiError>((client, intent))
     };

@@ -167,8 +167,14 @@ mod tests {
 
     #[test]
     fn origins_are_scheme_host_and_port() {
-        assert_eq!(origin_of("https://js.stripe.com/v3/").as_deref(), Some("https://js.stripe.com"));
-        assert_eq!(origin_of("http://127.0.0.1:8420/js.stripe.com/v3/").as_deref(), Some("http://127.0.0.1:8420"));
+        assert_eq!(
+            origin_of("https://js.stripe.com/v3/").as_deref(),
+            Some("https://js.stripe.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8420/js.stripe.com/v3/").as_deref(),
+            Some("http://127.0.0.1:8420")
+        );
         assert_eq!(origin_of("javascript:alert(1)"), None);
         assert_eq!(origin_of("https://a.b;script-src */"), None);
         assert_eq!(origin_of("https:///x"), None);

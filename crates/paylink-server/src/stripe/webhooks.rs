@@ -72,9 +72,8 @@ pub async fn receive(
             "The Stripe-Signature header does not verify with this merchant's signing secret (or is older than 5 minutes)",
         ));
     };
-    let event: StripeEvent = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::invalid("parameter_invalid", "body", "Not a Stripe event")
-    })?;
+    let event: StripeEvent = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::invalid("parameter_invalid", "body", "Not a Stripe event"))?;
     if event.livemode != t.livemode() {
         return Err(ApiError::invalid(
             "parameter_invalid",
@@ -229,7 +228,12 @@ async fn disputed(state: &AppState, t: &Tenant, dispute: &serde_json::Value) -> 
         return Ok(());
     };
     p.disputed = true;
-    let ev = Event::new(EventType::PaymentDisputed, &p, t.livemode(), Timestamp::now());
+    let ev = Event::new(
+        EventType::PaymentDisputed,
+        &p,
+        t.livemode(),
+        Timestamp::now(),
+    );
     state.store.mark_payment_disputed(t, &p.id, &ev).await?;
     Ok(())
 }

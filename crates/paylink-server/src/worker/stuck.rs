@@ -62,8 +62,18 @@ pub async fn settle_all(state: &AppState) -> anyhow::Result<usize> {
                 };
                 // Nobody is waiting for the answer; the payment, its receipt and its events
                 // are what count.
-                if let Err(e) =
-                    pay::settle(state, &rec, &link, attempt_no, kind, Ok(o), None, "", state.processor.name()).await
+                if let Err(e) = pay::settle(
+                    state,
+                    &rec,
+                    &link,
+                    attempt_no,
+                    kind,
+                    Ok(o),
+                    None,
+                    "",
+                    state.processor.name(),
+                )
+                .await
                 {
                     tracing::warn!(checkout_session.id = %id, error = %e.message, "settling a stuck attempt failed");
                     continue;
