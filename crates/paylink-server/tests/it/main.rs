@@ -52,6 +52,7 @@ mod qr;
 mod roles;
 mod security;
 mod settings;
+mod stripe;
 mod shared_limits;
 mod subscription_pages;
 mod subscription_reliability;
