@@ -53,6 +53,7 @@ mod roles;
 mod security;
 mod settings;
 mod shared_limits;
+mod stripe_peer;
 mod subscription_pages;
 mod subscription_reliability;
 mod subscriptions;
