@@ -112,3 +112,33 @@ ensure_axe() {
   mkdir -p target/axe
   npm install --silent --no-audit --no-fund --prefix target/axe axe-core@4 >/dev/null
 }
+
+# localstripe (PyPI, pinned) for the Stripe tests (tests/it/stripe_peer.rs starts
+# scripts/localstripe/localstripe_plus.py with target/localstripe-venv/bin/python, or
+# PAYLINK_TEST_LOCALSTRIPE_PYTHON).
+ensure_localstripe() {
+  local venv=target/localstripe-venv version=1.15.10
+  if [ -x "$venv/bin/python" ] &&
+    "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('localstripe') != '$version')" 2>/dev/null; then
+    return 0
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "warning: python3 missing; the Stripe tests will fail" >&2
+    return 0
+  fi
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    rm -rf "$venv"
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "== installing python3-venv"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    else
+      echo "warning: python3 -m venv fails and python3-venv cannot be installed here; the Stripe tests will fail" >&2
+      return 0
+    fi
+  fi
+  echo "== installing localstripe $version"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "localstripe==$version"
+}

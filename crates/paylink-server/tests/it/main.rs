@@ -54,6 +54,7 @@ mod security;
 mod settings;
 mod stripe;
 mod shared_limits;
+mod stripe_peer;
 mod subscription_pages;
 mod subscription_reliability;
 mod subscriptions;
