@@ -24,6 +24,8 @@ pub struct LocalStripe {
     pub base: String,
     child: Child,
     dir: PathBuf,
+    /// target/localstripe-logs/PORT-ID.log: kept when the test fails.
+    log: PathBuf,
     http: reqwest::Client,
 }
 
@@ -114,6 +116,7 @@ impl LocalStripe {
                             base,
                             child,
                             dir,
+                            log: log_path,
                             http,
                         };
                     }
@@ -239,6 +242,9 @@ impl Drop for LocalStripe {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
