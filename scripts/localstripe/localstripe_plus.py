@@ -15,7 +15,9 @@ Added, each marked below with the documentation it follows:
    `stripe.confirmPayment`) instead of localstripe-v3.js (a card Element only).
 4. Smaller fixes, each commented: the store file per instance, card errors typed `card_error`
    with a `decline_code`, `payment_intent.payment_failed` on a failed 3D Secure check, CORS
-   preflight.
+   preflight, documented PaymentIntent parameters localstripe refuses (description,
+   receipt_email, automatic_payment_methods, ...), refunds beyond the charge refused,
+   `GET /_paylink/payment_intent` for `stripe.retrievePaymentIntent`.
 5. `GET /_paylink/demo?pk=...&cs=...`: a bare page mounting the Payment Element, for tests.
 """
 
@@ -138,6 +140,80 @@ def _last_payment_error(self):
 
 
 PaymentIntent.last_payment_error = property(_last_payment_error)
+
+
+# ---------------------------------------------------------------------------------------------
+# PaymentIntent parameters Stripe documents (https://docs.stripe.com/api/payment_intents/create)
+# that localstripe refuses with 400 "Unexpected ...": kept and shown on the object as Stripe
+# does; they change nothing else here.
+# ---------------------------------------------------------------------------------------------
+PI_EXTRA_PARAMS = (
+    "description",
+    "receipt_email",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "setup_future_usage",
+    "automatic_payment_methods",
+)
+_original_pi_init = PaymentIntent.__init__
+
+
+def _pi_init(self, **kwargs):
+    extra = {k: kwargs.pop(k) for k in PI_EXTRA_PARAMS if k in kwargs}
+    apm = extra.get("automatic_payment_methods")
+    if apm is not None:
+        if not isinstance(apm, dict) or "enabled" not in apm:
+            raise UserError(400, "Invalid automatic_payment_methods", {"param": "automatic_payment_methods"})
+        apm = dict(apm)
+        apm["enabled"] = resources.try_convert_to_bool(apm["enabled"])
+        extra["automatic_payment_methods"] = apm
+    _original_pi_init(self, **kwargs)
+    for k in PI_EXTRA_PARAMS:
+        setattr(self, k, extra.get(k))
+
+
+PaymentIntent.__init__ = _pi_init
+
+
+# ---------------------------------------------------------------------------------------------
+# Refunds beyond what is left of the charge. Stripe refuses them
+# (https://docs.stripe.com/api/refunds/create, error codes charge_already_refunded and
+# amount_too_large); localstripe accepts any amount, any number of times.
+# ---------------------------------------------------------------------------------------------
+_original_refund_init = resources.Refund.__init__
+
+
+def _refund_init(self, charge=None, payment_intent=None, amount=None, **kwargs):
+    charge_obj = None
+    try:
+        if isinstance(payment_intent, str) and charge is None:
+            charge_obj = PaymentIntent._api_retrieve(payment_intent).latest_charge
+        elif isinstance(charge, str):
+            charge_obj = resources.Charge._api_retrieve(charge)
+    except UserError:
+        charge_obj = None  # the original answers 404
+    wanted = resources.try_convert_to_int(amount)
+    if charge_obj is not None and charge_obj.status == "succeeded":
+        left = charge_obj.amount - charge_obj.amount_refunded
+        if left <= 0:
+            raise UserError(
+                400,
+                "Charge %s has already been refunded." % charge_obj.id,
+                {"code": "charge_already_refunded"},
+            )
+        if isinstance(wanted, int) and wanted > left:
+            raise UserError(
+                400,
+                "Refund amount (%d) is greater than unrefunded amount on charge (%d)" % (wanted, left),
+                {"code": "amount_too_large", "param": "amount"},
+            )
+        if amount is None:
+            # Stripe refunds what is left, not the whole charge again.
+            amount = left
+    _original_refund_init(self, charge=charge, payment_intent=payment_intent, amount=amount, **kwargs)
+
+
+resources.Refund.__init__ = _refund_init
 
 
 def pi_from_client_secret(client_secret):
@@ -491,7 +567,7 @@ document.getElementById('payment-form').addEventListener('submit', async ev => {
   const {error, paymentIntent} = await stripe.confirmPayment({
     elements, redirect: 'if_required', confirmParams: {return_url: location.href}});
   document.getElementById('result').textContent =
-    error ? 'error ' + error.type + ' ' + (error.code || '') : paymentIntent.status;
+    error ? ('error ' + error.type + ' ' + (error.code || '')).trim() : paymentIntent.status;
 });
 </script>
 </body>

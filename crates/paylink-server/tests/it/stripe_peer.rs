@@ -24,6 +24,8 @@ pub struct LocalStripe {
     pub base: String,
     child: Child,
     dir: PathBuf,
+    /// target/localstripe-logs/PORT-ID.log: kept when the test fails.
+    log: PathBuf,
     http: reqwest::Client,
 }
 
@@ -114,6 +116,7 @@ impl LocalStripe {
                             base,
                             child,
                             dir,
+                            log: log_path,
                             http,
                         };
                     }
@@ -239,6 +242,9 @@ impl Drop for LocalStripe {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -348,7 +354,28 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_card_payment_succeeds_and_is_partly_refunded() {
         let ls = LocalStripe::start().await;
-        let (id, cs) = payment_intent(&ls).await;
+        // Parameters Stripe documents and localstripe alone refuses are accepted and shown.
+        let (status, pi) = ls
+            .post(
+                SK,
+                "/v1/payment_intents",
+                &[
+                    ("amount", "2500"),
+                    ("currency", "eur"),
+                    ("description", "Order 42"),
+                    ("receipt_email", "buyer@example.com"),
+                    ("automatic_payment_methods[enabled]", "true"),
+                    ("metadata[order]", "42"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{pi}");
+        assert_eq!(pi["description"], "Order 42");
+        assert_eq!(pi["automatic_payment_methods"]["enabled"], true);
+        assert_eq!(pi["metadata"]["order"], "42");
+        let id = pi["id"].as_str().unwrap().to_owned();
+        let cs = pi["client_secret"].as_str().unwrap().to_owned();
         let (status, pi) = ls.confirm(PK, &cs, "4242424242424242").await;
         assert_eq!(status, 200, "{pi}");
         assert_eq!(pi["status"], "succeeded");
@@ -381,6 +408,25 @@ mod tests {
         let charge = ls.get(SK, &format!("/v1/charges/{charge_id}")).await;
         assert_eq!(charge["amount_refunded"], 1000);
         assert_eq!(charge["refunded"], false);
+
+        // More than is left is refused; the rest, without an amount, is refunded.
+        let (status, refused) = ls
+            .post(
+                SK,
+                "/v1/refunds",
+                &[("payment_intent", &id), ("amount", "1600")],
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{refused}");
+        assert_eq!(refused["error"]["code"], "amount_too_large");
+        let (status, rest) = ls
+            .post(SK, "/v1/refunds", &[("payment_intent", &id)], None)
+            .await;
+        assert_eq!(status, 200, "{rest}");
+        assert_eq!(rest["amount"], 1500);
+        let charge = ls.get(SK, &format!("/v1/charges/{charge_id}")).await;
+        assert_eq!(charge["refunded"], true);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,10 +578,12 @@ mod tests {
                 .unwrap();
             assert_eq!(text, label);
         }
+        // Nothing typed: a validation_error, without asking the server.
+        click(c, "#pay").await;
+        wait_text(c, "#result", "error validation_error incomplete_number").await;
         fill(c, "#ls-card-number", "4000 0025 0000 3155").await;
         fill(c, "#ls-card-expiry", "12 / 34").await;
         fill(c, "#ls-card-cvc", "123").await;
-        wait_text(c, "#result", "").await;
         let complete = c
             .execute("return document.body.dataset.complete", vec![])
             .await
