@@ -5,7 +5,7 @@ document.documentElement.classList.add("js");
 document.addEventListener("submit", function (event) {
   var form = event.target;
   var clicked = event.submitter;
-  if (!clicked || clicked.value === "update") return;
+  if (!clicked || clicked.value === "update" || form.id === "stripe-form") return;
   if (form.dataset.submitting === "1") { event.preventDefault(); return; }
   form.dataset.submitting = "1";
   window.setTimeout(function () {
@@ -119,7 +119,9 @@ document.addEventListener("submit", function (event) {
     if (!trial) {
       set("total", format(t.total));
       set("headline-total", format(t.total));
-      set("pay", "Pay " + format(t.total));
+      // A seller on Stripe takes the card on the next page: the button says so.
+      var pay = document.getElementById("pay");
+      if (pay && !pay.hasAttribute("data-next")) set("pay", "Pay " + format(t.total));
       set("due-today", format(t.total));
       set("confirm-wallet-amount", format(t.total));
       set("confirm-wallet-total", format(t.total));
