@@ -164,7 +164,10 @@ pub async fn layer(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if !matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE) {
+    if !matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
         return Ok(next.run(req).await);
     }
     let Some(key) = req.headers().get(HEADER) else {

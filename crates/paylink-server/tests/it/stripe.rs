@@ -72,17 +72,26 @@ pub async fn stripe_app(backend: Backend) -> (TestApp, LocalStripe) {
 pub async fn checkout(app: &TestApp) -> Value {
     let link = app.custom_link("Stripe tote", 2500).await;
     let s = app
-        .start_checkout(link["slug"].as_str().unwrap(), json!({"email": "buyer@example.com"}))
+        .start_checkout(
+            link["slug"].as_str().unwrap(),
+            json!({"email": "buyer@example.com"}),
+        )
         .await;
     s.ok(201).clone()
 }
 
 pub fn intent_secret(session: &Value) -> &str {
-    session["stripe"]["payment_intent_client_secret"].as_str().unwrap()
+    session["stripe"]["payment_intent_client_secret"]
+        .as_str()
+        .unwrap()
 }
 
 pub fn intent_id(session: &Value) -> String {
-    intent_secret(session).split("_secret_").next().unwrap().to_owned()
+    intent_secret(session)
+        .split("_secret_")
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 pub async fn pay_stripe(app: &TestApp, session: &Value) -> crate::helpers::Resp {
@@ -120,7 +129,9 @@ async fn a_payment_is_recorded_only_once_stripe_says_it_succeeded(app: TestApp, 
     let session = checkout(&app).await;
     assert_eq!(session["processor"], "stripe");
     assert_eq!(session["stripe"]["publishable_key"], PK);
-    let pi = peer.get(SK, &format!("/v1/payment_intents/{}", intent_id(&session))).await;
+    let pi = peer
+        .get(SK, &format!("/v1/payment_intents/{}", intent_id(&session)))
+        .await;
     assert_eq!(pi["amount"], 2500);
     assert_eq!(pi["currency"], "usd");
     assert_eq!(pi["metadata"]["paylink_checkout_session"], session["id"]);
@@ -130,11 +141,19 @@ async fn a_payment_is_recorded_only_once_stripe_says_it_succeeded(app: TestApp, 
         .await
         .assert_error(400, "payment_method_not_allowed");
     // Nothing confirmed at Stripe yet: nothing recorded, on the browser's word or not.
-    pay_stripe(&app, &session).await.assert_error(409, "payment_not_confirmed");
+    pay_stripe(&app, &session)
+        .await
+        .assert_error(409, "payment_not_confirmed");
     assert!(payments(&app, "succeeded").await.is_empty());
 
-    let (status, confirmed) = peer.confirm(PK, intent_secret(&session), "4242424242424242").await;
-    assert_eq!((status, confirmed["status"].as_str()), (200, Some("succeeded")), "{confirmed}");
+    let (status, confirmed) = peer
+        .confirm(PK, intent_secret(&session), "4242424242424242")
+        .await;
+    assert_eq!(
+        (status, confirmed["status"].as_str()),
+        (200, Some("succeeded")),
+        "{confirmed}"
+    );
     let paid = pay_stripe(&app, &session).await;
     assert_eq!(paid.ok(200)["status"], "succeeded", "{}", paid.body);
     let again = pay_stripe(&app, &session).await;
@@ -151,9 +170,19 @@ async fn a_payment_is_recorded_only_once_stripe_says_it_succeeded(app: TestApp, 
     // A partial refund goes through Stripe's Refunds API.
     let id = p["id"].as_str().unwrap();
     let r = app
-        .post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 1000}))
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            json!({"amount": 1000}),
+        )
         .await;
-    assert!(r.ok(201)["processor_reference"].as_str().unwrap().starts_with("re_"), "{}", r.body);
+    assert!(
+        r.ok(201)["processor_reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("re_"),
+        "{}",
+        r.body
+    );
     // An id, or the object (localstripe answers the object).
     let charge_id = confirmed["latest_charge"]
         .as_str()
@@ -162,42 +191,66 @@ async fn a_payment_is_recorded_only_once_stripe_says_it_succeeded(app: TestApp, 
         .to_owned();
     let charge = peer.get(SK, &format!("/v1/charges/{charge_id}")).await;
     assert_eq!(charge["amount_refunded"], 1000, "{charge}");
-    app.post(&format!("/v1/payments/{id}/refunds"), json!({"amount": 2000}))
-        .await
-        .assert_error(422, "refund_exceeds_payment");
+    app.post(
+        &format!("/v1/payments/{id}/refunds"),
+        json!({"amount": 2000}),
+    )
+    .await
+    .assert_error(422, "refund_exceeds_payment");
 }
 
 stripe_both!(declines_and_three_d_secure_are_stripes_answers);
 async fn declines_and_three_d_secure_are_stripes_answers(app: TestApp, peer: LocalStripe) {
     let session = checkout(&app).await;
     // A card that attaches but is declined when charged.
-    let (status, _) = peer.confirm(PK, intent_secret(&session), "4000000000000341").await;
+    let (status, _) = peer
+        .confirm(PK, intent_secret(&session), "4000000000000341")
+        .await;
     assert_eq!(status, 402);
     let declined = pay_stripe(&app, &session).await;
     declined.assert_error(402, "card_declined");
     assert_eq!(declined.body["status"], "failed");
     // Asked again, the same decline is answered and recorded once.
-    pay_stripe(&app, &session).await.assert_error(402, "card_declined");
+    pay_stripe(&app, &session)
+        .await
+        .assert_error(402, "card_declined");
     assert_eq!(payments(&app, "failed").await.len(), 1);
 
     // The customer tries a card that asks for 3-D Secure: Stripe.js runs the challenge.
-    let (status, pi) = peer.confirm(PK, intent_secret(&session), "4000002500003155").await;
-    assert_eq!((status, pi["status"].as_str()), (200, Some("requires_action")), "{pi}");
+    let (status, pi) = peer
+        .confirm(PK, intent_secret(&session), "4000002500003155")
+        .await;
+    assert_eq!(
+        (status, pi["status"].as_str()),
+        (200, Some("requires_action")),
+        "{pi}"
+    );
     let pending = pay_stripe(&app, &session).await;
     assert_eq!(pending.ok(200)["status"], "requires_action");
-    let url = pending.body["next_action"]["redirect_url"].as_str().unwrap();
-    assert!(url.contains(&format!("/c/{}", session["id"].as_str().unwrap())), "{url}");
+    let url = pending.body["next_action"]["redirect_url"]
+        .as_str()
+        .unwrap();
+    assert!(
+        url.contains(&format!("/c/{}", session["id"].as_str().unwrap())),
+        "{url}"
+    );
     assert!(payments(&app, "succeeded").await.is_empty());
     let done = peer.authenticate(PK, intent_secret(&session), true).await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    assert_eq!(pay_stripe(&app, &session).await.ok(200)["status"], "succeeded");
+    assert_eq!(
+        pay_stripe(&app, &session).await.ok(200)["status"],
+        "succeeded"
+    );
     assert_eq!(payments(&app, "succeeded").await.len(), 1);
 
     // A failed challenge is a decline.
     let other = checkout(&app).await;
-    peer.confirm(PK, intent_secret(&other), "4000002500003155").await;
+    peer.confirm(PK, intent_secret(&other), "4000002500003155")
+        .await;
     peer.authenticate(PK, intent_secret(&other), false).await;
-    pay_stripe(&app, &other).await.assert_error(402, "authentication_failed");
+    pay_stripe(&app, &other)
+        .await
+        .assert_error(402, "authentication_failed");
 }
 
 stripe_both!(stripe_webhooks_are_verified_deduplicated_and_acted_on);
@@ -206,7 +259,8 @@ async fn stripe_webhooks_are_verified_deduplicated_and_acted_on(app: TestApp, pe
     peer.register_webhook("paylink", &url, WHSEC).await;
     let session = checkout(&app).await;
     // The customer confirms and closes the tab: Stripe's signed event records the payment.
-    peer.confirm(PK, intent_secret(&session), "4242424242424242").await;
+    peer.confirm(PK, intent_secret(&session), "4242424242424242")
+        .await;
     let mut found = Vec::new();
     for _ in 0..100 {
         found = payments(&app, "succeeded").await;
@@ -241,14 +295,28 @@ async fn stripe_webhooks_are_verified_deduplicated_and_acted_on(app: TestApp, pe
     })
     .to_string();
     // Forged, stale, or for another merchant: refused, nothing changes.
-    let (s, b) = post(dispute.clone(), stripe_signature("whsec_other", now, &dispute)).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("signature_invalid")));
-    let (s, _) = post(dispute.clone(), stripe_signature(WHSEC, now - 301, &dispute)).await;
+    let (s, b) = post(
+        dispute.clone(),
+        stripe_signature("whsec_other", now, &dispute),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (400, Some("signature_invalid"))
+    );
+    let (s, _) = post(
+        dispute.clone(),
+        stripe_signature(WHSEC, now - 301, &dispute),
+    )
+    .await;
     assert_eq!(s, 400);
     let (s, _) = post(dispute.clone(), format!("t={now},v1=00")).await;
     assert_eq!(s, 400);
     let other = app.other_merchant("Other").await;
-    let other_id = app.call(Some(&other), Method::GET, "/v1/settings", None, None).await.body["merchant_id"]
+    let other_id = app
+        .call(Some(&other), Method::GET, "/v1/settings", None, None)
+        .await
+        .body["merchant_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -273,11 +341,21 @@ async fn stripe_webhooks_are_verified_deduplicated_and_acted_on(app: TestApp, pe
     let p = app.get(&format!("/v1/payments/{payment_id}")).await;
     assert_eq!(p.body["disputed"], true);
     let events = app.get("/v1/events?type=payment.disputed").await;
-    assert_eq!(events.ok(200)["data"].as_array().unwrap().len(), 1, "{}", events.body);
+    assert_eq!(
+        events.ok(200)["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        events.body
+    );
 
     // A refund made in Stripe's dashboard is mirrored, for what we did not know of.
-    peer.post(SK, "/v1/refunds", &[("payment_intent", &intent_id(&session)), ("amount", "700")], None)
-        .await;
+    peer.post(
+        SK,
+        "/v1/refunds",
+        &[("payment_intent", &intent_id(&session)), ("amount", "700")],
+        None,
+    )
+    .await;
     let refunded = json!({
         "id": "evt_refund_1", "object": "event", "type": "charge.refunded", "livemode": false,
         "data": {"object": {"id": "ch_x", "object": "charge", "payment_intent": intent_id(&session),
@@ -305,7 +383,8 @@ async fn a_payment_nobody_recorded_is_reconciled_by_the_worker(app: TestApp, pee
     // closed, the server died before recording).
     let session = checkout(&app).await;
     let unpaid = checkout(&app).await;
-    peer.confirm(PK, intent_secret(&session), "4242424242424242").await;
+    peer.confirm(PK, intent_secret(&session), "4242424242424242")
+        .await;
     let (api, js) = (peer.base.clone(), peer.js_url());
     app.start_worker(move |c| {
         c.stripe_api_base = api;
@@ -320,15 +399,24 @@ async fn a_payment_nobody_recorded_is_reconciled_by_the_worker(app: TestApp, pee
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(found.len(), 1, "the worker recorded the payment Stripe took");
-    assert_eq!(found[0]["processor_reference"], intent_id(&session).as_str());
+    assert_eq!(
+        found.len(),
+        1,
+        "the worker recorded the payment Stripe took"
+    );
+    assert_eq!(
+        found[0]["processor_reference"],
+        intent_id(&session).as_str()
+    );
     // The page's late call gets the same payment; nothing is recorded twice.
     let late = pay_stripe(&app, &session).await;
     assert_eq!(late.ok(200)["payment_id"], found[0]["id"]);
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(payments(&app, "succeeded").await.len(), 1);
     // The other checkout, never paid, is left alone until it ends.
-    let pi = peer.get(SK, &format!("/v1/payment_intents/{}", intent_id(&unpaid))).await;
+    let pi = peer
+        .get(SK, &format!("/v1/payment_intents/{}", intent_id(&unpaid)))
+        .await;
     assert_eq!(pi["status"], "requires_payment_method");
 }
 
@@ -337,52 +425,108 @@ async fn live_mode_takes_stripe_keys_from_an_owner_only(app: TestApp, _peer: Loc
     // A live link needs a live processor.
     let live = app.live_key().await;
     let link = json!({"title": "Live", "amount": 1000});
-    app.call(Some(&live), Method::POST, "/v1/payment_links", Some(link.clone()), None)
-        .await
-        .assert_error(409, "payments_not_enabled");
+    app.call(
+        Some(&live),
+        Method::POST,
+        "/v1/payment_links",
+        Some(link.clone()),
+        None,
+    )
+    .await
+    .assert_error(409, "payments_not_enabled");
     // A test key cannot set live keys or choose live's processor.
     let live_keys = json!({"mode": "live", "secret_key": "sk_live_paylinkTests4242", "publishable_key": "pk_live_paylinkTests4242", "webhook_secret": WHSEC});
-    app.call(Some(&app.key), Method::PUT, "/v1/processors/stripe", Some(live_keys.clone()), None)
-        .await
-        .assert_error(403, "insufficient_permissions");
-    app.patch("/v1/settings", json!({"processors": {"test": "stripe", "live": "stripe"}}))
-        .await
-        .assert_error(422, "processor_not_available");
+    app.call(
+        Some(&app.key),
+        Method::PUT,
+        "/v1/processors/stripe",
+        Some(live_keys.clone()),
+        None,
+    )
+    .await
+    .assert_error(403, "insufficient_permissions");
+    app.patch(
+        "/v1/settings",
+        json!({"processors": {"test": "stripe", "live": "stripe"}}),
+    )
+    .await
+    .assert_error(422, "processor_not_available");
     // Keys of the wrong kind are refused.
-    let wrong = json!({"mode": "live", "secret_key": SK, "publishable_key": PK, "webhook_secret": WHSEC});
-    app.call(Some(&live), Method::PUT, "/v1/processors/stripe", Some(wrong), None)
-        .await
-        .assert_error(400, "parameter_invalid");
+    let wrong =
+        json!({"mode": "live", "secret_key": SK, "publishable_key": PK, "webhook_secret": WHSEC});
+    app.call(
+        Some(&live),
+        Method::PUT,
+        "/v1/processors/stripe",
+        Some(wrong),
+        None,
+    )
+    .await
+    .assert_error(400, "parameter_invalid");
     let nul = json!({"mode": "test", "secret_key": "sk_test_abc\u{0}defghij", "publishable_key": PK, "webhook_secret": WHSEC});
-    app.call(Some(&app.key), Method::PUT, "/v1/processors/stripe", Some(nul), None)
-        .await
-        .assert_error(400, "parameter_invalid");
+    app.call(
+        Some(&app.key),
+        Method::PUT,
+        "/v1/processors/stripe",
+        Some(nul),
+        None,
+    )
+    .await
+    .assert_error(400, "parameter_invalid");
     // The live secret key (an owner's) sets them, chooses Stripe, and live links work.
-    app.call(Some(&live), Method::PUT, "/v1/processors/stripe", Some(live_keys), None)
-        .await
-        .ok(200);
-    app.call(Some(&live), Method::PATCH, "/v1/settings", Some(json!({"processors": {"test": "stripe", "live": "stripe"}})), None)
-        .await
-        .ok(200);
-    app.call(Some(&live), Method::POST, "/v1/payment_links", Some(link), None)
-        .await
-        .ok(201);
+    app.call(
+        Some(&live),
+        Method::PUT,
+        "/v1/processors/stripe",
+        Some(live_keys),
+        None,
+    )
+    .await
+    .ok(200);
+    app.call(
+        Some(&live),
+        Method::PATCH,
+        "/v1/settings",
+        Some(json!({"processors": {"test": "stripe", "live": "stripe"}})),
+        None,
+    )
+    .await
+    .ok(200);
+    app.call(
+        Some(&live),
+        Method::POST,
+        "/v1/payment_links",
+        Some(link),
+        None,
+    )
+    .await
+    .ok(201);
     // Another merchant sees none of it.
     let other = app.other_merchant("Other").await;
-    app.call(Some(&other), Method::GET, "/v1/processors/stripe", None, None)
-        .await
-        .assert_error(404, "resource_missing");
+    app.call(
+        Some(&other),
+        Method::GET,
+        "/v1/processors/stripe",
+        None,
+        None,
+    )
+    .await
+    .assert_error(404, "resource_missing");
 }
 
 stripe_both!(no_stripe_secret_is_stored_in_the_clear);
 async fn no_stripe_secret_is_stored_in_the_clear(app: TestApp, peer: LocalStripe) {
     let session = checkout(&app).await;
-    peer.confirm(PK, intent_secret(&session), "4242424242424242").await;
+    peer.confirm(PK, intent_secret(&session), "4242424242424242")
+        .await;
     pay_stripe(&app, &session).await.ok(200);
     let pi_secret = intent_secret(&session).to_owned();
     let dump = crate::stripe::browser::database_dump(&app).await;
     for secret in [SK, WHSEC, pi_secret.as_str()] {
-        assert!(!dump.contains(secret), "{secret} lies in the database in the clear");
+        assert!(
+            !dump.contains(secret),
+            "{secret} lies in the database in the clear"
+        );
     }
     // The dump did read the tables (the publishable key is public and kept plain).
     assert!(dump.contains(PK), "the dump holds the credentials' row");

@@ -216,6 +216,8 @@ pub fn base(schema: &str, w: &World) -> Value {
             .to_rfc3339()}),
         "ConfirmIn" => json!({"enrollment": "enc1:corpus", "code": "123456"}),
         "DisableIn" => json!({"password": "not the password"}),
+        "StripeCredentialsIn" => json!({"mode": "test", "secret_key": "sk_test_corpus12345678",
+            "publishable_key": "pk_test_corpus12345678", "webhook_secret": "whsec_corpus12345678"}),
         other => panic!("no valid body for {other}: add one to bad_input/world.rs"),
     }
 }

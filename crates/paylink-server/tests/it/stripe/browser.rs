@@ -32,22 +32,31 @@ pub async fn database_dump(app: &TestApp) -> String {
                 .arg(&app.db_url)
                 .output()
                 .expect("pg_dump (postgresql-client) is installed with PostgreSQL");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).into_owned()
         }
     }
 }
 
 async fn pays_through_the_payment_element(backend: Backend) {
-    let (app, _peer) = stripe_app(backend).await;
+    let (app, peer) = stripe_app(backend).await;
     let axe = axe_source();
-    app.patch("/v1/settings", json!({"business_name": "Acme Pottery", "brand_color": "#0b6e4f"}))
-        .await
-        .ok(200);
+    app.patch(
+        "/v1/settings",
+        json!({"business_name": "Acme Pottery", "brand_color": "#0b6e4f"}),
+    )
+    .await
+    .ok(200);
     let link = app.custom_link("Stoneware mug", 3200).await;
     let url = format!("{}/l/{}", app.base, link["slug"].as_str().unwrap());
     for (width, device) in [(1280, "desktop"), (390, "phone")] {
-        let Some(b) = browser(width).await else { return };
+        let Some(b) = browser(width).await else {
+            return;
+        };
         let c = &b.client;
         c.goto(&url).await.unwrap();
         // No card fields of ours: the card is typed into Stripe's form on the next page.
@@ -71,12 +80,18 @@ async fn pays_through_the_payment_element(backend: Backend) {
             .to_str()
             .unwrap()
             .to_owned();
-        let origin = _peer.base.clone();
-        assert!(csp.contains(&format!("script-src 'self' {origin}")), "{csp}");
-        assert!(csp.contains(&format!("connect-src 'self' {origin}")), "{csp}");
+        let origin = peer.base.clone();
+        assert!(
+            csp.contains(&format!("script-src 'self' {origin}")),
+            "{csp}"
+        );
+        assert!(
+            csp.contains(&format!("connect-src 'self' {origin}")),
+            "{csp}"
+        );
         let source = c.source().await.unwrap();
         assert!(source.contains(PK) && !source.contains(super::SK));
-        look(c, axe.as_deref(), &format!("stripe-payment-element"), device).await;
+        look(c, axe.as_deref(), "stripe-payment-element", device).await;
         fill(c, "#ls-card-number", "4000002500003155").await;
         fill(c, "#ls-card-expiry", "12/34").await;
         fill(c, "#ls-card-cvc", "123").await;
@@ -97,7 +112,9 @@ async fn pays_through_the_payment_element(backend: Backend) {
     let paid = app.get("/v1/payments?status=succeeded").await;
     let data = paid.ok(200)["data"].as_array().unwrap();
     assert_eq!(data.len(), 2, "one payment per customer");
-    assert!(data.iter().all(|p| p["processor"] == "stripe" && p["amount"] == 3200));
+    assert!(data
+        .iter()
+        .all(|p| p["processor"] == "stripe" && p["amount"] == 3200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
