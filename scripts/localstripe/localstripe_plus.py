@@ -598,6 +598,31 @@ async def health(request):
     return web.Response(text="ok\n")
 
 
+# 6. Search (GET /v1/payment_intents/search?query=metadata['k']:'v'): Stripe documents it;
+# localstripe has none, and its /v1/payment_intents/{id} route would take "search" for an
+# id. Only the one clause Paylink sends is understood: a metadata value, exactly.
+SEARCH = re.compile(r"^metadata\['([^'\]]+)'\]:'([^']*)'$")
+
+
+@web.middleware
+async def search_middleware(request, handler):
+    if request.method != "GET" or request.path != "/v1/payment_intents/search":
+        return await handler(request)
+    if server.get_api_key(request) is None:
+        return error_response(401, {"type": "invalid_request_error", "message": "Unauthorized"})
+    m = SEARCH.match(request.query.get("query", ""))
+    if not m:
+        return error_response(400, {"type": "invalid_request_error",
+                                    "message": "localstripe_plus understands metadata['k']:'v' only"})
+    key, value = m.group(1), m.group(2)
+    found = [o for k, o in list(store.items())
+             if k.startswith("payment_intent:") and (o.metadata or {}).get(key) == value]
+    found.sort(key=lambda o: o.created, reverse=True)
+    body = {"object": "search_result", "url": "/v1/payment_intents/search",
+            "has_more": False, "data": [o._export() for o in found]}
+    return web.json_response(body)
+
+
 def build_app():
     app = server.app
     middlewares = list(app.middlewares)
@@ -606,7 +631,7 @@ def build_app():
     # error_middleware turns localstripe's UserError into responses; the idempotency layer
     # sits outside it to see (and keep) those responses.
     middlewares = (
-        [preflight_middleware, idempotency_middleware, stripe_js_middleware]
+        [preflight_middleware, idempotency_middleware, stripe_js_middleware, search_middleware]
         + middlewares[:1]
         + [authenticate_middleware]
         + middlewares[1:]

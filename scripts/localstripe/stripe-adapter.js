@@ -373,6 +373,46 @@
     return {paymentIntent: pi};
   };
 
+  // stripe.confirmSetup: a SetupIntent saves the card for later (a subscription's trial).
+  // localstripe takes the card on its own SetupIntent confirm route with the publishable key.
+  Stripe.prototype.confirmSetup = async function (params) {
+    params = params || {};
+    const elements = params.elements;
+    if (!(elements instanceof Elements)) {
+      return {error: {type: 'validation_error',
+        message: 'stripe.confirmSetup needs the `elements` the Payment Element was created from.'}};
+    }
+    const clientSecret = params.clientSecret || elements._options.clientSecret;
+    if (typeof clientSecret !== 'string' || !clientSecret.startsWith('seti_')) {
+      return {error: {type: 'validation_error', message: 'Missing or invalid clientSecret.'}};
+    }
+    const invalid = elements._validate();
+    if (invalid) return {error: invalid};
+    const id = clientSecret.split('_secret_')[0];
+    const {number, exp, cvc} = elements._payment._card();
+    let r = await post(`/v1/setup_intents/${id}/confirm`, {
+      key: this._key,
+      client_secret: clientSecret,
+      use_stripe_sdk: true,
+      payment_method_data: {type: 'card',
+        card: {number, exp_month: exp.month, exp_year: exp.year, cvc}},
+    });
+    if (r.status !== 200 || r.body.error) return {error: toError(r.status, r.body)};
+    let si = r.body;
+    if (si.status === 'requires_action') {
+      const ok = await challenge();
+      r = await post(`/v1/setup_intents/${id}/${ok ? 'confirm' : 'cancel'}`,
+                     {key: this._key, client_secret: clientSecret, use_stripe_sdk: true});
+      if (r.status !== 200 || r.body.error) return {error: toError(r.status, r.body)};
+      si = r.body;
+      if (!ok) {
+        return {error: {type: 'card_error', code: 'setup_intent_authentication_failure',
+          message: 'We are unable to authenticate your payment method.', setup_intent: si}};
+      }
+    }
+    return {setupIntent: si};
+  };
+
   Stripe.prototype.retrievePaymentIntent = async function (clientSecret) {
     let response;
     try {

@@ -142,11 +142,13 @@ pub trait Processor: Send + Sync + 'static {
         idempotency_key: &str,
     ) -> Result<Option<ChargeOutcome>, ProcessorError>;
 
-    /// Refunds part or all of a settled charge, once per `idempotency_key`.
+    /// Refunds part or all of a settled charge (`amount` in `currency`'s minor units), once
+    /// per `idempotency_key`.
     async fn refund(
         &self,
         reference: &str,
         amount: Amount,
+        currency: Currency,
         idempotency_key: &str,
     ) -> Result<String, ProcessorError>;
 

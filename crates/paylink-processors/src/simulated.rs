@@ -293,6 +293,7 @@ impl Processor for SimulatedProcessor {
         &self,
         charge: &str,
         amount: Amount,
+        _currency: paylink_domain::money::Currency,
         idempotency_key: &str,
     ) -> Result<String, ProcessorError> {
         pause(self.latency).await;

@@ -51,7 +51,9 @@
     button.disabled = true;
     button.setAttribute('aria-busy', 'true');
     errorBox.hidden = true;
-    stripe.confirmPayment({
+    // A free trial saves the card (a SetupIntent); anything else is paid now.
+    var confirm = d.intent.indexOf('seti_') === 0 ? stripe.confirmSetup : stripe.confirmPayment;
+    confirm.call(stripe, {
       elements: elements,
       redirect: 'if_required',
       confirmParams: { return_url: d.returnUrl }
@@ -67,9 +69,20 @@
     });
   });
 
-  // Back from a payment method that redirects (Stripe adds `payment_intent` to the URL).
-  if (new URLSearchParams(window.location.search).has('payment_intent')) {
+  // Back from a payment method that redirects (Stripe adds `payment_intent` to the URL), or
+  // reloaded after an answer was lost: a payment Stripe already has is recorded, not made
+  // again.
+  var back = new URLSearchParams(window.location.search);
+  if (back.has('payment_intent') || back.has('setup_intent')) {
     button.disabled = true;
     record(null);
+  } else if (d.intent.indexOf('pi_') === 0 && typeof stripe.retrievePaymentIntent === 'function') {
+    stripe.retrievePaymentIntent(d.intent).then(function (r) {
+      var pi = r && r.paymentIntent;
+      if (pi && (pi.status === 'succeeded' || pi.status === 'processing')) {
+        button.disabled = true;
+        record(null);
+      }
+    }, function () {});
   }
 })();

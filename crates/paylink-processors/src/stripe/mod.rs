@@ -8,7 +8,9 @@
 mod client;
 pub mod signature;
 
-pub use client::{id_of, CallError, Intent, NewIntent, StripeClient, StripeError, API_VERSION};
+pub use client::{
+    id_of, CallError, Intent, NewIntent, SetupIntent, StripeClient, StripeError, API_VERSION,
+};
 
 use async_trait::async_trait;
 
@@ -16,7 +18,7 @@ use crate::{
     ChargeOutcome, ChargeRequest, Processor, ProcessorError, SaveMethodRequest, SaveOutcome,
     SavedChargeRequest,
 };
-use paylink_domain::money::Amount;
+use paylink_domain::money::{Amount, Currency};
 
 /// Metadata keys Paylink puts on what it creates at Stripe, to find its own objects again.
 pub const META_SESSION: &str = "paylink_checkout_session";
@@ -99,24 +101,31 @@ impl Processor for StripeProcessor {
 
     async fn find_charge(
         &self,
-        _idempotency_key: &str,
+        idempotency_key: &str,
     ) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        // Checkout payments are found by their PaymentIntent (kept per session); a charge of
-        // a saved card is repeated under the same Idempotency-Key, which Stripe answers
-        // with the first outcome without charging again (within its 24 hours).
-        Ok(None)
+        // Charges of saved cards carry their key in their metadata (checkout payments are
+        // found by the PaymentIntent kept per session instead). Looked up, never made.
+        let found = self
+            .client
+            .search_intents(META_KEY, idempotency_key)
+            .await
+            .map_err(CallError::into_processor_error)?;
+        Ok(found.iter().find_map(outcome_of))
     }
 
     async fn refund(
         &self,
         reference: &str,
         amount: Amount,
+        currency: Currency,
         idempotency_key: &str,
     ) -> Result<String, ProcessorError> {
+        let amount = stripe_amount(&currency, amount.minor())
+            .ok_or(ProcessorError::Invalid("currency_not_supported"))?;
         self.client
             .refund(
                 reference,
-                amount.minor(),
+                amount,
                 &format!("paylink_refund_{idempotency_key}"),
             )
             .await
@@ -130,8 +139,10 @@ impl Processor for StripeProcessor {
     async fn charge_saved(&self, req: SavedChargeRequest) -> Result<ChargeOutcome, ProcessorError> {
         let (customer, pm) = split_reference(&req.method)?;
         let currency = req.currency.code().to_ascii_lowercase();
+        let amount = stripe_amount(&req.currency, req.amount.minor())
+            .ok_or(ProcessorError::Invalid("currency_not_supported"))?;
         let n = NewIntent {
-            amount: req.amount.minor(),
+            amount,
             currency,
             description: &req.description,
             metadata: &[(META_KEY, &req.idempotency_key)],
@@ -152,5 +163,46 @@ impl Processor for StripeProcessor {
             }),
             Err(e) => Err(e.into_processor_error()),
         }
+    }
+}
+
+/// An amount in Paylink's minor units (ISO 4217's exponent) as Stripe's API takes it, or
+/// `None` where Stripe cannot charge it exactly. Stripe's rules (docs.stripe.com/currencies):
+/// ISK is sent with two decimals although it has none (so `× 100`); the three-decimal
+/// currencies must end in 0 (Stripe cannot settle the last digit); stablecoins are no
+/// Stripe presentment currency. Every other currency's minor units are Stripe's.
+pub fn stripe_amount(currency: &Currency, minor: i64) -> Option<i64> {
+    match currency.code() {
+        "ISK" => minor.checked_mul(100),
+        "BHD" | "JOD" | "KWD" | "OMR" | "TND" => (minor % 10 == 0).then_some(minor),
+        "USDC" | "EURC" => None,
+        _ => Some(minor),
+    }
+}
+
+/// [`stripe_amount`] back: Stripe's amount in Paylink's minor units.
+pub fn from_stripe_amount(currency: &Currency, amount: i64) -> Option<i64> {
+    match currency.code() {
+        "ISK" => (amount % 100 == 0).then_some(amount / 100),
+        "USDC" | "EURC" => None,
+        _ => Some(amount),
+    }
+}
+
+#[cfg(test)]
+mod amount_tests {
+    use super::stripe_amount;
+    use paylink_domain::money::Currency;
+
+    #[test]
+    fn amounts_follow_stripes_currency_rules() {
+        let c = |s: &str| Currency::parse(s).unwrap();
+        assert_eq!(stripe_amount(&c("usd"), 2500), Some(2500));
+        assert_eq!(stripe_amount(&c("jpy"), 500), Some(500));
+        assert_eq!(stripe_amount(&c("isk"), 5000), Some(500_000));
+        assert_eq!(stripe_amount(&c("kwd"), 1250), Some(1250));
+        assert_eq!(stripe_amount(&c("kwd"), 1255), None);
+        assert_eq!(stripe_amount(&c("usdc"), 1_000_000), None);
+        assert_eq!(stripe_amount(&c("isk"), i64::MAX), None);
     }
 }

@@ -59,7 +59,7 @@ pub(super) fn routes() -> Vec<Route> {
         )
         .errors(400, &["amount_invalid", "refund_exceeds_payment"])
         .errors(409, &["payment_not_refundable"])
-        .errors(502, &["refund_failed"])
+        .errors(502, &["refund_failed", "refund_outcome_unknown"])
         .body(reg::<RefundIn>),
     ]
 }
@@ -270,11 +270,37 @@ pub async fn refund(
             return Err(e);
         }
     };
-    match processor.refund(&reference, amount, r.id.as_str()).await {
+    // An unanswered call may have refunded: it is asked again under the same key (the
+    // processor makes it once), never reverted on a guess.
+    let mut outcome = processor
+        .refund(&reference, amount, p.currency, r.id.as_str())
+        .await;
+    for wait in [300, 1_000] {
+        if !matches!(
+            outcome,
+            Err(paylink_processors::ProcessorError::Retryable(_))
+        ) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        outcome = processor
+            .refund(&reference, amount, p.currency, r.id.as_str())
+            .await;
+    }
+    match outcome {
         Ok(processor_reference) => Ok(created(&Refund {
             processor_reference,
             ..r
         })),
+        Err(paylink_processors::ProcessorError::Retryable(_)) => {
+            tracing::error!(refund.id = %r.id, payment.id = %r.payment_id, "the processor did not answer a refund: kept as recorded, check it at the processor");
+            Err(ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "processor_error",
+                "refund_outcome_unknown",
+                format!("The processor did not answer; the refund {} stays recorded (it is asked for once, under one key). Check the payment at the processor before refunding again", r.id),
+            ))
+        }
         Err(e) => {
             state.store.revert_refund(t, &r).await?;
             Err(ApiError::new(

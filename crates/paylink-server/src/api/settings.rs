@@ -136,7 +136,7 @@ pub async fn update_settings(
         let m = merchant(&state, &auth.tenant).await?;
         let next = apply(m.settings.clone(), &patch)?;
         if next.processors != m.settings.processors {
-            stripe_keys_set(&state, &auth, &next).await?;
+            stripe_keys_set(&state, &auth, &m.settings, &next).await?;
         }
         match state.store.update_settings(&m.id, &next, m.version).await {
             Err(StoreError::Conflict(Conflict::ConcurrentUpdate)) => continue,
@@ -155,7 +155,12 @@ pub async fn update_settings(
 
 /// Stripe is chosen for a mode only once its keys are set for that mode; live mode is an
 /// owner's (or a live secret key's) to choose.
-async fn stripe_keys_set(state: &AppState, auth: &Auth, next: &MerchantSettings) -> ApiResult<()> {
+async fn stripe_keys_set(
+    state: &AppState,
+    auth: &Auth,
+    now: &MerchantSettings,
+    next: &MerchantSettings,
+) -> ApiResult<()> {
     use paylink_domain::access::{Grant, Role};
     let m = auth.tenant.merchant_id();
     for (live, name) in [
@@ -186,7 +191,9 @@ async fn stripe_keys_set(state: &AppState, auth: &Auth, next: &MerchantSettings)
     }
     let owner = matches!(auth.grant, Grant::Member(Role::Owner))
         || (matches!(auth.grant, Grant::SecretKey) && auth.tenant.livemode());
-    if next.processors.live.is_some() && !owner {
+    // Any change to live mode's processor, turning it off included (a patch of `processors`
+    // replaces both modes), is an owner's.
+    if next.processors.live != now.processors.live && !owner {
         return Err(ApiError::forbidden(
             "Only an owner (or a live secret key) chooses live mode's processor",
         ));

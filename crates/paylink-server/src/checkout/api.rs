@@ -80,9 +80,14 @@ pub fn routes() -> Vec<Route> {
                 "stock_reserved",
                 "order_reserved",
                 "link_changed",
+                "payments_not_enabled",
+                "processor_not_configured",
+                "currency_not_supported",
             ],
         )
         .errors(410, GONE)
+        .errors(502, &["processor_auth_failed", "processor_refused"])
+        .errors(503, &["processor_unavailable"])
         .body(reg::<CheckoutIn>),
         route(
             Method::POST,
@@ -104,9 +109,27 @@ pub fn routes() -> Vec<Route> {
                 "invalid_cvc",
             ],
         )
-        .errors(409, &["payment_in_progress"])
+        .errors(
+            409,
+            &[
+                "payment_in_progress",
+                "payment_not_confirmed",
+                "payment_processing",
+                "payments_not_enabled",
+                "processor_not_configured",
+            ],
+        )
         .errors(410, &["checkout_session_expired"])
-        .errors(502, &["processor_timeout", "processor_error"])
+        .errors(
+            502,
+            &[
+                "processor_timeout",
+                "processor_error",
+                "processor_auth_failed",
+                "processor_mismatch",
+            ],
+        )
+        .errors(503, &["processor_unavailable"])
         .answer(
             402,
             "Declined: `{status: failed, decline_code}`",
@@ -440,6 +463,9 @@ impl Opening<'_> {
         } = self;
         let p = &view.p;
         let settings = state.public_settings(p.tenant.merchant_id()).await?;
+        if p.link.value.livemode && !crate::stripe::serves(&settings, true) {
+            return Err(super::pay::live_not_enabled());
+        }
         let Start {
             link,
             cart,

@@ -259,6 +259,15 @@ async fn charge(
             "This seller takes payments through Stripe: confirm with Stripe.js, then pay with `{\"type\": \"stripe\"}`",
         ));
     }
+    if rec.session.livemode {
+        // The simulated processor serves test mode only: a live session is never "paid"
+        // through it, whatever the settings say now.
+        state
+            .store
+            .end_attempt(&rec.session.id, attempt_no, None, &[])
+            .await?;
+        return Err(live_not_enabled());
+    }
     let key = attempt_key(&rec.session.id, attempt_no);
     let timeout = Duration::from_millis(state.config.processor_timeout_ms);
     let processor = state.processor.clone();
@@ -319,6 +328,14 @@ async fn charge(
         state, rec, link, attempt_no, kind, outcome, saved, secret, name,
     )
     .await
+}
+
+/// A live checkout without Stripe serving live mode.
+pub fn live_not_enabled() -> ApiError {
+    ApiError::conflict(
+        "payments_not_enabled",
+        "No payment processor is set up for live mode",
+    )
 }
 
 fn card_details(card: &Option<CardSummary>) -> Option<CardDetails> {

@@ -18,11 +18,13 @@ use serde::{Deserialize, Serialize};
 use paylink_domain::checkout::CheckoutSession;
 use paylink_domain::id::CheckoutSessionId;
 use paylink_domain::link::{PaymentLink, PaymentMethodType};
+use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 use paylink_processors::stripe::{
-    decline_code, CallError, Intent, NewIntent, StripeClient, META_SESSION,
+    decline_code, saved_reference, stripe_amount, CallError, Intent, NewIntent, SetupIntent,
+    StripeClient, META_SESSION,
 };
-use paylink_processors::ChargeOutcome;
+use paylink_processors::{ChargeOutcome, SavedMethod};
 use paylink_store::{AttemptClaim, CheckoutRecord, StripeIntent, Tenant};
 
 use crate::checkout::api::{NextAction, NextActionType, PayOut, PayStatus};
@@ -74,6 +76,20 @@ pub fn call_failed(e: CallError) -> ApiError {
     }
 }
 
+/// Stripe could not be read after the customer may have paid: never "nothing was
+/// charged", for it may have been. The worker and Stripe's webhook record it when it was.
+fn unconfirmed(e: CallError) -> ApiError {
+    tracing::warn!(error = ?e, "reading a PaymentIntent from Stripe failed");
+    let mut err = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "processor_error",
+        "processor_unavailable",
+        "We could not confirm your payment with Stripe yet. Do not pay again: reload this page in a moment",
+    );
+    err.retry_after = Some(5);
+    err
+}
+
 /// The session's PaymentIntent for Stripe.js: made now if it has none yet.
 pub async fn intent_for(
     state: &AppState,
@@ -81,12 +97,6 @@ pub async fn intent_for(
     session: &CheckoutSession,
     description: &str,
 ) -> ApiResult<StripeSession> {
-    if session.subscription.is_some() {
-        return Err(ApiError::conflict(
-            "processor_cannot_subscribe",
-            "Subscriptions are not yet taken through Stripe; the seller can use the simulated processor in test mode",
-        ));
-    }
     let (client, creds) = super::client(state, t).await?;
     let open = |sealed: &str| {
         state
@@ -105,22 +115,58 @@ pub async fn intent_for(
         (META_SESSION, session.id.as_str()),
         ("paylink_merchant", merchant.as_str()),
     ];
-    let n = NewIntent {
-        amount: session.amount_due_today().minor(),
-        currency: session.currency.code().to_ascii_lowercase(),
-        description,
-        metadata: &metadata,
-        customer: None,
-        setup_future_usage: false,
-        off_session: None,
+    let key = format!("paylink_{}", session.id);
+    // A subscription keeps the card at Stripe, on a customer of its own, for renewals
+    // charged off-session: a trial only saves it (a SetupIntent), else the first period's
+    // PaymentIntent saves it too.
+    let customer = match session.subscription {
+        Some(_) => Some(
+            client
+                .create_customer(
+                    session.customer.email.as_deref(),
+                    &format!("{key}_customer"),
+                )
+                .await
+                .map_err(call_failed)?,
+        ),
+        None => None,
     };
-    let made = client
-        .create_intent(&n, &format!("paylink_{}", session.id))
-        .await
-        .map_err(call_failed)?;
-    let secret = made.client_secret.clone().ok_or_else(|| {
-        ApiError::internal("Stripe answered a PaymentIntent without its client secret")
-    })?;
+    let trial = customer.is_some() && session.amount_due_today() == Amount::ZERO;
+    let (made, secret) = match &customer {
+        Some(c) if trial => {
+            let si = client
+                .create_setup_intent(c, &metadata, &key)
+                .await
+                .map_err(call_failed)?;
+            (si.id, si.client_secret)
+        }
+        _ => {
+            let amount = stripe_amount(&session.currency, session.amount_due_today().minor())
+                .ok_or_else(|| {
+                    ApiError::conflict(
+                        "currency_not_supported",
+                        format!(
+                            "Stripe cannot take {} in {} exactly; the seller must price it otherwise",
+                            session.currency.format(session.amount_due_today()),
+                            session.currency.code()
+                        ),
+                    )
+                })?;
+            let n = NewIntent {
+                amount,
+                currency: session.currency.code().to_ascii_lowercase(),
+                description,
+                metadata: &metadata,
+                customer: customer.as_deref(),
+                setup_future_usage: customer.is_some(),
+                off_session: None,
+            };
+            let pi = client.create_intent(&n, &key).await.map_err(call_failed)?;
+            (pi.id, pi.client_secret)
+        }
+    };
+    let secret = secret
+        .ok_or_else(|| ApiError::internal("Stripe answered an intent without its client secret"))?;
     let now = Timestamp::now();
     let kept = state
         .store
@@ -128,7 +174,7 @@ pub async fn intent_for(
             t,
             &StripeIntent {
                 checkout_session_id: session.id.clone(),
-                intent_id: made.id,
+                intent_id: made,
                 client_secret_sealed: state.sealer.seal(&secret, &secret_context(&session.id)),
                 created_at: now,
                 check_after: now.plus_seconds(state.config.stripe_check_after_secs),
@@ -159,12 +205,24 @@ pub async fn pay(state: &AppState, id: &CheckoutSessionId, secret: &str) -> ApiR
                 })
             }
             AttemptClaim::Expired => {
+                // Its PaymentIntent must take no money now; one that did after the end is
+                // refunded, and the customer is told.
+                let refunded = match state.store.get_stripe_intent(id).await? {
+                    Some((t, si)) => super::reconcile::ended(state, &t, &si)
+                        .await
+                        .is_ok_and(|e| e == super::reconcile::Ended::Refunded),
+                    None => false,
+                };
                 return Err(ApiError::new(
                     StatusCode::GONE,
                     "gone",
                     "checkout_session_expired",
-                    "This checkout expired; start again",
-                ))
+                    if refunded {
+                        "This checkout ended before your payment completed: the payment is refunded in full. Start again"
+                    } else {
+                        "This checkout expired; start again"
+                    },
+                ));
             }
             AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
                 return settle_intent(state, &rec, &link, attempt_no, secret).await
@@ -203,10 +261,18 @@ pub async fn settle_intent(
             )
         })?;
         let (client, _) = super::client(state, &rec.tenant).await?;
-        let intent = client
-            .retrieve_intent(&si.intent_id)
-            .await
-            .map_err(call_failed)?;
+        let intent = if si.intent_id.starts_with("seti_") {
+            let setup = client
+                .retrieve_setup_intent(&si.intent_id)
+                .await
+                .map_err(unconfirmed)?;
+            as_intent(setup, &rec.session)
+        } else {
+            client
+                .retrieve_intent(&si.intent_id)
+                .await
+                .map_err(unconfirmed)?
+        };
         check_ours(&intent, &rec.session)?;
         Ok::<_, ApiError>((client, intent))
     };
@@ -217,12 +283,30 @@ pub async fn settle_intent(
             return Err(e);
         }
     };
+    let mut saved = None;
     let outcome = match intent.status.as_str() {
         "succeeded" => {
             let card = match intent.payment_method_id() {
                 Some(pm) => client.card_of(pm).await.ok().flatten(),
                 None => None,
             };
+            if rec.session.subscription.is_some() && card.is_none() {
+                // A subscription starts with the card its renewals charge, or not yet.
+                release().await?;
+                return Err(unconfirmed(CallError::Unreachable));
+            }
+            // A subscription's card, kept at Stripe for the renewals.
+            if let (Some(_), Some(cus), Some(pm), Some(card)) = (
+                rec.session.subscription,
+                intent.customer_id(),
+                intent.payment_method_id(),
+                &card,
+            ) {
+                saved = Some(SavedMethod {
+                    reference: saved_reference(cus, pm),
+                    card: card.clone(),
+                });
+            }
             ChargeOutcome::Succeeded {
                 reference: intent.id.clone(),
                 card,
@@ -283,7 +367,7 @@ pub async fn settle_intent(
         attempt_no,
         PaymentMethodType::Card,
         Ok(outcome),
-        None,
+        saved,
         secret,
         super::STRIPE,
     )
@@ -292,6 +376,24 @@ pub async fn settle_intent(
         state.store.close_stripe_intent(id).await?;
     }
     Ok(answer)
+}
+
+/// A SetupIntent read as the PaymentIntent of nothing due today (a trial): the same
+/// statuses, the card to keep, no amount.
+fn as_intent(s: SetupIntent, session: &CheckoutSession) -> Intent {
+    Intent {
+        id: s.id,
+        status: s.status,
+        amount: 0,
+        currency: session.currency.code().to_ascii_lowercase(),
+        client_secret: None,
+        metadata: s.metadata,
+        latest_charge: None,
+        payment_method: s.payment_method,
+        customer: s.customer,
+        last_payment_error: s.last_setup_error,
+        livemode: false,
+    }
 }
 
 fn declined(code: &'static str) -> PayAnswer {
@@ -314,8 +416,13 @@ fn declined(code: &'static str) -> PayAnswer {
 /// A PaymentIntent is believed only for the session it names, at its amount and currency:
 /// the amount the customer saw is the amount recorded.
 fn check_ours(i: &Intent, s: &CheckoutSession) -> ApiResult<()> {
+    let due = if i.id.starts_with("seti_") {
+        Some(0)
+    } else {
+        stripe_amount(&s.currency, s.amount_due_today().minor())
+    };
     let ours = i.metadata.get(META_SESSION).map(String::as_str) == Some(s.id.as_str())
-        && i.amount == s.amount_due_today().minor()
+        && Some(i.amount) == due
         && i.currency.eq_ignore_ascii_case(s.currency.code());
     if ours {
         return Ok(());

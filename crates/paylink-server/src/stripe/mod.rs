@@ -140,6 +140,21 @@ pub async fn processor_named(
     Ok(state.processor.clone())
 }
 
+/// The processor that keeps a saved method: a Stripe reference (`cus_…/pm_…`) is the
+/// tenant's Stripe account's, whatever the mode's processor is now (a merchant who moved
+/// to Stripe still renews the cards the simulated processor kept, and the other way
+/// round); anything else is the simulated processor's.
+pub async fn processor_keeping(
+    state: &AppState,
+    t: &Tenant,
+    method: Option<&str>,
+) -> ApiResult<Arc<dyn Processor>> {
+    match method {
+        Some(m) if m.starts_with("cus_") => processor_named(state, t, STRIPE).await,
+        _ => Ok(state.processor.clone()),
+    }
+}
+
 /// `scheme://host[:port]` of an http(s) URL: what a content security policy names.
 pub fn origin_of(url: &str) -> Option<String> {
     let rest = url

@@ -64,34 +64,66 @@ async fn one(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<
                 Err(e) => anyhow::bail!("{}", e.message),
             }
         }
-        AttemptClaim::Expired => ended(state, t, si).await,
+        AttemptClaim::Expired => Ok(ended(state, t, si).await? != Ended::StillOpen),
     }
 }
 
-/// The session ended unpaid: its PaymentIntent must not take money any more.
-async fn ended(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<bool> {
+/// What became of the PaymentIntent of a session that ended unpaid.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Cancelled at Stripe (or already): it can take no money.
+    Canceled,
+    /// It had succeeded after the session ended: refunded in full.
+    Refunded,
+    /// Neither yet (Stripe is still processing it, or did not answer): looked at again.
+    StillOpen,
+}
+
+/// The session ended unpaid: its PaymentIntent must not take money any more. Closed only
+/// once that is certain.
+pub async fn ended(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<Ended> {
     let id = &si.checkout_session_id;
     let client = super::checkout::client_for(state, t)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
-    match client.cancel_intent(&si.intent_id).await {
-        Ok(_) => {}
-        Err(CallError::Stripe { status, .. }) if status < 500 && status != 429 => {
-            // Stripe refuses to cancel a PaymentIntent that succeeded (or was cancelled).
-            let intent = client
-                .retrieve_intent(&si.intent_id)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            if intent.status == "succeeded" {
+    let status = if si.intent_id.starts_with("seti_") {
+        // A SetupIntent takes no money; cancelling it only stops the card being saved.
+        match client.cancel_setup_intent(&si.intent_id).await {
+            Ok(_) => "canceled".to_owned(),
+            Err(_) => {
                 client
-                    .refund(&intent.id, intent.amount, &format!("paylink_ended_{id}"))
+                    .retrieve_setup_intent(&si.intent_id)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                tracing::warn!(checkout_session.id = %id, payment_intent = %intent.id, "a Stripe payment succeeded after its checkout ended: refunded in full");
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                    .status
             }
         }
-        Err(e) => anyhow::bail!("{e:?}"),
+    } else {
+        match client.cancel_intent(&si.intent_id).await {
+            Ok(i) => i.status,
+            Err(CallError::Stripe { status, .. }) if status < 500 && status != 429 => {
+                // Stripe refuses to cancel a PaymentIntent that succeeded (or was cancelled).
+                let intent = client
+                    .retrieve_intent(&si.intent_id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                if intent.status == "succeeded" {
+                    client
+                        .refund(&intent.id, intent.amount, &format!("paylink_ended_{id}"))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    tracing::warn!(checkout_session.id = %id, payment_intent = %intent.id, "a Stripe payment succeeded after its checkout ended: refunded in full");
+                    state.store.close_stripe_intent(id).await?;
+                    return Ok(Ended::Refunded);
+                }
+                intent.status
+            }
+            Err(e) => anyhow::bail!("{e:?}"),
+        }
+    };
+    if status == "canceled" {
+        state.store.close_stripe_intent(id).await?;
+        return Ok(Ended::Canceled);
     }
-    state.store.close_stripe_intent(id).await?;
-    Ok(true)
+    Ok(Ended::StillOpen)
 }

@@ -19,7 +19,7 @@ use paylink_domain::event::{Event, EventType};
 use paylink_domain::id::{CheckoutSessionId, MerchantId, RefundId};
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
-use paylink_processors::stripe::{id_of, signature, META_SESSION};
+use paylink_processors::stripe::{from_stripe_amount, id_of, signature, META_SESSION};
 use paylink_store::{AttemptClaim, StoreError, Tenant};
 
 use crate::error::{ApiError, ApiResult};
@@ -53,18 +53,29 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let now = Timestamp::now().unix();
-    let mut tenant = None;
-    for livemode in [false, true] {
-        let t = Tenant::stored(merchant.clone(), livemode);
-        let Some(c) = super::credentials(&state, &t).await? else {
-            continue;
-        };
-        let secret = c.webhook_secret.expose_secret();
-        if signature::verify(header, &body, secret, now, signature::TOLERANCE_SECS).is_ok() {
-            tenant = Some(t);
-            break;
-        }
+    // The body names its mode; only that mode's secret is tried (and the body is believed
+    // for nothing else until it verifies).
+    #[derive(Deserialize)]
+    struct Mode {
+        #[serde(default)]
+        livemode: bool,
     }
+    let livemode = serde_json::from_slice::<Mode>(&body)
+        .map(|m| m.livemode)
+        .unwrap_or(false);
+    let t = Tenant::stored(merchant.clone(), livemode);
+    let verified = match super::credentials(&state, &t).await? {
+        Some(c) => signature::verify(
+            header,
+            &body,
+            c.webhook_secret.expose_secret(),
+            now,
+            signature::TOLERANCE_SECS,
+        )
+        .is_ok(),
+        None => false,
+    };
+    let tenant = verified.then_some(t);
     let Some(t) = tenant else {
         return Err(ApiError::invalid(
             "signature_invalid",
@@ -142,8 +153,21 @@ pub async fn settle_session(state: &AppState, t: &Tenant, id: &CheckoutSessionId
             state.store.close_stripe_intent(id).await?;
             Ok(())
         }
-        // Someone else is recording it; an expired session is the reconciler's.
-        AttemptClaim::Busy | AttemptClaim::Expired => Ok(()),
+        // Someone else is reading it right now: Stripe sends the event again later.
+        AttemptClaim::Busy => {
+            let mut e = ApiError::conflict("payment_in_progress", "Being recorded; send it again");
+            e.retry_after = Some(5);
+            Err(e)
+        }
+        // The session ended: its PaymentIntent is cancelled, or refunded if it took money.
+        AttemptClaim::Expired => {
+            if let Some((t, si)) = state.store.get_stripe_intent(id).await? {
+                super::reconcile::ended(state, &t, &si)
+                    .await
+                    .map_err(ApiError::internal)?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -176,7 +200,9 @@ async fn payment_of(
     let Some(pid) = rec.session.payment_id else {
         return Ok(None);
     };
-    Ok(Some(state.store.get_payment(t, &pid).await?))
+    let p = state.store.get_payment(t, &pid).await?;
+    // Only the PaymentIntent that paid it speaks for the payment.
+    Ok((p.processor_reference.as_deref() == Some(intent.id.as_str())).then_some(p))
 }
 
 /// A refund made at Stripe (its dashboard, or ours whose answer was lost) that we have not
@@ -188,6 +214,7 @@ async fn refunded(state: &AppState, t: &Tenant, charge: &serde_json::Value) -> A
     let at_stripe = charge
         .get("amount_refunded")
         .and_then(|v| v.as_i64())
+        .and_then(|a| from_stripe_amount(&p.currency, a))
         .and_then(Amount::new)
         .unwrap_or(Amount::ZERO);
     let Some(missing) = at_stripe

@@ -173,8 +173,10 @@ pub async fn record_made_charge(
         return Ok(r.clone());
     };
     let timeout = Duration::from_millis(state.config.processor_timeout_ms);
-    let known = match tokio::time::timeout(timeout, state.processor.find_charge(key.as_str())).await
-    {
+    let processor = crate::stripe::processor_keeping(state, &r.tenant, r.method_ref.as_deref())
+        .await
+        .map_err(|_| Stopped::Processor("processor_unavailable"))?;
+    let known = match tokio::time::timeout(timeout, processor.find_charge(key.as_str())).await {
         Ok(Ok(known)) => known,
         Ok(Err(_)) | Err(_) => return Err(Stopped::Processor("processor_unavailable")),
     };
@@ -348,7 +350,10 @@ async fn charge(
         description: r.subscription.description.clone(),
     };
     let timeout = Duration::from_millis(state.config.processor_timeout_ms);
-    match tokio::time::timeout(timeout, state.processor.charge_saved(req)).await {
+    let processor = crate::stripe::processor_keeping(state, &r.tenant, Some(&req.method))
+        .await
+        .map_err(|_| Stopped::Processor("processor_unavailable"))?;
+    match tokio::time::timeout(timeout, processor.charge_saved(req)).await {
         Err(_) => Err(Stopped::Processor("processor_timeout")),
         Ok(Err(ProcessorError::Retryable(code))) => Err(Stopped::Processor(code)),
         Ok(Err(ProcessorError::Invalid(code))) => Ok(ChargeOutcome::Declined { code, card: None }),
@@ -399,7 +404,10 @@ fn payment_of(
             kind: PaymentMethodType::Card,
             card: s.payment_method.clone(),
         },
-        processor: state.processor.name().to_owned(),
+        processor: match r.method_ref.as_deref() {
+            Some(m) if m.starts_with("cus_") => crate::stripe::STRIPE.to_owned(),
+            _ => state.processor.name().to_owned(),
+        },
         processor_reference: reference,
         hsa_fsa_amount: Amount::ZERO,
         receipt_number: None,

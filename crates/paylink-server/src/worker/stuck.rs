@@ -38,6 +38,18 @@ pub async fn settle_all(state: &AppState) -> anyhow::Result<usize> {
             tracing::error!(checkout_session.id = %id, "a stuck payment attempt's link was deleted");
             continue;
         };
+        // A Stripe session's attempt only reads its PaymentIntent: read it again and record
+        // what Stripe says (never the simulated processor's "no charge").
+        if state.store.get_stripe_intent(id).await?.is_some() {
+            match crate::stripe::checkout::settle_intent(state, &rec, &link, attempt_no, "").await {
+                Ok(a) if a.succeeded() => settled += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(checkout_session.id = %id, error = %e.message, "settling a stuck Stripe attempt failed")
+                }
+            }
+            continue;
+        }
         let outcome = match state
             .processor
             .find_charge(&attempt_key(id, attempt_no))
