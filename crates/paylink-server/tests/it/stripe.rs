@@ -8,6 +8,7 @@
 //! and `confirmPayment` in its Stripe.js, `Idempotency-Key`, declines on confirmation.
 
 mod browser;
+mod crash;
 
 use reqwest::Method;
 use serde_json::{json, Value};
