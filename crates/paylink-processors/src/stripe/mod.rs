@@ -75,6 +75,8 @@ pub fn decline_code(e: &StripeError) -> &'static str {
         "payment_intent_authentication_failure" | "authentication_required" => {
             "authentication_failed"
         }
+        // Stripe's own trouble, not the card's: worth trying again.
+        "processing_error" => "processing_error",
         "lost_card" | "stolen_card" | "fraudulent" | "pickup_card" => "card_declined",
         _ => "card_declined",
     }

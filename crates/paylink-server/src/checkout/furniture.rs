@@ -322,10 +322,12 @@ pub(crate) fn allow_stripe(mut res: Response, js_url: &str, api_base: &str) -> R
     ) else {
         return res;
     };
-    let hooks = if js == "https://js.stripe.com" {
-        " https://hooks.stripe.com"
+    // Stripe's own Stripe.js also loads from its subdomains and runs 3-D Secure from
+    // hooks.stripe.com (Stripe's security guide); a fake's origin is all a fake needs.
+    let (more, hooks) = if js == "https://js.stripe.com" {
+        (" https://*.js.stripe.com", " https://hooks.stripe.com")
     } else {
-        ""
+        ("", "")
     };
     let h = res.headers_mut();
     let Some(csp) = h
@@ -334,8 +336,11 @@ pub(crate) fn allow_stripe(mut res: Response, js_url: &str, api_base: &str) -> R
     else {
         return res;
     };
-    let csp = csp.replacen("script-src 'self'", &format!("script-src 'self' {js}"), 1)
-        + &format!("; frame-src {js}{hooks}; connect-src 'self' {api}");
+    let csp = csp.replacen(
+        "script-src 'self'",
+        &format!("script-src 'self' {js}{more}"),
+        1,
+    ) + &format!("; frame-src {js}{more}{hooks}; connect-src 'self' {api}");
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }

@@ -156,6 +156,7 @@ fn message(m: Option<&str>, d: Option<&str>) -> (Option<String>, Option<String>)
         "stale" => err("This page was open too long or had changed, so nothing was done. Check below and try again."),
         "busy" => err("Your subscription is being renewed right now. Nothing was changed; try again in a moment."),
         "unavailable" => err("The payment processor did not answer. Nothing was changed; try again in a moment."),
+        "card_elsewhere" => err("Your card is kept by the seller's payment processor and cannot be changed here yet. Nothing was changed; contact the seller to update it."),
         "ended" => err("This subscription has ended: nothing can be changed."),
         _ => err("That cannot be changed now."),
     }
@@ -400,6 +401,18 @@ async fn change_card(
     fields: &[(String, String)],
     nonce: &str,
 ) -> Outcome {
+    // Only the simulated processor takes card details here, and only in test mode: a card
+    // kept at Stripe (or any live subscription) is never replaced by one the simulated
+    // processor "saved", which would renew without money.
+    let at_stripe = r
+        .method_ref
+        .as_deref()
+        .is_some_and(|m| m.starts_with("cus_"));
+    let settings = state.public_settings(r.tenant.merchant_id()).await;
+    let stripe_mode = settings.is_ok_and(|s| crate::stripe::serves(&s, r.tenant.livemode()));
+    if at_stripe || stripe_mode || r.tenant.livemode() {
+        return (code("card_elsewhere"), true);
+    }
     let card = match crate::checkout::form::card_from_form(
         &field(fields, "card_number"),
         &field(fields, "card_exp"),
