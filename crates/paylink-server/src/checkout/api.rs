@@ -669,7 +669,7 @@ pub async fn start(
     Json(input): Json<CheckoutIn>,
 ) -> ApiResult<Response> {
     let (session, secret) = open_session(&state, &slug, input).await?;
-    let (processor, stripe) = processor_of(&state, &session).await?;
+    let (processor, stripe) = processor_of(&state, &slug, &session).await?;
     let out = CheckoutOut {
         id: session.id.to_string(),
         object: "checkout_session",
@@ -691,19 +691,22 @@ pub async fn start(
     Ok(crate::idempotency::sealed(created(&out)))
 }
 
-/// Who takes a session's payment, and with Stripe its PaymentIntent for Stripe.js.
+/// Who takes a session's payment, and with Stripe its PaymentIntent for Stripe.js. The
+/// link's view and the settings are the cached ones: a checkout on the simulated
+/// processor reads nothing more.
 async fn processor_of(
     state: &AppState,
+    slug: &str,
     session: &CheckoutSession,
 ) -> ApiResult<(String, Option<crate::stripe::checkout::StripeSession>)> {
-    let rec = state.store.get_checkout(&session.id).await?;
-    let settings = state.public_settings(rec.tenant.merchant_id()).await?;
+    let view = state.link_view(slug).await?;
+    let tenant = &view.p.tenant;
+    let settings = state.public_settings(tenant.merchant_id()).await?;
     if !crate::stripe::serves(&settings, session.livemode) {
         return Ok((state.processor.name().to_owned(), None));
     }
-    let link = state.store.get_checkout_with_link(&session.id).await?.1;
-    let title = link.map(|l| l.0.title).unwrap_or_default();
-    let s = crate::stripe::checkout::intent_for(state, &rec.tenant, session, &title).await?;
+    let title = &view.p.link.value.title;
+    let s = crate::stripe::checkout::intent_for(state, tenant, session, title).await?;
     Ok((crate::stripe::STRIPE.to_owned(), Some(s)))
 }
 
