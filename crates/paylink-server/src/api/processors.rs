@@ -43,6 +43,7 @@ pub(super) fn routes() -> Vec<Route> {
             put_stripe,
         )
         .errors(400, &["parameter_invalid"])
+        .errors(422, &["parameters_inconsistent"])
         .body(reg::<StripeCredentialsIn>),
     ]
 }
@@ -59,11 +60,15 @@ pub enum Mode {
 pub struct StripeCredentialsIn {
     /// The mode these keys serve; it must be the caller's own mode.
     pub mode: Mode,
-    /// `sk_test_…` / `sk_live_…` (or a restricted `rk_…` key). Never answered again.
+    /// `sk_test_…` / `sk_live_…` (or a restricted `rk_…` key) of `mode`. Never answered
+    /// again.
+    #[schema(pattern = r"^[sr]k_(test|live)_[A-Za-z0-9_]{8,250}$")]
     pub secret_key: String,
-    /// `pk_test_…` / `pk_live_…`, for Stripe.js on the hosted pages.
+    /// `pk_test_…` / `pk_live_…` of `mode`, for Stripe.js on the hosted pages.
+    #[schema(pattern = r"^pk_(test|live)_[A-Za-z0-9_]{8,250}$")]
     pub publishable_key: String,
     /// `whsec_…`: the signing secret of the webhook endpoint registered at Stripe.
+    #[schema(pattern = r"^whsec_[A-Za-z0-9_]{8,250}$")]
     pub webhook_secret: String,
 }
 
@@ -107,14 +112,18 @@ pub async fn get_stripe(State(state): State<AppState>, auth: Auth) -> ApiResult<
     Ok(ok(&out(&state, t, c)))
 }
 
-/// A key as Stripe makes them: its prefix, then letters and digits only.
-fn key(value: &str, param: &str, prefixes: &[&str]) -> ApiResult<()> {
-    let body = prefixes.iter().find_map(|p| value.strip_prefix(p));
-    let ok = body.is_some_and(|b| {
-        (8..=250).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
-    });
-    if ok {
-        return Ok(());
+/// A key as Stripe makes them (the document's pattern): one of `prefixes`, then 8 to 250
+/// letters, digits or `_`. Answers the prefix it has.
+fn key<'a>(value: &str, param: &str, prefixes: &[&'a str]) -> ApiResult<&'a str> {
+    for p in prefixes {
+        let Some(body) = value.strip_prefix(p) else {
+            continue;
+        };
+        if (8..=250).contains(&body.len())
+            && body.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
+            return Ok(p);
+        }
     }
     Err(ApiError::invalid(
         "parameter_invalid",
@@ -124,6 +133,18 @@ fn key(value: &str, param: &str, prefixes: &[&str]) -> ApiResult<()> {
             prefixes.join(" or ")
         ),
     ))
+}
+
+/// A key of the other mode (a live key given for test mode): `422`.
+fn same_mode(prefix: &str, mode: &str, param: &str) -> ApiResult<()> {
+    if !prefix.contains(mode) {
+        return Err(ApiError::invalid(
+            "parameters_inconsistent",
+            param,
+            format!("`{param}` is a key of the other mode; `mode` is {mode}"),
+        ));
+    }
+    Ok(())
 }
 
 pub async fn put_stripe(
@@ -146,17 +167,19 @@ pub async fn put_stripe(
         ));
     }
     let mode = if live { "live" } else { "test" };
-    key(
+    let secret = key(
         &input.secret_key,
         "secret_key",
-        &[&format!("sk_{mode}_"), &format!("rk_{mode}_")],
+        &["sk_test_", "sk_live_", "rk_test_", "rk_live_"],
     )?;
-    key(
+    let publishable = key(
         &input.publishable_key,
         "publishable_key",
-        &[&format!("pk_{mode}_")],
+        &["pk_test_", "pk_live_"],
     )?;
     key(&input.webhook_secret, "webhook_secret", &["whsec_"])?;
+    same_mode(secret, mode, "secret_key")?;
+    same_mode(publishable, mode, "publishable_key")?;
     let c = stripe::seal(
         &state,
         t,

@@ -197,6 +197,28 @@ pub async fn pay(
     }
     let (rec, link) = authorize_with_link(state, id, secret).await?;
     let data = method_data(&link, kind, method)?;
+    match take_turn(state, id).await? {
+        Turn::Finished(answer) => Ok(answer),
+        Turn::Expired => Err(expired("This checkout expired; start again")),
+        Turn::Ours { attempt_no, resume } => {
+            charge(state, &rec, &link, attempt_no, kind, data, secret, resume).await
+        }
+    }
+}
+
+/// What a pay request may do with a session, once any request holding it has finished.
+pub enum Turn {
+    /// Paid already: the first answer.
+    Finished(PayAnswer),
+    /// The session ended; its holds are released.
+    Expired,
+    /// The attempt is this request's; `resume` when a dead request left it.
+    Ours { attempt_no: i64, resume: bool },
+}
+
+/// Takes the session's attempt, waiting up to 10 s while another request pays it (then
+/// `409 payment_in_progress`, with `Retry-After`).
+pub async fn take_turn(state: &AppState, id: &CheckoutSessionId) -> ApiResult<Turn> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match state
@@ -204,20 +226,19 @@ pub async fn pay(
             .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
             .await?
         {
-            AttemptClaim::Finished(s) => return Ok(PayAnswer::stored(&s)),
-            AttemptClaim::Expired => {
-                return Err(ApiError::new(
-                    StatusCode::GONE,
-                    "gone",
-                    "checkout_session_expired",
-                    "This checkout expired; start again",
-                ))
-            }
+            AttemptClaim::Finished(s) => return Ok(Turn::Finished(PayAnswer::stored(&s))),
+            AttemptClaim::Expired => return Ok(Turn::Expired),
             AttemptClaim::Claimed { attempt_no } => {
-                return charge(state, &rec, &link, attempt_no, kind, data, secret, false).await
+                return Ok(Turn::Ours {
+                    attempt_no,
+                    resume: false,
+                })
             }
             AttemptClaim::Resume { attempt_no } => {
-                return charge(state, &rec, &link, attempt_no, kind, data, secret, true).await
+                return Ok(Turn::Ours {
+                    attempt_no,
+                    resume: true,
+                })
             }
             AttemptClaim::Busy if tokio::time::Instant::now() < deadline => {
                 // Another request is paying this session: wait for its answer.
@@ -233,6 +254,16 @@ pub async fn pay(
             }
         }
     }
+}
+
+/// `410 checkout_session_expired`, saying `message`.
+pub fn expired(message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "gone",
+        "checkout_session_expired",
+        message,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -10,8 +10,6 @@
 //!    first (the page's pay call, Stripe's webhook, the worker's reconciliation) takes the
 //!    session's attempt and records it; the others get the first answer.
 
-use std::time::Duration;
-
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
@@ -25,10 +23,10 @@ use paylink_processors::stripe::{
     StripeClient, META_SESSION,
 };
 use paylink_processors::{ChargeOutcome, SavedMethod};
-use paylink_store::{AttemptClaim, CheckoutRecord, StripeIntent, Tenant};
+use paylink_store::{CheckoutRecord, StripeIntent, Tenant};
 
 use crate::checkout::api::{NextAction, NextActionType, PayOut, PayStatus};
-use crate::checkout::pay::{authorize_with_link, settle, PayAnswer};
+use crate::checkout::pay::{authorize_with_link, expired, settle, take_turn, PayAnswer, Turn};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -191,53 +189,25 @@ pub async fn intent_for(
 /// Stripe and answers as for cards.
 pub async fn pay(state: &AppState, id: &CheckoutSessionId, secret: &str) -> ApiResult<PayAnswer> {
     let (rec, link) = authorize_with_link(state, id, secret).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match state
-            .store
-            .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
-            .await?
-        {
-            AttemptClaim::Finished(s) => {
-                return Ok(PayAnswer {
-                    status: s.status,
-                    body: serde_json::from_slice(&s.body).unwrap_or_default(),
-                })
-            }
-            AttemptClaim::Expired => {
-                // Its PaymentIntent must take no money now; one that did after the end is
-                // refunded, and the customer is told.
-                let refunded = match state.store.get_stripe_intent(id).await? {
-                    Some((t, si)) => super::reconcile::ended(state, &t, &si)
-                        .await
-                        .is_ok_and(|e| e == super::reconcile::Ended::Refunded),
-                    None => false,
-                };
-                return Err(ApiError::new(
-                    StatusCode::GONE,
-                    "gone",
-                    "checkout_session_expired",
-                    if refunded {
-                        "This checkout ended before your payment completed: the payment is refunded in full. Start again"
-                    } else {
-                        "This checkout expired; start again"
-                    },
-                ));
-            }
-            AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
-                return settle_intent(state, &rec, &link, attempt_no, secret).await
-            }
-            AttemptClaim::Busy if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            AttemptClaim::Busy => {
-                let mut e = ApiError::conflict(
-                    "payment_in_progress",
-                    "This checkout is being paid right now",
-                );
-                e.retry_after = Some(1);
-                return Err(e);
-            }
+    match take_turn(state, id).await? {
+        Turn::Finished(answer) => Ok(answer),
+        Turn::Ours { attempt_no, .. } => {
+            settle_intent(state, &rec, &link, attempt_no, secret).await
+        }
+        Turn::Expired => {
+            // Its PaymentIntent must take no money now; one that did after the end is
+            // refunded, and the customer is told.
+            let refunded = match state.store.get_stripe_intent(id).await? {
+                Some((t, si)) => super::reconcile::ended(state, &t, &si)
+                    .await
+                    .is_ok_and(|e| e == super::reconcile::Ended::Refunded),
+                None => false,
+            };
+            Err(expired(if refunded {
+                "This checkout ended before your payment completed: the payment is refunded in full. Start again"
+            } else {
+                "This checkout expired; start again"
+            }))
         }
     }
 }

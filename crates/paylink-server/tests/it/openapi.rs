@@ -61,6 +61,10 @@ fn every_pattern_is_one_the_server_checks_by() {
         "^(?:0?[0-9]{1,2}(?:\\.[0-9]{1,4})?|100(?:\\.0{1,4})?)$",
         // The payments list's `customer`: no control character (dashboard_home's test).
         "^[^\\u0000-\\u001F\\u007F-\\u009F]*$",
+        // Stripe's keys (`api/processors.rs::key`; stripe.rs sends short ones).
+        "^[sr]k_(test|live)_[A-Za-z0-9_]{8,250}$",
+        "^pk_(test|live)_[A-Za-z0-9_]{8,250}$",
+        "^whsec_[A-Za-z0-9_]{8,250}$",
     ];
     let rest: Vec<_> = unknown
         .iter()

@@ -463,6 +463,16 @@ async fn live_mode_takes_stripe_keys_from_an_owner_only(app: TestApp, _peer: Loc
         None,
     )
     .await
+    .assert_error(422, "parameters_inconsistent");
+    let short = json!({"mode": "live", "secret_key": "sk_live_x", "publishable_key": PK, "webhook_secret": WHSEC});
+    app.call(
+        Some(&live),
+        Method::PUT,
+        "/v1/processors/stripe",
+        Some(short),
+        None,
+    )
+    .await
     .assert_error(400, "parameter_invalid");
     let nul = json!({"mode": "test", "secret_key": "sk_test_abc\u{0}defghij", "publishable_key": PK, "webhook_secret": WHSEC});
     app.call(
