@@ -9,12 +9,14 @@
 
 mod browser;
 mod crash;
+mod subscriptions;
+mod webhooks;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
-use crate::stripe_peer::{stripe_signature, LocalStripe};
+use crate::stripe_peer::LocalStripe;
 use paylink_store_sql::testing::Backend;
 
 pub const SK: &str = "sk_test_paylinkStripeTests4242";
@@ -41,6 +43,7 @@ macro_rules! stripe_both {
         )*
     };
 }
+pub(crate) use stripe_both;
 
 /// A server pointed at a fresh localstripe, with the merchant's test mode on Stripe.
 pub async fn stripe_app(backend: Backend) -> (TestApp, LocalStripe) {
@@ -106,7 +109,7 @@ pub async fn pay_stripe(app: &TestApp, session: &Value) -> crate::helpers::Resp 
     .await
 }
 
-async fn payments(app: &TestApp, status: &str) -> Vec<Value> {
+pub async fn payments(app: &TestApp, status: &str) -> Vec<Value> {
     app.get(&format!("/v1/payments?status={status}"))
         .await
         .ok(200)["data"]
@@ -252,130 +255,6 @@ async fn declines_and_three_d_secure_are_stripes_answers(app: TestApp, peer: Loc
     pay_stripe(&app, &other)
         .await
         .assert_error(402, "authentication_failed");
-}
-
-stripe_both!(stripe_webhooks_are_verified_deduplicated_and_acted_on);
-async fn stripe_webhooks_are_verified_deduplicated_and_acted_on(app: TestApp, peer: LocalStripe) {
-    let url = format!("{}/webhooks/stripe/{}", app.base, app.merchant_id);
-    peer.register_webhook("paylink", &url, WHSEC).await;
-    let session = checkout(&app).await;
-    // The customer confirms and closes the tab: Stripe's signed event records the payment.
-    peer.confirm(PK, intent_secret(&session), "4242424242424242")
-        .await;
-    let mut found = Vec::new();
-    for _ in 0..100 {
-        found = payments(&app, "succeeded").await;
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(found.len(), 1, "the webhook recorded the payment");
-    let payment_id = found[0]["id"].as_str().unwrap().to_owned();
-
-    let post = |body: String, sig: String| {
-        let client = app.client.clone();
-        let url = url.clone();
-        async move {
-            let res = client
-                .post(&url)
-                .header("Stripe-Signature", sig)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let now = paylink_domain::time::Timestamp::now().unix();
-    let dispute = json!({
-        "id": "evt_dispute_1", "object": "event", "type": "charge.dispute.created", "livemode": false,
-        "data": {"object": {"id": "dp_1", "object": "dispute", "payment_intent": intent_id(&session), "amount": 2500}}
-    })
-    .to_string();
-    // Forged, stale, or for another merchant: refused, nothing changes.
-    let (s, b) = post(
-        dispute.clone(),
-        stripe_signature("whsec_other", now, &dispute),
-    )
-    .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (400, Some("signature_invalid"))
-    );
-    let (s, _) = post(
-        dispute.clone(),
-        stripe_signature(WHSEC, now - 301, &dispute),
-    )
-    .await;
-    assert_eq!(s, 400);
-    let (s, _) = post(dispute.clone(), format!("t={now},v1=00")).await;
-    assert_eq!(s, 400);
-    let other = app.other_merchant("Other").await;
-    let other_id = app
-        .call(Some(&other), Method::GET, "/v1/settings", None, None)
-        .await
-        .body["merchant_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (s, _) = app
-        .client
-        .post(format!("{}/webhooks/stripe/{other_id}", app.base))
-        .header("Stripe-Signature", stripe_signature(WHSEC, now, &dispute))
-        .body(dispute.clone())
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
-    assert_eq!(s, 400);
-    let p = app.get(&format!("/v1/payments/{payment_id}")).await;
-    assert_eq!(p.body["disputed"], false);
-
-    // Signed: the payment is disputed and the merchant told, once however often it comes.
-    let (s, b) = post(dispute.clone(), stripe_signature(WHSEC, now, &dispute)).await;
-    assert_eq!((s, b["duplicate"].as_bool()), (200, Some(false)), "{b}");
-    let (s, b) = post(dispute.clone(), stripe_signature(WHSEC, now, &dispute)).await;
-    assert_eq!((s, b["duplicate"].as_bool()), (200, Some(true)), "{b}");
-    let p = app.get(&format!("/v1/payments/{payment_id}")).await;
-    assert_eq!(p.body["disputed"], true);
-    let events = app.get("/v1/events?type=payment.disputed").await;
-    assert_eq!(
-        events.ok(200)["data"].as_array().unwrap().len(),
-        1,
-        "{}",
-        events.body
-    );
-
-    // A refund made in Stripe's dashboard is mirrored, for what we did not know of.
-    peer.post(
-        SK,
-        "/v1/refunds",
-        &[("payment_intent", &intent_id(&session)), ("amount", "700")],
-        None,
-    )
-    .await;
-    let refunded = json!({
-        "id": "evt_refund_1", "object": "event", "type": "charge.refunded", "livemode": false,
-        "data": {"object": {"id": "ch_x", "object": "charge", "payment_intent": intent_id(&session),
-                 "amount": 2500, "amount_refunded": 700, "refunds": {"data": [{"id": "re_dash"}]}}}
-    })
-    .to_string();
-    let (s, _) = post(refunded.clone(), stripe_signature(WHSEC, now, &refunded)).await;
-    assert_eq!(s, 200);
-    let p = app.get(&format!("/v1/payments/{payment_id}")).await;
-    assert_eq!(p.body["amount_refunded"], 700);
-    let again = json!({
-        "id": "evt_refund_2", "object": "event", "type": "charge.refunded", "livemode": false,
-        "data": {"object": {"id": "ch_x", "object": "charge", "payment_intent": intent_id(&session),
-                 "amount": 2500, "amount_refunded": 700, "refunds": {"data": [{"id": "re_dash"}]}}}
-    })
-    .to_string();
-    post(again.clone(), stripe_signature(WHSEC, now, &again)).await;
-    let p = app.get(&format!("/v1/payments/{payment_id}")).await;
-    assert_eq!(p.body["amount_refunded"], 700, "a refund is mirrored once");
 }
 
 stripe_both!(a_payment_nobody_recorded_is_reconciled_by_the_worker);
@@ -541,133 +420,4 @@ async fn no_stripe_secret_is_stored_in_the_clear(app: TestApp, peer: LocalStripe
     }
     // The dump did read the tables (the publishable key is public and kept plain).
     assert!(dump.contains(PK), "the dump holds the credentials' row");
-}
-
-/// Saves a card on a SetupIntent as Stripe.js's `confirmSetup` does (localstripe takes the
-/// card on its own confirm route with the publishable key).
-async fn confirm_setup(peer: &LocalStripe, secret: &str, card: &str) -> Value {
-    let id = secret.split("_secret_").next().unwrap();
-    reqwest::Client::new()
-        .post(format!("{}/v1/setup_intents/{id}/confirm", peer.base))
-        .json(
-            &json!({"key": PK, "client_secret": secret, "use_stripe_sdk": true,
-            "payment_method_data": {"type": "card",
-                "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-stripe_both!(subscriptions_renew_off_session_through_stripe);
-async fn subscriptions_renew_off_session_through_stripe(app: TestApp, peer: LocalStripe) {
-    use crate::subscriptions::{advance, monthly, only_subscription};
-    // A trial saves the card (a SetupIntent), charging nothing.
-    let slug = monthly(&app, 1500, 14).await;
-    let s = app
-        .start_checkout(&slug, json!({"email": "subscriber@example.com"}))
-        .await;
-    let session = s.ok(201).clone();
-    assert_eq!(session["amount_due_today"], 0);
-    let secret = intent_secret(&session).to_owned();
-    assert!(secret.starts_with("seti_"), "{secret}");
-    let saved = confirm_setup(&peer, &secret, "4242424242424242").await;
-    assert_eq!(saved["status"], "succeeded", "{saved}");
-    let paid = pay_stripe(&app, &session).await;
-    assert_eq!(paid.ok(200)["status"], "succeeded", "{}", paid.body);
-    let sub = only_subscription(&app).await;
-    assert_eq!(sub["status"], "trialing");
-    let id = sub["id"].as_str().unwrap().to_owned();
-
-    // Two months on: two renewals, charged off-session at Stripe, each once.
-    let to = paylink_domain::time::Timestamp::now()
-        .plus_seconds(75 * 86_400)
-        .to_rfc3339();
-    let after = advance(&app, &id, &to).await;
-    assert_eq!(after["status"], "active", "{after}");
-    let renewals: Vec<Value> = payments(&app, "succeeded")
-        .await
-        .into_iter()
-        .filter(|p| p["amount"] == 1500)
-        .collect();
-    assert_eq!(renewals.len(), 2, "{renewals:?}");
-    for p in &renewals {
-        assert_eq!(p["processor"], "stripe");
-        let pi = peer
-            .get(
-                SK,
-                &format!(
-                    "/v1/payment_intents/{}",
-                    p["processor_reference"].as_str().unwrap()
-                ),
-            )
-            .await;
-        assert_eq!(
-            (pi["status"].as_str(), pi["amount"].as_i64()),
-            (Some("succeeded"), Some(1500))
-        );
-        assert!(
-            pi["metadata"]["paylink_key"]
-                .as_str()
-                .unwrap()
-                .starts_with(&id),
-            "{pi}"
-        );
-    }
-    // Stripe holds one charge per renewal key: the one recorded (found by Stripe's search,
-    // as the worker finds a charge a dead holder made).
-    let mut keys = Vec::new();
-    for p in &renewals {
-        let pi = peer
-            .get(
-                SK,
-                &format!(
-                    "/v1/payment_intents/{}",
-                    p["processor_reference"].as_str().unwrap()
-                ),
-            )
-            .await;
-        keys.push(pi["metadata"]["paylink_key"].as_str().unwrap().to_owned());
-    }
-    keys.sort();
-    keys.dedup();
-    assert_eq!(keys.len(), 2, "two periods, two keys: {keys:?}");
-    for key in &keys {
-        let r = app
-            .client
-            .get(format!("{}/v1/payment_intents/search", peer.base))
-            .bearer_auth(SK)
-            .query(&[("query", format!("metadata['paylink_key']:'{key}'"))])
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        assert_eq!(
-            r["data"].as_array().unwrap().len(),
-            1,
-            "one charge for {key} at Stripe"
-        );
-    }
-
-    // A card that saves but declines off-session: the renewal fails, dunning starts.
-    let slug = monthly(&app, 900, 7).await;
-    let session = app
-        .start_checkout(&slug, json!({"email": "late@example.com"}))
-        .await
-        .ok(201)
-        .clone();
-    confirm_setup(&peer, intent_secret(&session), "4000000000000341").await;
-    pay_stripe(&app, &session).await.ok(200);
-    let subs = app.get("/v1/subscriptions?status=trialing").await;
-    let late = subs.ok(200)["data"][0]["id"].as_str().unwrap().to_owned();
-    let to = paylink_domain::time::Timestamp::now()
-        .plus_seconds(8 * 86_400)
-        .to_rfc3339();
-    let after = advance(&app, &late, &to).await;
-    assert_eq!(after["status"], "past_due", "{after}");
 }
