@@ -24,9 +24,14 @@ async fn no_secret_in_the_database_or_the_log_postgres() {
 /// Everything the database holds, as bytes: the SQLite files themselves (free pages and
 /// the WAL included), or every row of every PostgreSQL table as text.
 pub(crate) async fn dump(db: &TestDatabase, backend: Backend) -> Vec<u8> {
+    dump_url(&db.url, backend).await
+}
+
+/// [`dump`] of the database at `url`.
+pub(crate) async fn dump_url(url: &str, backend: Backend) -> Vec<u8> {
     match backend {
         Backend::Sqlite => {
-            let path = db.url.trim_start_matches("sqlite://");
+            let path = url.trim_start_matches("sqlite://");
             let mut all = Vec::new();
             for suffix in ["", "-wal", "-shm"] {
                 if let Ok(b) = std::fs::read(format!("{path}{suffix}")) {
@@ -40,7 +45,7 @@ pub(crate) async fn dump(db: &TestDatabase, backend: Backend) -> Vec<u8> {
             all
         }
         Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
             let tables: Vec<(String,)> = sqlx::query_as(
                 "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
             )

@@ -12,34 +12,10 @@ use crate::helpers::TestApp;
 use crate::look::{axe_source, look};
 use paylink_store_sql::testing::Backend;
 
-/// Everything the database holds, as text: the SQLite files' bytes, or `pg_dump`'s output.
+/// Everything the database holds, as text (see [`crate::hygiene::dump`]).
 pub async fn database_dump(app: &TestApp) -> String {
-    match app.backend {
-        Backend::Sqlite => {
-            let path = app.db_url.trim_start_matches("sqlite://");
-            let path = path.split('?').next().unwrap();
-            let mut all = Vec::new();
-            for suffix in ["", "-wal"] {
-                if let Ok(b) = std::fs::read(format!("{path}{suffix}")) {
-                    all.extend(b);
-                }
-            }
-            String::from_utf8_lossy(&all).into_owned()
-        }
-        Backend::Postgres => {
-            let out = std::process::Command::new("pg_dump")
-                .arg("--data-only")
-                .arg(&app.db_url)
-                .output()
-                .expect("pg_dump (postgresql-client) is installed with PostgreSQL");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-    }
+    let bytes = crate::hygiene::dump_url(&app.db_url, app.backend).await;
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 async fn pays_through_the_payment_element(backend: Backend) {
