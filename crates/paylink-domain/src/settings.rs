@@ -17,8 +17,9 @@ pub struct AmountBounds {
     pub maximum: Amount,
 }
 
-/// Which payment processor serves each mode. The built-in `simulated` processor serves
-/// test mode only; no live processor is built in yet.
+/// Which payment processor serves each mode: `test` is `simulated` (built in) or
+/// `stripe`; `live` is `stripe` or none (then live links are refused). Stripe is chosen
+/// for a mode only once that mode's Stripe keys are set.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Processors {
