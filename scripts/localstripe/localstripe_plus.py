@@ -604,8 +604,26 @@ async def health(request):
 SEARCH = re.compile(r"^metadata\['([^'\]]+)'\]:'([^']*)'$")
 
 
+# 7. Listing a customer's PaymentIntents (GET /v1/payment_intents?customer=…): Stripe
+# documents the filter; localstripe refuses every filter ("Unexpected customer").
+def _list_of_customer(request):
+    customer = request.query.get("customer")
+    found = [o for k, o in list(store.items())
+             if k.startswith("payment_intent:") and o.customer == customer]
+    found.sort(key=lambda o: o.created, reverse=True)
+    limit = int(request.query.get("limit", "10") or 10)
+    return web.json_response({"object": "list", "url": "/v1/payment_intents",
+                              "has_more": len(found) > limit,
+                              "data": [o._export() for o in found[:limit]]})
+
+
 @web.middleware
 async def search_middleware(request, handler):
+    if (request.method == "GET" and request.path == "/v1/payment_intents"
+            and "customer" in request.query):
+        if server.get_api_key(request) is None:
+            return error_response(401, {"type": "invalid_request_error", "message": "Unauthorized"})
+        return _list_of_customer(request)
     if request.method != "GET" or request.path != "/v1/payment_intents/search":
         return await handler(request)
     if server.get_api_key(request) is None:

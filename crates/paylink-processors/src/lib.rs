@@ -142,6 +142,17 @@ pub trait Processor: Send + Sync + 'static {
         idempotency_key: &str,
     ) -> Result<Option<ChargeOutcome>, ProcessorError>;
 
+    /// Looks up a charge of the saved `method` made under `idempotency_key` (never makes
+    /// one); by default as [`Processor::find_charge`]. A processor whose own lookup by key is
+    /// only eventually consistent answers here from a consistent listing.
+    async fn find_saved_charge(
+        &self,
+        idempotency_key: &str,
+        _method: &str,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        self.find_charge(idempotency_key).await
+    }
+
     /// Refunds part or all of a settled charge (`amount` in `currency`'s minor units), once
     /// per `idempotency_key`.
     async fn refund(

@@ -76,9 +76,12 @@
   if (back.has('payment_intent') || back.has('setup_intent')) {
     button.disabled = true;
     record(null);
-  } else if (d.intent.indexOf('pi_') === 0 && typeof stripe.retrievePaymentIntent === 'function') {
-    stripe.retrievePaymentIntent(d.intent).then(function (r) {
-      var pi = r && r.paymentIntent;
+  } else {
+    var setup = d.intent.indexOf('seti_') === 0;
+    var retrieve = setup ? stripe.retrieveSetupIntent : stripe.retrievePaymentIntent;
+    if (typeof retrieve !== 'function') return;
+    retrieve.call(stripe, d.intent).then(function (r) {
+      var pi = r && (setup ? r.setupIntent : r.paymentIntent);
       if (pi && (pi.status === 'succeeded' || pi.status === 'processing')) {
         button.disabled = true;
         record(null);

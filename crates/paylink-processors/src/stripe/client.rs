@@ -298,6 +298,22 @@ impl StripeClient {
         Ok(found.data)
     }
 
+    /// The customer's latest 100 PaymentIntents (a listing, consistent at once, unlike
+    /// search).
+    pub async fn intents_of(&self, customer: &str) -> Result<Vec<Intent>, CallError> {
+        #[derive(Deserialize)]
+        struct Listed {
+            data: Vec<Intent>,
+        }
+        let url = format!("{}/v1/payment_intents", self.base);
+        let req = self
+            .http
+            .get(url)
+            .query(&[("customer", path_safe(customer)), ("limit", "100")]);
+        let listed: Listed = self.call(req).await?;
+        Ok(listed.data)
+    }
+
     pub async fn retrieve_intent(&self, id: &str) -> Result<Intent, CallError> {
         let url = format!("{}/v1/payment_intents/{}", self.base, path_safe(id));
         self.call(self.http.get(url)).await

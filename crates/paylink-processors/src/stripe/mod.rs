@@ -115,6 +115,25 @@ impl Processor for StripeProcessor {
         Ok(found.iter().find_map(outcome_of))
     }
 
+    async fn find_saved_charge(
+        &self,
+        idempotency_key: &str,
+        method: &str,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        // Search may lag a write by a minute (Stripe says so); the customer's listing does
+        // not, and a renewal is always the saved method's customer's.
+        let (customer, _) = split_reference(method)?;
+        let listed = self
+            .client
+            .intents_of(customer)
+            .await
+            .map_err(CallError::into_processor_error)?;
+        Ok(listed
+            .iter()
+            .filter(|i| i.metadata.get(META_KEY).map(String::as_str) == Some(idempotency_key))
+            .find_map(outcome_of))
+    }
+
     async fn refund(
         &self,
         reference: &str,

@@ -248,6 +248,11 @@ pub async fn settle_intent(
     };
     let (client, intent) = match read.await {
         Ok(r) => r,
+        // Stripe did not answer: it may have the money. The attempt stays `processing`, so
+        // the session cannot end meanwhile (an ended session's intent is refunded), and
+        // whoever comes next after `attempt_stale_after_secs` (the customer, the webhook,
+        // the worker) asks Stripe again.
+        Err(e) if e.code == "processor_unavailable" => return Err(e),
         Err(e) => {
             release().await?;
             return Err(e);
@@ -261,8 +266,8 @@ pub async fn settle_intent(
                 None => None,
             };
             if rec.session.subscription.is_some() && card.is_none() {
-                // A subscription starts with the card its renewals charge, or not yet.
-                release().await?;
+                // A subscription starts with the card its renewals charge, or not yet; the
+                // attempt stays `processing` for the next one to ask again (as above).
                 return Err(unconfirmed(CallError::Unreachable));
             }
             // A subscription's card, kept at Stripe for the renewals.
@@ -330,10 +335,14 @@ pub async fn settle_intent(
         }
     };
     let paid = matches!(outcome, ChargeOutcome::Succeeded { .. });
+    // What Stripe was asked for is the session's terms, whatever the link says now (a
+    // donation made recurring while this checkout was open is paid as it was opened).
+    let mut as_opened = link.clone();
+    as_opened.subscription = rec.session.subscription;
     let answer = settle(
         state,
         rec,
-        link,
+        &as_opened,
         attempt_no,
         PaymentMethodType::Card,
         Ok(outcome),

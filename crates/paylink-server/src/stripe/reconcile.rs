@@ -87,17 +87,10 @@ pub async fn ended(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::R
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let status = if si.intent_id.starts_with("seti_") {
-        // A SetupIntent takes no money; cancelling it only stops the card being saved.
-        match client.cancel_setup_intent(&si.intent_id).await {
-            Ok(_) => "canceled".to_owned(),
-            Err(_) => {
-                client
-                    .retrieve_setup_intent(&si.intent_id)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                    .status
-            }
-        }
+        // A SetupIntent takes no money: cancelled or not (one that succeeded only saved a
+        // card at Stripe for a subscription that never started), there is nothing to undo.
+        let _ = client.cancel_setup_intent(&si.intent_id).await;
+        "canceled".to_owned()
     } else {
         match client.cancel_intent(&si.intent_id).await {
             Ok(i) => i.status,
@@ -108,10 +101,22 @@ pub async fn ended(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::R
                     .await
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 if intent.status == "succeeded" {
-                    client
+                    let refund = client
                         .refund(&intent.id, intent.amount, &format!("paylink_ended_{id}"))
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                        .await;
+                    match refund {
+                        Ok(_) => {}
+                        // Refused for good (refunded already in the merchant's Stripe
+                        // dashboard, disputed): nothing more for us to do but say so.
+                        Err(CallError::Stripe { status, error })
+                            if status < 500 && status != 429 =>
+                        {
+                            tracing::error!(checkout_session.id = %id, payment_intent = %intent.id, code = ?error.code, "a Stripe payment that succeeded after its checkout ended could not be refunded: refund it at Stripe");
+                            state.store.close_stripe_intent(id).await?;
+                            return Ok(Ended::StillOpen);
+                        }
+                        Err(e) => anyhow::bail!("{e:?}"),
+                    }
                     tracing::warn!(checkout_session.id = %id, payment_intent = %intent.id, "a Stripe payment succeeded after its checkout ended: refunded in full");
                     state.store.close_stripe_intent(id).await?;
                     return Ok(Ended::Refunded);

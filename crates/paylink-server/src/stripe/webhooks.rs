@@ -16,10 +16,10 @@ use serde::Deserialize;
 
 use paylink_domain::checkout::{Payment, Refund};
 use paylink_domain::event::{Event, EventType};
-use paylink_domain::id::{CheckoutSessionId, MerchantId, RefundId};
+use paylink_domain::id::{CheckoutSessionId, MerchantId, RefundId, SubscriptionId};
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
-use paylink_processors::stripe::{from_stripe_amount, id_of, signature, META_SESSION};
+use paylink_processors::stripe::{from_stripe_amount, id_of, signature, META_KEY, META_SESSION};
 use paylink_store::{AttemptClaim, StoreError, Tenant};
 
 use crate::error::{ApiError, ApiResult};
@@ -97,7 +97,10 @@ pub async fn receive(
     }
     let object = &event.data.object;
     match event.kind.as_str() {
-        "payment_intent.succeeded" | "payment_intent.payment_failed" => {
+        "payment_intent.succeeded"
+        | "payment_intent.payment_failed"
+        | "setup_intent.succeeded"
+        | "setup_intent.setup_failed" => {
             let session = object
                 .get("metadata")
                 .and_then(|m| m.get(META_SESSION))
@@ -185,6 +188,23 @@ async fn payment_of(
         .retrieve_intent(pi)
         .await
         .map_err(super::checkout::call_failed)?;
+    // A renewal's PaymentIntent names its subscription's charge key
+    // (`{sub}:p{period}:a{try}`): the payment is among that subscription's.
+    if let Some(sub) = intent
+        .metadata
+        .get(META_KEY)
+        .and_then(|k| k.split(':').next())
+        .and_then(SubscriptionId::parse)
+    {
+        let found = match state.store.subscription_payments(t, &sub, 1_000).await {
+            Ok(ps) => ps,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        return Ok(found
+            .into_iter()
+            .find(|p| p.processor_reference.as_deref() == Some(intent.id.as_str())));
+    }
     let Some(id) = intent
         .metadata
         .get(META_SESSION)

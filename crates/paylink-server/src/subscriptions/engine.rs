@@ -176,7 +176,13 @@ pub async fn record_made_charge(
     let processor = crate::stripe::processor_keeping(state, &r.tenant, r.method_ref.as_deref())
         .await
         .map_err(|_| Stopped::Processor("processor_unavailable"))?;
-    let known = match tokio::time::timeout(timeout, processor.find_charge(key.as_str())).await {
+    let lookup = async {
+        match r.method_ref.as_deref() {
+            Some(m) => processor.find_saved_charge(key.as_str(), m).await,
+            None => processor.find_charge(key.as_str()).await,
+        }
+    };
+    let known = match tokio::time::timeout(timeout, lookup).await {
         Ok(Ok(known)) => known,
         Ok(Err(_)) | Err(_) => return Err(Stopped::Processor("processor_unavailable")),
     };

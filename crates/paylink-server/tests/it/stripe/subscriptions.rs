@@ -135,3 +135,73 @@ async fn subscriptions_renew_off_session_through_stripe(app: TestApp, peer: Loca
     let after = advance(&app, &late, &to).await;
     assert_eq!(after["status"], "past_due", "{after}");
 }
+
+/// A renewal charged at Stripe by a worker that died before recording it is found again
+/// under its key (never charged twice), at once after the charge: from the customer's
+/// listing, which Stripe keeps consistent (its search may lag a write by a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_charged_but_not_recorded_is_found_under_its_key() {
+    use paylink_processors::stripe::{StripeClient, StripeProcessor};
+    use paylink_processors::{ChargeOutcome, Processor, SavedChargeRequest};
+    let peer = LocalStripe::start().await;
+    let (_, customer) = peer
+        .post(SK, "/v1/customers", &[("email", "r@example.com")], None)
+        .await;
+    let cus = customer["id"].as_str().unwrap();
+    let (_, pm) = peer
+        .post(
+            SK,
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+                ("card[cvc]", "123"),
+            ],
+            None,
+        )
+        .await;
+    let method = format!("{cus}/{}", pm["id"].as_str().unwrap());
+    let stripe = StripeProcessor {
+        client: StripeClient::new(
+            StripeClient::http(std::time::Duration::from_secs(5)),
+            &peer.base,
+            SK.to_owned().into(),
+        ),
+    };
+    let key = "sub_0000000000000000000001:p2:a1";
+    assert_eq!(stripe.find_saved_charge(key, &method).await.unwrap(), None);
+    let charge = || SavedChargeRequest {
+        idempotency_key: key.to_owned(),
+        amount: paylink_domain::money::Amount::new(1500).unwrap(),
+        currency: paylink_domain::money::Currency::parse("usd").unwrap(),
+        method: method.clone(),
+        description: "Monthly box".into(),
+    };
+    let made = stripe.charge_saved(charge()).await.unwrap();
+    let ChargeOutcome::Succeeded { reference, .. } = &made else {
+        panic!("{made:?}")
+    };
+    // Found at once, as made; another key finds nothing.
+    assert_eq!(
+        stripe.find_saved_charge(key, &method).await.unwrap(),
+        Some(made.clone())
+    );
+    assert_eq!(
+        stripe
+            .find_saved_charge("sub_0000000000000000000001:p3:a1", &method)
+            .await
+            .unwrap(),
+        None
+    );
+    // Charged again under the same key: Stripe answers the first charge, no second one.
+    let again = stripe.charge_saved(charge()).await.unwrap();
+    assert_eq!(again, made);
+    let listed = peer
+        .get(SK, &format!("/v1/payment_intents?customer={cus}"))
+        .await;
+    let data = listed["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{listed}");
+    assert_eq!(data[0]["id"], reference.as_str());
+}
