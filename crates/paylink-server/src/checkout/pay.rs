@@ -65,6 +65,28 @@ impl PayAnswer {
         res
     }
 
+    /// `402 failed` with the decline's code and message.
+    pub fn declined(code: &str) -> Self {
+        Self {
+            status: 402,
+            body: body_of(failed(code, decline_message(code))),
+        }
+    }
+
+    /// `requires_action`: the customer finishes the payment at `url`.
+    pub fn requires_action(url: String) -> Self {
+        Self {
+            status: 200,
+            body: body_of(PayOut {
+                next_action: Some(NextAction {
+                    kind: NextActionType::Redirect,
+                    redirect_url: url,
+                }),
+                ..PayOut::of(PayStatus::RequiresAction)
+            }),
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.body.get("status").and_then(|s| s.as_str()) == Some("succeeded")
     }
@@ -563,10 +585,7 @@ pub async fn settle(
                 .store
                 .end_attempt(id, attempt_no, Some(&p), &[ev])
                 .await?;
-            Ok(PayAnswer {
-                status: 402,
-                body: body_of(failed(code, decline_message(code))),
-            })
+            Ok(PayAnswer::declined(code))
         }
         Ok(ChargeOutcome::RequiresAction { reference, .. }) => {
             state
@@ -574,16 +593,7 @@ pub async fn settle(
                 .attempt_requires_action(id, attempt_no, &reference)
                 .await?;
             let url = format!("{}/c/{}/authenticate?s={}", state.public_url, id, secret);
-            Ok(PayAnswer {
-                status: 200,
-                body: body_of(PayOut {
-                    next_action: Some(NextAction {
-                        kind: NextActionType::Redirect,
-                        redirect_url: url,
-                    }),
-                    ..PayOut::of(PayStatus::RequiresAction)
-                }),
-            })
+            Ok(PayAnswer::requires_action(url))
         }
         Err(ProcessorError::Invalid(code)) => {
             state.store.end_attempt(id, attempt_no, None, &[]).await?;

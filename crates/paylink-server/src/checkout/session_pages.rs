@@ -211,7 +211,7 @@ async fn render_session(
     }
     let mut error = error;
     let serves = crate::stripe::serves(&settings, s.livemode);
-    let stripe = if crate::stripe::serves(&settings, s.livemode) {
+    let stripe = if serves {
         match crate::stripe::checkout::intent_for(state, &rec.tenant, s, &link.title).await {
             Ok(st) => Some((
                 state.config.stripe_js_url.clone(),

@@ -20,12 +20,11 @@ use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 use paylink_processors::stripe::{
     decline_code, saved_reference, stripe_amount, CallError, Intent, NewIntent, SetupIntent,
-    StripeClient, META_SESSION,
+    META_SESSION,
 };
 use paylink_processors::{ChargeOutcome, SavedMethod};
 use paylink_store::{CheckoutRecord, StripeIntent, Tenant};
 
-use crate::checkout::api::{NextAction, NextActionType, PayOut, PayStatus};
 use crate::checkout::pay::{authorize_with_link, expired, settle, take_turn, PayAnswer, Turn};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -298,24 +297,14 @@ pub async fn settle_intent(
             if !state.store.note_stripe_failure(id, &key).await? {
                 // This decline was recorded already: answer it, record nothing more.
                 release().await?;
-                return Ok(declined(code));
+                return Ok(PayAnswer::declined(code));
             }
             ChargeOutcome::Declined { code, card: None }
         }
         "requires_action" => {
             release().await?;
             let url = format!("{}/c/{}?s={}", state.public_url, id, secret);
-            return Ok(PayAnswer {
-                status: 200,
-                body: serde_json::to_value(PayOut {
-                    next_action: Some(NextAction {
-                        kind: NextActionType::Redirect,
-                        redirect_url: url,
-                    }),
-                    ..PayOut::of(PayStatus::RequiresAction)
-                })
-                .unwrap_or_default(),
-            });
+            return Ok(PayAnswer::requires_action(url));
         }
         "processing" => {
             release().await?;
@@ -375,23 +364,6 @@ fn as_intent(s: SetupIntent, session: &CheckoutSession) -> Intent {
     }
 }
 
-fn declined(code: &'static str) -> PayAnswer {
-    let out = PayOut {
-        decline_code: Some(code.to_owned()),
-        error: Some(crate::checkout::api::PayError {
-            kind: "processor_error".into(),
-            code: code.to_owned(),
-            message: crate::checkout::pay::decline_message(code).to_owned(),
-            param: None,
-        }),
-        ..PayOut::of(PayStatus::Failed)
-    };
-    PayAnswer {
-        status: 402,
-        body: serde_json::to_value(out).unwrap_or_default(),
-    }
-}
-
 /// A PaymentIntent is believed only for the session it names, at its amount and currency:
 /// the amount the customer saw is the amount recorded.
 fn check_ours(i: &Intent, s: &CheckoutSession) -> ApiResult<()> {
@@ -415,7 +387,71 @@ fn check_ours(i: &Intent, s: &CheckoutSession) -> ApiResult<()> {
     ))
 }
 
-/// The client of a session's merchant, for the worker and webhooks.
-pub async fn client_for(state: &AppState, t: &Tenant) -> ApiResult<StripeClient> {
-    Ok(super::client(state, t).await?.0)
+/// What a look at a session's intent did ([`look`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Looked {
+    /// A payment Stripe took was recorded now.
+    Recorded,
+    /// Nothing more to look at: recorded before, or the session ended and its intent is
+    /// cancelled (or refunded).
+    Closed,
+    /// Another request holds the session's attempt right now.
+    Busy,
+    /// Not paid yet (or Stripe could not say): looked at again later.
+    Open,
+}
+
+/// Records what the session's intent says now, unless someone else is doing so or did;
+/// an ended session's intent is cancelled, or refunded if it took money after the end. The
+/// webhook and the worker's reconciliation both look this way. `tenant`: the only tenant
+/// whose session it may be (the webhook's signer).
+pub async fn look(state: &AppState, tenant: &Tenant, id: &CheckoutSessionId) -> ApiResult<Looked> {
+    let (rec, link) = match state.store.get_checkout_with_link(id).await {
+        Ok(found) => found,
+        Err(paylink_store::StoreError::NotFound) => return Ok(Looked::Closed),
+        Err(e) => return Err(e.into()),
+    };
+    if &rec.tenant != tenant {
+        return Ok(Looked::Closed);
+    }
+    if rec.session.status == paylink_domain::checkout::SessionStatus::Complete {
+        state.store.close_stripe_intent(id).await?;
+        return Ok(Looked::Closed);
+    }
+    let now = Timestamp::now();
+    match state
+        .store
+        .begin_attempt(id, now, state.config.attempt_stale_after_secs)
+        .await?
+    {
+        paylink_store::AttemptClaim::Finished(_) => {
+            state.store.close_stripe_intent(id).await?;
+            Ok(Looked::Closed)
+        }
+        paylink_store::AttemptClaim::Busy => Ok(Looked::Busy),
+        paylink_store::AttemptClaim::Claimed { attempt_no }
+        | paylink_store::AttemptClaim::Resume { attempt_no } => {
+            let Some(link) = link else {
+                state.store.end_attempt(id, attempt_no, None, &[]).await?;
+                return Ok(Looked::Open);
+            };
+            match settle_intent(state, &rec, &link.0, attempt_no, "").await {
+                Ok(answer) if answer.succeeded() => Ok(Looked::Recorded),
+                Ok(_) => Ok(Looked::Open),
+                // Not confirmed yet, still processing: the page or a later look finishes.
+                Err(e) if e.status.is_client_error() => Ok(Looked::Open),
+                Err(e) => Err(e),
+            }
+        }
+        paylink_store::AttemptClaim::Expired => {
+            let Some((t, si)) = state.store.get_stripe_intent(id).await? else {
+                return Ok(Looked::Closed);
+            };
+            match super::reconcile::ended(state, &t, &si).await {
+                Ok(super::reconcile::Ended::StillOpen) => Ok(Looked::Open),
+                Ok(_) => Ok(Looked::Closed),
+                Err(e) => Err(ApiError::internal(e)),
+            }
+        }
+    }
 }

@@ -53,11 +53,15 @@ pub fn seal(
     publishable_key: &str,
     webhook_secret: &str,
 ) -> ProcessorCredentials {
-    let plain = serde_json::json!({"secret_key": secret_key, "webhook_secret": webhook_secret});
+    let plain = serde_json::to_string(&Sealed {
+        secret_key: secret_key.to_owned(),
+        webhook_secret: webhook_secret.to_owned(),
+    })
+    .unwrap_or_default();
     ProcessorCredentials {
         processor: STRIPE.to_owned(),
         publishable_key: publishable_key.to_owned(),
-        sealed: state.sealer.seal(&plain.to_string(), &seal_context(t)),
+        sealed: state.sealer.seal(&plain, &seal_context(t)),
         masked_secret_key: mask(secret_key),
         masked_webhook_secret: mask(webhook_secret),
         updated_at: paylink_domain::time::Timestamp::now(),

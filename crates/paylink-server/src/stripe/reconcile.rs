@@ -7,10 +7,11 @@
 //! can no longer take money; one that succeeded after its session ended (its hold on the
 //! link and stock gone) is refunded in full, and said so in the log.
 
-use paylink_domain::checkout::SessionStatus;
 use paylink_domain::time::Timestamp;
 use paylink_processors::stripe::CallError;
-use paylink_store::{AttemptClaim, StripeIntent, Tenant};
+use paylink_store::{StripeIntent, Tenant};
+
+use super::checkout::Looked;
 
 use crate::state::AppState;
 
@@ -32,40 +33,21 @@ pub async fn round(state: &AppState) -> anyhow::Result<usize> {
     Ok(closed)
 }
 
+/// One due intent, looked at as the webhook would ([`super::checkout::look`]): `true` when
+/// it needs no more looks.
 async fn one(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<bool> {
     let id = &si.checkout_session_id;
-    let (rec, link) = state.store.get_checkout_with_link(id).await?;
-    if rec.session.status == SessionStatus::Complete {
-        state.store.close_stripe_intent(id).await?;
-        return Ok(true);
-    }
-    match state
-        .store
-        .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
-        .await?
-    {
-        AttemptClaim::Finished(_) => {
-            state.store.close_stripe_intent(id).await?;
-            Ok(true)
+    let looked = super::checkout::look(state, t, id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(match looked {
+        Looked::Recorded => {
+            tracing::warn!(checkout_session.id = %id, "a Stripe payment nobody recorded was found and recorded");
+            true
         }
-        AttemptClaim::Busy => Ok(false),
-        AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
-            let Some(link) = link else {
-                state.store.end_attempt(id, attempt_no, None, &[]).await?;
-                return Ok(false);
-            };
-            match super::checkout::settle_intent(state, &rec, &link.0, attempt_no, "").await {
-                Ok(answer) if answer.succeeded() => {
-                    tracing::warn!(checkout_session.id = %id, "a Stripe payment nobody recorded was found and recorded");
-                    Ok(true)
-                }
-                Ok(_) => Ok(false),
-                Err(e) if e.status.is_client_error() => Ok(false),
-                Err(e) => anyhow::bail!("{}", e.message),
-            }
-        }
-        AttemptClaim::Expired => Ok(ended(state, t, si).await? != Ended::StillOpen),
-    }
+        Looked::Closed => true,
+        Looked::Busy | Looked::Open => false,
+    })
 }
 
 /// What became of the PaymentIntent of a session that ended unpaid.
@@ -83,7 +65,7 @@ pub enum Ended {
 /// once that is certain.
 pub async fn ended(state: &AppState, t: &Tenant, si: &StripeIntent) -> anyhow::Result<Ended> {
     let id = &si.checkout_session_id;
-    let client = super::checkout::client_for(state, t)
+    let (client, _) = super::client(state, t)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     let status = if si.intent_id.starts_with("seti_") {

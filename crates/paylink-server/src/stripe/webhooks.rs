@@ -9,7 +9,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use paylink_domain::id::{CheckoutSessionId, MerchantId, RefundId, SubscriptionId
 use paylink_domain::money::Amount;
 use paylink_domain::time::Timestamp;
 use paylink_processors::stripe::{from_stripe_amount, id_of, signature, META_KEY, META_SESSION};
-use paylink_store::{AttemptClaim, StoreError, Tenant};
+use paylink_store::{StoreError, Tenant};
 
 use crate::error::{ApiError, ApiResult};
 use crate::json;
@@ -127,51 +127,16 @@ fn received(duplicate: bool) -> Response {
     json::ok(&serde_json::json!({"received": true, "duplicate": duplicate}))
 }
 
-/// Records what the session's PaymentIntent says now, unless someone else is doing so or
-/// did. Errors reach Stripe as a 5xx, and Stripe sends the event again later.
+/// Records what the session's PaymentIntent says now ([`super::checkout::look`]), for the
+/// merchant and mode whose secret signed the event. Errors reach Stripe as a 5xx, and
+/// Stripe sends the event again later; so does a session someone else is reading now.
 pub async fn settle_session(state: &AppState, t: &Tenant, id: &CheckoutSessionId) -> ApiResult<()> {
-    let (rec, link) = match state.store.get_checkout_with_link(id).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    // A session is believed only for the merchant and mode whose secret signed the event.
-    if &rec.tenant != t {
-        return Ok(());
+    if super::checkout::look(state, t, id).await? == super::checkout::Looked::Busy {
+        let mut e = ApiError::conflict("payment_in_progress", "Being recorded; send it again");
+        e.retry_after = Some(5);
+        return Err(e);
     }
-    let Some(link) = link else { return Ok(()) };
-    match state
-        .store
-        .begin_attempt(id, Timestamp::now(), state.config.attempt_stale_after_secs)
-        .await?
-    {
-        AttemptClaim::Claimed { attempt_no } | AttemptClaim::Resume { attempt_no } => {
-            match super::checkout::settle_intent(state, &rec, &link.0, attempt_no, "").await {
-                // Not confirmed yet, still processing: the page or a later event finishes.
-                Err(e) if e.status == StatusCode::CONFLICT => Ok(()),
-                r => r.map(|_| ()),
-            }
-        }
-        AttemptClaim::Finished(_) => {
-            state.store.close_stripe_intent(id).await?;
-            Ok(())
-        }
-        // Someone else is reading it right now: Stripe sends the event again later.
-        AttemptClaim::Busy => {
-            let mut e = ApiError::conflict("payment_in_progress", "Being recorded; send it again");
-            e.retry_after = Some(5);
-            Err(e)
-        }
-        // The session ended: its PaymentIntent is cancelled, or refunded if it took money.
-        AttemptClaim::Expired => {
-            if let Some((t, si)) = state.store.get_stripe_intent(id).await? {
-                super::reconcile::ended(state, &t, &si)
-                    .await
-                    .map_err(ApiError::internal)?;
-            }
-            Ok(())
-        }
-    }
+    Ok(())
 }
 
 /// The payment a charge (or dispute) belongs to: through its PaymentIntent's session.
